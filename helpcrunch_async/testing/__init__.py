@@ -1,0 +1,1 @@
+"""An embedded HelpCrunch emulator: a real aiohttp.web server for tests and benchmarks."""
