@@ -1,0 +1,203 @@
+"""The cap's arithmetic: when the next request may leave.
+
+This module is pure: it imports neither aiohttp nor asyncio, never reads a clock
+and never sleeps. Every decision takes the current time as an argument, so the
+rules below are unit-tested without an event loop; `_budget` is the thin shell
+that waits on them.
+
+The promise: at most ``limit`` requests in *any* window of ``period`` seconds,
+counting every attempt on the wire, whatever window type the server enforces.
+The rules that keep it, in order:
+
+1. Sliding log. A request may leave at ``t`` only if ``t >= sent[-n] + period +
+   margin``, where ``sent`` are the send times of earlier attempts (429s
+   included) and ``n`` is the current allowance (``limit`` until the server
+   proves stricter). Any ``period`` window then holds at most ``n`` sends, which
+   is safe under a sliding window, a fixed clock window (a clock window is one
+   of the windows) and a token bucket of capacity ``n`` refilled at
+   ``n / period`` (its deficit after a send never exceeds ``n - 1``). ``margin``
+   absorbs jitter between sending and the server's clock of arrival. The log
+   allows a whole window's budget at once: an account that fits in one window
+   waits for nothing.
+2. Pause. A 429 pauses every request until ``Retry-After`` when given, else for
+   a backoff that starts at one request's share of the period and doubles while
+   429s repeat, capped at the period. A pause is never shorter than the pacing
+   interval.
+3. Adaptation. A 429 for a request sent after the last adaptation is evidence
+   that the server is stricter than the log. The first switches on pacing
+   (``spacing``: one request per ``(period + margin) / n`` seconds, the rule of
+   a no-burst server such as nginx's ``limit_req``); each further one lowers
+   ``n`` by a fifth. 429s for requests that were already on the wire before the
+   adaptation are the same evidence and change nothing. After ``2 * n`` clean
+   answers the allowance creeps back up by a tenth of the limit; pacing stays,
+   because a server that once refused a burst will refuse the next.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["Cap", "CapSnapshot", "default_margin"]
+
+# A fifth less per fresh 429 while already pacing: quick to settle, never to zero.
+_DECREASE = 0.8
+# Clean answers (times the allowance) before the allowance grows again.
+_RECOVERY_FACTOR = 2
+
+
+def default_margin(period: float) -> float:
+    """Return the safety margin added to every window: 2% of the period.
+
+    Two per cent of a 60 s window is 1.2 s, more than a new TLS connection costs
+    over one that is reused; at 2% the margin costs at most 2% of throughput.
+    """
+    return period * 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class CapSnapshot:
+    """What the cap has decided so far, for logs, stats and tests."""
+
+    limit: int
+    allowance: int
+    spacing: float
+    pause_until: float
+    rate_limited: int
+    adaptations: int
+
+
+class Cap:
+    """The sliding log, pause and adaptation rules for one rate budget.
+
+    ``limit`` requests per ``period`` seconds; ``margin`` seconds are added to
+    every window (default: `default_margin`). Times are floats on one monotonic
+    clock chosen by the caller.
+    """
+
+    __slots__ = (
+        "_adaptations",
+        "_adapted_at",
+        "_allowance",
+        "_clean",
+        "_pause_until",
+        "_rate_limited",
+        "_sent",
+        "_spacing",
+        "_streak",
+        "limit",
+        "margin",
+        "period",
+    )
+
+    def __init__(self, limit: int, period: float, *, margin: float | None = None) -> None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"rate limit must be a positive integer, got {limit!r}")
+        if not (isinstance(period, int | float) and math.isfinite(period) and period > 0):
+            raise ValueError(f"rate period must be a positive number of seconds, got {period!r}")
+        if margin is None:
+            margin = default_margin(period)
+        if not (math.isfinite(margin) and margin >= 0):
+            raise ValueError(f"rate margin must be a non-negative number, got {margin!r}")
+        self.limit = limit
+        self.period = float(period)
+        self.margin = float(margin)
+        self._sent: deque[float] = deque(maxlen=limit)
+        self._allowance = limit
+        self._spacing = 0.0
+        self._pause_until = -math.inf
+        self._adapted_at = -math.inf
+        self._streak = 0
+        self._clean = 0
+        self._rate_limited = 0
+        self._adaptations = 0
+
+    @property
+    def allowance(self) -> int:
+        """Requests allowed in one period now: ``limit`` until the server proves stricter."""
+        return self._allowance
+
+    @property
+    def spacing(self) -> float:
+        """Seconds between two requests once the server refused a burst; 0 before."""
+        return self._spacing
+
+    @property
+    def pause_until(self) -> float:
+        """No request leaves before this time (a 429's pause); -inf when none."""
+        return self._pause_until
+
+    def snapshot(self) -> CapSnapshot:
+        """Return the current decisions as a frozen record."""
+        return CapSnapshot(
+            limit=self.limit,
+            allowance=self._allowance,
+            spacing=self._spacing,
+            pause_until=self._pause_until,
+            rate_limited=self._rate_limited,
+            adaptations=self._adaptations,
+        )
+
+    def next_slot(self, now: float) -> float:
+        """Return the earliest time, not before ``now``, at which a request may leave.
+
+        Covers the sliding log and the pause; `next_paced_slot` adds pacing.
+        """
+        at = max(now, self._pause_until)
+        n = self._allowance
+        if len(self._sent) >= n:
+            at = max(at, self._sent[-n] + self.period + self.margin)
+        return at
+
+    def next_paced_slot(self, now: float) -> float:
+        """Return `next_slot` with pacing applied: every rule in one answer."""
+        at = self.next_slot(now)
+        if self._spacing and self._sent:
+            at = max(at, self._sent[-1] + self._spacing)
+        return at
+
+    def record(self, sent_at: float) -> None:
+        """Record that a request left at ``sent_at`` (times never go backwards)."""
+        if self._sent and sent_at < self._sent[-1]:
+            sent_at = self._sent[-1]
+        self._sent.append(sent_at)
+
+    def on_success(self, sent_at: float) -> None:
+        """Record a non-429 answer to a request sent at ``sent_at``."""
+        if sent_at < self._adapted_at:
+            return
+        self._streak = 0
+        if self._allowance >= self.limit:
+            return
+        self._clean += 1
+        if self._clean >= _RECOVERY_FACTOR * self._allowance:
+            self._clean = 0
+            self._allowance = min(self.limit, self._allowance + max(1, self.limit // 10))
+            self._spacing = self._pacing_interval()
+
+    def on_rate_limited(self, now: float, sent_at: float, retry_after: float | None) -> float:
+        """Record a 429 for a request sent at ``sent_at``; return the pause in seconds.
+
+        Every request waits until ``now`` plus the returned pause.
+        """
+        self._rate_limited += 1
+        self._clean = 0
+        if sent_at >= self._adapted_at:
+            # Fresh evidence: this request left after our last adjustment.
+            self._streak += 1
+            self._adaptations += 1
+            self._adapted_at = now
+            if self._spacing and self._allowance > 1:
+                self._allowance = max(1, math.floor(self._allowance * _DECREASE))
+            self._spacing = self._pacing_interval()
+        if retry_after is not None and retry_after >= 0:
+            pause = retry_after
+        else:
+            pause = min(self.period, self._spacing * 2 ** max(0, self._streak - 1))
+        pause = max(pause, self._spacing)
+        self._pause_until = max(self._pause_until, now + pause)
+        return self._pause_until - now
+
+    def _pacing_interval(self) -> float:
+        return (self.period + self.margin) / self._allowance

@@ -1,0 +1,84 @@
+"""A compact set of integer ids, for dropping customers seen twice in one scan.
+
+This module is pure: it imports neither aiohttp nor asyncio.
+
+A Python ``set`` costs about 60 bytes an id (the int object and its slot), 60 MB
+for a million customers. Ids are split like a roaring bitmap: the high bits pick
+a chunk of 65,536 ids; a chunk holds a sorted ``array('H')`` of its low 16 bits
+while it has few members (two bytes an id) and becomes an 8 KB bitmap once it
+has more than 4,096 (one bit an id). HelpCrunch ids are auto-increment integers,
+so a million customers take one or two megabytes. Any int is accepted, negative
+or huge: the split is exact for all of them.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+
+__all__ = ["IdSet"]
+
+_LOW_BITS = 16
+_LOW_MASK = (1 << _LOW_BITS) - 1
+# Past this many members a sorted array of 2-byte entries outgrows an 8 KB bitmap.
+_ARRAY_MAX = 4096
+_BITMAP_BYTES = (1 << _LOW_BITS) // 8
+
+
+class IdSet:
+    """A set of ints that only grows: `add` reports whether an id is new."""
+
+    __slots__ = ("_chunks", "_size")
+
+    def __init__(self) -> None:
+        self._chunks: dict[int, array[int] | bytearray] = {}
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, value: int) -> bool:
+        chunk = self._chunks.get(value >> _LOW_BITS)
+        if chunk is None:
+            return False
+        low = value & _LOW_MASK
+        if type(chunk) is bytearray:
+            return bool(chunk[low >> 3] & (1 << (low & 7)))
+        i = bisect_left(chunk, low)
+        return i < len(chunk) and chunk[i] == low
+
+    def add(self, value: int) -> bool:
+        """Add ``value``; return True if it was not yet in the set."""
+        high = value >> _LOW_BITS
+        low = value & _LOW_MASK
+        chunk = self._chunks.get(high)
+        if chunk is None:
+            self._chunks[high] = array("H", (low,))
+            self._size += 1
+            return True
+        if type(chunk) is bytearray:
+            byte = chunk[low >> 3]
+            bit = 1 << (low & 7)
+            if byte & bit:
+                return False
+            chunk[low >> 3] = byte | bit
+            self._size += 1
+            return True
+        i = bisect_left(chunk, low)
+        if i < len(chunk) and chunk[i] == low:
+            return False
+        if len(chunk) < _ARRAY_MAX:
+            chunk.insert(i, low)
+        else:
+            self._chunks[high] = bitmap = bytearray(_BITMAP_BYTES)
+            for member in chunk:
+                bitmap[member >> 3] |= 1 << (member & 7)
+            bitmap[low >> 3] |= 1 << (low & 7)
+        self._size += 1
+        return True
+
+    def memory_bytes(self) -> int:
+        """Return the bytes held by the chunks' payloads (not counting the dict)."""
+        return sum(
+            len(c) if type(c) is bytearray else len(c) * c.itemsize for c in self._chunks.values()
+        )

@@ -1,0 +1,213 @@
+"""The paging plan: which offset windows to fetch, and when a scan is complete.
+
+This module is pure: it imports neither aiohttp nor asyncio and does no I/O. The
+shell (`_scan`) asks `ScanPlan.next_offset` what to fetch, reports each page
+with `page_done`, and takes pages back in order with `release`.
+
+The rules:
+
+1. The first window (at ``start``) is fetched alone; its ``total`` plans the
+   rest: one window per ``page_size`` customers up to ``total``.
+2. A window is dispatched only while it lies fewer than ``lookahead`` windows
+   past the head (the first window not yet released). Pages waiting for an
+   earlier page plus pages in flight therefore never exceed ``lookahead``, and a
+   slow consumer, which releases slowly, slows fetching instead of filling
+   memory. A slow head page stalls nothing until the lookahead is used up.
+3. Pages are released strictly in offset order, so customers come out in the
+   server's sort order.
+4. Drift. Every answer carries the current ``total``. When it grows, the plan
+   grows with it. When the last planned window comes back full, one more window
+   is planned, until a window comes back short; the one exception is a full last
+   window that ends exactly at a ``total`` that never changed, where the data
+   evidently ends. Windows already dispatched past a shrunken total come back
+   short or empty, which is harmless.
+5. The scan is complete when every planned window has been released.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+__all__ = ["ScanPlan", "ScanStats"]
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class ScanStats:
+    """What happened during one scan; live while it runs, final after it ends.
+
+    ``requests`` counts every attempt on the wire (retries and 429s included),
+    ``retries`` the attempts beyond the first for a page, ``rate_limited`` the 429
+    answers, ``pause_seconds`` the time spent paused by 429s (summed over
+    pauses, not over workers), ``duplicates`` the customers dropped because they
+    were already yielded (offsets shifted under inserts), ``missing`` how many
+    customers the final total says the scan did not see (offsets shifted under
+    deletes, or customers that moved in the sort order). ``total_at_start`` and
+    ``total_at_end`` are the first and the latest ``total`` the server reported.
+    """
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    pause_seconds: float = 0.0
+    pages: int = 0
+    customers: int = 0
+    duplicates: int = 0
+    total_at_start: int | None = None
+    total_at_end: int | None = None
+    # A resumed scan starts past customers it does not count as missing.
+    start_offset: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+    finished_at: float | None = None
+
+    @property
+    def total_changed(self) -> bool:
+        """Whether the server's total changed while the scan ran."""
+        return self.total_at_start != self.total_at_end
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds from the start of the scan to its end (or to now, while it runs)."""
+        end = self.finished_at if self.finished_at is not None else time.monotonic()
+        return end - self.started_at
+
+    @property
+    def missing(self) -> int:
+        """Customers the latest total counts beyond those yielded (never negative)."""
+        if self.total_at_end is None:
+            return 0
+        return max(0, self.total_at_end - self.start_offset - self.customers)
+
+
+@dataclass(slots=True)
+class _Window(Generic[T]):
+    items: Sequence[T]
+    total: int
+
+
+class ScanPlan(Generic[T]):
+    """The offset windows of one scan, dispatched ahead and released in order."""
+
+    __slots__ = (
+        "_end",
+        "_first_total",
+        "_head",
+        "_in_flight",
+        "_latest_total",
+        "_next",
+        "_pages",
+        "lookahead",
+        "page_size",
+        "start",
+    )
+
+    def __init__(self, *, page_size: int, lookahead: int, start: int = 0) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
+        if lookahead < 1:
+            raise ValueError(f"lookahead must be at least 1, got {lookahead}")
+        if start < 0:
+            raise ValueError(f"start offset must be >= 0, got {start}")
+        self.page_size = page_size
+        self.lookahead = lookahead
+        self.start = start
+        self._head = start
+        self._next = start
+        # Offsets below _end are planned; None until the first page tells the total.
+        self._end: int | None = None
+        self._first_total: int | None = None
+        self._latest_total: int | None = None
+        self._pages: dict[int, _Window[T]] = {}
+        self._in_flight: set[int] = set()
+
+    @property
+    def head(self) -> int:
+        """Offset of the first window not yet released."""
+        return self._head
+
+    @property
+    def in_flight(self) -> int:
+        """Windows dispatched and not yet answered."""
+        return len(self._in_flight)
+
+    @property
+    def buffered(self) -> int:
+        """Windows answered but waiting for an earlier one to be released."""
+        return len(self._pages)
+
+    @property
+    def first_total(self) -> int | None:
+        """The total reported by the first page."""
+        return self._first_total
+
+    @property
+    def latest_total(self) -> int | None:
+        """The total reported by the latest answer."""
+        return self._latest_total
+
+    @property
+    def planned_end(self) -> int | None:
+        """Offsets below this are planned; None before the first page."""
+        return self._end
+
+    @property
+    def done(self) -> bool:
+        """Whether every planned window has been released."""
+        return self._end is not None and self._head >= self._end and not self._in_flight
+
+    def next_offset(self) -> int | None:
+        """Return the offset of a window to fetch now, or None if none may start."""
+        if self._end is None:
+            if self._next == self.start and not self._in_flight:
+                return self._dispatch()
+            return None
+        if self._next >= self._end:
+            return None
+        if (self._next - self._head) // self.page_size >= self.lookahead:
+            return None
+        return self._dispatch()
+
+    def page_done(self, offset: int, items: Sequence[T], total: int) -> None:
+        """Record the answer for the window at ``offset`` with the server's ``total``."""
+        if offset not in self._in_flight:
+            raise ValueError(f"no window in flight at offset {offset}")
+        self._in_flight.discard(offset)
+        self._pages[offset] = _Window(items, total)
+        self._latest_total = total
+        size = self.page_size
+        if self._end is None:
+            self._first_total = total
+            # At least the first window itself is planned, even for an empty account.
+            self._end = max(self.start + size, _round_up(total, size, self.start))
+        else:
+            self._end = max(self._end, _round_up(total, size, self.start))
+        if offset + size >= self._end and len(items) >= size:
+            # The last planned window is full: the data may go on (rule 4).
+            exact = total == self._first_total and offset + size == total
+            if not exact:
+                self._end = offset + 2 * size
+
+    def release(self) -> Sequence[T] | None:
+        """Return the head window's items if it has arrived (and advance), else None."""
+        window = self._pages.pop(self._head, None)
+        if window is None:
+            return None
+        self._head += self.page_size
+        return window.items
+
+    def _dispatch(self) -> int:
+        offset = self._next
+        self._next += self.page_size
+        self._in_flight.add(offset)
+        return offset
+
+
+def _round_up(total: int, size: int, start: int) -> int:
+    """Return the end of the window that holds offset ``total - 1`` on the grid from ``start``."""
+    if total <= start:
+        return start
+    return start + -(-(total - start) // size) * size

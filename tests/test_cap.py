@@ -1,0 +1,235 @@
+"""The cap's arithmetic, without an event loop: the promise under every window type."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpcrunch_async._cap import Cap, default_margin
+
+
+def schedule(cap: Cap, demands: list[float]) -> list[float]:
+    """Send one request per demand time, each as early as the cap allows, in order."""
+    sends = []
+    now = 0.0
+    for want in sorted(demands):
+        now = max(now, want)
+        at = cap.next_paced_slot(now)
+        assert at >= now
+        cap.record(at)
+        sends.append(at)
+        now = at
+    return sends
+
+
+def most_in_window(times: list[float], window: float) -> int:
+    """Most sends in any half-open window [t, t + window), blind to float rounding."""
+    times = sorted(times)
+    return max(
+        (bisect_left(times, t + window - 1e-9) - i for i, t in enumerate(times)),
+        default=0,
+    )
+
+
+def token_bucket_rejects(times: list[float], capacity: int, period: float) -> int:
+    tokens, last, rejected = float(capacity), 0.0, 0
+    for t in sorted(times):
+        tokens = min(capacity, tokens + (t - last) * capacity / period)
+        last = t
+        # A hair of tolerance for float arithmetic at exact boundaries.
+        if tokens >= 1 - 1e-9:
+            tokens -= 1
+        else:
+            rejected += 1
+    return rejected
+
+
+demands = st.lists(st.floats(min_value=0, max_value=30, allow_nan=False), max_size=120)
+limits = st.integers(min_value=1, max_value=25)
+periods = st.sampled_from([0.5, 1.0, 2.0, 60.0])
+
+
+@given(demands, limits, periods)
+def test_sliding_window_never_exceeded(wants, limit, period):
+    cap = Cap(limit, period)
+    sends = schedule(cap, wants)
+    assert most_in_window(sends, period + cap.margin) <= limit
+
+
+@given(demands, limits, periods, st.floats(min_value=0, max_value=1))
+def test_jitter_within_margin_is_safe(wants, limit, period, fraction):
+    # Each arrival lags its send by up to the margin: still at most `limit` a period.
+    cap = Cap(limit, period)
+    sends = schedule(cap, wants)
+    lags = [(i * 0.37 % 1) * fraction * cap.margin for i in range(len(sends))]
+    arrivals = [s + lag for s, lag in zip(sends, lags, strict=True)]
+    assert most_in_window(arrivals, period) <= limit
+
+
+@given(demands, limits, periods, st.floats(min_value=0, max_value=100))
+def test_fixed_clock_windows_never_exceeded(wants, limit, period, origin):
+    cap = Cap(limit, period)
+    sends = schedule(cap, wants)
+    per_window: dict[int, int] = {}
+    for t in sends:
+        k = math.floor((t - origin) / period)
+        per_window[k] = per_window.get(k, 0) + 1
+    assert max(per_window.values(), default=0) <= limit
+
+
+@given(demands, limits, periods)
+def test_token_bucket_never_empty(wants, limit, period):
+    sends = schedule(Cap(limit, period, margin=0.0), wants)
+    assert token_bucket_rejects(sends, limit, period) == 0
+
+
+def test_a_whole_period_budget_leaves_at_once():
+    cap = Cap(20, 1.0)
+    sends = schedule(cap, [0.0] * 20)
+    assert sends == [0.0] * 20
+    # The 21st waits for the window (plus the margin), not for pacing.
+    assert cap.next_paced_slot(0.0) == pytest.approx(1.0 + default_margin(1.0))
+
+
+def test_first_429_switches_on_pacing_and_pauses_everyone():
+    cap = Cap(20, 1.0, margin=0.0)
+    for _ in range(8):
+        cap.record(0.0)
+    pause = cap.on_rate_limited(0.01, sent_at=0.0, retry_after=None)
+    assert cap.spacing == pytest.approx(1.0 / 20)
+    assert pause == pytest.approx(cap.spacing)
+    assert cap.next_paced_slot(0.01) == pytest.approx(0.01 + cap.spacing)
+
+
+def test_stale_429s_are_one_piece_of_evidence():
+    cap = Cap(20, 1.0, margin=0.0)
+    for _ in range(8):
+        cap.record(0.0)
+    cap.on_rate_limited(0.01, sent_at=0.0, retry_after=None)
+    spacing = cap.spacing
+    # Seven more 429s for requests of the same burst change nothing.
+    for _ in range(7):
+        cap.on_rate_limited(0.012, sent_at=0.0, retry_after=None)
+    assert cap.spacing == spacing
+    assert cap.allowance == 20
+    assert cap.snapshot().adaptations == 1
+    assert cap.snapshot().rate_limited == 8
+
+
+def test_fresh_429s_while_pacing_lower_the_allowance():
+    cap = Cap(20, 1.0, margin=0.0)
+    cap.record(0.0)
+    cap.on_rate_limited(0.1, sent_at=0.0, retry_after=None)
+    cap.record(0.2)
+    cap.on_rate_limited(0.3, sent_at=0.2, retry_after=None)
+    assert cap.allowance == 16
+    assert cap.spacing == pytest.approx(1.0 / 16)
+    cap.record(0.5)
+    cap.on_rate_limited(0.6, sent_at=0.5, retry_after=None)
+    assert cap.allowance == 12
+
+
+def test_allowance_never_reaches_zero():
+    cap = Cap(3, 1.0, margin=0.0)
+    t = 0.0
+    for _ in range(20):
+        cap.record(t)
+        cap.on_rate_limited(t + 0.01, sent_at=t, retry_after=None)
+        t += 2.0
+    assert cap.allowance == 1
+
+
+def test_retry_after_is_honoured_and_never_shortens_a_pause():
+    cap = Cap(20, 1.0)
+    cap.record(0.0)
+    assert cap.on_rate_limited(1.0, sent_at=0.0, retry_after=5.0) == pytest.approx(5.0)
+    assert cap.next_slot(1.0) == pytest.approx(6.0)
+    # A later, shorter Retry-After does not cut the pause short.
+    cap.on_rate_limited(2.0, sent_at=0.0, retry_after=1.0)
+    assert cap.next_slot(2.0) == pytest.approx(6.0)
+
+
+def test_backoff_doubles_while_429s_repeat_and_is_capped_by_the_period():
+    cap = Cap(10, 1.0, margin=0.0)
+    pauses = []
+    t = 0.0
+    for _ in range(8):
+        cap.record(t)
+        pauses.append(cap.on_rate_limited(t + 0.001, sent_at=t, retry_after=None))
+        t += 3.0
+    assert pauses[1] > pauses[0]
+    assert max(pauses) <= 1.0
+
+
+def test_clean_answers_restore_the_allowance_slowly_but_keep_pacing():
+    cap = Cap(20, 1.0, margin=0.0)
+    cap.record(0.0)
+    cap.on_rate_limited(0.1, sent_at=0.0, retry_after=None)
+    cap.record(0.2)
+    cap.on_rate_limited(0.3, sent_at=0.2, retry_after=None)
+    assert cap.allowance == 16
+    for i in range(2 * 16):
+        cap.on_success(1.0 + i)
+    assert cap.allowance == 18
+    assert cap.spacing == pytest.approx(1.0 / 18)
+    for i in range(200):
+        cap.on_success(100.0 + i)
+    assert cap.allowance == 20
+    assert cap.spacing > 0
+
+
+def test_no_burst_server_sees_no_429_once_paced():
+    # A no-burst server refuses arrivals closer than period/limit to the last accepted one.
+    limit, period = 20, 1.0
+    cap = Cap(limit, period)
+    cap.record(0.0)
+    cap.on_rate_limited(0.001, sent_at=0.0, retry_after=None)
+    sends = schedule(cap, [0.0] * 200)
+    gaps = [b - a for a, b in zip(sends, sends[1:], strict=False)]
+    assert min(gaps) >= period / limit
+
+
+@settings(max_examples=50)
+@given(
+    st.lists(
+        st.tuples(st.floats(min_value=0, max_value=20), st.one_of(st.none(), st.floats(0, 3))),
+        max_size=10,
+    ),
+    demands,
+)
+def test_no_send_inside_a_pause_and_the_window_still_holds(events, wants):
+    cap = Cap(10, 1.0)
+    sends: list[float] = []
+    pauses: list[tuple[float, float]] = []
+    merged = sorted(
+        [(t, "429", ra) for t, ra in events] + [(t, "want", None) for t in wants],
+        key=lambda e: (e[0], e[1]),
+    )
+    now = 0.0
+    for t, kind, retry_after in merged:
+        now = max(now, t)
+        if kind == "429":
+            sent_at = sends[-1] if sends else 0.0
+            pause = cap.on_rate_limited(now, sent_at, retry_after)
+            pauses.append((now, now + pause))
+        else:
+            at = cap.next_paced_slot(now)
+            cap.record(at)
+            sends.append(at)
+            now = at
+    assert most_in_window(sends, 1.0 + cap.margin) <= 10
+    for start, end in pauses:
+        assert not any(start < s < end - 1e-9 for s in sends)
+
+
+@pytest.mark.parametrize(
+    ("limit", "period", "margin"),
+    [(0, 1.0, None), (True, 1.0, None), (1, 0, None), (1, math.inf, None), (1, 1.0, -1.0)],
+)
+def test_bad_settings_are_refused(limit, period, margin):
+    with pytest.raises(ValueError, match="rate"):
+        Cap(limit, period, margin=margin)

@@ -1,0 +1,223 @@
+"""The paging plan and the id set, without an event loop."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpcrunch_async._idset import IdSet
+from helpcrunch_async._paging import ScanPlan, ScanStats
+
+
+def run_scan(
+    rows: list[int],
+    *,
+    page_size: int,
+    lookahead: int,
+    concurrency: int,
+    rng: random.Random,
+    start: int = 0,
+    drift: dict[int, int] | None = None,
+) -> tuple[list[int], ScanPlan[int], int]:
+    """Drive a plan to completion, answering in flight windows in random order.
+
+    ``drift`` maps an answer count to a number of rows inserted at the front.
+    Returns the released ids (before dedup), the plan and the requests made.
+    """
+    plan: ScanPlan[int] = ScanPlan(page_size=page_size, lookahead=lookahead, start=start)
+    in_flight: list[int] = []
+    released: list[int] = []
+    answers = 0
+    next_id = max(rows, default=0) + 1
+    while not plan.done:
+        while len(in_flight) < concurrency and (offset := plan.next_offset()) is not None:
+            in_flight.append(offset)
+        assert plan.in_flight + plan.buffered <= max(lookahead, 1)
+        assert in_flight, "the plan stalled with nothing in flight"
+        offset = in_flight.pop(rng.randrange(len(in_flight)))
+        answers += 1
+        for _ in range((drift or {}).get(answers, 0)):
+            rows.insert(0, next_id)
+            next_id += 1
+        plan.page_done(offset, rows[offset : offset + page_size], len(rows))
+        while (items := plan.release()) is not None:
+            released.extend(items)
+    return released, plan, answers
+
+
+@settings(max_examples=200)
+@given(
+    total=st.integers(min_value=0, max_value=2000),
+    page_size=st.integers(min_value=1, max_value=100),
+    concurrency=st.integers(min_value=1, max_value=10),
+    seed=st.integers(),
+)
+def test_stable_data_comes_out_complete_in_order_with_no_extra_request(
+    total, page_size, concurrency, seed
+):
+    rows = list(range(1, total + 1))
+    out, _, requests = run_scan(
+        list(rows),
+        page_size=page_size,
+        lookahead=2 * concurrency,
+        concurrency=concurrency,
+        rng=random.Random(seed),
+    )
+    assert out == rows
+    # One window per page, one more only when the data ends on a window boundary
+    # of an empty account.
+    assert requests == max(1, -(-total // page_size))
+
+
+@settings(max_examples=200)
+@given(
+    total=st.integers(min_value=1, max_value=1500),
+    inserts=st.dictionaries(st.integers(1, 30), st.integers(1, 250), max_size=4),
+    seed=st.integers(),
+)
+def test_inserts_mid_scan_keep_order_and_reach_the_end(total, inserts, seed):
+    rows = list(range(1, total + 1))
+    out, plan, _ = run_scan(
+        rows, page_size=100, lookahead=16, concurrency=8, rng=random.Random(seed), drift=inserts
+    )
+    # Inserts at the front shift every row right: a row may appear twice (the
+    # scan drops it), and a window answered before an earlier one may miss the
+    # rows pushed into it meanwhile. The plan still reaches the last row.
+    seen = IdSet()
+    unique = [r for r in out if seen.add(r)]
+    assert len(unique) == len(set(out))
+    assert total in unique
+    assert plan.latest_total == len(rows)
+
+
+def test_inserts_between_in_order_answers_lose_nothing():
+    rows = list(range(1, 301))
+    plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=4)
+    out: list[int] = []
+    offset = plan.next_offset()
+    while offset is not None or not plan.done:
+        assert offset is not None
+        plan.page_done(offset, rows[offset : offset + 100], len(rows))
+        rows[0:0] = [1000 + offset + i for i in range(30)]  # 30 new rows at the front
+        while (items := plan.release()) is not None:
+            out.extend(items)
+        offset = plan.next_offset()
+    seen = IdSet()
+    unique = [r for r in out if seen.add(r)]
+    assert [r for r in unique if r <= 300] == list(range(1, 301))
+
+
+def test_a_grown_total_extends_the_plan():
+    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8)
+    assert plan.next_offset() == 0
+    assert plan.next_offset() is None  # nothing else before the first page
+    plan.page_done(0, list(range(10)), 25)
+    assert [plan.next_offset() for _ in range(3)] == [10, 20, None]
+    plan.page_done(20, list(range(5)), 45)  # the total grew
+    assert [plan.next_offset() for _ in range(3)] == [30, 40, None]
+
+
+def test_a_full_last_window_asks_for_one_more():
+    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8)
+    plan.next_offset()
+    plan.page_done(0, list(range(10)), 15)
+    assert plan.next_offset() == 10
+    plan.page_done(10, list(range(10)), 15)  # full, though the total says 5 remain
+    assert plan.next_offset() == 20
+    plan.page_done(20, [], 15)
+    assert plan.release() is not None
+    assert plan.release() is not None
+    assert plan.release() == []
+    assert plan.done
+
+
+def test_exact_fit_with_unchanged_total_needs_no_extra_request():
+    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8)
+    plan.next_offset()
+    plan.page_done(0, list(range(10)), 20)
+    assert plan.next_offset() == 10
+    plan.page_done(10, list(range(10)), 20)
+    assert plan.next_offset() is None
+    plan.release()
+    plan.release()
+    assert plan.done
+
+
+def test_lookahead_bounds_what_is_in_flight_and_buffered():
+    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=3)
+    plan.next_offset()
+    plan.page_done(0, list(range(10)), 1000)
+    plan.release()
+    assert [plan.next_offset() for _ in range(4)] == [10, 20, 30, None]
+    plan.page_done(30, list(range(10)), 1000)
+    plan.page_done(20, list(range(10)), 1000)
+    # The head (10) is slow: nothing more may start until it arrives.
+    assert plan.next_offset() is None
+    plan.page_done(10, list(range(10)), 1000)
+    assert plan.release() is not None
+    assert plan.next_offset() == 40
+
+
+def test_resume_starts_at_an_offset_off_the_grid():
+    rows = list(range(1, 251))
+    out, _, requests = run_scan(
+        rows, page_size=100, lookahead=4, concurrency=2, rng=random.Random(1), start=37
+    )
+    assert out == rows[37:]
+    assert requests == 3
+
+
+def test_a_window_answered_twice_is_a_bug_not_a_page():
+    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=2)
+    plan.next_offset()
+    plan.page_done(0, [], 0)
+    with pytest.raises(ValueError, match="no window in flight"):
+        plan.page_done(0, [], 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"page_size": 0, "lookahead": 1}, {"page_size": 1, "lookahead": 0}]
+)
+def test_bad_plan_settings(kwargs):
+    with pytest.raises(ValueError, match="must be at least 1"):
+        ScanPlan(**kwargs)
+
+
+def test_stats_report_drift():
+    stats = ScanStats(total_at_start=100, total_at_end=90, customers=80)
+    assert stats.total_changed
+    assert stats.missing == 10
+    assert ScanStats(total_at_start=5, total_at_end=5, customers=5).missing == 0
+
+
+@given(st.lists(st.integers(min_value=-(2**70), max_value=2**70)))
+def test_idset_behaves_like_a_set(values):
+    ids, reference = IdSet(), set()
+    for v in values:
+        assert ids.add(v) == (v not in reference)
+        reference.add(v)
+        assert v in ids
+    assert len(ids) == len(reference)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_idset_dense_chunks_turn_into_bitmaps(seed):
+    rng = random.Random(seed)
+    values = [rng.randrange(70_000) for _ in range(5000)]
+    ids, reference = IdSet(), set()
+    for v in values:
+        assert ids.add(v) == (v not in reference)
+        reference.add(v)
+    assert all(v in ids for v in reference)
+    assert all((v in ids) == (v in reference) for v in range(0, 70_001, 7))
+
+
+def test_idset_is_compact_for_auto_increment_ids():
+    ids = IdSet()
+    for i in range(1_000_000):
+        ids.add(265_555 + 7 * i)
+    assert len(ids) == 1_000_000
+    assert ids.memory_bytes() < 2_000_000
