@@ -1,1 +1,24 @@
-"""An embedded HelpCrunch emulator: a real aiohttp.web server for tests and benchmarks."""
+"""An embedded HelpCrunch emulator: a real aiohttp.web server for tests and benchmarks.
+
+``Emulator`` runs in the caller's event loop (``async with Emulator() as emu``);
+``ThreadedEmulator`` runs one in a background thread for synchronous code; the pytest
+plugin (``helpcrunch_emulator`` fixtures) builds on the latter.
+"""
+
+from helpcrunch_async.testing._dataset import SORT_FIELDS, Dataset
+from helpcrunch_async.testing._faults import FAULT_KINDS, Drift, Faults
+from helpcrunch_async.testing._log import LogEntry
+from helpcrunch_async.testing._policies import POLICY_NAMES, max_in_any_window
+from helpcrunch_async.testing._server import Emulator
+
+__all__ = [
+    "FAULT_KINDS",
+    "POLICY_NAMES",
+    "SORT_FIELDS",
+    "Dataset",
+    "Drift",
+    "Emulator",
+    "Faults",
+    "LogEntry",
+    "max_in_any_window",
+]

@@ -1,0 +1,433 @@
+"""Deterministic synthetic customers, generated on demand, in the server's sort orders.
+
+Customer ``i`` (0-based, in id order) is a pure function of ``(seed, i)``: one 64-bit
+splitmix hash gives its id gap and timestamps, a second one picks its identity, place
+and profile fragments from pools built once per seed (see ``_pools``). Nothing per
+customer is stored: a million customers cost the pools plus, once a sorted order is
+asked for, two timestamp arrays and one permutation per sort field (about 8 bytes per
+customer each), and a bounded LRU of encoded customers.
+
+Ids increase with ``i`` with gaps, as auto-increment ids shared with other accounts do:
+``id = 100000 + 7*i + (hash % 7)``, so they are unique and ``i = (id - 100000) // 7``.
+
+Orders (the server's contract, relied on by ``expected_ids``):
+
+- no sort: by id ascending; ``order=desc`` reverses it.
+- ``customers.firstSeen`` / ``customers.lastSeen``: by the key ``(timestamp, id)`` with
+  null as the smallest timestamp. So ``asc`` puts nulls first and breaks ties by id
+  ascending; ``desc`` is exactly the ascending order reversed: nulls last, ties by id
+  descending.
+
+Drift: ``insert`` adds customers with fresh ids whose keys place them at the ``start``
+or ``end`` of the reference order, or at ``random`` places; ``delete`` removes customers
+from the start, the end or random places of an order, or by id. Deleted base customers
+are a bitmap, inserted ones a small dict; a sorted view merges them into the base
+permutation lazily, so a few hundred changes on a large dataset cost milliseconds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import random
+from array import array
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, get_args
+
+from helpcrunch_async.testing._pools import (
+    IDENTITY_POOL,
+    PLACE_POOL,
+    PROFILE_POOL,
+    build_pools,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+SortField = Literal["customers.firstSeen", "customers.lastSeen"]
+SORT_FIELDS: tuple[str, ...] = get_args(SortField)
+Position = Literal["start", "end", "random"]
+POSITIONS: tuple[str, ...] = get_args(Position)
+
+FIRST_ID = 100_000
+ID_STRIDE = 7
+EPOCH = 1_483_228_800  # 2017-01-01T00:00:00Z
+FIRST_SEEN_HOURS = 43_800  # five years: hourly granularity makes ties common
+SPAN = FIRST_SEEN_HOURS * 3600
+LAST_SEEN_LAG = 400 * 86_400
+NULL_TS = -1  # a null timestamp: sorts below every real one
+
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+Key = tuple[int, int]
+
+
+def _mix(z: int) -> int:
+    # The splitmix64 finaliser: a handful of integer ops, good enough avalanche.
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+@dataclass(frozen=True, slots=True)
+class _Inserted:
+    id: int
+    first_seen: int
+    last_seen: int
+    body: bytes
+
+
+@dataclass(slots=True)
+class _View:
+    """One sort field's permutation and its merge with the current drift."""
+
+    perm: array[int] | None  # None: the identity (id order)
+    version: int = -1
+    deleted_positions: tuple[int, ...] = ()
+    inserted_positions: tuple[int, ...] = ()
+    inserted_refs: tuple[int, ...] = ()
+
+
+class Dataset:
+    """A deterministic customer base of ``size`` customers for ``seed``, with drift."""
+
+    def __init__(
+        self,
+        size: int,
+        seed: int = 0,
+        *,
+        custom_data_as_object: bool = False,
+        timestamps_as_strings: bool = False,
+        cache_size: int = 16_384,
+    ) -> None:
+        """Build the fragment pools; customers themselves are made on demand."""
+        if size < 0:
+            raise ValueError(f"size must be >= 0, got {size}")
+        self.size = size
+        self.seed = seed
+        self.timestamps_as_strings = timestamps_as_strings
+        pools = build_pools(seed, custom_data_as_object=custom_data_as_object)
+        self._identities = pools.identities
+        self._places = pools.places
+        self._profiles = pools.profiles
+        self._salt = _mix((seed * _GOLDEN + 0x5EED) & _MASK)
+        self.base_body: Callable[[int], bytes] = functools.lru_cache(maxsize=cache_size)(
+            self._encode_base
+        )
+        self._views: dict[str | None, _View] = {None: _View(perm=None)}
+        self._first_seen: array[int] | None = None
+        self._last_seen: array[int] | None = None
+        self._deleted: bytearray | None = None
+        self._deleted_list: list[int] = []
+        self._inserted: dict[int, _Inserted] = {}
+        self._next_ref = -1
+        self._low_id = FIRST_ID - 1
+        self._high_id = FIRST_ID + ID_STRIDE * size
+        self._future_ts = EPOCH + SPAN + LAST_SEEN_LAG
+        self._rng = random.Random(f"helpcrunch-emulator-drift-{seed}")
+        self.version = 0
+
+    # -- one customer --------------------------------------------------------------
+
+    def _hash(self, index: int) -> int:
+        return _mix((self._salt + index * _GOLDEN) & _MASK)
+
+    def base_id(self, index: int) -> int:
+        """Return the id of base customer ``index``."""
+        return FIRST_ID + ID_STRIDE * index + self._hash(index) % ID_STRIDE
+
+    def _timestamps(self, h: int) -> tuple[int, int]:
+        if (h >> 3) % 10:
+            first = EPOCH + ((h >> 8) % FIRST_SEEN_HOURS) * 3600
+            return first, first + (h >> 30) % LAST_SEEN_LAG
+        # A null firstSeen; half of those have a null lastSeen as well.
+        if (h >> 3) % 20 == 0:
+            return NULL_TS, NULL_TS
+        return NULL_TS, EPOCH + (h >> 30) % SPAN
+
+    def _encode_base(self, index: int) -> bytes:
+        h = self._hash(index)
+        first, last = self._timestamps(h)
+        picks = _mix((h + _GOLDEN) & _MASK)
+        return self._encode(
+            FIRST_ID + ID_STRIDE * index + h % ID_STRIDE,
+            first,
+            last,
+            (picks % IDENTITY_POOL, (picks >> 20) % PLACE_POOL, (picks >> 40) % PROFILE_POOL),
+        )
+
+    def _encode(self, ident: int, first: int, last: int, picks: tuple[int, int, int]) -> bytes:
+        return b"".join(
+            (
+                b'{"id":',
+                str(ident).encode(),
+                b",",
+                self._identities[picks[0]],
+                b',"firstSeen":',
+                self._ts_json(first),
+                b',"lastSeen":',
+                self._ts_json(last),
+                b",",
+                self._places[picks[1]],
+                b",",
+                self._profiles[picks[2]],
+                b"}",
+            )
+        )
+
+    def _ts_json(self, ts: int) -> bytes:
+        if ts == NULL_TS:
+            return b"null"
+        if self.timestamps_as_strings:
+            return b'"%d"' % ts
+        return b"%d" % ts
+
+    # -- references: base index >= 0, inserted customer < 0 ---------------------------
+
+    def body(self, ref: int) -> bytes:
+        """Return the JSON of the customer behind ``ref``."""
+        return self.base_body(ref) if ref >= 0 else self._inserted[ref].body
+
+    def ref_id(self, ref: int) -> int:
+        """Return the id of the customer behind ``ref``."""
+        return self.base_id(ref) if ref >= 0 else self._inserted[ref].id
+
+    def find(self, customer_id: int) -> int | None:
+        """Return the reference of the live customer with ``customer_id``, or None."""
+        index, _ = divmod(customer_id - FIRST_ID, ID_STRIDE)
+        if 0 <= index < self.size and self.base_id(index) == customer_id:
+            if self._deleted is not None and self._deleted[index]:
+                return None
+            return index
+        for ref, record in self._inserted.items():
+            if record.id == customer_id:
+                return ref
+        return None
+
+    def customer_json(self, customer_id: int) -> bytes | None:
+        """Return the JSON bytes the server sends for ``customer_id``, or None if absent."""
+        ref = self.find(customer_id)
+        return None if ref is None else self.body(ref)
+
+    # -- orders --------------------------------------------------------------------
+
+    @property
+    def total(self) -> int:
+        """The number of live customers."""
+        return self.size - len(self._deleted_list) + len(self._inserted)
+
+    def refs(self, offset: int, limit: int, sort: str | None, *, descending: bool) -> list[int]:
+        """Return the references at ``[offset, offset + limit)`` of the given order."""
+        total = self.total
+        if offset >= total or limit <= 0:
+            return []
+        if not descending:
+            return self._ascending(offset, min(limit, total - offset), sort)
+        stop = total - offset
+        start = max(stop - limit, 0)
+        chunk = self._ascending(start, stop - start, sort)
+        chunk.reverse()
+        return chunk
+
+    def ids(self, sort: str | None = None, *, descending: bool = False) -> list[int]:
+        """Return every live id in the given order."""
+        return [self.ref_id(ref) for ref in self.refs(0, self.total, sort, descending=descending)]
+
+    def _ascending(self, offset: int, count: int, sort: str | None) -> list[int]:
+        view = self._view(sort)
+        if not self._deleted_list and not self._inserted:
+            if view.perm is None:
+                return list(range(offset, offset + count))
+            return view.perm[offset : offset + count].tolist()
+        self._refresh(view, sort)
+        return self._merge(view, offset, count)
+
+    def _merge(self, view: _View, offset: int, count: int) -> list[int]:
+        deleted_positions = view.deleted_positions
+        inserted_positions = view.inserted_positions
+
+        def before(p: int) -> int:
+            # Live customers ahead of base position p, with the inserts that precede it.
+            return (
+                p
+                - bisect.bisect_left(deleted_positions, p)
+                + bisect.bisect_left(inserted_positions, p)
+            )
+
+        low, high = 0, self.size
+        while low < high:
+            mid = (low + high + 1) // 2
+            if before(mid) <= offset:
+                low = mid
+            else:
+                high = mid - 1
+        p = low
+        j = bisect.bisect_left(inserted_positions, p)
+        skip = offset - before(p)
+        perm = view.perm
+        deleted = self._deleted
+        out: list[int] = []
+        while len(out) < count + skip:
+            if j < len(inserted_positions) and inserted_positions[j] <= p:
+                out.append(view.inserted_refs[j])
+                j += 1
+            elif p < self.size:
+                index = p if perm is None else perm[p]
+                if deleted is None or not deleted[index]:
+                    out.append(index)
+                p += 1
+            else:
+                break
+        return out[skip:]
+
+    def _view(self, sort: str | None) -> _View:
+        view = self._views.get(sort)
+        if view is None:
+            if sort not in SORT_FIELDS:
+                raise ValueError(f"unknown sort {sort!r}")
+            view = _View(perm=self._permutation(self._timestamp_array(sort)))
+            self._views[sort] = view
+        return view
+
+    def _timestamp_array(self, sort: str) -> array[int]:
+        if self._first_seen is None or self._last_seen is None:
+            first_seen: array[int] = array("q", bytes(8 * self.size))
+            last_seen: array[int] = array("q", bytes(8 * self.size))
+            for index in range(self.size):
+                first_seen[index], last_seen[index] = self._timestamps(self._hash(index))
+            self._first_seen, self._last_seen = first_seen, last_seen
+        return self._first_seen if sort == "customers.firstSeen" else self._last_seen
+
+    def _permutation(self, stamps: array[int]) -> array[int]:
+        # One composite integer per customer sorts by (timestamp, index) = (timestamp, id)
+        # without a million tuples; the index is recovered as the remainder.
+        size = max(self.size, 1)
+        composite = sorted((ts - NULL_TS) * size + i for i, ts in enumerate(stamps))
+        return array("I", (value % size for value in composite))
+
+    def _key(self, sort: str | None) -> Callable[[int], Key]:
+        if sort is None:
+            return lambda index: (0, self.base_id(index))
+        stamps = self._timestamp_array(sort)
+        return lambda index: (stamps[index], self.base_id(index))
+
+    def _inserted_key(self, sort: str | None, record: _Inserted) -> Key:
+        if sort is None:
+            return (0, record.id)
+        return (record.first_seen if sort == "customers.firstSeen" else record.last_seen, record.id)
+
+    def _refresh(self, view: _View, sort: str | None) -> None:
+        if view.version == self.version:
+            return
+        key = self._key(sort)
+        positions: Iterable[int]
+        if view.perm is None:
+            positions = self._deleted_list
+        elif len(self._deleted_list) * 64 < self.size:
+            perm = view.perm
+            positions = (bisect.bisect_left(perm, key(i), key=key) for i in self._deleted_list)
+        else:
+            deleted = self._deleted or bytearray(self.size)
+            positions = (p for p, i in enumerate(view.perm) if deleted[i])
+        view.deleted_positions = tuple(sorted(positions))
+        base_order: range | array[int] = range(self.size) if view.perm is None else view.perm
+        placed = sorted(
+            (
+                bisect.bisect_left(base_order, self._inserted_key(sort, rec), key=key),
+                self._inserted_key(sort, rec),
+                ref,
+            )
+            for ref, rec in self._inserted.items()
+        )
+        view.inserted_positions = tuple(p for p, _, _ in placed)
+        view.inserted_refs = tuple(ref for _, _, ref in placed)
+        view.version = self.version
+
+    # -- drift -----------------------------------------------------------------------
+
+    def insert(self, count: int, position: str = "start", *, descending: bool = False) -> list[int]:
+        """Add ``count`` customers at ``position`` of the asc or desc orders; return their ids.
+
+        ``start`` of the ascending orders means the smallest keys: ids below every other
+        id and null timestamps; ``start`` of the descending orders means the largest:
+        fresh high ids and timestamps later than any other. ``end`` is the converse, and
+        ``random`` draws timestamps like the base data's, with fresh high ids.
+        """
+        if position not in POSITIONS:
+            raise ValueError(f"position must be one of {POSITIONS}, got {position!r}")
+        small = (position == "start") != descending
+        ids: list[int] = []
+        for _ in range(count):
+            if position == "random":
+                ident = self._take_high_id()
+                first, last = self._timestamps(self._rng.getrandbits(64))
+            elif small:
+                ident, first, last = self._take_low_id(), NULL_TS, NULL_TS
+            else:
+                ident = self._take_high_id()
+                self._future_ts += 1
+                first = last = self._future_ts
+            picks = (
+                self._rng.randrange(IDENTITY_POOL),
+                self._rng.randrange(PLACE_POOL),
+                self._rng.randrange(PROFILE_POOL),
+            )
+            self._inserted[self._next_ref] = _Inserted(
+                ident, first, last, self._encode(ident, first, last, picks)
+            )
+            self._next_ref -= 1
+            ids.append(ident)
+        self.version += 1
+        return ids
+
+    def _take_low_id(self) -> int:
+        if self._low_id < 1:
+            raise ValueError("no ids left below the dataset's first id")
+        self._low_id -= 1
+        return self._low_id + 1
+
+    def _take_high_id(self) -> int:
+        self._high_id += 1 + self._rng.randrange(ID_STRIDE)
+        return self._high_id
+
+    def delete(
+        self,
+        count: int,
+        position: str = "start",
+        *,
+        sort: str | None = None,
+        descending: bool = False,
+    ) -> list[int]:
+        """Remove ``count`` customers from ``position`` of the given order; return their ids."""
+        if position not in POSITIONS:
+            raise ValueError(f"position must be one of {POSITIONS}, got {position!r}")
+        count = min(count, self.total)
+        if position == "start":
+            refs = self.refs(0, count, sort, descending=descending)
+        elif position == "end":
+            refs = self.refs(self.total - count, count, sort, descending=descending)
+        else:
+            where = self._rng.sample(range(self.total), count)
+            refs = [self.refs(p, 1, sort, descending=descending)[0] for p in where]
+        return self._remove(refs)
+
+    def delete_ids(self, ids: Iterable[int]) -> list[int]:
+        """Remove the customers with these ids; return the ids that were present."""
+        refs = [ref for ref in map(self.find, ids) if ref is not None]
+        return self._remove(refs)
+
+    def _remove(self, refs: list[int]) -> list[int]:
+        removed: list[int] = []
+        for ref in refs:
+            if ref < 0:
+                removed.append(self._inserted.pop(ref).id)
+                continue
+            if self._deleted is None:
+                self._deleted = bytearray(self.size)
+            if not self._deleted[ref]:
+                self._deleted[ref] = 1
+                self._deleted_list.append(ref)
+                removed.append(self.base_id(ref))
+        self.version += 1
+        return removed

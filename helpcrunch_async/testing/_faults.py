@@ -1,0 +1,162 @@
+"""What goes wrong, and when: fault settings, the seeded fault dice, and drift events.
+
+Pure: no sockets, no clock. The server asks ``FaultDice.pick`` once per ``/v1`` request,
+in arrival order, and acts on the answer.
+
+Rules:
+
+- ``fail={k: kind}`` forces the k-th ``/v1`` request (1-based, arrival order, 429s
+  included) to answer ``kind`` whatever the rate policy said. Kinds: the statuses
+  ``"500" "502" "503" "504" "429" "400" "401" "404"`` (with an ``errors`` body),
+  ``"drop"`` (headers and part of the body, then the connection is closed),
+  ``"truncate"`` (a 200 whose honest Content-Length covers a cut JSON body),
+  ``"malformed"`` (a 200 with invalid JSON or the wrong shape), and ``"hang"`` (no
+  answer for ``hang`` seconds, so the client times out).
+- Random faults hit only requests the rate policy accepted: one uniform draw per
+  request falls into ``error_rate`` (500, 502 or 503), then ``drop_rate``, then
+  ``truncate_rate``, then ``malformed_rate``; their sum must not exceed 1. The draw is
+  taken for every request, forced or not, so changing ``fail`` leaves the other
+  requests' faults where they were.
+- Latency is ``latency + uniform(0, jitter)`` seconds, from its own seeded stream.
+
+Every field of ``Faults`` may be changed while the server runs.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, get_args
+
+from helpcrunch_async.testing._dataset import POSITIONS
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+FaultKind = Literal[
+    "500", "502", "503", "504", "429", "400", "401", "404", "drop", "truncate", "malformed", "hang"
+]
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+_RANDOM_ERRORS = ("500", "502", "503")
+
+
+@dataclass
+class Faults:
+    """The fault settings; mutable while the server runs (``validate`` after changes)."""
+
+    latency: float = 0.0
+    jitter: float = 0.0
+    error_rate: float = 0.0
+    drop_rate: float = 0.0
+    truncate_rate: float = 0.0
+    malformed_rate: float = 0.0
+    fail: dict[int, str] = field(default_factory=dict)
+    hang: float = 3600.0
+
+    def validate(self) -> None:
+        """Raise ValueError for negative times, rates outside [0, 1] or unknown kinds."""
+        if self.latency < 0 or self.jitter < 0 or self.hang < 0:
+            raise ValueError("latency, jitter and hang must be >= 0")
+        rates = (self.error_rate, self.drop_rate, self.truncate_rate, self.malformed_rate)
+        if any(not 0 <= rate <= 1 for rate in rates) or sum(rates) > 1:
+            raise ValueError(f"fault rates must lie in [0, 1] and sum to at most 1, got {rates}")
+        for number, kind in self.fail.items():
+            if number < 1 or kind not in FAULT_KINDS:
+                raise ValueError(f"fail entries are {{k >= 1: kind in {FAULT_KINDS}}}")
+
+
+class FaultDice:
+    """The seeded random streams that decide each request's fault and delay."""
+
+    def __init__(self, seed: int = 0) -> None:
+        """Seed the fault stream and the latency stream separately."""
+        self._faults = random.Random(f"helpcrunch-emulator-faults-{seed}")
+        self._delays = random.Random(f"helpcrunch-emulator-delays-{seed}")
+
+    def pick(self, faults: Faults, number: int, *, accepted: bool) -> str | None:
+        """Return the fault kind for the ``number``-th request, or None to answer normally."""
+        draw = self._faults.random()
+        forced = faults.fail.get(number)
+        if forced is not None:
+            return forced
+        if not accepted:
+            return None
+        if draw < faults.error_rate:
+            return _RANDOM_ERRORS[int(draw / faults.error_rate * len(_RANDOM_ERRORS))]
+        draw -= faults.error_rate
+        for kind, rate in (
+            ("drop", faults.drop_rate),
+            ("truncate", faults.truncate_rate),
+            ("malformed", faults.malformed_rate),
+        ):
+            if draw < rate:
+                return kind
+            draw -= rate
+        return None
+
+    def delay(self, faults: Faults) -> float:
+        """Return this answer's latency in seconds."""
+        if faults.jitter <= 0:
+            return faults.latency
+        return faults.latency + self._delays.uniform(0.0, faults.jitter)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Insert and/or delete customers once, after the k-th request or ``at`` seconds.
+
+    ``after_request=k`` applies the change as soon as the k-th ``/v1`` request has been
+    answered from the data (before any later request reads it); ``at`` counts seconds
+    from the server's start. ``position`` is ``start``, ``end`` or ``random`` of the
+    order the latest list request used (id order ascending before any request).
+    """
+
+    after_request: int | None = None
+    at: float | None = None
+    insert: int = 0
+    delete: int = 0
+    position: str = "start"
+
+    def __post_init__(self) -> None:
+        """Check that exactly one trigger is set and the counts make sense."""
+        if (self.after_request is None) == (self.at is None):
+            raise ValueError("a Drift needs exactly one of after_request= or at=")
+        if self.after_request is not None and self.after_request < 1:
+            raise ValueError("after_request counts requests from 1")
+        if self.at is not None and self.at < 0:
+            raise ValueError("at must be >= 0 seconds")
+        if self.insert < 0 or self.delete < 0:
+            raise ValueError("insert and delete must be >= 0")
+        if self.position not in POSITIONS:
+            raise ValueError(f"position must be one of {POSITIONS}")
+
+
+def parse_drift(spec: str) -> Drift:
+    """Parse ``after=3,insert=150`` or ``at=0.5,delete=40,position=end`` (the CLI's syntax)."""
+    fields: dict[str, str] = {}
+    for part in spec.split(","):
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise ValueError(f"drift parts are name=value, got {part!r}")
+        fields[name.strip()] = value.strip()
+    known = {"after", "at", "insert", "delete", "position"}
+    if unknown := set(fields) - known:
+        raise ValueError(f"unknown drift fields {sorted(unknown)}; known: {sorted(known)}")
+    return Drift(
+        after_request=int(fields["after"]) if "after" in fields else None,
+        at=float(fields["at"]) if "at" in fields else None,
+        insert=int(fields.get("insert", "0")),
+        delete=int(fields.get("delete", "0")),
+        position=fields.get("position", "start"),
+    )
+
+
+def parse_fail(specs: Iterable[str]) -> dict[int, str]:
+    """Parse ``K=KIND`` items (the CLI's ``--fail``) into the ``fail`` mapping."""
+    fail: dict[int, str] = {}
+    for spec in specs:
+        number, sep, kind = spec.partition("=")
+        if not sep or kind not in FAULT_KINDS:
+            raise ValueError(f"--fail takes K=KIND with KIND in {FAULT_KINDS}, got {spec!r}")
+        fail[int(number)] = kind
+    return fail

@@ -1,0 +1,25 @@
+"""The request log: one frozen entry per ``/v1`` request, in arrival order."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class LogEntry(msgspec.Struct, frozen=True):
+    """One ``/v1`` request as the server saw it.
+
+    ``time`` is ``time.monotonic()`` at handler entry, before any latency (the clock is
+    system-wide on Linux, so other processes may compare it with theirs). ``query`` is
+    the raw query string. ``status`` is the status sent or being sent (a ``hang``
+    answers 504 once its time is up, if the client is still there). ``accepted`` is the
+    rate policy's verdict, which a forced fault may override. ``fault`` names the fault
+    applied, if any.
+    """
+
+    time: float
+    method: str
+    path: str
+    query: str
+    status: int
+    accepted: bool
+    fault: str | None = None
