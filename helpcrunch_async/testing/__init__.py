@@ -10,6 +10,7 @@ from helpcrunch_async.testing._faults import FAULT_KINDS, Drift, Faults
 from helpcrunch_async.testing._log import LogEntry
 from helpcrunch_async.testing._policies import POLICY_NAMES, max_in_any_window
 from helpcrunch_async.testing._server import Emulator
+from helpcrunch_async.testing._thread import ThreadedEmulator
 
 __all__ = [
     "FAULT_KINDS",
@@ -20,5 +21,6 @@ __all__ = [
     "Emulator",
     "Faults",
     "LogEntry",
+    "ThreadedEmulator",
     "max_in_any_window",
 ]

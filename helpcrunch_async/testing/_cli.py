@@ -1,0 +1,110 @@
+"""The emulator's command line: ``python -m helpcrunch_async.testing [options]``.
+
+``configure`` adds the options to a parser and ``run`` serves until SIGINT or SIGTERM,
+so ``helpcrunch-async emulator`` can reuse both. At start ``run`` prints exactly one
+line, ``listening on http://HOST:PORT/v1``, flushed, so a parent process that asked for
+``--port 0`` can read the port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from helpcrunch_async.testing._faults import FAULT_KINDS, parse_drift, parse_fail
+from helpcrunch_async.testing._policies import POLICY_NAMES
+from helpcrunch_async.testing._server import Emulator
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the emulator's options to ``parser``."""
+    server = parser.add_argument_group("server")
+    server.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    server.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    server.add_argument("--api-key", default="test-key", help="accepted Bearer key")
+    data = parser.add_argument_group("data")
+    data.add_argument("--customers", type=int, default=1000, help="dataset size")
+    data.add_argument("--seed", type=int, default=0, help="dataset seed")
+    data.add_argument("--custom-data-as-object", action="store_true")
+    data.add_argument("--timestamps-as-strings", action="store_true")
+    data.add_argument(
+        "--drift",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="e.g. after=3,insert=150 or at=0.5,delete=40,position=end (repeatable)",
+    )
+    rate = parser.add_argument_group("rate limit")
+    rate.add_argument("--policy", choices=POLICY_NAMES, default="none")
+    rate.add_argument("--rate-limit", type=int, default=120, help="requests per period")
+    rate.add_argument("--rate-period", type=float, default=60.0, help="seconds")
+    rate.add_argument("--retry-after", action=argparse.BooleanOptionalAction, default=True)
+    rate.add_argument("--count-rejected", action=argparse.BooleanOptionalAction, default=False)
+    faults = parser.add_argument_group("faults")
+    faults.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    faults.add_argument("--jitter", type=float, default=0.0, help="extra uniform seconds")
+    for kind in ("error", "drop", "truncate", "malformed"):
+        faults.add_argument(f"--{kind}-rate", type=float, default=0.0, help="share in [0, 1]")
+    faults.add_argument("--fault-seed", type=int, default=0)
+    faults.add_argument(
+        "--fail",
+        action="append",
+        default=[],
+        metavar="K=KIND",
+        help=f"answer the K-th request with KIND, one of {', '.join(FAULT_KINDS)}",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM; return the exit status."""
+    try:
+        emulator = Emulator(
+            customers=args.customers,
+            seed=args.seed,
+            api_key=args.api_key,
+            policy=args.policy,
+            rate_limit=args.rate_limit,
+            rate_period=args.rate_period,
+            retry_after=args.retry_after,
+            count_rejected=args.count_rejected,
+            latency=args.latency,
+            jitter=args.jitter,
+            error_rate=args.error_rate,
+            drop_rate=args.drop_rate,
+            truncate_rate=args.truncate_rate,
+            malformed_rate=args.malformed_rate,
+            fail=parse_fail(args.fail),
+            fault_seed=args.fault_seed,
+            drift=[parse_drift(spec) for spec in args.drift],
+            custom_data_as_object=args.custom_data_as_object,
+            timestamps_as_strings=args.timestamps_as_strings,
+            host=args.host,
+            port=args.port,
+        )
+    except ValueError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 2
+    return asyncio.run(_serve(emulator))
+
+
+async def _serve(emulator: Emulator) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await emulator.start()
+    except OSError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 1
+    try:
+        sys.stdout.write(f"listening on {emulator.base_url}\n")
+        sys.stdout.flush()
+        await stop.wait()
+    finally:
+        await emulator.stop()
+    return 0

@@ -1,0 +1,183 @@
+"""``ThreadedEmulator``: an ``Emulator`` on its own event loop in a background thread.
+
+Synchronous code (and async tests on another loop) can then use the emulator without
+sharing a loop with it. Reads of simple attributes (``base_url``, ``log``) are direct;
+everything that touches the dataset or the policy runs on the emulator's loop through
+``run_coroutine_threadsafe``, so it never races a request being served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from helpcrunch_async.testing._server import Emulator
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+
+    from helpcrunch_async.testing._faults import Faults
+    from helpcrunch_async.testing._log import LogEntry
+
+T = TypeVar("T")
+
+
+class ThreadedEmulator:
+    """Start an ``Emulator(**options)`` in a daemon thread; stop it on ``stop`` or exit."""
+
+    def __init__(self, *, timeout: float = 10.0, **options: Any) -> None:
+        """Keep the options; ``timeout`` bounds starting, stopping and each remote call."""
+        self.timeout = timeout
+        self._options = options
+        self._emulator: Emulator | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Start the thread and wait until the server listens (or failed to)."""
+        if self._thread is not None:
+            raise RuntimeError("already started")
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=asyncio.run, args=(self._serve(ready),), name="helpcrunch-emulator", daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(self.timeout):
+            raise TimeoutError(f"the emulator did not start within {self.timeout} s")
+        if self._error is not None:
+            self._thread.join(self.timeout)
+            raise self._error
+
+    async def _serve(self, ready: threading.Event) -> None:
+        try:
+            emulator = Emulator(**self._options)
+            await emulator.start()
+        except BaseException as error:  # noqa: BLE001 -- handed to the starting thread
+            self._error = error
+            ready.set()
+            return
+        self._emulator = emulator
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            await emulator.stop()
+
+    def stop(self) -> None:
+        """Stop the server and join the thread (idempotent)."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        if self._loop is not None and self._stopping is not None and thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        thread.join(self.timeout)
+        if thread.is_alive():
+            raise TimeoutError(f"the emulator did not stop within {self.timeout} s")
+
+    def __enter__(self) -> Self:
+        """Start the emulator."""
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the emulator."""
+        self.stop()
+
+    # -- the emulator, seen from other threads ------------------------------------------
+
+    @property
+    def emulator(self) -> Emulator:
+        """The running ``Emulator`` (touch its data only through this class's methods)."""
+        if self._emulator is None:
+            raise RuntimeError("the emulator is not running")
+        return self._emulator
+
+    @property
+    def base_url(self) -> str:
+        """The API's base, e.g. ``http://127.0.0.1:8080/v1``."""
+        return self.emulator.base_url
+
+    @property
+    def url(self) -> str:
+        """The server's root (admin routes live under ``/_emulator``)."""
+        return self.emulator.url
+
+    @property
+    def port(self) -> int:
+        """The port listened on."""
+        return self.emulator.port
+
+    @property
+    def api_key(self) -> str:
+        """The key the server accepts."""
+        return self.emulator.api_key
+
+    @property
+    def faults(self) -> Faults:
+        """The live fault settings; assigning a field takes effect at the next request."""
+        return self.emulator.faults
+
+    @property
+    def log(self) -> list[LogEntry]:
+        """A snapshot of the request log."""
+        return list(self.emulator.log)
+
+    @property
+    def total(self) -> int:
+        """The current number of customers."""
+        return self._call(lambda: self.emulator.total)
+
+    def configure(self, **changes: Any) -> None:
+        """Change settings on the emulator's loop (see ``Emulator.configure``)."""
+        self._call(lambda: self.emulator.configure(**changes))
+
+    def insert(self, count: int, position: str = "start") -> list[int]:
+        """Insert customers (see ``Emulator.insert``)."""
+        return self._call(lambda: self.emulator.insert(count, position))
+
+    def delete(self, count: int = 0, position: str = "start", *, ids: Any = ()) -> list[int]:
+        """Delete customers (see ``Emulator.delete``)."""
+        return self._call(lambda: self.emulator.delete(count, position, ids=list(ids)))
+
+    def expected_ids(self, sort: str | None = None, order: str = "asc") -> list[int]:
+        """Return every current id in server order (see ``Emulator.expected_ids``)."""
+        return self._call(lambda: self.emulator.expected_ids(sort, order))
+
+    def customer_json(self, customer_id: int) -> bytes | None:
+        """Return the bytes the server sends for a customer, or None."""
+        return self._call(lambda: self.emulator.customer_json(customer_id))
+
+    def customer(self, customer_id: int) -> dict[str, Any] | None:
+        """Return the customer as a dict, or None."""
+        return self._call(lambda: self.emulator.customer(customer_id))
+
+    def reset_log(self) -> None:
+        """Forget the logged requests."""
+        self._call(self.emulator.reset_log)
+
+    def stats(self) -> dict[str, Any]:
+        """Return the emulator's counters."""
+        return self._call(self.emulator.stats)
+
+    def _call(self, function: Callable[[], T]) -> T:
+        loop = self._loop
+        if loop is None or self._emulator is None:
+            raise RuntimeError("the emulator is not running")
+        if threading.current_thread() is self._thread:
+            return function()
+
+        async def job() -> T:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(job(), loop).result(self.timeout)
