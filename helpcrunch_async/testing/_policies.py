@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 PolicyName = Literal["sliding", "fixed", "token-bucket", "no-burst", "none"]
 POLICY_NAMES: tuple[str, ...] = get_args(PolicyName)
 
-# Float arithmetic on refills can leave 0.9999999 of a token after an exact wait.
+# Float rounding: ``now + wait`` can land a hair before the moment it names, and an
+# exact refill can leave 0.9999999 of a token. Waits are padded and checks relaxed by this.
 _EPSILON = 1e-9
 
 
@@ -84,7 +85,7 @@ class SlidingWindow:
             times.append(now)
         # The window must shed all but limit - 1 entries: wait for entry [-limit] to expire.
         oldest_blocking = times[len(times) - self.limit]
-        return False, max(oldest_blocking + self.period - now, 0.0)
+        return False, max(oldest_blocking + self.period - now, 0.0) + _EPSILON
 
 
 class FixedWindow:
@@ -117,7 +118,7 @@ class FixedWindow:
             self._count += 1
             return True, None
         next_start = self.origin + (window + 1) * self.period
-        return False, max(next_start - now, 0.0)
+        return False, max(next_start - now, 0.0) + _EPSILON
 
 
 class TokenBucket:
