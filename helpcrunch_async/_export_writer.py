@@ -40,6 +40,7 @@ __all__ = [
     "ExportRefusedError",
     "ExportSettings",
     "ExportWriter",
+    "Format",
     "checkpoint_path",
     "csv_cells",
     "join_tags",
