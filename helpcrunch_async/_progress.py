@@ -1,0 +1,193 @@
+"""How a running export shows where it is: a live line, periodic log lines, a summary.
+
+On a terminal, one line is redrawn a few times a second (customers done of
+total, pages, rate, ETA, retries and 429 pauses). When stderr is not a
+terminal (cron, systemd, CI), the same facts go out as a plain line every few
+seconds, since a log full of carriage returns helps nobody. The summary at the
+end says what the run did and whether the data moved under it.
+
+The text is computed by pure functions (`progress_text`, `summary_text`) from
+a `ScanStats`; `ProgressDisplay` only decides when to write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
+    from ._paging import ScanStats
+
+__all__ = ["ProgressDisplay", "RateMeter", "format_duration", "progress_text", "summary_text"]
+
+_CLEAR_LINE = "\r\x1b[2K"
+# The rate is measured over this many recent seconds: a burst at the start or a
+# 429 pause long ago should not skew the ETA for the rest of a long export.
+_RATE_WINDOW = 20.0
+# Short durations get a tenth of a second: "1s" for a 1.4 s run says little.
+_PRECISE_BELOW = 10.0
+# A rate from less than this many seconds of samples is noise.
+_MIN_SPAN = 0.5
+
+
+class RateMeter:
+    """Customers per second over the last few seconds."""
+
+    def __init__(self, window: float = _RATE_WINDOW) -> None:
+        self._window = window
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def add(self, now: float, done: int) -> float | None:
+        """Record ``done`` at ``now``; return the recent rate, None before there is one."""
+        samples = self._samples
+        samples.append((now, done))
+        while len(samples) > 1 and now - samples[1][0] >= self._window:
+            samples.popleft()
+        first_time, first_done = samples[0]
+        if now - first_time < _MIN_SPAN:
+            return None
+        return (done - first_done) / (now - first_time)
+
+
+def format_duration(seconds: float) -> str:
+    """Return ``seconds`` as ``4.2s``, ``42s``, ``3m05s`` or ``1h02m``."""
+    if seconds < _PRECISE_BELOW:
+        return f"{max(0.0, seconds):.1f}s"
+    minutes, secs = divmod(max(0, round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def progress_text(done: int, stats: ScanStats, rate: float | None) -> str:
+    """Return one line: done of total, pages, rate, ETA, retries, 429 pauses."""
+    total = stats.total_at_end
+    if total:
+        shown = min(done, total)
+        head = f"{shown:,} / {total:,} customers ({100 * shown / total:.1f}%)"
+    else:
+        head = f"{done:,} customers"
+    parts = [head, f"{stats.pages:,} pages"]
+    if rate is not None:
+        parts.append(f"{rate:,.0f}/s")
+        if total and rate > 0:
+            parts.append(f"ETA {format_duration(max(0, total - done) / rate)}")
+    parts.append(f"{stats.retries} retries")
+    pauses = f"{stats.rate_limited} 429s"
+    if stats.pause_seconds:
+        pauses += f" (paused {stats.pause_seconds:.1f}s)"
+    parts.append(pauses)
+    return " | ".join(parts)
+
+
+def summary_text(
+    *,
+    state: str,
+    records: int,
+    written: int,
+    stats: ScanStats | None,
+    out: str,
+) -> str:
+    """Return the closing lines: what was written, what it cost, whether the data moved.
+
+    ``records`` is every record in the file, ``written`` those this run added.
+    """
+    lines = [f"{state}: {records:,} customers in {out} ({written:,} written by this run)"]
+    if stats is None:
+        return lines[0]
+    lines.append(
+        f"  {stats.requests:,} requests, {stats.pages:,} pages in "
+        f"{format_duration(stats.elapsed)}; {stats.retries} retries, "
+        f"{stats.rate_limited} 429s (paused {stats.pause_seconds:.1f}s)"
+    )
+    start, end = _count(stats.total_at_start), _count(stats.total_at_end)
+    if stats.total_changed:
+        moved = f"total CHANGED during the run: {start} -> {end}"
+    else:
+        moved = f"total unchanged ({end})"
+    lines.append(f"  {stats.duplicates} duplicates dropped; {moved}")
+    return "\n".join(lines)
+
+
+def _count(value: int | None) -> str:
+    return "unknown" if value is None else f"{value:,}"
+
+
+class ProgressDisplay:
+    """Writes progress to ``stream``: a live line if ``live``, else a line every ``interval``.
+
+    `running` is an async context manager that draws while an export runs, so a
+    long 429 pause still shows a moving clock. `log_handler` returns a logging
+    handler that clears the live line before a log record, so the two never mix.
+    """
+
+    def __init__(self, stream: TextIO, *, live: bool, interval: float) -> None:
+        self.stream = stream
+        self.live = live
+        self.interval = interval
+        self._meter = RateMeter()
+        self._drawn = False
+
+    def draw(self, done: int, stats: ScanStats) -> None:
+        """Write the current line now."""
+        text = progress_text(done, stats, self._meter.add(time.monotonic(), done))
+        if self.live:
+            self.stream.write(_CLEAR_LINE + text)
+            self._drawn = True
+        else:
+            self.stream.write(f"progress: {text}\n")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        """Remove the live line, if one is drawn."""
+        if self._drawn:
+            self.stream.write(_CLEAR_LINE)
+            self.stream.flush()
+            self._drawn = False
+
+    @contextlib.asynccontextmanager
+    async def running(
+        self, done: Callable[[], int], stats: Callable[[], ScanStats | None]
+    ) -> AsyncIterator[None]:
+        """Draw ``done()`` and ``stats()`` every tick until the block ends."""
+        task = asyncio.create_task(self._tick(done, stats))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self.clear()
+
+    async def _tick(self, done: Callable[[], int], stats: Callable[[], ScanStats | None]) -> None:
+        # Live lines redraw often; plain lines wait a full interval before the first.
+        period = 0.25 if self.live else self.interval
+        while True:
+            await asyncio.sleep(period)
+            current = stats()
+            if current is not None:
+                self.draw(done(), current)
+
+    def log_handler(self) -> logging.Handler:
+        """Return a handler that writes records to the stream below a cleared live line."""
+        return _LineHandler(self)
+
+
+class _LineHandler(logging.StreamHandler[TextIO]):
+    def __init__(self, display: ProgressDisplay) -> None:
+        super().__init__(display.stream)
+        self._display = display
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._display.clear()
+        super().emit(record)
