@@ -1,0 +1,227 @@
+"""The ``helpcrunch-async`` command: ``export customers``, ``demo`` and ``emulator``.
+
+This module turns options into an `ExportOptions` (reading the API key from the
+environment or a file, never echoing it) and a run's outcome into an exit code
+(see `_exit_codes`). The work itself lives in `_export_run`, `_demo` and the
+emulator's own command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import _exit_codes as codes
+from ._demo import run_demo
+from ._export_run import ExportOptions, run_export
+from ._export_writer import FORMATS, ExportSettings, Format
+from ._params import ORDERS, SORTS, check_base_url
+from .testing import _cli as emulator_cli
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ._budget import RateBudget
+
+__all__ = ["main"]
+
+_DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
+_PAGE_SIZE = 100
+
+
+class UsageError(Exception):
+    """Options that cannot work together; the message says what to change."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits 2 on a usage error and 0 after --help.
+        return exc.code if isinstance(exc.code, int) else codes.USAGE
+    command: int = args.command(args)
+    return command
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="helpcrunch-async",
+        description="Export HelpCrunch customers; try the emulated API with `demo`.",
+        epilog=codes.HELP_TEXT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    export = commands.add_parser("export", help="export data to a file")
+    what = export.add_subparsers(required=True, metavar="WHAT")
+    customers = what.add_parser(
+        "customers",
+        help="every customer, resumable",
+        description=(
+            "Export every customer to FILE (JSONL or CSV), crash-safe and resumable. "
+            "The API key comes from HELPCRUNCH_API_KEY or --api-key-file."
+        ),
+        epilog=codes.HELP_TEXT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _export_options(customers)
+    customers.set_defaults(command=_export_command)
+
+    demo = commands.add_parser(
+        "demo",
+        help="export from an embedded emulated account, with progress",
+        description="Start an emulated HelpCrunch account in-process and export it.",
+    )
+    demo.add_argument("--customers", type=int, default=30_000, help="account size")
+    demo.add_argument(
+        "--out", type=Path, default=Path("demo-output/customers.jsonl"), help="output file"
+    )
+    demo.set_defaults(command=_demo_command)
+
+    emulator = commands.add_parser(
+        "emulator",
+        help="serve an emulated HelpCrunch API on loopback",
+        description="Serve an emulated HelpCrunch API on loopback until SIGINT or SIGTERM.",
+    )
+    emulator_cli.configure(emulator)
+    emulator.set_defaults(command=emulator_cli.run)
+    return parser
+
+
+def _export_options(parser: argparse.ArgumentParser) -> None:
+    output = parser.add_argument_group("output")
+    output.add_argument("--out", type=Path, required=True, metavar="FILE", help="output file")
+    output.add_argument("--format", choices=FORMATS, default=None, help="default: from FILE")
+    output.add_argument(
+        "--sort",
+        choices=(*SORTS, "none"),
+        default="customers.firstSeen",
+        help="server sort field (default: %(default)s, which never changes under a customer)",
+    )
+    output.add_argument("--order", choices=ORDERS, default="asc", help="default: %(default)s")
+    start = output.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true", help="continue from FILE's checkpoint")
+    start.add_argument("--overwrite", action="store_true", help="start over if FILE exists")
+    output.add_argument(
+        "--csv-raw",
+        action="store_true",
+        help="write CSV cells verbatim (no apostrophe before a leading = + - @)",
+    )
+
+    api = parser.add_argument_group("API")
+    api.add_argument("--base-url", default=_DEFAULT_BASE_URL, help="default: %(default)s")
+    api.add_argument("--api-key-file", type=Path, metavar="F", help="read the key from F")
+    api.add_argument(
+        "--api-key",
+        metavar="K",
+        help="the key itself (discouraged: it shows in process lists)",
+    )
+    api.add_argument("--rate-limit", type=int, default=120, metavar="N", help="requests per period")
+    api.add_argument("--rate-period", type=float, default=60.0, metavar="S", help="seconds")
+    api.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight")
+    api.add_argument("--redis-url", metavar="URL", help="share the rate budget through Redis")
+    api.add_argument("--redis-key", metavar="NAME", help="the shared budget's key in Redis")
+
+    shown = parser.add_argument_group("display")
+    shown.add_argument(
+        "--progress",
+        choices=("auto", "live", "log", "off"),
+        default="auto",
+        help="live line on a terminal, log lines otherwise (auto)",
+    )
+    shown.add_argument("--progress-interval", type=float, default=5.0, metavar="S", help="log")
+    shown.add_argument("-v", "--verbose", action="store_true", help="log every retry reason")
+
+
+def _export_command(args: argparse.Namespace) -> int:
+    try:
+        options = _export_options_from(args)
+    except (UsageError, ValueError) as exc:
+        return _fail(codes.USAGE, str(exc))
+    return run_export(
+        options, progress=args.progress, interval=args.progress_interval, verbose=args.verbose
+    )
+
+
+def _export_options_from(args: argparse.Namespace) -> ExportOptions:
+    fmt: Format = "csv" if args.out.suffix.lower() == ".csv" else "jsonl"
+    if args.format is not None:
+        fmt = "csv" if args.format == "csv" else "jsonl"
+    if args.csv_raw and fmt != "csv":
+        raise UsageError("--csv-raw applies to --format csv only")
+    if (args.redis_url is None) != (args.redis_key is None):
+        raise UsageError("--redis-url and --redis-key go together")
+    settings = ExportSettings(
+        format=fmt,
+        sort=None if args.sort == "none" else args.sort,
+        order=args.order,
+        page_size=_PAGE_SIZE,
+        # Normalised, so that a trailing slash does not make a resume look foreign.
+        base_url=str(check_base_url(args.base_url)),
+    )
+    return ExportOptions(
+        out=args.out,
+        settings=settings,
+        api_key=_api_key(args),
+        resume=args.resume,
+        overwrite=args.overwrite,
+        rate_limit=args.rate_limit,
+        rate_period=args.rate_period,
+        concurrency=args.concurrency,
+        rate_budget=_redis_budget(args),
+        formula_guard=not args.csv_raw,
+    )
+
+
+def _api_key(args: argparse.Namespace) -> str:
+    if args.api_key_file is not None and args.api_key is not None:
+        raise UsageError("give the key once: --api-key-file or --api-key")
+    if args.api_key_file is not None:
+        try:
+            key = str(args.api_key_file.read_text(encoding="utf-8")).strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read --api-key-file: {exc.strerror}") from None
+        if not key:
+            raise UsageError(f"--api-key-file {args.api_key_file} is empty")
+        return key
+    if args.api_key is not None:
+        sys.stderr.write(
+            "warning: --api-key shows the key to anyone who can list processes on this "
+            "machine; prefer HELPCRUNCH_API_KEY or --api-key-file\n"
+        )
+        key = str(args.api_key).strip()
+    else:
+        key = os.environ.get("HELPCRUNCH_API_KEY", "").strip()
+    if not key:
+        raise UsageError("no API key: set HELPCRUNCH_API_KEY or pass --api-key-file FILE")
+    return key
+
+
+def _redis_budget(args: argparse.Namespace) -> RateBudget | None:
+    if args.redis_url is None:
+        return None
+    try:
+        from ._redis_budget import RedisBudget  # noqa: PLC0415 -- optional: needs redis
+    except ImportError as exc:
+        raise UsageError(
+            f"--redis-url needs the shared Redis budget, which is not available here ({exc}); "
+            "install helpcrunch-async[redis]"
+        ) from None
+    budget: RateBudget = RedisBudget(
+        args.redis_url, args.redis_key, limit=args.rate_limit, period=args.rate_period
+    )
+    return budget
+
+
+def _demo_command(args: argparse.Namespace) -> int:
+    return run_demo(customers=args.customers, out=args.out)
+
+
+def _fail(code: int, message: str) -> int:
+    sys.stderr.write(f"error: {message}\n")
+    return code
