@@ -1,0 +1,209 @@
+"""``helpcrunch-async export customers``: real subprocesses against the emulator."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+from export_fixtures import (
+    SECRET_KEY,
+    checkpoint,
+    export_args,
+    jsonl_records,
+    run_cli,
+)
+
+from helpcrunch_async._cli import main
+from helpcrunch_async._export_writer import CSV_COLUMNS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from helpcrunch_async.testing._thread import ThreadedEmulator
+
+pytestmark = pytest.mark.slow
+
+CUSTOMERS = 350
+SORT = "customers.firstSeen"
+
+
+@pytest.fixture
+def emulator(helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]) -> ThreadedEmulator:
+    return helpcrunch_emulator_factory(customers=CUSTOMERS, seed=7, api_key=SECRET_KEY)
+
+
+def assert_no_key(*texts: str) -> None:
+    for text in texts:
+        assert SECRET_KEY not in text
+
+
+def test_jsonl_export_holds_every_customer_in_server_order(
+    tmp_path: Path, emulator: ThreadedEmulator
+) -> None:
+    out = tmp_path / "customers.jsonl"
+    done = run_cli(*export_args(out, emulator.base_url))
+    assert done.returncode == 0, done.stderr
+    records = jsonl_records(out)
+    assert [r["id"] for r in records] == emulator.expected_ids(SORT, "asc")
+    assert records[0].keys() >= {"id", "email", "firstSeen", "customData", "location"}
+    saved = checkpoint(out)
+    assert (saved["records"], saved["bytes"], saved["complete"]) == (
+        CUSTOMERS,
+        out.stat().st_size,
+        True,
+    )
+    assert saved["settings"]["sort"] == SORT
+    assert "complete: 350 customers" in done.stderr
+    assert "requests" in done.stderr
+    assert "total unchanged (350)" in done.stderr
+    cp_text = out.with_name(out.name + ".checkpoint.json").read_text()
+    assert_no_key(done.stdout, done.stderr, out.read_text(), cp_text)
+
+
+def test_csv_export_by_suffix_in_descending_order(
+    tmp_path: Path, emulator: ThreadedEmulator
+) -> None:
+    out = tmp_path / "customers.csv"
+    done = run_cli(*export_args(out, emulator.base_url, "--order", "desc", "--sort", "none"))
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.reader(io.StringIO(out.read_text("utf-8-sig"), newline="")))
+    assert rows[0] == list(CSV_COLUMNS)
+    assert [int(row[0]) for row in rows[1:]] == emulator.expected_ids(None, "desc")
+    custom = [json.loads(row[-1]) for row in rows[1:] if row[-1]]
+    assert custom
+    assert all(isinstance(c, dict) for c in custom)
+
+
+def test_a_wrong_key_exits_3_without_echoing_it(tmp_path: Path, emulator: ThreadedEmulator) -> None:
+    out = tmp_path / "c.jsonl"
+    done = run_cli(*export_args(out, emulator.base_url), key="sk-wrong-key-ALSO-SECRET")
+    assert done.returncode == 3, done.stderr
+    assert "error:" in done.stderr
+    assert "sk-wrong-key-ALSO-SECRET" not in done.stderr + done.stdout
+
+
+def test_an_api_error_exits_4_and_keeps_what_was_written(
+    tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
+) -> None:
+    emulator = helpcrunch_emulator_factory(
+        customers=CUSTOMERS, seed=7, api_key=SECRET_KEY, fail={3: "400"}
+    )
+    out = tmp_path / "c.jsonl"
+    done = run_cli(*export_args(out, emulator.base_url, "--concurrency", "1"))
+    assert done.returncode == 4, done.stderr
+    assert "--resume" in done.stderr
+    saved = checkpoint(out)
+    assert saved["complete"] is False
+    assert saved["records"] == len(jsonl_records(out)) == 200
+
+    again = run_cli(*export_args(out, emulator.base_url, "--resume"))
+    assert again.returncode == 0, again.stderr
+    assert [r["id"] for r in jsonl_records(out)] == emulator.expected_ids(SORT, "asc")
+
+
+def test_an_existing_file_is_refused_then_overwritten_on_request(
+    tmp_path: Path, emulator: ThreadedEmulator
+) -> None:
+    out = tmp_path / "c.jsonl"
+    out.write_text("precious\n")
+    refused = run_cli(*export_args(out, emulator.base_url))
+    assert refused.returncode == 2
+    assert "--overwrite" in refused.stderr
+    assert out.read_text() == "precious\n"
+    assert emulator.log == []
+
+    done = run_cli(*export_args(out, emulator.base_url, "--overwrite"))
+    assert done.returncode == 0, done.stderr
+    assert len(jsonl_records(out)) == CUSTOMERS
+
+
+def test_resume_with_another_sort_is_refused_and_a_finished_one_is_left_alone(
+    tmp_path: Path, emulator: ThreadedEmulator
+) -> None:
+    out = tmp_path / "c.jsonl"
+    assert run_cli(*export_args(out, emulator.base_url)).returncode == 0
+    before = out.read_bytes()
+    emulator.reset_log()
+
+    refused = run_cli(*export_args(out, emulator.base_url, "--resume", "--sort", "none"))
+    assert refused.returncode == 2
+    assert "--sort customers.firstSeen" in refused.stderr
+    finished = run_cli(*export_args(out, emulator.base_url, "--resume"))
+    assert finished.returncode == 0
+    assert "already complete" in finished.stderr
+    assert out.read_bytes() == before
+    assert emulator.log == []
+
+
+def test_api_key_on_the_command_line_warns_and_a_key_file_works(
+    tmp_path: Path, emulator: ThreadedEmulator
+) -> None:
+    out = tmp_path / "c.jsonl"
+    done = run_cli(*export_args(out, emulator.base_url, "--api-key", SECRET_KEY), key=None)
+    assert done.returncode == 0, done.stderr
+    assert "warning: --api-key" in done.stderr
+    assert "process" in done.stderr
+    assert_no_key(done.stderr.replace("--api-key", ""), done.stdout)
+
+    key_file = tmp_path / "key"
+    key_file.write_text(SECRET_KEY + "\n")
+    other = tmp_path / "d.jsonl"
+    done = run_cli(
+        *export_args(other, emulator.base_url, "--api-key-file", str(key_file)), key=None
+    )
+    assert done.returncode == 0, done.stderr
+    assert "warning" not in done.stderr
+    assert other.read_bytes() == out.read_bytes()
+
+
+# --- usage errors: in-process, they stop before any request --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "required"),
+        (["export", "customers"], "--out"),
+        (["export", "customers", "--out", "x.jsonl", "--sort", "name"], "invalid choice"),
+        (["export", "customers", "--out", "x.jsonl", "--resume", "--overwrite"], "not allowed"),
+        (["export", "customers", "--out", "x.jsonl", "--format", "xml"], "invalid choice"),
+        (
+            ["export", "customers", "--out", "x.jsonl", "--base-url", "http://example.com/v1"],
+            "https",
+        ),
+        (["export", "customers", "--out", "x.jsonl", "--redis-url", "redis://x"], "together"),
+        (["export", "customers", "--out", "x.jsonl", "--csv-raw"], "csv only"),
+        (["export", "customers", "--out", "x.jsonl", "--rate-limit", "0"], "rate_limit"),
+    ],
+)
+def test_usage_errors_exit_2(
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", SECRET_KEY)
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_no_key_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("HELPCRUNCH_API_KEY", raising=False)
+    assert main(["export", "customers", "--out", str(tmp_path / "x.jsonl")]) == 2
+    assert "HELPCRUNCH_API_KEY" in capsys.readouterr().err
+
+
+def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "customers", "--help"]) == 0
+    text = capsys.readouterr().out
+    for code in ("0 ", "2 ", "3 ", "4 ", "130"):
+        assert f"  {code}" in text
