@@ -1,0 +1,255 @@
+"""The wire types: msgspec Structs for customers, pages and error bodies.
+
+Attributes are snake_case over the API's camelCase JSON (``rename="camel"``).
+Fields the API may leave out default to ``None``, ``False`` or an empty list, and
+fields this module does not know (``createdFrom``, ``integrationId`` and whatever
+comes next) are skipped, so a new field on the server never breaks a client.
+
+The API's documentation contradicts itself on two fields, and every variant is
+accepted and normalised, so callers always see one shape:
+
+* ``customData`` arrives as a list of ``{"property", "value"}`` objects, or as an
+  object ``{property: value}``. Both become ``list[CustomDataItem]``, in the
+  order the server sent them.
+* ``firstSeen`` and ``lastSeen`` arrive as an integer, a numeric string
+  (``"1588603952"``, ``"1588603952.0"``), a JSON number with a fraction, or
+  null. All become ``int | None``: whole unix seconds, any fraction floored. A
+  blank string means no value and becomes ``None``; any other non-numeric string
+  is a `msgspec.ValidationError` whose message names the field and whose JSON
+  path names the customer (``... - at `$.data[3]```).
+
+How, cheaply: msgspec decodes the *wire* union (``list[CustomDataItem] |
+dict[str, Scalar]``, ``int | float | str | None``) at C speed, and
+``Customer.__post_init__`` rewrites a field only when it holds a variant. The
+common shape (a list and integers) costs three type checks per customer. Static
+type checkers see the normalised types, because each such field is declared
+twice: the clean type under ``if TYPE_CHECKING:`` and the wire union in the
+``else:`` branch, which is the one msgspec reads at run time. A lax decoder
+(``strict=False``) was rejected: it would also turn ``"true"`` into a bool and
+``"null"`` into ``None`` in every other field, and cannot map an object to a list.
+
+Encoding (`encode_customer`, or ``msgspec.json.encode``) writes the API's
+camelCase JSON with ``customData`` as a list and the timestamps as integers.
+
+Decoding errors are left as msgspec's own `msgspec.DecodeError` (not JSON) and
+`msgspec.ValidationError` (JSON, wrong shape; the message carries the JSON
+path). They are not wrapped here because only the caller knows which request
+the body answered: `_caller` turns them into the public `DecodeError` with the
+method, path and a body excerpt, and retries, since the API sends valid JSON and
+a malformed body means it was damaged on the way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING, TypeAlias
+
+import msgspec
+
+__all__ = [
+    "CustomDataItem",
+    "Customer",
+    "CustomersPage",
+    "Device",
+    "ErrorBody",
+    "ErrorEntry",
+    "Location",
+    "Scalar",
+    "Tag",
+    "decode_customer",
+    "decode_error_body",
+    "decode_page",
+    "encode_customer",
+]
+
+Scalar: TypeAlias = str | int | float | bool | None
+"""The type of one ``customData`` value."""
+
+
+class Location(msgspec.Struct, rename="camel", kw_only=True):
+    """Where the customer was last seen; every part may be unknown."""
+
+    region_code: str | None = None
+    country_code: str | None = None
+    city: str | None = None
+
+
+class Device(msgspec.Struct, rename="camel", kw_only=True):
+    """The device the customer was last seen on."""
+
+    id: int | None = None
+    ip: str | None = None
+    timezone: str | None = None
+    platform: str | None = None
+    user_agent: str | None = None
+
+
+class Tag(msgspec.Struct, rename="camel"):
+    """A tag on a customer, with its display color (``"#0079bf"``)."""
+
+    name: str = ""
+    color: str | None = None
+
+
+class CustomDataItem(msgspec.Struct, rename="camel"):
+    """One custom attribute: a property name and its scalar value."""
+
+    property: str
+    value: Scalar = None
+
+
+# Any decimal number, with an optional fraction and exponent, padded or not.
+_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+
+
+# The types a timestamp has once normalised.
+_CLEAN = frozenset({int, type(None)})
+
+
+def _seconds(value: float | str, name: str) -> int | None:
+    """Return the whole unix seconds that a timestamp variant stands for.
+
+    Called only for the variants (a string or a float), never for a plain
+    integer. The ``ValueError`` becomes a `msgspec.ValidationError` with the
+    customer's JSON path when raised during decoding.
+    """
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        if _NUMBER.fullmatch(value) is None:
+            raise ValueError(f"`{name}` is not unix seconds: {value[:40]!r}")
+        try:
+            return int(value)
+        except ValueError:
+            # A fraction or an exponent: go through float below.
+            value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` is not unix seconds: {value!r}")
+    return math.floor(value)
+
+
+class Customer(msgspec.Struct, rename="camel", kw_only=True, gc=False):
+    """One customer, as ``GET /customers`` and ``GET /customers/{id}`` return it.
+
+    ``first_seen`` and ``last_seen`` are unix seconds. ``custom_data`` keeps the
+    server's order; see the module docstring for the variants it is built from.
+
+    Instances are not tracked by the cycle collector (``gc=False``): a customer
+    holds only scalars, scalar-only Structs and lists of them, so it cannot be
+    part of a reference cycle unless one is built on purpose by putting foreign
+    objects into its lists, which would then leak. Untracked, a page decodes
+    about a tenth faster and a large scan gives the collector less to walk.
+    """
+
+    id: int
+    name: str | None = None
+    email: str | None = None
+    user_id: str | None = None
+    company: str | None = None
+    phone: str | None = None
+    if TYPE_CHECKING:
+        first_seen: int | None = None
+        last_seen: int | None = None
+    else:
+        # What the wire may carry; `__post_init__` narrows it to `int | None`.
+        first_seen: int | float | str | None = None
+        last_seen: int | float | str | None = None
+    location: Location | None = None
+    device: Device | None = None
+    unsubscribed: bool = False
+    blocked: bool = False
+    source: str | None = None
+    referer: str | None = None
+    locale: str | None = None
+    notes: str | None = None
+    last_page: str | None = None
+    tags: list[Tag] = msgspec.field(default_factory=list)
+    if TYPE_CHECKING:
+        custom_data: list[CustomDataItem] = msgspec.field(default_factory=list)
+    else:
+        # What the wire may carry; `__post_init__` narrows it to the list.
+        custom_data: list[CustomDataItem] | dict[str, Scalar] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Normalise the variants of ``customData``, ``firstSeen`` and ``lastSeen``."""
+        # Local names typed as the wire union, so the checks below are not
+        # "unreachable" against the declared clean types.
+        data: list[CustomDataItem] | dict[str, Scalar] = self.custom_data
+        first: float | str | None = self.first_seen
+        last: float | str | None = self.last_seen
+        # The common shape leaves after one test: this runs for every customer.
+        if type(data) is list and type(first) in _CLEAN and type(last) in _CLEAN:
+            return
+        if type(data) is dict:
+            self.custom_data = [CustomDataItem(key, value) for key, value in data.items()]
+        if first is not None and type(first) is not int:
+            self.first_seen = _seconds(first, "firstSeen")
+        if last is not None and type(last) is not int:
+            self.last_seen = _seconds(last, "lastSeen")
+
+
+class CustomersPage(msgspec.Struct, rename="camel"):
+    """One page of ``GET /customers``: the account's ``total`` and this page's customers.
+
+    Both fields are required: a page without ``total`` cannot be planned around,
+    so it is a malformed body, not an empty account.
+    """
+
+    total: int
+    data: list[Customer]
+
+
+class ErrorEntry(msgspec.Struct, rename="camel", frozen=True):
+    """One entry of an error body's ``errors`` list.
+
+    ``code`` is machine-readable (``validation_error``, ``invalid_token``, ...),
+    ``message`` is for people. Some documented 400 answers add per-field entries;
+    ``field`` carries the parameter such an entry names, when it names one.
+    """
+
+    code: str = ""
+    message: str = ""
+    field: str | None = None
+
+
+class ErrorBody(msgspec.Struct, rename="camel"):
+    """An error answer's body: ``{"errors": [{"code", "message"}, ...]}``."""
+
+    errors: list[ErrorEntry] = msgspec.field(default_factory=list)
+
+
+_PAGE_DECODER = msgspec.json.Decoder(CustomersPage)
+_CUSTOMER_DECODER = msgspec.json.Decoder(Customer)
+_ERROR_DECODER = msgspec.json.Decoder(ErrorBody)
+_ENCODER = msgspec.json.Encoder()
+
+
+def decode_page(body: bytes) -> CustomersPage:
+    """Decode a ``GET /customers`` body.
+
+    Raises `msgspec.DecodeError` for a body that is not JSON and
+    `msgspec.ValidationError` (with the JSON path) for one of the wrong shape.
+    """
+    return _PAGE_DECODER.decode(body)
+
+
+def decode_customer(body: bytes) -> Customer:
+    """Decode a ``GET /customers/{id}`` body: one bare customer object.
+
+    Raises like `decode_page`.
+    """
+    return _CUSTOMER_DECODER.decode(body)
+
+
+def decode_error_body(body: bytes) -> ErrorBody:
+    """Decode an error answer's body strictly; `_errors` adds the tolerance.
+
+    Raises like `decode_page`.
+    """
+    return _ERROR_DECODER.decode(body)
+
+
+def encode_customer(customer: Customer) -> bytes:
+    """Encode a customer as the API's camelCase JSON (``customData`` as a list)."""
+    return _ENCODER.encode(customer)
