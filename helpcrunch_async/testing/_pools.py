@@ -14,6 +14,7 @@ commas, quotes and newlines (the CSV export is tested against them).
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -147,6 +148,8 @@ class Pools:
     profiles: tuple[bytes, ...]
 
 
+# Pools are immutable and cost tens of milliseconds: emulators started by a test suite share.
+@functools.lru_cache(maxsize=8)
 def build_pools(seed: int, *, custom_data_as_object: bool = False) -> Pools:
     """Draw and encode the fragment pools for ``seed`` (same seed, same bytes)."""
     rng = random.Random(f"helpcrunch-emulator-pools-{seed}")

@@ -77,6 +77,7 @@ class ThreadedEmulator:
         if self._loop is not None and self._stopping is not None and thread.is_alive():
             self._loop.call_soon_threadsafe(self._stopping.set)
         thread.join(self.timeout)
+        self._loop = None
         if thread.is_alive():
             raise TimeoutError(f"the emulator did not stop within {self.timeout} s")
 
@@ -98,7 +99,11 @@ class ThreadedEmulator:
 
     @property
     def emulator(self) -> Emulator:
-        """The running ``Emulator`` (touch its data only through this class's methods)."""
+        """The ``Emulator`` (touch its data only through this class's methods).
+
+        It stays readable after ``stop`` (``log``, ``base_url``); methods that touch the
+        data need it running.
+        """
         if self._emulator is None:
             raise RuntimeError("the emulator is not running")
         return self._emulator

@@ -71,7 +71,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes() -> None:
 
 
 def test_a_prefix_does_not_depend_on_the_size() -> None:
-    assert [Dataset(10).body(i) for i in range(10)] == [Dataset(1000).body(i) for i in range(10)]
+    small, large = Dataset(10), Dataset(1000)
+    assert [small.body(i) for i in range(10)] == [large.body(i) for i in range(10)]
 
 
 def test_ids_increase_with_gaps_and_are_found_again(sample: list[Customer]) -> None:

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+import pytest
+from emulator_wire import Wire, wire
+
+from helpcrunch_async.testing import Emulator, max_in_any_window
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+pytestmark = pytest.mark.timeout(30)
+
+# Compressed time: 5 requests per half second stands in for 120 per minute.
+LIMIT, PERIOD = 5, 0.5
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[Wire]:
+    async with wire() as opened:
+        yield opened
+
+
+async def hammer(client: Wire, emu: Emulator, seconds: float, pause: float = 0.01) -> None:
+    """Send requests one after another for ``seconds``; check each 429's shape."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        reply = await client.get(emu, limit=1)
+        assert reply.status in {200, 429}
+        if reply.status == 429:
+            assert reply.json()["errors"] == [
+                {"code": "too_many_requests", "message": "You have exceeded your requests limit"}
+            ]
+            assert ("Retry-After" in reply.headers) == emu.retry_after
+        await asyncio.sleep(pause)
+
+
+@pytest.mark.parametrize("policy", ["sliding", "fixed", "token-bucket", "no-burst", "none"])
+async def test_each_policy_holds_over_the_wire(client: Wire, policy: str) -> None:
+    async with Emulator(customers=20, policy=policy, rate_limit=LIMIT, rate_period=PERIOD) as emu:
+        await hammer(client, emu, 0.2 if policy == "none" else 0.8)
+    log = emu.log
+    assert all((e.status == 200) == e.accepted for e in log)
+    accepted = [e.time for e in log if e.accepted]
+    if policy == "none":
+        assert len(accepted) == len(log)
+        return
+    assert len(accepted) < len(log), "the hammer must have hit the limit"
+    if policy == "sliding":
+        assert max_in_any_window(accepted, PERIOD) == LIMIT
+    elif policy == "fixed":
+        windows = [math.floor(t / PERIOD) for t in accepted]
+        assert max(windows.count(w) for w in windows) == LIMIT
+        assert max_in_any_window(accepted, PERIOD) <= 2 * LIMIT
+    elif policy == "token-bucket":
+        rate = LIMIT / PERIOD
+        for i, first in enumerate(accepted):
+            for j in range(i, len(accepted)):
+                assert j - i + 1 <= LIMIT + (accepted[j] - first) * rate + 1e-6
+    else:
+        gaps = [b - a for a, b in pairwise(accepted)]
+        assert min(gaps) >= PERIOD / LIMIT - 1e-9
+
+
+async def test_retry_after_is_whole_seconds_rounded_up(client: Wire) -> None:
+    async with Emulator(customers=5, policy="sliding", rate_limit=2, rate_period=2.5) as emu:
+        assert [(await client.get(emu)).status for _ in range(2)] == [200, 200]
+        reply = await client.get(emu)
+    assert reply.status == 429
+    assert reply.headers["Retry-After"] == "3"
+
+
+async def test_retry_after_can_be_switched_off(client: Wire) -> None:
+    options = {"policy": "fixed", "rate_limit": 1, "rate_period": 10.0, "retry_after": False}
+    async with Emulator(customers=5, **options) as emu:  # type: ignore[arg-type]  # mixed kwargs
+        await client.get(emu)
+        reply = await client.get(emu)
+    assert reply.status == 429
+    assert "Retry-After" not in reply.headers
+
+
+@pytest.mark.parametrize("count_rejected", [True, False])
+async def test_count_rejected_decides_whether_hammering_prolongs_the_lockout(
+    client: Wire, count_rejected: bool
+) -> None:
+    async with Emulator(
+        customers=5,
+        policy="sliding",
+        rate_limit=2,
+        rate_period=0.3,
+        count_rejected=count_rejected,
+    ) as emu:
+        await hammer(client, emu, 0.8, pause=0.02)
+    accepted = sum(e.accepted for e in emu.log)
+    if count_rejected:
+        assert accepted == 2, "every rejected request refills the window"
+    else:
+        assert accepted >= 4, "the window empties every 0.3 s"
+
+
+async def test_every_v1_request_counts_even_unauthorized_and_invalid(client: Wire) -> None:
+    async with Emulator(customers=5, policy="sliding", rate_limit=3, rate_period=10.0) as emu:
+        assert (await client.get(emu, key=None)).status == 401
+        assert (await client.get(emu, limit=0)).status == 400
+        assert (await client.get(emu, "/customers/1")).status == 404
+        assert (await client.get(emu)).status == 429
+        assert (await client.get(emu, key=None)).status == 429, "the limit is checked first"
+        assert (await client.admin(emu, "stats")).status == 200, "admin is never limited"
+
+
+async def test_changing_the_policy_at_runtime_starts_afresh(client: Wire) -> None:
+    async with Emulator(customers=5, policy="fixed", rate_limit=1, rate_period=10.0) as emu:
+        await client.get(emu)
+        assert (await client.get(emu)).status == 429
+        emu.configure(policy="sliding", rate_limit=2)
+        assert [(await client.get(emu)).status for _ in range(3)] == [200, 200, 429]
+        emu.configure(policy="none")
+        assert (await client.get(emu)).status == 200
