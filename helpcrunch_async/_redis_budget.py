@@ -1,0 +1,693 @@
+"""`RedisBudget`: one API key's cap shared by many processes and hosts through Redis.
+
+Every process that points at the same Redis URL and key name shares one cap:
+at most ``limit`` requests in any ``period`` seconds for all of them together,
+every attempt counted. The rules are those of `_cap.Cap` (sliding log, pause,
+adaptation), kept in Redis and applied by Lua scripts, so each decision is one
+atomic step on the server and two processes can never both take the last slot.
+
+The scripts use Redis ``TIME`` as the only clock: hosts' clocks differ, and the
+stamps a budget hands out are Redis times. The keys (all under one ``{key}``
+hash tag) are ``state`` (a hash: allowance, spacing, pause-until, adapted-at,
+streak, counters and an epoch id), ``log`` (a list of the last ``limit`` send
+times), ``waiters`` and ``leases`` (sorted sets of tickets) and ``ticket`` (a
+counter). Every script call pushes their expiry to ten windows past the last
+use (longer while a pause lasts), so abandoned state cleans itself.
+
+Fairness: a waiter that is not admitted at once takes a ticket from the
+counter and joins ``waiters``. Its rank is the number of older tickets still
+waiting; it is admitted only when the slot of its rank is free, that is when
+there are more free slots than older waiters, and it is told to sleep until
+that slot's estimated time. An admission therefore never takes the slot an
+older waiter is owed, ranks only fall as older waiters are served, and every
+waiter is served in ticket order up to the slots free at the same moment: no
+process starves, however many tasks the others run. A waiter that died keeps
+its rank only for its lease (its wait plus a second); a cancelled one removes
+its ticket at once.
+
+Faults: `connect` (or `check`, or ``async with``) raises
+`RedisUnavailableError` when Redis cannot be reached at start. When Redis goes
+away mid-run, the budget logs it once and falls back to a local sliding log of
+``limit // fallback_workers`` requests per period, first waiting one window
+plus the margin since the fault, probing Redis before any fallback send once
+``probe_interval`` has passed. When a probe succeeds it writes its recent sends
+into the shared log and keeps its fallback share as a second limit for one
+hand-over (see `_shared_cap` for why the sum over processes never exceeds the
+cap). The guarantee assumes every process shares the fault (Redis down or
+restarted); a partition that cuts only some processes off from a Redis the
+others still reach lets the cut-off ones add their fallback shares, and a
+process that sent nothing while Redis was away, meeting a restarted (empty)
+Redis, does not know of the others' fallback sends until they rejoin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import secrets
+import time
+import urllib.parse
+from collections import deque
+from typing import TYPE_CHECKING, Any, Self
+
+from ._cap import Cap, CapSnapshot, default_margin
+from ._errors import HelpCrunchError
+from ._shared_cap import (
+    default_probe_interval,
+    fallback_share,
+    fallback_start,
+    jitter_bound,
+    key_names,
+    rejoin_ages,
+    transition_end,
+)
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+__all__ = ["RedisBudget", "RedisUnavailableError"]
+
+logger = logging.getLogger("helpcrunch_async")
+
+_INSTALL_HINT = "RedisBudget needs the redis package: pip install 'helpcrunch-async[redis]'"
+# Windows of idleness after which the shared state expires.
+_TTL_WINDOWS = 10
+# Seconds a waiter keeps its rank beyond the wait it was told.
+_LEASE_GRACE = 1.0
+
+_SHARED, _FALLBACK, _HANDOVER = "shared", "fallback", "hand-over"
+
+# Shared by the scripts: parse the cap's state, format floats exactly, expire keys.
+_PRELUDE = """
+local limit = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local margin = tonumber(ARGV[3])
+local window = period + margin
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local function fmt(x) return string.format('%.17g', x) end
+local st = redis.call('HMGET', KEYS[1], 'allowance', 'spacing', 'pause_until', 'adapted_at',
+  'streak', 'clean', 'rate_limited', 'adaptations', 'epoch')
+local allowance = math.min(tonumber(st[1]) or limit, limit)
+local spacing = tonumber(st[2]) or 0
+local pause_until = tonumber(st[3]) or -math.huge
+local adapted_at = tonumber(st[4]) or -math.huge
+local streak = tonumber(st[5]) or 0
+local clean = tonumber(st[6]) or 0
+local epoch = st[9]
+if not epoch then
+  epoch = ARGV[4]
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
+local function expire_all()
+  local ttl = _TTL_WINDOWS * window
+  if pause_until - now + window > ttl then ttl = pause_until - now + window end
+  local ms = math.ceil(ttl * 1000)
+  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ms) end
+end
+""".replace("_TTL_WINDOWS", str(_TTL_WINDOWS))
+
+# ARGV: limit, period, margin, epoch, ticket (0: none yet), lease grace.
+# Returns {admitted, stamp or wait, ticket, epoch, now, pause_until}.
+_ACQUIRE = (
+    _PRELUDE
+    + """
+local ticket = tonumber(ARGV[5])
+local grace = tonumber(ARGV[6])
+local n = allowance
+local recent = redis.call('LRANGE', KEYS[2], -n, -1)
+local len = #recent
+local last = nil
+if len > 0 then last = tonumber(recent[len]) end
+-- Times never go backwards, even if the server's clock does.
+if last and now < last then now = last end
+
+-- The earliest time of the (j+1)-th next send: Cap.next_paced_slot for j = 0,
+-- an estimate for later ranks (one more window per round of n sends).
+local function slot(j)
+  local at = pause_until
+  local rounds = math.floor(j / n)
+  local idx = (j - rounds * n) - (n - len)
+  if idx >= 0 then
+    at = math.max(at, tonumber(recent[idx + 1]) + window * (rounds + 1))
+  elseif rounds > 0 then
+    at = math.max(at, now + window * rounds)
+  end
+  if spacing > 0 then
+    if last then at = math.max(at, last + (j + 1) * spacing)
+    else at = math.max(at, now + j * spacing) end
+  end
+  return at
+end
+
+local dead = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
+for i = 1, #dead do
+  redis.call('ZREM', KEYS[3], dead[i])
+  redis.call('ZREM', KEYS[4], dead[i])
+end
+local rank
+if ticket > 0 then
+  rank = redis.call('ZCOUNT', KEYS[3], '-inf', '(' .. ticket)
+else
+  rank = redis.call('ZCARD', KEYS[3])
+end
+local at = slot(rank)
+if at <= now then
+  redis.call('RPUSH', KEYS[2], fmt(now))
+  redis.call('LTRIM', KEYS[2], -limit, -1)
+  if ticket > 0 then
+    redis.call('ZREM', KEYS[3], ticket)
+    redis.call('ZREM', KEYS[4], ticket)
+  end
+  expire_all()
+  return {1, fmt(now), ticket, epoch, fmt(now), fmt(pause_until)}
+end
+if ticket == 0 then ticket = redis.call('INCR', KEYS[5]) end
+redis.call('ZADD', KEYS[3], ticket, ticket)
+redis.call('ZADD', KEYS[4], at + grace, ticket)
+expire_all()
+return {0, fmt(at - now), ticket, epoch, fmt(now), fmt(pause_until)}
+"""
+)
+
+# ARGV: limit, period, margin, epoch, sent_at. Mirrors Cap.on_success.
+_ON_SUCCESS = (
+    _PRELUDE
+    + """
+local sent_at = tonumber(ARGV[5])
+if sent_at < adapted_at then return 0 end
+if streak ~= 0 then redis.call('HSET', KEYS[1], 'streak', 0) end
+if allowance < limit then
+  clean = clean + 1
+  if clean >= 2 * allowance then
+    clean = 0
+    allowance = math.min(limit, allowance + math.max(1, math.floor(limit / 10)))
+    spacing = window / allowance
+  end
+  redis.call('HSET', KEYS[1], 'clean', clean, 'allowance', allowance, 'spacing', fmt(spacing))
+end
+expire_all()
+return 1
+"""
+)
+
+# ARGV: limit, period, margin, epoch, sent_at, retry_after ('' when absent).
+# Mirrors Cap.on_rate_limited; returns {pause, spacing, allowance, now}.
+_ON_RATE_LIMITED = (
+    _PRELUDE
+    + """
+local sent_at = tonumber(ARGV[5])
+local retry_after = tonumber(ARGV[6])
+clean = 0
+if sent_at >= adapted_at then
+  streak = streak + 1
+  adapted_at = now
+  if spacing > 0 and allowance > 1 then
+    allowance = math.max(1, math.floor(allowance * 0.8))
+  end
+  spacing = window / allowance
+  redis.call('HINCRBY', KEYS[1], 'adaptations', 1)
+  redis.call('HSET', KEYS[1], 'adapted_at', fmt(adapted_at))
+end
+local pause
+if retry_after and retry_after >= 0 then
+  pause = retry_after
+else
+  pause = math.min(period, spacing * 2 ^ math.max(0, streak - 1))
+end
+pause = math.max(pause, spacing)
+pause_until = math.max(pause_until, now + pause)
+redis.call('HINCRBY', KEYS[1], 'rate_limited', 1)
+redis.call('HSET', KEYS[1], 'clean', clean, 'streak', streak, 'allowance', allowance,
+  'spacing', fmt(spacing), 'pause_until', fmt(pause_until))
+expire_all()
+return {fmt(pause_until - now), fmt(spacing), allowance, fmt(now)}
+"""
+)
+
+# ARGV: limit, period, margin, epoch, known epoch, count of fallback ages, ages...
+# Writes a rejoining process's recent sends into the log: its fallback sends,
+# and its shared ones too when the state was lost (a new epoch).
+# Returns {now, epoch, pause_until}.
+_REJOIN = (
+    _PRELUDE
+    + """
+local same = (epoch == ARGV[5])
+local nf = tonumber(ARGV[6])
+local stamps = {}
+for i = 7, #ARGV do
+  if (i < 7 + nf) or not same then table.insert(stamps, now - tonumber(ARGV[i])) end
+end
+if #stamps > 0 then
+  local old = redis.call('LRANGE', KEYS[2], 0, -1)
+  for i = 1, #old do table.insert(stamps, tonumber(old[i])) end
+  table.sort(stamps)
+  redis.call('DEL', KEYS[2])
+  local first = math.max(1, #stamps - limit + 1)
+  for i = first, #stamps do redis.call('RPUSH', KEYS[2], fmt(stamps[i])) end
+end
+expire_all()
+return {fmt(now), epoch, fmt(pause_until)}
+"""
+)
+
+
+class RedisUnavailableError(HelpCrunchError):
+    """The Redis server of a shared rate budget could not be reached at start."""
+
+
+def _import_redis() -> tuple[Any, Any]:
+    """Return ``redis.asyncio`` and a redis-py ``Retry`` that never retries."""
+    try:
+        import redis.asyncio as aioredis  # noqa: PLC0415 -- an optional extra, imported on use
+        from redis.asyncio.retry import Retry  # noqa: PLC0415 -- same
+        from redis.backoff import NoBackoff  # noqa: PLC0415 -- same
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    return aioredis, Retry(NoBackoff(), 0)
+
+
+def _text(value: bytes | str) -> str:
+    """Return a Redis reply as text (the client answers bytes unless told to decode)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _redact(url: str) -> str:
+    """Return ``url`` without its user name and password, for logs and errors."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+class RedisBudget:
+    """A rate budget shared by every process that uses the same Redis ``url`` and ``key``.
+
+    At most ``limit`` requests leave in any ``period`` seconds for all of those
+    processes together (``margin`` seconds added to each window, as in
+    `LocalBudget`). Waiters are served in ticket order across processes, so no
+    process starves. If Redis goes away mid-run each process falls back to
+    ``limit // fallback_workers`` requests per period, so set
+    ``fallback_workers`` to the number of processes sharing the key; it returns
+    to the shared budget when Redis is back. ``probe_interval`` (default a
+    quarter period, at most 5 s) is how often it asks; ``redis_timeout`` bounds every
+    Redis call. Use `connect` or ``async with`` to fail fast when Redis cannot
+    be reached, and `aclose` when done.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        key: str = "helpcrunch",
+        *,
+        limit: int = 120,
+        period: float = 60.0,
+        margin: float | None = None,
+        fallback_workers: int = 4,
+        probe_interval: float | None = None,
+        redis_timeout: float = 2.0,
+    ) -> None:
+        aioredis, no_retry = _import_redis()
+        # Cap validates limit, period and margin exactly as LocalBudget does.
+        Cap(limit, period, margin=margin)
+        self._limit = limit
+        self._period = float(period)
+        self._margin = float(default_margin(period) if margin is None else margin)
+        self._window = self._period + self._margin
+        self._share = fallback_share(limit, fallback_workers)
+        self._workers = fallback_workers
+        if probe_interval is None:
+            probe_interval = default_probe_interval(self._period)
+        if not (math.isfinite(probe_interval) and probe_interval > 0):
+            raise ValueError(f"probe_interval must be a positive number, got {probe_interval!r}")
+        if not (math.isfinite(redis_timeout) and redis_timeout > 0):
+            raise ValueError(f"redis_timeout must be a positive number, got {redis_timeout!r}")
+        self._probe_interval = float(probe_interval)
+        self._timeout = float(redis_timeout)
+        self._keys = list(key_names(key))
+        self._key = key
+        self._url = _redact(url)
+        # No retries inside redis-py: a fault must surface at once, so the
+        # fallback's clock starts when Redis stops answering.
+        self._redis: Redis = aioredis.Redis.from_url(
+            url,
+            socket_timeout=self._timeout,
+            socket_connect_timeout=self._timeout,
+            retry=no_retry,
+        )
+        self._faults: tuple[type[BaseException], ...] = (
+            aioredis.ConnectionError,
+            aioredis.TimeoutError,
+            OSError,
+            TimeoutError,
+        )
+        self._acquire_script: AsyncScript = self._redis.register_script(_ACQUIRE)
+        self._success_script: AsyncScript = self._redis.register_script(_ON_SUCCESS)
+        self._limited_script: AsyncScript = self._redis.register_script(_ON_RATE_LIMITED)
+        self._rejoin_script: AsyncScript = self._redis.register_script(_REJOIN)
+        # A new state's epoch: a rejoining process compares it with the one it
+        # knew to learn whether Redis lost the shared log meanwhile.
+        self._epoch_candidate = secrets.token_hex(8)
+        self._epoch: str | None = None
+        self._mode = _SHARED
+        # This process's recent sends: (monotonic time, sent in fallback).
+        self._own: deque[tuple[float, bool]] = deque(maxlen=limit)
+        # Redis time minus monotonic time, rounded late (see `_learn_clock`).
+        self._offset = 0.0
+        self._pause_mono = -math.inf
+        self._local: Cap | None = None
+        self._not_before = -math.inf
+        self._next_probe = -math.inf
+        self._handover_until = -math.inf
+        self._probe_lock: asyncio.Lock | None = None
+        self._handover_lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self.fallbacks = 0
+        """How many times this budget fell back to its local share."""
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisBudget({self._url!r}, key={self._key!r}, limit={self._limit}, "
+            f"period={self._period}, mode={self._mode!r})"
+        )
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        key: str = "helpcrunch",
+        *,
+        limit: int = 120,
+        period: float = 60.0,
+        margin: float | None = None,
+        fallback_workers: int = 4,
+        probe_interval: float | None = None,
+        redis_timeout: float = 2.0,
+    ) -> Self:
+        """Create a budget and `check` that Redis answers; raise `RedisUnavailableError` if not."""
+        budget = cls(
+            url,
+            key,
+            limit=limit,
+            period=period,
+            margin=margin,
+            fallback_workers=fallback_workers,
+            probe_interval=probe_interval,
+            redis_timeout=redis_timeout,
+        )
+        try:
+            await budget.check()
+        except BaseException:
+            await budget.aclose()
+            raise
+        return budget
+
+    async def check(self) -> None:
+        """Ping Redis and load the scripts; raise `RedisUnavailableError` if it does not answer."""
+        try:
+            await self._redis.ping()
+            for script in (
+                self._acquire_script,
+                self._success_script,
+                self._limited_script,
+                self._rejoin_script,
+            ):
+                await self._redis.script_load(script.script)
+        except self._faults as exc:
+            raise RedisUnavailableError(
+                f"the shared rate budget cannot reach Redis at {self._url}: {exc}"
+            ) from exc
+
+    async def aclose(self) -> None:
+        """Close the connections to Redis; the shared state stays for the other processes."""
+        await self._redis.aclose()
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.check()
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed per period, for all processes together."""
+        return self._limit
+
+    @property
+    def period(self) -> float:
+        """The period in seconds."""
+        return self._period
+
+    @property
+    def margin(self) -> float:
+        """Seconds added to every window."""
+        return self._margin
+
+    @property
+    def mode(self) -> str:
+        """``"shared"``, ``"fallback"`` (Redis unreachable) or ``"hand-over"`` (just back)."""
+        return self._mode
+
+    async def snapshot(self) -> CapSnapshot:
+        """Return the shared cap's decisions as read from Redis."""
+        raw = await self._redis.hgetall(self._keys[0])
+        state = {_text(k): _text(v) for k, v in raw.items()}
+        return CapSnapshot(
+            limit=self._limit,
+            allowance=min(self._limit, int(state.get("allowance", self._limit))),
+            spacing=float(state.get("spacing", 0.0)),
+            pause_until=float(state.get("pause_until", -math.inf)),
+            rate_limited=int(state.get("rate_limited", 0)),
+            adaptations=int(state.get("adaptations", 0)),
+        )
+
+    # -- the protocol --------------------------------------------------------
+
+    async def acquire(self) -> float:
+        """Wait for a slot, record the send, return its stamp on the Redis clock."""
+        while True:
+            if self._mode == _FALLBACK:
+                stamp = await self._acquire_fallback()
+                if stamp is not None:
+                    return stamp
+                continue
+            try:
+                if self._mode == _HANDOVER and time.monotonic() >= self._handover_until:
+                    self._mode = _SHARED
+                    self._local = None
+                if self._mode == _HANDOVER:
+                    return await self._acquire_handover()
+                return await self._acquire_shared()
+            except self._faults as exc:
+                self._fall_back(exc)
+
+    async def on_success(self, sent_at: float) -> None:
+        """Record a non-429 answer in the shared state (or the local share in fallback)."""
+        if self._mode != _FALLBACK:
+            try:
+                await self._success_script(keys=self._keys, args=[*self._args(), repr(sent_at)])
+            except self._faults as exc:
+                self._fall_back(exc)
+            else:
+                return
+        if self._local is not None:
+            self._local.on_success(sent_at - self._offset)
+
+    async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:
+        """Record a 429 for every process; return the pause in seconds all of them now observe."""
+        if self._mode != _FALLBACK:
+            try:
+                reply = await self._limited_script(
+                    keys=self._keys,
+                    args=[
+                        *self._args(),
+                        repr(sent_at),
+                        "" if retry_after is None else repr(float(retry_after)),
+                    ],
+                )
+            except self._faults as exc:
+                self._fall_back(exc)
+            else:
+                pause = float(reply[0])
+                self._pause_mono = max(self._pause_mono, time.monotonic() + pause)
+                if int(reply[2]) != self._limit or float(reply[1]):
+                    logger.debug(
+                        "shared rate budget %r: pacing at one request every %s s (%d per %.1f s)",
+                        self._key,
+                        reply[1].decode(),
+                        int(reply[2]),
+                        self._period,
+                    )
+                return pause
+        local = self._local
+        if local is None:  # pragma: no cover -- fallback always has its share
+            return 0.0
+        now = time.monotonic()
+        pause = local.on_rate_limited(now, sent_at - self._offset, retry_after)
+        self._pause_mono = max(self._pause_mono, now + pause)
+        return pause
+
+    # -- shared mode ---------------------------------------------------------
+
+    def _args(self) -> list[str]:
+        return [str(self._limit), repr(self._period), repr(self._margin), self._epoch_candidate]
+
+    async def _acquire_shared(self) -> float:
+        ticket = 0
+        try:
+            while True:
+                before = time.monotonic()
+                reply = await self._acquire_script(
+                    keys=self._keys, args=[*self._args(), str(ticket), repr(_LEASE_GRACE)]
+                )
+                after = time.monotonic()
+                admitted, value, ticket = int(reply[0]), float(reply[1]), int(reply[2])
+                self._learn(reply[3].decode(), float(reply[4]), float(reply[5]), before, after)
+                if admitted:
+                    ticket = 0
+                    self._own.append((after, False))
+                    return value
+                await asyncio.sleep(value + random.uniform(0.0, jitter_bound(value)))
+        except asyncio.CancelledError:
+            if ticket:
+                await self._forget(ticket)
+            raise
+
+    def _learn(
+        self, epoch: str, redis_now: float, pause_until: float, before: float, after: float
+    ) -> None:
+        """Remember the epoch, the clock offset and the pause from a script's reply."""
+        self._epoch = epoch
+        # Redis read its clock between `before` and `after`: mapping our
+        # monotonic times with `before` makes them late, never early.
+        self._offset = redis_now - before
+        if pause_until > redis_now:
+            self._pause_mono = max(self._pause_mono, after + (pause_until - redis_now))
+
+    async def _forget(self, ticket: int) -> None:
+        """Give up a cancelled waiter's place in the queue (best effort; its lease ends anyway)."""
+        with contextlib.suppress(*self._faults):
+            async with asyncio.timeout(self._timeout):
+                await self._redis.zrem(self._keys[2], ticket)
+                await self._redis.zrem(self._keys[3], ticket)
+
+    # -- fallback and hand-over ----------------------------------------------
+
+    def _fall_back(self, exc: BaseException) -> None:
+        """Switch to the local share after a Redis fault (idempotent within one outage)."""
+        if self._mode == _FALLBACK:
+            return
+        now = time.monotonic()
+        if self._local is None:
+            self._local = Cap(self._share, self._period, margin=self._margin)
+        self._not_before = fallback_start(now, self._period, self._margin, self._pause_mono)
+        self._next_probe = now + self._probe_interval
+        self._mode = _FALLBACK
+        self.fallbacks += 1
+        logger.warning(
+            "shared rate budget %r: Redis at %s is unreachable (%s); this process falls back "
+            "to %d requests per %.1f s, starting in %.1f s, and returns when Redis is back",
+            self._key,
+            self._url,
+            exc,
+            self._share,
+            self._period,
+            self._not_before - now,
+        )
+
+    async def _acquire_fallback(self) -> float | None:
+        """Take a slot of the local share; return None once Redis is back."""
+        while self._mode == _FALLBACK:
+            local = self._local
+            assert local is not None  # noqa: S101 -- set by _fall_back, read by mypy
+            now = time.monotonic()
+            if now >= self._next_probe:
+                # Rule 3 of _shared_cap: no fallback send without a recent failed probe.
+                if await self._probe():
+                    return None
+                continue
+            at = max(local.next_paced_slot(now), self._not_before, self._pause_mono)
+            if at <= now:
+                local.record(now)
+                self._own.append((now, True))
+                return now + self._offset
+            await asyncio.sleep(min(at, self._next_probe) - now)
+        return None
+
+    async def _probe(self) -> bool:
+        """Ask Redis whether it is back; on success rejoin and return True."""
+        async with self._locks()[0]:
+            if self._mode != _FALLBACK:
+                return True
+            if time.monotonic() < self._next_probe:
+                return False
+            before = time.monotonic()
+            fallback, shared = rejoin_ages(self._own, before, self._window)
+            try:
+                reply = await self._rejoin_script(
+                    keys=self._keys,
+                    args=[
+                        *self._args(),
+                        self._epoch or "",
+                        str(len(fallback)),
+                        *(repr(a) for a in fallback + shared),
+                    ],
+                )
+            except self._faults as exc:
+                self._next_probe = time.monotonic() + self._probe_interval
+                logger.debug("shared rate budget %r: Redis still unreachable: %s", self._key, exc)
+                return False
+            after = time.monotonic()
+            self._learn(reply[1].decode(), float(reply[0]), float(reply[2]), before, after)
+            self._handover_until = transition_end(
+                after, self._probe_interval, self._timeout, self._period, self._margin
+            )
+            self._mode = _HANDOVER
+            logger.warning(
+                "shared rate budget %r: Redis at %s is back; this process rejoins the shared "
+                "budget (keeping its fallback share for another %.1f s)",
+                self._key,
+                self._url,
+                self._handover_until - after,
+            )
+            return True
+
+    async def _acquire_handover(self) -> float:
+        """Take a shared slot that also fits this process's fallback share."""
+        async with self._locks()[1]:
+            local = self._local
+            assert local is not None  # noqa: S101 -- kept from the fallback, read by mypy
+            while True:
+                now = time.monotonic()
+                at = local.next_paced_slot(now)
+                if at <= now:
+                    break
+                await asyncio.sleep(at - now)
+            stamp = await self._acquire_shared()
+            local.record(time.monotonic())
+            return stamp
+
+    def _locks(self) -> tuple[asyncio.Lock, asyncio.Lock]:
+        loop = asyncio.get_running_loop()
+        if self._lock_loop is not loop or self._probe_lock is None or self._handover_lock is None:
+            # An asyncio.Lock belongs to the loop that first waits on it.
+            self._lock_loop = loop
+            self._probe_lock = asyncio.Lock()
+            self._handover_lock = asyncio.Lock()
+        return self._probe_lock, self._handover_lock
