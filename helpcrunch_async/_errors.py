@@ -1,0 +1,303 @@
+"""Every exception this package raises, and the pure mapping from an HTTP answer to one.
+
+The tree::
+
+    HelpCrunchError
+    ├── APIError                    the server answered, and not with success
+    │   ├── BadRequestError         400, 422: the request was refused as invalid
+    │   ├── AuthenticationError     401: the API key was refused
+    │   │   └── PermissionDeniedError   403: the key may not do this
+    │   ├── NotFoundError           404
+    │   ├── RateLimitError          429, once retries are spent; .retry_after
+    │   └── ServerError             5xx, once retries are spent
+    ├── TransportError              no complete answer: connection faults, once retries are spent
+    │   └── RequestTimeoutError     no complete answer in time
+    ├── DecodeError                 a 2xx body that is not the documented shape
+    └── InvalidParameterError       bad arguments, raised before any request (also a ValueError)
+
+Any other status (an unlisted 4xx, a redirect, which is never followed) is an
+`APIError` itself. ``APIError.errors`` holds *every* entry of the body's
+``{"errors": [...]}`` list, because the API's documented codes differ between
+versions (``invalid_token`` or ``invalid_request`` + ``unauthorized``; a
+``validation_error`` per bad parameter, or ``invalid_request`` plus per-field
+entries) and the first entry alone may not say what was wrong.
+
+This module is pure: it imports neither aiohttp nor asyncio and does no I/O.
+Exceptions carry only what their raiser passes; the request is described by its
+method and its path with query, never by its headers, so the API key (which
+travels only in the ``Authorization`` header) cannot reach a message, a log line
+or a pickle. Every exception pickles and copies with all its attributes.
+"""
+
+from __future__ import annotations
+
+import http
+from typing import Any, Self
+
+import msgspec
+
+from ._models import ErrorEntry, decode_error_body
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "DecodeError",
+    "HelpCrunchError",
+    "InvalidParameterError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServerError",
+    "TransportError",
+    "error_for_status",
+]
+
+# How much of an unexpected body a message or an attribute keeps.
+EXCERPT_BYTES = 200
+
+
+def _rebuild(cls: type[HelpCrunchError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Recreate an exception from `HelpCrunchError.__reduce__` without calling ``__init__``."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+class HelpCrunchError(Exception):
+    """The base of every exception this package raises."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with every attribute, whatever the subclass's ``__init__`` takes."""
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class InvalidParameterError(HelpCrunchError, ValueError):
+    """An argument is out of range or of the wrong type; raised before any request."""
+
+
+class APIError(HelpCrunchError):
+    """The server answered with a status that is not success.
+
+    ``status`` is the HTTP status, ``errors`` every entry of the body's
+    ``errors`` list (empty when the body is not that shape), ``request`` the
+    method and path with query (``"GET /v1/customers?limit=100"``), and
+    ``body_excerpt`` the start of a body that could not be read as an error list.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        errors: tuple[ErrorEntry, ...] = (),
+        request: str = "",
+        body_excerpt: bytes = b"",
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.errors = tuple(errors)
+        self.request = request
+        self.body_excerpt = body_excerpt[:EXCERPT_BYTES]
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The ``code`` of every error entry, in the server's order."""
+        return tuple(entry.code for entry in self.errors)
+
+
+class BadRequestError(APIError):
+    """400 or 422: the server refused the request's parameters."""
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing, malformed or revoked."""
+
+
+class PermissionDeniedError(AuthenticationError):
+    """403: the API key is valid but may not do this."""
+
+
+class NotFoundError(APIError):
+    """404: no such resource (for example, no customer with that id)."""
+
+
+class RateLimitError(APIError):
+    """429 after every retry: the server kept refusing for the rate limit.
+
+    ``retry_after`` is the last ``Retry-After`` in seconds, or ``None`` when the
+    server sent none (or one that could not be read).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 429,
+        errors: tuple[ErrorEntry, ...] = (),
+        request: str = "",
+        body_excerpt: bytes = b"",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, status=status, errors=errors, request=request, body_excerpt=body_excerpt
+        )
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx after every retry: the server failed."""
+
+
+class TransportError(HelpCrunchError):
+    """No complete answer after every retry: the connection failed or the body was cut short.
+
+    ``request`` is the method and path with query, when the raiser gave it.
+    """
+
+    def __init__(self, message: str, *, request: str = "") -> None:
+        super().__init__(message)
+        self.request = request
+
+
+class RequestTimeoutError(TransportError):
+    """No complete answer within the timeout, after every retry.
+
+    Distinct from the builtin ``TimeoutError`` on purpose: it is caught with the
+    other transport faults by ``except TransportError``.
+    """
+
+
+class DecodeError(HelpCrunchError):
+    """A success answer whose body is not the documented shape, after every retry.
+
+    ``reason`` is the decoder's explanation with the JSON path (``Expected
+    `int`, got `str` - at `$.data[3].id```); ``body_excerpt`` the body's first
+    bytes, at most ``EXCERPT_BYTES``.
+    """
+
+    def __init__(self, message: str, *, body_excerpt: bytes = b"", reason: str = "") -> None:
+        super().__init__(message)
+        self.body_excerpt = body_excerpt[:EXCERPT_BYTES]
+        self.reason = reason or message
+
+    @classmethod
+    def from_msgspec(
+        cls, exc: msgspec.DecodeError | msgspec.ValidationError, body: bytes, *, request: str
+    ) -> Self:
+        """Wrap a msgspec error raised while decoding ``body``, the answer to ``request``."""
+        reason = str(exc)
+        return cls(
+            f"{request}: the body is not the documented shape: {reason}",
+            body_excerpt=body,
+            reason=reason,
+        )
+
+
+_CLASSES: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+
+
+def _class_for(status: int) -> type[APIError]:
+    cls = _CLASSES.get(status)
+    if cls is not None:
+        return cls
+    if 500 <= status <= 599:  # noqa: PLR2004 -- the 5xx range
+        return ServerError
+    return APIError
+
+
+def _entries(body: bytes) -> tuple[ErrorEntry, ...] | None:
+    """Return every entry of an ``{"errors": [...]}`` body, or ``None`` if it is not one.
+
+    Entries whose ``code`` or ``message`` is not a string (a number, say) are
+    kept with the value as text, rather than losing the whole list to one entry.
+    """
+    try:
+        return tuple(decode_error_body(body).errors)
+    except msgspec.ValidationError:
+        pass
+    except msgspec.DecodeError:
+        return None
+    try:
+        raw = msgspec.json.decode(body)
+    except msgspec.DecodeError:  # pragma: no cover -- the typed decode parsed it already
+        return None
+    errors = raw.get("errors") if isinstance(raw, dict) else None
+    if not isinstance(errors, list):
+        return None
+    return tuple(
+        ErrorEntry(
+            code=_text(item.get("code")),
+            message=_text(item.get("message")),
+            field=None if item.get("field") is None else _text(item.get("field")),
+        )
+        for item in errors
+        if isinstance(item, dict)
+    )
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else msgspec.json.encode(value).decode()
+
+
+def _describe(status: int) -> str:
+    try:
+        return f"{status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def _excerpt(body: bytes) -> str:
+    if not body.strip():
+        return "an empty body"
+    text = body[:EXCERPT_BYTES].decode("utf-8", "replace")
+    more = "..." if len(body) > EXCERPT_BYTES else ""
+    return f"body {text!r}{more}"
+
+
+def error_for_status(
+    status: int, body: bytes, *, request: str, retry_after: float | None = None
+) -> APIError:
+    """Return the exception for an answer with a non-success ``status``.
+
+    ``body`` is read as ``{"errors": [{"code", "message"}, ...]}``; a body that
+    is not JSON, or not that shape, still gives an `APIError` of the right class
+    with no entries and the body's start in the message. ``request`` names the
+    call (method and path with query; never headers). ``retry_after`` is kept on
+    a `RateLimitError`. Pure: never raises, never does I/O.
+    """
+    cls = _class_for(status)
+    entries = _entries(body)
+    if entries:
+        parts = [
+            f"{entry.code or '(no code)'}: {entry.message or '(no message)'}"
+            + (f" [{entry.field}]" if entry.field else "")
+            for entry in entries
+        ]
+    else:
+        parts = [f"no error entries in {_excerpt(body)}"]
+    if cls is RateLimitError and retry_after is not None:
+        parts.append(f"Retry-After {retry_after:g} s")
+    message = f"{_describe(status)} for {request or 'a request'}: " + "; ".join(parts)
+    excerpt = b"" if entries else body
+    if cls is RateLimitError:
+        return RateLimitError(
+            message,
+            status=status,
+            errors=entries or (),
+            request=request,
+            body_excerpt=excerpt,
+            retry_after=retry_after,
+        )
+    return cls(message, status=status, errors=entries or (), request=request, body_excerpt=excerpt)
