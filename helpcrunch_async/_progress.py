@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import time
 from collections import deque
 from typing import TYPE_CHECKING, TextIO
@@ -141,7 +142,9 @@ class ProgressDisplay:
         """Write the current line now."""
         text = progress_text(done, stats, self._meter.add(time.monotonic(), done))
         if self.live:
-            self.stream.write(_CLEAR_LINE + text)
+            # A line wider than the terminal wraps, and \r then redraws only its tail.
+            width = shutil.get_terminal_size().columns - 1
+            self.stream.write(_CLEAR_LINE + text[:width])
             self._drawn = True
         else:
             self.stream.write(f"progress: {text}\n")
