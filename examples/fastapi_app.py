@@ -1,0 +1,158 @@
+"""A FastAPI app over one HelpCrunch client: fetch a customer; export them all in the background.
+
+Run it::
+
+    HELPCRUNCH_API_KEY=... EXPORT_DIR=./exports uvicorn fastapi_app:app --app-dir examples
+
+The pattern: one `HelpCrunch` client for the whole app, created in the lifespan
+(inside the running loop, as aiohttp requires) and closed at shutdown, so every
+request shares one connection pool and one rate cap. An export runs as an
+asyncio task owned by the app, not by the request that started it; shutdown
+cancels it, which stops its requests at once.
+
+Configuration comes from the environment: ``HELPCRUNCH_API_KEY`` (required),
+``HELPCRUNCH_BASE_URL``, ``HELPCRUNCH_RATE_LIMIT`` and ``HELPCRUNCH_RATE_PERIOD``
+(the cap, 120 per 60 s by default), ``EXPORT_DIR`` (default ``./exports``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import msgspec
+from fastapi import FastAPI, HTTPException, Request
+from fastapi import Path as PathParam
+from fastapi.responses import Response
+
+import helpcrunch_async as hc
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from helpcrunch_async import ScanStats
+
+# Lines handed to the writer thread at once: few thread hops, little memory.
+_CHUNK = 1000
+
+
+@dataclass
+class Export:
+    """One export's progress, as ``GET /exports/{id}`` reports it."""
+
+    id: str
+    path: Path
+    state: Literal["running", "complete", "failed", "cancelled"] = "running"
+    error: str | None = None
+    stats: ScanStats | None = field(default=None, repr=False)
+
+    def report(self) -> dict[str, Any]:
+        """Return the JSON the endpoint sends."""
+        stats = self.stats
+        return {
+            "id": self.id,
+            "state": self.state,
+            "customers": stats.customers if stats else 0,
+            "total": stats.total_at_end if stats else None,
+            "requests": stats.requests if stats else 0,
+            "error": self.error,
+            "path": str(self.path) if self.state == "complete" else None,
+        }
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Create the one client at startup; at shutdown cancel exports and close it."""
+    export_dir = Path(os.environ.get("EXPORT_DIR", "exports"))
+    await asyncio.to_thread(export_dir.mkdir, parents=True, exist_ok=True)
+    client = hc.HelpCrunch(
+        os.environ.get("HELPCRUNCH_API_KEY"),
+        base_url=os.environ.get("HELPCRUNCH_BASE_URL", hc.DEFAULT_BASE_URL),
+        rate_limit=int(os.environ.get("HELPCRUNCH_RATE_LIMIT", "120")),
+        rate_period=float(os.environ.get("HELPCRUNCH_RATE_PERIOD", "60")),
+    )
+    tasks: set[asyncio.Task[None]] = set()
+    app.state.client = client
+    app.state.export_dir = export_dir
+    app.state.exports = {}
+    app.state.tasks = tasks
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.close()
+
+
+app = FastAPI(title="HelpCrunch export service", lifespan=lifespan)
+
+
+@app.get("/customers/{customer_id}")
+async def get_customer(request: Request, customer_id: Annotated[int, PathParam(ge=1)]) -> Response:
+    """Return one customer as the API's JSON; 404 if there is none."""
+    client: hc.HelpCrunch = request.app.state.client
+    try:
+        customer = await client.customers.get(customer_id)
+    except hc.NotFoundError:
+        raise HTTPException(404, f"no customer {customer_id}") from None
+    except hc.HelpCrunchError as exc:
+        raise HTTPException(502, f"HelpCrunch: {exc}") from None
+    return Response(msgspec.json.encode(customer), media_type="application/json")
+
+
+@app.post("/exports", status_code=202)
+async def start_export(request: Request) -> dict[str, Any]:
+    """Start exporting every customer to a JSONL file; return the export's id."""
+    state = request.app.state
+    export = Export(id=uuid.uuid4().hex, path=state.export_dir / "placeholder")
+    export.path = state.export_dir / f"customers-{export.id}.jsonl"
+    state.exports[export.id] = export
+    task = asyncio.create_task(_run(state.client, export))
+    state.tasks.add(task)
+    task.add_done_callback(state.tasks.discard)
+    return {"id": export.id, "progress": f"/exports/{export.id}"}
+
+
+@app.get("/exports/{export_id}")
+async def export_progress(request: Request, export_id: str) -> dict[str, Any]:
+    """Report an export: state, customers done, total, error."""
+    export: Export | None = request.app.state.exports.get(export_id)
+    if export is None:
+        raise HTTPException(404, f"no export {export_id}")
+    return export.report()
+
+
+async def _run(client: hc.HelpCrunch, export: Export) -> None:
+    # Written to a .part file and renamed when complete: a reader never sees half
+    # an export under the final name. File writes go to a thread in chunks, so a
+    # slow disk never stalls the app's other requests.
+    part = export.path.with_name(export.path.name + ".part")
+    encode = msgspec.json.Encoder().encode
+    try:
+        file = await asyncio.to_thread(part.open, "wb")
+        try:
+            async with client.customers.iter_all(sort="customers.firstSeen") as scan:
+                export.stats = scan.stats
+                lines: list[bytes] = []
+                async for customer in scan:
+                    lines.append(encode(customer) + b"\n")
+                    if len(lines) >= _CHUNK:
+                        await asyncio.to_thread(file.writelines, lines)
+                        lines = []
+                await asyncio.to_thread(file.writelines, lines)
+        finally:
+            await asyncio.to_thread(file.close)
+        await asyncio.to_thread(part.replace, export.path)
+        export.state = "complete"
+    except asyncio.CancelledError:
+        export.state = "cancelled"
+        raise
+    except (hc.HelpCrunchError, OSError) as exc:
+        export.state = "failed"
+        export.error = str(exc)
