@@ -44,7 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         # argparse exits 2 on a usage error and 0 after --help.
         return exc.code if isinstance(exc.code, int) else codes.USAGE
-    command: int = args.command(args)
+    try:
+        command: int = args.command(args)
+    except KeyboardInterrupt:
+        # Ctrl-C before the export's own handler is in place (or after it is gone).
+        sys.stderr.write("interrupted\n")
+        return codes.INTERRUPTED
     return command
 
 
