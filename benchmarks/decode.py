@@ -231,7 +231,7 @@ def run(quick: bool) -> dict[str, object]:
     }
     # Every contender must accept both shapes, or the comparison means nothing.
     assert decode_page(variants[0]) == decode_page(pages[0])  # noqa: S101 -- a precondition
-    rates = _best_rates(contenders, rounds=40 if quick else 200, budget=8.0 if quick else 60.0)
+    rates = _best_rates(contenders, rounds=40 if quick else 200, budget=8.0 if quick else 30.0)
     ours = rates["helpcrunch-async"]
     pydantic_best = max(
         rates["pydantic v2 model_validate_json"], rates["pydantic v2 json.loads + model_validate"]
