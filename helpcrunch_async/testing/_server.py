@@ -28,11 +28,11 @@ from aiohttp import web
 from helpcrunch_async.testing._dataset import Dataset
 from helpcrunch_async.testing._faults import Drift, FaultDice, Faults
 from helpcrunch_async.testing._log import LogEntry
+from helpcrunch_async.testing._pages import PageCache
 from helpcrunch_async.testing._policies import RatePolicy, make_policy, retry_after_seconds
 from helpcrunch_async.testing._wire import (
     MALFORMED_BODIES,
     ListQuery,
-    page_body,
     parse_list_query,
     status_body,
     truncated,
@@ -94,7 +94,7 @@ class Emulator:
         timestamps_as_strings: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
-        cache_size: int = 16_384,
+        page_cache: int = 128,
     ) -> None:
         """Build the dataset and settings; nothing listens until ``start``."""
         self.dataset = Dataset(
@@ -102,8 +102,8 @@ class Emulator:
             seed,
             custom_data_as_object=custom_data_as_object,
             timestamps_as_strings=timestamps_as_strings,
-            cache_size=cache_size,
         )
+        self._pages = PageCache(self.dataset, page_cache)
         self.api_key = api_key
         self.host = host
         self.port = port
@@ -344,9 +344,7 @@ class Emulator:
         if not isinstance(parsed, ListQuery):
             return _Answer(400, validation_body(parsed))
         self._last_order = (parsed.sort, parsed.descending)
-        data = self.dataset
-        refs = data.refs(parsed.offset, parsed.limit, parsed.sort, descending=parsed.descending)
-        return _Answer(200, page_body(data.total, [data.body(ref) for ref in refs]))
+        return _Answer(200, self._pages.get(parsed))
 
     def _single_answer(self, request: web.Request) -> _Answer:
         text = request.match_info["id"]

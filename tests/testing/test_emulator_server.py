@@ -219,3 +219,15 @@ async def test_configure_rejects_unknown_and_invalid_settings(emulator: Emulator
     with pytest.raises(ValueError, match="unknown rate policy"):
         emulator.configure(policy="leaky")
     assert emulator.policy_name == "none"
+
+
+async def test_repeated_pages_are_identical_until_the_data_changes(client: Wire) -> None:
+    async with Emulator(customers=300, page_cache=2) as emu:
+        first = await client.get(emu, offset=100)
+        for offset in (0, 200, 100):  # evicts and refills the two-page cache
+            await client.get(emu, offset=offset)
+        assert (await client.get(emu, offset=100)).body == first.body
+        emu.delete(ids=[first.json()["data"][0]["id"]])
+        after = (await client.get(emu, offset=100)).json()
+    assert after["total"] == 299
+    assert [c["id"] for c in after["data"]] == emu.expected_ids()[100:200]
