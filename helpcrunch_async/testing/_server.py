@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Self
 import msgspec
 from aiohttp import web
 
+from helpcrunch_async.testing._admin import admin_routes
 from helpcrunch_async.testing._dataset import Dataset
 from helpcrunch_async.testing._faults import Drift, FaultDice, Faults
 from helpcrunch_async.testing._log import LogEntry
@@ -323,11 +324,7 @@ class Emulator:
         app.router.add_get("/v1/customers", self._list)
         app.router.add_get("/v1/customers/{id}", self._single)
         app.router.add_route("*", "/v1/{tail:.*}", self._unknown)
-        app.router.add_get("/_emulator/log", self._admin_log)
-        app.router.add_post("/_emulator/reset-log", self._admin_reset_log)
-        app.router.add_get("/_emulator/stats", self._admin_stats)
-        app.router.add_post("/_emulator/configure", self._admin_configure)
-        app.router.add_post("/_emulator/drift", self._admin_drift)
+        app.router.add_routes(admin_routes(self))
         return app
 
     async def _list(self, request: web.Request) -> web.StreamResponse:
@@ -460,36 +457,3 @@ class Emulator:
         if transport is not None:
             transport.close()
         return response
-
-    # -- admin routes ----------------------------------------------------------------
-
-    async def _admin_log(self, _: web.Request) -> web.Response:
-        return web.Response(body=msgspec.json.encode(self.log), content_type=_JSON)
-
-    async def _admin_reset_log(self, _: web.Request) -> web.Response:
-        self.reset_log()
-        return web.Response(body=b"{}", content_type=_JSON)
-
-    async def _admin_stats(self, _: web.Request) -> web.Response:
-        return web.Response(body=msgspec.json.encode(self.stats()), content_type=_JSON)
-
-    async def _admin_configure(self, request: web.Request) -> web.Response:
-        try:
-            changes = msgspec.json.decode(await request.read(), type=dict[str, Any])
-            if "fail" in changes:
-                changes["fail"] = {int(k): v for k, v in changes["fail"].items()}
-            self.configure(**changes)
-        except (msgspec.DecodeError, TypeError, ValueError) as error:
-            return web.Response(status=400, text=str(error))
-        return await self._admin_stats(request)
-
-    async def _admin_drift(self, request: web.Request) -> web.Response:
-        try:
-            spec = msgspec.json.decode(await request.read(), type=dict[str, Any])
-            position = str(spec.get("position", "start"))
-            deleted = self.delete(int(spec.get("delete", 0)), position)
-            inserted = self.insert(int(spec.get("insert", 0)), position)
-        except (msgspec.DecodeError, TypeError, ValueError) as error:
-            return web.Response(status=400, text=str(error))
-        body = {"inserted": inserted, "deleted": deleted, "total": self.total}
-        return web.Response(body=msgspec.json.encode(body), content_type=_JSON)
