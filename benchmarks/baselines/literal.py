@@ -21,7 +21,7 @@ import aiohttp
 from aiolimiter import AsyncLimiter
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
 __all__ = ["iter_customers"]
 
@@ -34,7 +34,7 @@ async def iter_customers(
     rate_period: float,
     page_size: int = 100,
     fallback_sleep: float = 1.0,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Yield every customer as a dict in the server's order, all pages fetched at once."""
     limiter = AsyncLimiter(rate_limit, rate_period)
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}

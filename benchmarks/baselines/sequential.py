@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
 __all__ = ["iter_customers"]
 
@@ -26,7 +26,7 @@ async def iter_customers(
     *,
     page_size: int = 100,
     fallback_sleep: float = 1.0,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Yield every customer as a dict, one page at a time, in the server's order."""
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
     async with aiohttp.ClientSession(headers=headers) as session:
