@@ -24,13 +24,16 @@ The rules that keep it, in order:
    429s repeat, capped at the period. A pause is never shorter than the pacing
    interval.
 3. Adaptation. A 429 for a request sent after the last adaptation is evidence
-   that the server is stricter than the log. The first switches on pacing
-   (``spacing``: one request per ``(period + margin) / n`` seconds, the rule of
-   a no-burst server such as nginx's ``limit_req``); each further one lowers
-   ``n`` by a fifth. 429s for requests that were already on the wire before the
-   adaptation are the same evidence and change nothing. After ``2 * n`` clean
-   answers the allowance creeps back up by a tenth of the limit; pacing stays,
-   because a server that once refused a burst will refuse the next.
+   that the server is stricter than the log. The first switches on pacing:
+   one request per ``period / n`` seconds plus a slack of 5% (the rule of a
+   no-burst server such as nginx's ``limit_req``, with room for the network
+   to bunch two requests together on arrival). Each further one doubles the
+   slack, up to 25%, since jitter is the likeliest cause; past that, each lowers
+   ``n`` by a fifth. 429s for requests that were already on the wire before
+   the adaptation are the same evidence and change nothing. After ``2 * n``
+   clean answers a lowered allowance creeps back up by a tenth of the limit;
+   pacing stays, because a server that once refused a burst will refuse the
+   next.
 """
 
 from __future__ import annotations
@@ -41,8 +44,11 @@ from dataclasses import dataclass
 
 __all__ = ["Cap", "CapSnapshot", "default_margin"]
 
-# A fifth less per fresh 429 while already pacing: quick to settle, never to zero.
+# A fifth less per fresh 429 once the slack is spent: quick to settle, never zero.
 _DECREASE = 0.8
+# Pacing slack: room for arrival jitter between two evenly spaced requests.
+_SLACK_START = 0.05
+_SLACK_MAX = 0.25
 # Clean answers (times the allowance) before the allowance grows again.
 _RECOVERY_FACTOR = 2
 
@@ -84,6 +90,7 @@ class Cap:
         "_pause_until",
         "_rate_limited",
         "_sent",
+        "_slack",
         "_spacing",
         "_streak",
         "limit",
@@ -106,6 +113,7 @@ class Cap:
         self._sent: deque[float] = deque(maxlen=limit)
         self._allowance = limit
         self._spacing = 0.0
+        self._slack = 0.0
         self._pause_until = -math.inf
         self._adapted_at = -math.inf
         self._streak = 0
@@ -122,6 +130,11 @@ class Cap:
     def spacing(self) -> float:
         """Seconds between two requests once the server refused a burst; 0 before."""
         return self._spacing
+
+    @property
+    def slack(self) -> float:
+        """The share added to each pacing interval for arrival jitter; 0 before pacing."""
+        return self._slack
 
     @property
     def pause_until(self) -> float:
@@ -188,7 +201,11 @@ class Cap:
             self._streak += 1
             self._adaptations += 1
             self._adapted_at = now
-            if self._spacing and self._allowance > 1:
+            if not self._spacing:
+                self._slack = _SLACK_START
+            elif self._slack < _SLACK_MAX:
+                self._slack = min(_SLACK_MAX, 2 * self._slack)
+            else:
                 self._allowance = max(1, math.floor(self._allowance * _DECREASE))
             self._spacing = self._pacing_interval()
         if retry_after is not None and retry_after >= 0:
@@ -200,4 +217,5 @@ class Cap:
         return self._pause_until - now
 
     def _pacing_interval(self) -> float:
-        return (self.period + self.margin) / self._allowance
+        share = self.period / self._allowance
+        return max(share * (1 + self._slack), (self.period + self.margin) / self._allowance)

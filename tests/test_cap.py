@@ -100,7 +100,7 @@ def test_first_429_switches_on_pacing_and_pauses_everyone():
     for _ in range(8):
         cap.record(0.0)
     pause = cap.on_rate_limited(0.01, sent_at=0.0, retry_after=None)
-    assert cap.spacing == pytest.approx(1.0 / 20)
+    assert cap.spacing == pytest.approx(1.05 / 20)
     assert pause == pytest.approx(cap.spacing)
     assert cap.next_paced_slot(0.01) == pytest.approx(0.01 + cap.spacing)
 
@@ -120,16 +120,27 @@ def test_stale_429s_are_one_piece_of_evidence():
     assert cap.snapshot().rate_limited == 8
 
 
-def test_fresh_429s_while_pacing_lower_the_allowance():
+def fresh_429s(cap: Cap, count: int, t: float = 0.0) -> float:
+    for _ in range(count):
+        cap.record(t)
+        cap.on_rate_limited(t + 0.1, sent_at=t, retry_after=None)
+        t += 2.0
+    return t
+
+
+def test_fresh_429s_while_pacing_widen_the_slack_then_lower_the_allowance():
     cap = Cap(20, 1.0, margin=0.0)
-    cap.record(0.0)
-    cap.on_rate_limited(0.1, sent_at=0.0, retry_after=None)
-    cap.record(0.2)
-    cap.on_rate_limited(0.3, sent_at=0.2, retry_after=None)
+    fresh_429s(cap, 1)
+    assert (cap.allowance, cap.slack) == (20, 0.05)
+    fresh_429s(cap, 1, 10.0)
+    assert (cap.allowance, cap.slack) == (20, 0.1)
+    assert cap.spacing == pytest.approx(1.1 / 20)
+    fresh_429s(cap, 2, 20.0)
+    assert (cap.allowance, cap.slack) == (20, 0.25)
+    fresh_429s(cap, 1, 30.0)
     assert cap.allowance == 16
-    assert cap.spacing == pytest.approx(1.0 / 16)
-    cap.record(0.5)
-    cap.on_rate_limited(0.6, sent_at=0.5, retry_after=None)
+    assert cap.spacing == pytest.approx(1.25 / 16)
+    fresh_429s(cap, 1, 40.0)
     assert cap.allowance == 12
 
 
@@ -167,17 +178,14 @@ def test_backoff_doubles_while_429s_repeat_and_is_capped_by_the_period():
 
 def test_clean_answers_restore_the_allowance_slowly_but_keep_pacing():
     cap = Cap(20, 1.0, margin=0.0)
-    cap.record(0.0)
-    cap.on_rate_limited(0.1, sent_at=0.0, retry_after=None)
-    cap.record(0.2)
-    cap.on_rate_limited(0.3, sent_at=0.2, retry_after=None)
+    t = fresh_429s(cap, 5)
     assert cap.allowance == 16
     for i in range(2 * 16):
-        cap.on_success(1.0 + i)
+        cap.on_success(t + i)
     assert cap.allowance == 18
-    assert cap.spacing == pytest.approx(1.0 / 18)
+    assert cap.spacing == pytest.approx(1.25 / 18)
     for i in range(200):
-        cap.on_success(100.0 + i)
+        cap.on_success(t + 100.0 + i)
     assert cap.allowance == 20
     assert cap.spacing > 0
 

@@ -1,0 +1,131 @@
+"""Rate budgets: the waiting shell around the cap's arithmetic.
+
+A budget hands out one slot per attempt on the wire and hears about every 429.
+`LocalBudget` keeps the cap for one process; share one instance among several
+clients to share one API key's cap. `RateBudget` is the protocol a budget kept
+elsewhere (for example in Redis, shared by many processes) implements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Protocol, runtime_checkable
+
+from ._cap import Cap, CapSnapshot
+
+__all__ = ["LocalBudget", "RateBudget"]
+
+logger = logging.getLogger("helpcrunch_async")
+
+
+@runtime_checkable
+class RateBudget(Protocol):
+    """What a client needs of a rate budget.
+
+    ``acquire`` waits until one more request may leave, records it as sent and
+    returns a stamp of the send time on the budget's own clock. The client hands
+    that stamp back with the answer: ``on_rate_limited`` for a 429 (returning the
+    pause every request now observes, in seconds) and ``on_success`` otherwise.
+    """
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed per period."""
+        ...
+
+    @property
+    def period(self) -> float:
+        """The period in seconds."""
+        ...
+
+    async def acquire(self) -> float:
+        """Wait for a slot, record the send, return its time stamp."""
+        ...
+
+    async def on_success(self, sent_at: float) -> None:
+        """Record a non-429 answer to the request stamped ``sent_at``."""
+        ...
+
+    async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:
+        """Record a 429 for the request stamped ``sent_at``; return the pause in seconds."""
+        ...
+
+
+class LocalBudget:
+    """The cap of one process: at most ``limit`` requests in any ``period`` seconds.
+
+    Waiters are served first come, first served. The sliding log of `_cap` lets a
+    whole period's budget go at once and holds every later request to the
+    window; once a server has refused a burst, requests are also paced at the
+    interval the cap decided. Safe to share among clients and tasks of one event
+    loop; used from a new event loop it starts a new lock but keeps the log, so
+    the promise holds across loops too.
+
+    Why not ``aiolimiter.AsyncLimiter(limit, period)``: a leaky bucket of burst
+    B and rate r admits B + r*W in any window of W seconds, so it lets about
+    twice the limit through in the first period. No bucket setting is both safe
+    (B + r*W <= limit) and able to spend a whole period's budget at once.
+    """
+
+    def __init__(self, limit: int = 120, period: float = 60.0, *, margin: float | None = None):
+        self._cap = Cap(limit, period, margin=margin)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return f"LocalBudget(limit={self.limit}, period={self.period})"
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed per period."""
+        return self._cap.limit
+
+    @property
+    def period(self) -> float:
+        """The period in seconds."""
+        return self._cap.period
+
+    def snapshot(self) -> CapSnapshot:
+        """Return what the cap has decided so far."""
+        return self._cap.snapshot()
+
+    async def acquire(self) -> float:
+        """Wait for a slot, record the send, return its time (``time.monotonic``)."""
+        async with self._bound_lock():
+            now = time.monotonic()
+            at = self._cap.next_paced_slot(now)
+            while at > now:
+                # Re-read the cap after each sleep: a 429 may have paused everyone.
+                await asyncio.sleep(at - now)
+                now = time.monotonic()
+                at = self._cap.next_paced_slot(now)
+            self._cap.record(now)
+            return now
+
+    async def on_success(self, sent_at: float) -> None:
+        """Record a non-429 answer."""
+        self._cap.on_success(sent_at)
+
+    async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:
+        """Record a 429; every request of this budget now pauses for the returned seconds."""
+        before = self._cap.spacing
+        pause = self._cap.on_rate_limited(time.monotonic(), sent_at, retry_after)
+        if self._cap.spacing != before:
+            logger.warning(
+                "the server refused a request the sliding log allowed: pacing at one "
+                "request every %.3f s (%d per %.1f s)",
+                self._cap.spacing,
+                self._cap.allowance,
+                self._cap.period,
+            )
+        return pause
+
+    def _bound_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._lock is None:
+            # An asyncio.Lock belongs to the loop that first waits on it.
+            self._loop = loop
+            self._lock = asyncio.Lock()
+        return self._lock

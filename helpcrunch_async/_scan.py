@@ -1,0 +1,227 @@
+"""The running scan behind ``iter_all``: fetch tasks in, customers out in order.
+
+Shell code over `_paging.ScanPlan` (which window next, in which order) and
+`_idset.IdSet` (seen before?). Fetching is driven by task completion callbacks,
+not by the consumer, so pages keep arriving while the caller works on earlier
+customers, up to the plan's lookahead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Self
+
+from ._idset import IdSet
+from ._models import Customer, CustomersPage
+from ._paging import ScanPlan, ScanStats
+
+__all__ = ["CustomerScan"]
+
+logger = logging.getLogger("helpcrunch_async")
+
+FetchPage = Callable[[int, ScanStats], Awaitable[CustomersPage]]
+
+
+class CustomerScan:
+    """Every customer of the account, in the server's sort order, each at most once.
+
+    Use it as an async iterator, and close it when you stop early: ``async with``,
+    ``contextlib.aclosing`` or `aclose` cancel every request still in flight at
+    once. ``stats`` tells what happened (requests, retries, 429s, duplicates
+    dropped, total at start and end) while the scan runs and after it ends.
+    """
+
+    def __init__(
+        self, fetch_page: FetchPage, *, page_size: int, concurrency: int, start: int = 0
+    ) -> None:
+        self._fetch_page = fetch_page
+        self._concurrency = concurrency
+        # Twice the concurrency: a slow head page leaves the other workers a
+        # full round of work before the reorder buffer stops them.
+        self._plan: ScanPlan[Customer] = ScanPlan(
+            page_size=page_size, lookahead=2 * concurrency, start=start
+        )
+        self._ids = IdSet()
+        self._tasks: dict[int, asyncio.Task[CustomersPage]] = {}
+        self._wakeup: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._error_offset: int | None = None
+        self._batch: Sequence[Customer] = ()
+        self._index = 0
+        self._started = False
+        self._closed = False
+        self.stats = ScanStats(start_offset=start)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("running" if self._started else "new")
+        return (
+            f"<CustomerScan {state} customers={self.stats.customers} "
+            f"requests={self.stats.requests} in_flight={len(self._tasks)}>"
+        )
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        # A scan dropped after `break` without aclose(): stop its requests now
+        # rather than when the lookahead runs dry.
+        for task in getattr(self, "_tasks", {}).values():
+            with contextlib.suppress(RuntimeError):  # the loop may be closed already
+                task.cancel()
+
+    async def __anext__(self) -> Customer:
+        if self._index < len(self._batch):
+            customer = self._batch[self._index]
+            self._index += 1
+            return customer
+        return await self._next_batch()
+
+    async def _next_batch(self) -> Customer:
+        if self._closed:
+            raise StopAsyncIteration
+        if not self._started:
+            self._started = True
+            self._wakeup = asyncio.Event()
+            self._dispatch()
+        assert self._wakeup is not None  # noqa: S101 -- set just above on first use
+        try:
+            while True:
+                if self._closed:
+                    # Closed by aclose() or by the client while we waited.
+                    raise StopAsyncIteration
+                items = self._plan.release()
+                if items is not None:
+                    self.stats.pages += 1
+                    fresh = self._fresh(items)
+                    if fresh:
+                        self._batch = fresh
+                        self._index = 1
+                        # The head moved: windows further on may start now.
+                        self._dispatch()
+                        return fresh[0]
+                    self._dispatch()
+                    continue
+                if self._error is not None:
+                    error = self._error
+                    await self._shutdown()
+                    raise error
+                if self._plan.done:
+                    await self._finish()
+                    raise StopAsyncIteration
+                self._wakeup.clear()
+                await self._wakeup.wait()
+        except asyncio.CancelledError:
+            self._cancel_all()
+            raise
+
+    def _fresh(self, items: Sequence[Customer]) -> list[Customer]:
+        add = self._ids.add
+        fresh = [c for c in items if add(c.id)]
+        dropped = len(items) - len(fresh)
+        if dropped:
+            self.stats.duplicates += dropped
+            logger.info("dropped %d customers already yielded (offsets shifted)", dropped)
+        self.stats.customers += len(fresh)
+        return fresh
+
+    def _dispatch(self) -> None:
+        if self._closed or self._error is not None:
+            return
+        while len(self._tasks) < self._concurrency:
+            offset = self._plan.next_offset()
+            if offset is None:
+                return
+            task = asyncio.create_task(self._fetch_page(offset, self.stats))
+            self._tasks[offset] = task
+            task.add_done_callback(functools.partial(_on_done, weakref.ref(self), offset))
+
+    def _on_done(self, offset: int, task: asyncio.Task[CustomersPage]) -> None:
+        self._tasks.pop(offset, None)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            if self._error is None or (
+                self._error_offset is not None and offset < self._error_offset
+            ):
+                # The earliest failed window decides which error the caller sees.
+                self._error, self._error_offset = error, offset
+            self._cancel_all()
+        else:
+            page = task.result()
+            self._plan.page_done(offset, page.data, page.total)
+            if self.stats.total_at_start is None:
+                self.stats.total_at_start = page.total
+            elif page.total != self.stats.total_at_end:
+                logger.info(
+                    "total changed during the scan: %s -> %d", self.stats.total_at_end, page.total
+                )
+            self.stats.total_at_end = page.total
+            self._dispatch()
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _cancel_all(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+
+    async def _shutdown(self) -> None:
+        self._closed = True
+        self._cancel_all()
+        if self._wakeup is not None:
+            self._wakeup.set()
+        tasks = list(self._tasks.values())
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._batch = ()
+        self._index = 0
+        if self.stats.finished_at is None:
+            self.stats.finished_at = time.monotonic()
+
+    async def _finish(self) -> None:
+        await self._shutdown()
+        stats = self.stats
+        if stats.total_changed or stats.duplicates or stats.missing:
+            logger.warning(
+                "the data changed during the scan: total %s -> %s, %d duplicates dropped, "
+                "%d customers the final total counts were not seen",
+                stats.total_at_start,
+                stats.total_at_end,
+                stats.duplicates,
+                stats.missing,
+            )
+
+    async def aclose(self) -> None:
+        """Stop the scan: cancel every request in flight and wait until they are gone."""
+        if self._closed and not self._tasks:
+            return
+        await self._shutdown()
+
+
+def _on_done(
+    scan_ref: weakref.ref[CustomerScan], offset: int, task: asyncio.Task[CustomersPage]
+) -> None:
+    # A weak reference: running tasks must not keep an abandoned scan alive,
+    # so that dropping it (a bare `break`) cancels its requests at once.
+    scan = scan_ref()
+    if scan is not None:
+        scan._on_done(offset, task)  # noqa: SLF001 -- the scan's own callback

@@ -1,0 +1,153 @@
+"""The one place that moves bytes: a request out, ``(status, headers, body)`` back.
+
+Everything aiohttp lives here. Every attempt aiohttp puts on the wire, including
+the one it silently repeats when a reused keep-alive connection turns out to be
+closed, passes a client middleware that takes a slot from the rate budget first,
+so the cap counts what the server counts. aiohttp's errors are turned into ours
+at one choke point, with messages scrubbed of the API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from ._budget import RateBudget
+from ._errors import RequestTimeoutError, TransportError
+
+__all__ = ["Answer", "Fault", "Transport"]
+
+
+@dataclass(slots=True)
+class Answer:
+    """One answer from the server: what the client's decisions need, nothing more."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    # The budget's stamp of the attempt that produced this answer.
+    sent_at: float
+    # Attempts on the wire for this call (aiohttp may repeat one).
+    attempts: int
+
+
+class Fault(Exception):  # noqa: N818 -- a carrier, never seen by callers
+    """A failed call: the public error to raise if retries are spent, and its attempts."""
+
+    def __init__(self, error: TransportError, *, attempts: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.attempts = attempts
+
+
+@dataclass(slots=True)
+class _Attempts:
+    count: int = 0
+    sent_at: float = 0.0
+
+
+class Transport:
+    """Send one request at a time through the budget; own or borrow the session.
+
+    ``timeout`` bounds each attempt from the moment it has its slot: connecting,
+    sending and reading the whole body. Time spent waiting for a slot is never
+    counted against it.
+    """
+
+    def __init__(
+        self,
+        *,
+        budget: RateBudget,
+        timeout: float,
+        session: aiohttp.ClientSession | None = None,
+        secret: str = "",
+    ) -> None:
+        self._budget = budget
+        self._timeout = timeout
+        self._session = session
+        self._owns_session = session is None
+        self._secret = secret
+        # Per-attempt bounds only: aiohttp's total timeout would count slot waits.
+        self._client_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeout, sock_read=timeout
+        )
+
+    @property
+    def budget(self) -> RateBudget:
+        """The rate budget every attempt goes through."""
+        return self._budget
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._session is None or (self._owns_session and self._session.closed):
+            # More connections than concurrent requests: a request that has its
+            # slot must never wait for a connection, or it would reach the
+            # server later than the cap's log says it left.
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._client_timeout, raise_for_status=False
+            )
+            self._owns_session = True
+        return self._session
+
+    async def request(self, method: str, url: URL, headers: dict[str, str]) -> Answer:
+        """Send one request and read its whole body; raise TransportError on faults."""
+        session = self._ensure_session()
+        attempts = _Attempts()
+
+        async def admit(
+            req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+        ) -> aiohttp.ClientResponse:
+            attempts.sent_at = await self._budget.acquire()
+            attempts.count += 1
+            async with asyncio.timeout(self._timeout):
+                return await handler(req)
+
+        try:
+            async with session.request(
+                method,
+                url,
+                headers=headers,
+                timeout=self._client_timeout,
+                middlewares=(admit,),
+                allow_redirects=False,
+            ) as response:
+                async with asyncio.timeout(self._timeout):
+                    body = await response.read()
+                return Answer(
+                    status=response.status,
+                    headers=response.headers,
+                    body=body,
+                    sent_at=attempts.sent_at,
+                    attempts=attempts.count,
+                )
+        except TimeoutError:
+            error: TransportError = RequestTimeoutError(
+                f"{method} {_path(url)}: no complete answer within {self._timeout:g} s"
+            )
+            raise Fault(error, attempts=attempts.count) from None
+        except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
+            # `from None`: aiohttp's exceptions carry the request's headers, and
+            # with them the Authorization header.
+            error = TransportError(
+                f"{method} {_path(url)}: {type(exc).__name__}: {self._scrub(str(exc))}"
+            )
+            raise Fault(error, attempts=attempts.count) from None
+
+    async def aclose(self) -> None:
+        """Close the session if this transport created it."""
+        if self._owns_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    def _scrub(self, text: str) -> str:
+        if self._secret and self._secret in text:
+            text = text.replace(self._secret, "***")
+        return text
+
+
+def _path(url: URL) -> str:
+    return url.path_qs

@@ -1,0 +1,155 @@
+"""The client against the emulator: single calls, argument checks, keys and URLs."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+import msgspec
+import pytest
+
+import helpcrunch_async as hc
+from helpcrunch_async.testing import Emulator
+
+KEY = "sk-test-0123456789abcdef"
+
+
+@pytest.fixture
+async def emu():
+    async with Emulator(customers=250, seed=3, api_key=KEY) as server:
+        yield server
+
+
+def client_for(emu: Emulator, **kwargs) -> hc.HelpCrunch:
+    kwargs.setdefault("backoff", 0.01)
+    return hc.HelpCrunch(KEY, base_url=emu.base_url, **kwargs)
+
+
+async def test_list_returns_a_typed_page(emu):
+    async with client_for(emu) as client:
+        page = await client.customers.list(offset=10, limit=5, sort="customers.firstSeen")
+    assert page.total == 250
+    assert len(page.data) == 5
+    assert all(isinstance(c, hc.Customer) for c in page.data)
+    assert [c.id for c in page.data] == emu.expected_ids("customers.firstSeen", "asc")[10:15]
+
+
+async def test_get_one_customer_and_encode_it_back(emu):
+    wanted = emu.expected_ids(None, "asc")[7]
+    async with client_for(emu) as client:
+        customer = await client.customers.get(wanted)
+    assert customer.id == wanted
+    wire = msgspec.json.decode(msgspec.json.encode(customer))
+    assert wire["id"] == wanted
+    assert "customData" in wire
+    assert "firstSeen" in wire
+
+
+async def test_get_missing_customer_is_not_found_and_not_retried(emu):
+    async with client_for(emu) as client:
+        with pytest.raises(hc.NotFoundError) as info:
+            await client.customers.get(999_999_999)
+    assert info.value.status == 404
+    assert info.value.errors
+    assert len(emu.log) == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"offset": -1},
+        {"sort": "customers.name"},
+        {"order": "up"},
+    ],
+)
+async def test_bad_arguments_fail_before_any_request(emu, kwargs):
+    async with client_for(emu) as client:
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            await client.customers.list(**kwargs)
+        renamed = {"limit": "page_size", "offset": "start"}
+        scan_kwargs = {renamed.get(k, k): v for k, v in kwargs.items()}
+        with pytest.raises(ValueError, match="page_size|limit|sort|order|offset|start"):
+            client.customers.iter_all(**scan_kwargs)
+    assert emu.log == []
+
+
+async def test_wrong_key_is_an_authentication_error_without_the_key(emu, caplog):
+    caplog.set_level(logging.DEBUG, logger="helpcrunch_async")
+    secret = "sk-wrong-key-that-must-never-show"
+    async with hc.HelpCrunch(secret, base_url=emu.base_url) as client:
+        assert secret not in repr(client)
+        with pytest.raises(hc.AuthenticationError) as info:
+            await client.customers.list()
+    error = info.value
+    assert error.status == 401
+    assert {e.code for e in error.errors} == {"invalid_token"}
+    for text in (str(error), repr(error), caplog.text):
+        assert secret not in text
+    assert len(emu.log) == 1  # 401 is never retried
+
+
+async def test_transport_errors_do_not_carry_the_key(caplog):
+    caplog.set_level(logging.DEBUG, logger="helpcrunch_async")
+    # A loopback port with nothing listening: connection refused, retried, then raised.
+    async with hc.HelpCrunch(
+        KEY, base_url="http://127.0.0.1:9/v1", max_retries=1, backoff=0.0
+    ) as client:
+        with pytest.raises(hc.TransportError) as info:
+            await client.customers.list()
+    assert KEY not in str(info.value)
+    assert KEY not in repr(info.value)
+    assert info.value.__cause__ is None
+    assert KEY not in caplog.text
+    assert "retrying" in caplog.text
+
+
+def test_key_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", "from-env")
+    client = hc.HelpCrunch(base_url="http://127.0.0.1:1/v1")
+    assert "from-env" not in repr(client)
+
+
+def test_no_key_at_all_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("HELPCRUNCH_API_KEY", raising=False)
+    with pytest.raises(hc.InvalidParameterError, match="HELPCRUNCH_API_KEY"):
+        hc.HelpCrunch()
+
+
+def test_plain_http_to_a_remote_host_is_refused():
+    with pytest.raises(ValueError, match="https"):
+        hc.HelpCrunch(KEY, base_url="http://api.helpcrunch.com/v1")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"rate_limit": 0}, "rate_limit"),
+        ({"rate_period": 0}, "rate_period"),
+        ({"concurrency": 0}, "concurrency"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"timeout": -5}, "timeout"),
+    ],
+)
+def test_bad_settings_are_refused_at_construction(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        hc.HelpCrunch(KEY, base_url="http://127.0.0.1:1/v1", **kwargs)
+
+
+async def test_a_session_the_caller_owns_stays_open(emu):
+    async with aiohttp.ClientSession() as session:
+        async with client_for(emu, session=session) as client:
+            page = await client.customers.list(limit=3)
+        assert len(page.data) == 3
+        assert not session.closed
+
+
+async def test_one_budget_shared_by_two_clients(emu):
+    budget = hc.LocalBudget(5, 60.0)
+    async with client_for(emu, rate_budget=budget) as a, client_for(emu, rate_budget=budget) as b:
+        for client in (a, b, a, b, a):
+            await client.customers.list(limit=1)
+        assert budget.snapshot().limit == 5
+        # The sixth request in the same minute would have to wait for the window.
+        assert len(emu.log) == 5

@@ -1,0 +1,265 @@
+"""iter_all against the emulator: order, bounds, faults, drift and stopping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import pytest
+
+import helpcrunch_async as hc
+from helpcrunch_async.testing import Drift, Emulator
+
+KEY = "test-key"
+
+
+def client_for(emu: Emulator, **kwargs) -> hc.HelpCrunch:
+    kwargs.setdefault("backoff", 0.01)
+    kwargs.setdefault("max_backoff", 0.05)
+    return hc.HelpCrunch(KEY, base_url=emu.base_url, **kwargs)
+
+
+async def settled_log(emu: Emulator) -> int:
+    """Return the log's length once requests written before now have been read.
+
+    The emulator shares the test's event loop: bytes a cancelled request had
+    already written are read a moment later, though they left before the close.
+    """
+    await asyncio.sleep(0.05)
+    return len(emu.log)
+
+
+async def scan_ids(client: hc.HelpCrunch, **kwargs) -> tuple[list[int], hc.ScanStats]:
+    async with client.customers.iter_all(**kwargs) as scan:
+        ids = [c.id async for c in scan]
+    return ids, scan.stats
+
+
+@pytest.mark.parametrize(
+    ("sort", "order"),
+    [
+        (None, "asc"),
+        ("customers.firstSeen", "asc"),
+        ("customers.firstSeen", "desc"),
+        ("customers.lastSeen", "asc"),
+        ("customers.lastSeen", "desc"),
+    ],
+)
+async def test_every_customer_once_in_server_order(sort, order):
+    async with Emulator(customers=1234, seed=5, api_key=KEY) as emu, client_for(emu) as client:
+        ids, stats = await scan_ids(client, sort=sort, order=order)
+        assert ids == emu.expected_ids(sort, order)
+    assert stats.customers == 1234
+    assert stats.requests == 13
+    assert stats.total_at_start == stats.total_at_end == 1234
+    assert not stats.total_changed
+    assert stats.duplicates == 0
+
+
+async def test_an_empty_account_and_an_exact_fit():
+    async with Emulator(customers=0, api_key=KEY) as emu, client_for(emu) as client:
+        ids, stats = await scan_ids(client)
+    assert ids == []
+    assert stats.requests == 1
+    async with Emulator(customers=300, api_key=KEY) as emu, client_for(emu) as client:
+        ids, stats = await scan_ids(client)
+    assert len(ids) == 300
+    assert stats.requests == 3
+
+
+async def test_first_customers_come_before_the_rest_is_fetched():
+    async with (
+        Emulator(customers=3000, api_key=KEY, latency=0.05) as emu,
+        client_for(emu, concurrency=4) as client,
+        client.customers.iter_all() as scan,
+    ):
+        first = await anext(scan)
+        assert first.id == emu.expected_ids(None, "asc")[0]
+        # Only the first page and the first concurrent round can have been asked for.
+        assert len(emu.log) <= 1 + 4
+        rest = [c.id async for c in scan]
+    assert len(rest) == 2999
+
+
+async def test_a_slow_consumer_slows_fetching_instead_of_filling_memory():
+    async with (
+        Emulator(customers=10_000, api_key=KEY) as emu,
+        client_for(emu, concurrency=3) as client,
+        client.customers.iter_all() as scan,
+    ):
+        await anext(scan)
+        await asyncio.sleep(0.3)
+        # The first page plus the lookahead of twice the concurrency, no more.
+        assert len(emu.log) <= 1 + 2 * 3
+        count = 1 + len([c async for c in scan])
+    assert count == 10_000
+
+
+async def test_a_slow_head_page_does_not_stall_the_other_workers():
+    # The second request (the first concurrent window) hangs until it times out.
+    async with (
+        Emulator(customers=5000, api_key=KEY, fail={2: "hang"}) as emu,
+        client_for(emu, concurrency=4, timeout=0.5) as client,
+        client.customers.iter_all() as scan,
+    ):
+        await anext(scan)
+        await asyncio.sleep(0.3)
+        # While the head window hangs, the others fill the lookahead.
+        assert len(emu.log) >= 1 + 2 * 4 - 1
+        ids = [c.id async for c in scan]
+        assert [emu.expected_ids(None, "asc")[0], *ids] == emu.expected_ids(None, "asc")
+    assert scan.stats.retries >= 1
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "503", "504", "drop", "truncate", "malformed"])
+async def test_faults_are_retried_and_nothing_is_lost(kind):
+    async with (
+        Emulator(customers=800, api_key=KEY, fail={1: kind, 3: kind, 4: kind}) as emu,
+        client_for(emu) as client,
+    ):
+        ids, stats = await scan_ids(client)
+        assert ids == emu.expected_ids(None, "asc")
+    assert stats.retries == 3
+    assert stats.requests == 8 + 3
+
+
+async def test_random_faults_under_load():
+    async with (
+        Emulator(customers=3000, api_key=KEY, error_rate=0.1, drop_rate=0.05, fault_seed=7) as emu,
+        client_for(emu, max_retries=8) as client,
+    ):
+        ids, stats = await scan_ids(client)
+        assert ids == emu.expected_ids(None, "asc")
+    assert stats.retries > 0
+
+
+async def test_spent_retries_end_the_scan_and_nothing_keeps_running():
+    async with (
+        Emulator(customers=2000, api_key=KEY, latency=0.02) as emu,
+        client_for(emu, max_retries=2) as client,
+    ):
+        emu.faults.error_rate = 1.0
+        with pytest.raises(hc.ServerError) as info:
+            await scan_ids(client)
+        assert info.value.status in (500, 502, 503)
+        settled = await settled_log(emu)
+        await asyncio.sleep(0.2)
+        assert len(emu.log) == settled
+    assert len(asyncio.all_tasks()) == 1
+
+
+@pytest.mark.parametrize(("kind", "error"), [("400", hc.BadRequestError), ("404", hc.APIError)])
+async def test_client_errors_are_never_retried(kind, error):
+    async with Emulator(customers=500, api_key=KEY, fail={3: kind}) as emu, client_for(emu) as c:
+        with pytest.raises(error):
+            await scan_ids(c)
+        assert sum(1 for e in emu.log if e.status == int(kind)) == 1
+
+
+async def test_inserts_mid_scan_are_dropped_as_duplicates_and_reported(caplog):
+    caplog.set_level(logging.INFO, logger="helpcrunch_async")
+    async with (
+        Emulator(customers=2000, api_key=KEY, drift=[Drift(after_request=3, insert=150)]) as emu,
+        client_for(emu, concurrency=2) as client,
+    ):
+        ids, stats = await scan_ids(client, sort="customers.firstSeen")
+    assert len(ids) == len(set(ids))
+    assert stats.total_at_start == 2000
+    assert stats.total_at_end == 2150
+    assert stats.total_changed
+    assert stats.duplicates > 0
+    assert "total changed" in caplog.text
+
+
+async def test_deletes_mid_scan_are_reported():
+    async with (
+        Emulator(customers=2000, api_key=KEY, drift=[Drift(after_request=3, delete=120)]) as emu,
+        client_for(emu, concurrency=2) as client,
+    ):
+        ids, stats = await scan_ids(client, sort="customers.firstSeen")
+    assert len(ids) == len(set(ids))
+    assert stats.total_at_end == 1880
+    assert stats.total_changed
+
+
+async def test_growth_past_the_planned_end_is_fetched():
+    async with (
+        Emulator(
+            customers=1000, api_key=KEY, drift=[Drift(after_request=2, insert=250, position="end")]
+        ) as emu,
+        client_for(emu, concurrency=2) as client,
+    ):
+        ids, stats = await scan_ids(client)
+        assert ids == emu.expected_ids(None, "asc")
+    assert stats.total_at_end == 1250
+
+
+async def test_break_inside_async_with_stops_every_request():
+    async with (
+        Emulator(customers=20_000, api_key=KEY, latency=0.2) as emu,
+        client_for(emu, concurrency=8) as client,
+    ):
+        async with client.customers.iter_all() as scan:
+            async for _ in scan:
+                break
+        settled = await settled_log(emu)
+        await asyncio.sleep(0.4)
+        assert len(emu.log) == settled
+        assert len(asyncio.all_tasks()) == 1
+
+
+async def test_cancelling_the_consumer_task_stops_every_request():
+    async with (
+        Emulator(customers=20_000, api_key=KEY, latency=0.2) as emu,
+        client_for(emu, concurrency=8) as client,
+    ):
+
+        async def consume() -> None:
+            async for _ in client.customers.iter_all():
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        settled = await settled_log(emu)
+        await asyncio.sleep(0.4)
+        assert len(emu.log) == settled
+        assert len(asyncio.all_tasks()) == 1
+
+
+async def test_closing_the_client_closes_its_scans():
+    async with Emulator(customers=20_000, api_key=KEY, latency=0.2) as emu:
+        client = client_for(emu)
+        scan = client.customers.iter_all()
+        await anext(scan)
+        await client.close()
+        settled = await settled_log(emu)
+        await asyncio.sleep(0.4)
+        assert len(emu.log) == settled
+        with pytest.raises(StopAsyncIteration):
+            await anext(scan)
+
+
+async def test_aclose_then_iterating_again_ends_at_once():
+    async with Emulator(customers=500, api_key=KEY) as emu, client_for(emu) as client:
+        scan = client.customers.iter_all()
+        await anext(scan)
+        await scan.aclose()
+        await scan.aclose()
+        assert [c async for c in scan] == []
+
+
+async def test_retries_and_pauses_are_logged_with_their_reason(caplog):
+    caplog.set_level(logging.INFO, logger="helpcrunch_async")
+    async with (
+        Emulator(customers=600, api_key=KEY, fail={2: "503", 4: "429"}) as emu,
+        client_for(emu) as client,
+    ):
+        await scan_ids(client)
+    assert "retrying GET /v1/customers" in caplog.text
+    assert "503" in caplog.text
+    assert "429" in caplog.text
+    assert "pause" in caplog.text

@@ -1,0 +1,64 @@
+"""The public surface is exactly what `__all__` says, sorted, and nothing private leaks."""
+
+from __future__ import annotations
+
+import helpcrunch_async as hc
+
+EXPECTED = [
+    "DEFAULT_BASE_URL",
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CustomDataItem",
+    "Customer",
+    "CustomerScan",
+    "Customers",
+    "CustomersPage",
+    "DecodeError",
+    "Device",
+    "ErrorEntry",
+    "HelpCrunch",
+    "HelpCrunchError",
+    "InvalidParameterError",
+    "LocalBudget",
+    "Location",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateBudget",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ScanStats",
+    "ServerError",
+    "Tag",
+    "TransportError",
+    "__version__",
+]
+
+
+def test_all_is_pinned_and_sorted():
+    assert hc.__all__ == EXPECTED
+    assert hc.__all__ == sorted(hc.__all__, key=lambda n: (not n.isupper(), n.startswith("_"), n))
+
+
+def test_every_name_exists_and_public_classes_claim_the_package():
+    for name in hc.__all__:
+        member = getattr(hc, name)
+        if isinstance(member, type):
+            assert member.__module__.startswith("helpcrunch_async"), name
+
+
+def test_error_tree():
+    assert issubclass(hc.APIError, hc.HelpCrunchError)
+    for cls in (
+        hc.BadRequestError,
+        hc.AuthenticationError,
+        hc.NotFoundError,
+        hc.RateLimitError,
+        hc.ServerError,
+    ):
+        assert issubclass(cls, hc.APIError)
+    assert issubclass(hc.PermissionDeniedError, hc.AuthenticationError)
+    assert issubclass(hc.RequestTimeoutError, hc.TransportError)
+    assert issubclass(hc.TransportError, hc.HelpCrunchError)
+    assert issubclass(hc.DecodeError, hc.HelpCrunchError)
+    assert issubclass(hc.InvalidParameterError, ValueError)

@@ -1,0 +1,81 @@
+"""Argument checks happen before any request and name the problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpcrunch_async._errors import InvalidParameterError
+from helpcrunch_async._params import (
+    check_base_url,
+    check_limit,
+    check_offset,
+    check_order,
+    check_seconds,
+    check_sort,
+)
+
+
+@pytest.mark.parametrize("value", [0, 101, -1, 1.5, "10", True, None])
+def test_limit_outside_1_to_100_is_refused(value):
+    with pytest.raises(InvalidParameterError, match="limit"):
+        check_limit(value)
+
+
+@pytest.mark.parametrize("value", [1, 50, 100])
+def test_limit_inside(value):
+    assert check_limit(value) == value
+
+
+@pytest.mark.parametrize("value", [-1, 1.0, "0", False])
+def test_bad_offset(value):
+    with pytest.raises(ValueError, match="offset"):
+        check_offset(value)
+
+
+def test_sort_and_order():
+    assert check_sort("customers.firstSeen") == "customers.firstSeen"
+    assert check_sort(None, optional=True) is None
+    with pytest.raises(ValueError, match="sort must be one of"):
+        check_sort("customers.name")
+    with pytest.raises(ValueError, match="sort"):
+        check_sort(None)
+    assert check_order("desc") == "desc"
+    with pytest.raises(ValueError, match="order must be 'asc' or 'desc'"):
+        check_order("DESC")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.helpcrunch.com/v1",
+        "http://127.0.0.1:8080/v1",
+        "http://localhost:1/v1",
+        "http://[::1]:9/v1",
+        "http://127.5.6.7/v1/",
+    ],
+)
+def test_https_or_loopback_is_accepted(url):
+    assert str(check_base_url(url)).startswith(("http://", "https://"))
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://api.helpcrunch.com/v1", "must use https"),
+        ("http://10.0.0.1/v1", "must use https"),
+        ("ftp://api.helpcrunch.com/v1", "http"),
+        ("https://user:pw@api.helpcrunch.com/v1", "credentials"),
+        ("not a url", "http"),
+        (42, "URL string"),
+    ],
+)
+def test_unsafe_base_urls_are_refused(url, why):
+    with pytest.raises(InvalidParameterError, match=why):
+        check_base_url(url)
+
+
+@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), "1", True])
+def test_seconds(value):
+    with pytest.raises(InvalidParameterError, match="timeout"):
+        check_seconds("timeout", value)
+    assert check_seconds("timeout", 0, allow_zero=True) == 0.0
