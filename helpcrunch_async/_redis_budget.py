@@ -53,7 +53,15 @@ import urllib.parse
 from collections import deque
 from typing import TYPE_CHECKING, Any, Self
 
-from ._cap import Cap, CapSnapshot, default_margin
+from ._cap import (
+    _DECREASE,
+    _RECOVERY_FACTOR,
+    _SLACK_MAX,
+    _SLACK_START,
+    Cap,
+    CapSnapshot,
+    default_margin,
+)
 from ._errors import HelpCrunchError
 from ._shared_cap import (
     default_probe_interval,
@@ -82,6 +90,8 @@ _TTL_WINDOWS = 10
 _LEASE_GRACE = 1.0
 
 _SHARED, _FALLBACK, _HANDOVER = "shared", "fallback", "hand-over"
+# Verdicts of the acquire script.
+_WAIT, _ADMITTED, _STATE_LOST, _HANDOVER_ON = 0, 1, 2, 3
 
 # Shared by the scripts: parse the cap's state, format floats exactly, expire keys.
 _PRELUDE = """
@@ -93,7 +103,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local function fmt(x) return string.format('%.17g', x) end
 local st = redis.call('HMGET', KEYS[1], 'allowance', 'spacing', 'pause_until', 'adapted_at',
-  'streak', 'clean', 'rate_limited', 'adaptations', 'epoch')
+  'streak', 'clean', 'rate_limited', 'adaptations', 'epoch', 'handover_until', 'slack')
 local allowance = math.min(tonumber(st[1]) or limit, limit)
 local spacing = tonumber(st[2]) or 0
 local pause_until = tonumber(st[3]) or -math.huge
@@ -101,6 +111,12 @@ local adapted_at = tonumber(st[4]) or -math.huge
 local streak = tonumber(st[5]) or 0
 local clean = tonumber(st[6]) or 0
 local epoch = st[9]
+local handover_until = tonumber(st[10]) or -math.huge
+local slack = tonumber(st[11]) or 0
+-- Cap._pacing_interval.
+local function pacing()
+  return math.max(period / allowance * (1 + slack), window / allowance)
+end
 if not epoch then
   epoch = ARGV[4]
   redis.call('HSET', KEYS[1], 'epoch', epoch)
@@ -111,15 +127,26 @@ local function expire_all()
   local ms = math.ceil(ttl * 1000)
   for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ms) end
 end
-""".replace("_TTL_WINDOWS", str(_TTL_WINDOWS))
+"""
 
-# ARGV: limit, period, margin, epoch, ticket (0: none yet), lease grace.
-# Returns {admitted, stamp or wait, ticket, epoch, now, pause_until}.
+# ARGV: limit, period, margin, epoch, ticket (0: none yet), lease grace, the
+# epoch the caller knows ('' if none), whether it is in a hand-over ('1'/'0').
+# Returns {verdict, stamp or wait, ticket, epoch, now, pause_until, handover_until}:
+# verdict 1 admitted, 0 wait, 2 the state was lost, 3 a hand-over is on.
 _ACQUIRE = (
     _PRELUDE
     + """
 local ticket = tonumber(ARGV[5])
 local grace = tonumber(ARGV[6])
+local function reply(verdict, value)
+  return {verdict, fmt(value), ticket, epoch, fmt(now), fmt(pause_until), fmt(handover_until)}
+end
+-- The state the caller knew is gone (Redis restarted): it must write its own
+-- recent sends back and hand over first, as if it had fallen back.
+if ARGV[7] ~= '' and ARGV[7] ~= epoch then return reply(2, 0) end
+-- Someone is back from a fallback: until its hand-over ends, everyone keeps
+-- to a fallback share.
+if ARGV[8] ~= '1' and now < handover_until then return reply(3, handover_until) end
 local n = allowance
 local recent = redis.call('LRANGE', KEYS[2], -n, -1)
 local len = #recent
@@ -166,13 +193,13 @@ if at <= now then
     redis.call('ZREM', KEYS[4], ticket)
   end
   expire_all()
-  return {1, fmt(now), ticket, epoch, fmt(now), fmt(pause_until)}
+  return reply(1, now)
 end
 if ticket == 0 then ticket = redis.call('INCR', KEYS[5]) end
 redis.call('ZADD', KEYS[3], ticket, ticket)
 redis.call('ZADD', KEYS[4], at + grace, ticket)
 expire_all()
-return {0, fmt(at - now), ticket, epoch, fmt(now), fmt(pause_until)}
+return reply(0, at - now)
 """
 )
 
@@ -185,10 +212,10 @@ if sent_at < adapted_at then return 0 end
 if streak ~= 0 then redis.call('HSET', KEYS[1], 'streak', 0) end
 if allowance < limit then
   clean = clean + 1
-  if clean >= 2 * allowance then
+  if clean >= _RECOVERY_FACTOR * allowance then
     clean = 0
     allowance = math.min(limit, allowance + math.max(1, math.floor(limit / 10)))
-    spacing = window / allowance
+    spacing = pacing()
   end
   redis.call('HSET', KEYS[1], 'clean', clean, 'allowance', allowance, 'spacing', fmt(spacing))
 end
@@ -208,10 +235,14 @@ clean = 0
 if sent_at >= adapted_at then
   streak = streak + 1
   adapted_at = now
-  if spacing > 0 and allowance > 1 then
-    allowance = math.max(1, math.floor(allowance * 0.8))
+  if spacing == 0 then
+    slack = _SLACK_START
+  elseif slack < _SLACK_MAX then
+    slack = math.min(_SLACK_MAX, 2 * slack)
+  else
+    allowance = math.max(1, math.floor(allowance * _DECREASE))
   end
-  spacing = window / allowance
+  spacing = pacing()
   redis.call('HINCRBY', KEYS[1], 'adaptations', 1)
   redis.call('HSET', KEYS[1], 'adapted_at', fmt(adapted_at))
 end
@@ -225,24 +256,29 @@ pause = math.max(pause, spacing)
 pause_until = math.max(pause_until, now + pause)
 redis.call('HINCRBY', KEYS[1], 'rate_limited', 1)
 redis.call('HSET', KEYS[1], 'clean', clean, 'streak', streak, 'allowance', allowance,
-  'spacing', fmt(spacing), 'pause_until', fmt(pause_until))
+  'spacing', fmt(spacing), 'slack', fmt(slack), 'pause_until', fmt(pause_until))
 expire_all()
 return {fmt(pause_until - now), fmt(spacing), allowance, fmt(now)}
 """
 )
 
-# ARGV: limit, period, margin, epoch, known epoch, count of fallback ages, ages...
-# Writes a rejoining process's recent sends into the log: its fallback sends,
-# and its shared ones too when the state was lost (a new epoch).
-# Returns {now, epoch, pause_until}.
+# ARGV: limit, period, margin, epoch, known epoch, hand-over seconds, count of
+# fallback ages, ages... Writes a rejoining process's recent sends into the log:
+# its fallback sends, and its shared ones too when the state was lost (a new
+# epoch); extends the shared hand-over. Returns {now, epoch, pause_until, handover_until}.
 _REJOIN = (
     _PRELUDE
     + """
 local same = (epoch == ARGV[5])
-local nf = tonumber(ARGV[6])
+local nf = tonumber(ARGV[7])
 local stamps = {}
-for i = 7, #ARGV do
-  if (i < 7 + nf) or not same then table.insert(stamps, now - tonumber(ARGV[i])) end
+for i = 8, #ARGV do
+  if (i < 8 + nf) or not same then table.insert(stamps, now - tonumber(ARGV[i])) end
+end
+local extend = tonumber(ARGV[6])
+if extend > 0 and now + extend > handover_until then
+  handover_until = now + extend
+  redis.call('HSET', KEYS[1], 'handover_until', fmt(handover_until))
 end
 if #stamps > 0 then
   local old = redis.call('LRANGE', KEYS[2], 0, -1)
@@ -253,8 +289,26 @@ if #stamps > 0 then
   for i = first, #stamps do redis.call('RPUSH', KEYS[2], fmt(stamps[i])) end
 end
 expire_all()
-return {fmt(now), epoch, fmt(pause_until)}
+return {fmt(now), epoch, fmt(pause_until), fmt(handover_until)}
 """
+)
+
+
+def _with_constants(script: str) -> str:
+    """Put the cap's constants into a script, so the scripts and `Cap` never drift apart."""
+    for name, value in (
+        ("_TTL_WINDOWS", _TTL_WINDOWS),
+        ("_RECOVERY_FACTOR", _RECOVERY_FACTOR),
+        ("_SLACK_START", _SLACK_START),
+        ("_SLACK_MAX", _SLACK_MAX),
+        ("_DECREASE", _DECREASE),
+    ):
+        script = script.replace(name, repr(value))
+    return script
+
+
+_ACQUIRE, _ON_SUCCESS, _ON_RATE_LIMITED, _REJOIN = map(
+    _with_constants, (_ACQUIRE, _ON_SUCCESS, _ON_RATE_LIMITED, _REJOIN)
 )
 
 
@@ -270,7 +324,10 @@ def _import_redis() -> tuple[Any, Any]:
         from redis.backoff import NoBackoff  # noqa: PLC0415 -- same
     except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
-    return aioredis, Retry(NoBackoff(), 0)
+    # One immediate retry on a broken connection (a pooled socket that died
+    # while idle), none on a timeout: a real fault must surface at once, so the
+    # fallback's clock starts when Redis stops answering.
+    return aioredis, Retry(NoBackoff(), 1, supported_errors=(aioredis.ConnectionError,))
 
 
 def _text(value: bytes | str) -> str:
@@ -333,8 +390,6 @@ class RedisBudget:
         self._keys = list(key_names(key))
         self._key = key
         self._url = _redact(url)
-        # No retries inside redis-py: a fault must surface at once, so the
-        # fallback's clock starts when Redis stops answering.
         self._redis: Redis = aioredis.Redis.from_url(
             url,
             socket_timeout=self._timeout,
@@ -365,6 +420,8 @@ class RedisBudget:
         self._not_before = -math.inf
         self._next_probe = -math.inf
         self._handover_until = -math.inf
+        self._last_contact = -math.inf
+        self._ttl = _TTL_WINDOWS * self._window
         self._probe_lock: asyncio.Lock | None = None
         self._handover_lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
@@ -492,10 +549,14 @@ class RedisBudget:
                     self._mode = _SHARED
                     self._local = None
                 if self._mode == _HANDOVER:
-                    return await self._acquire_handover()
-                return await self._acquire_shared()
+                    stamp = await self._acquire_handover()
+                else:
+                    stamp = await self._acquire_shared(in_handover=False)
             except self._faults as exc:
                 self._fall_back(exc)
+                continue
+            if stamp is not None:
+                return stamp
 
     async def on_success(self, sent_at: float) -> None:
         """Record a non-429 answer in the shared state (or the local share in fallback)."""
@@ -548,18 +609,39 @@ class RedisBudget:
     def _args(self) -> list[str]:
         return [str(self._limit), repr(self._period), repr(self._margin), self._epoch_candidate]
 
-    async def _acquire_shared(self) -> float:
+    async def _acquire_shared(self, *, in_handover: bool) -> float | None:
+        """Wait in the shared queue and return the stamp; None after a forced hand-over."""
         ticket = 0
         try:
             while True:
+                known = self._epoch or ""
                 before = time.monotonic()
                 reply = await self._acquire_script(
-                    keys=self._keys, args=[*self._args(), str(ticket), repr(_LEASE_GRACE)]
+                    keys=self._keys,
+                    args=[
+                        *self._args(),
+                        str(ticket),
+                        repr(_LEASE_GRACE),
+                        known,
+                        "1" if in_handover else "0",
+                    ],
                 )
                 after = time.monotonic()
-                admitted, value, ticket = int(reply[0]), float(reply[1]), int(reply[2])
-                self._learn(reply[3].decode(), float(reply[4]), float(reply[5]), before, after)
-                if admitted:
+                verdict, value, ticket = int(reply[0]), float(reply[1]), int(reply[2])
+                epoch = _text(reply[3])
+                if verdict == _STATE_LOST and after - self._last_contact > self._ttl:
+                    # Nobody used the budget for its whole lifetime: it expired.
+                    self._epoch = None
+                    continue
+                self._last_contact = after
+                self._learn(float(reply[4]), float(reply[5]), before, after)
+                if verdict in (_STATE_LOST, _HANDOVER_ON):
+                    await self._forget(ticket)
+                    ticket = 0
+                    await self._join_handover(known, lost=verdict == _STATE_LOST)
+                    return None
+                self._epoch = epoch
+                if verdict == _ADMITTED:
                     ticket = 0
                     self._own.append((after, False))
                     return value
@@ -569,11 +651,8 @@ class RedisBudget:
                 await self._forget(ticket)
             raise
 
-    def _learn(
-        self, epoch: str, redis_now: float, pause_until: float, before: float, after: float
-    ) -> None:
-        """Remember the epoch, the clock offset and the pause from a script's reply."""
-        self._epoch = epoch
+    def _learn(self, redis_now: float, pause_until: float, before: float, after: float) -> None:
+        """Remember the clock offset and the pause from a script's reply."""
         # Redis read its clock between `before` and `after`: mapping our
         # monotonic times with `before` makes them late, never early.
         self._offset = redis_now - before
@@ -637,50 +716,97 @@ class RedisBudget:
                 return True
             if time.monotonic() < self._next_probe:
                 return False
-            before = time.monotonic()
-            fallback, shared = rejoin_ages(self._own, before, self._window)
+            # Drop the sockets of before the fault: each would fail once more.
+            await self._redis.connection_pool.disconnect()
             try:
-                reply = await self._rejoin_script(
-                    keys=self._keys,
-                    args=[
-                        *self._args(),
-                        self._epoch or "",
-                        str(len(fallback)),
-                        *(repr(a) for a in fallback + shared),
-                    ],
-                )
+                await self._rejoin(self._epoch or "", extend=True)
             except self._faults as exc:
                 self._next_probe = time.monotonic() + self._probe_interval
                 logger.debug("shared rate budget %r: Redis still unreachable: %s", self._key, exc)
                 return False
-            after = time.monotonic()
-            self._learn(reply[1].decode(), float(reply[0]), float(reply[2]), before, after)
-            self._handover_until = transition_end(
-                after, self._probe_interval, self._timeout, self._period, self._margin
-            )
-            self._mode = _HANDOVER
             logger.warning(
                 "shared rate budget %r: Redis at %s is back; this process rejoins the shared "
-                "budget (keeping its fallback share for another %.1f s)",
+                "budget (keeping to its fallback share for another %.1f s)",
                 self._key,
                 self._url,
-                self._handover_until - after,
+                self._handover_until - time.monotonic(),
             )
             return True
 
-    async def _acquire_handover(self) -> float:
+    async def _join_handover(self, known: str, *, lost: bool) -> None:
+        """Hand over as a process back from fallback does, when Redis says so.
+
+        ``lost``: Redis lost the state this process knew (it restarted), so its
+        own recent sends go back into the log and a hand-over starts; else
+        another process is back from a fallback and this one keeps to its share
+        until that hand-over ends.
+        """
+        async with self._locks()[0]:
+            if self._epoch != (known or None) or (not lost and self._mode == _HANDOVER):
+                return  # another task of this process did it meanwhile
+            await self._rejoin(known, extend=lost)
+            logger.warning(
+                "shared rate budget %r: %s; this process keeps to its fallback share "
+                "(%d per %.1f s) for another %.1f s",
+                self._key,
+                "Redis lost the shared state (restarted?)"
+                if lost
+                else "another process is back from a fallback",
+                self._share,
+                self._period,
+                self._handover_until - time.monotonic(),
+            )
+
+    async def _rejoin(self, known: str, *, extend: bool) -> None:
+        """Write this process's recent sends into the shared log and start a hand-over."""
+        before = time.monotonic()
+        fallback, shared = rejoin_ages(self._own, before, self._window)
+        duration = transition_end(
+            0.0, self._probe_interval, self._timeout, self._period, self._margin
+        )
+        reply = await self._rejoin_script(
+            keys=self._keys,
+            args=[
+                *self._args(),
+                known,
+                repr(duration if extend else 0.0),
+                str(len(fallback)),
+                *(repr(a) for a in fallback + shared),
+            ],
+        )
+        after = time.monotonic()
+        redis_now, shared_until = float(reply[0]), float(reply[3])
+        self._epoch = _text(reply[1])
+        self._last_contact = after
+        self._learn(redis_now, float(reply[2]), before, after)
+        until = after + (shared_until - redis_now) if shared_until > redis_now else after
+        if extend:
+            until = max(until, after + duration)
+        self._handover_until = until
+        if self._local is None:
+            # Never fell back: the share starts from this process's own recent sends.
+            self._local = Cap(self._share, self._period, margin=self._margin)
+            for at, _ in self._own:
+                if at >= before - self._window:
+                    self._local.record(at)
+        self._mode = _HANDOVER
+
+    async def _acquire_handover(self) -> float | None:
         """Take a shared slot that also fits this process's fallback share."""
         async with self._locks()[1]:
             local = self._local
-            assert local is not None  # noqa: S101 -- kept from the fallback, read by mypy
+            if self._mode != _HANDOVER or local is None:
+                # The hand-over ended (or failed) while this task waited for the lock.
+                return await self._acquire_shared(in_handover=False)
             while True:
                 now = time.monotonic()
                 at = local.next_paced_slot(now)
                 if at <= now:
                     break
                 await asyncio.sleep(at - now)
-            stamp = await self._acquire_shared()
-            local.record(time.monotonic())
+            stamp = await self._acquire_shared(in_handover=True)
+            if stamp is not None:
+                local.record(time.monotonic())
             return stamp
 
     def _locks(self) -> tuple[asyncio.Lock, asyncio.Lock]:

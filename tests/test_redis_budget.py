@@ -1,0 +1,469 @@
+"""RedisBudget against a real redis-server that the tests start on a free loopback port.
+
+Time is compressed (a handful of requests per fraction of a second). The proofs
+read send stamps (on the Redis clock) or, end to end, the emulator's arrival
+times. Without a ``redis-server`` binary these tests skip, unless
+``HELPCRUNCH_REQUIRE_REDIS=1`` (CI), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from helpcrunch_async._cap import Cap
+from helpcrunch_async._errors import HelpCrunchError
+from helpcrunch_async._redis_budget import RedisBudget, RedisUnavailableError, _text
+from helpcrunch_async.testing import Emulator, max_in_any_window
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+pytestmark = pytest.mark.redis
+
+KEY = "test-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A redis-server child process on loopback, without persistence; restartable."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 -- a fixed argument list
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.01)
+        self.kill()
+        pytest.fail(f"redis-server did not listen on port {self.port} within 10 s")
+
+    def kill(self) -> None:
+        """Stop at once, as a crash would: the state is lost."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        reason = "redis-server is not installed (apt-get install redis-server)"
+        if os.environ.get("HELPCRUNCH_REQUIRE_REDIS") == "1":
+            pytest.fail(f"HELPCRUNCH_REQUIRE_REDIS=1 but {reason}")
+        pytest.skip(reason)
+    server = RedisServer(binary)
+    server.start()
+    yield server
+    server.kill()
+
+
+def budget(server: RedisServer, key: str = "t", **kwargs: Any) -> RedisBudget:
+    kwargs.setdefault("limit", 10)
+    kwargs.setdefault("period", 0.5)
+    kwargs.setdefault("redis_timeout", 0.5)
+    kwargs.setdefault("fallback_workers", 1)
+    return RedisBudget(server.url, key, **kwargs)
+
+
+# -- start ---------------------------------------------------------------------
+
+
+async def test_unreachable_at_start_is_a_clear_error() -> None:
+    url = f"redis://user:s3cret@127.0.0.1:{free_port()}/0"
+    with pytest.raises(RedisUnavailableError, match="cannot reach Redis at") as info:
+        await RedisBudget.connect(url, redis_timeout=0.5)
+    assert isinstance(info.value, HelpCrunchError)
+    assert "s3cret" not in str(info.value)
+    with pytest.raises(RedisUnavailableError):
+        async with RedisBudget(url, redis_timeout=0.5):
+            pass
+
+
+def test_without_the_redis_package_the_error_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    with pytest.raises(ImportError, match=r"pip install 'helpcrunch-async\[redis\]'"):
+        RedisBudget("redis://127.0.0.1:1/0")
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="fallback_workers"):
+        RedisBudget("redis://127.0.0.1:1/0", limit=3, fallback_workers=4)
+    with pytest.raises(ValueError, match="rate limit"):
+        RedisBudget("redis://127.0.0.1:1/0", limit=0)
+    with pytest.raises(ValueError, match="probe_interval"):
+        RedisBudget("redis://127.0.0.1:1/0", probe_interval=0)
+
+
+async def test_connect_checks_and_repr_hides_the_password(redis_server: RedisServer) -> None:
+    url = redis_server.url.replace("redis://", "redis://:pw@")
+    b = RedisBudget(url, "k")
+    assert "pw" not in repr(b)
+    await b.aclose()
+    async with await RedisBudget.connect(redis_server.url, "k", limit=5, period=1.0) as b:
+        assert (b.limit, b.period, b.mode) == (5, 1.0, "shared")
+
+
+# -- the cap across processes --------------------------------------------------
+
+ACQUIRER = """
+import asyncio, json, sys
+from helpcrunch_async._redis_budget import RedisBudget
+
+async def main(url, key, tasks, each):
+    async with RedisBudget(url, key, limit=10, period=0.5) as budget:
+        async def run():
+            return [await budget.acquire() for _ in range(each)]
+        stamps = await asyncio.gather(*(run() for _ in range(tasks)))
+    print(json.dumps([s for part in stamps for s in part]))
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+"""
+
+
+async def start_processes(*argvs: list[str]) -> list[asyncio.subprocess.Process]:
+    return [
+        await asyncio.create_subprocess_exec(
+            sys.executable, *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for argv in argvs
+    ]
+
+
+async def finish_processes(procs: list[asyncio.subprocess.Process]) -> list[str]:
+    outs = await asyncio.gather(*(p.communicate() for p in procs))
+    for proc, (_, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0, err.decode()
+    return [out.decode() for out, _ in outs]
+
+
+async def run_processes(*argvs: list[str]) -> list[str]:
+    return await finish_processes(await start_processes(*argvs))
+
+
+@pytest.mark.slow
+async def test_many_acquirers_in_several_processes_never_exceed_the_cap(
+    redis_server: RedisServer,
+) -> None:
+    # 4 processes x 4 tasks x 5 sends = 80 sends at 10 per 0.5 s: 8 windows.
+    outs = await run_processes(
+        *(["-c", ACQUIRER, redis_server.url, "atomic", "4", "5"] for _ in range(4))
+    )
+    stamps = sorted(s for out in outs for s in json.loads(out))
+    assert len(stamps) == 80
+    assert len(set(stamps)) == 80
+    assert max_in_any_window(stamps, 0.5) <= 10
+    # Never more than 10 in a window, and no time wasted: 8 windows of 0.51 s.
+    assert stamps[-1] - stamps[0] < 7 * 0.51 + 0.3
+
+
+async def test_waiters_are_served_in_the_order_they_arrived(redis_server: RedisServer) -> None:
+    async with (
+        budget(redis_server, "fifo", limit=3, period=0.3) as one,
+        budget(redis_server, "fifo", limit=3, period=0.3) as two,
+    ):
+        for _ in range(3):  # slots that free one by one, 50 ms apart
+            await one.acquire()
+            await asyncio.sleep(0.05)
+        order: list[int] = []
+
+        async def wait(i: int) -> None:
+            await asyncio.sleep(0.02 * i)  # arrive in order i, from both processes
+            await (one if i % 2 else two).acquire()
+            order.append(i)
+
+        await asyncio.gather(*(wait(i) for i in range(7)))
+    assert order == list(range(7))
+
+
+@pytest.mark.slow
+async def test_one_task_is_not_starved_by_a_process_running_many(redis_server: RedisServer) -> None:
+    limit, period = 10, 0.25
+    async with (
+        budget(redis_server, limit=limit, period=period) as greedy,
+        budget(redis_server, limit=limit, period=period) as meek,
+    ):
+        stop = time.monotonic() + 2.0
+        counts = {"greedy": 0, "meek": 0}
+        meek_waits: list[float] = []
+
+        async def loop(b: RedisBudget, name: str) -> None:
+            while time.monotonic() < stop:
+                t0 = time.monotonic()
+                await b.acquire()
+                counts[name] += 1
+                if name == "meek":
+                    meek_waits.append(time.monotonic() - t0)
+
+        await asyncio.gather(*(loop(greedy, "greedy") for _ in range(12)), loop(meek, "meek"))
+    total = counts["greedy"] + counts["meek"]
+    # Thirteen waiters in ticket order: the lone one gets about one slot in 13,
+    # and never waits longer than the twelve ahead of it take (two windows).
+    assert counts["meek"] >= total / 13 * 0.7
+    assert max(meek_waits) <= 2 * period * 1.02 + 0.15
+
+
+async def test_a_cancelled_waiter_gives_up_its_place(redis_server: RedisServer) -> None:
+    async with budget(redis_server, "cancel", limit=2, period=0.3) as b:
+        await b.acquire()
+        await b.acquire()
+        task = asyncio.create_task(b.acquire())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await b._redis.zcard("{cancel}:waiters") == 0
+        assert await b._redis.zcard("{cancel}:leases") == 0
+
+
+# -- pause and adaptation are shared -------------------------------------------
+
+
+async def test_a_429_seen_by_one_process_pauses_all(redis_server: RedisServer) -> None:
+    async with budget(redis_server, "pause") as a, budget(redis_server, "pause") as b:
+        stamp = await a.acquire()
+        pause = await a.on_rate_limited(stamp, 0.3)
+        assert pause == pytest.approx(0.3, abs=0.01)
+        t0 = time.monotonic()
+        later = await b.acquire()
+        assert time.monotonic() - t0 >= 0.28
+        assert later - stamp >= 0.3
+
+
+async def test_adaptation_mirrors_cap_and_is_shared(redis_server: RedisServer) -> None:
+    limit, period, margin = 10, 0.5, 0.01
+    cap = Cap(limit, period, margin=margin)
+    async with (
+        budget(redis_server, "adapt", limit=limit, period=period, margin=margin) as a,
+        budget(redis_server, "adapt", limit=limit, period=period, margin=margin) as b,
+    ):
+
+        async def agree() -> None:
+            expected = cap.snapshot()
+            for side in (a, b):
+                got = await side.snapshot()
+                assert got.allowance == expected.allowance
+                assert got.spacing == pytest.approx(expected.spacing)
+                assert got.adaptations == expected.adaptations
+                assert got.rate_limited == expected.rate_limited
+
+        # Fresh 429s, seen by one process then the other: pacing, more slack,
+        # then a lower allowance, exactly as Cap decides.
+        first = sent = 0.0
+        for i in range(6):
+            side = (a, b)[i % 2]
+            sent = await side.acquire()
+            first = first or sent
+            cap.record(sent)
+            cap.on_rate_limited(sent + 0.001, sent, 0.0)
+            await side.on_rate_limited(sent, 0.0)
+            await agree()
+        # A late 429 for a request sent before the last adaptation changes nothing.
+        cap.on_rate_limited(sent + 0.002, first, 0.0)
+        await a.on_rate_limited(first, 0.0)
+        await agree()
+        lowered = cap.allowance
+        assert lowered < limit
+        # Paced now: every process keeps the spacing.
+        s3 = await a.acquire()
+        s4 = await b.acquire()
+        assert s4 - s3 >= cap.spacing - 1e-6
+        # 2 * allowance clean answers: the allowance creeps back up.
+        for _ in range(2 * lowered):
+            cap.on_success(s4)
+            await b.on_success(s4)
+        await agree()
+        assert cap.allowance > lowered
+
+
+async def test_keys_expire_when_abandoned(redis_server: RedisServer) -> None:
+    async with budget(redis_server, "ttl", limit=2, period=0.1, margin=0.0) as b:
+        await b.acquire()
+        await b.acquire()
+        waiter = asyncio.create_task(b.acquire())
+        await asyncio.sleep(0.01)
+        await b.on_rate_limited(await waiter, None)
+        keys = sorted(_text(k) for k in await b._redis.keys("{ttl}:*"))
+        # The waiter's ticket was taken and served: its queue entries are gone.
+        assert keys == ["{ttl}:log", "{ttl}:state", "{ttl}:ticket"]
+        for key in keys:
+            assert 0 < await b._redis.pttl(key) <= 1000  # ten windows
+        await asyncio.sleep(1.1)
+        assert await b._redis.keys("{ttl}:*") == []
+
+
+# -- faults --------------------------------------------------------------------
+
+
+async def test_redis_lost_mid_run_falls_back_then_rejoins_never_over_the_cap(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    limit, period = 10, 0.25
+    caplog.set_level(logging.INFO, logger="helpcrunch_async")
+    sends: list[float] = []
+    async with (
+        budget(redis_server, "fault", limit=limit, period=period, fallback_workers=2) as a,
+        budget(redis_server, "fault", limit=limit, period=period, fallback_workers=2) as b,
+    ):
+        stop = time.monotonic() + 3.0
+
+        async def loop(side: RedisBudget) -> None:
+            while time.monotonic() < stop:
+                await side.acquire()
+                sends.append(time.monotonic())
+
+        async def chaos() -> None:
+            await asyncio.sleep(0.6)
+            redis_server.kill()
+            killed.append(time.monotonic())
+            await asyncio.sleep(0.8)
+            await asyncio.to_thread(redis_server.start)
+
+        killed: list[float] = []
+        await asyncio.gather(*(loop(a) for _ in range(3)), *(loop(b) for _ in range(3)), chaos())
+        assert a.fallbacks == b.fallbacks == 1
+        assert a.mode != "fallback"
+        assert b.mode != "fallback"
+    sends.sort()
+    assert max_in_any_window(sends, period) <= limit
+    # No fallback send within one window of the fault.
+    after = [t for t in sends if t > killed[0]]
+    assert after[0] >= killed[0] + period
+    # Sends resumed in fallback and after the rejoin.
+    assert len(after) >= 3 * limit
+    warnings = [r for r in caplog.records if "falls back" in r.getMessage()]
+    assert len(warnings) == 2  # once per budget
+    assert sum("rejoins" in r.getMessage() for r in caplog.records) == 2
+
+
+# -- end to end: several client processes against one emulator -----------------
+
+# Scheduling jitter does not shrink with compressed time: four client processes,
+# the emulator and Redis share two CPUs here, so the margin is a tenth of the
+# period (at 60 s, the default 2% is 1.2 s, far above real jitter).
+MARGIN = 0.1
+
+EXPORTER = """
+import asyncio, json, sys
+from helpcrunch_async._client import HelpCrunch
+from helpcrunch_async._redis_budget import RedisBudget
+
+async def main(base, url, limit, period, margin, workers):
+    async with RedisBudget(url, "e2e", limit=limit, period=period, margin=margin,
+                           fallback_workers=workers, redis_timeout=0.5) as budget:
+        print("ready", flush=True)
+        async with HelpCrunch("test-key", base_url=base, rate_budget=budget,
+                                 backoff=0.01, max_backoff=0.05, max_retries=50) as client:
+            async with client.customers.iter_all() as it:
+                ids = [c.id async for c in it]
+    print(json.dumps({"count": len(ids), "fallbacks": budget.fallbacks}), flush=True)
+
+args = sys.argv[1:]
+asyncio.run(main(args[0], args[1], int(args[2]), float(args[3]), float(args[4]), int(args[5])))
+"""
+
+
+@pytest.mark.slow
+async def test_client_processes_share_one_budget_against_the_emulator(
+    redis_server: RedisServer,
+) -> None:
+    limit, period, workers = 20, 1.0, 4
+    async with Emulator(
+        customers=2000, api_key=KEY, policy="sliding", rate_limit=limit, rate_period=period
+    ) as emu:
+        argv = [
+            "-c",
+            EXPORTER,
+            emu.base_url,
+            redis_server.url,
+            str(limit),
+            str(period),
+            str(MARGIN),
+            "4",
+        ]
+        outs = await run_processes(*([*argv] for _ in range(workers)))
+        log = list(emu.log)
+    results = [json.loads(out.splitlines()[-1]) for out in outs]
+    assert [r["count"] for r in results] == [2000] * workers
+    assert sum(1 for e in log if e.status == 429) == 0
+    assert max_in_any_window([e.time for e in log], period) <= limit
+    assert len(log) == workers * 20
+
+
+@pytest.mark.slow
+async def test_redis_restart_mid_run_against_the_emulator(redis_server: RedisServer) -> None:
+    limit, period, workers = 20, 1.0, 4
+    async with Emulator(
+        customers=4000, api_key=KEY, policy="sliding", rate_limit=limit, rate_period=period
+    ) as emu:
+        argv = [
+            "-c",
+            EXPORTER,
+            emu.base_url,
+            redis_server.url,
+            str(limit),
+            str(period),
+            str(MARGIN),
+            "4",
+        ]
+        procs = await start_processes(*([*argv] for _ in range(workers)))
+        for proc in procs:  # every process has checked Redis at start
+            assert proc.stdout is not None
+            assert await proc.stdout.readline() == b"ready\n"
+        await asyncio.sleep(1.0)
+        redis_server.kill()
+        await asyncio.sleep(1.5)
+        await asyncio.to_thread(redis_server.start)
+        outs = await finish_processes(procs)
+        log = list(emu.log)
+    results = [json.loads(out.splitlines()[-1]) for out in outs]
+    assert [r["count"] for r in results] == [4000] * workers
+    assert all(r["fallbacks"] >= 1 for r in results)
+    assert sum(1 for e in log if e.status == 429) == 0
+    assert max_in_any_window([e.time for e in log], period) <= limit
+    assert math.isclose(len(log), workers * 40)
