@@ -28,16 +28,25 @@ its ticket at once.
 Faults: `connect` (or `check`, or ``async with``) raises
 `RedisUnavailableError` when Redis cannot be reached at start. When Redis goes
 away mid-run, the budget logs it once and falls back to a local sliding log of
-``limit // fallback_workers`` requests per period, first waiting one window
-plus the margin since the fault, probing Redis before any fallback send once
+``limit // fallback_workers`` requests per period (set ``fallback_workers`` to
+the number of processes sharing the key), first waiting one window plus the
+margin since the fault, and probing Redis before any fallback send once
 ``probe_interval`` has passed. When a probe succeeds it writes its recent sends
-into the shared log and keeps its fallback share as a second limit for one
-hand-over (see `_shared_cap` for why the sum over processes never exceeds the
-cap). The guarantee assumes every process shares the fault (Redis down or
-restarted); a partition that cuts only some processes off from a Redis the
-others still reach lets the cut-off ones add their fallback shares, and a
-process that sent nothing while Redis was away, meeting a restarted (empty)
-Redis, does not know of the others' fallback sends until they rejoin.
+into the shared log, marks a shared hand-over in the state, and keeps its
+fallback share as a second limit until every other process must have probed,
+plus one window (`_shared_cap` gives the arithmetic and why the sum over
+processes never exceeds the cap). Two more ways into the hand-over close the
+gaps of a process that never noticed the fault (it was asleep or idle through
+it): the acquire script refuses, with a verdict of its own, a process whose
+known epoch is gone (Redis restarted and lost the log: it writes its own
+recent sends back and hands over), and a process outside the hand-over while
+one is marked (it keeps to its share until the mark ends).
+
+What stays outside the guarantee: a partition that cuts some processes off
+from a Redis the others still reach (the cut-off ones add their fallback
+shares), and a process that first contacts Redis within one probe interval of
+its return, before any process in fallback has rejoined and marked the
+hand-over.
 """
 
 from __future__ import annotations
@@ -406,9 +415,7 @@ class RedisBudget:
         self._success_script: AsyncScript = self._redis.register_script(_ON_SUCCESS)
         self._limited_script: AsyncScript = self._redis.register_script(_ON_RATE_LIMITED)
         self._rejoin_script: AsyncScript = self._redis.register_script(_REJOIN)
-        # A new state's epoch: a rejoining process compares it with the one it
-        # knew to learn whether Redis lost the shared log meanwhile.
-        self._epoch_candidate = secrets.token_hex(8)
+        # The state's epoch as last seen: a new one means Redis lost the shared log.
         self._epoch: str | None = None
         self._mode = _SHARED
         # This process's recent sends: (monotonic time, sent in fallback).
@@ -607,7 +614,9 @@ class RedisBudget:
     # -- shared mode ---------------------------------------------------------
 
     def _args(self) -> list[str]:
-        return [str(self._limit), repr(self._period), repr(self._margin), self._epoch_candidate]
+        # A fresh epoch per call: a state this process recreates after a restart
+        # must not carry the epoch it knew from before.
+        return [str(self._limit), repr(self._period), repr(self._margin), secrets.token_hex(8)]
 
     async def _acquire_shared(self, *, in_handover: bool) -> float | None:
         """Wait in the shared queue and return the stamp; None after a forced hand-over."""

@@ -381,6 +381,35 @@ async def test_redis_lost_mid_run_falls_back_then_rejoins_never_over_the_cap(
     assert sum("rejoins" in r.getMessage() for r in caplog.records) == 2
 
 
+async def test_a_process_asleep_through_a_restart_hands_over(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="helpcrunch_async")
+    kwargs: dict[str, Any] = {"limit": 10, "period": 0.5, "fallback_workers": 2}
+    async with budget(redis_server, "asleep", **kwargs) as a:
+        for _ in range(4):
+            await a.acquire()
+        # Redis restarts (its log is lost) while this process sends nothing.
+        await asyncio.to_thread(redis_server.kill)
+        await asyncio.to_thread(redis_server.start)
+        await a.acquire()
+        assert a.mode == "hand-over"
+        assert a.fallbacks == 0
+        # Its own sends of the last window went back into the new log.
+        assert await a._redis.llen("{asleep}:log") == 5
+        # A process that arrives now keeps to its share until the hand-over ends.
+        async with budget(redis_server, "asleep", **kwargs) as c:
+            await c.acquire()
+            assert c.mode == "hand-over"
+            t0 = time.monotonic()
+            for _ in range(5):  # its share is 5 per window
+                await c.acquire()
+            assert time.monotonic() - t0 >= 0.5
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("lost the shared state" in m for m in messages) == 1
+    assert sum("another process is back" in m for m in messages) == 1
+
+
 # -- end to end: several client processes against one emulator -----------------
 
 # Scheduling jitter does not shrink with compressed time: four client processes,
