@@ -29,8 +29,8 @@ from ._errors import (
     TransportError,
 )
 from ._models import (
-    Customer,
     CustomDataItem,
+    Customer,
     CustomersPage,
     Device,
     ErrorEntry,

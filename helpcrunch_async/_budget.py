@@ -69,7 +69,9 @@ class LocalBudget:
     (B + r*W <= limit) and able to spend a whole period's budget at once.
     """
 
-    def __init__(self, limit: int = 120, period: float = 60.0, *, margin: float | None = None):
+    def __init__(
+        self, limit: int = 120, period: float = 60.0, *, margin: float | None = None
+    ) -> None:
         self._cap = Cap(limit, period, margin=margin)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None

@@ -10,16 +10,21 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
-from typing import TypeVar
+from http import HTTPStatus
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
-from yarl import URL
 
 from ._errors import DecodeError, HelpCrunchError, error_for_status
-from ._paging import ScanStats
 from ._retry import RetryPolicy, is_retryable, parse_retry_after
 from ._transport import Fault, Transport
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from yarl import URL
+
+    from ._paging import ScanStats
 
 __all__ = ["Caller"]
 
@@ -75,15 +80,13 @@ class Caller:
                 continue
             _count(stats, requests=answer.attempts)
             status = answer.status
-            if status == 429:
+            if status == HTTPStatus.TOO_MANY_REQUESTS:
                 retry_after = parse_retry_after(answer.headers.get("Retry-After"), now=time.time())
                 pause = await budget.on_rate_limited(answer.sent_at, retry_after)
                 _count(stats, rate_limited=1)
                 if stats is not None:
                     stats.pause_seconds += pause
-                error = error_for_status(
-                    status, answer.body, request=what, retry_after=retry_after
-                )
+                error = error_for_status(status, answer.body, request=what, retry_after=retry_after)
                 if self._retry.exhausted(failures + 1):
                     raise error
                 failures += 1
@@ -145,4 +148,3 @@ def _count(
         stats.requests += requests
         stats.retries += retries
         stats.rate_limited += rate_limited
-

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import aiohttp
 
@@ -15,6 +14,9 @@ from ._errors import InvalidParameterError
 from ._params import check_base_url, check_positive_int, check_seconds
 from ._retry import RetryPolicy
 from ._transport import Transport
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 __all__ = ["DEFAULT_BASE_URL", "HelpCrunch"]
 

@@ -61,8 +61,10 @@ class Customers:
         """
         query_base = _query(0, check_limit(page_size), sort, order)
         check_offset(start)
-        workers = self._concurrency if concurrency is None else check_positive_int(
-            "concurrency", concurrency
+        workers = (
+            self._concurrency
+            if concurrency is None
+            else check_positive_int("concurrency", concurrency)
         )
 
         async def fetch(offset: int, stats: ScanStats) -> CustomersPage:

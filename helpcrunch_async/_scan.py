@@ -14,19 +14,21 @@ import functools
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
-from typing import Self
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, Self
 
 from ._idset import IdSet
 from ._models import Customer, CustomersPage
 from ._paging import ScanPlan, ScanStats
 
+if TYPE_CHECKING:
+    from types import TracebackType
+
 __all__ = ["CustomerScan"]
 
 logger = logging.getLogger("helpcrunch_async")
 
-FetchPage = Callable[[int, ScanStats], Awaitable[CustomersPage]]
+FetchPage = Callable[[int, ScanStats], Coroutine[Any, Any, CustomersPage]]
 
 
 class CustomerScan:
@@ -133,8 +135,8 @@ class CustomerScan:
             raise
 
     def _fresh(self, items: Sequence[Customer]) -> list[Customer]:
-        add = self._ids.add
-        fresh = [c for c in items if add(c.id)]
+        new = self._ids.add_many([c.id for c in items])
+        fresh = [c for c, is_new in zip(items, new, strict=True) if is_new]
         dropped = len(items) - len(fresh)
         if dropped:
             self.stats.duplicates += dropped

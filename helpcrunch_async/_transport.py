@@ -12,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aiohttp
-from multidict import CIMultiDictProxy
-from yarl import URL
 
-from ._budget import RateBudget
 from ._errors import RequestTimeoutError, TransportError
+
+if TYPE_CHECKING:
+    from multidict import CIMultiDictProxy
+    from yarl import URL
+
+    from ._budget import RateBudget
 
 __all__ = ["Answer", "Fault", "Transport"]
 
