@@ -13,6 +13,9 @@ cancels it, which stops its requests at once.
 Configuration comes from the environment: ``HELPCRUNCH_API_KEY`` (required),
 ``HELPCRUNCH_BASE_URL``, ``HELPCRUNCH_RATE_LIMIT`` and ``HELPCRUNCH_RATE_PERIOD``
 (the cap, 120 per 60 s by default), ``EXPORT_DIR`` (default ``./exports``).
+With several uvicorn or gunicorn workers, set ``HELPCRUNCH_REDIS_URL`` (and
+``HELPCRUNCH_WORKERS``, their number) so that every worker shares one cap through
+Redis instead of each sending up to the whole cap.
 """
 
 from __future__ import annotations
@@ -70,11 +73,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Create the one client at startup; at shutdown cancel exports and close it."""
     export_dir = Path(os.environ.get("EXPORT_DIR", "exports"))
     await asyncio.to_thread(export_dir.mkdir, parents=True, exist_ok=True)
+    rate_limit = int(os.environ.get("HELPCRUNCH_RATE_LIMIT", "120"))
+    rate_period = float(os.environ.get("HELPCRUNCH_RATE_PERIOD", "60"))
+    budget: hc.RateBudget | None = None
+    redis_url = os.environ.get("HELPCRUNCH_REDIS_URL")
+    if redis_url:
+        # One cap for every worker process: fails at startup if Redis is unreachable.
+        budget = await hc.RedisBudget.connect(
+            redis_url,
+            os.environ.get("HELPCRUNCH_REDIS_KEY", "helpcrunch"),
+            limit=rate_limit,
+            period=rate_period,
+            fallback_workers=int(os.environ.get("HELPCRUNCH_WORKERS", "4")),
+        )
     client = hc.HelpCrunch(
         os.environ.get("HELPCRUNCH_API_KEY"),
         base_url=os.environ.get("HELPCRUNCH_BASE_URL", hc.DEFAULT_BASE_URL),
-        rate_limit=int(os.environ.get("HELPCRUNCH_RATE_LIMIT", "120")),
-        rate_period=float(os.environ.get("HELPCRUNCH_RATE_PERIOD", "60")),
+        rate_limit=rate_limit,
+        rate_period=rate_period,
+        rate_budget=budget,
     )
     tasks: set[asyncio.Task[None]] = set()
     app.state.client = client
@@ -88,6 +105,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await client.close()
+        if isinstance(budget, hc.RedisBudget):
+            await budget.aclose()
 
 
 app = FastAPI(title="HelpCrunch export service", lifespan=lifespan)

@@ -38,6 +38,7 @@ from ._models import (
     Tag,
 )
 from ._paging import ScanStats
+from ._redis_budget import RedisBudget, RedisUnavailableError
 from ._scan import CustomerScan
 
 __version__ = "0.1.0"
@@ -64,6 +65,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateBudget",
     "RateLimitError",
+    "RedisBudget",
+    "RedisUnavailableError",
     "RequestTimeoutError",
     "ScanStats",
     "ServerError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from bisect import bisect_left
 
@@ -54,14 +55,16 @@ periods = st.sampled_from([0.5, 1.0, 2.0, 60.0])
 
 
 @given(demands, limits, periods)
-def test_sliding_window_never_exceeded(wants, limit, period):
+def test_sliding_window_never_exceeded(wants: list[float], limit: int, period: float) -> None:
     cap = Cap(limit, period)
     sends = schedule(cap, wants)
     assert most_in_window(sends, period + cap.margin) <= limit
 
 
 @given(demands, limits, periods, st.floats(min_value=0, max_value=1))
-def test_jitter_within_margin_is_safe(wants, limit, period, fraction):
+def test_jitter_within_margin_is_safe(
+    wants: list[float], limit: int, period: float, fraction: float
+) -> None:
     # Each arrival lags its send by up to the margin: still at most `limit` a period.
     cap = Cap(limit, period)
     sends = schedule(cap, wants)
@@ -71,7 +74,9 @@ def test_jitter_within_margin_is_safe(wants, limit, period, fraction):
 
 
 @given(demands, limits, periods, st.floats(min_value=0, max_value=100))
-def test_fixed_clock_windows_never_exceeded(wants, limit, period, origin):
+def test_fixed_clock_windows_never_exceeded(
+    wants: list[float], limit: int, period: float, origin: float
+) -> None:
     cap = Cap(limit, period)
     sends = schedule(cap, wants)
     per_window: dict[int, int] = {}
@@ -82,12 +87,12 @@ def test_fixed_clock_windows_never_exceeded(wants, limit, period, origin):
 
 
 @given(demands, limits, periods)
-def test_token_bucket_never_empty(wants, limit, period):
+def test_token_bucket_never_empty(wants: list[float], limit: int, period: float) -> None:
     sends = schedule(Cap(limit, period, margin=0.0), wants)
     assert token_bucket_rejects(sends, limit, period) == 0
 
 
-def test_a_whole_period_budget_leaves_at_once():
+def test_a_whole_period_budget_leaves_at_once() -> None:
     cap = Cap(20, 1.0)
     sends = schedule(cap, [0.0] * 20)
     assert sends == [0.0] * 20
@@ -95,17 +100,17 @@ def test_a_whole_period_budget_leaves_at_once():
     assert cap.next_paced_slot(0.0) == pytest.approx(1.0 + default_margin(1.0))
 
 
-def test_first_429_switches_on_pacing_and_pauses_everyone():
+def test_first_429_switches_on_pacing_and_pauses_everyone() -> None:
     cap = Cap(20, 1.0, margin=0.0)
     for _ in range(8):
         cap.record(0.0)
     pause = cap.on_rate_limited(0.01, sent_at=0.0, retry_after=None)
-    assert cap.spacing == pytest.approx(1.05 / 20)
+    assert cap.spacing == pytest.approx(1.03 / 20)
     assert pause == pytest.approx(cap.spacing)
     assert cap.next_paced_slot(0.01) == pytest.approx(0.01 + cap.spacing)
 
 
-def test_stale_429s_are_one_piece_of_evidence():
+def test_stale_429s_are_one_piece_of_evidence() -> None:
     cap = Cap(20, 1.0, margin=0.0)
     for _ in range(8):
         cap.record(0.0)
@@ -128,14 +133,14 @@ def fresh_429s(cap: Cap, count: int, t: float = 0.0) -> float:
     return t
 
 
-def test_fresh_429s_while_pacing_widen_the_slack_then_lower_the_allowance():
+def test_fresh_429s_while_pacing_widen_the_slack_then_lower_the_allowance() -> None:
     cap = Cap(20, 1.0, margin=0.0)
     fresh_429s(cap, 1)
-    assert (cap.allowance, cap.slack) == (20, 0.05)
+    assert (cap.allowance, cap.slack) == (20, 0.03)
     fresh_429s(cap, 1, 10.0)
-    assert (cap.allowance, cap.slack) == (20, 0.1)
-    assert cap.spacing == pytest.approx(1.1 / 20)
-    fresh_429s(cap, 2, 20.0)
+    assert (cap.allowance, cap.slack) == (20, 0.06)
+    assert cap.spacing == pytest.approx(1.06 / 20)
+    fresh_429s(cap, 3, 20.0)
     assert (cap.allowance, cap.slack) == (20, 0.25)
     fresh_429s(cap, 1, 30.0)
     assert cap.allowance == 16
@@ -144,7 +149,7 @@ def test_fresh_429s_while_pacing_widen_the_slack_then_lower_the_allowance():
     assert cap.allowance == 12
 
 
-def test_allowance_never_reaches_zero():
+def test_allowance_never_reaches_zero() -> None:
     cap = Cap(3, 1.0, margin=0.0)
     t = 0.0
     for _ in range(20):
@@ -154,7 +159,7 @@ def test_allowance_never_reaches_zero():
     assert cap.allowance == 1
 
 
-def test_retry_after_is_honoured_and_never_shortens_a_pause():
+def test_retry_after_is_honoured_and_never_shortens_a_pause() -> None:
     cap = Cap(20, 1.0)
     cap.record(0.0)
     assert cap.on_rate_limited(1.0, sent_at=0.0, retry_after=5.0) == pytest.approx(5.0)
@@ -164,7 +169,7 @@ def test_retry_after_is_honoured_and_never_shortens_a_pause():
     assert cap.next_slot(2.0) == pytest.approx(6.0)
 
 
-def test_backoff_doubles_while_429s_repeat_and_is_capped_by_the_period():
+def test_backoff_doubles_while_429s_repeat_and_is_capped_by_the_period() -> None:
     cap = Cap(10, 1.0, margin=0.0)
     pauses = []
     t = 0.0
@@ -176,9 +181,9 @@ def test_backoff_doubles_while_429s_repeat_and_is_capped_by_the_period():
     assert max(pauses) <= 1.0
 
 
-def test_clean_answers_restore_the_allowance_slowly_but_keep_pacing():
+def test_clean_answers_restore_the_allowance_slowly_but_keep_pacing() -> None:
     cap = Cap(20, 1.0, margin=0.0)
-    t = fresh_429s(cap, 5)
+    t = fresh_429s(cap, 6)
     assert cap.allowance == 16
     for i in range(2 * 16):
         cap.on_success(t + i)
@@ -190,14 +195,14 @@ def test_clean_answers_restore_the_allowance_slowly_but_keep_pacing():
     assert cap.spacing > 0
 
 
-def test_no_burst_server_sees_no_429_once_paced():
+def test_no_burst_server_sees_no_429_once_paced() -> None:
     # A no-burst server refuses arrivals closer than period/limit to the last accepted one.
     limit, period = 20, 1.0
     cap = Cap(limit, period)
     cap.record(0.0)
     cap.on_rate_limited(0.001, sent_at=0.0, retry_after=None)
     sends = schedule(cap, [0.0] * 200)
-    gaps = [b - a for a, b in zip(sends, sends[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(sends)]
     assert min(gaps) >= period / limit
 
 
@@ -209,7 +214,9 @@ def test_no_burst_server_sees_no_429_once_paced():
     ),
     demands,
 )
-def test_no_send_inside_a_pause_and_the_window_still_holds(events, wants):
+def test_no_send_inside_a_pause_and_the_window_still_holds(
+    events: list[tuple[float, float | None]], wants: list[float]
+) -> None:
     cap = Cap(10, 1.0)
     sends: list[float] = []
     pauses: list[tuple[float, float]] = []
@@ -238,6 +245,6 @@ def test_no_send_inside_a_pause_and_the_window_still_holds(events, wants):
     ("limit", "period", "margin"),
     [(0, 1.0, None), (True, 1.0, None), (1, 0, None), (1, math.inf, None), (1, 1.0, -1.0)],
 )
-def test_bad_settings_are_refused(limit, period, margin):
+def test_bad_settings_are_refused(limit: int, period: float, margin: float | None) -> None:
     with pytest.raises(ValueError, match="rate"):
         Cap(limit, period, margin=margin)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import msgspec
@@ -11,21 +12,24 @@ import pytest
 import helpcrunch_async as hc
 from helpcrunch_async.testing import Emulator
 
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
 KEY = "sk-test-0123456789abcdef"
 
 
 @pytest.fixture
-async def emu():
+async def emu() -> AsyncIterator[Emulator]:
     async with Emulator(customers=250, seed=3, api_key=KEY) as server:
         yield server
 
 
-def client_for(emu: Emulator, **kwargs) -> hc.HelpCrunch:
+def client_for(emu: Emulator, **kwargs: Any) -> hc.HelpCrunch:
     kwargs.setdefault("backoff", 0.01)
     return hc.HelpCrunch(KEY, base_url=emu.base_url, **kwargs)
 
 
-async def test_list_returns_a_typed_page(emu):
+async def test_list_returns_a_typed_page(emu: Emulator) -> None:
     async with client_for(emu) as client:
         page = await client.customers.list(offset=10, limit=5, sort="customers.firstSeen")
     assert page.total == 250
@@ -34,7 +38,7 @@ async def test_list_returns_a_typed_page(emu):
     assert [c.id for c in page.data] == emu.expected_ids("customers.firstSeen", "asc")[10:15]
 
 
-async def test_get_one_customer_and_encode_it_back(emu):
+async def test_get_one_customer_and_encode_it_back(emu: Emulator) -> None:
     wanted = emu.expected_ids(None, "asc")[7]
     async with client_for(emu) as client:
         customer = await client.customers.get(wanted)
@@ -45,7 +49,7 @@ async def test_get_one_customer_and_encode_it_back(emu):
     assert "firstSeen" in wire
 
 
-async def test_get_missing_customer_is_not_found_and_not_retried(emu):
+async def test_get_missing_customer_is_not_found_and_not_retried(emu: Emulator) -> None:
     async with client_for(emu) as client:
         with pytest.raises(hc.NotFoundError) as info:
             await client.customers.get(999_999_999)
@@ -64,20 +68,22 @@ async def test_get_missing_customer_is_not_found_and_not_retried(emu):
         {"order": "up"},
     ],
 )
-async def test_bad_arguments_fail_before_any_request(emu, kwargs):
+async def test_bad_arguments_fail_before_any_request(emu: Emulator, kwargs: dict[str, Any]) -> None:
     async with client_for(emu) as client:
         with pytest.raises(ValueError, match=next(iter(kwargs))):
             await client.customers.list(**kwargs)
         renamed = {"limit": "page_size", "offset": "start"}
         scan_kwargs = {renamed.get(k, k): v for k, v in kwargs.items()}
-        with pytest.raises(ValueError, match="page_size|limit|sort|order|offset|start"):
+        with pytest.raises(ValueError, match=r"page_size|limit|sort|order|offset|start"):
             client.customers.iter_all(**scan_kwargs)
     assert emu.log == []
 
 
-async def test_wrong_key_is_an_authentication_error_without_the_key(emu, caplog):
+async def test_wrong_key_is_an_authentication_error_without_the_key(
+    emu: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="helpcrunch_async")
-    secret = "sk-wrong-key-that-must-never-show"
+    secret = "sk-wrong-key-that-must-never-show"  # noqa: S105 -- a fake key to hunt for
     async with hc.HelpCrunch(secret, base_url=emu.base_url) as client:
         assert secret not in repr(client)
         with pytest.raises(hc.AuthenticationError) as info:
@@ -90,7 +96,7 @@ async def test_wrong_key_is_an_authentication_error_without_the_key(emu, caplog)
     assert len(emu.log) == 1  # 401 is never retried
 
 
-async def test_transport_errors_do_not_carry_the_key(caplog):
+async def test_transport_errors_do_not_carry_the_key(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="helpcrunch_async")
     # A loopback port with nothing listening: connection refused, retried, then raised.
     async with hc.HelpCrunch(
@@ -105,19 +111,19 @@ async def test_transport_errors_do_not_carry_the_key(caplog):
     assert "retrying" in caplog.text
 
 
-def test_key_comes_from_the_environment(monkeypatch):
+def test_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HELPCRUNCH_API_KEY", "from-env")
     client = hc.HelpCrunch(base_url="http://127.0.0.1:1/v1")
     assert "from-env" not in repr(client)
 
 
-def test_no_key_at_all_is_a_clear_error(monkeypatch):
+def test_no_key_at_all_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HELPCRUNCH_API_KEY", raising=False)
     with pytest.raises(hc.InvalidParameterError, match="HELPCRUNCH_API_KEY"):
         hc.HelpCrunch()
 
 
-def test_plain_http_to_a_remote_host_is_refused():
+def test_plain_http_to_a_remote_host_is_refused() -> None:
     with pytest.raises(ValueError, match="https"):
         hc.HelpCrunch(KEY, base_url="http://api.helpcrunch.com/v1")
 
@@ -132,12 +138,12 @@ def test_plain_http_to_a_remote_host_is_refused():
         ({"timeout": -5}, "timeout"),
     ],
 )
-def test_bad_settings_are_refused_at_construction(kwargs, name):
+def test_bad_settings_are_refused_at_construction(kwargs: dict[str, Any], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         hc.HelpCrunch(KEY, base_url="http://127.0.0.1:1/v1", **kwargs)
 
 
-async def test_a_session_the_caller_owns_stays_open(emu):
+async def test_a_session_the_caller_owns_stays_open(emu: Emulator) -> None:
     async with aiohttp.ClientSession() as session:
         async with client_for(emu, session=session) as client:
             page = await client.customers.list(limit=3)
@@ -145,7 +151,7 @@ async def test_a_session_the_caller_owns_stays_open(emu):
         assert not session.closed
 
 
-async def test_one_budget_shared_by_two_clients(emu):
+async def test_one_budget_shared_by_two_clients(emu: Emulator) -> None:
     budget = hc.LocalBudget(5, 60.0)
     async with client_for(emu, rate_budget=budget) as a, client_for(emu, rate_budget=budget) as b:
         for client in (a, b, a, b, a):

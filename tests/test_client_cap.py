@@ -10,6 +10,7 @@ absorbs network jitter in production.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ KEY = "test-key"
 R, W = 10, 1.0
 
 
-def client_for(emu: Emulator, **kwargs) -> hc.HelpCrunch:
+def client_for(emu: Emulator, **kwargs: Any) -> hc.HelpCrunch:
     kwargs.setdefault("backoff", 0.01)
     kwargs.setdefault("max_backoff", 0.05)
     return hc.HelpCrunch(KEY, base_url=emu.base_url, rate_limit=R, rate_period=W, **kwargs)
@@ -36,7 +37,9 @@ async def scan(client: hc.HelpCrunch) -> tuple[list[int], hc.ScanStats]:
 @pytest.mark.parametrize("policy", ["sliding", "fixed", "token-bucket", "no-burst"])
 @pytest.mark.parametrize("retry_after", [True, False])
 @pytest.mark.parametrize("count_rejected", [False, True])
-async def test_never_over_the_cap_under_every_window_type(policy, retry_after, count_rejected):
+async def test_never_over_the_cap_under_every_window_type(
+    policy: str, retry_after: bool, count_rejected: bool
+) -> None:
     async with (
         Emulator(
             customers=1500,
@@ -69,10 +72,11 @@ async def test_never_over_the_cap_under_every_window_type(policy, retry_after, c
     assert stats.requests == len(emu.log)
 
 
-async def test_an_account_that_fits_in_one_window_does_not_wait_for_pacing():
+async def test_an_account_that_fits_in_one_window_does_not_wait_for_pacing() -> None:
     async with (
-        Emulator(customers=1500, api_key=KEY, policy="sliding", rate_limit=20, rate_period=5.0)
-        as emu,
+        Emulator(
+            customers=1500, api_key=KEY, policy="sliding", rate_limit=20, rate_period=5.0
+        ) as emu,
         hc.HelpCrunch(
             KEY, base_url=emu.base_url, rate_limit=20, rate_period=5.0, concurrency=8
         ) as client,
@@ -85,7 +89,7 @@ async def test_an_account_that_fits_in_one_window_does_not_wait_for_pacing():
     assert max(times) - min(times) < 1.0
 
 
-async def test_retry_after_is_honoured_by_every_worker():
+async def test_retry_after_is_honoured_by_every_worker() -> None:
     async with (
         Emulator(customers=3000, api_key=KEY, fail={3: "429"}, latency=0.01) as emu,
         client_for(emu) as client,
@@ -101,10 +105,15 @@ async def test_retry_after_is_honoured_by_every_worker():
     assert max(later) >= 0.95
 
 
-async def test_two_clients_sharing_a_budget_share_the_cap():
+async def test_two_clients_sharing_a_budget_share_the_cap() -> None:
     budget = hc.LocalBudget(R, W)
-    async with Emulator(customers=900, api_key=KEY, policy="sliding", rate_limit=R, rate_period=W) as emu:
-        async with client_for(emu, rate_budget=budget) as a, client_for(emu, rate_budget=budget) as b:
+    async with Emulator(
+        customers=900, api_key=KEY, policy="sliding", rate_limit=R, rate_period=W
+    ) as emu:
+        async with (
+            client_for(emu, rate_budget=budget) as a,
+            client_for(emu, rate_budget=budget) as b,
+        ):
             results = await asyncio.gather(scan(a), scan(b))
         arrivals = [e.time for e in emu.log]
     assert all(len(ids) == 900 for ids, _ in results)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from helpcrunch_async.testing import Drift, Emulator
 KEY = "test-key"
 
 
-def client_for(emu: Emulator, **kwargs) -> hc.HelpCrunch:
+def client_for(emu: Emulator, **kwargs: Any) -> hc.HelpCrunch:
     kwargs.setdefault("backoff", 0.01)
     kwargs.setdefault("max_backoff", 0.05)
     return hc.HelpCrunch(KEY, base_url=emu.base_url, **kwargs)
@@ -30,7 +31,7 @@ async def settled_log(emu: Emulator) -> int:
     return len(emu.log)
 
 
-async def scan_ids(client: hc.HelpCrunch, **kwargs) -> tuple[list[int], hc.ScanStats]:
+async def scan_ids(client: hc.HelpCrunch, **kwargs: Any) -> tuple[list[int], hc.ScanStats]:
     async with client.customers.iter_all(**kwargs) as scan:
         ids = [c.id async for c in scan]
     return ids, scan.stats
@@ -46,7 +47,7 @@ async def scan_ids(client: hc.HelpCrunch, **kwargs) -> tuple[list[int], hc.ScanS
         ("customers.lastSeen", "desc"),
     ],
 )
-async def test_every_customer_once_in_server_order(sort, order):
+async def test_every_customer_once_in_server_order(sort: str | None, order: str) -> None:
     async with Emulator(customers=1234, seed=5, api_key=KEY) as emu, client_for(emu) as client:
         ids, stats = await scan_ids(client, sort=sort, order=order)
         assert ids == emu.expected_ids(sort, order)
@@ -57,7 +58,7 @@ async def test_every_customer_once_in_server_order(sort, order):
     assert stats.duplicates == 0
 
 
-async def test_an_empty_account_and_an_exact_fit():
+async def test_an_empty_account_and_an_exact_fit() -> None:
     async with Emulator(customers=0, api_key=KEY) as emu, client_for(emu) as client:
         ids, stats = await scan_ids(client)
     assert ids == []
@@ -68,7 +69,7 @@ async def test_an_empty_account_and_an_exact_fit():
     assert stats.requests == 3
 
 
-async def test_first_customers_come_before_the_rest_is_fetched():
+async def test_first_customers_come_before_the_rest_is_fetched() -> None:
     async with (
         Emulator(customers=3000, api_key=KEY, latency=0.05) as emu,
         client_for(emu, concurrency=4) as client,
@@ -82,7 +83,7 @@ async def test_first_customers_come_before_the_rest_is_fetched():
     assert len(rest) == 2999
 
 
-async def test_a_slow_consumer_slows_fetching_instead_of_filling_memory():
+async def test_a_slow_consumer_slows_fetching_instead_of_filling_memory() -> None:
     async with (
         Emulator(customers=10_000, api_key=KEY) as emu,
         client_for(emu, concurrency=3) as client,
@@ -96,7 +97,7 @@ async def test_a_slow_consumer_slows_fetching_instead_of_filling_memory():
     assert count == 10_000
 
 
-async def test_a_slow_head_page_does_not_stall_the_other_workers():
+async def test_a_slow_head_page_does_not_stall_the_other_workers() -> None:
     # The second request (the first concurrent window) hangs until it times out.
     async with (
         Emulator(customers=5000, api_key=KEY, fail={2: "hang"}) as emu,
@@ -113,7 +114,7 @@ async def test_a_slow_head_page_does_not_stall_the_other_workers():
 
 
 @pytest.mark.parametrize("kind", ["500", "502", "503", "504", "drop", "truncate", "malformed"])
-async def test_faults_are_retried_and_nothing_is_lost(kind):
+async def test_faults_are_retried_and_nothing_is_lost(kind: str) -> None:
     async with (
         Emulator(customers=800, api_key=KEY, fail={1: kind, 3: kind, 4: kind}) as emu,
         client_for(emu) as client,
@@ -124,7 +125,7 @@ async def test_faults_are_retried_and_nothing_is_lost(kind):
     assert stats.requests == 8 + 3
 
 
-async def test_random_faults_under_load():
+async def test_random_faults_under_load() -> None:
     async with (
         Emulator(customers=3000, api_key=KEY, error_rate=0.1, drop_rate=0.05, fault_seed=7) as emu,
         client_for(emu, max_retries=8) as client,
@@ -134,7 +135,7 @@ async def test_random_faults_under_load():
     assert stats.retries > 0
 
 
-async def test_spent_retries_end_the_scan_and_nothing_keeps_running():
+async def test_spent_retries_end_the_scan_and_nothing_keeps_running() -> None:
     async with (
         Emulator(customers=2000, api_key=KEY, latency=0.02) as emu,
         client_for(emu, max_retries=2) as client,
@@ -150,14 +151,16 @@ async def test_spent_retries_end_the_scan_and_nothing_keeps_running():
 
 
 @pytest.mark.parametrize(("kind", "error"), [("400", hc.BadRequestError), ("404", hc.APIError)])
-async def test_client_errors_are_never_retried(kind, error):
+async def test_client_errors_are_never_retried(kind: str, error: type[hc.APIError]) -> None:
     async with Emulator(customers=500, api_key=KEY, fail={3: kind}) as emu, client_for(emu) as c:
         with pytest.raises(error):
             await scan_ids(c)
         assert sum(1 for e in emu.log if e.status == int(kind)) == 1
 
 
-async def test_inserts_mid_scan_are_dropped_as_duplicates_and_reported(caplog):
+async def test_inserts_mid_scan_are_dropped_as_duplicates_and_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.INFO, logger="helpcrunch_async")
     async with (
         Emulator(customers=2000, api_key=KEY, drift=[Drift(after_request=3, insert=150)]) as emu,
@@ -172,7 +175,7 @@ async def test_inserts_mid_scan_are_dropped_as_duplicates_and_reported(caplog):
     assert "total changed" in caplog.text
 
 
-async def test_deletes_mid_scan_are_reported():
+async def test_deletes_mid_scan_are_reported() -> None:
     async with (
         Emulator(customers=2000, api_key=KEY, drift=[Drift(after_request=3, delete=120)]) as emu,
         client_for(emu, concurrency=2) as client,
@@ -183,7 +186,7 @@ async def test_deletes_mid_scan_are_reported():
     assert stats.total_changed
 
 
-async def test_growth_past_the_planned_end_is_fetched():
+async def test_growth_past_the_planned_end_is_fetched() -> None:
     async with (
         Emulator(
             customers=1000, api_key=KEY, drift=[Drift(after_request=2, insert=250, position="end")]
@@ -195,7 +198,7 @@ async def test_growth_past_the_planned_end_is_fetched():
     assert stats.total_at_end == 1250
 
 
-async def test_break_inside_async_with_stops_every_request():
+async def test_break_inside_async_with_stops_every_request() -> None:
     async with (
         Emulator(customers=20_000, api_key=KEY, latency=0.2) as emu,
         client_for(emu, concurrency=8) as client,
@@ -209,7 +212,7 @@ async def test_break_inside_async_with_stops_every_request():
         assert len(asyncio.all_tasks()) == 1
 
 
-async def test_cancelling_the_consumer_task_stops_every_request():
+async def test_cancelling_the_consumer_task_stops_every_request() -> None:
     async with (
         Emulator(customers=20_000, api_key=KEY, latency=0.2) as emu,
         client_for(emu, concurrency=8) as client,
@@ -230,7 +233,7 @@ async def test_cancelling_the_consumer_task_stops_every_request():
         assert len(asyncio.all_tasks()) == 1
 
 
-async def test_closing_the_client_closes_its_scans():
+async def test_closing_the_client_closes_its_scans() -> None:
     async with Emulator(customers=20_000, api_key=KEY, latency=0.2) as emu:
         client = client_for(emu)
         scan = client.customers.iter_all()
@@ -243,7 +246,7 @@ async def test_closing_the_client_closes_its_scans():
             await anext(scan)
 
 
-async def test_aclose_then_iterating_again_ends_at_once():
+async def test_aclose_then_iterating_again_ends_at_once() -> None:
     async with Emulator(customers=500, api_key=KEY) as emu, client_for(emu) as client:
         scan = client.customers.iter_all()
         await anext(scan)
@@ -252,7 +255,9 @@ async def test_aclose_then_iterating_again_ends_at_once():
         assert [c async for c in scan] == []
 
 
-async def test_retries_and_pauses_are_logged_with_their_reason(caplog):
+async def test_retries_and_pauses_are_logged_with_their_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.INFO, logger="helpcrunch_async")
     async with (
         Emulator(customers=600, api_key=KEY, fail={2: "503", 4: "429"}) as emu,

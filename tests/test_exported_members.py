@@ -26,6 +26,8 @@ EXPECTED = [
     "PermissionDeniedError",
     "RateBudget",
     "RateLimitError",
+    "RedisBudget",
+    "RedisUnavailableError",
     "RequestTimeoutError",
     "ScanStats",
     "ServerError",
@@ -35,19 +37,19 @@ EXPECTED = [
 ]
 
 
-def test_all_is_pinned_and_sorted():
+def test_all_is_pinned_and_sorted() -> None:
     assert hc.__all__ == EXPECTED
     assert hc.__all__ == sorted(hc.__all__, key=lambda n: (not n.isupper(), n.startswith("_"), n))
 
 
-def test_every_name_exists_and_public_classes_claim_the_package():
+def test_every_name_exists_and_public_classes_claim_the_package() -> None:
     for name in hc.__all__:
         member = getattr(hc, name)
         if isinstance(member, type):
             assert member.__module__.startswith("helpcrunch_async"), name
 
 
-def test_error_tree():
+def test_error_tree() -> None:
     assert issubclass(hc.APIError, hc.HelpCrunchError)
     for cls in (
         hc.BadRequestError,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -56,8 +57,8 @@ def run_scan(
     seed=st.integers(),
 )
 def test_stable_data_comes_out_complete_in_order_with_no_extra_request(
-    total, page_size, concurrency, seed
-):
+    total: int, page_size: int, concurrency: int, seed: int
+) -> None:
     rows = list(range(1, total + 1))
     out, _, requests = run_scan(
         list(rows),
@@ -78,7 +79,9 @@ def test_stable_data_comes_out_complete_in_order_with_no_extra_request(
     inserts=st.dictionaries(st.integers(1, 30), st.integers(1, 250), max_size=4),
     seed=st.integers(),
 )
-def test_inserts_mid_scan_keep_order_and_reach_the_end(total, inserts, seed):
+def test_inserts_mid_scan_keep_order_and_reach_the_end(
+    total: int, inserts: dict[int, int], seed: int
+) -> None:
     rows = list(range(1, total + 1))
     out, plan, _ = run_scan(
         rows, page_size=100, lookahead=16, concurrency=8, rng=random.Random(seed), drift=inserts
@@ -93,7 +96,7 @@ def test_inserts_mid_scan_keep_order_and_reach_the_end(total, inserts, seed):
     assert plan.latest_total == len(rows)
 
 
-def test_inserts_between_in_order_answers_lose_nothing():
+def test_inserts_between_in_order_answers_lose_nothing() -> None:
     rows = list(range(1, 301))
     plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=4)
     out: list[int] = []
@@ -110,7 +113,7 @@ def test_inserts_between_in_order_answers_lose_nothing():
     assert [r for r in unique if r <= 300] == list(range(1, 301))
 
 
-def test_a_grown_total_extends_the_plan():
+def test_a_grown_total_extends_the_plan() -> None:
     plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8)
     assert plan.next_offset() == 0
     assert plan.next_offset() is None  # nothing else before the first page
@@ -120,7 +123,7 @@ def test_a_grown_total_extends_the_plan():
     assert [plan.next_offset() for _ in range(3)] == [30, 40, None]
 
 
-def test_a_full_last_window_asks_for_one_more():
+def test_a_full_last_window_asks_for_one_more() -> None:
     plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8)
     plan.next_offset()
     plan.page_done(0, list(range(10)), 15)
@@ -134,7 +137,7 @@ def test_a_full_last_window_asks_for_one_more():
     assert plan.done
 
 
-def test_exact_fit_with_unchanged_total_needs_no_extra_request():
+def test_exact_fit_with_unchanged_total_needs_no_extra_request() -> None:
     plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8)
     plan.next_offset()
     plan.page_done(0, list(range(10)), 20)
@@ -146,7 +149,7 @@ def test_exact_fit_with_unchanged_total_needs_no_extra_request():
     assert plan.done
 
 
-def test_lookahead_bounds_what_is_in_flight_and_buffered():
+def test_lookahead_bounds_what_is_in_flight_and_buffered() -> None:
     plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=3)
     plan.next_offset()
     plan.page_done(0, list(range(10)), 1000)
@@ -161,7 +164,7 @@ def test_lookahead_bounds_what_is_in_flight_and_buffered():
     assert plan.next_offset() == 40
 
 
-def test_resume_starts_at_an_offset_off_the_grid():
+def test_resume_starts_at_an_offset_off_the_grid() -> None:
     rows = list(range(1, 251))
     out, _, requests = run_scan(
         rows, page_size=100, lookahead=4, concurrency=2, rng=random.Random(1), start=37
@@ -170,7 +173,7 @@ def test_resume_starts_at_an_offset_off_the_grid():
     assert requests == 3
 
 
-def test_a_window_answered_twice_is_a_bug_not_a_page():
+def test_a_window_answered_twice_is_a_bug_not_a_page() -> None:
     plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=2)
     plan.next_offset()
     plan.page_done(0, [], 0)
@@ -181,12 +184,12 @@ def test_a_window_answered_twice_is_a_bug_not_a_page():
 @pytest.mark.parametrize(
     "kwargs", [{"page_size": 0, "lookahead": 1}, {"page_size": 1, "lookahead": 0}]
 )
-def test_bad_plan_settings(kwargs):
+def test_bad_plan_settings(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be at least 1"):
         ScanPlan(**kwargs)
 
 
-def test_stats_report_drift():
+def test_stats_report_drift() -> None:
     stats = ScanStats(total_at_start=100, total_at_end=90, customers=80)
     assert stats.total_changed
     assert stats.missing == 10
@@ -194,7 +197,7 @@ def test_stats_report_drift():
 
 
 @given(st.lists(st.integers(min_value=-(2**70), max_value=2**70)))
-def test_idset_behaves_like_a_set(values):
+def test_idset_behaves_like_a_set(values: list[int]) -> None:
     ids, reference = IdSet(), set()
     for v in values:
         assert ids.add(v) == (v not in reference)
@@ -204,7 +207,7 @@ def test_idset_behaves_like_a_set(values):
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_idset_dense_chunks_turn_into_bitmaps(seed):
+def test_idset_dense_chunks_turn_into_bitmaps(seed: int) -> None:
     rng = random.Random(seed)
     values = [rng.randrange(70_000) for _ in range(5000)]
     ids, reference = IdSet(), set()
@@ -215,7 +218,7 @@ def test_idset_dense_chunks_turn_into_bitmaps(seed):
     assert all((v in ids) == (v in reference) for v in range(0, 70_001, 7))
 
 
-def test_idset_is_compact_for_auto_increment_ids():
+def test_idset_is_compact_for_auto_increment_ids() -> None:
     ids = IdSet()
     for i in range(1_000_000):
         ids.add(265_555 + 7 * i)

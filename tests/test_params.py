@@ -16,23 +16,23 @@ from helpcrunch_async._params import (
 
 
 @pytest.mark.parametrize("value", [0, 101, -1, 1.5, "10", True, None])
-def test_limit_outside_1_to_100_is_refused(value):
+def test_limit_outside_1_to_100_is_refused(value: object) -> None:
     with pytest.raises(InvalidParameterError, match="limit"):
         check_limit(value)
 
 
 @pytest.mark.parametrize("value", [1, 50, 100])
-def test_limit_inside(value):
+def test_limit_inside(value: int) -> None:
     assert check_limit(value) == value
 
 
 @pytest.mark.parametrize("value", [-1, 1.0, "0", False])
-def test_bad_offset(value):
+def test_bad_offset(value: object) -> None:
     with pytest.raises(ValueError, match="offset"):
         check_offset(value)
 
 
-def test_sort_and_order():
+def test_sort_and_order() -> None:
     assert check_sort("customers.firstSeen") == "customers.firstSeen"
     assert check_sort(None, optional=True) is None
     with pytest.raises(ValueError, match="sort must be one of"):
@@ -54,7 +54,7 @@ def test_sort_and_order():
         "http://127.5.6.7/v1/",
     ],
 )
-def test_https_or_loopback_is_accepted(url):
+def test_https_or_loopback_is_accepted(url: str) -> None:
     assert str(check_base_url(url)).startswith(("http://", "https://"))
 
 
@@ -69,13 +69,13 @@ def test_https_or_loopback_is_accepted(url):
         (42, "URL string"),
     ],
 )
-def test_unsafe_base_urls_are_refused(url, why):
+def test_unsafe_base_urls_are_refused(url: object, why: str) -> None:
     with pytest.raises(InvalidParameterError, match=why):
         check_base_url(url)
 
 
 @pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), "1", True])
-def test_seconds(value):
+def test_seconds(value: object) -> None:
     with pytest.raises(InvalidParameterError, match="timeout"):
         check_seconds("timeout", value)
     assert check_seconds("timeout", 0, allow_zero=True) == 0.0
