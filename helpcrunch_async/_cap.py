@@ -25,7 +25,7 @@ The rules that keep it, in order:
    interval.
 3. Adaptation. A 429 for a request sent after the last adaptation is evidence
    that the server is stricter than the log. The first switches on pacing:
-   one request per ``period / n`` seconds plus a slack of 3% (the rule of a
+   one request per ``period / n`` seconds plus a slack of 5% (the rule of a
    no-burst server such as nginx's ``limit_req``, with room for the network
    to bunch two requests together on arrival). Each further one doubles the
    slack, up to 25%, since jitter is the likeliest cause; past that, each lowers
@@ -47,7 +47,7 @@ __all__ = ["Cap", "CapSnapshot", "default_margin"]
 # A fifth less per fresh 429 once the slack is spent: quick to settle, never zero.
 _DECREASE = 0.8
 # Pacing slack: room for arrival jitter between two evenly spaced requests.
-_SLACK_START = 0.03
+_SLACK_START = 0.05
 _SLACK_MAX = 0.25
 # Clean answers (times the allowance) before the allowance grows again.
 _RECOVERY_FACTOR = 2

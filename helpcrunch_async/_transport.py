@@ -75,6 +75,7 @@ class Transport:
         self._timeout = timeout
         self._session = session
         self._owns_session = session is None
+        self._closed = False
         self._secret = secret
         # Per-attempt bounds only: aiohttp's total timeout would count slot waits.
         self._client_timeout = aiohttp.ClientTimeout(
@@ -87,7 +88,9 @@ class Transport:
         return self._budget
 
     def _ensure_session(self) -> aiohttp.ClientSession:
-        if self._session is None or (self._owns_session and self._session.closed):
+        if self._closed:
+            raise RuntimeError("this HelpCrunch client is closed; create a new one")
+        if self._session is None:
             # More connections than concurrent requests: a request that has its
             # slot must never wait for a connection, or it would reach the
             # server later than the cap's log says it left.
@@ -143,7 +146,8 @@ class Transport:
             raise Fault(error, attempts=attempts.count) from None
 
     async def aclose(self) -> None:
-        """Close the session if this transport created it."""
+        """Refuse further requests; close the session if this transport created it."""
+        self._closed = True
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
 

@@ -105,7 +105,7 @@ def test_first_429_switches_on_pacing_and_pauses_everyone() -> None:
     for _ in range(8):
         cap.record(0.0)
     pause = cap.on_rate_limited(0.01, sent_at=0.0, retry_after=None)
-    assert cap.spacing == pytest.approx(1.03 / 20)
+    assert cap.spacing == pytest.approx(1.05 / 20)
     assert pause == pytest.approx(cap.spacing)
     assert cap.next_paced_slot(0.01) == pytest.approx(0.01 + cap.spacing)
 
@@ -136,11 +136,11 @@ def fresh_429s(cap: Cap, count: int, t: float = 0.0) -> float:
 def test_fresh_429s_while_pacing_widen_the_slack_then_lower_the_allowance() -> None:
     cap = Cap(20, 1.0, margin=0.0)
     fresh_429s(cap, 1)
-    assert (cap.allowance, cap.slack) == (20, 0.03)
+    assert (cap.allowance, cap.slack) == (20, 0.05)
     fresh_429s(cap, 1, 10.0)
-    assert (cap.allowance, cap.slack) == (20, 0.06)
-    assert cap.spacing == pytest.approx(1.06 / 20)
-    fresh_429s(cap, 3, 20.0)
+    assert (cap.allowance, cap.slack) == (20, 0.1)
+    assert cap.spacing == pytest.approx(1.1 / 20)
+    fresh_429s(cap, 2, 20.0)
     assert (cap.allowance, cap.slack) == (20, 0.25)
     fresh_429s(cap, 1, 30.0)
     assert cap.allowance == 16
@@ -183,7 +183,7 @@ def test_backoff_doubles_while_429s_repeat_and_is_capped_by_the_period() -> None
 
 def test_clean_answers_restore_the_allowance_slowly_but_keep_pacing() -> None:
     cap = Cap(20, 1.0, margin=0.0)
-    t = fresh_429s(cap, 6)
+    t = fresh_429s(cap, 5)
     assert cap.allowance == 16
     for i in range(2 * 16):
         cap.on_success(t + i)

@@ -159,3 +159,13 @@ async def test_one_budget_shared_by_two_clients(emu: Emulator) -> None:
         assert budget.snapshot().limit == 5
         # The sixth request in the same minute would have to wait for the window.
         assert len(emu.log) == 5
+
+
+async def test_a_closed_client_refuses_new_requests(emu: Emulator) -> None:
+    client = client_for(emu)
+    await client.customers.list(limit=1)
+    await client.close()
+    await client.close()  # closing twice is harmless
+    with pytest.raises(RuntimeError, match="closed"):
+        await client.customers.list(limit=1)
+    assert len(emu.log) == 1
