@@ -233,7 +233,8 @@ def memory(result: dict[str, Any]) -> str:
     out = [
         (
             "Peak RSS (`ru_maxrss`) of a fresh client process streaming every customer "
-            "(counting, keeping none), emulator in another process, `--policy none`."
+            "(counting, keeping none), emulator in another process, `--policy none`. "
+            "*RSS after imports* is the current RSS once the client is imported."
         ),
         "",
         "| customers | RSS after imports MB | peak RSS MB | growth over 30,000 MB | wall s |",

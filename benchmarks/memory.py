@@ -49,7 +49,7 @@ async def measure(quick: bool) -> dict[str, Any]:
         rows.append(
             {
                 "customers": size,
-                "imports_mb": _mb(before["rss_kb"]),
+                "imports_mb": _mb(before["current_kb"]),
                 "peak_mb": _mb(result["rss_kb"]),
                 "wall": result["wall"],
             }
