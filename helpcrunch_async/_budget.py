@@ -28,6 +28,9 @@ class RateBudget(Protocol):
     returns a stamp of the send time on the budget's own clock. The client hands
     that stamp back with the answer: ``on_rate_limited`` for a 429 (returning the
     pause every request now observes, in seconds) and ``on_success`` otherwise.
+    A budget may also offer ``async on_sent(sent_at, delay)``: the client calls it
+    when a request reached the wire ``delay`` seconds after its slot (it had to
+    open a connection first), so the log can hold when it really left.
     """
 
     @property
@@ -105,6 +108,10 @@ class LocalBudget:
                 at = self._cap.next_paced_slot(now)
             self._cap.record(now)
             return now
+
+    async def on_sent(self, sent_at: float, delay: float) -> None:
+        """Record that the request stamped ``sent_at`` reached the wire ``delay`` s later."""
+        self._cap.correct(sent_at, sent_at + delay)
 
     async def on_success(self, sent_at: float) -> None:
         """Record a non-429 answer."""

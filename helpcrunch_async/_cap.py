@@ -176,6 +176,29 @@ class Cap:
             sent_at = self._sent[-1]
         self._sent.append(sent_at)
 
+    def correct(self, stamp: float, actual: float) -> None:
+        """Move a recorded send from ``stamp`` to ``actual``, when it really left.
+
+        A request admitted at ``stamp`` may reach the wire later (a new
+        connection, a TLS handshake); the log must hold when it left, or a
+        later request, timed from the early stamp, would arrive inside the
+        window. Only moves a send later; unknown stamps are ignored.
+        """
+        if actual <= stamp:
+            return
+        sent = self._sent
+        for i in range(len(sent) - 1, -1, -1):
+            if sent[i] == stamp:
+                del sent[i]
+                break
+        else:
+            return
+        # Keep the log sorted: sent[-n] must be the n-th most recent send.
+        j = len(sent)
+        while j > 0 and sent[j - 1] > actual:
+            j -= 1
+        sent.insert(j, actual)
+
     def on_success(self, sent_at: float) -> None:
         """Record a non-429 answer to a request sent at ``sent_at``."""
         if sent_at < self._adapted_at:

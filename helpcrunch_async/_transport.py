@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,12 +20,17 @@ import aiohttp
 from ._errors import RequestTimeoutError, TransportError
 
 if TYPE_CHECKING:
+    from types import SimpleNamespace
+
     from multidict import CIMultiDictProxy
     from yarl import URL
 
     from ._budget import RateBudget
 
 __all__ = ["Answer", "Fault", "Transport"]
+
+# Slot-to-wire delays below this are noise, not worth a log correction.
+_NEGLIGIBLE = 0.0005
 
 
 @dataclass(slots=True)
@@ -52,7 +58,9 @@ class Fault(Exception):  # noqa: N818 -- a carrier, never seen by callers
 @dataclass(slots=True)
 class _Attempts:
     count: int = 0
+    # The budget's stamp, and our clock when the slot was granted.
     sent_at: float = 0.0
+    admitted: float = 0.0
 
 
 class Transport:
@@ -95,8 +103,13 @@ class Transport:
             # slot must never wait for a connection, or it would reach the
             # server later than the cap's log says it left.
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300)
+            trace = aiohttp.TraceConfig()
+            trace.on_request_headers_sent.append(self._headers_sent)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._client_timeout, raise_for_status=False
+                connector=connector,
+                timeout=self._client_timeout,
+                raise_for_status=False,
+                trace_configs=[trace],
             )
             self._owns_session = True
         return self._session
@@ -110,6 +123,7 @@ class Transport:
             req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
         ) -> aiohttp.ClientResponse:
             attempts.sent_at = await self._budget.acquire()
+            attempts.admitted = time.monotonic()
             attempts.count += 1
             async with asyncio.timeout(self._timeout):
                 return await handler(req)
@@ -122,6 +136,7 @@ class Transport:
                 timeout=self._client_timeout,
                 middlewares=(admit,),
                 allow_redirects=False,
+                trace_request_ctx=attempts,
             ) as response:
                 async with asyncio.timeout(self._timeout):
                     body = await response.read()
@@ -144,6 +159,22 @@ class Transport:
                 f"{method} {_path(url)}: {type(exc).__name__}: {self._scrub(str(exc))}"
             )
             raise Fault(error, attempts=attempts.count) from None
+
+    async def _headers_sent(
+        self,
+        session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        params: aiohttp.TraceRequestHeadersSentParams,
+    ) -> None:
+        # Only our own session carries this hook: with a caller's session the
+        # cap's margin alone covers the time from slot to wire.
+        del session, params
+        attempts = context.trace_request_ctx
+        on_sent = getattr(self._budget, "on_sent", None)
+        if isinstance(attempts, _Attempts) and on_sent is not None:
+            delay = time.monotonic() - attempts.admitted
+            if delay > _NEGLIGIBLE:
+                await on_sent(attempts.sent_at, delay)
 
     async def aclose(self) -> None:
         """Refuse further requests; close the session if this transport created it."""

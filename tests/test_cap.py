@@ -248,3 +248,34 @@ def test_no_send_inside_a_pause_and_the_window_still_holds(
 def test_bad_settings_are_refused(limit: int, period: float, margin: float | None) -> None:
     with pytest.raises(ValueError, match="rate"):
         Cap(limit, period, margin=margin)
+
+
+def test_a_send_that_reached_the_wire_late_is_timed_from_when_it_left() -> None:
+    cap = Cap(3, 1.0, margin=0.0)
+    for t in (0.0, 0.0, 0.0):
+        cap.record(t)
+    # The first request had to open a connection and left 0.2 s after its slot.
+    cap.correct(0.0, 0.2)
+    assert cap.next_slot(0.5) == pytest.approx(1.0)
+    cap.record(1.0)
+    assert cap.next_slot(1.0) == pytest.approx(1.0)
+    cap.record(1.0)
+    # The third send in [0.2, 1.2) would be the fourth: wait for the corrected send.
+    assert cap.next_slot(1.0) == pytest.approx(1.2)
+
+
+@given(st.lists(st.floats(min_value=0, max_value=10), min_size=1, max_size=30), st.data())
+def test_corrections_keep_the_log_sorted_and_complete(
+    times: list[float], data: st.DataObject
+) -> None:
+    cap = Cap(50, 1.0)
+    for t in sorted(times):
+        cap.record(t)
+    stamp = data.draw(st.sampled_from(sorted(times)))
+    late = data.draw(st.floats(min_value=0, max_value=5))
+    cap.correct(stamp, stamp + late)
+    log = list(cap._sent)
+    assert log == sorted(log)
+    assert len(log) == len(times)
+    cap.correct(123456.0, 123457.0)  # an unknown stamp changes nothing
+    assert list(cap._sent) == log
