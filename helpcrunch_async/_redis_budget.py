@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any, Self
 from ._cap import (
     _DECREASE,
     _RECOVERY_FACTOR,
+    _SLACK_FLOOR,
     _SLACK_MAX,
     _SLACK_START,
     Cap,
@@ -124,7 +125,8 @@ local handover_until = tonumber(st[10]) or -math.huge
 local slack = tonumber(st[11]) or 0
 -- Cap._pacing_interval.
 local function pacing()
-  return math.max(period / allowance * (1 + slack), window / allowance)
+  local share = period / allowance
+  return math.max(share + math.max(share * slack, _SLACK_FLOOR), window / allowance)
 end
 if not epoch then
   epoch = ARGV[4]
@@ -219,14 +221,19 @@ _ON_SUCCESS = (
 local sent_at = tonumber(ARGV[5])
 if sent_at < adapted_at then return 0 end
 if streak ~= 0 then redis.call('HSET', KEYS[1], 'streak', 0) end
-if allowance < limit then
+if allowance < limit or slack > _SLACK_START then
   clean = clean + 1
   if clean >= _RECOVERY_FACTOR * allowance then
     clean = 0
-    allowance = math.min(limit, allowance + math.max(1, math.floor(limit / 10)))
+    if allowance < limit then
+      allowance = math.min(limit, allowance + math.max(1, math.floor(limit / 10)))
+    else
+      slack = math.max(_SLACK_START, slack / 2)
+    end
     spacing = pacing()
   end
-  redis.call('HSET', KEYS[1], 'clean', clean, 'allowance', allowance, 'spacing', fmt(spacing))
+  redis.call('HSET', KEYS[1], 'clean', clean, 'allowance', allowance, 'spacing', fmt(spacing),
+    'slack', fmt(slack))
 end
 expire_all()
 return 1
@@ -310,6 +317,7 @@ def _with_constants(script: str) -> str:
         ("_RECOVERY_FACTOR", _RECOVERY_FACTOR),
         ("_SLACK_START", _SLACK_START),
         ("_SLACK_MAX", _SLACK_MAX),
+        ("_SLACK_FLOOR", _SLACK_FLOOR),
         ("_DECREASE", _DECREASE),
     ):
         script = script.replace(name, repr(value))

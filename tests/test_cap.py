@@ -101,11 +101,11 @@ def test_a_whole_period_budget_leaves_at_once() -> None:
 
 
 def test_first_429_switches_on_pacing_and_pauses_everyone() -> None:
-    cap = Cap(20, 1.0, margin=0.0)
+    cap = Cap(20, 10.0, margin=0.0)
     for _ in range(8):
         cap.record(0.0)
     pause = cap.on_rate_limited(0.01, sent_at=0.0, retry_after=None)
-    assert cap.spacing == pytest.approx(1.05 / 20)
+    assert cap.spacing == pytest.approx(10.5 / 20)
     assert pause == pytest.approx(cap.spacing)
     assert cap.next_paced_slot(0.01) == pytest.approx(0.01 + cap.spacing)
 
@@ -279,3 +279,23 @@ def test_corrections_keep_the_log_sorted_and_complete(
     assert len(log) == len(times)
     cap.correct(123456.0, 123457.0)  # an unknown stamp changes nothing
     assert list(cap._sent) == log
+
+
+def test_clean_answers_narrow_a_widened_slack_back_to_five_percent() -> None:
+    cap = Cap(20, 10.0, margin=0.0)
+    t = fresh_429s(cap, 3)
+    assert (cap.allowance, cap.slack) == (20, 0.2)
+    for i in range(2 * 20):
+        cap.on_success(t + i)
+    assert cap.slack == pytest.approx(0.1)
+    for i in range(400):
+        cap.on_success(t + 100.0 + i)
+    assert cap.slack == pytest.approx(0.05)
+    assert cap.spacing == pytest.approx(10.5 / 20)
+
+
+def test_the_pacing_slack_has_a_floor_in_seconds() -> None:
+    # 5% of a 50 ms interval is less than the jitter of a busy host.
+    cap = Cap(20, 1.0, margin=0.0)
+    fresh_429s(cap, 1)
+    assert cap.spacing == pytest.approx(0.05 + 0.004)
