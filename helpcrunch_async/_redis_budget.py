@@ -310,6 +310,35 @@ return {fmt(now), epoch, fmt(pause_until), fmt(handover_until)}
 )
 
 
+# ARGV: limit, period, margin, epoch, stamp, actual. Mirrors Cap.correct: a send
+# that reached the wire late moves to when it left, and the log stays sorted.
+_ON_SENT = (
+    _PRELUDE
+    + """
+local stamp = tonumber(ARGV[5])
+local actual = tonumber(ARGV[6])
+if not (actual > stamp) then return 0 end
+local entries = redis.call('LRANGE', KEYS[2], 0, -1)
+local found = nil
+for i = #entries, 1, -1 do
+  if tonumber(entries[i]) == stamp then
+    found = i
+    break
+  end
+end
+if not found then return 0 end
+table.remove(entries, found)
+local j = #entries + 1
+while j > 1 and tonumber(entries[j - 1]) > actual do j = j - 1 end
+table.insert(entries, j, fmt(actual))
+redis.call('DEL', KEYS[2])
+redis.call('RPUSH', KEYS[2], unpack(entries))
+expire_all()
+return 1
+"""
+)
+
+
 def _with_constants(script: str) -> str:
     """Put the cap's constants into a script, so the scripts and `Cap` never drift apart."""
     for name, value in (
@@ -324,8 +353,8 @@ def _with_constants(script: str) -> str:
     return script
 
 
-_ACQUIRE, _ON_SUCCESS, _ON_RATE_LIMITED, _REJOIN = map(
-    _with_constants, (_ACQUIRE, _ON_SUCCESS, _ON_RATE_LIMITED, _REJOIN)
+_ACQUIRE, _ON_SUCCESS, _ON_RATE_LIMITED, _REJOIN, _ON_SENT = map(
+    _with_constants, (_ACQUIRE, _ON_SUCCESS, _ON_RATE_LIMITED, _REJOIN, _ON_SENT)
 )
 
 
@@ -423,6 +452,7 @@ class RedisBudget:
         self._success_script: AsyncScript = self._redis.register_script(_ON_SUCCESS)
         self._limited_script: AsyncScript = self._redis.register_script(_ON_RATE_LIMITED)
         self._rejoin_script: AsyncScript = self._redis.register_script(_REJOIN)
+        self._sent_script: AsyncScript = self._redis.register_script(_ON_SENT)
         # The state's epoch as last seen: a new one means Redis lost the shared log.
         self._epoch: str | None = None
         self._mode = _SHARED
@@ -489,6 +519,7 @@ class RedisBudget:
                 self._success_script,
                 self._limited_script,
                 self._rejoin_script,
+                self._sent_script,
             ):
                 await self._redis.script_load(script.script)
         except self._faults as exc:
@@ -584,6 +615,24 @@ class RedisBudget:
                 return
         if self._local is not None:
             self._local.on_success(sent_at - self._offset)
+
+    async def on_sent(self, sent_at: float, delay: float) -> None:
+        """Move the send stamped ``sent_at`` to when it reached the wire, ``delay`` s later."""
+        if delay <= 0:
+            return
+        if self._mode != _FALLBACK:
+            try:
+                await self._sent_script(
+                    keys=self._keys,
+                    args=[*self._args(), repr(sent_at), repr(sent_at + delay)],
+                )
+            except self._faults as exc:
+                self._fall_back(exc)
+            else:
+                return
+        if self._local is not None:
+            local_stamp = sent_at - self._offset
+            self._local.correct(local_stamp, local_stamp + delay)
 
     async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:
         """Record a 429 for every process; return the pause in seconds all of them now observe."""

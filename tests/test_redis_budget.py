@@ -275,6 +275,24 @@ async def test_a_429_seen_by_one_process_pauses_all(redis_server: RedisServer) -
         assert later - stamp >= 0.3
 
 
+async def test_a_send_that_left_late_is_timed_from_when_it_left(redis_server: RedisServer) -> None:
+    async with budget(redis_server, "late", limit=3, period=1.0, margin=0.0) as b:
+        first = await b.acquire()
+        await b.acquire()
+        await b.acquire()
+        await b.on_sent(first, 0.3)
+        await b.on_sent(123.0, 1.0)  # an unknown stamp changes nothing
+        log = [float(x) for x in await b._redis.lrange("{late}:log", 0, -1)]
+        assert log == sorted(log)
+        assert len(log) == 3
+        assert max(log) == pytest.approx(first + 0.3)
+        await b.acquire()  # one window after the second send
+        await b.acquire()  # one window after the third
+        sixth = await b.acquire()
+        # Timed from the corrected first send, not from its stamp.
+        assert sixth >= first + 1.3 - 0.005
+
+
 async def test_adaptation_mirrors_cap_and_is_shared(redis_server: RedisServer) -> None:
     limit, period, margin = 10, 0.5, 0.01
     cap = Cap(limit, period, margin=margin)
