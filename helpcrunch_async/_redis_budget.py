@@ -317,7 +317,13 @@ _ON_SENT = (
     + """
 local stamp = tonumber(ARGV[5])
 local actual = tonumber(ARGV[6])
-if not (actual > stamp) then return 0 end
+-- Every path refreshes the expiry: the prelude may have just created the state.
+if not (actual > stamp) then
+  expire_all()
+  return 0
+end
+-- Entries are compared as numbers: Python sends repr(), the log holds '%.17g',
+-- and both parse back to the same double.
 local entries = redis.call('LRANGE', KEYS[2], 0, -1)
 local found = nil
 for i = #entries, 1, -1 do
@@ -326,13 +332,19 @@ for i = #entries, 1, -1 do
     break
   end
 end
-if not found then return 0 end
+if not found then
+  expire_all()
+  return 0
+end
 table.remove(entries, found)
 local j = #entries + 1
 while j > 1 and tonumber(entries[j - 1]) > actual do j = j - 1 end
 table.insert(entries, j, fmt(actual))
 redis.call('DEL', KEYS[2])
-redis.call('RPUSH', KEYS[2], unpack(entries))
+-- In chunks: unpack() of a whole large log would overflow Lua's stack.
+for i = 1, #entries, 1000 do
+  redis.call('RPUSH', KEYS[2], unpack(entries, i, math.min(i + 999, #entries)))
+end
 expire_all()
 return 1
 """
@@ -462,6 +474,8 @@ class RedisBudget:
         self._offset = 0.0
         self._pause_mono = -math.inf
         self._local: Cap | None = None
+        # Sends recorded in `_local`: (stamp handed out, monotonic time recorded).
+        self._local_sends: deque[tuple[float, float]] = deque(maxlen=limit)
         self._not_before = -math.inf
         self._next_probe = -math.inf
         self._handover_until = -math.inf
@@ -594,6 +608,7 @@ class RedisBudget:
                 if self._mode == _HANDOVER and time.monotonic() >= self._handover_until:
                     self._mode = _SHARED
                     self._local = None
+                    self._local_sends.clear()
                 if self._mode == _HANDOVER:
                     stamp = await self._acquire_handover()
                 else:
@@ -618,7 +633,7 @@ class RedisBudget:
 
     async def on_sent(self, sent_at: float, delay: float) -> None:
         """Move the send stamped ``sent_at`` to when it reached the wire, ``delay`` s later."""
-        if delay <= 0:
+        if not delay > 0:  # also refuses NaN
             return
         if self._mode != _FALLBACK:
             try:
@@ -628,11 +643,15 @@ class RedisBudget:
                 )
             except self._faults as exc:
                 self._fall_back(exc)
-            else:
-                return
-        if self._local is not None:
-            local_stamp = sent_at - self._offset
-            self._local.correct(local_stamp, local_stamp + delay)
+        # The local share (fallback or hand-over) holds the send at its own
+        # monotonic time: find it by the stamp handed out, never by converting
+        # the stamp back (``now + offset - offset`` rarely gives ``now`` again).
+        local = self._local
+        if local is not None:
+            for stamp, at in reversed(self._local_sends):
+                if stamp == sent_at:
+                    local.correct(at, at + delay)
+                    break
 
     async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:
         """Record a 429 for every process; return the pause in seconds all of them now observe."""
@@ -771,7 +790,9 @@ class RedisBudget:
             if at <= now:
                 local.record(now)
                 self._own.append((now, True))
-                return now + self._offset
+                stamp = now + self._offset
+                self._local_sends.append((stamp, now))
+                return stamp
             await asyncio.sleep(min(at, self._next_probe) - now)
         return None
 
@@ -872,7 +893,9 @@ class RedisBudget:
                 await asyncio.sleep(at - now)
             stamp = await self._acquire_shared(in_handover=True)
             if stamp is not None:
-                local.record(time.monotonic())
+                at = time.monotonic()
+                local.record(at)
+                self._local_sends.append((stamp, at))
             return stamp
 
     def _locks(self) -> tuple[asyncio.Lock, asyncio.Lock]:

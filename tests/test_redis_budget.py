@@ -293,6 +293,95 @@ async def test_a_send_that_left_late_is_timed_from_when_it_left(redis_server: Re
         assert sixth >= first + 1.3 - 0.005
 
 
+async def log_of(b: RedisBudget, key: str) -> list[float]:
+    return [float(x) for x in await b._redis.lrange(f"{{{key}}}:log", 0, -1)]
+
+
+async def test_corrections_mirror_cap_and_keep_the_log_sorted(redis_server: RedisServer) -> None:
+    limit = 5
+    cap = Cap(limit, 10.0, margin=0.0)
+    async with budget(redis_server, "mirror", limit=limit, period=10.0, margin=0.0) as b:
+        stamps = []
+        for _ in range(limit):
+            stamp = await b.acquire()
+            cap.record(stamp)
+            stamps.append(stamp)
+        s1, s2, s3, s4, _ = stamps
+        # The first send left between the third and the fourth: it moves there.
+        for stamp, delay in ((s1, (s3 + s4) / 2 - s1), (s2, 0.25), (s2 + 0.25, 0.5)):
+            cap.correct(stamp, stamp + delay)
+            await b.on_sent(stamp, delay)
+            log = await log_of(b, "mirror")
+            # Exactly Cap's log: the stamps survive the trips through repr and '%.17g'.
+            assert log == list(cap._sent)[-limit:]
+            assert log == sorted(log)
+        assert log.index(s1 + ((s3 + s4) / 2 - s1)) == 1
+        assert log[-1] == s2 + 0.25 + 0.5
+
+
+async def test_a_correction_of_an_unknown_stamp_or_no_delay_changes_nothing(
+    redis_server: RedisServer,
+) -> None:
+    async with budget(redis_server, "noop", limit=3, period=1.0, margin=0.0) as b:
+        stamps = [await b.acquire() for _ in range(3)]
+        before = await log_of(b, "noop")
+        await b.on_sent(stamps[0] - 1e-6, 0.5)  # near, but not a stamp of the log
+        await b.on_sent(123.0, 1.0)
+        for delay in (0.0, -0.5, math.nan):
+            await b.on_sent(stamps[0], delay)
+        assert await log_of(b, "noop") == before == stamps
+    # A correction on expired (or never created) state leaves no key without expiry.
+    async with budget(redis_server, "gone", limit=3, period=0.1, margin=0.0) as b:
+        await b.on_sent(123.0, 1.0)
+        keys = [_text(k) for k in await b._redis.keys("{gone}:*")]
+        assert keys
+        for key in keys:
+            assert 0 < await b._redis.pttl(key) <= 1000
+
+
+async def test_a_correction_while_redis_is_down_goes_to_the_local_share(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="helpcrunch_async")
+    async with budget(redis_server, "down", limit=4, period=0.2, margin=0.0) as b:
+        shared = await b.acquire()
+        redis_server.kill()
+        # Redis is gone: the correction falls back quietly instead of raising.
+        await b.on_sent(shared, 0.1)
+        assert b.mode == "fallback"
+        local = b._local
+        assert local is not None
+        assert list(local._sent) == []  # the shared send was never the local share's
+        stamp = await b.acquire()
+        assert b.mode == "fallback"
+        (at,) = local._sent
+        await b.on_sent(stamp, 0.3)
+        assert list(local._sent) == [at + 0.3]
+        await b.on_sent(stamp - 1.0, 0.3)  # unknown stamp: nothing
+        assert list(local._sent) == [at + 0.3]
+    # Only the usual fallback warning: the corrections add no log line of their own.
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1
+    assert "falls back" in messages[0]
+
+
+async def test_a_correction_in_a_hand_over_moves_both_logs(redis_server: RedisServer) -> None:
+    async with budget(redis_server, "ho", limit=10, period=0.5, fallback_workers=2) as b:
+        await b.acquire()
+        await asyncio.to_thread(redis_server.kill)
+        await asyncio.to_thread(redis_server.start)
+        stamp = await b.acquire()
+        assert b.mode == "hand-over"
+        local = b._local
+        assert local is not None
+        at = local._sent[-1]
+        await b.on_sent(stamp, 0.2)
+        assert local._sent[-1] == at + 0.2
+        log = await log_of(b, "ho")
+        assert log[-1] == stamp + 0.2
+        assert stamp not in log
+
+
 async def test_adaptation_mirrors_cap_and_is_shared(redis_server: RedisServer) -> None:
     limit, period, margin = 10, 0.5, 0.01
     cap = Cap(limit, period, margin=margin)
