@@ -67,8 +67,8 @@ class Customers:
             else check_positive_int("concurrency", concurrency)
         )
 
-        async def fetch(offset: int, stats: ScanStats) -> CustomersPage:
-            query = {**query_base, "offset": offset}
+        async def fetch(offset: int, limit: int, stats: ScanStats) -> CustomersPage:
+            query = {**query_base, "offset": offset, "limit": limit}
             return await self._caller.call("GET", "/customers", query, decode_page, stats)
 
         scan = CustomerScan(fetch, page_size=page_size, concurrency=workers, start=start)

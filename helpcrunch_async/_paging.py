@@ -21,7 +21,18 @@ The rules:
    window that ends exactly at a ``total`` that never changed, where the data
    evidently ends. Windows already dispatched past a shrunken total come back
    short or empty, which is harmless.
-5. The scan is complete when every planned window has been released.
+5. Repair. Two neighbouring windows answered under different totals may have
+   lost customers between them. If the earlier window saw the larger total
+   and was answered first, customers were deleted in between and the later
+   window's first customers slid into the earlier one's range after it was
+   read; if the later window was answered first, customers were inserted in
+   between and pushed the earlier window's last customers past it. Either
+   way, before the later window is released, one repair window of the
+   difference (at most a page) is fetched where those customers now are, and
+   released first; duplicates it brings are dropped by the scan. The reverse
+   cases only bring duplicates. A repair is best effort: further changes while
+   it is in flight, or changes that cancel out in the totals, go unseen.
+6. The scan is complete when every planned window has been released.
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["ScanPlan", "ScanStats"]
+__all__ = ["Fetch", "ScanPlan", "ScanStats"]
 
 T = TypeVar("T")
 
@@ -57,6 +68,7 @@ class ScanStats:
     rate_limited: int = 0
     pause_seconds: float = 0.0
     pages: int = 0
+    repairs: int = 0
     customers: int = 0
     duplicates: int = 0
     total_at_start: int | None = None
@@ -85,16 +97,32 @@ class ScanStats:
         return max(0, self.total_at_end - self.start_offset - self.customers)
 
 
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """One request of a scan: ``limit`` customers from ``offset``.
+
+    ``repair_for`` is the offset of the window a repair window is released
+    before; None for the planned windows.
+    """
+
+    offset: int
+    limit: int
+    repair_for: int | None = None
+
+
 @dataclass(slots=True)
 class _Window(Generic[T]):
     items: Sequence[T]
     total: int
+    # Order of the answer among all answers of the scan.
+    seq: int
 
 
 class ScanPlan(Generic[T]):
     """The offset windows of one scan, dispatched ahead and released in order."""
 
     __slots__ = (
+        "_answers",
         "_end",
         "_first_total",
         "_head",
@@ -102,6 +130,9 @@ class ScanPlan(Generic[T]):
         "_latest_total",
         "_next",
         "_pages",
+        "_previous",
+        "_repairs",
+        "_waiting_repairs",
         "lookahead",
         "page_size",
         "start",
@@ -124,7 +155,13 @@ class ScanPlan(Generic[T]):
         self._first_total: int | None = None
         self._latest_total: int | None = None
         self._pages: dict[int, _Window[T]] = {}
-        self._in_flight: set[int] = set()
+        self._in_flight: set[Fetch] = set()
+        self._answers = 0
+        # The last released planned window, which the next one is checked against.
+        self._previous: _Window[T] | None = None
+        # Repairs by the window they precede: None until answered.
+        self._repairs: dict[int, _Window[T] | None] = {}
+        self._waiting_repairs: list[Fetch] = []
 
     @property
     def head(self) -> int:
@@ -162,7 +199,16 @@ class ScanPlan(Generic[T]):
         return self._end is not None and self._head >= self._end and not self._in_flight
 
     def next_offset(self) -> int | None:
-        """Return the offset of a window to fetch now, or None if none may start."""
+        """Return the offset of a planned window to fetch now (repairs aside), or None."""
+        fetch = self.next_fetch()
+        return None if fetch is None else fetch.offset
+
+    def next_fetch(self) -> Fetch | None:
+        """Return the next request to send now, or None if none may start."""
+        if self._waiting_repairs:
+            fetch = self._waiting_repairs.pop()
+            self._in_flight.add(fetch)
+            return fetch
         if self._end is None:
             if self._next == self.start and not self._in_flight:
                 return self._dispatch()
@@ -173,14 +219,24 @@ class ScanPlan(Generic[T]):
             return None
         return self._dispatch()
 
-    def page_done(self, offset: int, items: Sequence[T], total: int) -> None:
-        """Record the answer for the window at ``offset`` with the server's ``total``."""
-        if offset not in self._in_flight:
-            raise ValueError(f"no window in flight at offset {offset}")
-        self._in_flight.discard(offset)
-        self._pages[offset] = _Window(items, total)
+    def page_done(self, fetch: Fetch | int, items: Sequence[T], total: int) -> None:
+        """Record the answer to ``fetch`` (or the planned window at that offset)."""
+        if isinstance(fetch, int):
+            fetch = Fetch(fetch, self.page_size)
+        if fetch not in self._in_flight:
+            raise ValueError(f"no window in flight at offset {fetch.offset}")
+        self._in_flight.discard(fetch)
+        self._answers += 1
+        window = _Window(items, total, self._answers)
         self._latest_total = total
         size = self.page_size
+        if fetch.repair_for is not None:
+            self._repairs[fetch.repair_for] = window
+            if self._end is not None:
+                self._end = max(self._end, _round_up(total, size, self.start))
+            return
+        offset = fetch.offset
+        self._pages[offset] = window
         if self._end is None:
             self._first_total = total
             # At least the first window itself is planned, even for an empty account.
@@ -194,18 +250,60 @@ class ScanPlan(Generic[T]):
                 self._end = offset + 2 * size
 
     def release(self) -> Sequence[T] | None:
-        """Return the head window's items if it has arrived (and advance), else None."""
-        window = self._pages.pop(self._head, None)
+        """Return the head window's items if it may go (and advance), else None.
+
+        None also when the head window needs a repair first (rule 5): the
+        repair is then among the requests `next_fetch` returns.
+        """
+        head = self._head
+        window = self._pages.get(head)
         if window is None:
             return None
+        if head in self._repairs:
+            repair = self._repairs[head]
+            if repair is None:
+                return None
+            del self._repairs[head]
+            items: Sequence[T] = [*repair.items, *window.items]
+        else:
+            fetch = self._repair_needed(head, window)
+            if fetch is not None:
+                self._repairs[head] = None
+                self._waiting_repairs.append(fetch)
+                return None
+            items = window.items
+        del self._pages[head]
         self._head += self.page_size
-        return window.items
+        self._previous = window
+        return items
 
-    def _dispatch(self) -> int:
-        offset = self._next
+    @property
+    def repairs_waiting(self) -> bool:
+        """Whether a repair window waits to be sent."""
+        return bool(self._waiting_repairs)
+
+    def _repair_needed(self, head: int, window: _Window[T]) -> Fetch | None:
+        previous = self._previous
+        if previous is None or previous.total <= window.total:
+            return None
+        missing = min(previous.total - window.total, self.page_size)
+        if previous.seq < window.seq:
+            # Deleted in between: this window's first customers slid back.
+            offset = max(self.start, head - missing)
+            limit = head - offset
+        else:
+            # Inserted in between: the previous window's last customers were
+            # pushed to where this window starts now.
+            offset, limit = head, missing
+        if limit <= 0:
+            return None
+        return Fetch(offset, limit, repair_for=head)
+
+    def _dispatch(self) -> Fetch:
+        fetch = Fetch(self._next, self.page_size)
         self._next += self.page_size
-        self._in_flight.add(offset)
-        return offset
+        self._in_flight.add(fetch)
+        return fetch
 
 
 def _round_up(total: int, size: int, start: int) -> int:

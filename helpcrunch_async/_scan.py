@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from ._idset import IdSet
 from ._models import Customer, CustomersPage
-from ._paging import ScanPlan, ScanStats
+from ._paging import Fetch, ScanPlan, ScanStats
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -28,7 +28,8 @@ __all__ = ["CustomerScan"]
 
 logger = logging.getLogger("helpcrunch_async")
 
-FetchPage = Callable[[int, ScanStats], Coroutine[Any, Any, CustomersPage]]
+# (offset, limit, stats) -> the page.
+FetchPage = Callable[[int, int, ScanStats], Coroutine[Any, Any, CustomersPage]]
 
 
 class CustomerScan:
@@ -51,7 +52,7 @@ class CustomerScan:
             page_size=page_size, lookahead=2 * concurrency, start=start
         )
         self._ids = IdSet()
-        self._tasks: dict[int, asyncio.Task[CustomersPage]] = {}
+        self._tasks: dict[Fetch, asyncio.Task[CustomersPage]] = {}
         self._wakeup: asyncio.Event | None = None
         self._error: BaseException | None = None
         self._error_offset: int | None = None
@@ -128,6 +129,8 @@ class CustomerScan:
                 if self._plan.done:
                     await self._finish()
                     raise StopAsyncIteration
+                # The head may wait for a repair window that has yet to start.
+                self._dispatch()
                 self._wakeup.clear()
                 await self._wakeup.wait()
         except asyncio.CancelledError:
@@ -148,17 +151,26 @@ class CustomerScan:
         if self._closed or self._error is not None:
             return
         while len(self._tasks) < self._concurrency:
-            offset = self._plan.next_offset()
-            if offset is None:
+            fetch = self._plan.next_fetch()
+            if fetch is None:
                 return
-            task = asyncio.create_task(self._fetch_page(offset, self.stats))
-            self._tasks[offset] = task
-            task.add_done_callback(functools.partial(_on_done, weakref.ref(self), offset))
+            if fetch.repair_for is not None:
+                self.stats.repairs += 1
+                logger.info(
+                    "the total changed between two windows: fetching %d customers at offset %d "
+                    "again so that none slips past",
+                    fetch.limit,
+                    fetch.offset,
+                )
+            task = asyncio.create_task(self._fetch_page(fetch.offset, fetch.limit, self.stats))
+            self._tasks[fetch] = task
+            task.add_done_callback(functools.partial(_on_done, weakref.ref(self), fetch))
 
-    def _on_done(self, offset: int, task: asyncio.Task[CustomersPage]) -> None:
-        self._tasks.pop(offset, None)
+    def _on_done(self, fetch: Fetch, task: asyncio.Task[CustomersPage]) -> None:
+        self._tasks.pop(fetch, None)
         if task.cancelled():
             return
+        offset = fetch.offset
         error = task.exception()
         if error is not None:
             if self._error is None or (
@@ -169,7 +181,7 @@ class CustomerScan:
             self._cancel_all()
         else:
             page = task.result()
-            self._plan.page_done(offset, page.data, page.total)
+            self._plan.page_done(fetch, page.data, page.total)
             if self.stats.total_at_start is None:
                 self.stats.total_at_start = page.total
             elif page.total != self.stats.total_at_end:
@@ -220,10 +232,10 @@ class CustomerScan:
 
 
 def _on_done(
-    scan_ref: weakref.ref[CustomerScan], offset: int, task: asyncio.Task[CustomersPage]
+    scan_ref: weakref.ref[CustomerScan], fetch: Fetch, task: asyncio.Task[CustomersPage]
 ) -> None:
     # A weak reference: running tasks must not keep an abandoned scan alive,
     # so that dropping it (a bare `break`) cancels its requests at once.
     scan = scan_ref()
     if scan is not None:
-        scan._on_done(offset, task)  # noqa: SLF001 -- the scan's own callback
+        scan._on_done(fetch, task)  # noqa: SLF001 -- the scan's own callback

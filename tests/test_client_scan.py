@@ -186,6 +186,32 @@ async def test_deletes_mid_scan_are_reported() -> None:
     assert stats.total_changed
 
 
+@pytest.mark.parametrize(("inserted", "deleted"), [(0, 60), (60, 0)])
+@pytest.mark.parametrize("after", [2, 3, 5])
+async def test_customers_that_stay_are_never_lost_to_a_shift(
+    inserted: int, deleted: int, after: int
+) -> None:
+    # Customers vanish from, or appear at, the front of the order mid-scan: the
+    # windows shift under the scan, and the repair windows catch what slid past.
+    async with (
+        Emulator(
+            customers=1500,
+            api_key=KEY,
+            latency=0.01,
+            drift=[Drift(after_request=after, insert=inserted, delete=deleted)],
+        ) as emu,
+        client_for(emu, concurrency=4) as client,
+    ):
+        before = set(emu.expected_ids("customers.firstSeen", "asc"))
+        ids, stats = await scan_ids(client, sort="customers.firstSeen")
+        after_ids = emu.expected_ids("customers.firstSeen", "asc")
+    assert len(ids) == len(set(ids))
+    stayed = [i for i in after_ids if i in before]
+    got = set(ids)
+    assert [i for i in stayed if i not in got] == []
+    assert stats.total_changed
+
+
 async def test_growth_past_the_planned_end_is_fetched() -> None:
     async with (
         Emulator(

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpcrunch_async._idset import IdSet
-from helpcrunch_async._paging import ScanPlan, ScanStats
+from helpcrunch_async._paging import Fetch, ScanPlan, ScanStats
 
 
 def run_scan(
@@ -23,27 +23,31 @@ def run_scan(
     start: int = 0,
     drift: dict[int, int] | None = None,
 ) -> tuple[list[int], ScanPlan[int], int]:
-    """Drive a plan to completion, answering in flight windows in random order.
+    """Drive a plan to completion, answering in flight requests in random order.
 
-    ``drift`` maps an answer count to a number of rows inserted at the front.
+    ``drift`` maps an answer count to a number of rows inserted at the front
+    (positive) or deleted from the front (negative) just before that answer.
     Returns the released ids (before dedup), the plan and the requests made.
     """
     plan: ScanPlan[int] = ScanPlan(page_size=page_size, lookahead=lookahead, start=start)
-    in_flight: list[int] = []
+    in_flight: list[Fetch] = []
     released: list[int] = []
     answers = 0
     next_id = max(rows, default=0) + 1
     while not plan.done:
-        while len(in_flight) < concurrency and (offset := plan.next_offset()) is not None:
-            in_flight.append(offset)
-        assert plan.in_flight + plan.buffered <= max(lookahead, 1)
+        while len(in_flight) < concurrency and (fetch := plan.next_fetch()) is not None:
+            in_flight.append(fetch)
+        # Planned windows stay within the lookahead; a repair may add one.
+        assert plan.in_flight + plan.buffered <= lookahead + 1
         assert in_flight, "the plan stalled with nothing in flight"
-        offset = in_flight.pop(rng.randrange(len(in_flight)))
+        fetch = in_flight.pop(rng.randrange(len(in_flight)))
         answers += 1
-        for _ in range((drift or {}).get(answers, 0)):
+        change = (drift or {}).get(answers, 0)
+        for _ in range(change):
             rows.insert(0, next_id)
             next_id += 1
-        plan.page_done(offset, rows[offset : offset + page_size], len(rows))
+        del rows[: max(0, -change)]
+        plan.page_done(fetch, rows[fetch.offset : fetch.offset + fetch.limit], len(rows))
         while (items := plan.release()) is not None:
             released.extend(items)
     return released, plan, answers
@@ -94,6 +98,59 @@ def test_inserts_mid_scan_keep_order_and_reach_the_end(
     assert len(unique) == len(set(out))
     assert total in unique
     assert plan.latest_total == len(rows)
+
+
+@settings(max_examples=300)
+@given(
+    total=st.integers(min_value=1, max_value=1500),
+    when=st.integers(min_value=2, max_value=20),
+    change=st.integers(min_value=-100, max_value=100).filter(bool),
+    concurrency=st.integers(min_value=1, max_value=8),
+    seed=st.integers(),
+)
+def test_one_change_mid_scan_loses_no_customer_that_stayed(
+    total: int, when: int, change: int, concurrency: int, seed: int
+) -> None:
+    # One burst of inserts or deletes at the front, at any moment, with answers
+    # in any order: every row that was never deleted comes out, once.
+    rows = list(range(1, total + 1))
+    out, _, _ = run_scan(
+        rows,
+        page_size=100,
+        lookahead=2 * concurrency,
+        concurrency=concurrency,
+        rng=random.Random(seed),
+        drift={when: change},
+    )
+    seen = IdSet()
+    unique = [r for r in out if seen.add(r)]
+    remaining = set(rows)
+    stayed = [r for r in range(1, total + 1) if r in remaining]
+    # Rows deleted after they came out may come out too; those that stayed all do.
+    assert [r for r in unique if r in remaining and r <= total] == stayed
+
+
+def test_a_delete_between_two_answers_is_repaired() -> None:
+    rows = list(range(1, 301))
+    plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=4)
+    first = plan.next_fetch()
+    assert first is not None
+    plan.page_done(first, rows[0:100], len(rows))
+    second, third = plan.next_fetch(), plan.next_fetch()
+    assert second is not None
+    assert third is not None
+    plan.page_done(second, rows[100:200], len(rows))
+    del rows[:30]  # thirty customers at the front go away
+    plan.page_done(third, rows[200:300], len(rows))
+    out = [*plan.release(), *plan.release()]  # type: ignore[misc]  # both have arrived
+    assert plan.release() is None  # the third waits for a repair
+    repair = plan.next_fetch()
+    assert repair is not None
+    assert (repair.offset, repair.limit, repair.repair_for) == (170, 30, 200)
+    plan.page_done(repair, rows[170:200], len(rows))
+    out += plan.release() or []
+    assert out == list(range(1, 301))
+    assert plan.done
 
 
 def test_inserts_between_in_order_answers_lose_nothing() -> None:
