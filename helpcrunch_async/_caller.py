@@ -85,7 +85,7 @@ class Caller:
                 pause = await budget.on_rate_limited(answer.sent_at, retry_after)
                 _count(stats, rate_limited=1)
                 if stats is not None:
-                    stats.pause_seconds += pause
+                    stats.add_pause(time.monotonic(), pause)
                 error = error_for_status(status, answer.body, request=what, retry_after=retry_after)
                 if self._retry.exhausted(failures + 1):
                     raise error

@@ -1,7 +1,7 @@
 """The paging plan: which offset windows to fetch, and when a scan is complete.
 
 This module is pure: it imports neither aiohttp nor asyncio and does no I/O. The
-shell (`_scan`) asks `ScanPlan.next_offset` what to fetch, reports each page
+shell (`_scan`) asks `ScanPlan.next_fetch` what to fetch, reports each page
 with `page_done`, and takes pages back in order with `release`.
 
 The rules:
@@ -37,6 +37,7 @@ The rules:
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -55,9 +56,11 @@ class ScanStats:
 
     ``requests`` counts every attempt on the wire (retries and 429s included),
     ``retries`` the attempts beyond the first for a page, ``rate_limited`` the 429
-    answers, ``pause_seconds`` the time spent paused by 429s (summed over
-    pauses, not over workers), ``duplicates`` the customers dropped because they
-    were already yielded (offsets shifted under inserts), ``missing`` how many
+    answers, ``pause_seconds`` the time spent paused by 429s (overlapping pauses
+    counted once, not once per worker), ``repairs`` the extra windows fetched
+    because customers may have slid between two windows, ``duplicates`` the
+    customers dropped because they were already yielded (offsets shifted under
+    inserts), ``missing`` how many
     customers the final total says the scan did not see (offsets shifted under
     deletes, or customers that moved in the sort order). ``total_at_start`` and
     ``total_at_end`` are the first and the latest ``total`` the server reported.
@@ -77,6 +80,14 @@ class ScanStats:
     start_offset: int = 0
     started_at: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
+    # The end of the latest pause counted in pause_seconds.
+    _paused_until: float = field(default=-math.inf, repr=False)
+
+    def add_pause(self, now: float, seconds: float) -> None:
+        """Count a pause of ``seconds`` from ``now``; overlapping pauses count once."""
+        end = now + seconds
+        self.pause_seconds += max(0.0, end - max(now, self._paused_until))
+        self._paused_until = max(self._paused_until, end)
 
     @property
     def total_changed(self) -> bool:
@@ -198,11 +209,6 @@ class ScanPlan(Generic[T]):
         """Whether every planned window has been released."""
         return self._end is not None and self._head >= self._end and not self._in_flight
 
-    def next_offset(self) -> int | None:
-        """Return the offset of a planned window to fetch now (repairs aside), or None."""
-        fetch = self.next_fetch()
-        return None if fetch is None else fetch.offset
-
     def next_fetch(self) -> Fetch | None:
         """Return the next request to send now, or None if none may start."""
         if self._waiting_repairs:
@@ -219,10 +225,8 @@ class ScanPlan(Generic[T]):
             return None
         return self._dispatch()
 
-    def page_done(self, fetch: Fetch | int, items: Sequence[T], total: int) -> None:
-        """Record the answer to ``fetch`` (or the planned window at that offset)."""
-        if isinstance(fetch, int):
-            fetch = Fetch(fetch, self.page_size)
+    def page_done(self, fetch: Fetch, items: Sequence[T], total: int) -> None:
+        """Record the answer to ``fetch`` with the server's ``total``."""
         if fetch not in self._in_flight:
             raise ValueError(f"no window in flight at offset {fetch.offset}")
         self._in_flight.discard(fetch)

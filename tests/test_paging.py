@@ -13,6 +13,17 @@ from helpcrunch_async._idset import IdSet
 from helpcrunch_async._paging import Fetch, ScanPlan, ScanStats
 
 
+def next_offset(plan: ScanPlan[int]) -> int | None:
+    """The offset of the next planned window, or None."""
+    fetch = plan.next_fetch()
+    return None if fetch is None else fetch.offset
+
+
+def answer(plan: ScanPlan[int], offset: int, items: list[int], total: int) -> None:
+    """Answer the planned (full-size) window at ``offset``."""
+    plan.page_done(Fetch(offset, plan.page_size), items, total)
+
+
 def run_scan(
     rows: list[int],
     *,
@@ -157,14 +168,14 @@ def test_inserts_between_in_order_answers_lose_nothing() -> None:
     rows = list(range(1, 301))
     plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=4)
     out: list[int] = []
-    offset = plan.next_offset()
+    offset = next_offset(plan)
     while offset is not None or not plan.done:
         assert offset is not None
-        plan.page_done(offset, rows[offset : offset + 100], len(rows))
+        answer(plan, offset, rows[offset : offset + 100], len(rows))
         rows[0:0] = [1000 + offset + i for i in range(30)]  # 30 new rows at the front
         while (items := plan.release()) is not None:
             out.extend(items)
-        offset = plan.next_offset()
+        offset = next_offset(plan)
     seen = IdSet()
     unique = [r for r in out if seen.add(r)]
     assert [r for r in unique if r <= 300] == list(range(1, 301))
@@ -172,22 +183,22 @@ def test_inserts_between_in_order_answers_lose_nothing() -> None:
 
 def test_a_grown_total_extends_the_plan() -> None:
     plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8)
-    assert plan.next_offset() == 0
-    assert plan.next_offset() is None  # nothing else before the first page
-    plan.page_done(0, list(range(10)), 25)
-    assert [plan.next_offset() for _ in range(3)] == [10, 20, None]
-    plan.page_done(20, list(range(5)), 45)  # the total grew
-    assert [plan.next_offset() for _ in range(3)] == [30, 40, None]
+    assert next_offset(plan) == 0
+    assert next_offset(plan) is None  # nothing else before the first page
+    answer(plan, 0, list(range(10)), 25)
+    assert [next_offset(plan) for _ in range(3)] == [10, 20, None]
+    answer(plan, 20, list(range(5)), 45)  # the total grew
+    assert [next_offset(plan) for _ in range(3)] == [30, 40, None]
 
 
 def test_a_full_last_window_asks_for_one_more() -> None:
     plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8)
-    plan.next_offset()
-    plan.page_done(0, list(range(10)), 15)
-    assert plan.next_offset() == 10
-    plan.page_done(10, list(range(10)), 15)  # full, though the total says 5 remain
-    assert plan.next_offset() == 20
-    plan.page_done(20, [], 15)
+    next_offset(plan)
+    answer(plan, 0, list(range(10)), 15)
+    assert next_offset(plan) == 10
+    answer(plan, 10, list(range(10)), 15)  # full, though the total says 5 remain
+    assert next_offset(plan) == 20
+    answer(plan, 20, [], 15)
     assert plan.release() is not None
     assert plan.release() is not None
     assert plan.release() == []
@@ -196,11 +207,11 @@ def test_a_full_last_window_asks_for_one_more() -> None:
 
 def test_exact_fit_with_unchanged_total_needs_no_extra_request() -> None:
     plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8)
-    plan.next_offset()
-    plan.page_done(0, list(range(10)), 20)
-    assert plan.next_offset() == 10
-    plan.page_done(10, list(range(10)), 20)
-    assert plan.next_offset() is None
+    next_offset(plan)
+    answer(plan, 0, list(range(10)), 20)
+    assert next_offset(plan) == 10
+    answer(plan, 10, list(range(10)), 20)
+    assert next_offset(plan) is None
     plan.release()
     plan.release()
     assert plan.done
@@ -208,17 +219,17 @@ def test_exact_fit_with_unchanged_total_needs_no_extra_request() -> None:
 
 def test_lookahead_bounds_what_is_in_flight_and_buffered() -> None:
     plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=3)
-    plan.next_offset()
-    plan.page_done(0, list(range(10)), 1000)
+    next_offset(plan)
+    answer(plan, 0, list(range(10)), 1000)
     plan.release()
-    assert [plan.next_offset() for _ in range(4)] == [10, 20, 30, None]
-    plan.page_done(30, list(range(10)), 1000)
-    plan.page_done(20, list(range(10)), 1000)
+    assert [next_offset(plan) for _ in range(4)] == [10, 20, 30, None]
+    answer(plan, 30, list(range(10)), 1000)
+    answer(plan, 20, list(range(10)), 1000)
     # The head (10) is slow: nothing more may start until it arrives.
-    assert plan.next_offset() is None
-    plan.page_done(10, list(range(10)), 1000)
+    assert next_offset(plan) is None
+    answer(plan, 10, list(range(10)), 1000)
     assert plan.release() is not None
-    assert plan.next_offset() == 40
+    assert next_offset(plan) == 40
 
 
 def test_resume_starts_at_an_offset_off_the_grid() -> None:
@@ -232,10 +243,10 @@ def test_resume_starts_at_an_offset_off_the_grid() -> None:
 
 def test_a_window_answered_twice_is_a_bug_not_a_page() -> None:
     plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=2)
-    plan.next_offset()
-    plan.page_done(0, [], 0)
+    next_offset(plan)
+    answer(plan, 0, [], 0)
     with pytest.raises(ValueError, match="no window in flight"):
-        plan.page_done(0, [], 0)
+        answer(plan, 0, [], 0)
 
 
 @pytest.mark.parametrize(
@@ -244,6 +255,15 @@ def test_a_window_answered_twice_is_a_bug_not_a_page() -> None:
 def test_bad_plan_settings(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be at least 1"):
         ScanPlan(**kwargs)
+
+
+def test_overlapping_pauses_count_once() -> None:
+    stats = ScanStats()
+    for _ in range(7):  # seven workers hear of the same one-second pause
+        stats.add_pause(10.0, 1.0)
+    stats.add_pause(10.5, 1.0)  # extends it by half a second
+    stats.add_pause(20.0, 0.25)
+    assert stats.pause_seconds == pytest.approx(1.75)
 
 
 def test_stats_report_drift() -> None:
