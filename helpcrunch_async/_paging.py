@@ -21,17 +21,20 @@ The rules:
    window that ends exactly at a ``total`` that never changed, where the data
    evidently ends. Windows already dispatched past a shrunken total come back
    short or empty, which is harmless.
-5. Repair. Two neighbouring windows answered under different totals may have
-   lost customers between them. If the earlier window saw the larger total
-   and was answered first, customers were deleted in between and the later
-   window's first customers slid into the earlier one's range after it was
-   read; if the later window was answered first, customers were inserted in
-   between and pushed the earlier window's last customers past it. Either
-   way, before the later window is released, one repair window of the
-   difference (at most a page) is fetched where those customers now are, and
-   released first; duplicates it brings are dropped by the scan. The reverse
-   cases only bring duplicates. A repair is best effort: further changes while
-   it is in flight, or changes that cancel out in the totals, go unseen.
+5. Repair. Two neighbouring windows read under different totals may have
+   lost customers between them when the earlier window saw the larger total,
+   by ``d``. Either customers were deleted after the earlier window was read
+   and before the later one, so the later window's first ``d`` customers slid
+   back to just before it, or customers were inserted after the later window
+   was read and before the earlier one, so the earlier window's last ``d``
+   were pushed to just past it. The order of the answers cannot tell which:
+   the server may read requests in another order than it answers them. So,
+   before the later window is released, the ``2 * d`` customers around its
+   start (``d`` at most a page) are fetched again and released first; the
+   duplicates this brings are dropped by the scan. When the later window saw
+   the larger total, the change only brings duplicates. A repair is best
+   effort: further changes while it is in flight, or changes that cancel out
+   in the totals, go unseen.
 6. The scan is complete when every planned window has been released.
 """
 
@@ -125,15 +128,12 @@ class Fetch:
 class _Window(Generic[T]):
     items: Sequence[T]
     total: int
-    # Order of the answer among all answers of the scan.
-    seq: int
 
 
 class ScanPlan(Generic[T]):
     """The offset windows of one scan, dispatched ahead and released in order."""
 
     __slots__ = (
-        "_answers",
         "_end",
         "_first_total",
         "_head",
@@ -167,11 +167,10 @@ class ScanPlan(Generic[T]):
         self._latest_total: int | None = None
         self._pages: dict[int, _Window[T]] = {}
         self._in_flight: set[Fetch] = set()
-        self._answers = 0
         # The last released planned window, which the next one is checked against.
         self._previous: _Window[T] | None = None
-        # Repairs by the window they precede: None until answered.
-        self._repairs: dict[int, _Window[T] | None] = {}
+        # Repair windows by the window they precede: None until answered.
+        self._repairs: dict[int, dict[Fetch, _Window[T] | None]] = {}
         self._waiting_repairs: list[Fetch] = []
 
     @property
@@ -212,7 +211,7 @@ class ScanPlan(Generic[T]):
     def next_fetch(self) -> Fetch | None:
         """Return the next request to send now, or None if none may start."""
         if self._waiting_repairs:
-            fetch = self._waiting_repairs.pop()
+            fetch = self._waiting_repairs.pop(0)
             self._in_flight.add(fetch)
             return fetch
         if self._end is None:
@@ -230,12 +229,11 @@ class ScanPlan(Generic[T]):
         if fetch not in self._in_flight:
             raise ValueError(f"no window in flight at offset {fetch.offset}")
         self._in_flight.discard(fetch)
-        self._answers += 1
-        window = _Window(items, total, self._answers)
+        window = _Window(items, total)
         self._latest_total = total
         size = self.page_size
         if fetch.repair_for is not None:
-            self._repairs[fetch.repair_for] = window
+            self._repairs[fetch.repair_for][fetch] = window
             if self._end is not None:
                 self._end = max(self._end, _round_up(total, size, self.start))
             return
@@ -264,16 +262,19 @@ class ScanPlan(Generic[T]):
         if window is None:
             return None
         if head in self._repairs:
-            repair = self._repairs[head]
-            if repair is None:
+            repairs = self._repairs[head]
+            parts = [repairs[fetch] for fetch in sorted(repairs, key=lambda f: f.offset)]
+            if None in parts:
                 return None
             del self._repairs[head]
-            items: Sequence[T] = [*repair.items, *window.items]
+            repaired = [item for part in parts if part for item in part.items]
+            repaired.extend(window.items)
+            items: Sequence[T] = repaired
         else:
-            fetch = self._repair_needed(head, window)
-            if fetch is not None:
-                self._repairs[head] = None
-                self._waiting_repairs.append(fetch)
+            fetches = self._repairs_needed(head, window)
+            if fetches:
+                self._repairs[head] = dict.fromkeys(fetches)
+                self._waiting_repairs.extend(fetches)
                 return None
             items = window.items
         del self._pages[head]
@@ -286,22 +287,19 @@ class ScanPlan(Generic[T]):
         """Whether a repair window waits to be sent."""
         return bool(self._waiting_repairs)
 
-    def _repair_needed(self, head: int, window: _Window[T]) -> Fetch | None:
+    def _repairs_needed(self, head: int, window: _Window[T]) -> list[Fetch]:
         previous = self._previous
         if previous is None or previous.total <= window.total:
-            return None
-        missing = min(previous.total - window.total, self.page_size)
-        if previous.seq < window.seq:
-            # Deleted in between: this window's first customers slid back.
-            offset = max(self.start, head - missing)
-            limit = head - offset
-        else:
-            # Inserted in between: the previous window's last customers were
-            # pushed to where this window starts now.
-            offset, limit = head, missing
-        if limit <= 0:
-            return None
-        return Fetch(offset, limit, repair_for=head)
+            return []
+        shift = min(previous.total - window.total, self.page_size)
+        # Deleted in between: this window's first customers slid back before
+        # ``head``. Inserted in between (this window read first): the previous
+        # window's last customers were pushed past ``head``. Fetch both sides.
+        low, high = max(self.start, head - shift), head + shift
+        return [
+            Fetch(offset, min(self.page_size, high - offset), repair_for=head)
+            for offset in range(low, high, self.page_size)
+        ]
 
     def _dispatch(self) -> Fetch:
         fetch = Fetch(self._next, self.page_size)

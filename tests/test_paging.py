@@ -34,34 +34,42 @@ def run_scan(
     start: int = 0,
     drift: dict[int, int] | None = None,
 ) -> tuple[list[int], ScanPlan[int], int]:
-    """Drive a plan to completion, answering in flight requests in random order.
+    """Drive a plan to completion the way a server and a network would.
 
-    ``drift`` maps an answer count to a number of rows inserted at the front
-    (positive) or deleted from the front (negative) just before that answer.
-    Returns the released ids (before dedup), the plan and the requests made.
+    The server reads each request in flight at some moment, and the answer
+    reaches the plan at a later one; both orders are random and differ, as
+    they do over concurrent connections. ``drift`` maps a read count to a
+    number of rows inserted at the front (positive) or deleted from the front
+    (negative) just before that read. Returns the released ids (before dedup),
+    the plan and the requests made.
     """
     plan: ScanPlan[int] = ScanPlan(page_size=page_size, lookahead=lookahead, start=start)
-    in_flight: list[Fetch] = []
+    unread: list[Fetch] = []
+    answered: list[tuple[Fetch, list[int], int]] = []
     released: list[int] = []
-    answers = 0
+    reads = 0
     next_id = max(rows, default=0) + 1
     while not plan.done:
-        while len(in_flight) < concurrency and (fetch := plan.next_fetch()) is not None:
-            in_flight.append(fetch)
-        # Planned windows stay within the lookahead; a repair may add one.
-        assert plan.in_flight + plan.buffered <= lookahead + 1
-        assert in_flight, "the plan stalled with nothing in flight"
-        fetch = in_flight.pop(rng.randrange(len(in_flight)))
-        answers += 1
-        change = (drift or {}).get(answers, 0)
-        for _ in range(change):
-            rows.insert(0, next_id)
-            next_id += 1
-        del rows[: max(0, -change)]
-        plan.page_done(fetch, rows[fetch.offset : fetch.offset + fetch.limit], len(rows))
-        while (items := plan.release()) is not None:
-            released.extend(items)
-    return released, plan, answers
+        while len(unread) + len(answered) < concurrency and (fetch := plan.next_fetch()):
+            unread.append(fetch)
+        # Planned windows stay within the lookahead; repairs may add two.
+        assert plan.in_flight + plan.buffered <= lookahead + 2
+        assert unread or answered, "the plan stalled with nothing in flight"
+        if unread and (not answered or rng.random() < 0.5):
+            fetch = unread.pop(rng.randrange(len(unread)))
+            reads += 1
+            change = (drift or {}).get(reads, 0)
+            for _ in range(change):
+                rows.insert(0, next_id)
+                next_id += 1
+            del rows[: max(0, -change)]
+            answered.append((fetch, rows[fetch.offset : fetch.offset + fetch.limit], len(rows)))
+            continue
+        fetch, items, total = answered.pop(rng.randrange(len(answered)))
+        plan.page_done(fetch, items, total)
+        while (batch := plan.release()) is not None:
+            released.extend(batch)
+    return released, plan, reads
 
 
 @settings(max_examples=200)
@@ -141,7 +149,13 @@ def test_one_change_mid_scan_loses_no_customer_that_stayed(
     assert [r for r in unique if r in remaining and r <= total] == stayed
 
 
-def test_a_delete_between_two_answers_is_repaired() -> None:
+def unique(ids: list[int]) -> list[int]:
+    """``ids`` without repeats, first occurrence kept, as the scan drops them."""
+    seen = IdSet()
+    return [i for i in ids if seen.add(i)]
+
+
+def test_a_delete_between_two_reads_is_repaired() -> None:
     rows = list(range(1, 301))
     plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=4)
     first = plan.next_fetch()
@@ -157,11 +171,52 @@ def test_a_delete_between_two_answers_is_repaired() -> None:
     assert plan.release() is None  # the third waits for a repair
     repair = plan.next_fetch()
     assert repair is not None
-    assert (repair.offset, repair.limit, repair.repair_for) == (170, 30, 200)
-    plan.page_done(repair, rows[170:200], len(rows))
+    # Thirty on either side of the third window's start: slid back, or pushed on.
+    assert (repair.offset, repair.limit, repair.repair_for) == (170, 60, 200)
+    assert plan.next_fetch() is None
+    plan.page_done(repair, rows[170:230], len(rows))
     out += plan.release() or []
-    assert out == list(range(1, 301))
+    assert unique(out) == list(range(1, 301))
     assert plan.done
+
+
+def test_inserts_between_reads_answered_out_of_order_are_repaired() -> None:
+    # The server reads the third window first, then 30 customers arrive at the
+    # front, then it reads the second; the answers come back in offset order.
+    rows = list(range(1, 301))
+    plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=4)
+    first = plan.next_fetch()
+    assert first is not None
+    plan.page_done(first, rows[0:100], len(rows))
+    second, third = plan.next_fetch(), plan.next_fetch()
+    assert second is not None
+    assert third is not None
+    third_read = (rows[200:300], len(rows))
+    rows[0:0] = range(1001, 1031)
+    plan.page_done(second, rows[100:200], len(rows))
+    plan.page_done(third, *third_read)
+    out = [*plan.release(), *plan.release()]  # type: ignore[misc]  # both have arrived
+    assert plan.release() is None
+    repair = plan.next_fetch()
+    assert repair is not None
+    assert (repair.offset, repair.limit) == (170, 60)
+    plan.page_done(repair, rows[170:230], len(rows))
+    out += plan.release() or []
+    assert unique(out) == list(range(1, 301))
+
+
+def test_a_shift_of_more_than_half_a_page_is_repaired_in_two_requests() -> None:
+    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=4)
+    first = plan.next_fetch()
+    assert first is not None
+    plan.page_done(first, list(range(10)), 30)
+    second = plan.next_fetch()
+    assert second is not None
+    plan.page_done(second, list(range(17, 27)), 23)
+    assert plan.release() == list(range(10))
+    assert plan.release() is None
+    repairs = [plan.next_fetch(), plan.next_fetch()]
+    assert [(f.offset, f.limit) for f in repairs if f] == [(3, 10), (13, 4)]
 
 
 def test_inserts_between_in_order_answers_lose_nothing() -> None:
