@@ -116,7 +116,10 @@ def test_inserts_mid_scan_keep_order_and_reach_the_end(
     unique = [r for r in out if seen.add(r)]
     assert len(unique) == len(set(out))
     assert total in unique
-    assert plan.latest_total == len(rows)
+    # Drift happens only at a read, so the last read saw every row; answers
+    # come in any order, but the plan's end covers the largest total.
+    assert plan.planned_end is not None
+    assert plan.planned_end >= len(rows)
 
 
 @settings(max_examples=300)
