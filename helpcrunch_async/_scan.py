@@ -134,7 +134,7 @@ class CustomerScan:
                 self._wakeup.clear()
                 await self._wakeup.wait()
         except asyncio.CancelledError:
-            self._cancel_all()
+            self._abandon()
             raise
 
     def _fresh(self, items: Sequence[Customer]) -> list[Customer]:
@@ -192,6 +192,14 @@ class CustomerScan:
             self._dispatch()
         if self._wakeup is not None:
             self._wakeup.set()
+
+    def _abandon(self) -> None:
+        # A cancelled consumer ends the scan: a page that finished just before,
+        # whose callback has yet to run, must not start new requests.
+        self._closed = True
+        self._cancel_all()
+        if self.stats.finished_at is None:
+            self.stats.finished_at = time.monotonic()
 
     def _cancel_all(self) -> None:
         for task in self._tasks.values():
