@@ -47,6 +47,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     faults = parser.add_argument_group("faults")
     faults.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
     faults.add_argument("--jitter", type=float, default=0.0, help="extra uniform seconds")
+    faults.add_argument(
+        "--arrival-delay",
+        type=float,
+        default=0.0,
+        help="seconds each request spends on the way in, before it is counted",
+    )
+    faults.add_argument(
+        "--arrival-jitter", type=float, default=0.0, help="extra uniform seconds on the way in"
+    )
     for kind in ("error", "drop", "truncate", "malformed"):
         faults.add_argument(f"--{kind}-rate", type=float, default=0.0, help="share in [0, 1]")
     faults.add_argument("--fault-seed", type=int, default=0)
@@ -73,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
             count_rejected=args.count_rejected,
             latency=args.latency,
             jitter=args.jitter,
+            arrival_delay=args.arrival_delay,
+            arrival_jitter=args.arrival_jitter,
             error_rate=args.error_rate,
             drop_rate=args.drop_rate,
             truncate_rate=args.truncate_rate,

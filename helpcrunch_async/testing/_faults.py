@@ -17,7 +17,12 @@ Rules:
   ``truncate_rate``, then ``malformed_rate``; their sum must not exceed 1. The draw is
   taken for every request, forced or not, so changing ``fail`` leaves the other
   requests' faults where they were.
-- Latency is ``latency + uniform(0, jitter)`` seconds, from its own seeded stream.
+- Latency is ``latency + uniform(0, jitter)`` seconds, from its own seeded stream,
+  slept after the request is counted, before the answer is written.
+- The way in is ``arrival_delay + uniform(0, arrival_jitter)`` seconds, from a third
+  seeded stream, slept before the request's arrival is stamped and counted: the
+  network and a gateway's queue in front of the rate limiter. Its jitter bunches
+  requests sent evenly apart, as the server counts them.
 
 Every field of ``Faults`` may be changed while the server runs.
 """
@@ -46,6 +51,8 @@ class Faults:
 
     latency: float = 0.0
     jitter: float = 0.0
+    arrival_delay: float = 0.0
+    arrival_jitter: float = 0.0
     error_rate: float = 0.0
     drop_rate: float = 0.0
     truncate_rate: float = 0.0
@@ -55,8 +62,9 @@ class Faults:
 
     def validate(self) -> None:
         """Raise ValueError for negative times, rates outside [0, 1] or unknown kinds."""
-        if self.latency < 0 or self.jitter < 0 or self.hang < 0:
-            raise ValueError("latency, jitter and hang must be >= 0")
+        times = (self.latency, self.jitter, self.arrival_delay, self.arrival_jitter, self.hang)
+        if any(t < 0 for t in times):
+            raise ValueError("latency, jitter, arrival_delay, arrival_jitter and hang must be >= 0")
         rates = (self.error_rate, self.drop_rate, self.truncate_rate, self.malformed_rate)
         if any(not 0 <= rate <= 1 for rate in rates) or sum(rates) > 1:
             raise ValueError(f"fault rates must lie in [0, 1] and sum to at most 1, got {rates}")
@@ -69,9 +77,10 @@ class FaultDice:
     """The seeded random streams that decide each request's fault and delay."""
 
     def __init__(self, seed: int = 0) -> None:
-        """Seed the fault stream and the latency stream separately."""
+        """Seed the fault, latency and arrival streams separately."""
         self._faults = random.Random(f"helpcrunch-emulator-faults-{seed}")
         self._delays = random.Random(f"helpcrunch-emulator-delays-{seed}")
+        self._arrivals = random.Random(f"helpcrunch-emulator-arrivals-{seed}")
 
     def pick(self, faults: Faults, number: int, *, accepted: bool) -> str | None:
         """Return the fault kind for the ``number``-th request, or None to answer normally."""
@@ -99,6 +108,12 @@ class FaultDice:
         if faults.jitter <= 0:
             return faults.latency
         return faults.latency + self._delays.uniform(0.0, faults.jitter)
+
+    def arrival_delay(self, faults: Faults) -> float:
+        """Return how long this request spends on the way in, before it is counted."""
+        if faults.arrival_jitter <= 0:
+            return faults.arrival_delay
+        return faults.arrival_delay + self._arrivals.uniform(0.0, faults.arrival_jitter)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Every ``/v1`` request goes through the same steps, in this order:
 
-1. its arrival time is taken (``time.monotonic()``) and it gets its number k;
+1. after the way in (``arrival_delay`` plus jitter, zero by default), its arrival
+   time is taken (``time.monotonic()``) and it gets its number k;
 2. the rate policy decides on it: every ``/v1`` request counts, whatever its
    credentials or parameters, as a gateway in front of the API would count it;
 3. the fault dice decide on it (see ``_faults``);
@@ -83,6 +84,8 @@ class Emulator:
         window_origin: float = 0.0,
         latency: float = 0.0,
         jitter: float = 0.0,
+        arrival_delay: float = 0.0,
+        arrival_jitter: float = 0.0,
         error_rate: float = 0.0,
         drop_rate: float = 0.0,
         truncate_rate: float = 0.0,
@@ -111,6 +114,8 @@ class Emulator:
         self.faults = Faults(
             latency=latency,
             jitter=jitter,
+            arrival_delay=arrival_delay,
+            arrival_jitter=arrival_jitter,
             error_rate=error_rate,
             drop_rate=drop_rate,
             truncate_rate=truncate_rate,
@@ -355,6 +360,9 @@ class Emulator:
     async def _serve(
         self, request: web.Request, compute: Callable[[web.Request], _Answer]
     ) -> web.StreamResponse:
+        inbound = self._dice.arrival_delay(self.faults)
+        if inbound > 0:
+            await self._sleep(inbound)
         arrival = time.monotonic()
         self._requests += 1
         number = self._requests

@@ -114,6 +114,15 @@ async def test_latency_is_slept_after_the_arrival_is_logged(client: Wire) -> Non
     assert emu.log[0].time - sent < 0.15, "the arrival is stamped before the sleep"
 
 
+async def test_the_way_in_is_slept_before_the_arrival_is_logged(client: Wire) -> None:
+    async with Emulator(customers=10, arrival_delay=0.2, arrival_jitter=0.1) as emu:
+        sent = time.monotonic()
+        assert (await client.get(emu)).status == 200
+        answered = time.monotonic()
+    assert 0.2 <= emu.log[0].time - sent < 0.45, "the arrival is stamped after the way in"
+    assert answered - emu.log[0].time < 0.15
+
+
 async def statuses(client: Wire, emu: Emulator, count: int) -> list[int | str]:
     result: list[int | str] = []
     for _ in range(count):
@@ -192,6 +201,11 @@ def test_delays_stay_within_latency_plus_jitter() -> None:
     assert all(0.1 <= d <= 0.15 for d in delays)
     assert len(set(delays)) > 100
     assert dice.delay(Faults(latency=0.3)) == 0.3
+    inbound = [
+        dice.arrival_delay(Faults(arrival_delay=0.02, arrival_jitter=0.05)) for _ in range(200)
+    ]
+    assert all(0.02 <= d <= 0.07 for d in inbound)
+    assert len(set(inbound)) > 100
 
 
 @pytest.mark.parametrize(
@@ -200,6 +214,7 @@ def test_delays_stay_within_latency_plus_jitter() -> None:
         {"error_rate": 1.5},
         {"error_rate": 0.6, "drop_rate": 0.6},
         {"latency": -1.0},
+        {"arrival_jitter": -0.1},
         {"fail": {0: "500"}},
         {"fail": {1: "418"}},
     ],
