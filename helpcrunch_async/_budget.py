@@ -30,7 +30,10 @@ class RateBudget(Protocol):
     pause every request now observes, in seconds) and ``on_success`` otherwise.
     A budget may also offer ``async on_sent(sent_at, delay)``: the client calls it
     when a request reached the wire ``delay`` seconds after its slot (it had to
-    open a connection first), so the log can hold when it really left.
+    open a connection first), so the log can hold when it really left; and
+    ``async on_answered(sent_at, delay, rate_limited)`` when the answer's
+    headers came ``delay`` seconds after the slot, so the log can hold a
+    request that may have been counted late for longer.
     """
 
     @property
@@ -112,6 +115,10 @@ class LocalBudget:
     async def on_sent(self, sent_at: float, delay: float) -> None:
         """Record that the request stamped ``sent_at`` reached the wire ``delay`` s later."""
         self._cap.correct(sent_at, sent_at + delay)
+
+    async def on_answered(self, sent_at: float, delay: float, rate_limited: bool) -> None:
+        """Record that the request stamped ``sent_at`` was answered ``delay`` s after its slot."""
+        self._cap.settle(sent_at, sent_at + delay, rate_limited=rate_limited)
 
     async def on_success(self, sent_at: float) -> None:
         """Record a non-429 answer."""

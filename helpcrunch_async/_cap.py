@@ -19,11 +19,20 @@ The rules that keep it, in order:
    absorbs jitter between sending and the server's clock of arrival. The log
    allows a whole window's budget at once: an account that fits in one window
    waits for nothing.
-2. Pause. A 429 pauses every request until ``Retry-After`` when given, else for
+2. Settling. The server counts a request at some moment between its send and
+   its answer, and jitter on the way in may count one request late and the
+   next one early. When an answer comes, its send is moved later in the log
+   by how much longer its round trip took than the quickest answer of its
+   kind (success or 429) so far, at most ``max_settle`` (a tenth of the
+   period): a request that may have been counted late holds its slot that
+   much longer. On a steady network this moves nothing; on a jittery one it
+   costs about half the jitter per window. Pacing (rule 4) is timed from
+   real sends, not from settled ones.
+3. Pause. A 429 pauses every request until ``Retry-After`` when given, else for
    a backoff that starts at one request's share of the period and doubles while
    429s repeat, capped at the period. A pause is never shorter than the pacing
    interval.
-3. Adaptation. A 429 for a request sent after the last adaptation is evidence
+4. Adaptation. A 429 for a request sent after the last adaptation is evidence
    that the server is stricter than the log. The first switches on pacing:
    one request per ``period / n`` seconds plus a slack of 5%, at least 4 ms
    (the rule of a no-burst server such as nginx's ``limit_req``, with room
@@ -55,6 +64,8 @@ _SLACK_MAX = 0.25
 _SLACK_FLOOR = 0.004
 # Clean answers (times the allowance) before the allowance grows again.
 _RECOVERY_FACTOR = 2
+# The most a send is moved later when its answer settles it, as a share of the period.
+_MAX_SETTLE = 0.1
 
 
 def default_margin(period: float) -> float:
@@ -91,6 +102,9 @@ class Cap:
         "_adapted_at",
         "_allowance",
         "_clean",
+        "_fastest",
+        "_last_sent",
+        "_moved",
         "_pause_until",
         "_rate_limited",
         "_sent",
@@ -99,6 +113,7 @@ class Cap:
         "_streak",
         "limit",
         "margin",
+        "max_settle",
         "period",
     )
 
@@ -114,7 +129,15 @@ class Cap:
         self.limit = limit
         self.period = float(period)
         self.margin = float(margin)
+        self.max_settle = self.period * _MAX_SETTLE
+        # Sorted: when each send may have been counted, as far as we know.
         self._sent: deque[float] = deque(maxlen=limit)
+        # When the latest request really left: pacing is timed from it.
+        self._last_sent = -math.inf
+        # Sends moved by `correct`, by the stamp handed out, until answered.
+        self._moved: dict[float, float] = {}
+        # The quickest round trip seen of each kind: success, 429.
+        self._fastest = [math.inf, math.inf]
         self._allowance = limit
         self._spacing = 0.0
         self._slack = 0.0
@@ -171,14 +194,14 @@ class Cap:
         """Return `next_slot` with pacing applied: every rule in one answer."""
         at = self.next_slot(now)
         if self._spacing and self._sent:
-            at = max(at, self._sent[-1] + self._spacing)
+            at = max(at, self._last_sent + self._spacing)
         return at
 
     def record(self, sent_at: float) -> None:
         """Record that a request left at ``sent_at`` (times never go backwards)."""
-        if self._sent and sent_at < self._sent[-1]:
-            sent_at = self._sent[-1]
-        self._sent.append(sent_at)
+        sent_at = max(sent_at, self._last_sent)
+        self._last_sent = sent_at
+        self._insert(sent_at)
 
     def correct(self, stamp: float, actual: float) -> None:
         """Move a recorded send from ``stamp`` to ``actual``, when it really left.
@@ -188,20 +211,54 @@ class Cap:
         later request, timed from the early stamp, would arrive inside the
         window. Only moves a send later; unknown stamps are ignored.
         """
-        if actual <= stamp:
+        if actual <= stamp or not self._move(stamp, actual):
             return
+        self._last_sent = max(self._last_sent, actual)
+        if len(self._moved) >= self.limit:
+            # Answers settle and forget their stamps; these were never answered.
+            self._moved.clear()
+        self._moved[stamp] = actual
+
+    def settle(self, stamp: float, answered_at: float, *, rate_limited: bool = False) -> None:
+        """Move the send stamped ``stamp`` later by how much its answer was slow (rule 2).
+
+        ``answered_at`` is when the answer came, on the same clock.
+        """
+        sent_at = self._moved.pop(stamp, stamp)
+        trip = answered_at - sent_at
+        if not trip >= 0:  # also refuses NaN
+            return
+        kind = int(rate_limited)
+        fastest = self._fastest[kind] = min(self._fastest[kind], trip)
+        late = min(trip - fastest, self.max_settle)
+        if late > 0:
+            self._move(sent_at, sent_at + late)
+
+    def _move(self, at: float, to: float) -> bool:
         sent = self._sent
         for i in range(len(sent) - 1, -1, -1):
-            if sent[i] == stamp:
+            if sent[i] == at:
                 del sent[i]
-                break
-        else:
-            return
-        # Keep the log sorted: sent[-n] must be the n-th most recent send.
+                self._insert(to)
+                return True
+        return False
+
+    def _insert(self, at: float) -> None:
+        # Keep the log sorted: sent[-n] must be the n-th latest count.
+        sent = self._sent
         j = len(sent)
-        while j > 0 and sent[j - 1] > actual:
+        while j > 0 and sent[j - 1] > at:
             j -= 1
-        sent.insert(j, actual)
+        if j == len(sent):
+            sent.append(at)
+        elif len(sent) == sent.maxlen:
+            # Full: the earliest entry makes room, as append would drop it.
+            if j == 0:
+                return
+            sent.popleft()
+            sent.insert(j - 1, at)
+        else:
+            sent.insert(j, at)
 
     def on_success(self, sent_at: float) -> None:
         """Record a non-429 answer to a request sent at ``sent_at``."""

@@ -31,6 +31,7 @@ __all__ = ["Answer", "Fault", "Transport"]
 
 # Slot-to-wire delays below this are noise, not worth a log correction.
 _NEGLIGIBLE = 0.0005
+_TOO_MANY = 429
 
 
 @dataclass(slots=True)
@@ -118,6 +119,7 @@ class Transport:
         """Send one request and read its whole body; raise TransportError on faults."""
         session = self._ensure_session()
         attempts = _Attempts()
+        on_answered = getattr(self._budget, "on_answered", None)
 
         async def admit(
             req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
@@ -126,7 +128,11 @@ class Transport:
             attempts.admitted = time.monotonic()
             attempts.count += 1
             async with asyncio.timeout(self._timeout):
-                return await handler(req)
+                response = await handler(req)
+            if on_answered is not None:
+                delay = time.monotonic() - attempts.admitted
+                await on_answered(attempts.sent_at, delay, response.status == _TOO_MANY)
+            return response
 
         try:
             async with session.request(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from bisect import bisect_left
 
 import pytest
@@ -299,3 +300,92 @@ def test_the_pacing_slack_has_a_floor_in_seconds() -> None:
     cap = Cap(20, 1.0, margin=0.0)
     fresh_429s(cap, 1)
     assert cap.spacing == pytest.approx(0.05 + 0.004)
+
+
+def test_a_slow_answer_holds_its_slot_longer() -> None:
+    cap = Cap(2, 1.0, margin=0.0)
+    cap.record(0.0)
+    cap.record(0.0)
+    cap.settle(0.0, 0.05)  # the quickest answer so far: nothing moves
+    assert cap.next_slot(0.5) == pytest.approx(1.0)
+    cap.settle(0.0, 0.08)  # 30 ms slower: it may have been counted 30 ms late
+    assert cap.next_slot(0.5) == pytest.approx(1.0)
+    cap.record(1.0)
+    assert cap.next_slot(1.0) == pytest.approx(1.03)
+
+
+def test_settling_is_bounded_and_kinds_are_compared_apart() -> None:
+    cap = Cap(1, 1.0, margin=0.0)
+    cap.record(0.0)
+    cap.settle(0.0, 0.01, rate_limited=True)  # a quick 429 sets no bar for pages
+    cap.settle(0.0, 0.5)  # the first page: the quickest page so far
+    assert cap.next_slot(0.0) == pytest.approx(1.0)
+    cap.record(1.0)
+    cap.settle(1.0, 9.0)  # far slower: moved by a tenth of the period at most
+    assert cap.next_slot(1.0) == pytest.approx(1.0 + 1.0 + cap.max_settle)
+
+
+def test_settling_never_slows_pacing() -> None:
+    cap = Cap(20, 1.0, margin=0.0)
+    fresh_429s(cap, 1)
+    spacing = cap.spacing
+    cap.record(50.0)
+    cap.settle(50.0, 50.01)
+    cap.settle(50.0, 50.09)
+    assert cap.next_paced_slot(50.0) == pytest.approx(50.0 + spacing)
+
+
+def test_settling_after_a_correction_times_the_trip_from_the_wire() -> None:
+    cap = Cap(2, 1.0, margin=0.0)
+    cap.record(0.0)
+    cap.record(0.0)
+    cap.settle(0.0, 0.05)
+    cap.correct(0.0, 0.2)  # left 0.2 s after its slot
+    cap.settle(0.0, 0.25)  # a 50 ms trip from the wire: the quickest, nothing more
+    cap.record(1.0)
+    assert cap.next_slot(1.0) == pytest.approx(1.2)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    limit=st.integers(min_value=1, max_value=20),
+    period=st.sampled_from([0.5, 1.0, 60.0]),
+    jitter=st.floats(min_value=0.0, max_value=0.1),
+    concurrency=st.integers(min_value=1, max_value=8),
+    seed=st.integers(min_value=0, max_value=2**32),
+)
+def test_jitter_on_the_way_in_never_bunches_counts_past_the_cap(
+    limit: int, period: float, jitter: float, concurrency: int, seed: int
+) -> None:
+    # The server counts each request on arrival, after a random delay on the
+    # way in of up to `jitter` seconds (at most a tenth of the period here);
+    # the answer comes back a fixed time later. Settling each send by how much
+    # slower than the quickest its round trip was keeps the counts within the
+    # cap with no margin at all, once the quickest possible trip has been seen
+    # (here, the first one; until then the margin covers the difference).
+    rng = random.Random(seed)
+    jitter *= period
+    cap = Cap(limit, period, margin=0.0)
+    back = 0.02 * period
+    counts: list[float] = []
+    # (answer time, stamp) of the requests in flight.
+    in_flight: list[tuple[float, float]] = []
+    now = 0.0
+    for _ in range(4 * limit + 5):
+        while len(in_flight) >= concurrency or (in_flight and in_flight[0][0] <= now):
+            answered, stamp = in_flight.pop(0)
+            now = max(now, answered)
+            cap.settle(stamp, answered)
+        at = cap.next_paced_slot(now)
+        # Answers that come while we wait for the slot are settled first.
+        while in_flight and in_flight[0][0] <= at:
+            answered, stamp = in_flight.pop(0)
+            cap.settle(stamp, answered)
+            at = cap.next_paced_slot(max(now, answered))
+        now = at
+        cap.record(now)
+        delay = rng.uniform(0.0, jitter) if counts else 0.0
+        counts.append(now + delay)
+        in_flight.append((now + delay + back, now))
+        in_flight.sort()
+    assert most_in_window(counts, period) <= limit

@@ -72,6 +72,30 @@ async def test_never_over_the_cap_under_every_window_type(
     assert stats.requests == len(emu.log)
 
 
+@pytest.mark.parametrize("policy", ["sliding", "fixed"])
+async def test_jitter_on_the_way_in_never_bunches_arrivals_past_the_cap(policy: str) -> None:
+    # Each request spends 0 to 80 ms on the way in before the server counts it,
+    # four times the margin: sends a window apart may arrive closer. The
+    # answers' round trips show the jitter, and the cap holds slow ones longer.
+    async with (
+        Emulator(
+            customers=4000,
+            api_key=KEY,
+            policy=policy,
+            rate_limit=R,
+            rate_period=W,
+            arrival_jitter=0.08,
+            latency=0.01,
+        ) as emu,
+        client_for(emu) as client,
+    ):
+        ids, stats = await scan(client)
+        assert ids == emu.expected_ids(None, "asc")
+        arrivals = [e.time for e in emu.log]
+    assert stats.rate_limited == 0
+    assert max_in_any_window(arrivals, W) <= R
+
+
 async def test_an_account_that_fits_in_one_window_does_not_wait_for_pacing() -> None:
     async with (
         Emulator(
