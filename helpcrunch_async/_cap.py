@@ -52,7 +52,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["Cap", "CapSnapshot", "default_margin"]
+__all__ = ["Cap", "CapSnapshot", "Settler", "default_margin"]
 
 # A fifth less per fresh 429 once the slack is spent: quick to settle, never zero.
 _DECREASE = 0.8
@@ -75,6 +75,29 @@ def default_margin(period: float) -> float:
     over one that is reused; at 2% the margin costs at most 2% of throughput.
     """
     return period * 0.02
+
+
+class Settler:
+    """How much later than its send a request may have been counted (rule 2).
+
+    Keeps the quickest round trip seen of each kind (success, 429); a trip
+    slower than that may have spent the difference on the way in. Shared by
+    `Cap` and by budgets that keep their log elsewhere.
+    """
+
+    __slots__ = ("_fastest", "max_settle")
+
+    def __init__(self, period: float) -> None:
+        self.max_settle = period * _MAX_SETTLE
+        self._fastest = [math.inf, math.inf]
+
+    def late(self, trip: float, *, rate_limited: bool = False) -> float:
+        """Return how much to move a send whose answer came ``trip`` seconds after it."""
+        if not trip >= 0:  # also refuses NaN
+            return 0.0
+        kind = int(rate_limited)
+        fastest = self._fastest[kind] = min(self._fastest[kind], trip)
+        return min(trip - fastest, self.max_settle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,18 +125,17 @@ class Cap:
         "_adapted_at",
         "_allowance",
         "_clean",
-        "_fastest",
         "_last_sent",
         "_moved",
         "_pause_until",
         "_rate_limited",
         "_sent",
+        "_settler",
         "_slack",
         "_spacing",
         "_streak",
         "limit",
         "margin",
-        "max_settle",
         "period",
     )
 
@@ -129,15 +151,13 @@ class Cap:
         self.limit = limit
         self.period = float(period)
         self.margin = float(margin)
-        self.max_settle = self.period * _MAX_SETTLE
+        self._settler = Settler(self.period)
         # Sorted: when each send may have been counted, as far as we know.
         self._sent: deque[float] = deque(maxlen=limit)
         # When the latest request really left: pacing is timed from it.
         self._last_sent = -math.inf
         # Sends moved by `correct`, by the stamp handed out, until answered.
         self._moved: dict[float, float] = {}
-        # The quickest round trip seen of each kind: success, 429.
-        self._fastest = [math.inf, math.inf]
         self._allowance = limit
         self._spacing = 0.0
         self._slack = 0.0
@@ -147,6 +167,11 @@ class Cap:
         self._clean = 0
         self._rate_limited = 0
         self._adaptations = 0
+
+    @property
+    def max_settle(self) -> float:
+        """The most a send is moved later when its answer settles it (rule 2)."""
+        return self._settler.max_settle
 
     @property
     def allowance(self) -> int:
@@ -225,12 +250,7 @@ class Cap:
         ``answered_at`` is when the answer came, on the same clock.
         """
         sent_at = self._moved.pop(stamp, stamp)
-        trip = answered_at - sent_at
-        if not trip >= 0:  # also refuses NaN
-            return
-        kind = int(rate_limited)
-        fastest = self._fastest[kind] = min(self._fastest[kind], trip)
-        late = min(trip - fastest, self.max_settle)
+        late = self._settler.late(answered_at - sent_at, rate_limited=rate_limited)
         if late > 0:
             self._move(sent_at, sent_at + late)
 

@@ -2,9 +2,11 @@
 
 Every process that points at the same Redis URL and key name shares one cap:
 at most ``limit`` requests in any ``period`` seconds for all of them together,
-every attempt counted. The rules are those of `_cap.Cap` (sliding log, pause,
-adaptation), kept in Redis and applied by Lua scripts, so each decision is one
-atomic step on the server and two processes can never both take the last slot.
+every attempt counted. The rules are those of `_cap.Cap` (sliding log,
+settling, pause, adaptation), kept in Redis and applied by Lua scripts, so each
+decision is one atomic step on the server and two processes can never both
+take the last slot. Settling is judged by each process from its own round
+trips (`_cap.Settler`) and moves its entry in the shared log.
 
 The scripts use Redis ``TIME`` as the only clock: hosts' clocks differ, and the
 stamps a budget hands out are Redis times. The keys (all under one ``{key}``
@@ -70,6 +72,7 @@ from ._cap import (
     _SLACK_START,
     Cap,
     CapSnapshot,
+    Settler,
     default_margin,
 )
 from ._errors import HelpCrunchError
@@ -98,6 +101,8 @@ _INSTALL_HINT = "RedisBudget needs the redis package: pip install 'helpcrunch-as
 _TTL_WINDOWS = 10
 # Seconds a waiter keeps its rank beyond the wait it was told.
 _LEASE_GRACE = 1.0
+# Settling a send by less than this is not worth a Redis round trip.
+_SETTLE_FLOOR = 0.001
 
 _SHARED, _FALLBACK, _HANDOVER = "shared", "fallback", "hand-over"
 # Verdicts of the acquire script.
@@ -476,6 +481,10 @@ class RedisBudget:
         self._local: Cap | None = None
         # Sends recorded in `_local`: (stamp handed out, monotonic time recorded).
         self._local_sends: deque[tuple[float, float]] = deque(maxlen=limit)
+        # Rule 2 of `_cap` (settling) on the shared log: this process's trips,
+        # and its sends that left late, by the stamp handed out, until answered.
+        self._settler = Settler(self._period)
+        self._wire: dict[float, float] = {}
         self._not_before = -math.inf
         self._next_probe = -math.inf
         self._handover_until = -math.inf
@@ -635,6 +644,10 @@ class RedisBudget:
         """Move the send stamped ``sent_at`` to when it reached the wire, ``delay`` s later."""
         if not delay > 0:  # also refuses NaN
             return
+        if len(self._wire) >= self._limit:
+            # Answers forget their stamps; these were never answered.
+            self._wire.clear()
+        self._wire[sent_at] = sent_at + delay
         if self._mode != _FALLBACK:
             try:
                 await self._sent_script(
@@ -651,6 +664,28 @@ class RedisBudget:
             for stamp, at in reversed(self._local_sends):
                 if stamp == sent_at:
                     local.correct(at, at + delay)
+                    break
+
+    async def on_answered(self, sent_at: float, delay: float, rate_limited: bool) -> None:
+        """Settle the send stamped ``sent_at``, answered ``delay`` s after its slot.
+
+        Rule 2 of `_cap`: a round trip slower than this process's quickest may
+        have been counted that much later, so its entry in the shared log moves.
+        """
+        left = self._wire.pop(sent_at, sent_at)
+        late = self._settler.late(sent_at + delay - left, rate_limited=rate_limited)
+        if self._mode != _FALLBACK and late > _SETTLE_FLOOR:
+            try:
+                await self._sent_script(
+                    keys=self._keys, args=[*self._args(), repr(left), repr(left + late)]
+                )
+            except self._faults as exc:
+                self._fall_back(exc)
+        local = self._local
+        if local is not None:
+            for stamp, at in reversed(self._local_sends):
+                if stamp == sent_at:
+                    local.settle(at, at + delay, rate_limited=rate_limited)
                     break
 
     async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:

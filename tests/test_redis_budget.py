@@ -293,6 +293,24 @@ async def test_a_send_that_left_late_is_timed_from_when_it_left(redis_server: Re
         assert sixth >= first + 1.3 - 0.005
 
 
+async def test_a_slow_answer_holds_its_slot_in_the_shared_log(redis_server: RedisServer) -> None:
+    # Rule 2 of the cap, shared: a round trip slower than the quickest may have
+    # been counted late, so its send moves later for every process.
+    async with budget(redis_server, "settle", limit=2, period=1.0, margin=0.0) as b:
+        first = await b.acquire()
+        second = await b.acquire()
+        await b.on_answered(first, 0.05, False)  # noqa: FBT003 -- the protocol's call
+        await b.on_answered(second, 0.09, False)  # noqa: FBT003 -- 40 ms slower
+        log = [float(x) for x in await b._redis.lrange("{settle}:log", 0, -1)]
+        assert log == sorted(log)
+        assert log == [first, pytest.approx(second + 0.04)]
+        await b.on_answered(123.0, 0.5, False)  # noqa: FBT003 -- unknown: nothing moves
+        assert [float(x) for x in await b._redis.lrange("{settle}:log", 0, -1)] == log
+        await b.acquire()  # one window after the first send
+        third = await b.acquire()
+        assert third >= second + 1.04 - 0.005
+
+
 async def log_of(b: RedisBudget, key: str) -> list[float]:
     return [float(x) for x in await b._redis.lrange(f"{{{key}}}:log", 0, -1)]
 
