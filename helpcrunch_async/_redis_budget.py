@@ -649,22 +649,10 @@ class RedisBudget:
             self._wire.clear()
         self._wire[sent_at] = sent_at + delay
         if self._mode != _FALLBACK:
-            try:
-                await self._sent_script(
-                    keys=self._keys,
-                    args=[*self._args(), repr(sent_at), repr(sent_at + delay)],
-                )
-            except self._faults as exc:
-                self._fall_back(exc)
-        # The local share (fallback or hand-over) holds the send at its own
-        # monotonic time: find it by the stamp handed out, never by converting
-        # the stamp back (``now + offset - offset`` rarely gives ``now`` again).
-        local = self._local
-        if local is not None:
-            for stamp, at in reversed(self._local_sends):
-                if stamp == sent_at:
-                    local.correct(at, at + delay)
-                    break
+            await self._move_shared(sent_at, sent_at + delay)
+        local, at = self._local, self._local_time(sent_at)
+        if local is not None and at is not None:
+            local.correct(at, at + delay)
 
     async def on_answered(self, sent_at: float, delay: float, rate_limited: bool) -> None:
         """Settle the send stamped ``sent_at``, answered ``delay`` s after its slot.
@@ -675,18 +663,26 @@ class RedisBudget:
         left = self._wire.pop(sent_at, sent_at)
         late = self._settler.late(sent_at + delay - left, rate_limited=rate_limited)
         if self._mode != _FALLBACK and late > _SETTLE_FLOOR:
-            try:
-                await self._sent_script(
-                    keys=self._keys, args=[*self._args(), repr(left), repr(left + late)]
-                )
-            except self._faults as exc:
-                self._fall_back(exc)
-        local = self._local
-        if local is not None:
-            for stamp, at in reversed(self._local_sends):
-                if stamp == sent_at:
-                    local.settle(at, at + delay, rate_limited=rate_limited)
-                    break
+            await self._move_shared(left, left + late)
+        local, at = self._local, self._local_time(sent_at)
+        if local is not None and at is not None:
+            local.settle(at, at + delay, rate_limited=rate_limited)
+
+    async def _move_shared(self, at: float, to: float) -> None:
+        """Move the shared log's send at ``at`` to ``to`` (falls back if Redis is gone)."""
+        try:
+            await self._sent_script(keys=self._keys, args=[*self._args(), repr(at), repr(to)])
+        except self._faults as exc:
+            self._fall_back(exc)
+
+    def _local_time(self, stamp: float) -> float | None:
+        """Return when the local share recorded the send stamped ``stamp``, if it did."""
+        # Found by the stamp handed out, never by converting the stamp back
+        # (``now + offset - offset`` rarely gives ``now`` again).
+        for handed, at in reversed(self._local_sends):
+            if handed == stamp:
+                return at
+        return None
 
     async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:
         """Record a 429 for every process; return the pause in seconds all of them now observe."""
