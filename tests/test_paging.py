@@ -24,6 +24,24 @@ def answer(plan: ScanPlan[int], offset: int, items: list[int], total: int) -> No
     plan.page_done(Fetch(offset, plan.page_size), items, total)
 
 
+def unique(ids: list[int]) -> list[int]:
+    """``ids`` without repeats, first occurrence kept, as the scan drops them."""
+    seen = IdSet()
+    return [i for i in ids if seen.add(i)]
+
+
+def first_three_windows(rows: list[int]) -> tuple[ScanPlan[int], Fetch, Fetch]:
+    """A plan of 100-row windows whose first is answered and next two are in flight."""
+    plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=4)
+    first = plan.next_fetch()
+    assert first is not None
+    plan.page_done(first, rows[0:100], len(rows))
+    second, third = plan.next_fetch(), plan.next_fetch()
+    assert second is not None
+    assert third is not None
+    return plan, second, third
+
+
 def run_scan(
     rows: list[int],
     *,
@@ -112,10 +130,9 @@ def test_inserts_mid_scan_keep_order_and_reach_the_end(
     # Inserts at the front shift every row right: a row may appear twice (the
     # scan drops it), and a window answered before an earlier one may miss the
     # rows pushed into it meanwhile. The plan still reaches the last row.
-    seen = IdSet()
-    unique = [r for r in out if seen.add(r)]
-    assert len(unique) == len(set(out))
-    assert total in unique
+    once = unique(out)
+    assert len(once) == len(set(out))
+    assert total in once
     # Drift happens only at a read, so the last read saw every row; answers
     # come in any order, but the plan's end covers the largest total.
     assert plan.planned_end is not None
@@ -144,29 +161,16 @@ def test_one_change_mid_scan_loses_no_customer_that_stayed(
         rng=random.Random(seed),
         drift={when: change},
     )
-    seen = IdSet()
-    unique = [r for r in out if seen.add(r)]
+    once = unique(out)
     remaining = set(rows)
     stayed = [r for r in range(1, total + 1) if r in remaining]
     # Rows deleted after they came out may come out too; those that stayed all do.
-    assert [r for r in unique if r in remaining and r <= total] == stayed
-
-
-def unique(ids: list[int]) -> list[int]:
-    """``ids`` without repeats, first occurrence kept, as the scan drops them."""
-    seen = IdSet()
-    return [i for i in ids if seen.add(i)]
+    assert [r for r in once if r in remaining and r <= total] == stayed
 
 
 def test_a_delete_between_two_reads_is_repaired() -> None:
     rows = list(range(1, 301))
-    plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=4)
-    first = plan.next_fetch()
-    assert first is not None
-    plan.page_done(first, rows[0:100], len(rows))
-    second, third = plan.next_fetch(), plan.next_fetch()
-    assert second is not None
-    assert third is not None
+    plan, second, third = first_three_windows(rows)
     plan.page_done(second, rows[100:200], len(rows))
     del rows[:30]  # thirty customers at the front go away
     plan.page_done(third, rows[200:300], len(rows))
@@ -187,13 +191,7 @@ def test_inserts_between_reads_answered_out_of_order_are_repaired() -> None:
     # The server reads the third window first, then 30 customers arrive at the
     # front, then it reads the second; the answers come back in offset order.
     rows = list(range(1, 301))
-    plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=4)
-    first = plan.next_fetch()
-    assert first is not None
-    plan.page_done(first, rows[0:100], len(rows))
-    second, third = plan.next_fetch(), plan.next_fetch()
-    assert second is not None
-    assert third is not None
+    plan, second, third = first_three_windows(rows)
     third_read = (rows[200:300], len(rows))
     rows[0:0] = range(1001, 1031)
     plan.page_done(second, rows[100:200], len(rows))
@@ -234,9 +232,8 @@ def test_inserts_between_in_order_answers_lose_nothing() -> None:
         while (items := plan.release()) is not None:
             out.extend(items)
         offset = next_offset(plan)
-    seen = IdSet()
-    unique = [r for r in out if seen.add(r)]
-    assert [r for r in unique if r <= 300] == list(range(1, 301))
+    once = unique(out)
+    assert [r for r in once if r <= 300] == list(range(1, 301))
 
 
 def test_a_grown_total_extends_the_plan() -> None:
