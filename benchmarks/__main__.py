@@ -35,6 +35,7 @@ PARTS = (
     ("client_cost", "Client cost: CPU per customer, time to first customer"),
     ("memory", "Memory: peak RSS while streaming"),
     ("plot", "Requests over time"),
+    ("arrival_jitter", "The cap under arrival jitter"),
     ("emulator_throughput", "Emulator throughput"),
     ("shared_budget", "Shared budget"),
 )

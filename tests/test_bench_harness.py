@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from benchmarks import _report, cap_efficiency, plot
+from benchmarks import _report, arrival_jitter, cap_efficiency, plot
 from benchmarks.__main__ import write
 from benchmarks._procs import EmulatorProcess, WorkerProcess
 
@@ -103,3 +103,14 @@ def test_generic_renderer_handles_nested_results() -> None:
     assert "- rate: 1,234" in text or "- rate: 1,235" in text
     assert "| a | 1 |" in text
     assert "| x |" in text
+
+
+def test_arrival_jitter_table_flags_a_client_over_the_cap() -> None:
+    rows = [
+        {"client": "ours", "jitter": 0.05, "wall": 7.5, "rejected": 1, "max_in_window": 21},
+        {"client": "literal", "jitter": 0.05, "wall": 8.8, "rejected": 25, "max_in_window": 39},
+    ]
+    text = arrival_jitter.table({"rows": rows, "ours_never_over": False, "ours_rejected": 1})
+    assert "| 0.05 | helpcrunch-async | 7.50 | 1 | 21/20 |" in text
+    assert "| 0.05 | AsyncLimiter + gather | 8.80 | 25 | 39/20 |" in text
+    assert "never over the cap: **no**; its 429s in all levels: 1." in text
