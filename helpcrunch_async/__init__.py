@@ -12,17 +12,18 @@ Fetch every customer as fast as the API's cap allows, and never over it::
 """
 
 from ._client import DEFAULT_BASE_URL, HelpCrunch
-from ._core.paging import ScanStats
 from ._errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     DecodeError,
     HelpCrunchError,
     InvalidParameterError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RedisUnavailableError,
     RequestTimeoutError,
     ServerError,
     TransportError,
@@ -36,18 +37,21 @@ from ._models.customers import (
     Location,
     Tag,
 )
-from ._redis.budget import RedisBudget, RedisUnavailableError
+from ._redis.budget import RedisBudget
 from ._resources.customers import Customers
 from ._shell.budget import LocalBudget, RateBudget
 from ._shell.scan import CustomerScan
+from ._shell.stats import ScanStats
+from ._version import VERSION
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "CustomDataItem",
     "Customer",
     "CustomerScan",

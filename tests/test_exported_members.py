@@ -9,6 +9,7 @@ EXPECTED = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "CustomDataItem",
     "Customer",
     "CustomerScan",

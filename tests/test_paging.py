@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpcrunch_async._core.idset import IdSet
-from helpcrunch_async._core.paging import Fetch, ScanPlan, ScanStats
+from helpcrunch_async._core.paging import Fetch, ScanPlan
+from helpcrunch_async._shell.stats import ScanStats
 
 
 def next_offset(plan: ScanPlan[int]) -> int | None:

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from helpcrunch_async._core.cap import Cap
-from helpcrunch_async._errors import HelpCrunchError
-from helpcrunch_async._redis.budget import RedisBudget, RedisUnavailableError, _text
+from helpcrunch_async._errors import HelpCrunchError, RedisUnavailableError
+from helpcrunch_async._redis.budget import RedisBudget, _text
 from helpcrunch_async.testing import Emulator, max_in_any_window
 
 if TYPE_CHECKING:

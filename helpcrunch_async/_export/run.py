@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from helpcrunch_async._core.paging import ScanStats
     from helpcrunch_async._shell.budget import RateBudget
+    from helpcrunch_async._shell.stats import ScanStats
 
 __all__ = ["ExportOptions", "ExportResult", "export_command", "export_customers", "run_export"]
 

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal, Protocol, Self
 
 import msgspec
 
+from helpcrunch_async._version import VERSION
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -53,7 +55,7 @@ __all__ = [
 Format = Literal["jsonl", "csv"]
 FORMATS: tuple[str, ...] = ("jsonl", "csv")
 CHECKPOINT_VERSION: Final = 1
-TOOL_VERSION: Final = "0.1.0"
+TOOL_VERSION: Final = VERSION
 
 # The CSV columns, in order. Nested objects are flattened with a dot; see csv_cells.
 CSV_COLUMNS: tuple[str, ...] = (

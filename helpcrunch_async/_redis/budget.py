@@ -75,6 +75,7 @@ from helpcrunch_async._core.cap import (
     Settler,
     default_margin,
 )
+from helpcrunch_async._core.params import check_rate, check_seconds
 from helpcrunch_async._core.shared_cap import (
     default_probe_interval,
     fallback_share,
@@ -84,7 +85,7 @@ from helpcrunch_async._core.shared_cap import (
     rejoin_ages,
     transition_end,
 )
-from helpcrunch_async._errors import HelpCrunchError
+from helpcrunch_async._errors import RedisUnavailableError
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -92,7 +93,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
-__all__ = ["RedisBudget", "RedisUnavailableError"]
+__all__ = ["RedisBudget"]
 
 logger = logging.getLogger("helpcrunch_async")
 
@@ -375,10 +376,6 @@ _ACQUIRE, _ON_SUCCESS, _ON_RATE_LIMITED, _REJOIN, _ON_SENT = map(
 )
 
 
-class RedisUnavailableError(HelpCrunchError):
-    """The Redis server of a shared rate budget could not be reached at start."""
-
-
 def _import_redis() -> tuple[Any, Any]:
     """Return ``redis.asyncio`` and a redis-py ``Retry`` that never retries."""
     try:
@@ -434,22 +431,19 @@ class RedisBudget:
         redis_timeout: float = 2.0,
     ) -> None:
         aioredis, no_retry = _import_redis()
-        # Cap validates limit, period and margin exactly as LocalBudget does.
-        Cap(limit, period, margin=margin)
+        limit, period, margin = check_rate(limit, period, margin)
         self._limit = limit
-        self._period = float(period)
-        self._margin = float(default_margin(period) if margin is None else margin)
+        self._period = period
+        self._margin = default_margin(period) if margin is None else margin
         self._window = self._period + self._margin
         self._share = fallback_share(limit, fallback_workers)
         self._workers = fallback_workers
-        if probe_interval is None:
-            probe_interval = default_probe_interval(self._period)
-        if not (math.isfinite(probe_interval) and probe_interval > 0):
-            raise ValueError(f"probe_interval must be a positive number, got {probe_interval!r}")
-        if not (math.isfinite(redis_timeout) and redis_timeout > 0):
-            raise ValueError(f"redis_timeout must be a positive number, got {redis_timeout!r}")
-        self._probe_interval = float(probe_interval)
-        self._timeout = float(redis_timeout)
+        self._probe_interval = (
+            default_probe_interval(self._period)
+            if probe_interval is None
+            else check_seconds("probe_interval", probe_interval)
+        )
+        self._timeout = check_seconds("redis_timeout", redis_timeout)
         self._keys = list(key_names(key))
         self._key = key
         self._url = _redact(url)
@@ -475,7 +469,7 @@ class RedisBudget:
         self._mode = _SHARED
         # This process's recent sends: (monotonic time, sent in fallback).
         self._own: deque[tuple[float, bool]] = deque(maxlen=limit)
-        # Redis time minus monotonic time, rounded late (see `_learn_clock`).
+        # Redis time minus monotonic time, rounded late (see `_learn`).
         self._offset = 0.0
         self._pause_mono = -math.inf
         self._local: Cap | None = None
@@ -667,6 +661,10 @@ class RedisBudget:
         local, at = self._local, self._local_time(sent_at)
         if local is not None and at is not None:
             local.settle(at, at + delay, rate_limited=rate_limited)
+
+    def pause_left(self) -> float:
+        """Return the seconds the latest 429's pause known to this process still lasts."""
+        return max(0.0, self._pause_mono - time.monotonic())
 
     async def _move_shared(self, at: float, to: float) -> None:
         """Move the shared log's send at ``at`` to ``to`` (falls back if Redis is gone)."""

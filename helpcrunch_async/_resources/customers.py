@@ -16,8 +16,8 @@ from helpcrunch_async._models.customers import Customer, CustomersPage, decode_c
 from helpcrunch_async._shell.scan import CustomerScan
 
 if TYPE_CHECKING:
-    from helpcrunch_async._core.paging import ScanStats
     from helpcrunch_async._shell.caller import Caller
+    from helpcrunch_async._shell.stats import ScanStats
 
 __all__ = ["Customers"]
 

@@ -18,8 +18,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from helpcrunch_async._core.idset import IdSet
-from helpcrunch_async._core.paging import Fetch, ScanPlan, ScanStats
+from helpcrunch_async._core.paging import Fetch, ScanPlan
 from helpcrunch_async._models.customers import Customer, CustomersPage
+from helpcrunch_async._shell.stats import ScanStats
 
 if TYPE_CHECKING:
     from types import TracebackType
