@@ -367,7 +367,7 @@ async def test_a_correction_while_redis_is_down_goes_to_the_local_share(
         # Redis is gone: the correction falls back quietly instead of raising.
         await b.on_sent(shared, 0.1)
         assert b.mode == "fallback"
-        local = b._local
+        local = b._state.local
         assert local is not None
         assert list(local._sent) == []  # the shared send was never the local share's
         stamp = await b.acquire()
@@ -390,7 +390,7 @@ async def test_a_correction_in_a_hand_over_moves_both_logs(redis_server: RedisSe
         await asyncio.to_thread(redis_server.start)
         stamp = await b.acquire()
         assert b.mode == "hand-over"
-        local = b._local
+        local = b._state.local
         assert local is not None
         at = local._sent[-1]
         await b.on_sent(stamp, 0.2)
