@@ -429,6 +429,10 @@ class Emulator:
             raise KeyError(f"no chat with id {chat_id}")
         return index
 
+    def apply(self, change: Drift) -> None:
+        """Apply a drift's changes now, whatever its trigger says."""
+        self._apply(change)
+
     def _apply(self, change: Drift) -> None:
         if change.delete:
             self.delete(change.delete, change.position)
