@@ -40,7 +40,7 @@ from ._models.customers import (
 from ._redis.budget import RedisBudget
 from ._resources.customers import Customers
 from ._shell.budget import LocalBudget, RateBudget
-from ._shell.scan import CustomerScan
+from ._shell.scan import CustomerScan, Scan
 from ._shell.stats import ScanStats
 from ._version import VERSION
 
@@ -72,6 +72,7 @@ __all__ = [
     "RedisBudget",
     "RedisUnavailableError",
     "RequestTimeoutError",
+    "Scan",
     "ScanStats",
     "ServerError",
     "Tag",

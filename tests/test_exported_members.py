@@ -30,6 +30,7 @@ EXPECTED = [
     "RedisBudget",
     "RedisUnavailableError",
     "RequestTimeoutError",
+    "Scan",
     "ScanStats",
     "ServerError",
     "Tag",
