@@ -120,6 +120,32 @@ async def test_a_429_asking_for_longer_than_max_rate_limit_wait_fails_at_once(
     assert took < 1.0
 
 
+async def test_a_call_waiting_for_its_slot_gives_up_when_a_long_pause_starts(
+    refuses_for_an_hour: tuple[str, list[float]],
+) -> None:
+    base_url, seen = refuses_for_an_hour
+    # One request per minute: the second call waits in the budget for its slot
+    # when the first call's 429 pauses every request for an hour.
+    budget = hc.LocalBudget(1, 60.0)
+    async with hc.HelpCrunch("k", base_url=base_url, rate_budget=budget) as client:
+        started = time.monotonic()
+        async with asyncio.timeout(5):
+            first, second = await asyncio.gather(
+                client.customers.list(limit=1),
+                client.customers.get(1),
+                return_exceptions=True,
+            )
+        took = time.monotonic() - started
+    assert isinstance(first, hc.RateLimitError)
+    assert isinstance(second, hc.RateLimitError)
+    assert second.retry_after is not None
+    assert second.retry_after > 3000
+    assert len(seen) == 1
+    assert took < 1.0
+    # The call that gave up took no slot: the log holds the first request only.
+    assert len(budget._cap._sent) == 1
+
+
 async def test_max_rate_limit_wait_is_a_setting(
     refuses_for_an_hour: tuple[str, list[float]],
 ) -> None:

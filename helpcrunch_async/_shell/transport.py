@@ -42,6 +42,17 @@ __all__ = ["Answer", "Transport"]
 # Slot-to-wire delays below this are noise, not worth a log correction.
 _NEGLIGIBLE = 0.0005
 _TOO_MANY = 429
+# How often a request waiting for its slot looks whether a 429 has paused the
+# budget for longer than max_rate_limit_wait, and gives up its place if so.
+_PAUSE_WATCH = 0.1
+
+
+class _PausedTooLong(Exception):  # noqa: N818 -- a carrier inside the transport, never raised out
+    """The budget's pause outlasts ``max_rate_limit_wait``: the attempt is not sent."""
+
+    def __init__(self, left: float) -> None:
+        super().__init__(left)
+        self.left = left
 
 
 @dataclass(slots=True, repr=False)
@@ -170,6 +181,8 @@ class Transport:
                     retry_after=attempt.retry_after,
                     pause=attempt.pause,
                 )
+        except _PausedTooLong as paused:
+            return Answer(attempts=attempt.count, failure=Failure.PAUSED, pause=paused.left)
         except TimeoutError:
             failure, detail = Failure.TIMEOUT, f"no complete answer within {self._timeout:g} s"
         except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
@@ -186,7 +199,7 @@ class Transport:
         async def admit(
             req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
         ) -> aiohttp.ClientResponse:
-            attempt.sent_at = await budget.acquire()
+            attempt.sent_at = await self._acquire()
             attempt.admitted = time.monotonic()
             attempt.deadline = asyncio.get_running_loop().time() + self._timeout
             attempt.count += 1
@@ -205,6 +218,26 @@ class Transport:
             return response
 
         return admit
+
+    async def _acquire(self) -> float:
+        """Wait for a slot; give up with `_PausedTooLong` if a long 429 pause starts meanwhile."""
+        budget, bound = self._budget, self._max_pause
+        if bound is None:
+            return await budget.acquire()
+        waiting = asyncio.ensure_future(budget.acquire())
+        try:
+            while True:
+                done, _ = await asyncio.wait((waiting,), timeout=_PAUSE_WATCH)
+                if done:
+                    return waiting.result()
+                left = budget.pause_left()
+                if left > bound:
+                    raise _PausedTooLong(left)
+        finally:
+            # Not done means not granted: a cancelled acquire takes no slot.
+            if not waiting.done():
+                waiting.cancel()
+                await asyncio.wait((waiting,))
 
     async def _headers_sent(
         self,
