@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._core.params import ORDERS, SORTS, check_base_url
+from ._core.params import DEFAULT_BASE_URL, ORDERS, SORTS, check_base_url
 from ._export import exit_codes as codes
 from ._export.demo import run_demo
 from ._export.run import ExportOptions, run_export
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-_DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
 _PAGE_SIZE = 100
 
 
@@ -119,7 +118,7 @@ def _export_options(parser: argparse.ArgumentParser) -> None:
     )
 
     api = parser.add_argument_group("API")
-    api.add_argument("--base-url", default=_DEFAULT_BASE_URL, help="default: %(default)s")
+    api.add_argument("--base-url", default=DEFAULT_BASE_URL, help="default: %(default)s")
     api.add_argument("--api-key-file", type=Path, metavar="F", help="read the key from F")
     api.add_argument(
         "--api-key",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Self
 import aiohttp
 
 from ._core.params import (
+    DEFAULT_BASE_URL,
     api_key_problem,
     check_base_url,
     check_non_negative_int,
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 __all__ = ["DEFAULT_BASE_URL", "HelpCrunch"]
-
-DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
 
 
 class HelpCrunch:

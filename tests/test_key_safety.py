@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import pickle
 import socket
+import sys
 import traceback
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -226,6 +229,32 @@ async def test_a_key_the_server_echoes_is_scrubbed(
     # What was around the key is still there: only the key went.
     assert any("***" in text for text in texts)
     assert_no_key(error)
+
+
+async def test_the_cli_error_line_shows_no_echoed_key(
+    echo: tuple[str, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    base_url, mode = echo
+    mode["kind"] = "400"
+    # A process of its own: the command installs signal handlers.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "helpcrunch_async",
+        *("export", "customers", "--out", str(tmp_path / "c.jsonl"), "--base-url", base_url),
+        env={**os.environ, "HELPCRUNCH_API_KEY": KEY},
+        cwd=Path(hc.__file__).parent.parent,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, raw = await asyncio.wait_for(process.communicate(), 30)
+    err = raw.decode()
+    assert process.returncode != 0
+    assert KEY not in out.decode()
+    assert "error:" in err
+    assert "***" in err
+    assert KEY not in err
 
 
 async def test_the_authorization_header_still_reaches_the_server(

@@ -20,6 +20,7 @@ from yarl import URL
 from helpcrunch_async._errors import InvalidParameterError
 
 __all__ = [
+    "DEFAULT_BASE_URL",
     "ORDERS",
     "SORTS",
     "Order",
@@ -38,6 +39,9 @@ __all__ = [
     "check_seconds",
     "check_sort",
 ]
+
+# The one home of the default: the client and the command both use it.
+DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
 
 Sort = Literal["customers.firstSeen", "customers.lastSeen"]
 Order = Literal["asc", "desc"]
