@@ -111,6 +111,25 @@ async def test_no_error_path_carries_the_key(
     assert_no_key(error)
 
 
+async def test_a_429_beyond_max_rate_limit_wait_carries_no_key(emu: Emulator) -> None:
+    emu.configure(fail={1: "429"})
+    error = await failure(emu.base_url, max_retries=3, max_rate_limit_wait=0.0)
+    assert isinstance(error, hc.RateLimitError)
+    assert "max_rate_limit_wait" in str(error)
+    assert_no_key(error)
+
+
+async def test_a_closed_client_and_a_bad_argument_carry_no_key(emu: Emulator) -> None:
+    client = hc.HelpCrunch(KEY, base_url=emu.base_url)
+    with pytest.raises(hc.InvalidParameterError) as bad:
+        await client.customers.list(limit=0)
+    await client.close()
+    with pytest.raises(hc.ClientClosedError) as closed:
+        await client.customers.list()
+    assert_no_key(bad.value)
+    assert_no_key(closed.value)
+
+
 async def test_connection_refused_carries_no_key() -> None:
     error = await failure(f"http://127.0.0.1:{free_port()}/v1")
     assert isinstance(error, hc.TransportError)
