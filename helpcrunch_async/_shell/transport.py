@@ -220,24 +220,39 @@ class Transport:
         return admit
 
     async def _acquire(self) -> float:
-        """Wait for a slot; give up with `_PausedTooLong` if a long 429 pause starts meanwhile."""
+        """Wait for a slot; give up with `_PausedTooLong` if a long 429 pause starts meanwhile.
+
+        A watch looks at the budget's pause every `_PAUSE_WATCH` seconds while
+        the slot is awaited, and cancels the wait (as ``asyncio.timeout``
+        does: cancel, then uncancel) when the pause outlasts
+        ``max_rate_limit_wait``. A cancelled acquire takes no slot.
+        """
         budget, bound = self._budget, self._max_pause
         if bound is None:
             return await budget.acquire()
-        waiting = asyncio.ensure_future(budget.acquire())
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None  # noqa: S101 -- a middleware runs in a task
+        seen: list[float] = []
+
+        def watch() -> None:
+            left = budget.pause_left()
+            if left > bound:
+                seen.append(left)
+                task.cancel()
+            else:
+                timer[0] = loop.call_later(_PAUSE_WATCH, watch)
+
+        timer = [loop.call_later(_PAUSE_WATCH, watch)]
         try:
-            while True:
-                done, _ = await asyncio.wait((waiting,), timeout=_PAUSE_WATCH)
-                if done:
-                    return waiting.result()
-                left = budget.pause_left()
-                if left > bound:
-                    raise _PausedTooLong(left)
+            return await budget.acquire()
+        except asyncio.CancelledError:
+            # Ours only if no one else cancelled the task meanwhile.
+            if seen and task.uncancel() == 0:
+                raise _PausedTooLong(seen[0]) from None
+            raise
         finally:
-            # Not done means not granted: a cancelled acquire takes no slot.
-            if not waiting.done():
-                waiting.cancel()
-                await asyncio.wait((waiting,))
+            timer[0].cancel()
 
     async def _headers_sent(
         self,
