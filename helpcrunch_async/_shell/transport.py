@@ -42,9 +42,6 @@ __all__ = ["Answer", "Transport"]
 # Slot-to-wire delays below this are noise, not worth a log correction.
 _NEGLIGIBLE = 0.0005
 _TOO_MANY = 429
-# How often a request waiting for its slot looks whether a 429 has paused the
-# budget for longer than max_rate_limit_wait, and gives up its place if so.
-_PAUSE_WATCH = 0.1
 
 
 class _PausedTooLong(Exception):  # noqa: N818 -- a carrier inside the transport, never raised out
@@ -124,6 +121,8 @@ class Transport:
         self._session = session
         self._owns_session = session is None
         self._closed = False
+        # Attempts waiting for a slot, and whether a long pause made them give up.
+        self._waiting: dict[asyncio.Task[object], list[float]] = {}
         # Per-attempt bounds are ours (see `_admit`): aiohttp's total would count slot waits.
         self._client_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeout, sock_read=timeout
@@ -213,6 +212,8 @@ class Transport:
                     response.headers.get(hdrs.RETRY_AFTER), now=time.time()
                 )
                 attempt.pause = await budget.on_rate_limited(attempt.sent_at, attempt.retry_after)
+                if self._max_pause is not None and attempt.pause > self._max_pause:
+                    self._release_waiters(attempt.pause)
             else:
                 await budget.on_success(attempt.sent_at)
             return response
@@ -222,37 +223,34 @@ class Transport:
     async def _acquire(self) -> float:
         """Wait for a slot; give up with `_PausedTooLong` if a long 429 pause starts meanwhile.
 
-        A watch looks at the budget's pause every `_PAUSE_WATCH` seconds while
-        the slot is awaited, and cancels the wait (as ``asyncio.timeout``
-        does: cancel, then uncancel) when the pause outlasts
-        ``max_rate_limit_wait``. A cancelled acquire takes no slot.
+        While it waits, the attempt is listed in ``_waiting``; an answer of
+        this transport that starts a pause beyond ``max_rate_limit_wait``
+        cancels every listed wait (then uncancels it, as ``asyncio.timeout``
+        does), so calls queued for a slot fail at once too. A cancelled
+        acquire takes no slot.
         """
-        budget, bound = self._budget, self._max_pause
-        if bound is None:
-            return await budget.acquire()
-        loop = asyncio.get_running_loop()
+        if self._max_pause is None:
+            return await self._budget.acquire()
         task = asyncio.current_task()
         assert task is not None  # noqa: S101 -- a middleware runs in a task
         seen: list[float] = []
-
-        def watch() -> None:
-            left = budget.pause_left()
-            if left > bound:
-                seen.append(left)
-                task.cancel()
-            else:
-                timer[0] = loop.call_later(_PAUSE_WATCH, watch)
-
-        timer = [loop.call_later(_PAUSE_WATCH, watch)]
+        self._waiting[task] = seen
         try:
-            return await budget.acquire()
+            return await self._budget.acquire()
         except asyncio.CancelledError:
             # Ours only if no one else cancelled the task meanwhile.
             if seen and task.uncancel() == 0:
                 raise _PausedTooLong(seen[0]) from None
             raise
         finally:
-            timer[0].cancel()
+            del self._waiting[task]
+
+    def _release_waiters(self, pause: float) -> None:
+        """Make every attempt still waiting for a slot give up: a pause of ``pause`` s began."""
+        for task, seen in self._waiting.items():
+            if not seen:
+                seen.append(pause)
+                task.cancel()
 
     async def _headers_sent(
         self,
