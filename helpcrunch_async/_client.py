@@ -43,8 +43,9 @@ class HelpCrunch:
     (connecting, the headers and the whole body) once it has its slot. A 429
     whose pause is longer than ``max_rate_limit_wait`` seconds (``None``: no
     bound) raises `RateLimitError` at once, with its ``retry_after``, instead
-    of holding every request that long; so does a call made while such a
-    pause lasts. Pass ``session`` to use an aiohttp session you own (it is then
+    of holding every request that long; so does every call of this client
+    waiting for its slot then, and every call made while the pause lasts
+    (of any client sharing the budget). Pass ``session`` to use an aiohttp session you own (it is then
     never closed here; its own middlewares are replaced per request by the
     budget's). Use it as ``async with``, or call `close`.
     """
