@@ -8,41 +8,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 from aiohttp import web
+from wire_servers import CountingBudget, serving
 
 import helpcrunch_async as hc
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
-
-    Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+    from collections.abc import AsyncIterator
 
 PAGE = b'{"total": 1, "data": [{"id": 7}]}'
-
-
-class CountingBudget(hc.LocalBudget):
-    """A real budget that also counts the slots it grants."""
-
-    def __init__(self) -> None:
-        super().__init__(100, 60.0)
-        self.granted = 0
-
-    async def acquire(self) -> float:
-        stamp = await super().acquire()
-        self.granted += 1
-        return stamp
-
-
-async def serve(handler: Handler) -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_get("/v1/customers", handler)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
@@ -59,7 +32,7 @@ async def slow_halves() -> AsyncIterator[tuple[str, list[float]]]:
         await response.write(PAGE)
         return response
 
-    async for url in serve(handle):
+    async with serving(handle) as url:
         yield url, seen
 
 
@@ -95,7 +68,7 @@ async def refuses_for_an_hour() -> AsyncIterator[tuple[str, list[float]]]:
             headers={"Retry-After": "3600"},
         )
 
-    async for url in serve(handle):
+    async with serving(handle) as url:
         yield url, seen
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 from aiohttp import web
+from wire_servers import serving
 
 import helpcrunch_async as hc
 from helpcrunch_async.testing import Emulator
@@ -200,17 +201,8 @@ async def echo() -> AsyncIterator[tuple[str, dict[str, str]]]:
             text='{"total": 1, "data": [{"id": "' + auth + '"}]}', content_type="application/json"
         )
 
-    app = web.Application()
-    app.router.add_get("/v1/customers", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}/v1", mode
-    finally:
-        await runner.cleanup()
+    async with serving(handle) as url:
+        yield url, mode
 
 
 def wire_texts(error: hc.HelpCrunchError) -> list[str]:

@@ -6,6 +6,7 @@ import importlib.metadata
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from wire_servers import serving
 
 import helpcrunch_async as hc
 from helpcrunch_async import _version
@@ -32,15 +33,8 @@ async def agent_seen() -> AsyncIterator[tuple[str, list[str]]]:
         seen.append(request.headers.get("User-Agent", ""))
         return web.json_response({"total": 0, "data": []})
 
-    app = web.Application()
-    app.router.add_get("/v1/customers", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1", seen
-    finally:
-        await runner.cleanup()
+    async with serving(handle) as url:
+        yield url, seen
 
 
 async def test_the_user_agent_carries_the_version(agent_seen: tuple[str, list[str]]) -> None:
