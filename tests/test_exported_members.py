@@ -19,6 +19,7 @@ EXPECTED = [
     "ErrorEntry",
     "HelpCrunch",
     "HelpCrunchError",
+    "IncompleteScanError",
     "InvalidParameterError",
     "LocalBudget",
     "Location",
