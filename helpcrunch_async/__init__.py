@@ -40,6 +40,7 @@ from ._models.customers import (
 from ._redis.budget import RedisBudget, RedisUnavailableError
 from ._resources.customers import Customers
 from ._shell.budget import LocalBudget, RateBudget
+from ._shell.fanout import FanOutScan, FanOutStats
 from ._shell.scan import CustomerScan, Scan
 
 __version__ = "0.1.0"
@@ -57,6 +58,8 @@ __all__ = [
     "DecodeError",
     "Device",
     "ErrorEntry",
+    "FanOutScan",
+    "FanOutStats",
     "HelpCrunch",
     "HelpCrunchError",
     "IncompleteScanError",

@@ -17,6 +17,8 @@ EXPECTED = [
     "DecodeError",
     "Device",
     "ErrorEntry",
+    "FanOutScan",
+    "FanOutStats",
     "HelpCrunch",
     "HelpCrunchError",
     "IncompleteScanError",
