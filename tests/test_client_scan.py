@@ -122,11 +122,12 @@ async def test_a_slow_head_page_does_not_stall_the_other_workers(hanging: int) -
     # window after the opening pair.
     async with (
         Emulator(customers=5000, api_key=KEY, fail={hanging: "hang"}) as emu,
-        client_for(emu, concurrency=4, timeout=0.5) as client,
+        client_for(emu, concurrency=4, timeout=1.5) as client,
         client.customers.iter_all() as scan,
     ):
         await anext(scan)
-        await asyncio.sleep(0.3)
+        # Well before the hanging request times out.
+        await asyncio.sleep(0.5)
         # While the head window hangs, the others fill the lookahead.
         assert len(emu.log) >= 1 + 2 * 4 - 1
         ids = [c.id async for c in scan]

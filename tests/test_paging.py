@@ -511,3 +511,26 @@ def test_idset_is_compact_for_auto_increment_ids() -> None:
         ids.add(265_555 + 7 * i)
     assert len(ids) == 1_000_000
     assert ids.memory_bytes() < 2_000_000
+
+
+def test_one_short_page_is_filled_and_two_that_agree_set_the_page_size() -> None:
+    plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=8)
+    first, second = plan.next_fetch(), plan.next_fetch()
+    assert first is not None
+    assert second is not None
+    # A fluke: one item where a hundred were asked for, while the total says more.
+    plan.page_done(first, [0], 1000)
+    assert plan.next_fetch() == Fetch(1, 99)
+    assert plan.page_size == 100
+    # The second window agrees on no size yet: 40 is another count.
+    plan.page_done(second, list(range(100, 140)), 1000)
+    assert plan.next_fetch() == Fetch(140, 60)
+    assert plan.page_size == 100
+    # A third short page of 40: two agree, and the server serves 40 a page.
+    third = plan.next_fetch()
+    assert third == Fetch(200, 100)
+    plan.page_done(third, list(range(200, 240)), 1000)
+    assert plan.page_size == 40
+    assert plan.next_fetch() == Fetch(240, 40)
+    assert plan.next_fetch() == Fetch(280, 20)
+    assert plan.next_fetch() == Fetch(300, 40)

@@ -32,9 +32,9 @@ The rules:
    a total that never changed.
 5. Short pages. An answer with fewer items than asked for, while the data goes
    on (its total, or the estimate, counts more), leaves a gap: the rest of the
-   window is fetched at once, in pages of the size the server served, and
-   later windows use that size too. The items held stay within a lookahead
-   of windows of the size first asked for.
+   window is fetched at once, in pages of the size the server served; once
+   two short pages agree on that size, later windows use it too. The items
+   held stay within a lookahead of windows of the size first asked for.
 6. Data that stops short. An empty answer where its own total counts more is
    a promise the data does not keep: nothing is planned past it. When the head
    reaches that offset, one small request (``limit=1``) asks again. If it
@@ -214,6 +214,7 @@ class ScanPlan(Generic[T]):
         "_pending",
         "_previous",
         "_repairs",
+        "_short_counts",
         "_short_end",
         "_shortfall",
         "_stop_at",
@@ -276,6 +277,8 @@ class ScanPlan(Generic[T]):
         self._untold_from = -1
         self._untold_to = 0
         self._capped = False
+        # How many short pages served each count, until two agree (rule 5).
+        self._short_counts: dict[int, int] = {}
 
     @property
     def in_flight(self) -> int:
@@ -385,8 +388,7 @@ class ScanPlan(Generic[T]):
         capped = part.total is None and self._capped
         if count < limit:
             if capped or (told is not None and offset + count < told):
-                # The server serves smaller pages than asked for (rule 5).
-                self.page_size = min(self.page_size, count)
+                self._served(count)
             end = offset + limit
             if offset + count < self._plan_end():
                 # The rest of the window, in pages of the size the server serves.
@@ -401,6 +403,20 @@ class ScanPlan(Generic[T]):
         if offset + limit >= self._plan_end() and not exact:
             # The last planned window is full: the data may go on (rule 4).
             self._extend_to = max(self._extend_to, offset + limit + 1)
+
+    def _served(self, count: int) -> None:
+        """Learn the page size the server serves, once two short pages agree (rule 5).
+
+        One short page alone may be a fluke; planning the rest of a long scan
+        in its size could multiply the requests.
+        """
+        seen = self._short_counts
+        seen[count] = seen.get(count, 0) + 1
+        if seen[count] >= 2:  # noqa: PLR2004 -- two pages agree
+            self.page_size = min(self.page_size, count)
+        if len(seen) > 2 * self.lookahead:
+            # A server whose short pages all differ: keep the counts bounded.
+            seen.clear()
 
     def _told(self, total: int | None, offset: int, count: int, limit: int) -> int | None:
         """Return the total an answer tells: its own, or where a page without one ends."""

@@ -54,8 +54,8 @@ FetchPage = Callable[[int, int, ScanStats], Coroutine[Any, Any, PageResult[T]]]
 # The opening's second request is taken for slow, not refused, this many times
 # the first one's round trip after the first answer (and at least _OPEN_FLOOR s):
 # a 429 comes back as fast as a page, and the budget hears of it at once.
-_OPEN_AFTER = 3.0
-_OPEN_FLOOR = 0.05
+_OPEN_AFTER = 4.0
+_OPEN_FLOOR = 0.25
 
 # Pages in a row that bring only items seen before, with a total that did not
 # grow, before a scan calls the server's answers a loop rather than drift.
