@@ -19,6 +19,7 @@ from ._errors import (
     ClientClosedError,
     DecodeError,
     HelpCrunchError,
+    IncompleteScanError,
     InvalidParameterError,
     NotFoundError,
     PermissionDeniedError,
@@ -40,6 +41,7 @@ from ._models.customers import (
 from ._redis.budget import RedisBudget
 from ._resources.customers import Customers
 from ._shell.budget import LocalBudget, RateBudget
+from ._shell.fanout import FanOutScan, FanOutStats
 from ._shell.scan import CustomerScan, Scan
 from ._shell.stats import ScanStats
 from ._version import VERSION
@@ -60,8 +62,11 @@ __all__ = [
     "DecodeError",
     "Device",
     "ErrorEntry",
+    "FanOutScan",
+    "FanOutStats",
     "HelpCrunch",
     "HelpCrunchError",
+    "IncompleteScanError",
     "InvalidParameterError",
     "LocalBudget",
     "Location",
