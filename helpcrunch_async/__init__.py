@@ -12,6 +12,7 @@ Fetch every customer as fast as the API's cap allows, and never over it::
 """
 
 from ._client import DEFAULT_BASE_URL, HelpCrunch
+from ._core.filters import Filter
 from ._core.paging import ScanStats
 from ._errors import (
     APIError,
@@ -27,6 +28,8 @@ from ._errors import (
     ServerError,
     TransportError,
 )
+from ._models.agents import Agent, AgentsPage, Department, DepartmentsPage
+from ._models.chats import Chat, ChatCustomer, ChatDepartment, ChatsPage
 from ._models.customers import (
     CustomDataItem,
     Customer,
@@ -36,6 +39,7 @@ from ._models.customers import (
     Location,
     Tag,
 )
+from ._models.messages import Message, MessagesPage
 from ._redis.budget import RedisBudget, RedisUnavailableError
 from ._resources.customers import Customers
 from ._shell.budget import LocalBudget, RateBudget
@@ -46,21 +50,32 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_BASE_URL",
     "APIError",
+    "Agent",
+    "AgentsPage",
     "AuthenticationError",
     "BadRequestError",
+    "Chat",
+    "ChatCustomer",
+    "ChatDepartment",
+    "ChatsPage",
     "CustomDataItem",
     "Customer",
     "CustomerScan",
     "Customers",
     "CustomersPage",
     "DecodeError",
+    "Department",
+    "DepartmentsPage",
     "Device",
     "ErrorEntry",
+    "Filter",
     "HelpCrunch",
     "HelpCrunchError",
     "InvalidParameterError",
     "LocalBudget",
     "Location",
+    "Message",
+    "MessagesPage",
     "NotFoundError",
     "PermissionDeniedError",
     "RateBudget",
