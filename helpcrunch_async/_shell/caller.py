@@ -32,6 +32,7 @@ T = TypeVar("T")
 logger = logging.getLogger("helpcrunch_async")
 
 _EXCERPT = 200
+_JSON = {"Content-Type": "application/json"}
 
 
 class Caller:
@@ -57,19 +58,25 @@ class Caller:
         query: Mapping[str, str | int],
         decode: Callable[[bytes], T],
         stats: ScanStats | None = None,
+        *,
+        body: bytes | None = None,
     ) -> T:
         """Return the decoded body of a 2xx answer, retrying what may be retried.
+
+        ``body`` is sent as JSON (the search endpoints take their filters in a
+        POST body); searches only read, so retrying them is as safe as a GET.
 
         Raises the `APIError` subclass for the status, `TransportError` or
         `DecodeError` once ``max_retries`` retries are spent.
         """
         url = self._base_url.with_path(self._base_url.path + path).with_query(query)
         what = f"{method} {url.path_qs}"
+        headers = self._headers if body is None else {**self._headers, **_JSON}
         budget = self._transport.budget
         failures = 0
         while True:
             try:
-                answer = await self._transport.request(method, url, self._headers)
+                answer = await self._transport.request(method, url, headers, body)
             except Fault as fault:
                 _count(stats, requests=fault.attempts)
                 error: HelpCrunchError = fault.error

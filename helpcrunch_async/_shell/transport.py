@@ -115,8 +115,13 @@ class Transport:
             self._owns_session = True
         return self._session
 
-    async def request(self, method: str, url: URL, headers: dict[str, str]) -> Answer:
-        """Send one request and read its whole body; raise TransportError on faults."""
+    async def request(
+        self, method: str, url: URL, headers: dict[str, str], body: bytes | None = None
+    ) -> Answer:
+        """Send one request (with ``body``, if given) and read its whole answer.
+
+        Raises `Fault` (carrying a `TransportError`) when no answer arrives.
+        """
         session = self._ensure_session()
         attempts = _Attempts()
         on_answered = getattr(self._budget, "on_answered", None)
@@ -139,6 +144,7 @@ class Transport:
                 method,
                 url,
                 headers=headers,
+                data=body,
                 timeout=self._client_timeout,
                 middlewares=(admit,),
                 allow_redirects=False,
