@@ -40,6 +40,7 @@ EXPECTED = [
     "RedisBudget",
     "RedisUnavailableError",
     "RequestTimeoutError",
+    "Scan",
     "ScanStats",
     "ServerError",
     "Tag",
