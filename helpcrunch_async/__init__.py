@@ -41,7 +41,10 @@ from ._models.customers import (
 )
 from ._models.messages import Message, MessagesPage
 from ._redis.budget import RedisBudget, RedisUnavailableError
+from ._resources.agents import Agents
+from ._resources.chats import Chats
 from ._resources.customers import Customers
+from ._resources.departments import Departments
 from ._shell.budget import LocalBudget, RateBudget
 from ._shell.scan import CustomerScan, Scan
 
@@ -51,12 +54,14 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "APIError",
     "Agent",
+    "Agents",
     "AgentsPage",
     "AuthenticationError",
     "BadRequestError",
     "Chat",
     "ChatCustomer",
     "ChatDepartment",
+    "Chats",
     "ChatsPage",
     "CustomDataItem",
     "Customer",
@@ -65,6 +70,7 @@ __all__ = [
     "CustomersPage",
     "DecodeError",
     "Department",
+    "Departments",
     "DepartmentsPage",
     "Device",
     "ErrorEntry",

@@ -10,7 +10,10 @@ import aiohttp
 from ._core.params import check_base_url, check_positive_int, check_seconds
 from ._core.retry import RetryPolicy
 from ._errors import InvalidParameterError
+from ._resources.agents import Agents
+from ._resources.chats import Chats
 from ._resources.customers import Customers
+from ._resources.departments import Departments
 from ._shell.budget import LocalBudget, RateBudget
 from ._shell.caller import Caller
 from ._shell.transport import Transport
@@ -96,7 +99,11 @@ class HelpCrunch:
             headers=headers,
             retry=RetryPolicy(max_retries=max_retries, base=backoff, cap=max_backoff),
         )
+        # One caller for every resource: every request draws on the one budget.
         self.customers = Customers(caller, concurrency=concurrency)
+        self.chats = Chats(caller, concurrency=concurrency)
+        self.agents = Agents(caller, concurrency=concurrency)
+        self.departments = Departments(caller, concurrency=concurrency)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -117,5 +124,6 @@ class HelpCrunch:
     async def close(self) -> None:
         """Stop every scan this client started and close the session it created."""
         self._closed = True
-        await self.customers.aclose()
+        for resource in (self.customers, self.chats, self.agents, self.departments):
+            await resource.aclose()
         await self._transport.aclose()

@@ -35,9 +35,11 @@ import msgspec
 from helpcrunch_async._models.agents import Agent
 from helpcrunch_async._models.common import (
     CLEAN_TIMESTAMP,
+    Window,
     WirePage,
     chat_status,
     counted_parts,
+    page_parts,
     seconds,
 )
 
@@ -48,6 +50,7 @@ __all__ = [
     "ChatsPage",
     "decode_chat",
     "decode_chats_page",
+    "decode_chats_window",
 ]
 
 # (attribute, JSON key) of every timestamp of a chat.
@@ -169,6 +172,12 @@ def decode_chats_page(body: bytes) -> ChatsPage:
     """
     total, data = counted_parts(_PAGE.decode(body))
     return ChatsPage(total=total, data=data)
+
+
+def decode_chats_window(body: bytes) -> Window[Chat]:
+    """Decode a chat search body for a scan: a missing count is ``None`` (read until short)."""
+    total, data = page_parts(_PAGE.decode(body))
+    return Window(total=total, data=data)
 
 
 def decode_chat(body: bytes) -> Chat:

@@ -36,6 +36,7 @@ import msgspec
 __all__ = [
     "CLEAN_TIMESTAMP",
     "Meta",
+    "Window",
     "WirePage",
     "chat_status",
     "counted_parts",
@@ -106,6 +107,17 @@ class WirePage(msgspec.Struct, Generic[T]):
         """Refuse a page with no list at all: a malformed body, not an empty page."""
         if self.data is None and self.messages is None:
             raise ValueError("the page has neither `data` nor `messages`")
+
+
+class Window(msgspec.Struct, Generic[T]):
+    """A page of any listing as a scan reads it: ``total`` (None if none was sent) and items.
+
+    Search scans decode to this, so that they read on even if the server sent
+    no count; the single-page methods return the resource's own page type.
+    """
+
+    total: int | None
+    data: list[T]
 
 
 def page_parts(page: WirePage[T]) -> tuple[int | None, list[T]]:

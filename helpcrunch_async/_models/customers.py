@@ -48,7 +48,14 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import msgspec
 
-from helpcrunch_async._models.common import CLEAN_TIMESTAMP, WirePage, counted_parts, seconds
+from helpcrunch_async._models.common import (
+    CLEAN_TIMESTAMP,
+    Window,
+    WirePage,
+    counted_parts,
+    page_parts,
+    seconds,
+)
 
 __all__ = [
     "CustomDataItem",
@@ -64,6 +71,7 @@ __all__ = [
     "decode_error_body",
     "decode_page",
     "decode_search_page",
+    "decode_search_window",
     "encode_customer",
 ]
 
@@ -223,6 +231,12 @@ def decode_search_page(body: bytes) -> CustomersPage:
     """
     total, data = counted_parts(_SEARCH_DECODER.decode(body))
     return CustomersPage(total=total, data=data)
+
+
+def decode_search_window(body: bytes) -> Window[Customer]:
+    """Decode a ``POST /customers/search`` body for a scan: a missing count is ``None``."""
+    total, data = page_parts(_SEARCH_DECODER.decode(body))
+    return Window(total=total, data=data)
 
 
 def decode_customer(body: bytes) -> Customer:

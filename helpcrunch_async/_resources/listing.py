@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import msgspec
 
 from helpcrunch_async._core.filters import search_body
+from helpcrunch_async._core.paging import PageResult
 from helpcrunch_async._core.params import (
     check_limit,
     check_offset,
@@ -29,12 +30,14 @@ if TYPE_CHECKING:
     from helpcrunch_async._core.filters import Filter, SearchResource
     from helpcrunch_async._core.paging import ScanStats
     from helpcrunch_async._shell.caller import Caller
+    from helpcrunch_async._shell.scan import Scan
 
-__all__ = ["Page", "Resource", "list_params", "search_params"]
+__all__ = ["Identified", "Page", "Resource", "item_id", "list_params", "search_params"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 P = TypeVar("P")
+S = TypeVar("S", bound="Scan[Any]")
 
 # Search bodies hold only str, int, lists and dicts of them.
 _ENCODER = msgspec.json.Encoder()
@@ -60,7 +63,7 @@ class Resource:
     def __init__(self, caller: Caller, *, concurrency: int) -> None:
         self._caller = caller
         self._concurrency = concurrency
-        self._scans: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._scans: weakref.WeakSet[Scan[Any]] = weakref.WeakSet()
 
     async def page(
         self,
@@ -76,16 +79,60 @@ class Resource:
         body = _ENCODER.encode(params)
         return await self._caller.call(method, path, {}, decode, stats, body=body)
 
-    def workers(self, concurrency: int | None) -> int:
-        """Return a scan's concurrency: the given one, checked, or the client's."""
-        if concurrency is None:
-            return self._concurrency
-        return check_positive_int("concurrency", concurrency)
+    def scan(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any],
+        decode: Callable[[bytes], Page[Identified]],
+        *,
+        kind: type[S],
+        page_size: int,
+        start: int,
+        concurrency: int | None,
+    ) -> S:
+        """Return a scan (a ``kind``, such as ``Scan[Chat]``) of every window of one endpoint.
+
+        ``params`` are one window's (their ``offset`` and ``limit`` are replaced
+        for each window); items seen before are dropped by their ``id``.
+        ``page_size``, ``start`` and ``concurrency`` (the client's when None)
+        are checked here, before any request.
+        """
+        check_limit(page_size)
+        check_offset(start)
+        workers = (
+            self._concurrency
+            if concurrency is None
+            else check_positive_int("concurrency", concurrency)
+        )
+
+        async def fetch(offset: int, limit: int, stats: ScanStats) -> PageResult[Any]:
+            window = {**params, "offset": offset, "limit": limit}
+            page = await self.page(method, path, window, decode, stats)
+            return PageResult(page.data, page.total)
+
+        scan = kind(fetch, key=item_id, page_size=page_size, concurrency=workers, start=start)
+        self._scans.add(scan)
+        return scan
 
     async def aclose(self) -> None:
         """Close every scan this resource started that is still open."""
         for scan in list(self._scans):
             await scan.aclose()
+
+
+def item_id(item: Identified) -> int:
+    """Return an item's id: the key by which every scan drops an item seen twice."""
+    return item.id
+
+
+class Identified(Protocol):
+    """Any item with an integer ``id`` (every model of the API has one)."""
+
+    @property
+    def id(self) -> int:
+        """The item's id."""
+        ...
 
 
 def list_params(
