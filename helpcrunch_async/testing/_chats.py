@@ -680,14 +680,17 @@ class ChatData:
 
     def page(self, field: str | None, offset: int, limit: int, *, descending: bool) -> list[int]:
         """Return the chat indices at ``[offset, offset + limit)`` of an order."""
-        order, _ = self.view(field)
+        # Id order with nothing deleted is the index range: no view to build.
+        order: array[int] | range = (
+            range(self.count) if field is None and not self._deleted else self.view(field)[0]
+        )
         total = len(order)
         if offset >= total or limit <= 0:
             return []
         if not descending:
-            return order[offset : offset + limit].tolist()
+            return list(order[offset : offset + limit])
         stop = total - offset
-        chunk = order[max(stop - limit, 0) : stop].tolist()
+        chunk = list(order[max(stop - limit, 0) : stop])
         chunk.reverse()
         return chunk
 
@@ -696,9 +699,12 @@ class ChatData:
 
         ``low`` is a timestamp for a field, or a chat id for id order.
         """
-        order, composite = self.view(field)
         if field is None:
-            return bisect.bisect_left(order, self._index_bound(low))
+            bound = self._index_bound(low)
+            if not self._deleted:
+                return bound
+            return bisect.bisect_left(self.view(None)[0], bound)
+        _, composite = self.view(field)
         return bisect.bisect_left(composite, (max(low, NULL_TS) - NULL_TS) * self.count)
 
     def _index_bound(self, chat_id: int) -> int:
