@@ -27,6 +27,7 @@ This module is pure: it imports neither aiohttp nor asyncio.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Generic, TypeVar
 
@@ -70,14 +71,18 @@ def seconds(value: float | str | None, name: str) -> int | None:
         if value.isascii() and value.isdigit():
             return int(value)
         text = value
+        if "_" in text:  # int() and float() read "1_000" as 1000; the API never writes that
+            raise ValueError(f"`{name}` is not unix seconds: {text[:40]!r}")
+        if "." not in text and "e" not in text and "E" not in text:
+            # A signed or padded integer, exactly (a float would round past 2**53).
+            with contextlib.suppress(ValueError):
+                return int(text)
         try:
             value = float(text)
         except ValueError:
             if not text.strip():
                 return None
             raise ValueError(f"`{name}` is not unix seconds: {text[:40]!r}") from None
-        if "_" in text:  # float() reads "1_000" as 1000; the API never writes that
-            raise ValueError(f"`{name}` is not unix seconds: {text[:40]!r}")
     if not math.isfinite(value):
         raise ValueError(f"`{name}` is not unix seconds: {value!r}")
     return math.floor(value)
