@@ -71,7 +71,8 @@ def seconds(value: float | str | None, name: str) -> int | None:
         if value.isascii() and value.isdigit():
             return int(value)
         text = value
-        if "_" in text:  # int() and float() read "1_000" as 1000; the API never writes that
+        # int() and float() also read "1_000" and other scripts' digits; the API writes neither.
+        if "_" in text or not text.isascii():
             raise ValueError(f"`{name}` is not unix seconds: {text[:40]!r}")
         if "." not in text and "e" not in text and "E" not in text:
             # A signed or padded integer, exactly (a float would round past 2**53).
