@@ -13,6 +13,7 @@ The tree::
     ├── TransportError              no complete answer: connection faults, once retries are spent
     │   └── RequestTimeoutError     no complete answer in time
     ├── DecodeError                 a 2xx body that is not the documented shape
+    ├── IncompleteScanError         a scan ended short of the total; .missing, .at_offset
     └── InvalidParameterError       bad arguments, raised before any request (also a ValueError)
 
 Any other status (an unlisted 4xx, a redirect, which is never followed) is an
@@ -44,6 +45,7 @@ __all__ = [
     "BadRequestError",
     "DecodeError",
     "HelpCrunchError",
+    "IncompleteScanError",
     "InvalidParameterError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -301,3 +303,22 @@ def error_for_status(
             retry_after=retry_after,
         )
     return cls(message, status=status, errors=entries or (), request=request, body_excerpt=excerpt)
+
+
+class IncompleteScanError(HelpCrunchError):
+    """A scan ended short of what the server's totals promise, with no drift to explain it.
+
+    Raised instead of ending the scan as if it were complete: the server served
+    empty pages where its total counts more items, or served the same items
+    again, or the items yielded fall short of the total by more than the
+    deletions and moves the scan saw. ``missing`` is how many items are
+    unaccounted for, ``at_offset`` the offset where the data stopped, and
+    ``total`` the server's latest total. What was yielded before stays yielded,
+    so an export that stops here keeps its checkpoint and can resume.
+    """
+
+    def __init__(self, message: str, *, missing: int, at_offset: int, total: int | None) -> None:
+        super().__init__(message)
+        self.missing = missing
+        self.at_offset = at_offset
+        self.total = total
