@@ -38,6 +38,7 @@ PARTS = (
     ("arrival_jitter", "The cap under arrival jitter"),
     ("emulator_throughput", "Emulator throughput"),
     ("shared_budget", "Shared budget"),
+    ("fanout", "Fan-out: the messages of many chats"),
 )
 NAMES = tuple(name for name, _ in PARTS)
 
