@@ -11,12 +11,13 @@ from helpcrunch_async._resources.listing import Resource, list_params, search_pa
 from helpcrunch_async._shell.scan import Scan
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import AsyncIterable, Iterable
 
     from helpcrunch_async._core.filters import Comparison, Filter
     from helpcrunch_async._core.params import ChatSort, Order
     from helpcrunch_async._models.chats import ChatsPage
     from helpcrunch_async._models.messages import MessagesPage
+    from helpcrunch_async._shell.fanout import FanOutScan
 
 __all__ = ["Chats"]
 
@@ -72,7 +73,7 @@ class Chats(Resource):
         """Return one page of a chat's messages, newest first, with their ``total``."""
         check_positive_int("chat_id", chat_id)
         params = {"offset": check_offset(offset), "limit": check_limit(limit)}
-        return await self.page("GET", f"/chats/{chat_id}/messages", params, decode_messages_page)
+        return await self.page("GET", _messages_path(chat_id), params, decode_messages_page)
 
     def iter_all(
         self,
@@ -154,7 +155,7 @@ class Chats(Resource):
         check_positive_int("chat_id", chat_id)
         return self.scan(
             "GET",
-            f"/chats/{chat_id}/messages",
+            _messages_path(chat_id),
             {},
             decode_messages_page,
             kind=Scan[Message],
@@ -162,3 +163,40 @@ class Chats(Resource):
             start=start,
             concurrency=concurrency,
         )
+
+    def iter_messages_of(
+        self,
+        chats: Iterable[int | Chat] | AsyncIterable[int | Chat],
+        *,
+        page_size: int = 100,
+        concurrency: int | None = None,
+    ) -> FanOutScan[int, Message]:
+        """Return a scan of the messages of many chats: every message of the first, then the next.
+
+        ``chats`` holds chat ids or `Chat` objects: a list, any iterable, or an
+        async iterable such as ``client.chats.iter_all()``, read only as far as
+        the scan needs. The chats' pages are fetched concurrently under the
+        client's one cap, and each chat's messages come in the server's order
+        (newest first). A chat of one page costs one request; memory stays
+        bounded however many chats there are. A chat deleted meanwhile (404) is
+        skipped and counted in ``stats.not_found``; any other error ends the
+        scan. An id that is not a positive integer is an `InvalidParameterError`
+        when the scan reaches it, before any request for it.
+        """
+        return self.fan_out(
+            chats,
+            _messages_path,
+            decode_messages_page,
+            listing_id=_chat_id,
+            page_size=page_size,
+            concurrency=concurrency,
+        )
+
+
+def _messages_path(chat_id: int) -> str:
+    return f"/chats/{chat_id}/messages"
+
+
+def _chat_id(chat: int | Chat) -> int:
+    """Return a chat's id (a `Chat`'s, or the id itself), checked."""
+    return check_positive_int("chat id", chat.id if isinstance(chat, Chat) else chat)

@@ -23,9 +23,10 @@ from helpcrunch_async._core.params import (
     check_positive_int,
     check_sort,
 )
+from helpcrunch_async._shell.fanout import FanOutScan
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 
     from helpcrunch_async._core.filters import Filter, SearchResource
     from helpcrunch_async._core.paging import ScanStats
@@ -63,7 +64,7 @@ class Resource:
     def __init__(self, caller: Caller, *, concurrency: int) -> None:
         self._caller = caller
         self._concurrency = concurrency
-        self._scans: weakref.WeakSet[Scan[Any]] = weakref.WeakSet()
+        self._scans: weakref.WeakSet[Scan[Any] | FanOutScan[Any, Any]] = weakref.WeakSet()
 
     async def page(
         self,
@@ -100,11 +101,7 @@ class Resource:
         """
         check_limit(page_size)
         check_offset(start)
-        workers = (
-            self._concurrency
-            if concurrency is None
-            else check_positive_int("concurrency", concurrency)
-        )
+        workers = self.workers(concurrency)
 
         async def fetch(offset: int, limit: int, stats: ScanStats) -> PageResult[Any]:
             window = {**params, "offset": offset, "limit": limit}
@@ -114,6 +111,47 @@ class Resource:
         scan = kind(fetch, key=item_id, page_size=page_size, concurrency=workers, start=start)
         self._scans.add(scan)
         return scan
+
+    def fan_out(
+        self,
+        listings: Iterable[Any] | AsyncIterable[Any],
+        path: Callable[[int], str],
+        decode: Callable[[bytes], Page[Identified]],
+        *,
+        listing_id: Callable[[Any], int],
+        page_size: int,
+        concurrency: int | None,
+    ) -> FanOutScan[int, Any]:
+        """Return a fan-out over one GET listing per key: all of the first's items, then the next.
+
+        ``path(key)`` is a key's listing (``/chats/{id}/messages``);
+        ``listing_id`` turns what ``listings`` holds into a key, raising
+        `InvalidParameterError` for what cannot be one.
+        """
+        check_limit(page_size)
+        workers = self.workers(concurrency)
+
+        async def fetch(key: int, offset: int, limit: int, stats: ScanStats) -> PageResult[Any]:
+            window = {"offset": offset, "limit": limit}
+            page = await self.page("GET", path(key), window, decode, stats)
+            return PageResult(page.data, page.total)
+
+        scan: FanOutScan[int, Any] = FanOutScan(
+            listings,
+            fetch,
+            key=item_id,
+            page_size=page_size,
+            concurrency=workers,
+            listing_id=listing_id,
+        )
+        self._scans.add(scan)
+        return scan
+
+    def workers(self, concurrency: int | None) -> int:
+        """Return a scan's concurrency: the given one, checked, or the client's."""
+        if concurrency is None:
+            return self._concurrency
+        return check_positive_int("concurrency", concurrency)
 
     async def aclose(self) -> None:
         """Close every scan this resource started that is still open."""
