@@ -20,6 +20,7 @@ from ._errors import (
     BadRequestError,
     DecodeError,
     HelpCrunchError,
+    IncompleteScanError,
     InvalidParameterError,
     NotFoundError,
     PermissionDeniedError,
@@ -46,6 +47,7 @@ from ._resources.chats import Chats
 from ._resources.customers import Customers
 from ._resources.departments import Departments
 from ._shell.budget import LocalBudget, RateBudget
+from ._shell.fanout import FanOutScan, FanOutStats
 from ._shell.scan import CustomerScan, Scan
 
 __version__ = "0.1.0"
@@ -74,9 +76,12 @@ __all__ = [
     "DepartmentsPage",
     "Device",
     "ErrorEntry",
+    "FanOutScan",
+    "FanOutStats",
     "Filter",
     "HelpCrunch",
     "HelpCrunchError",
+    "IncompleteScanError",
     "InvalidParameterError",
     "LocalBudget",
     "Location",

@@ -213,9 +213,13 @@ class Engine(Generic[F, R, T]):
             self._error, self._error_rank = error, rank
         self._cancel_all()
 
+    def _before_dispatch(self) -> None:
+        """Prepare the plan before requests are taken from it (the fan-out feeds keys)."""
+
     def _dispatch(self) -> None:
         if self._closed or self._error is not None:
             return
+        self._before_dispatch()
         plan = self._plan
         for stale in plan.obsolete():
             task = self._tasks.pop(stale, None)
