@@ -20,6 +20,9 @@ KEY = "test-key"
 
 
 def client_for(emu: Emulator, **kwargs: Any) -> hc.HelpCrunch:
+    # Hundreds of requests: the default cap (120 a minute) would hold them back.
+    kwargs.setdefault("rate_limit", 10_000)
+    kwargs.setdefault("rate_period", 1.0)
     kwargs.setdefault("backoff", 0.01)
     kwargs.setdefault("max_backoff", 0.05)
     return hc.HelpCrunch(KEY, base_url=emu.base_url, **kwargs)
