@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 
 from benchmarks._procs import EmulatorProcess, WorkerProcess
+from benchmarks._report import verdict
 from benchmarks.ideal import ideal_schedule
 from helpcrunch_async.testing import max_in_any_window
 
@@ -229,7 +230,7 @@ def table(result: dict[str, Any]) -> str:
         "",
         (
             f"Ours is {t['speedup']:.1f}x the sequential loop. Targets (>= 95% of the ideal, "
-            f"0 429s, never over the cap): {'met' if t['met'] else 'NOT met'}."
+            f"0 429s, never over the cap): {verdict(t['met'])}."
         ),
         "",
     ]
@@ -249,8 +250,10 @@ def table(result: dict[str, Any]) -> str:
         for row in m["rows"]
     )
     if m["full_size"]:
-        verdict = "met" if m["met"] else "NOT met"
-        out += ["", f"Target: growth <= {TARGET_GROWTH_MB:g} MB at 100,000 chats: {verdict}."]
+        out += [
+            "",
+            f"Target: growth <= {TARGET_GROWTH_MB:g} MB at 100,000 chats: {verdict(m['met'])}.",
+        ]
     else:
         out += ["", "Quick mode streams 20,000 chats; run `--full` for the 100,000-chat verdict."]
     return "\n".join(out)
