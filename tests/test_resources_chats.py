@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -180,3 +181,20 @@ async def test_messages_written_during_iter_messages_shift_nothing_past() -> Non
     assert set(old) <= set(seen)
     assert [i for i in seen if i in set(old)] == old
     assert scan.stats.total_changed
+
+
+async def test_closing_the_client_stops_every_resources_scans() -> None:
+    async with Emulator(customers=10, chats=900, api_key=KEY, latency=0.05, agents=300) as emu:
+        client = client_for(emu, rate_limit=1000, rate_period=1.0)
+        chats = client.chats.iter_all()
+        messages = client.chats.iter_messages_of(emu.expected_chat_ids())
+        agents = client.agents.iter_all(page_size=10)
+        for scan in (chats, messages, agents):
+            await anext(scan)
+        await client.close()
+        sent = len(emu.log)
+        for scan in (chats, messages, agents):
+            with pytest.raises(StopAsyncIteration):
+                await anext(scan)
+        await asyncio.sleep(0.15)
+        assert len(emu.log) == sent
