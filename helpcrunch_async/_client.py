@@ -19,7 +19,10 @@ from ._core.params import (
 from ._core.retry import RetryPolicy
 from ._core.secret import Secret
 from ._errors import InvalidParameterError
+from ._resources.agents import Agents
+from ._resources.chats import Chats
 from ._resources.customers import Customers
+from ._resources.departments import Departments
 from ._shell.budget import LocalBudget, RateBudget
 from ._shell.caller import Caller
 from ._shell.transport import Transport
@@ -110,7 +113,11 @@ class HelpCrunch:
             retry=RetryPolicy(max_retries=max_retries, base=backoff, cap=max_backoff),
             max_rate_limit_wait=max_pause,
         )
+        # One caller for every resource: every request draws on the one budget.
         self.customers = Customers(caller, concurrency=concurrency)
+        self.chats = Chats(caller, concurrency=concurrency)
+        self.agents = Agents(caller, concurrency=concurrency)
+        self.departments = Departments(caller, concurrency=concurrency)
 
     def __repr__(self) -> str:
         # Never the key: not even a prefix of it. Error reporters call this on a
@@ -131,5 +138,6 @@ class HelpCrunch:
 
     async def close(self) -> None:
         """Stop every scan this client started and close the session it created."""
-        await self.customers.aclose()
+        for resource in (self.customers, self.chats, self.agents, self.departments):
+            await resource.aclose()
         await self._transport.aclose()

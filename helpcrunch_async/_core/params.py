@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from typing import Literal, TypeGuard
+from typing import Literal, TypeGuard, get_args
 
 from yarl import URL
 
 from helpcrunch_async._errors import InvalidParameterError
 
 __all__ = [
+    "CHAT_SORTS",
     "DEFAULT_BASE_URL",
     "ORDERS",
     "SORTS",
+    "ChatSort",
     "Order",
     "Sort",
     "api_key_problem",
@@ -44,8 +46,14 @@ __all__ = [
 DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
 
 Sort = Literal["customers.firstSeen", "customers.lastSeen"]
+"""The sort fields of ``GET /customers`` and customer search."""
 Order = Literal["asc", "desc"]
 SORTS: tuple[str, ...] = ("customers.firstSeen", "customers.lastSeen")
+ChatSort = Literal[
+    "chats.createdAt", "chats.lastCustomerMessageAt", "chats.lastMessageAt", "chats.closedAt"
+]
+"""The sort fields of ``GET /chats`` and chat search (chats.md lists these four)."""
+CHAT_SORTS: tuple[str, ...] = get_args(ChatSort)
 ORDERS: tuple[str, ...] = ("asc", "desc")
 MAX_LIMIT = 100
 
@@ -68,12 +76,14 @@ def check_offset(offset: object) -> int:
     return offset
 
 
-def check_sort(sort: object, *, optional: bool = False) -> str | None:
-    """Return ``sort`` if it is a documented sort field (or None when optional)."""
+def check_sort(
+    sort: object, *, optional: bool = False, sorts: tuple[str, ...] = SORTS
+) -> str | None:
+    """Return ``sort`` if it is one of ``sorts`` (customers' by default), or None when optional."""
     if sort is None and optional:
         return None
-    if not isinstance(sort, str) or sort not in SORTS:
-        raise InvalidParameterError(f"sort must be one of {', '.join(SORTS)}; got {sort!r}")
+    if not isinstance(sort, str) or sort not in sorts:
+        raise InvalidParameterError(f"sort must be one of {', '.join(sorts)}; got {sort!r}")
     return sort
 
 

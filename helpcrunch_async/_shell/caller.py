@@ -91,8 +91,13 @@ class Caller:
         query: Mapping[str, str | int],
         decode: Callable[[bytes], T],
         cost: CostSink | None = None,
+        *,
+        body: bytes | None = None,
     ) -> T:
         """Return the decoded body of a 2xx answer, retrying what may be retried.
+
+        ``body`` is sent as JSON (the search endpoints take their filters in a
+        POST body); searches only read, so retrying them is as safe as a GET.
 
         Raises the `APIError` subclass for the status, `TransportError` or
         `DecodeError` once ``max_retries`` retries are spent, and `RateLimitError`
@@ -102,7 +107,7 @@ class Caller:
         what = f"{method} {url.path_qs}"
         retries = 0
         while True:
-            answer = await self._transport.send(method, url)
+            answer = await self._transport.send(method, url, body)
             result, decoded, error = self._judge(answer, decode, what)
             decision = decide(
                 result,

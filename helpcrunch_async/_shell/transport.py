@@ -133,6 +133,16 @@ class Transport:
         """The API key, for scrubbing what the wire sends back."""
         return self._secret
 
+    def _headers_for(self, payload: bytes | None) -> dict[str, str]:
+        # The key is not among them: the middleware adds it at the last moment.
+        headers: dict[str, str] = {
+            hdrs.ACCEPT: "application/json",
+            hdrs.USER_AGENT: self._user_agent,
+        }
+        if payload is not None:
+            headers[hdrs.CONTENT_TYPE] = "application/json"
+        return headers
+
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._closed:
             raise ClientClosedError("this HelpCrunch client is closed; create a new one")
@@ -152,8 +162,12 @@ class Transport:
             self._owns_session = True
         return self._session
 
-    async def send(self, method: str, url: URL) -> Answer:
-        """Send one request and read its whole body; return what came, never raise for a fault."""
+    async def send(self, method: str, url: URL, payload: bytes | None = None) -> Answer:
+        """Send one request (with a JSON ``payload``, if given) and read its whole body.
+
+        Returns what came, and never raises for a fault: a failed attempt is an
+        `Answer` whose ``failure`` says what went wrong.
+        """
         session = self._ensure_session()
         if self._max_pause is not None:
             left = self._budget.pause_left()
@@ -165,7 +179,8 @@ class Transport:
             async with session.request(
                 method,
                 url,
-                headers={hdrs.ACCEPT: "application/json", hdrs.USER_AGENT: self._user_agent},
+                headers=self._headers_for(payload),
+                data=payload,
                 timeout=self._client_timeout,
                 middlewares=(self._admit_for(attempt),),
                 allow_redirects=False,
