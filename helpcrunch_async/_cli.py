@@ -1,9 +1,10 @@
-"""The ``helpcrunch-async`` command: ``export customers``, ``demo`` and ``emulator``.
+"""The ``helpcrunch-async`` command: ``export``, ``demo`` and ``emulator``.
 
 This module turns options into an `ExportOptions` (reading the API key from the
 environment or a file, never echoing it) and a run's outcome into an exit code
-(see `_exit_codes`). The work itself lives in `_export_run`, `_demo` and the
-emulator's own command line.
+(see `_export.exit_codes`). The work itself lives in `_export.run`, `_export.demo`
+and the emulator's own command line; the last two are imported only by their
+commands, so an export never loads the emulator.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._client import DEFAULT_BASE_URL
 from ._core.params import ORDERS, SORTS, check_base_url
 from ._export import exit_codes as codes
-from ._export.demo import run_demo
 from ._export.run import ExportOptions, run_export
 from ._export.writer import FORMATS, ExportSettings, Format
-from .testing import _cli as emulator_cli
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-_DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
 _PAGE_SIZE = 100
+_EMULATOR = "Serve an emulated HelpCrunch API on loopback until SIGINT or SIGTERM."
 
 
 class UsageError(Exception):
@@ -38,6 +38,9 @@ class UsageError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["emulator"]:
+        return _emulator_command(argv[1:])
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -88,13 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(command=_demo_command)
 
-    emulator = commands.add_parser(
-        "emulator",
-        help="serve an emulated HelpCrunch API on loopback",
-        description="Serve an emulated HelpCrunch API on loopback until SIGINT or SIGTERM.",
-    )
-    emulator_cli.configure(emulator)
-    emulator.set_defaults(command=emulator_cli.run)
+    # Listed for --help only: main() hands `emulator ...` to _emulator_command.
+    commands.add_parser("emulator", help="serve an emulated HelpCrunch API on loopback")
     return parser
 
 
@@ -119,7 +117,7 @@ def _export_options(parser: argparse.ArgumentParser) -> None:
     )
 
     api = parser.add_argument_group("API")
-    api.add_argument("--base-url", default=_DEFAULT_BASE_URL, help="default: %(default)s")
+    api.add_argument("--base-url", default=DEFAULT_BASE_URL, help="default: %(default)s")
     api.add_argument("--api-key-file", type=Path, metavar="F", help="read the key from F")
     api.add_argument(
         "--api-key",
@@ -147,7 +145,7 @@ def _export_command(args: argparse.Namespace) -> int:
     try:
         options = _export_options_from(args)
     except (UsageError, ValueError) as exc:
-        return _fail(codes.USAGE, str(exc))
+        return codes.fail(codes.USAGE, str(exc))
     return run_export(
         options, progress=args.progress, interval=args.progress_interval, verbose=args.verbose
     )
@@ -224,9 +222,21 @@ def _redis_budget(args: argparse.Namespace) -> RateBudget | None:
 
 
 def _demo_command(args: argparse.Namespace) -> int:
+    # Imported here: the demo brings the emulator, which an export never needs.
+    from ._export.demo import run_demo  # noqa: PLC0415
+
     return run_demo(customers=args.customers, out=args.out)
 
 
-def _fail(code: int, message: str) -> int:
-    sys.stderr.write(f"error: {message}\n")
-    return code
+def _emulator_command(argv: Sequence[str]) -> int:
+    # The emulator (aiohttp.web, the dataset) loads only for this command, so it
+    # parses its own options: `helpcrunch-async emulator --help` lists them.
+    from .testing import _cli as emulator_cli  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="helpcrunch-async emulator", description=_EMULATOR)
+    emulator_cli.configure(parser)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else codes.USAGE
+    return emulator_cli.run(args)

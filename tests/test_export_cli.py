@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -207,3 +209,30 @@ def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
     text = capsys.readouterr().out
     for code in ("0 ", "2 ", "3 ", "4 ", "130"):
         assert f"  {code}" in text
+
+
+def test_export_loads_neither_the_demo_nor_the_emulator() -> None:
+    code = (
+        "import sys\n"
+        "from helpcrunch_async._cli import main\n"
+        "assert main(['export', 'customers', '--help']) == 0\n"
+        "prefixes = ('helpcrunch_async.testing', 'helpcrunch_async._export.demo', 'aiohttp.web')\n"
+        "sys.stderr.write(repr(sorted(m for m in sys.modules if m.startswith(prefixes))))\n"
+    )
+    done = subprocess.run(  # noqa: S603 -- our own interpreter, a fixed script
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "[]"
+
+
+def test_the_emulator_command_parses_its_own_options() -> None:
+    shown = run_cli("emulator", "--help")
+    assert shown.returncode == 0, shown.stderr
+    assert "--customers" in shown.stdout
+    assert "helpcrunch-async emulator" in shown.stdout
+    refused = run_cli("emulator", "--policy", "bogus")
+    assert refused.returncode == 2
+    assert "invalid choice" in refused.stderr
+    listed = run_cli("--help")
+    assert "emulator" in listed.stdout

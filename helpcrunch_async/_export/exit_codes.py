@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from helpcrunch_async._errors import AuthenticationError, HelpCrunchError, InvalidParameterError
 
 __all__ = [
@@ -13,6 +15,7 @@ __all__ = [
     "OK",
     "USAGE",
     "exit_code_for",
+    "fail",
 ]
 
 OK = 0
@@ -47,3 +50,9 @@ def exit_code_for(error: BaseException) -> int:
     if isinstance(error, OSError):
         return LOCAL
     return FAILED
+
+
+def fail(code: int, message: str) -> int:
+    """Write ``error: message`` to stderr and return ``code`` (the one error line of the CLI)."""
+    sys.stderr.write(f"error: {message}\n")
+    return code

@@ -220,9 +220,11 @@ async def export_command(
     try:
         result = await export_customers(options, display=None if progress == "off" else display)
     except (ExportRefusedError, ValueError) as exc:
-        return _fail(codes.USAGE, str(exc))
+        return codes.fail(codes.USAGE, str(exc))
     except OSError as exc:
-        return _fail(codes.LOCAL, f"cannot write {exc.filename or options.out}: {exc.strerror}")
+        return codes.fail(
+            codes.LOCAL, f"cannot write {exc.filename or options.out}: {exc.strerror}"
+        )
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
@@ -252,10 +254,5 @@ def _exit_code(result: ExportResult) -> int:
     if result.error is not None:
         code = codes.exit_code_for(result.error)
         hint = "" if code == codes.AUTH else "; run the same command with --resume to continue"
-        return _fail(code, f"{result.error}{hint}")
+        return codes.fail(code, f"{result.error}{hint}")
     return codes.OK
-
-
-def _fail(code: int, message: str) -> int:
-    sys.stderr.write(f"error: {message}\n")
-    return code
