@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ._client import DEFAULT_BASE_URL
 from ._core.params import ORDERS, SORTS, check_base_url
 from ._export import exit_codes as codes
+from ._export.progress import MIN_INTERVAL, check_interval
 from ._export.run import ExportOptions, run_export
 from ._export.writer import FORMATS, ExportSettings, Format
 
@@ -137,7 +138,13 @@ def _export_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="live line on a terminal, log lines otherwise (auto)",
     )
-    shown.add_argument("--progress-interval", type=float, default=5.0, metavar="S", help="log")
+    shown.add_argument(
+        "--progress-interval",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help=f"seconds between log lines (default: %(default)s; at least {MIN_INTERVAL})",
+    )
     shown.add_argument("-v", "--verbose", action="store_true", help="log every retry reason")
 
 
@@ -152,6 +159,7 @@ def _export_command(args: argparse.Namespace) -> int:
 
 
 def _export_options_from(args: argparse.Namespace) -> ExportOptions:
+    check_interval(args.progress_interval)
     fmt: Format = "csv" if args.out.suffix.lower() == ".csv" else "jsonl"
     if args.format is not None:
         fmt = "csv" if args.format == "csv" else "jsonl"

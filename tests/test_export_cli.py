@@ -236,3 +236,15 @@ def test_the_emulator_command_parses_its_own_options() -> None:
     assert "invalid choice" in refused.stderr
     listed = run_cli("--help")
     assert "emulator" in listed.stdout
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "0.001", "nan", "inf"])
+def test_a_progress_interval_below_the_floor_is_refused_before_any_request(
+    seconds: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.jsonl"
+    argv = export_args(out, "http://127.0.0.1:1/v1", "--progress", "log")
+    code = main([*argv, f"--progress-interval={seconds}", "--api-key", SECRET_KEY])
+    assert code == 2
+    assert "--progress-interval must be at least 0.1 seconds" in capsys.readouterr().err
+    assert not out.exists()

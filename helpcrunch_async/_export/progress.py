@@ -15,17 +15,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import shutil
 import time
 from collections import deque
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
+
+from helpcrunch_async._errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from helpcrunch_async._core.paging import ScanStats
 
-__all__ = ["ProgressDisplay", "RateMeter", "format_duration", "progress_text", "summary_text"]
+__all__ = [
+    "MIN_INTERVAL",
+    "ProgressDisplay",
+    "RateMeter",
+    "check_interval",
+    "format_duration",
+    "progress_text",
+    "summary_text",
+]
+
+# Progress lines more often than this are a busy loop that buries the log, not progress.
+MIN_INTERVAL: Final = 0.1
 
 _CLEAR_LINE = "\r\x1b[2K"
 # The rate is measured over this many recent seconds: a burst at the start or a
@@ -35,6 +49,15 @@ _RATE_WINDOW = 20.0
 _PRECISE_BELOW = 10.0
 # A rate from less than this many seconds of samples is noise.
 _MIN_SPAN = 0.5
+
+
+def check_interval(seconds: float) -> float:
+    """Return ``seconds`` if it is a usable progress interval, else raise InvalidParameterError."""
+    if not (math.isfinite(seconds) and seconds >= MIN_INTERVAL):
+        raise InvalidParameterError(
+            f"--progress-interval must be at least {MIN_INTERVAL} seconds, got {seconds}"
+        )
+    return seconds
 
 
 class RateMeter:
@@ -134,7 +157,7 @@ class ProgressDisplay:
     def __init__(self, stream: TextIO, *, live: bool, interval: float) -> None:
         self.stream = stream
         self.live = live
-        self.interval = interval
+        self.interval = check_interval(interval)
         self._meter = RateMeter()
         self._drawn = False
 
