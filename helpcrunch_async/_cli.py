@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 from ._client import DEFAULT_BASE_URL
 from ._core.params import ORDERS, SORTS, check_base_url
 from ._export import exit_codes as codes
+from ._export.checkpoint import FORMATS, ExportSettings, Format
 from ._export.progress import MIN_INTERVAL, check_interval
 from ._export.run import ExportOptions, run_export
-from ._export.writer import FORMATS, ExportSettings, Format
+from ._export.stopping import ignore_late_signals
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,9 +40,20 @@ class UsageError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    as_program = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["emulator"]:
         return _emulator_command(argv[1:])
+    try:
+        return _run(argv)
+    finally:
+        if as_program:
+            # The command has said how it ended: a Ctrl-C while the interpreter
+            # exits must not turn that into a traceback or another exit code.
+            ignore_late_signals()
+
+
+def _run(argv: list[str]) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -116,6 +128,11 @@ def _export_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write CSV cells verbatim (no apostrophe before a leading = + - @)",
     )
+    output.add_argument(
+        "--excel",
+        action="store_true",
+        help="open the CSV with a byte-order mark, which Excel needs for non-ASCII text",
+    )
 
     api = parser.add_argument_group("API")
     api.add_argument("--base-url", default=DEFAULT_BASE_URL, help="default: %(default)s")
@@ -163,8 +180,9 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
     fmt: Format = "csv" if args.out.suffix.lower() == ".csv" else "jsonl"
     if args.format is not None:
         fmt = "csv" if args.format == "csv" else "jsonl"
-    if args.csv_raw and fmt != "csv":
-        raise UsageError("--csv-raw applies to --format csv only")
+    for flag, given in (("--csv-raw", args.csv_raw), ("--excel", args.excel)):
+        if given and fmt != "csv":
+            raise UsageError(f"{flag} applies to --format csv only")
     if (args.redis_url is None) != (args.redis_key is None):
         raise UsageError("--redis-url and --redis-key go together")
     settings = ExportSettings(
@@ -174,6 +192,8 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
         page_size=_PAGE_SIZE,
         # Normalised, so that a trailing slash does not make a resume look foreign.
         base_url=str(check_base_url(args.base_url)),
+        formula_guard=not args.csv_raw,
+        excel=args.excel,
     )
     return ExportOptions(
         out=args.out,
@@ -185,7 +205,6 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
         rate_period=args.rate_period,
         concurrency=args.concurrency,
         rate_budget=_redis_budget(args),
-        formula_guard=not args.csv_raw,
     )
 
 

@@ -41,11 +41,20 @@ def run_cli(
     )
 
 
-def start_cli(*args: str, stderr: Path, key: str | None = SECRET_KEY) -> subprocess.Popen[bytes]:
-    """Start ``python -m helpcrunch_async ARGS`` with stderr going to the file ``stderr``."""
+def start_cli(
+    *args: str,
+    stderr: Path,
+    key: str | None = SECRET_KEY,
+    python_flags: tuple[str, ...] = (),
+) -> subprocess.Popen[bytes]:
+    """Start ``python [python_flags] -m helpcrunch_async ARGS``, stderr going to ``stderr``."""
+    python, *module = CLI
     with stderr.open("wb") as err:
         return subprocess.Popen(  # noqa: S603 -- as in run_cli
-            [*CLI, *args], env=cli_env(key), stdout=subprocess.DEVNULL, stderr=err
+            [python, *python_flags, *module, *args],
+            env=cli_env(key),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
         )
 
 

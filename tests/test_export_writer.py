@@ -12,19 +12,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpcrunch_async._export.writer import (
+from helpcrunch_async._export.cells import (
     CSV_COLUMNS,
-    CsvEncoder,
-    ExportRefusedError,
-    ExportSettings,
-    ExportWriter,
-    checkpoint_path,
     csv_cells,
     join_tags,
-    read_checkpoint,
     split_tags,
     unguard_cell,
 )
+from helpcrunch_async._export.checkpoint import (
+    ExportRefusedError,
+    ExportSettings,
+    checkpoint_path,
+    read_checkpoint,
+)
+from helpcrunch_async._export.encoders import CsvEncoder
+from helpcrunch_async._export.framing import count_records
+from helpcrunch_async._export.writer import ExportWriter
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -174,6 +177,8 @@ def test_csv_resume_does_not_repeat_the_header(tmp_path: Path) -> None:
         ({"format": "csv"}, "--format"),
         ({"base_url": "http://127.0.0.1:2/v1"}, "--base-url"),
         ({"sort": None}, "--sort"),
+        ({"formula_guard": False}, "--csv-raw"),
+        ({"excel": True}, "--excel"),
     ],
 )
 def test_resume_with_other_settings_is_refused_by_name(
@@ -182,7 +187,7 @@ def test_resume_with_other_settings_is_refused_by_name(
     out = tmp_path / "c.jsonl"
     write_all(out, 5)
     before = out.read_bytes()
-    with pytest.raises(ExportRefusedError, match=f"exported with {option} "):
+    with pytest.raises(ExportRefusedError, match=f"exported (with|without) {option}"):
         ExportWriter.resume(out, msgspec.structs.replace(JSONL, **change))
     assert out.read_bytes() == before
 
@@ -232,8 +237,25 @@ def test_the_checkpoint_never_holds_more_than_its_fields(tmp_path: Path) -> None
     out = tmp_path / "c.jsonl"
     write_all(out, 2)
     saved = json.loads(checkpoint_path(out).read_text())
-    assert set(saved) == {"version", "tool_version", "settings", "records", "bytes", "complete"}
-    assert set(saved["settings"]) == {"format", "sort", "order", "page_size", "base_url"}
+    assert set(saved) == {
+        "version",
+        "tool_version",
+        "settings",
+        "records",
+        "bytes",
+        "complete",
+        "device",
+        "inode",
+    }
+    assert set(saved["settings"]) == {
+        "format",
+        "sort",
+        "order",
+        "page_size",
+        "base_url",
+        "formula_guard",
+        "excel",
+    }
 
 
 # --- CSV cells ---------------------------------------------------------------------
@@ -303,3 +325,72 @@ def test_csv_round_trips_nasty_strings(
 @given(st.lists(nasty_text, min_size=1, max_size=5).filter(lambda names: names != [""]))
 def test_join_and_split_tags_are_inverse(names: list[str]) -> None:
     assert split_tags(join_tags(names)) == names
+
+
+# --- framing: whole records in a file's first bytes ---------------------------------------
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.lists(nasty_text, min_size=1, max_size=3), min_size=1, max_size=5),
+    cut=st.integers(min_value=0),
+    size=st.integers(min_value=1, max_value=9),
+)
+def test_csv_framing_finds_record_ends_outside_quotes(
+    rows: list[list[str]], cut: int, size: int
+) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    ends = [0]
+    for row in rows:
+        writer.writerow(row)
+        ends.append(len(buffer.getvalue().encode()))
+    data = buffer.getvalue().encode()
+    cut %= len(data) + 1
+    framing = count_records(chunked(data[:cut], size), "csv")
+    assert framing.on_boundary == (cut in ends)
+    if cut in ends:
+        assert framing.records == ends.index(cut)
+
+
+@given(
+    count=st.integers(min_value=0, max_value=6),
+    cut=st.integers(min_value=0),
+    size=st.integers(min_value=1, max_value=9),
+)
+def test_jsonl_framing_counts_whole_lines(count: int, cut: int, size: int) -> None:
+    lines = [msgspec.json.encode(customer(i)) + b"\n" for i in range(count)]
+    data = b"".join(lines)
+    ends = [sum(len(line) for line in lines[:i]) for i in range(count + 1)]
+    cut %= len(data) + 1
+    framing = count_records(chunked(data[:cut], size), "jsonl")
+    assert framing.on_boundary == (cut in ends)
+    if cut in ends:
+        assert framing.records == ends.index(cut)
+
+
+def test_csv_has_no_bom_by_default_and_one_with_excel(tmp_path: Path) -> None:
+    plain, excel = tmp_path / "plain.csv", tmp_path / "excel.csv"
+    for out, settings_ in ((plain, CSV), (excel, msgspec.structs.replace(CSV, excel=True))):
+        writer = ExportWriter.create(out, settings_, overwrite=False)
+        writer.write(customer(1))
+        writer.finish()
+    with plain.open(encoding="utf-8", newline="") as file:
+        assert next(csv.DictReader(file))["id"] == "1"
+    assert excel.read_bytes() == b"\xef\xbb\xbf" + plain.read_bytes()
+
+
+def test_resume_of_a_file_with_another_header_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "c.csv"
+    writer = ExportWriter.create(out, CSV, overwrite=False)
+    writer.write(customer(1))
+    writer.close()
+    data = out.read_bytes()
+    with out.open("r+b") as file:
+        file.write(data.replace(b"id,", b"ID,", 1)[:10])
+    with pytest.raises(ExportRefusedError, match="header"):
+        ExportWriter.resume(out, CSV)

@@ -4,7 +4,8 @@
 is the command around it: a progress display and log handler on stderr, the
 summary at the end, and the exit code.
 
-The scan runs in its own task. SIGINT and SIGTERM cancel that task: the scan
+The scan runs in its own task. SIGINT and SIGTERM cancel that task (see
+`stopping`; a second signal does not cut the clean-up short): the scan
 closes (every request in flight cancelled), the writer commits every whole
 record it was given and the checkpoint is current, then the run reports
 "interrupted". An API error ends the run the same way, with the error kept for
@@ -17,18 +18,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from helpcrunch_async._client import HelpCrunch
 from helpcrunch_async._export import exit_codes as codes
+from helpcrunch_async._export.checkpoint import ExportRefusedError, ExportSettings
 from helpcrunch_async._export.progress import ProgressDisplay, summary_text
-from helpcrunch_async._export.writer import ExportRefusedError, ExportSettings, ExportWriter
+from helpcrunch_async._export.stopping import Stopper
+from helpcrunch_async._export.writer import ExportWriter
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from helpcrunch_async._core.paging import ScanStats
@@ -56,7 +57,6 @@ class ExportOptions:
     rate_period: float = 60.0
     concurrency: int = 8
     rate_budget: RateBudget | None = None
-    formula_guard: bool = True
 
 
 @dataclass(slots=True)
@@ -104,14 +104,14 @@ async def export_customers(
     options: ExportOptions,
     *,
     display: ProgressDisplay | None = None,
-    handle_signals: bool = True,
+    stopper: Stopper | None = None,
 ) -> ExportResult:
     """Export every customer into ``options.out``; return how it ended.
 
     Refusals (`ExportRefusedError`) and bad parameters (`InvalidParameterError`)
     are raised before any request; errors during the scan are returned in the
-    result. With ``handle_signals`` (main thread only), SIGINT and SIGTERM stop
-    the export cleanly instead of killing the process.
+    result. A signal caught by ``stopper`` stops the export cleanly, and the
+    result says "interrupted".
     """
     settings = options.settings
     async with HelpCrunch(
@@ -123,65 +123,36 @@ async def export_customers(
         rate_budget=options.rate_budget,
     ) as client:
         if options.resume:
-            writer = ExportWriter.resume(options.out, settings, formula_guard=options.formula_guard)
+            writer = ExportWriter.resume(options.out, settings)
         else:
-            writer = ExportWriter.create(
-                options.out,
-                settings,
-                overwrite=options.overwrite,
-                formula_guard=options.formula_guard,
-            )
+            writer = ExportWriter.create(options.out, settings, overwrite=options.overwrite)
         first = writer.records
         if writer.checkpoint.complete:
             writer.close()
             return ExportResult("already complete", first, 0, None)
         job = _Job(client, writer, settings, first)
         task = asyncio.create_task(job.run())
-        caught: list[str] = []
-        with _stopping_on_signals(task, caught, enabled=handle_signals):
-            ticking = (
-                display.running(lambda: writer.records, lambda: job.stats)
-                if display is not None
-                else contextlib.nullcontext()
-            )
-            try:
-                async with ticking:
-                    await task
-            except asyncio.CancelledError:
-                if not caught:
-                    raise
-                result = ExportResult("interrupted", writer.records, 0, job.stats)
-                result.signal_name = caught[0]
-            except Exception as exc:  # noqa: BLE001 -- every failure is reported, then mapped
-                result = ExportResult("failed", writer.records, 0, job.stats, exc)
-            else:
-                result = ExportResult("complete", writer.records, 0, job.stats)
-        result.written = result.records - first
-        return result
-
-
-@contextlib.contextmanager
-def _stopping_on_signals(
-    task: asyncio.Task[None], caught: list[str], *, enabled: bool
-) -> Iterator[None]:
-    """Cancel ``task`` on SIGINT or SIGTERM while the block runs; note which signal came."""
-    if not enabled:
-        yield
-        return
-    loop = asyncio.get_running_loop()
-
-    def stop(signum: signal.Signals) -> None:
-        caught.append(signum.name)
-        task.cancel()
-
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for signum in signals:
-        loop.add_signal_handler(signum, stop, signum)
-    try:
-        yield
-    finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
+        if stopper is not None:
+            stopper.watch(task)
+        ticking = (
+            display.running(lambda: writer.records, lambda: job.stats)
+            if display is not None
+            else contextlib.nullcontext()
+        )
+        try:
+            async with ticking:
+                await task
+        except asyncio.CancelledError:
+            if stopper is None or stopper.signal_name is None:
+                raise
+            result = ExportResult("interrupted", writer.records, 0, job.stats)
+            result.signal_name = stopper.signal_name
+        except Exception as exc:  # noqa: BLE001 -- every failure is reported, then mapped
+            result = ExportResult("failed", writer.records, 0, job.stats, exc)
+        else:
+            result = ExportResult("complete", writer.records, 0, job.stats)
+    result.written = result.records - first
+    return result
 
 
 def run_export(
@@ -207,41 +178,50 @@ async def export_command(
     progress: Literal["auto", "live", "log", "off"] = "auto",
     interval: float = 5.0,
     verbose: bool = False,
+    handle_signals: bool = True,
 ) -> int:
-    """`run_export` in a running event loop (the demo serves its emulator beside it)."""
+    """`run_export` in a running event loop (the demo serves its emulator beside it).
+
+    With ``handle_signals`` (main thread only), SIGINT and SIGTERM stop the
+    export cleanly instead of killing the process, until its summary is out.
+    """
     stream = sys.stderr
     live = progress == "live" or (progress == "auto" and stream.isatty())
     display = ProgressDisplay(stream, live=live, interval=interval)
-    handler = display.log_handler()
-    logger = logging.getLogger("helpcrunch_async")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
-    try:
-        result = await export_customers(options, display=None if progress == "off" else display)
-    except (ExportRefusedError, ValueError) as exc:
-        return codes.fail(codes.USAGE, str(exc))
-    except OSError as exc:
-        return codes.fail(
-            codes.LOCAL, f"cannot write {exc.filename or options.out}: {exc.strerror}"
+    stopper = Stopper(stream)
+    with stopper.installed() if handle_signals else contextlib.nullcontext(stopper):
+        handler = display.log_handler()
+        logger = logging.getLogger("helpcrunch_async")
+        level = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if verbose else logging.WARNING)
+        try:
+            result = await export_customers(
+                options, display=None if progress == "off" else display, stopper=stopper
+            )
+        except (ExportRefusedError, ValueError) as exc:
+            return codes.fail(codes.USAGE, str(exc))
+        except OSError as exc:
+            return codes.fail(
+                codes.LOCAL, f"cannot write {exc.filename or options.out}: {exc.strerror}"
+            )
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            aclose = getattr(options.rate_budget, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        stream.write(
+            summary_text(
+                state=result.state,
+                records=result.records,
+                written=result.written,
+                stats=result.stats,
+                out=str(options.out),
+            )
+            + "\n"
         )
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        aclose = getattr(options.rate_budget, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    stream.write(
-        summary_text(
-            state=result.state,
-            records=result.records,
-            written=result.written,
-            stats=result.stats,
-            out=str(options.out),
-        )
-        + "\n"
-    )
-    return _exit_code(result)
+        return _exit_code(result)
 
 
 def _exit_code(result: ExportResult) -> int:
