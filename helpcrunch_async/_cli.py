@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._client import DEFAULT_BASE_URL
-from ._core.params import ORDERS, SORTS, check_base_url
+from ._core.params import ORDERS, check_base_url
 from ._export import exit_codes as codes
 from ._export.checkpoint import FORMATS, ExportSettings, Format
 from ._export.progress import MIN_INTERVAL, check_interval
 from ._export.run import ExportOptions, run_export
+from ._export.sources import SOURCES
 from ._export.stopping import ignore_late_signals
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from helpcrunch_async._export.sources import Source
     from helpcrunch_async._shell.budget import RateBudget
 
 __all__ = ["main"]
@@ -72,7 +74,10 @@ def _run(argv: list[str]) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="helpcrunch-async",
-        description="Export HelpCrunch customers; try the emulated API with `demo`.",
+        description=(
+            "Export HelpCrunch customers, chats, messages, agents or departments; "
+            "try the emulated API with `demo`."
+        ),
         epilog=codes.HELP_TEXT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -80,18 +85,20 @@ def _parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="export data to a file")
     what = export.add_subparsers(required=True, metavar="WHAT")
-    customers = what.add_parser(
-        "customers",
-        help="every customer, resumable",
-        description=(
-            "Export every customer to FILE (JSONL or CSV), crash-safe and resumable. "
-            "The API key comes from HELPCRUNCH_API_KEY or --api-key-file."
-        ),
-        epilog=codes.HELP_TEXT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _export_options(customers)
-    customers.set_defaults(command=_export_command)
+    for source in SOURCES.values():
+        kind = what.add_parser(
+            source.name,
+            help=source.help,
+            description=(
+                f"Export every one of the account's {source.noun} to FILE (JSONL or CSV), "
+                "crash-safe and resumable. "
+                "The API key comes from HELPCRUNCH_API_KEY or --api-key-file."
+            ),
+            epilog=codes.HELP_TEXT,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _export_options(kind, source)
+        kind.set_defaults(command=_export_command, kind=source.name)
 
     demo = commands.add_parser(
         "demo",
@@ -109,17 +116,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _export_options(parser: argparse.ArgumentParser) -> None:
+def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
     output = parser.add_argument_group("output")
     output.add_argument("--out", type=Path, required=True, metavar="FILE", help="output file")
     output.add_argument("--format", choices=FORMATS, default=None, help="default: from FILE")
-    output.add_argument(
-        "--sort",
-        choices=(*SORTS, "none"),
-        default="customers.firstSeen",
-        help="server sort field (default: %(default)s, which never changes under a customer)",
-    )
-    output.add_argument("--order", choices=ORDERS, default="asc", help="default: %(default)s")
+    if source.sorts:
+        output.add_argument(
+            "--sort",
+            choices=(*source.sorts, "none"),
+            default=source.default_sort or "none",
+            help="server sort field (default: %(default)s)",
+        )
+        output.add_argument("--order", choices=ORDERS, default="asc", help="default: %(default)s")
+    else:
+        parser.set_defaults(sort="none", order="asc")
     start = output.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true", help="continue from FILE's checkpoint")
     start.add_argument("--overwrite", action="store_true", help="start over if FILE exists")
@@ -186,6 +196,7 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
     if (args.redis_url is None) != (args.redis_key is None):
         raise UsageError("--redis-url and --redis-key go together")
     settings = ExportSettings(
+        kind=args.kind,
         format=fmt,
         sort=None if args.sort == "none" else args.sort,
         order=args.order,

@@ -246,8 +246,10 @@ def test_the_checkpoint_never_holds_more_than_its_fields(tmp_path: Path) -> None
         "complete",
         "device",
         "inode",
+        "mark",
     }
     assert set(saved["settings"]) == {
+        "kind",
         "format",
         "sort",
         "order",
@@ -394,3 +396,76 @@ def test_resume_of_a_file_with_another_header_is_refused(tmp_path: Path) -> None
         file.write(data.replace(b"id,", b"ID,", 1)[:10])
     with pytest.raises(ExportRefusedError, match="header"):
         ExportWriter.resume(out, CSV)
+
+
+# --- grouped exports: resume after the last whole group -----------------------------------
+
+
+def test_a_grouped_resume_cuts_back_to_the_last_whole_group(tmp_path: Path) -> None:
+    out = tmp_path / "m.jsonl"
+    writer = ExportWriter.create(out, JSONL, overwrite=False, grouped=True, batch_records=2)
+    for i in range(3):
+        writer.write(customer(i))
+    writer.mark(1)
+    # Half of the second group is committed (with the mark), then the run stops.
+    writer.write(customer(3))
+    writer.write(customer(4))
+    writer.close()
+    cp = read_checkpoint(checkpoint_path(out))
+    assert cp is not None
+    assert cp.records == 5
+    assert cp.mark is not None
+    assert (cp.mark.position, cp.mark.records) == (1, 3)
+
+    resumed = ExportWriter.resume(out, JSONL, grouped=True)
+    assert (resumed.records, resumed.position) == (3, 1)
+    assert [json.loads(line)["id"] for line in out.read_bytes().splitlines()] == [0, 1, 2]
+    for i in range(3, 5):
+        resumed.write(customer(i))
+    resumed.mark(2)
+    resumed.finish()
+    assert [json.loads(line)["id"] for line in out.read_bytes().splitlines()] == list(range(5))
+
+
+def test_groups_without_records_move_the_mark_too(tmp_path: Path) -> None:
+    out = tmp_path / "m.csv"
+    writer = ExportWriter.create(out, CSV, overwrite=False, grouped=True, batch_seconds=0)
+    writer.mark(1)
+    writer.mark(2)
+    writer.close()
+    resumed = ExportWriter.resume(out, CSV, grouped=True)
+    assert (resumed.records, resumed.position) == (0, 2)
+    resumed.close()
+
+
+def test_a_mark_that_does_not_match_the_file_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "m.jsonl"
+    writer = ExportWriter.create(out, JSONL, overwrite=False, grouped=True, batch_records=1)
+    for i in range(4):
+        writer.write(customer(i))
+        writer.mark(i + 1)
+    writer.write(customer(4))
+    writer.close()
+    saved = json.loads(checkpoint_path(out).read_text())
+    saved["mark"]["bytes"] -= 3
+    checkpoint_path(out).write_text(json.dumps(saved))
+    with pytest.raises(ExportRefusedError, match="marks 4 records"):
+        ExportWriter.resume(out, JSONL, grouped=True)
+    saved["mark"]["bytes"] = saved["bytes"] + 1
+    checkpoint_path(out).write_text(json.dumps(saved))
+    with pytest.raises(ExportRefusedError, match="lies past its end"):
+        ExportWriter.resume(out, JSONL, grouped=True)
+
+
+def test_a_grouped_checkpoint_is_not_resumed_as_a_plain_one(tmp_path: Path) -> None:
+    out = tmp_path / "m.jsonl"
+    ExportWriter.create(out, JSONL, overwrite=False, grouped=True).close()
+    with pytest.raises(ExportRefusedError, match="not one of this kind"):
+        ExportWriter.resume(out, JSONL)
+
+
+def test_resume_of_another_kind_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "c.jsonl"
+    write_all(out, 3)
+    with pytest.raises(ExportRefusedError, match="export of customers, not chats"):
+        ExportWriter.resume(out, msgspec.structs.replace(JSONL, kind="chats"))

@@ -34,6 +34,7 @@ __all__ = [
     "ExportRefusedError",
     "ExportSettings",
     "Format",
+    "Mark",
     "check_same",
     "checkpoint_path",
     "read_checkpoint",
@@ -59,6 +60,7 @@ class ExportSettings(msgspec.Struct, frozen=True, kw_only=True):
     bytes, so a resume with another value would mix two forms in one file.
     """
 
+    kind: str = "customers"
     format: Format
     sort: str | None
     order: str
@@ -66,6 +68,19 @@ class ExportSettings(msgspec.Struct, frozen=True, kw_only=True):
     base_url: str
     formula_guard: bool = True
     excel: bool = False
+
+
+class Mark(msgspec.Struct, kw_only=True):
+    """The last point after a whole group of records (``messages``: after a whole chat).
+
+    ``position`` groups are done, and their records are the first ``records``
+    records, in the first ``bytes`` bytes. A resume of a grouped export starts
+    here, so that no group is split between two runs.
+    """
+
+    position: int = 0
+    records: int = 0
+    bytes: int = 0
 
 
 class Checkpoint(msgspec.Struct, kw_only=True):
@@ -81,6 +96,11 @@ class Checkpoint(msgspec.Struct, kw_only=True):
     # The output file this checkpoint vouches for (os.stat's st_dev and st_ino).
     device: int = 0
     inode: int = 0
+    # Only for a grouped export; see Mark.
+    mark: Mark | None = None
+
+
+_MARK_FIELDS: Final = ("position", "records", "bytes")
 
 
 def checkpoint_path(out: Path) -> Path:
@@ -93,6 +113,25 @@ def read_checkpoint(path: Path) -> Checkpoint | None:
 
     A symbolic link at ``path`` is refused, not followed.
     """
+    data = _read_no_link(path)
+    if data is None:
+        return None
+    try:
+        checkpoint = msgspec.json.decode(data, type=Checkpoint)
+    except msgspec.DecodeError as exc:
+        raise ExportRefusedError(
+            f"the checkpoint {path} is unreadable ({exc}); start over with --overwrite"
+        ) from None
+    if checkpoint.version != CHECKPOINT_VERSION:
+        raise ExportRefusedError(
+            f"the checkpoint {path} has version {checkpoint.version}, this tool writes "
+            f"{CHECKPOINT_VERSION}; start over with --overwrite"
+        )
+    _check_numbers(checkpoint, path)
+    return checkpoint
+
+
+def _read_no_link(path: Path) -> bytes | None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -108,28 +147,28 @@ def read_checkpoint(path: Path) -> Checkpoint | None:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ExportRefusedError(f"the checkpoint {path} is not a regular file")
         with os.fdopen(fd, "rb", closefd=False) as file:
-            data = file.read()
+            return file.read()
     finally:
         os.close(fd)
-    try:
-        checkpoint = msgspec.json.decode(data, type=Checkpoint)
-    except msgspec.DecodeError as exc:
-        raise ExportRefusedError(
-            f"the checkpoint {path} is unreadable ({exc}); start over with --overwrite"
-        ) from None
-    if checkpoint.version != CHECKPOINT_VERSION:
-        raise ExportRefusedError(
-            f"the checkpoint {path} has version {checkpoint.version}, this tool writes "
-            f"{CHECKPOINT_VERSION}; start over with --overwrite"
-        )
-    for name in ("records", "bytes", "device", "inode"):
-        value = getattr(checkpoint, name)
+
+
+def _check_numbers(checkpoint: Checkpoint, path: Path) -> None:
+    numbers = {name: getattr(checkpoint, name) for name in ("records", "bytes", "device", "inode")}
+    mark = checkpoint.mark
+    if mark is not None:
+        numbers.update({f"mark.{name}": getattr(mark, name) for name in _MARK_FIELDS})
+    for name, value in numbers.items():
         if value < 0:
             raise ExportRefusedError(
                 f"the checkpoint {path} is damaged: {name} is {value}, and a count cannot "
                 "be negative; start over with --overwrite"
             )
-    return checkpoint
+    if mark is not None and (mark.records > checkpoint.records or mark.bytes > checkpoint.bytes):
+        raise ExportRefusedError(
+            f"the checkpoint {path} is damaged: its mark ({mark.records} records in "
+            f"{mark.bytes} bytes) lies past its end ({checkpoint.records} records in "
+            f"{checkpoint.bytes} bytes); start over with --overwrite"
+        )
 
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
@@ -175,6 +214,11 @@ _FLAGS: Final = {"excel": ("--excel", True), "formula_guard": ("--csv-raw", Fals
 
 def check_same(saved: ExportSettings, wanted: ExportSettings, out: Path) -> None:
     """Refuse to resume ``out`` with settings other than those it was made with."""
+    if saved.kind != wanted.kind:
+        raise ExportRefusedError(
+            f"cannot resume {out}: it is an export of {saved.kind}, not {wanted.kind}; "
+            f"resume it with `export {saved.kind}`, or start over with --overwrite"
+        )
     for field, option in _OPTIONS.items():
         before, now = getattr(saved, field) or "none", getattr(wanted, field) or "none"
         if before != now:

@@ -1,6 +1,6 @@
 """How a running export shows where it is: a live line, periodic log lines, a summary.
 
-On a terminal, one line is redrawn a few times a second (customers done of
+On a terminal, one line is redrawn a few times a second (records done of
 total, pages, rate, ETA, retries and 429 pauses). When stderr is not a
 terminal (cron, systemd, CI), the same facts go out as a plain line every few
 seconds, since a log full of carriage returns helps nobody. The summary at the
@@ -92,14 +92,20 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def progress_text(done: int, stats: ScanStats, rate: float | None) -> str:
-    """Return one line: done of total, pages, rate, ETA, retries, 429 pauses."""
-    total = stats.total_at_end
+def progress_text(
+    done: int,
+    stats: ScanStats,
+    rate: float | None,
+    *,
+    total: int | None = None,
+    noun: str = "customers",
+) -> str:
+    """Return one line: ``done`` of ``total`` ``noun``, pages, rate, ETA, retries, 429 pauses."""
     if total:
         shown = min(done, total)
-        head = f"{shown:,} / {total:,} customers ({100 * shown / total:.1f}%)"
+        head = f"{shown:,} / {total:,} {noun} ({100 * shown / total:.1f}%)"
     else:
-        head = f"{done:,} customers"
+        head = f"{done:,} {noun}"
     parts = [head, f"{stats.pages:,} pages"]
     if rate is not None:
         parts.append(f"{rate:,.0f}/s")
@@ -120,12 +126,13 @@ def summary_text(
     written: int,
     stats: ScanStats | None,
     out: str,
+    noun: str = "customers",
 ) -> str:
     """Return the closing lines: what was written, what it cost, whether the data moved.
 
     ``records`` is every record in the file, ``written`` those this run added.
     """
-    lines = [f"{state}: {records:,} customers in {out} ({written:,} written by this run)"]
+    lines = [f"{state}: {records:,} {noun} in {out} ({written:,} written by this run)"]
     if stats is None:
         return lines[0]
     lines.append(
@@ -154,16 +161,20 @@ class ProgressDisplay:
     handler that clears the live line before a log record, so the two never mix.
     """
 
-    def __init__(self, stream: TextIO, *, live: bool, interval: float) -> None:
+    def __init__(
+        self, stream: TextIO, *, live: bool, interval: float, noun: str = "customers"
+    ) -> None:
         self.stream = stream
         self.live = live
+        self.noun = noun
         self.interval = check_interval(interval)
         self._meter = RateMeter()
         self._drawn = False
 
-    def draw(self, done: int, stats: ScanStats) -> None:
+    def draw(self, done: int, stats: ScanStats, total: int | None = None) -> None:
         """Write the current line now."""
-        text = progress_text(done, stats, self._meter.add(time.monotonic(), done))
+        rate = self._meter.add(time.monotonic(), done)
+        text = progress_text(done, stats, rate, total=total, noun=self.noun)
         if self.live:
             # A line wider than the terminal wraps, and \r then redraws only its tail.
             width = shutil.get_terminal_size().columns - 1
@@ -182,10 +193,13 @@ class ProgressDisplay:
 
     @contextlib.asynccontextmanager
     async def running(
-        self, done: Callable[[], int], stats: Callable[[], ScanStats | None]
+        self,
+        done: Callable[[], int],
+        stats: Callable[[], ScanStats | None],
+        total: Callable[[], int | None] = lambda: None,
     ) -> AsyncIterator[None]:
-        """Draw ``done()`` and ``stats()`` every tick until the block ends."""
-        task = asyncio.create_task(self._tick(done, stats))
+        """Draw ``done()`` of ``total()`` and ``stats()`` every tick until the block ends."""
+        task = asyncio.create_task(self._tick(done, stats, total))
         try:
             yield
         finally:
@@ -194,14 +208,19 @@ class ProgressDisplay:
                 await task
             self.clear()
 
-    async def _tick(self, done: Callable[[], int], stats: Callable[[], ScanStats | None]) -> None:
+    async def _tick(
+        self,
+        done: Callable[[], int],
+        stats: Callable[[], ScanStats | None],
+        total: Callable[[], int | None],
+    ) -> None:
         # Live lines redraw often; plain lines wait a full interval before the first.
         period = 0.25 if self.live else self.interval
         while True:
             await asyncio.sleep(period)
             current = stats()
             if current is not None:
-                self.draw(done(), current)
+                self.draw(done(), current, total())
 
     def log_handler(self) -> logging.Handler:
         """Return a handler that writes records to the stream below a cleared live line."""

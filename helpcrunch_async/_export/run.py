@@ -1,6 +1,6 @@
-"""Run one export: a customer scan into a crash-safe writer, with progress and clean stops.
+"""Run one export: a source's records into a crash-safe writer, with progress and clean stops.
 
-`export_customers` is the core (async, returns an `ExportResult`); `run_export`
+`export_records` is the core (async, returns an `ExportResult`); `run_export`
 is the command around it: a progress display and log handler on stderr, the
 summary at the end, and the exit code.
 
@@ -26,6 +26,7 @@ from helpcrunch_async._client import HelpCrunch
 from helpcrunch_async._export import exit_codes as codes
 from helpcrunch_async._export.checkpoint import ExportRefusedError, ExportSettings
 from helpcrunch_async._export.progress import ProgressDisplay, summary_text
+from helpcrunch_async._export.sources import SOURCES, GroupDone, Resume
 from helpcrunch_async._export.stopping import Stopper
 from helpcrunch_async._export.writer import ExportWriter
 
@@ -33,9 +34,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from helpcrunch_async._core.paging import ScanStats
+    from helpcrunch_async._export.sources import RecordStream, Source
     from helpcrunch_async._shell.budget import RateBudget
 
-__all__ = ["ExportOptions", "ExportResult", "export_command", "export_customers", "run_export"]
+__all__ = ["ExportOptions", "ExportResult", "export_command", "export_records", "run_export"]
 
 State = Literal["complete", "already complete", "interrupted", "failed"]
 
@@ -76,37 +78,43 @@ class _Job:
     client: HelpCrunch
     writer: ExportWriter
     settings: ExportSettings
-    first: int
-    stats: ScanStats | None = None
+    source: Source
+    stream: RecordStream | None = None
 
     async def run(self) -> None:
+        writer = self.writer
         try:
-            scan = self.client.customers.iter_all(
-                sort=self.settings.sort,
-                order=self.settings.order,
-                page_size=self.settings.page_size,
-                start=self.first,
+            stream = self.source.open(
+                self.client, self.settings, Resume(writer.records, writer.position)
             )
-            self.stats = scan.stats
-            async with scan:
-                write = self.writer.write
+            self.stream = stream
+            async with stream:
                 # Writes are synchronous: a batch's fsync blocks the loop for
                 # milliseconds once a second, while the scan's requests keep
                 # flying in their own tasks.
-                async for customer in scan:
-                    write(customer)
-            self.writer.finish()
+                async for item in stream:
+                    if type(item) is GroupDone:
+                        writer.mark(item.position)
+                    else:
+                        writer.write(item)
+            writer.finish()
         finally:
-            self.writer.close()
+            writer.close()
+
+    def stats(self) -> ScanStats | None:
+        return None if self.stream is None else self.stream.stats
+
+    def total(self) -> int | None:
+        return None if self.stream is None else self.stream.total
 
 
-async def export_customers(
+async def export_records(
     options: ExportOptions,
     *,
     display: ProgressDisplay | None = None,
     stopper: Stopper | None = None,
 ) -> ExportResult:
-    """Export every customer into ``options.out``; return how it ended.
+    """Export every record of ``options.settings.kind`` into ``options.out``; say how it ended.
 
     Refusals (`ExportRefusedError`) and bad parameters (`InvalidParameterError`)
     are raised before any request; errors during the scan are returned in the
@@ -114,6 +122,7 @@ async def export_customers(
     result says "interrupted".
     """
     settings = options.settings
+    source = SOURCES[settings.kind]
     async with HelpCrunch(
         options.api_key,
         base_url=settings.base_url,
@@ -123,19 +132,21 @@ async def export_customers(
         rate_budget=options.rate_budget,
     ) as client:
         if options.resume:
-            writer = ExportWriter.resume(options.out, settings)
+            writer = ExportWriter.resume(options.out, settings, grouped=source.grouped)
         else:
-            writer = ExportWriter.create(options.out, settings, overwrite=options.overwrite)
+            writer = ExportWriter.create(
+                options.out, settings, overwrite=options.overwrite, grouped=source.grouped
+            )
         first = writer.records
         if writer.checkpoint.complete:
             writer.close()
             return ExportResult("already complete", first, 0, None)
-        job = _Job(client, writer, settings, first)
+        job = _Job(client, writer, settings, source)
         task = asyncio.create_task(job.run())
         if stopper is not None:
             stopper.watch(task)
         ticking = (
-            display.running(lambda: writer.records, lambda: job.stats)
+            display.running(lambda: writer.records, job.stats, job.total)
             if display is not None
             else contextlib.nullcontext()
         )
@@ -145,12 +156,12 @@ async def export_customers(
         except asyncio.CancelledError:
             if stopper is None or stopper.signal_name is None:
                 raise
-            result = ExportResult("interrupted", writer.records, 0, job.stats)
+            result = ExportResult("interrupted", writer.records, 0, job.stats())
             result.signal_name = stopper.signal_name
         except Exception as exc:  # noqa: BLE001 -- every failure is reported, then mapped
-            result = ExportResult("failed", writer.records, 0, job.stats, exc)
+            result = ExportResult("failed", writer.records, 0, job.stats(), exc)
         else:
-            result = ExportResult("complete", writer.records, 0, job.stats)
+            result = ExportResult("complete", writer.records, 0, job.stats())
     result.written = result.records - first
     return result
 
@@ -187,7 +198,8 @@ async def export_command(
     """
     stream = sys.stderr
     live = progress == "live" or (progress == "auto" and stream.isatty())
-    display = ProgressDisplay(stream, live=live, interval=interval)
+    noun = SOURCES[options.settings.kind].noun
+    display = ProgressDisplay(stream, live=live, interval=interval, noun=noun)
     stopper = Stopper(stream)
     with stopper.installed() if handle_signals else contextlib.nullcontext(stopper):
         handler = display.log_handler()
@@ -196,7 +208,7 @@ async def export_command(
         logger.addHandler(handler)
         logger.setLevel(logging.INFO if verbose else logging.WARNING)
         try:
-            result = await export_customers(
+            result = await export_records(
                 options, display=None if progress == "off" else display, stopper=stopper
             )
         except (ExportRefusedError, ValueError) as exc:
@@ -218,6 +230,7 @@ async def export_command(
                 written=result.written,
                 stats=result.stats,
                 out=str(options.out),
+                noun=noun,
             )
             + "\n"
         )

@@ -31,6 +31,7 @@ from helpcrunch_async._export.checkpoint import (
     Checkpoint,
     ExportRefusedError,
     ExportSettings,
+    Mark,
     check_same,
     checkpoint_path,
     fsync_dir,
@@ -56,6 +57,9 @@ _START_OVER: Final = "start over with --overwrite"
 class _Batch:
     chunks: list[bytes]
     records: int = 0
+    size: int = 0
+    # The latest group end in this batch, or since the last commit.
+    mark: Mark | None = None
 
 
 class ExportWriter:
@@ -66,6 +70,10 @@ class ExportWriter:
     record written so far is committed). A batch is committed when it holds
     ``batch_records`` records or is ``batch_seconds`` old. The output is locked
     while open, so two exports cannot write one file.
+
+    A grouped export (``grouped=True`` at `create`) also calls `mark` after each
+    whole group; its resume cuts the file back to the last committed mark, and
+    `position` says how many groups are done.
     """
 
     def __init__(
@@ -95,6 +103,7 @@ class ExportWriter:
         settings: ExportSettings,
         *,
         overwrite: bool,
+        grouped: bool = False,
         batch_records: int = 1000,
         batch_seconds: float = 1.0,
     ) -> Self:
@@ -139,7 +148,10 @@ class ExportWriter:
                 batch_records=batch_records,
                 batch_seconds=batch_seconds,
             )
-            writer._append(encoder.header(), records=0)
+            header = encoder.header()
+            if grouped:
+                checkpoint.mark = Mark(bytes=len(header))
+            writer._append(header, records=0)
         except BaseException:
             file.close()
             raise
@@ -151,13 +163,14 @@ class ExportWriter:
         out: Path,
         settings: ExportSettings,
         *,
+        grouped: bool = False,
         batch_records: int = 1000,
         batch_seconds: float = 1.0,
     ) -> Self:
         """Continue the export in ``out``: check it against its checkpoint, cut it there.
 
-        With neither the output nor its checkpoint present, start a new export,
-        so a scheduler may always pass ``--resume``.
+        With neither the output nor its checkpoint present, start a new export
+        (``grouped`` as given), so a scheduler may always pass ``--resume``.
         """
         _refuse_non_file(out)
         cp_path = checkpoint_path(out)
@@ -172,6 +185,7 @@ class ExportWriter:
                 out,
                 settings,
                 overwrite=False,
+                grouped=grouped,
                 batch_records=batch_records,
                 batch_seconds=batch_seconds,
             )
@@ -192,6 +206,7 @@ class ExportWriter:
             _check_regular(file, out)
             _check_identity(file, checkpoint, out)
             _check_contents(file, checkpoint, encoder, out)
+            _back_to_mark(file, checkpoint, out, grouped=grouped)
             # Whatever lies past the checkpoint may be torn: drop it.
             file.truncate(checkpoint.bytes)
             os.fsync(file.fileno())
@@ -212,13 +227,35 @@ class ExportWriter:
         """Records written, committed or not."""
         return self.checkpoint.records + self._batch.records
 
+    @property
+    def position(self) -> int:
+        """Groups done and committed, for a grouped export (0 otherwise)."""
+        mark = self.checkpoint.mark
+        return 0 if mark is None else mark.position
+
     def write(self, record: Any) -> None:
         """Add one record; commit the batch when it is big or old enough."""
         batch = self._batch
-        if not batch.records:
+        if not batch.records and batch.mark is None:
             self._batch_started = time.monotonic()
-        batch.chunks.append(self._encoder.encode(record))
+        chunk = self._encoder.encode(record)
+        batch.chunks.append(chunk)
         batch.records += 1
+        batch.size += len(chunk)
+        self._commit_if_due()
+
+    def mark(self, position: int) -> None:
+        """Note that ``position`` groups are done: every record written so far is whole."""
+        batch = self._batch
+        if not batch.records and batch.mark is None:
+            self._batch_started = time.monotonic()
+        batch.mark = Mark(
+            position=position, records=self.records, bytes=self.checkpoint.bytes + batch.size
+        )
+        self._commit_if_due()
+
+    def _commit_if_due(self) -> None:
+        batch = self._batch
         if (
             batch.records >= self._batch_records
             or time.monotonic() - self._batch_started >= self._batch_seconds
@@ -228,8 +265,11 @@ class ExportWriter:
     def commit(self) -> None:
         """Append the batch, fsync it, then move the checkpoint past it."""
         batch = self._batch
-        if batch.records:
+        if batch.records or batch.mark is not None:
             self._batch = _Batch([])
+            if batch.mark is not None:
+                # Written with the data it vouches for, after that data is on disk.
+                self.checkpoint.mark = batch.mark
             self._append(b"".join(batch.chunks), records=batch.records)
 
     def finish(self) -> None:
@@ -357,6 +397,27 @@ def _check_contents(
             f"the checkpoint of {out} says {checkpoint.records} records in its first "
             f"{vouched} bytes, but those bytes hold {found} (was it edited?); {_START_OVER}"
         )
+
+
+def _back_to_mark(file: BinaryIO, checkpoint: Checkpoint, out: Path, *, grouped: bool) -> None:
+    """Make a grouped export's checkpoint end at its mark, after checking the mark."""
+    mark = checkpoint.mark
+    if (mark is not None) != grouped:
+        raise ExportRefusedError(
+            f"the checkpoint of {out} is not one of this kind of export; {_START_OVER}"
+        )
+    if mark is None or (mark.records, mark.bytes) == (checkpoint.records, checkpoint.bytes):
+        return
+    header = 1 if checkpoint.settings.format == "csv" else 0
+    framing = count_records(_chunks(file, mark.bytes), checkpoint.settings.format)
+    if not framing.on_boundary or framing.records - header != mark.records:
+        raise ExportRefusedError(
+            f"the checkpoint of {out} marks {mark.records} records in its first "
+            f"{mark.bytes} bytes, which do not hold that (was it edited?); {_START_OVER}"
+        )
+    # Claim less first, then cut: the checkpoint never vouches for more than is there.
+    checkpoint.records, checkpoint.bytes = mark.records, mark.bytes
+    write_checkpoint(checkpoint_path(out), checkpoint)
 
 
 def _read(file: BinaryIO, offset: int, size: int) -> bytes:
