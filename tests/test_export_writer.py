@@ -26,6 +26,7 @@ from helpcrunch_async._export.checkpoint import (
     read_checkpoint,
 )
 from helpcrunch_async._export.encoders import CsvEncoder
+from helpcrunch_async._export.forms import CSV_FORMS
 from helpcrunch_async._export.framing import count_records
 from helpcrunch_async._export.writer import ExportWriter
 
@@ -469,3 +470,89 @@ def test_resume_of_another_kind_is_refused(tmp_path: Path) -> None:
     write_all(out, 3)
     with pytest.raises(ExportRefusedError, match="export of customers, not chats"):
         ExportWriter.resume(out, msgspec.structs.replace(JSONL, kind="chats"))
+
+
+# --- the CSV forms of the other kinds -------------------------------------------------------
+
+CHAT: dict[str, Any] = {
+    "id": 7340012,
+    "closedBy": None,
+    "lastCustomerMessageAt": "1700000100",
+    "status": "pending",
+    "closedAt": None,
+    "rating": None,
+    "createdAt": 1700000000,
+    "lastMessageAt": "1700000200.5",
+    "readByAgent": False,
+    "readByCustomer": True,
+    "createdWith": "customer_message",
+    "snoozedUntil": None,
+    "lastMessageText": '=1+1, "quoted"\r\nnext line',
+    "lastMessageId": 99120,
+    "applicationId": 12,
+    "lastCommunicatedAgentId": 501,
+    "agents": [
+        {"id": 501, "name": "Dana", "email": "dana@corp.test", "role": "agent"},
+        {"id": 502, "name": "Lee|Ann", "email": None, "role": "admin"},
+    ],
+    "customer": {"id": 880001, "name": "Ann", "email": "ann@example.org", "userId": None},
+    "assignee": {"id": 501, "name": "Dana", "email": "dana@corp.test", "role": "agent"},
+    "department": None,
+}
+
+
+def test_chat_cells_flatten_people_and_times() -> None:
+    form = CSV_FORMS["chats"]
+    cells = dict(zip(form.columns, form.cells(CHAT), strict=True))
+    assert cells["id"] == "7340012"
+    assert (cells["createdAt"], cells["createdAtUtc"]) == ("1700000000", "2023-11-14T22:13:20Z")
+    assert cells["lastCustomerMessageAt"] == "1700000100"
+    assert cells["lastMessageAt"] == "1700000200.5"
+    assert cells["closedAt"] == cells["closedAtUtc"] == ""
+    assert (cells["readByAgent"], cells["readByCustomer"]) == ("false", "true")
+    assert cells["customer.email"] == "ann@example.org"
+    assert cells["department.id"] == cells["department.name"] == ""
+    assert cells["agents.id"] == "501|502"
+    assert split_tags(cells["agents.name"]) == ["Dana", "Lee|Ann"]
+    assert cells["lastMessageText"].startswith("'=1+1")
+    # A single agent object (an old variant) reads like a list of one.
+    single = dict(zip(form.columns, form.cells({**CHAT, "agents": CHAT["assignee"]}), strict=True))
+    assert single["agents.id"] == "501"
+
+
+def test_message_agent_and_department_forms() -> None:
+    message = {
+        "id": 55102,
+        "agent": {"id": 501, "name": "Dana", "email": "dana@corp.test", "role": "agent"},
+        "type": "message",
+        "text": "We shipped it today.",
+        "read": False,
+        "createdAt": "1594139170.913",
+        "updatedAt": None,
+        "edited": False,
+        "broadcastType": None,
+        "chat": 7340012,
+        "from": "agent",
+    }
+    form = CSV_FORMS["messages"]
+    cells = dict(zip(form.columns, form.cells(message), strict=True))
+    assert (cells["chat"], cells["from"], cells["agent.role"]) == ("7340012", "agent", "agent")
+    assert cells["createdAtUtc"] == "2020-07-07T16:26:10Z"
+    assert cells["updatedAt"] == ""
+    agents = CSV_FORMS["agents"]
+    assert agents.columns == ("id", "name", "email", "role")
+    departments = CSV_FORMS["departments"]
+    department = {"id": 31, "name": "Billing", "agents": [CHAT["assignee"]]}
+    assert departments.cells(department) == ("31", "Billing", "501", "Dana")
+    assert departments.cells({"id": 32, "name": "Empty", "agents": []}) == ("32", "Empty", "", "")
+
+
+@pytest.mark.parametrize("kind", ["chats", "messages", "agents", "departments"])
+def test_every_form_reads_back_with_the_csv_module(kind: str) -> None:
+    form = CSV_FORMS[kind]
+    encoder = CsvEncoder(form)
+    record = CHAT if kind == "chats" else {"id": 1, "name": "x\r\ny", "text": '"', "agents": []}
+    text = (encoder.header() + encoder.encode(record)).decode()
+    header, row = list(csv.reader(io.StringIO(text, newline="")))
+    assert tuple(header) == form.columns
+    assert len(row) == len(header)

@@ -10,12 +10,24 @@ This module is pure: it turns values into text and does no I/O.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import math
 from typing import Any, Final
 
 import msgspec
 
-__all__ = ["CSV_COLUMNS", "csv_cells", "join_tags", "split_tags", "unguard_cell"]
+__all__ = [
+    "CSV_COLUMNS",
+    "cell",
+    "csv_cells",
+    "customer_values",
+    "iso_utc",
+    "join_tags",
+    "split_tags",
+    "timestamp",
+    "unguard_cell",
+]
 
 # The CSV columns, in order. Nested objects are flattened with a dot; see csv_cells.
 CSV_COLUMNS: tuple[str, ...] = (
@@ -64,13 +76,18 @@ def csv_cells(customer: Any, *, formula_guard: bool = True) -> tuple[str, ...]:
     ``formula_guard`` a text cell starting with ``= + - @``, a tab, a carriage
     return or an apostrophe gets one leading apostrophe (`unguard_cell` undoes it).
     """
-    raw = msgspec.to_builtins(customer)
+    values = customer_values(msgspec.to_builtins(customer))
+    return tuple(cell(value, formula_guard=formula_guard) for value in values)
+
+
+def customer_values(raw: dict[str, Any]) -> tuple[Any, ...]:
+    """Return the values of `CSV_COLUMNS` for one customer's JSON, before they become text."""
     location = raw.get("location") or {}
     device = raw.get("device") or {}
-    first_seen = _timestamp(raw.get("firstSeen"))
-    last_seen = _timestamp(raw.get("lastSeen"))
+    first_seen = timestamp(raw.get("firstSeen"))
+    last_seen = timestamp(raw.get("lastSeen"))
     tags = [tag.get("name") or "" for tag in raw.get("tags") or ()]
-    values: tuple[Any, ...] = (
+    return (
         raw.get("id"),
         raw.get("name"),
         raw.get("email"),
@@ -78,9 +95,9 @@ def csv_cells(customer: Any, *, formula_guard: bool = True) -> tuple[str, ...]:
         raw.get("company"),
         raw.get("phone"),
         first_seen,
-        _iso(first_seen),
+        iso_utc(first_seen),
         last_seen,
-        _iso(last_seen),
+        iso_utc(last_seen),
         location.get("countryCode"),
         location.get("regionCode"),
         location.get("city"),
@@ -99,7 +116,6 @@ def csv_cells(customer: Any, *, formula_guard: bool = True) -> tuple[str, ...]:
         join_tags(tags) if tags else None,
         _custom_data_json(raw.get("customData")),
     )
-    return tuple(_cell(value, formula_guard=formula_guard) for value in values)
 
 
 def join_tags(names: list[str]) -> str:
@@ -131,7 +147,8 @@ def unguard_cell(cell: str) -> str:
     return cell.removeprefix("'")
 
 
-def _cell(value: Any, *, formula_guard: bool) -> str:
+def cell(value: Any, *, formula_guard: bool) -> str:
+    """Return one CSV cell: empty for null, ``true``/``false``, numbers as written, guarded text."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -144,22 +161,30 @@ def _cell(value: Any, *, formula_guard: bool) -> str:
     return text
 
 
-def _timestamp(value: Any) -> int | None:
-    # The model normalises timestamps to ints; a numeric string is accepted too.
+def timestamp(value: Any) -> int | float | None:
+    """Return unix seconds from an int, a float or a numeric string (``"1594139170.913"``)."""
+    # The models normalise timestamps; a numeric string is accepted too.
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int):
+    if isinstance(value, int | float):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        with contextlib.suppress(ValueError):
+            number = float(text)
+            if math.isfinite(number):
+                return number
     return None
 
 
-def _iso(seconds: int | None) -> str | None:
+def iso_utc(seconds: float | None) -> str | None:
+    """Return ``seconds`` as ISO 8601 UTC to the second, e.g. ``2020-06-25T07:08:44Z``."""
     if seconds is None:
         return None
     try:
-        moment = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+        moment = dt.datetime.fromtimestamp(int(seconds), tz=dt.UTC)
     except (OverflowError, OSError, ValueError):
         return None
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

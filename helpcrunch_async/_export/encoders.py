@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import msgspec
 
-from helpcrunch_async._export.cells import CSV_COLUMNS, csv_cells
+from helpcrunch_async._export.forms import CSV_FORMS, CsvForm
 
 if TYPE_CHECKING:
     from helpcrunch_async._export.checkpoint import ExportSettings
@@ -50,14 +50,17 @@ class JsonlEncoder:
 
 
 class CsvEncoder:
-    r"""RFC 4180 CSV in UTF-8, ``\r\n`` line ends, columns `CSV_COLUMNS`.
+    r"""RFC 4180 CSV in UTF-8, ``\r\n`` line ends, in the columns of ``form`` (customers').
 
     With ``bom`` the file opens with a byte-order mark (what Excel needs to read
     non-ASCII text); without it, what ``csv``, pandas, DuckDB and PostgreSQL
     ``COPY`` expect.
     """
 
-    def __init__(self, *, formula_guard: bool = True, bom: bool = False) -> None:
+    def __init__(
+        self, form: CsvForm | None = None, *, formula_guard: bool = True, bom: bool = False
+    ) -> None:
+        self._form = CSV_FORMS["customers"] if form is None else form
         self._formula_guard = formula_guard
         self._bom = bom
         self._buffer = io.StringIO()
@@ -65,11 +68,11 @@ class CsvEncoder:
 
     def header(self) -> bytes:
         """Return the byte-order mark if asked for, and the header row."""
-        return (BOM if self._bom else b"") + self._row(CSV_COLUMNS).encode()
+        return (BOM if self._bom else b"") + self._row(self._form.columns).encode()
 
     def encode(self, record: Any) -> bytes:
         """Return the record as one CSV row (quoted fields may span lines)."""
-        return self._row(csv_cells(record, formula_guard=self._formula_guard)).encode()
+        return self._row(self._form.cells(record, formula_guard=self._formula_guard)).encode()
 
     def _row(self, cells: tuple[str, ...]) -> str:
         self._buffer.seek(0)
@@ -81,5 +84,7 @@ class CsvEncoder:
 def encoder_for(settings: ExportSettings) -> RecordEncoder:
     """Return the encoder that writes records as ``settings`` say."""
     if settings.format == "csv":
-        return CsvEncoder(formula_guard=settings.formula_guard, bom=settings.excel)
+        return CsvEncoder(
+            CSV_FORMS[settings.kind], formula_guard=settings.formula_guard, bom=settings.excel
+        )
     return JsonlEncoder()
