@@ -20,6 +20,7 @@ from export_fixtures import (
 
 from helpcrunch_async._cli import main
 from helpcrunch_async._export.cells import CSV_COLUMNS
+from helpcrunch_async._export.run import resume_hint
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -207,7 +208,7 @@ def test_no_key_is_a_usage_error(
 def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "customers", "--help"]) == 0
     text = capsys.readouterr().out
-    for code in ("0 ", "2 ", "3 ", "4 ", "130"):
+    for code in ("0 ", "2 ", "3 ", "4 ", "5 ", "130"):
         assert f"  {code}" in text
 
 
@@ -248,3 +249,11 @@ def test_a_progress_interval_below_the_floor_is_refused_before_any_request(
     assert code == 2
     assert "--progress-interval must be at least 0.1 seconds" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_rate_limit_says_when_to_resume() -> None:
+    now = 1_700_000_000.0
+    hint = resume_hint(3600, now)
+    assert "wait 1h00m" in hint
+    assert "--resume after 2023-11-14 23:13:20 UTC" in hint
+    assert "--resume later" in resume_hint(None, now)

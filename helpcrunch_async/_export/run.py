@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from helpcrunch_async._client import HelpCrunch
+from helpcrunch_async._errors import RateLimitError
 from helpcrunch_async._export import exit_codes as codes
 from helpcrunch_async._export.checkpoint import ExportRefusedError, ExportSettings
-from helpcrunch_async._export.progress import ProgressDisplay, summary_text
+from helpcrunch_async._export.progress import ProgressDisplay, format_duration, summary_text
 from helpcrunch_async._export.sources import SOURCES, GroupDone, Resume
 from helpcrunch_async._export.stopping import Stopper
 from helpcrunch_async._export.writer import ExportWriter
@@ -37,7 +40,14 @@ if TYPE_CHECKING:
     from helpcrunch_async._export.sources import RecordStream, Source
     from helpcrunch_async._shell.budget import RateBudget
 
-__all__ = ["ExportOptions", "ExportResult", "export_command", "export_records", "run_export"]
+__all__ = [
+    "ExportOptions",
+    "ExportResult",
+    "export_command",
+    "export_records",
+    "resume_hint",
+    "run_export",
+]
 
 State = Literal["complete", "already complete", "interrupted", "failed"]
 
@@ -244,8 +254,25 @@ def _exit_code(result: ExportResult) -> int:
             "run the same command with --resume to continue\n"
         )
         return codes.INTERRUPTED
-    if result.error is not None:
-        code = codes.exit_code_for(result.error)
-        hint = "" if code == codes.AUTH else "; run the same command with --resume to continue"
-        return codes.fail(code, f"{result.error}{hint}")
+    error = result.error
+    if error is not None:
+        code = codes.exit_code_for(error)
+        if code == codes.AUTH:
+            hint = ""
+        elif isinstance(error, RateLimitError):
+            hint = f"; the checkpoint is current: {resume_hint(error.retry_after, time.time())}"
+        else:
+            hint = "; run the same command with --resume to continue"
+        return codes.fail(code, f"{error}{hint}")
     return codes.OK
+
+
+def resume_hint(retry_after: float | None, now: float) -> str:
+    """Say when to run ``--resume`` after a rate limit, from its ``Retry-After`` and ``now``."""
+    if retry_after is None:
+        return "the API gave no time; run the same command with --resume later"
+    at = dt.datetime.fromtimestamp(now + retry_after, tz=dt.UTC)
+    return (
+        f"the API asked to wait {format_duration(retry_after)}: run the same command "
+        f"with --resume after {at:%Y-%m-%d %H:%M:%S} UTC"
+    )
