@@ -30,6 +30,7 @@ __all__ = [
     "CHECKPOINT_VERSION",
     "FORMATS",
     "TOOL_VERSION",
+    "ChatList",
     "Checkpoint",
     "ExportRefusedError",
     "ExportSettings",
@@ -38,6 +39,7 @@ __all__ = [
     "check_same",
     "checkpoint_path",
     "read_checkpoint",
+    "read_own_file",
     "write_checkpoint",
 ]
 
@@ -68,6 +70,8 @@ class ExportSettings(msgspec.Struct, frozen=True, kw_only=True):
     base_url: str
     formula_guard: bool = True
     excel: bool = False
+    # messages: the SHA-256 of the chat list given by --chats (None: every chat).
+    chats_sha256: str | None = None
 
 
 class Mark(msgspec.Struct, kw_only=True):
@@ -81,6 +85,13 @@ class Mark(msgspec.Struct, kw_only=True):
     position: int = 0
     records: int = 0
     bytes: int = 0
+
+
+class ChatList(msgspec.Struct, frozen=True, kw_only=True):
+    """The chat list of a messages export (see `chat_list`): how many ids, and their SHA-256."""
+
+    count: int
+    sha256: str
 
 
 class Checkpoint(msgspec.Struct, kw_only=True):
@@ -98,6 +109,8 @@ class Checkpoint(msgspec.Struct, kw_only=True):
     inode: int = 0
     # Only for a grouped export; see Mark.
     mark: Mark | None = None
+    # Only for a messages export, once its chat list is whole on disk.
+    chats: ChatList | None = None
 
 
 _MARK_FIELDS: Final = ("position", "records", "bytes")
@@ -113,7 +126,7 @@ def read_checkpoint(path: Path) -> Checkpoint | None:
 
     A symbolic link at ``path`` is refused, not followed.
     """
-    data = _read_no_link(path)
+    data = read_own_file(path, "the checkpoint")
     if data is None:
         return None
     try:
@@ -131,7 +144,11 @@ def read_checkpoint(path: Path) -> Checkpoint | None:
     return checkpoint
 
 
-def _read_no_link(path: Path) -> bytes | None:
+def read_own_file(path: Path, what: str) -> bytes | None:
+    """Return the bytes of a file this tool wrote (None if absent), refusing a link.
+
+    ``what`` names the file in the refusal ("the checkpoint").
+    """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -139,13 +156,13 @@ def _read_no_link(path: Path) -> bytes | None:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise ExportRefusedError(
-                f"the checkpoint {path} is a symbolic link, which this tool never writes; "
+                f"{what} {path} is a symbolic link, which this tool never writes; "
                 "remove it, or start over with --overwrite"
             ) from None
         raise
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ExportRefusedError(f"the checkpoint {path} is not a regular file")
+            raise ExportRefusedError(f"{what} {path} is not a regular file")
         with os.fdopen(fd, "rb", closefd=False) as file:
             return file.read()
     finally:
@@ -218,6 +235,12 @@ def check_same(saved: ExportSettings, wanted: ExportSettings, out: Path) -> None
         raise ExportRefusedError(
             f"cannot resume {out}: it is an export of {saved.kind}, not {wanted.kind}; "
             f"resume it with `export {saved.kind}`, or start over with --overwrite"
+        )
+    if saved.chats_sha256 != wanted.chats_sha256:
+        given = "every chat" if saved.chats_sha256 is None else "another --chats list"
+        raise ExportRefusedError(
+            f"cannot resume {out}: it was exported for {given}; resume with the same "
+            "--chats file (or none), or start over with --overwrite"
         )
     for field, option in _OPTIONS.items():
         before, now = getattr(saved, field) or "none", getattr(wanted, field) or "none"

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Self
 
 from helpcrunch_async._export.checkpoint import (
+    ChatList,
     Checkpoint,
     ExportRefusedError,
     ExportSettings,
@@ -271,6 +272,11 @@ class ExportWriter:
                 # Written with the data it vouches for, after that data is on disk.
                 self.checkpoint.mark = batch.mark
             self._append(b"".join(batch.chunks), records=batch.records)
+
+    def note_chats(self, chats: ChatList) -> None:
+        """Record a messages export's chat list, once it is whole on disk."""
+        self.checkpoint.chats = chats
+        write_checkpoint(self._checkpoint_path, self.checkpoint)
 
     def finish(self) -> None:
         """Commit the rest, mark the export complete, and close the file."""
