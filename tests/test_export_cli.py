@@ -227,16 +227,15 @@ def test_export_loads_neither_the_demo_nor_the_emulator() -> None:
     assert done.stderr == "[]"
 
 
-def test_the_emulator_command_parses_its_own_options() -> None:
-    shown = run_cli("emulator", "--help")
-    assert shown.returncode == 0, shown.stderr
-    assert "--customers" in shown.stdout
-    assert "helpcrunch-async emulator" in shown.stdout
-    refused = run_cli("emulator", "--policy", "bogus")
-    assert refused.returncode == 2
-    assert "invalid choice" in refused.stderr
-    listed = run_cli("--help")
-    assert "emulator" in listed.stdout
+def test_the_emulator_command_parses_its_own_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["emulator", "--help"]) == 0
+    shown = capsys.readouterr().out
+    assert "--customers" in shown
+    assert "helpcrunch-async emulator" in shown
+    assert main(["emulator", "--policy", "bogus"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+    assert "emulator" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("seconds", ["0", "-1", "0.001", "nan", "inf"])
