@@ -19,6 +19,7 @@ import math
 import shutil
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TextIO
 
 from helpcrunch_async._errors import InvalidParameterError
@@ -32,6 +33,7 @@ __all__ = [
     "MIN_INTERVAL",
     "ProgressDisplay",
     "RateMeter",
+    "Snapshot",
     "check_interval",
     "format_duration",
     "progress_text",
@@ -92,21 +94,33 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def progress_text(
-    done: int,
-    stats: ScanStats,
-    rate: float | None,
-    *,
-    total: int | None = None,
-    noun: str = "customers",
-) -> str:
-    """Return one line: ``done`` of ``total`` ``noun``, pages, rate, ETA, retries, 429 pauses."""
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Where a run is: ``done`` of ``total`` ``noun`` (None: not known yet), and its costs.
+
+    ``detail`` is one more fact for the line (a messages export counts chats
+    and says how many messages it has written).
+    """
+
+    done: int
+    stats: ScanStats
+    total: int | None = None
+    noun: str = "customers"
+    detail: str | None = None
+
+
+def progress_text(snapshot: Snapshot, rate: float | None) -> str:
+    """Return one line: done of total, pages, rate, ETA, retries, 429 pauses."""
+    done, total, noun, stats = snapshot.done, snapshot.total, snapshot.noun, snapshot.stats
     if total:
         shown = min(done, total)
         head = f"{shown:,} / {total:,} {noun} ({100 * shown / total:.1f}%)"
     else:
         head = f"{done:,} {noun}"
-    parts = [head, f"{stats.pages:,} pages"]
+    parts = [head]
+    if snapshot.detail:
+        parts.append(snapshot.detail)
+    parts.append(f"{stats.pages:,} pages")
     if rate is not None:
         parts.append(f"{rate:,.0f}/s")
         if total and rate > 0:
@@ -161,20 +175,21 @@ class ProgressDisplay:
     handler that clears the live line before a log record, so the two never mix.
     """
 
-    def __init__(
-        self, stream: TextIO, *, live: bool, interval: float, noun: str = "customers"
-    ) -> None:
+    def __init__(self, stream: TextIO, *, live: bool, interval: float) -> None:
         self.stream = stream
         self.live = live
-        self.noun = noun
         self.interval = check_interval(interval)
         self._meter = RateMeter()
+        self._metered = ""
         self._drawn = False
 
-    def draw(self, done: int, stats: ScanStats, total: int | None = None) -> None:
+    def draw(self, snapshot: Snapshot) -> None:
         """Write the current line now."""
-        rate = self._meter.add(time.monotonic(), done)
-        text = progress_text(done, stats, rate, total=total, noun=self.noun)
+        if snapshot.noun != self._metered:
+            # Another phase (listing chats, then reading messages): another rate.
+            self._meter = RateMeter()
+            self._metered = snapshot.noun
+        text = progress_text(snapshot, self._meter.add(time.monotonic(), snapshot.done))
         if self.live:
             # A line wider than the terminal wraps, and \r then redraws only its tail.
             width = shutil.get_terminal_size().columns - 1
@@ -192,14 +207,9 @@ class ProgressDisplay:
             self._drawn = False
 
     @contextlib.asynccontextmanager
-    async def running(
-        self,
-        done: Callable[[], int],
-        stats: Callable[[], ScanStats | None],
-        total: Callable[[], int | None] = lambda: None,
-    ) -> AsyncIterator[None]:
-        """Draw ``done()`` of ``total()`` and ``stats()`` every tick until the block ends."""
-        task = asyncio.create_task(self._tick(done, stats, total))
+    async def running(self, snapshot: Callable[[], Snapshot | None]) -> AsyncIterator[None]:
+        """Draw ``snapshot()`` every tick until the block ends (nothing while it is None)."""
+        task = asyncio.create_task(self._tick(snapshot))
         try:
             yield
         finally:
@@ -208,19 +218,14 @@ class ProgressDisplay:
                 await task
             self.clear()
 
-    async def _tick(
-        self,
-        done: Callable[[], int],
-        stats: Callable[[], ScanStats | None],
-        total: Callable[[], int | None],
-    ) -> None:
+    async def _tick(self, snapshot: Callable[[], Snapshot | None]) -> None:
         # Live lines redraw often; plain lines wait a full interval before the first.
         period = 0.25 if self.live else self.interval
         while True:
             await asyncio.sleep(period)
-            current = stats()
+            current = snapshot()
             if current is not None:
-                self.draw(done(), current, total())
+                self.draw(current)
 
     def log_handler(self) -> logging.Handler:
         """Return a handler that writes records to the stream below a cleared live line."""

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from helpcrunch_async._core.paging import ScanStats
+    from helpcrunch_async._export.progress import Snapshot
     from helpcrunch_async._export.sources import RecordStream, Source
     from helpcrunch_async._shell.budget import RateBudget
 
@@ -114,8 +115,8 @@ class _Job:
     def stats(self) -> ScanStats | None:
         return None if self.stream is None else self.stream.stats
 
-    def total(self) -> int | None:
-        return None if self.stream is None else self.stream.total
+    def snapshot(self) -> Snapshot | None:
+        return None if self.stream is None else self.stream.snapshot(self.writer.records)
 
 
 async def export_records(
@@ -155,11 +156,7 @@ async def export_records(
         task = asyncio.create_task(job.run())
         if stopper is not None:
             stopper.watch(task)
-        ticking = (
-            display.running(lambda: writer.records, job.stats, job.total)
-            if display is not None
-            else contextlib.nullcontext()
-        )
+        ticking = display.running(job.snapshot) if display is not None else contextlib.nullcontext()
         try:
             async with ticking:
                 await task
@@ -209,7 +206,7 @@ async def export_command(
     stream = sys.stderr
     live = progress == "live" or (progress == "auto" and stream.isatty())
     noun = SOURCES[options.settings.kind].noun
-    display = ProgressDisplay(stream, live=live, interval=interval, noun=noun)
+    display = ProgressDisplay(stream, live=live, interval=interval)
     stopper = Stopper(stream)
     with stopper.installed() if handle_signals else contextlib.nullcontext(stopper):
         handler = display.log_handler()

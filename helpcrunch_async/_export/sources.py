@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from helpcrunch_async._core.params import SORTS
+from helpcrunch_async._export.progress import Snapshot
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,9 +51,8 @@ class RecordStream(Protocol):
         """What the run's requests cost so far (requests, retries, 429s, totals)."""
         ...
 
-    @property
-    def total(self) -> int | None:
-        """How many records the file will hold when complete, if known."""
+    def snapshot(self, records: int) -> Snapshot:
+        """Say where the run is, for the progress line, with ``records`` in the file."""
         ...
 
     def __aiter__(self) -> Self:
@@ -94,17 +94,18 @@ class Source:
 class _ScanStream:
     """An offset-paged scan as a `RecordStream`: the total is the server's latest."""
 
-    def __init__(self, scan: Any) -> None:
+    def __init__(self, scan: Any, noun: str) -> None:
         self._scan = scan
+        self._noun = noun
 
     @property
     def stats(self) -> ScanStats:
         stats: ScanStats = self._scan.stats
         return stats
 
-    @property
-    def total(self) -> int | None:
-        return self.stats.total_at_end
+    def snapshot(self, records: int) -> Snapshot:
+        stats = self.stats
+        return Snapshot(records, stats, stats.total_at_end, self._noun)
 
     def __aiter__(self) -> Self:
         return self
@@ -131,7 +132,7 @@ def _customers(client: HelpCrunch, settings: ExportSettings, resume: Resume) -> 
         page_size=settings.page_size,
         start=resume.records,
     )
-    return _ScanStream(scan)
+    return _ScanStream(scan, "customers")
 
 
 SOURCES: dict[str, Source] = {
