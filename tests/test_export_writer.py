@@ -180,6 +180,8 @@ def test_csv_resume_does_not_repeat_the_header(tmp_path: Path) -> None:
         ({"sort": None}, "--sort"),
         ({"formula_guard": False}, "--csv-raw"),
         ({"excel": True}, "--excel"),
+        ({"filters": (("customers.email", "~", "gmail"),)}, "--filter"),
+        ({"chats_sha256": "ab" * 32}, "--chats"),
     ],
 )
 def test_resume_with_other_settings_is_refused_by_name(
@@ -188,7 +190,7 @@ def test_resume_with_other_settings_is_refused_by_name(
     out = tmp_path / "c.jsonl"
     write_all(out, 5)
     before = out.read_bytes()
-    with pytest.raises(ExportRefusedError, match=f"exported (with|without) {option}"):
+    with pytest.raises(ExportRefusedError, match=f"exported (with|without|for) .*{option}"):
         ExportWriter.resume(out, msgspec.structs.replace(JSONL, **change))
     assert out.read_bytes() == before
 
@@ -248,6 +250,7 @@ def test_the_checkpoint_never_holds_more_than_its_fields(tmp_path: Path) -> None
         "device",
         "inode",
         "mark",
+        "chats",
     }
     assert set(saved["settings"]) == {
         "kind",
@@ -258,6 +261,9 @@ def test_the_checkpoint_never_holds_more_than_its_fields(tmp_path: Path) -> None
         "base_url",
         "formula_guard",
         "excel",
+        "filters",
+        "comparison",
+        "chats_sha256",
     }
 
 

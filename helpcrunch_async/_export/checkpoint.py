@@ -70,6 +70,9 @@ class ExportSettings(msgspec.Struct, frozen=True, kw_only=True):
     base_url: str
     formula_guard: bool = True
     excel: bool = False
+    # Searchable kinds: each --filter as given (FIELD, OP, VALUE), and --comparison.
+    filters: tuple[tuple[str, str, str], ...] = ()
+    comparison: str = "AND"
     # messages: the SHA-256 of the chat list given by --chats (None: every chat).
     chats_sha256: str | None = None
 
@@ -236,6 +239,12 @@ def check_same(saved: ExportSettings, wanted: ExportSettings, out: Path) -> None
             f"cannot resume {out}: it is an export of {saved.kind}, not {wanted.kind}; "
             f"resume it with `export {saved.kind}`, or start over with --overwrite"
         )
+    if (saved.filters, saved.comparison) != (wanted.filters, wanted.comparison):
+        raise ExportRefusedError(
+            f"cannot resume {out}: it was exported with {_filters_text(saved)}, not "
+            f"{_filters_text(wanted)}; resume with the same --filter and --comparison, "
+            "or start over with --overwrite"
+        )
     if saved.chats_sha256 != wanted.chats_sha256:
         given = "every chat" if saved.chats_sha256 is None else "another --chats list"
         raise ExportRefusedError(
@@ -257,3 +266,10 @@ def check_same(saved: ExportSettings, wanted: ExportSettings, out: Path) -> None
                 f"cannot resume {out}: it was exported {had} {flag}, and one file cannot mix "
                 f"both forms; resume {had} {flag}, or start over with --overwrite"
             )
+
+
+def _filters_text(settings: ExportSettings) -> str:
+    if not settings.filters:
+        return "no --filter"
+    shown = " ".join(f"--filter {field} {op} {value!r}" for field, op, value in settings.filters)
+    return f"{shown} --comparison {settings.comparison}"

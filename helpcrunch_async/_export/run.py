@@ -29,7 +29,7 @@ from helpcrunch_async._errors import RateLimitError
 from helpcrunch_async._export import exit_codes as codes
 from helpcrunch_async._export.checkpoint import ExportRefusedError, ExportSettings
 from helpcrunch_async._export.progress import ProgressDisplay, format_duration, summary_text
-from helpcrunch_async._export.sources import SOURCES, GroupDone, Resume
+from helpcrunch_async._export.sources import SOURCES, GroupDone, Run
 from helpcrunch_async._export.stopping import Stopper
 from helpcrunch_async._export.writer import ExportWriter
 
@@ -70,6 +70,8 @@ class ExportOptions:
     rate_period: float = 60.0
     concurrency: int = 8
     rate_budget: RateBudget | None = None
+    # messages: the chats of --chats, in order (None: every chat of the account).
+    chat_ids: tuple[int, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -88,16 +90,23 @@ class ExportResult:
 class _Job:
     client: HelpCrunch
     writer: ExportWriter
-    settings: ExportSettings
+    options: ExportOptions
     source: Source
     stream: RecordStream | None = None
 
     async def run(self) -> None:
         writer = self.writer
         try:
-            stream = self.source.open(
-                self.client, self.settings, Resume(writer.records, writer.position)
+            run = Run(
+                settings=self.options.settings,
+                out=self.options.out,
+                records=writer.records,
+                position=writer.position,
+                chats=writer.checkpoint.chats,
+                chat_ids=self.options.chat_ids,
+                note_chats=writer.note_chats,
             )
+            stream = self.source.open(self.client, run)
             self.stream = stream
             async with stream:
                 # Writes are synchronous: a batch's fsync blocks the loop for
@@ -152,7 +161,7 @@ async def export_records(
         if writer.checkpoint.complete:
             writer.close()
             return ExportResult("already complete", first, 0, None)
-        job = _Job(client, writer, settings, source)
+        job = _Job(client, writer, options, source)
         task = asyncio.create_task(job.run())
         if stopper is not None:
             stopper.watch(task)

@@ -3,7 +3,7 @@
 An export of one kind is the same machinery (writer, checkpoint, progress,
 signals) over a different `Source`. A source opens a `RecordStream`, an async
 iterator of records that the writer appends one by one, resumed from a
-`Resume` point. Offset-paged kinds resume at offset ``records``. A kind whose
+`Run` point. Offset-paged kinds resume at offset ``records``. A kind whose
 records come in groups (``messages``, by chat) also yields a `GroupDone` after
 each whole group, and resumes after the last group whose every record is
 committed.
@@ -19,13 +19,14 @@ from helpcrunch_async._export.progress import Snapshot
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
     from types import TracebackType
 
     from helpcrunch_async._client import HelpCrunch
     from helpcrunch_async._core.paging import ScanStats
-    from helpcrunch_async._export.checkpoint import ExportSettings
+    from helpcrunch_async._export.checkpoint import ChatList, ExportSettings
 
-__all__ = ["SOURCES", "GroupDone", "RecordStream", "Resume", "Source"]
+__all__ = ["SOURCES", "GroupDone", "RecordStream", "Run", "Source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +36,23 @@ class GroupDone:
     position: int
 
 
-@dataclass(frozen=True, slots=True)
-class Resume:
-    """Where a run starts: ``records`` already in the file, ``position`` groups done."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Run:
+    """What a source needs to open one run's stream: its settings and where it starts.
 
+    ``records`` are in the file already and ``position`` groups are done. A
+    messages export also gets its chat list's record (``chats``, None until the
+    list is whole), the ids of ``--chats`` (None: every chat) and
+    ``note_chats``, which records a finished list in the checkpoint.
+    """
+
+    settings: ExportSettings
+    out: Path
     records: int = 0
     position: int = 0
+    chats: ChatList | None = None
+    chat_ids: tuple[int, ...] | None = None
+    note_chats: Callable[[ChatList], None] | None = None
 
 
 class RecordStream(Protocol):
@@ -86,7 +98,7 @@ class Source:
     help: str
     sorts: tuple[str, ...]
     default_sort: str | None
-    open: Callable[[HelpCrunch, ExportSettings, Resume], RecordStream]
+    open: Callable[[HelpCrunch, Run], RecordStream]
     searchable: bool = False
     grouped: bool = False
 
@@ -125,12 +137,13 @@ class _ScanStream:
         await self._scan.aclose()
 
 
-def _customers(client: HelpCrunch, settings: ExportSettings, resume: Resume) -> RecordStream:
+def _customers(client: HelpCrunch, run: Run) -> RecordStream:
+    settings = run.settings
     scan = client.customers.iter_all(
         sort=settings.sort,
         order=settings.order,
         page_size=settings.page_size,
-        start=resume.records,
+        start=run.records,
     )
     return _ScanStream(scan, "customers")
 
