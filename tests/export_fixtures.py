@@ -68,9 +68,9 @@ def wait_for_text(path: Path, text: str, timeout: float) -> bool:
     return False
 
 
-def export_args(out: Path, base_url: str, *extra: str) -> list[str]:
-    """Return the arguments of an export of ``base_url`` into ``out``."""
-    return ["export", "customers", "--out", str(out), "--base-url", base_url, *extra]
+def export_args(out: Path, base_url: str, *extra: str, kind: str = "customers") -> list[str]:
+    """Return the arguments of an export of ``kind`` from ``base_url`` into ``out``."""
+    return ["export", kind, "--out", str(out), "--base-url", base_url, *extra]
 
 
 def jsonl_records(path: Path) -> list[dict[str, Any]]:
