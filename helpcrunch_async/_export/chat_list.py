@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import tempfile
 from pathlib import Path
@@ -134,11 +135,11 @@ class ChatListWriter:
 
 
 def read_list(path: Path, expected: ChatList, *, skip: int = 0) -> Iterator[int]:
-    """Yield the ids of the chat list at ``path`` after the first ``skip``, once it checks out.
+    """Return the ids of the chat list at ``path`` after the first ``skip``, once it checks out.
 
-    The whole file is hashed first: a list that is not the one the checkpoint
-    recorded (edited, cut short, replaced by a link) is refused before any id
-    is used.
+    The whole file is read and hashed now: a list that is not the one the
+    checkpoint recorded (edited, cut short, replaced by a link) is refused
+    before any id is used.
     """
     data = read_own_file(path, "the chat list")
     if data is None:
@@ -151,6 +152,4 @@ def read_list(path: Path, expected: ChatList, *, skip: int = 0) -> Iterator[int]
             f"the chat list {path} is not the one this export made ({found.count} chats, "
             f"expected {expected.count}, or other ids); {_START_OVER}"
         )
-    for index, line in enumerate(data.splitlines()):
-        if index >= skip:
-            yield int(line)
+    return (int(line) for line in itertools.islice(data.splitlines(), skip, None))
