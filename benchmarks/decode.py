@@ -36,7 +36,7 @@ import msgspec
 import orjson
 
 from benchmarks.baselines.pydantic_models import PydanticPage
-from helpcrunch_async._models import CustomDataItem, Device, Location, Tag, decode_page
+from helpcrunch_async._models.customers import CustomDataItem, Device, Location, Tag, decode_page
 
 if TYPE_CHECKING:
     from collections.abc import Callable

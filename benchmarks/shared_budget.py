@@ -41,7 +41,7 @@ _NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
 CLIENT = """
 import asyncio, sys
 from helpcrunch_async import HelpCrunch, LocalBudget
-from helpcrunch_async._redis_budget import RedisBudget
+from helpcrunch_async._redis.budget import RedisBudget
 
 async def main(base, mode, url, key, limit, period, margin, workers):
     if mode == "redis":

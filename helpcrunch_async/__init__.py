@@ -11,9 +11,8 @@ Fetch every customer as fast as the API's cap allows, and never over it::
         print(scan.stats)
 """
 
-from ._budget import LocalBudget, RateBudget
 from ._client import DEFAULT_BASE_URL, HelpCrunch
-from ._customers import Customers
+from ._core.paging import ScanStats
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -28,7 +27,7 @@ from ._errors import (
     ServerError,
     TransportError,
 )
-from ._models import (
+from ._models.customers import (
     CustomDataItem,
     Customer,
     CustomersPage,
@@ -37,9 +36,10 @@ from ._models import (
     Location,
     Tag,
 )
-from ._paging import ScanStats
-from ._redis_budget import RedisBudget, RedisUnavailableError
-from ._scan import CustomerScan
+from ._redis.budget import RedisBudget, RedisUnavailableError
+from ._resources.customers import Customers
+from ._shell.budget import LocalBudget, RateBudget
+from ._shell.scan import CustomerScan
 
 __version__ = "0.1.0"
 

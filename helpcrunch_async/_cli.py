@@ -14,17 +14,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import _exit_codes as codes
-from ._demo import run_demo
-from ._export_run import ExportOptions, run_export
-from ._export_writer import FORMATS, ExportSettings, Format
-from ._params import ORDERS, SORTS, check_base_url
+from ._core.params import ORDERS, SORTS, check_base_url
+from ._export import exit_codes as codes
+from ._export.demo import run_demo
+from ._export.run import ExportOptions, run_export
+from ._export.writer import FORMATS, ExportSettings, Format
 from .testing import _cli as emulator_cli
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ._budget import RateBudget
+    from helpcrunch_async._shell.budget import RateBudget
 
 __all__ = ["main"]
 
@@ -211,7 +211,7 @@ def _redis_budget(args: argparse.Namespace) -> RateBudget | None:
     if args.redis_url is None:
         return None
     try:
-        from ._redis_budget import RedisBudget  # noqa: PLC0415 -- optional: needs redis
+        from helpcrunch_async._redis.budget import RedisBudget  # noqa: PLC0415 -- optional: needs redis
     except ImportError as exc:
         raise UsageError(
             f"--redis-url needs the shared Redis budget, which is not available here ({exc}); "

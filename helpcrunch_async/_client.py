@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Self
 
 import aiohttp
 
-from ._budget import LocalBudget, RateBudget
-from ._caller import Caller
-from ._customers import Customers
+from ._core.params import check_base_url, check_positive_int, check_seconds
+from ._core.retry import RetryPolicy
 from ._errors import InvalidParameterError
-from ._params import check_base_url, check_positive_int, check_seconds
-from ._retry import RetryPolicy
-from ._transport import Transport
+from ._resources.customers import Customers
+from ._shell.budget import LocalBudget, RateBudget
+from ._shell.caller import Caller
+from ._shell.transport import Transport
 
 if TYPE_CHECKING:
     from types import TracebackType

@@ -36,7 +36,7 @@ from typing import Any, Self
 
 import msgspec
 
-from ._models import ErrorEntry, decode_error_body
+from ._models.customers import ErrorEntry, decode_error_body
 
 __all__ = [
     "APIError",

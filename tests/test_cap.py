@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpcrunch_async._cap import Cap, default_margin
+from helpcrunch_async._core.cap import Cap, default_margin
 
 
 def schedule(cap: Cap, demands: list[float]) -> list[float]:

@@ -17,7 +17,7 @@ from export_fixtures import (
 )
 
 from helpcrunch_async._cli import main
-from helpcrunch_async._export_writer import CSV_COLUMNS
+from helpcrunch_async._export.writer import CSV_COLUMNS
 
 if TYPE_CHECKING:
     from collections.abc import Callable

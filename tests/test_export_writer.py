@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpcrunch_async._export_writer import (
+from helpcrunch_async._export.writer import (
     CSV_COLUMNS,
     CsvEncoder,
     ExportRefusedError,

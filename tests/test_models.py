@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpcrunch_async._models import (
+from helpcrunch_async._models.customers import (
     CustomDataItem,
     Customer,
     CustomersPage,

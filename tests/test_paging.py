@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpcrunch_async._idset import IdSet
-from helpcrunch_async._paging import Fetch, ScanPlan, ScanStats
+from helpcrunch_async._core.idset import IdSet
+from helpcrunch_async._core.paging import Fetch, ScanPlan, ScanStats
 
 
 def next_offset(plan: ScanPlan[int]) -> int | None:

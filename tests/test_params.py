@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpcrunch_async._errors import InvalidParameterError
-from helpcrunch_async._params import (
+from helpcrunch_async._core.params import (
     check_base_url,
     check_limit,
     check_offset,
@@ -13,6 +12,7 @@ from helpcrunch_async._params import (
     check_seconds,
     check_sort,
 )
+from helpcrunch_async._errors import InvalidParameterError
 
 
 @pytest.mark.parametrize("value", [0, 101, -1, 1.5, "10", True, None])

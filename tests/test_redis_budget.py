@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from helpcrunch_async._cap import Cap
+from helpcrunch_async._core.cap import Cap
 from helpcrunch_async._errors import HelpCrunchError
-from helpcrunch_async._redis_budget import RedisBudget, RedisUnavailableError, _text
+from helpcrunch_async._redis.budget import RedisBudget, RedisUnavailableError, _text
 from helpcrunch_async.testing import Emulator, max_in_any_window
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ async def test_connect_checks_and_repr_hides_the_password(redis_server: RedisSer
 
 ACQUIRER = """
 import asyncio, json, sys
-from helpcrunch_async._redis_budget import RedisBudget
+from helpcrunch_async._redis.budget import RedisBudget
 
 async def main(url, key, tasks, each):
     async with RedisBudget(url, key, limit=10, period=0.5) as budget:
@@ -545,7 +545,7 @@ MARGIN = 0.1
 EXPORTER = """
 import asyncio, json, sys
 from helpcrunch_async._client import HelpCrunch
-from helpcrunch_async._redis_budget import RedisBudget
+from helpcrunch_async._redis.budget import RedisBudget
 
 async def main(base, url, limit, period, margin, workers):
     async with RedisBudget(url, "e2e", limit=limit, period=period, margin=margin,

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpcrunch_async._errors import InvalidParameterError
-from helpcrunch_async._retry import (
+from helpcrunch_async._core.retry import (
     MAX_RETRY_AFTER,
     Outcome,
     RetryPolicy,
@@ -19,6 +18,7 @@ from helpcrunch_async._retry import (
     is_retryable,
     parse_retry_after,
 )
+from helpcrunch_async._errors import InvalidParameterError
 
 # Wed, 21 Oct 2015 07:28:00 GMT
 NOW = 1445412480.0

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from helpcrunch_async._shared_cap import (
+from helpcrunch_async._core.shared_cap import (
     default_probe_interval,
     fallback_share,
     fallback_start,

@@ -1,6 +1,6 @@
 """The pydantic v2 baseline: the same customer model, validated by pydantic.
 
-It accepts and normalises the same variants as `helpcrunch_async._models`
+It accepts and normalises the same variants as `helpcrunch_async._models.customers`
 (``customData`` as a list or an object, timestamps as int, float, numeric string or
 null) with one Python hook per customer, as ``Customer.__post_init__`` does, so the
 benchmark compares equal work.

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
-from ._errors import DecodeError, HelpCrunchError, error_for_status
-from ._retry import RetryPolicy, is_retryable, parse_retry_after
-from ._transport import Fault, Transport
+from helpcrunch_async._core.retry import RetryPolicy, is_retryable, parse_retry_after
+from helpcrunch_async._errors import DecodeError, HelpCrunchError, error_for_status
+from helpcrunch_async._shell.transport import Fault, Transport
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from yarl import URL
 
-    from ._paging import ScanStats
+    from helpcrunch_async._core.paging import ScanStats
 
 __all__ = ["Caller"]
 

@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Protocol, runtime_checkable
 
-from ._cap import Cap, CapSnapshot
+from helpcrunch_async._core.cap import Cap, CapSnapshot
 
 __all__ = ["LocalBudget", "RateBudget"]
 

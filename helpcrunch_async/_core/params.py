@@ -13,7 +13,7 @@ from typing import Literal, TypeGuard
 
 from yarl import URL
 
-from ._errors import InvalidParameterError
+from helpcrunch_async._errors import InvalidParameterError
 
 __all__ = [
     "ORDERS",

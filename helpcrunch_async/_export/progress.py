@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
-    from ._paging import ScanStats
+    from helpcrunch_async._core.paging import ScanStats
 
 __all__ = ["ProgressDisplay", "RateMeter", "format_duration", "progress_text", "summary_text"]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from ._errors import RequestTimeoutError, TransportError
+from helpcrunch_async._errors import RequestTimeoutError, TransportError
 
 if TYPE_CHECKING:
     from types import SimpleNamespace
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
     from yarl import URL
 
-    from ._budget import RateBudget
+    from helpcrunch_async._shell.budget import RateBudget
 
 __all__ = ["Answer", "Fault", "Transport"]
 

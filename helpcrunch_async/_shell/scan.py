@@ -17,9 +17,9 @@ import weakref
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
-from ._idset import IdSet
-from ._models import Customer, CustomersPage
-from ._paging import Fetch, ScanPlan, ScanStats
+from helpcrunch_async._core.idset import IdSet
+from helpcrunch_async._core.paging import Fetch, ScanPlan, ScanStats
+from helpcrunch_async._models.customers import Customer, CustomersPage
 
 if TYPE_CHECKING:
     from types import TracebackType

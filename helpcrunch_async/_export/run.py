@@ -22,17 +22,17 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from . import _exit_codes as codes
-from ._client import HelpCrunch
-from ._export_writer import ExportRefusedError, ExportSettings, ExportWriter
-from ._progress import ProgressDisplay, summary_text
+from helpcrunch_async._client import HelpCrunch
+from helpcrunch_async._export import exit_codes as codes
+from helpcrunch_async._export.progress import ProgressDisplay, summary_text
+from helpcrunch_async._export.writer import ExportRefusedError, ExportSettings, ExportWriter
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from ._budget import RateBudget
-    from ._paging import ScanStats
+    from helpcrunch_async._core.paging import ScanStats
+    from helpcrunch_async._shell.budget import RateBudget
 
 __all__ = ["ExportOptions", "ExportResult", "export_command", "export_customers", "run_export"]
 

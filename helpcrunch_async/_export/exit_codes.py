@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._errors import AuthenticationError, HelpCrunchError, InvalidParameterError
+from helpcrunch_async._errors import AuthenticationError, HelpCrunchError, InvalidParameterError
 
 __all__ = [
     "AUTH",

@@ -5,13 +5,19 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING
 
-from ._models import Customer, CustomersPage, decode_customer, decode_page
-from ._params import check_limit, check_offset, check_order, check_positive_int, check_sort
-from ._scan import CustomerScan
+from helpcrunch_async._core.params import (
+    check_limit,
+    check_offset,
+    check_order,
+    check_positive_int,
+    check_sort,
+)
+from helpcrunch_async._models.customers import Customer, CustomersPage, decode_customer, decode_page
+from helpcrunch_async._shell.scan import CustomerScan
 
 if TYPE_CHECKING:
-    from ._caller import Caller
-    from ._paging import ScanStats
+    from helpcrunch_async._core.paging import ScanStats
+    from helpcrunch_async._shell.caller import Caller
 
 __all__ = ["Customers"]
 

@@ -16,9 +16,9 @@ import secrets
 import sys
 from pathlib import Path
 
-from ._export_run import ExportOptions, export_command
-from ._export_writer import ExportSettings
-from .testing import Emulator
+from helpcrunch_async._export.run import ExportOptions, export_command
+from helpcrunch_async._export.writer import ExportSettings
+from helpcrunch_async.testing import Emulator
 
 __all__ = ["run_demo"]
 

@@ -64,7 +64,7 @@ import urllib.parse
 from collections import deque
 from typing import TYPE_CHECKING, Any, Self
 
-from ._cap import (
+from helpcrunch_async._core.cap import (
     _DECREASE,
     _RECOVERY_FACTOR,
     _SLACK_FLOOR,
@@ -75,8 +75,7 @@ from ._cap import (
     Settler,
     default_margin,
 )
-from ._errors import HelpCrunchError
-from ._shared_cap import (
+from helpcrunch_async._core.shared_cap import (
     default_probe_interval,
     fallback_share,
     fallback_start,
@@ -85,6 +84,7 @@ from ._shared_cap import (
     rejoin_ages,
     transition_end,
 )
+from helpcrunch_async._errors import HelpCrunchError
 
 if TYPE_CHECKING:
     from types import TracebackType

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC
 
-from ._errors import InvalidParameterError
+from helpcrunch_async._errors import InvalidParameterError
 
 __all__ = [
     "MAX_RETRY_AFTER",

@@ -1,0 +1,1 @@
+"""The ``export`` and ``demo`` commands: crash-safe files, progress, exit codes."""

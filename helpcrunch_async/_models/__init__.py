@@ -1,0 +1,1 @@
+"""The wire types: msgspec Structs for each resource's JSON, one file per resource."""

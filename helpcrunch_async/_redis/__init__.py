@@ -1,0 +1,1 @@
+"""The rate budget shared by many processes through Redis."""

@@ -1,0 +1,1 @@
+"""The API's resources: short glue from a path, its parameters and its model to the engine."""
