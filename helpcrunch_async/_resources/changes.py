@@ -1,0 +1,248 @@
+"""What changed since a sync: counts, change scans, deletions, new messages.
+
+Shell glue over the pure plans of `_core.reconcile`. Each function takes the
+resource object (``client.customers`` or ``client.chats``); the resources
+delegate their ``count``, ``iter_changed`` and ``find_deleted`` methods here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._core.idset import IdSet
+from .._core.params import check_positive_int
+from .._core.reconcile import (
+    READ_SIZE,
+    CountRange,
+    DeletionPlan,
+    ReadRange,
+    chat_change_searches,
+    customer_change_searches,
+)
+from .._errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable, Sequence
+
+    from .._models.chats import Chat
+    from .._models.customers import Customer
+    from .._models.messages import Message
+    from .chats import Chats
+    from .customers import Customers
+
+__all__ = [
+    "DEFAULT_OVERLAP",
+    "Reconciled",
+    "count_customers",
+    "find_deleted",
+    "iter_changed_chats",
+    "iter_changed_customers",
+    "iter_new_messages",
+    "reconcile_ids",
+]
+
+logger = logging.getLogger("helpcrunch_async")
+
+# Seconds subtracted from ``since``: clock skew between us and the server, and
+# visits still being recorded when the last sync started.
+DEFAULT_OVERLAP = 300
+
+
+def _filter(field: str, operator: str, value: int) -> Any:
+    # Imported here: the filters module imports the resources' field tables.
+    from .._core.filters import Filter  # noqa: PLC0415 -- see above
+
+    return Filter(field, operator, value)
+
+
+async def count_customers(customers: Customers, where: Sequence[Any] | None = None) -> int:
+    """Return how many customers match ``where`` (all of them if None), in one request."""
+    if where is None:
+        page = await customers.list(offset=0, limit=1)
+    else:
+        page = await customers.search(list(where), offset=0, limit=1)
+    return page.total
+
+
+def _check_changes(since: int, after_id: int | None, overlap: int) -> None:
+    if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+        raise InvalidParameterError(f"since must be a unix timestamp (int >= 0), got {since!r}")
+    if after_id is not None:
+        check_positive_int("after_id", after_id)
+    if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
+        raise InvalidParameterError(f"overlap must be an int of seconds >= 0, got {overlap!r}")
+
+
+async def iter_changed_customers(
+    customers: Customers,
+    since: int,
+    after_id: int | None = None,
+    *,
+    overlap: int = DEFAULT_OVERLAP,
+    until: int | None = None,
+) -> AsyncIterator[Customer]:
+    """Yield every customer seen since ``since - overlap`` or with an id above ``after_id``, once.
+
+    ``until`` (default: now) bounds the ``lastSeen`` search above; a customer
+    who visits during the scan is found by the next call, whose ``since`` is
+    this ``until``. See `customer_change_searches` for why nothing slips.
+    """
+    _check_changes(since, after_id, overlap)
+    bound = int(time.time()) if until is None else until
+    seen = IdSet()
+    for search in customer_change_searches(
+        since=since, until=bound, after_id=after_id, overlap=overlap
+    ):
+        where = [_filter(*f) for f in search.filters]
+        async with customers.iter_search(
+            where, comparison="AND", sort=search.sort, order=search.order
+        ) as scan:
+            async for customer in scan:
+                if seen.add(customer.id):
+                    yield customer
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """The outcome of a deletion check: ids gone, ids found that were not held, requests spent."""
+
+    deleted: list[int]
+    unknown: list[int]
+    requests: int
+
+
+async def reconcile_ids(
+    customers: Customers, known_ids: Iterable[int], *, concurrency: int = 8
+) -> Reconciled:
+    """Count id ranges until the held ids that are gone are known (see `DeletionPlan`)."""
+    ids = list(known_ids)
+    for i in ids:
+        if isinstance(i, bool) or not isinstance(i, int):
+            raise InvalidParameterError(f"known_ids must be ints, got {i!r}")
+    plan = DeletionPlan(ids, read_size=READ_SIZE)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def answer(ask: CountRange | ReadRange) -> None:
+        where = [_filter("customers.id", ">=", ask.lo), _filter("customers.id", "<", ask.hi)]
+        async with gate:
+            if isinstance(ask, CountRange):
+                page = await customers.search(where, offset=0, limit=1)
+                plan.counted(ask, page.total)
+            else:
+                page = await customers.search(where, offset=0, limit=READ_SIZE)
+                plan.read(ask, [c.id for c in page.data], page.total)
+
+    while not plan.done:
+        async with asyncio.TaskGroup() as group:
+            for ask in plan.next_requests():
+                group.create_task(answer(ask))
+    if plan.unknown:
+        logger.warning(
+            "%d customers exist inside the held id range that were never held", len(plan.unknown)
+        )
+    return Reconciled(plan.deleted, plan.unknown, plan.requests)
+
+
+async def find_deleted(customers: Customers, known_ids: Iterable[int]) -> list[int]:
+    """Return which of ``known_ids`` the server no longer has, sorted, by counting id ranges."""
+    return (await reconcile_ids(customers, known_ids)).deleted
+
+
+async def iter_changed_chats(
+    chats: Chats,
+    since: int,
+    after_id: int | None = None,
+    *,
+    overlap: int = DEFAULT_OVERLAP,
+    until: int | None = None,
+) -> AsyncIterator[Chat]:
+    """Yield every chat updated or created since ``since - overlap``, once.
+
+    Chat ids cannot be searched; ``after_id``, when given, also yields the
+    chats above it from the newest end of ``GET /chats`` (sorted by
+    ``createdAt`` descending, read a page at a time until an id at or below
+    ``after_id``), which catches new chats whatever their timestamps say.
+    """
+    _check_changes(since, after_id, overlap)
+    bound = int(time.time()) if until is None else until
+    seen = IdSet()
+    for search in chat_change_searches(since=since, until=bound, overlap=overlap):
+        where = [_filter(*f) for f in search.filters]
+        async with chats.iter_search(
+            where, comparison="AND", sort=search.sort, order=search.order
+        ) as scan:
+            async for chat in scan:
+                if seen.add(chat.id):
+                    yield chat
+    if after_id is None:
+        return
+    offset = 0
+    while True:
+        page = await chats.list(offset=offset, limit=READ_SIZE, sort="chats.createdAt", order="desc")
+        for chat in page.data:
+            if chat.id <= after_id:
+                return
+            if seen.add(chat.id):
+                yield chat
+        if len(page.data) < READ_SIZE:
+            return
+        offset += READ_SIZE
+
+
+async def iter_new_messages(
+    chats: Chats, chat_ids: Sequence[int], *, since: int | None, concurrency: int = 8
+) -> AsyncIterator[tuple[int, list[Message]]]:
+    """Yield ``(chat_id, messages)`` for each chat in order: its messages created at or after ``since``.
+
+    Messages come newest first, so a chat's pages are read from the front until
+    one holds a message older than ``since``: a chat with few new messages costs
+    one request. ``since=None`` reads every message. A chat gone meanwhile
+    (404) yields an empty list. Up to ``concurrency`` chats are read at once.
+    """
+    from .._errors import NotFoundError  # noqa: PLC0415 -- keeps this module's imports light
+
+    async def read(chat_id: int) -> list[Message]:
+        found: list[Message] = []
+        offset = 0
+        while True:
+            try:
+                page = await chats.messages(chat_id, offset=offset, limit=READ_SIZE)
+            except NotFoundError:
+                return found
+            for message in page.data:
+                if since is not None and message.created_at is not None and (
+                    message.created_at < since
+                ):
+                    return found
+                found.append(message)
+            if len(page.data) < READ_SIZE:
+                return found
+            offset += READ_SIZE
+
+    gate = asyncio.Semaphore(concurrency)
+
+    async def bounded(chat_id: int) -> list[Message]:
+        async with gate:
+            return await read(chat_id)
+
+    # A sliding window of tasks keeps the output in order and memory bounded.
+    window: list[tuple[int, asyncio.Task[list[Message]]]] = []
+    ids = iter(chat_ids)
+    try:
+        for chat_id in ids:
+            window.append((chat_id, asyncio.create_task(bounded(chat_id))))
+            if len(window) >= 2 * concurrency:
+                head, task = window.pop(0)
+                yield head, await task
+        while window:
+            head, task = window.pop(0)
+            yield head, await task
+    finally:
+        for _, task in window:
+            task.cancel()
+        if window:
+            await asyncio.gather(*(t for _, t in window), return_exceptions=True)

@@ -1,0 +1,389 @@
+"""`helpcrunch_source`: a dlt source of customers, chats, messages, agents and departments.
+
+Every resource merges on its primary key ``id``. A resource's cursors and the
+ids it holds live in its dlt resource state, which dlt saves with the load
+package that carries the data: a run that dies before its package loads leaves
+the cursors where the last loaded package put them (and ``dlt`` loads a pending
+package before it extracts anything new; `run_sync` runs it first).
+
+What each run reads:
+
+- ``customers``: the first run (or ``full=True``) reads them all; later runs
+  check for deletions by counting id ranges (`reconcile_ids`), then read the
+  customers seen since the last run or created after the highest id held
+  (`iter_changed_customers`). Deleted ones become hard deletes: a row with the
+  ``id`` and ``_hc_deleted = true``, a column dlt's ``hard_delete`` hint marks.
+- ``chats``: all at first; then those updated or created since the last run.
+- ``messages`` (a transformer of ``chats``): the messages of the chats that
+  chats yields, and of those only the ones created since the last run.
+- ``agents``, ``departments``: read whole every run (a few pages); the ids no
+  longer there become hard deletes.
+
+Records leave as dicts made by ``msgspec.to_builtins`` from our Structs at the
+last moment (dlt's normaliser takes dicts, not msgspec Structs), with the
+API's field names, which dlt turns into snake_case columns. Nested values
+(tags, custom data, location, device, a chat's customer and agents) are kept
+as JSON columns (``max_table_nesting=0``), which every destination can hold
+and which lets hard deletes work on destinations without nested-table deletes.
+
+What no request can see: an edit that moves no documented timestamp (a name or
+custom data changed by an agent or another integration), a deleted chat, and an
+edited old message. ``full=True`` refreshes everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from array import array
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import dlt
+import msgspec
+
+from .._resources.changes import (
+    DEFAULT_OVERLAP,
+    count_customers,
+    iter_changed_chats,
+    iter_changed_customers,
+    iter_new_messages,
+    reconcile_ids,
+)
+from ._held import decode_ids, encode_ids
+from ._session import SharedClient, local_budget
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Iterable
+
+    from dlt.extract.source import DltSource
+
+    from .._shell.budget import RateBudget
+
+__all__ = ["DELETED_COLUMN", "RESOURCES", "SyncReport", "TableReport", "helpcrunch_source"]
+
+logger = logging.getLogger("helpcrunch_async")
+
+RESOURCES = ("customers", "chats", "messages", "agents", "departments")
+# The column that dlt's hard_delete hint reads: true deletes the row with this id.
+DELETED_COLUMN = "_hc_deleted"
+# Records per item handed to dlt: each item crosses from dlt's loop thread to
+# its main thread, so pages, not single records.
+_BATCH = 500
+_COLUMNS: dict[str, Any] = {DELETED_COLUMN: {"data_type": "bool", "hard_delete": True}}
+
+
+@dataclass
+class TableReport:
+    """What one run did to one table: rows new, changed and deleted."""
+
+    new: int = 0
+    changed: int = 0
+    deleted: int = 0
+
+
+@dataclass
+class SyncReport:
+    """What one run did: per table, the requests it spent, and what a full pass would cost."""
+
+    tables: dict[str, TableReport] = field(default_factory=dict)
+    requests: int = 0
+    # Requests a full read of the customers would need (known after a count).
+    full_pass_requests: dict[str, int] = field(default_factory=dict)
+
+    def table(self, name: str) -> TableReport:
+        """Return the report of ``name``, created on first use."""
+        return self.tables.setdefault(name, TableReport())
+
+
+def _record(item: msgspec.Struct) -> dict[str, Any]:
+    record: dict[str, Any] = msgspec.to_builtins(item)
+    return record
+
+
+def _deleted(ids: Iterable[int]) -> list[dict[str, Any]]:
+    return [{"id": i, DELETED_COLUMN: True} for i in ids]
+
+
+def _held(state: dict[str, Any]) -> array[int]:
+    blob = state.get("held")
+    return decode_ids(blob) if isinstance(blob, bytes) else array("q")
+
+
+def helpcrunch_source(
+    api_key: str | None = None,
+    *,
+    base_url: str = "https://api.helpcrunch.com/v1",
+    rate_limit: int = 120,
+    rate_period: float = 60.0,
+    redis_url: str | None = None,
+    redis_key: str = "helpcrunch",
+    concurrency: int = 8,
+    overlap: int = DEFAULT_OVERLAP,
+    full: bool = False,
+    report: SyncReport | None = None,
+    clock: Callable[[], float] = time.time,
+) -> DltSource:
+    """Return the HelpCrunch dlt source: customers, chats, messages, agents, departments.
+
+    One client, so one cap (``rate_limit`` per ``rate_period`` seconds), serves
+    every resource of a run; ``redis_url`` shares it with other processes
+    (``redis_key`` names the budget). ``api_key`` falls back to
+    ``HELPCRUNCH_API_KEY``, then to dlt's secrets (``sources.helpcrunch.api_key``);
+    it is never written to dlt's state, trace or schema. ``overlap`` seconds are
+    subtracted from each cursor (clock skew, visits in flight). ``full``
+    reads everything again and applies the deletions that shows. ``report``,
+    when given, is filled in as the run goes. ``clock`` gives unix seconds.
+    """
+    key = api_key
+    if key is None:
+        import os  # noqa: PLC0415 -- only for the fallback
+
+        key = os.environ.get("HELPCRUNCH_API_KEY") or dlt.secrets.get(
+            "sources.helpcrunch.api_key", str
+        )
+    make_budget: Callable[[], RateBudget]
+    if redis_url is not None:
+        from .._redis.budget import RedisBudget  # noqa: PLC0415 -- optional: needs redis
+
+        url = redis_url
+
+        def make_budget() -> RateBudget:
+            return RedisBudget(url, redis_key, limit=rate_limit, period=rate_period)
+
+    else:
+        make_budget = local_budget(rate_limit, rate_period)
+    shared = SharedClient(
+        make_budget,
+        {"api_key": key, "base_url": base_url, "concurrency": concurrency},
+    )
+    run = report if report is not None else SyncReport()
+    resources = _Resources(shared, run, overlap=overlap, full=full, clock=clock)
+
+    @dlt.source(name="helpcrunch", max_table_nesting=0)
+    def helpcrunch() -> Any:
+        # dlt needs plain functions (it tags them), not bound methods.
+        async def customers() -> AsyncIterator[list[dict[str, Any]]]:
+            async for batch in resources.customers():
+                yield batch
+
+        async def chats() -> AsyncIterator[list[dict[str, Any]]]:
+            async for batch in resources.chats():
+                yield batch
+
+        async def messages(page: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:
+            async for batch in resources.messages(page):
+                yield batch
+
+        async def agents() -> AsyncIterator[list[dict[str, Any]]]:
+            async for batch in resources.agents():
+                yield batch
+
+        async def departments() -> AsyncIterator[list[dict[str, Any]]]:
+            async for batch in resources.departments():
+                yield batch
+
+        merge: dict[str, Any] = {"primary_key": "id", "write_disposition": "merge"}
+        chats_resource = dlt.resource(chats, name="chats", columns=_COLUMNS, **merge)
+        return [
+            dlt.resource(customers, name="customers", columns=_COLUMNS, **merge),
+            chats_resource,
+            dlt.transformer(messages, name="messages", data_from=chats_resource, **merge),
+            dlt.resource(agents, name="agents", columns=_COLUMNS, **merge),
+            dlt.resource(departments, name="departments", columns=_COLUMNS, **merge),
+        ]
+
+    source: DltSource = helpcrunch()
+    return source
+
+
+class _Resources:
+    """The resources' generators, sharing one client and one report."""
+
+    def __init__(
+        self,
+        shared: SharedClient,
+        report: SyncReport,
+        *,
+        overlap: int,
+        full: bool,
+        clock: Callable[[], float],
+    ) -> None:
+        self._shared = shared
+        self._report = report
+        self._overlap = overlap
+        self._full = full
+        self._clock = clock
+        self._message_cursor: tuple[int | None, int] | None = None
+
+    def _spent(self) -> None:
+        self._report.requests = self._shared.requests
+
+    async def customers(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every customer at first; then deletions (by counting) and the customers that changed."""
+        client = await self._shared.get()
+        state = dlt.current.resource_state()
+        until = int(self._clock())
+        table = self._report.table("customers")
+        held = _held(state)
+        since = None if self._full else state.get("since")
+        after_id = state.get("after_id")
+        total = await count_customers(client.customers)
+        self._report.full_pass_requests["customers"] = -(-total // 100) if total else 1
+        gone: set[int] = set()
+        seen: array[int] = array("q")
+        batch: list[dict[str, Any]] = []
+        held_set = set(held)
+        if since is None:
+            scan: AsyncIterator[Any] = client.customers.iter_all(
+                sort="customers.firstSeen", order="asc"
+            )
+        else:
+            found = await reconcile_ids(client.customers, held)
+            gone = set(found.deleted)
+            if gone:
+                table.deleted += len(gone)
+                yield _deleted(found.deleted)
+            scan = iter_changed_customers(
+                client.customers,
+                since=int(since),
+                after_id=int(after_id) if after_id is not None else None,
+                overlap=self._overlap,
+                until=until,
+            )
+        async for customer in scan:
+            if customer.id in gone:
+                continue
+            seen.append(customer.id)
+            if customer.id in held_set:
+                table.changed += 1
+            else:
+                table.new += 1
+            batch.append(_record(customer))
+            if len(batch) >= _BATCH:
+                yield batch
+                batch = []
+                self._spent()
+        if batch:
+            yield batch
+        if since is None and held:
+            # A full pass: what we held and did not see is gone.
+            seen_set = set(seen)
+            missing = [i for i in held if i not in seen_set]
+            if missing:
+                table.deleted += len(missing)
+                gone = set(missing)
+                yield _deleted(missing)
+        kept = [i for i in held if i not in gone] if since is not None else []
+        state["held"] = encode_ids([*kept, *seen])
+        state["since"] = until
+        # Ids only grow: the highest ever held, even if that customer is gone.
+        state["after_id"] = max([*seen, *kept[-1:], *([int(after_id)] if after_id else [])], default=None)
+        self._spent()
+
+    async def chats(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every chat at first; then the chats updated or created since the last run."""
+        client = await self._shared.get()
+        state = dlt.current.resource_state()
+        until = int(self._clock())
+        table = self._report.table("chats")
+        held = set(_held(state))
+        since = None if self._full else state.get("since")
+        seen: list[int] = []
+        if since is None:
+            scan: AsyncIterator[Any] = client.chats.iter_all(sort="chats.createdAt", order="asc")
+        else:
+            scan = iter_changed_chats(
+                client.chats,
+                since=int(since),
+                after_id=max(held) if held else None,
+                overlap=self._overlap,
+                until=until,
+            )
+        batch: list[dict[str, Any]] = []
+        async for chat in scan:
+            seen.append(chat.id)
+            if chat.id in held:
+                table.changed += 1
+            else:
+                table.new += 1
+            batch.append(_record(chat))
+            if len(batch) >= _BATCH:
+                yield batch
+                batch = []
+                self._spent()
+        if batch:
+            yield batch
+        state["held"] = encode_ids([*held, *seen])
+        state["since"] = until
+        self._spent()
+
+    async def messages(self, chats: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:
+        """The messages of the chats in one page of ``chats`` created since the last run."""
+        client = await self._shared.get()
+        state = dlt.current.resource_state()
+        table = self._report.table("messages")
+        if self._message_cursor is None:
+            # Once per run: the cursor moves to when the first page came in.
+            # The chats' cursor decides which chats come, this one which messages.
+            previous = None if self._full else state.get("since")
+            self._message_cursor = (previous, int(self._clock()))
+        previous, started = self._message_cursor
+        state["since"] = started
+        cutoff = None if previous is None else int(previous) - self._overlap
+        ids = [c["id"] for c in chats if not c.get(DELETED_COLUMN)]
+        batch: list[dict[str, Any]] = []
+        async for _, messages in iter_new_messages(
+            client.chats, ids, since=cutoff, concurrency=client_concurrency(client)
+        ):
+            for message in messages:
+                batch.append(_record(message))
+            table.new += len(messages)
+            if len(batch) >= _BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+        self._spent()
+
+    async def agents(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every agent, every run; the ones gone become hard deletes."""
+        client = await self._shared.get()
+        async for batch in self._whole("agents", client.agents.iter_all()):
+            yield batch
+
+    async def departments(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every department, every run; the ones gone become hard deletes."""
+        client = await self._shared.get()
+        async for batch in self._whole("departments", client.departments.iter_all()):
+            yield batch
+
+    async def _whole(
+        self, name: str, scan: AsyncIterator[Any]
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        state = dlt.current.resource_state()
+        table = self._report.table(name)
+        held = set(_held(state))
+        seen: set[int] = set()
+        batch: list[dict[str, Any]] = []
+        async for item in scan:
+            seen.add(item.id)
+            if item.id in held:
+                table.changed += 1
+            else:
+                table.new += 1
+            batch.append(_record(item))
+        if batch:
+            yield batch
+        gone = sorted(held - seen)
+        if gone:
+            table.deleted += len(gone)
+            yield _deleted(gone)
+        state["held"] = encode_ids(seen)
+        self._spent()
+
+
+def client_concurrency(client: Any) -> int:
+    """The concurrency the client was made with (its resources know it)."""
+    value = getattr(client.customers, "_concurrency", 8)
+    return int(value) if isinstance(value, int) else 8
