@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._core.idset import IdSet
-from .._core.params import check_positive_int
-from .._core.reconcile import (
+from helpcrunch_async._core.idset import IdSet
+from helpcrunch_async._core.params import check_positive_int
+from helpcrunch_async._core.reconcile import (
     READ_SIZE,
     CountRange,
     DeletionPlan,
@@ -23,16 +23,16 @@ from .._core.reconcile import (
     chat_change_searches,
     customer_change_searches,
 )
-from .._errors import InvalidParameterError
+from helpcrunch_async._errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Sequence
 
-    from .._models.chats import Chat
-    from .._models.customers import Customer
-    from .._models.messages import Message
-    from .chats import Chats
-    from .customers import Customers
+    from helpcrunch_async._models.chats import Chat
+    from helpcrunch_async._models.customers import Customer
+    from helpcrunch_async._models.messages import Message
+    from helpcrunch_async._resources.chats import Chats
+    from helpcrunch_async._resources.customers import Customers
 
 __all__ = [
     "DEFAULT_OVERLAP",
@@ -54,7 +54,7 @@ DEFAULT_OVERLAP = 300
 
 def _filter(field: str, operator: str, value: int) -> Any:
     # Imported here: the filters module imports the resources' field tables.
-    from .._core.filters import Filter  # noqa: PLC0415 -- see above
+    from helpcrunch_async._core.filters import Filter  # noqa: PLC0415 -- see above
 
     return Filter(field, operator, value)
 
@@ -182,7 +182,9 @@ async def iter_changed_chats(
         return
     offset = 0
     while True:
-        page = await chats.list(offset=offset, limit=READ_SIZE, sort="chats.createdAt", order="desc")
+        page = await chats.list(
+            offset=offset, limit=READ_SIZE, sort="chats.createdAt", order="desc"
+        )
         for chat in page.data:
             if chat.id <= after_id:
                 return
@@ -196,38 +198,18 @@ async def iter_changed_chats(
 async def iter_new_messages(
     chats: Chats, chat_ids: Sequence[int], *, since: int | None, concurrency: int = 8
 ) -> AsyncIterator[tuple[int, list[Message]]]:
-    """Yield ``(chat_id, messages)`` for each chat in order: its messages created at or after ``since``.
+    """Yield ``(chat_id, messages)`` per chat, in order: its messages created at ``since`` or later.
 
     Messages come newest first, so a chat's pages are read from the front until
     one holds a message older than ``since``: a chat with few new messages costs
     one request. ``since=None`` reads every message. A chat gone meanwhile
     (404) yields an empty list. Up to ``concurrency`` chats are read at once.
     """
-    from .._errors import NotFoundError  # noqa: PLC0415 -- keeps this module's imports light
-
-    async def read(chat_id: int) -> list[Message]:
-        found: list[Message] = []
-        offset = 0
-        while True:
-            try:
-                page = await chats.messages(chat_id, offset=offset, limit=READ_SIZE)
-            except NotFoundError:
-                return found
-            for message in page.data:
-                if since is not None and message.created_at is not None and (
-                    message.created_at < since
-                ):
-                    return found
-                found.append(message)
-            if len(page.data) < READ_SIZE:
-                return found
-            offset += READ_SIZE
-
     gate = asyncio.Semaphore(concurrency)
 
     async def bounded(chat_id: int) -> list[Message]:
         async with gate:
-            return await read(chat_id)
+            return await _read_new(chats, chat_id, since)
 
     # A sliding window of tasks keeps the output in order and memory bounded.
     window: list[tuple[int, asyncio.Task[list[Message]]]] = []
@@ -246,3 +228,24 @@ async def iter_new_messages(
             task.cancel()
         if window:
             await asyncio.gather(*(t for _, t in window), return_exceptions=True)
+
+
+async def _read_new(chats: Chats, chat_id: int, since: int | None) -> list[Message]:
+    # Pages from the newest end until one reaches a message older than since.
+    from helpcrunch_async._errors import NotFoundError  # noqa: PLC0415 -- see _filter
+
+    found: list[Message] = []
+    offset = 0
+    while True:
+        try:
+            page = await chats.messages(chat_id, offset=offset, limit=READ_SIZE)
+        except NotFoundError:
+            return found
+        for message in page.data:
+            created = message.created_at
+            if since is not None and created is not None and created < since:
+                return found
+            found.append(message)
+        if len(page.data) < READ_SIZE:
+            return found
+        offset += READ_SIZE

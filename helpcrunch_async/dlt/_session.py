@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .._client import HelpCrunch
-from .._shell.budget import LocalBudget, RateBudget
+from helpcrunch_async._client import HelpCrunch
+from helpcrunch_async._shell.budget import LocalBudget, RateBudget
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable
@@ -62,7 +62,7 @@ class CountingBudget:
         if hook is not None:
             await hook(sent_at, delay)
 
-    async def on_answered(self, sent_at: float, delay: float, rate_limited: bool) -> None:  # noqa: FBT001 -- the RateBudget hook's signature
+    async def on_answered(self, sent_at: float, delay: float, rate_limited: bool) -> None:
         """Pass a late answer on, if the inner budget wants it."""
         hook = getattr(self._inner, "on_answered", None)
         if hook is not None:

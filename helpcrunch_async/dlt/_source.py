@@ -37,12 +37,12 @@ import logging
 import time
 from array import array
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import dlt
 import msgspec
 
-from .._resources.changes import (
+from helpcrunch_async._resources.changes import (
     DEFAULT_OVERLAP,
     count_customers,
     iter_changed_chats,
@@ -50,15 +50,16 @@ from .._resources.changes import (
     iter_new_messages,
     reconcile_ids,
 )
-from ._held import decode_ids, encode_ids
-from ._session import SharedClient, local_budget
+from helpcrunch_async.dlt._held import decode_ids, encode_ids
+from helpcrunch_async.dlt._session import SharedClient, local_budget
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
     from dlt.extract.source import DltSource
 
-    from .._shell.budget import RateBudget
+    from helpcrunch_async._client import HelpCrunch
+    from helpcrunch_async._shell.budget import RateBudget
 
 __all__ = ["DELETED_COLUMN", "RESOURCES", "SyncReport", "TableReport", "helpcrunch_source"]
 
@@ -70,6 +71,7 @@ DELETED_COLUMN = "_hc_deleted"
 # Records per item handed to dlt: each item crosses from dlt's loop thread to
 # its main thread, so pages, not single records.
 _BATCH = 500
+_Batches: TypeAlias = "AsyncIterator[list[dict[str, Any]]]"
 _COLUMNS: dict[str, Any] = {DELETED_COLUMN: {"data_type": "bool", "hard_delete": True}}
 
 
@@ -90,6 +92,10 @@ class SyncReport:
     requests: int = 0
     # Requests a full read of the customers would need (known after a count).
     full_pass_requests: dict[str, int] = field(default_factory=dict)
+    # Records the server has, per table, where a run asked (one request).
+    totals: dict[str, int] = field(default_factory=dict)
+    # Tables read whole in this run (first run, or full=True).
+    full_reads: set[str] = field(default_factory=set)
 
     def table(self, name: str) -> TableReport:
         """Return the report of ``name``, created on first use."""
@@ -144,7 +150,7 @@ def helpcrunch_source(
         )
     make_budget: Callable[[], RateBudget]
     if redis_url is not None:
-        from .._redis.budget import RedisBudget  # noqa: PLC0415 -- optional: needs redis
+        from helpcrunch_async._redis.budget import RedisBudget  # noqa: PLC0415 -- optional: needs redis
 
         url = redis_url
 
@@ -160,41 +166,47 @@ def helpcrunch_source(
     run = report if report is not None else SyncReport()
     resources = _Resources(shared, run, overlap=overlap, full=full, clock=clock)
 
+    source: DltSource = _source(resources)
+    return source
+
+
+def _source(resources: _Resources) -> DltSource:
     @dlt.source(name="helpcrunch", max_table_nesting=0)
     def helpcrunch() -> Any:
-        # dlt needs plain functions (it tags them), not bound methods.
-        async def customers() -> AsyncIterator[list[dict[str, Any]]]:
-            async for batch in resources.customers():
-                yield batch
-
-        async def chats() -> AsyncIterator[list[dict[str, Any]]]:
-            async for batch in resources.chats():
-                yield batch
-
-        async def messages(page: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:
-            async for batch in resources.messages(page):
-                yield batch
-
-        async def agents() -> AsyncIterator[list[dict[str, Any]]]:
-            async for batch in resources.agents():
-                yield batch
-
-        async def departments() -> AsyncIterator[list[dict[str, Any]]]:
-            async for batch in resources.departments():
-                yield batch
-
         merge: dict[str, Any] = {"primary_key": "id", "write_disposition": "merge"}
-        chats_resource = dlt.resource(chats, name="chats", columns=_COLUMNS, **merge)
+        chats = dlt.resource(_plain(resources.chats), name="chats", columns=_COLUMNS, **merge)
+        messages = _per_item(resources.messages)
         return [
-            dlt.resource(customers, name="customers", columns=_COLUMNS, **merge),
-            chats_resource,
-            dlt.transformer(messages, name="messages", data_from=chats_resource, **merge),
-            dlt.resource(agents, name="agents", columns=_COLUMNS, **merge),
-            dlt.resource(departments, name="departments", columns=_COLUMNS, **merge),
+            dlt.resource(_plain(resources.customers), name="customers", columns=_COLUMNS, **merge),
+            chats,
+            dlt.transformer(messages, name="messages", data_from=chats, **merge),
+            dlt.resource(_plain(resources.agents), name="agents", columns=_COLUMNS, **merge),
+            dlt.resource(
+                _plain(resources.departments), name="departments", columns=_COLUMNS, **merge
+            ),
         ]
 
     source: DltSource = helpcrunch()
     return source
+
+
+def _plain(method: Callable[[], _Batches]) -> Callable[[], _Batches]:
+    # dlt tags the function it is given, which a bound method cannot take.
+    async def resource() -> _Batches:
+        async for batch in method():
+            yield batch
+
+    return resource
+
+
+def _per_item(
+    method: Callable[[list[dict[str, Any]]], _Batches],
+) -> Callable[[list[dict[str, Any]]], _Batches]:
+    async def transformer(page: list[dict[str, Any]]) -> _Batches:
+        async for batch in method(page):
+            yield batch
+
+    return transformer
 
 
 class _Resources:
@@ -219,8 +231,8 @@ class _Resources:
     def _spent(self) -> None:
         self._report.requests = self._shared.requests
 
-    async def customers(self) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every customer at first; then deletions (by counting) and the customers that changed."""
+    async def customers(self) -> _Batches:
+        """Yield every customer at first; then deletions (by counting) and what changed."""
         client = await self._shared.get()
         state = dlt.current.resource_state()
         until = int(self._clock())
@@ -228,98 +240,108 @@ class _Resources:
         held = _held(state)
         since = None if self._full else state.get("since")
         after_id = state.get("after_id")
-        total = await count_customers(client.customers)
-        self._report.full_pass_requests["customers"] = -(-total // 100) if total else 1
+        await self._count_customers(client, full=since is None)
         gone: set[int] = set()
-        seen: array[int] = array("q")
-        batch: list[dict[str, Any]] = []
-        held_set = set(held)
+        scan: AsyncIterator[Any]
         if since is None:
-            scan: AsyncIterator[Any] = client.customers.iter_all(
-                sort="customers.firstSeen", order="asc"
-            )
+            scan = client.customers.iter_all(sort="customers.firstSeen", order="asc")
         else:
             found = await reconcile_ids(client.customers, held)
             gone = set(found.deleted)
             if gone:
                 table.deleted += len(gone)
                 yield _deleted(found.deleted)
-            scan = iter_changed_customers(
-                client.customers,
-                since=int(since),
-                after_id=int(after_id) if after_id is not None else None,
-                overlap=self._overlap,
-                until=until,
+            scan = _chain(
+                iter_changed_customers(
+                    client.customers,
+                    since=int(since),
+                    after_id=int(after_id) if after_id is not None else None,
+                    overlap=self._overlap,
+                    until=until,
+                ),
+                # Customers inside the held range that were never held (see reconcile).
+                _each(client.customers.get, found.unknown),
             )
-        async for customer in scan:
-            if customer.id in gone:
+        seen: array[int] = array("q")
+        async for batch in self._batches(table, scan, set(held), seen, skip=gone):
+            yield batch
+        if since is None and held:
+            # A full pass: what we held and did not see is gone.
+            seen_set = set(seen)
+            gone = {i for i in held if i not in seen_set}
+            if gone:
+                table.deleted += len(gone)
+                yield _deleted(sorted(gone))
+        kept = [i for i in held if i not in gone] if since is not None else []
+        state["held"] = encode_ids([*kept, *seen])
+        state["since"] = until
+        # Ids only grow: the highest ever held, even if that customer is gone.
+        previous = [int(after_id)] if after_id is not None else []
+        state["after_id"] = max([*seen, *kept[-1:], *previous], default=None)
+        self._spent()
+
+    async def _count_customers(self, client: HelpCrunch, *, full: bool) -> None:
+        total = await count_customers(client.customers)
+        self._report.full_pass_requests["customers"] = max(1, -(-total // 100))
+        self._report.totals["customers"] = total
+        if full:
+            self._report.full_reads.add("customers")
+
+    async def _batches(
+        self,
+        table: TableReport,
+        scan: AsyncIterator[Any],
+        held: set[int],
+        seen: array[int],
+        *,
+        skip: set[int] | frozenset[int] = frozenset(),
+    ) -> _Batches:
+        batch: list[dict[str, Any]] = []
+        async for item in scan:
+            if item.id in skip:
                 continue
-            seen.append(customer.id)
-            if customer.id in held_set:
+            seen.append(item.id)
+            if item.id in held:
                 table.changed += 1
             else:
                 table.new += 1
-            batch.append(_record(customer))
+            batch.append(_record(item))
             if len(batch) >= _BATCH:
                 yield batch
                 batch = []
                 self._spent()
         if batch:
             yield batch
-        if since is None and held:
-            # A full pass: what we held and did not see is gone.
-            seen_set = set(seen)
-            missing = [i for i in held if i not in seen_set]
-            if missing:
-                table.deleted += len(missing)
-                gone = set(missing)
-                yield _deleted(missing)
-        kept = [i for i in held if i not in gone] if since is not None else []
-        state["held"] = encode_ids([*kept, *seen])
-        state["since"] = until
-        # Ids only grow: the highest ever held, even if that customer is gone.
-        state["after_id"] = max([*seen, *kept[-1:], *([int(after_id)] if after_id else [])], default=None)
-        self._spent()
 
-    async def chats(self) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every chat at first; then the chats updated or created since the last run."""
+    async def chats(self) -> _Batches:
+        """Yield every chat at first; then the chats updated or created since the last run."""
         client = await self._shared.get()
         state = dlt.current.resource_state()
         until = int(self._clock())
         table = self._report.table("chats")
-        held = set(_held(state))
+        held = _held(state)
         since = None if self._full else state.get("since")
-        seen: list[int] = []
+        scan: AsyncIterator[Any]
         if since is None:
-            scan: AsyncIterator[Any] = client.chats.iter_all(sort="chats.createdAt", order="asc")
+            self._report.full_reads.add("chats")
+            scan = client.chats.iter_all(sort="chats.createdAt", order="asc")
         else:
             scan = iter_changed_chats(
                 client.chats,
                 since=int(since),
-                after_id=max(held) if held else None,
+                after_id=held[-1] if held else None,
                 overlap=self._overlap,
                 until=until,
             )
-        batch: list[dict[str, Any]] = []
-        async for chat in scan:
-            seen.append(chat.id)
-            if chat.id in held:
-                table.changed += 1
-            else:
-                table.new += 1
-            batch.append(_record(chat))
-            if len(batch) >= _BATCH:
-                yield batch
-                batch = []
-                self._spent()
-        if batch:
+        seen: array[int] = array("q")
+        async for batch in self._batches(table, scan, set(held), seen):
             yield batch
         state["held"] = encode_ids([*held, *seen])
         state["since"] = until
         self._spent()
 
-    async def messages(self, chats: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:
-        """The messages of the chats in one page of ``chats`` created since the last run."""
+    async def messages(self, chats: list[dict[str, Any]]) -> _Batches:
+        """Yield the messages of the chats in one page of ``chats`` created since the last run."""
         client = await self._shared.get()
         state = dlt.current.resource_state()
         table = self._report.table("messages")
@@ -336,8 +358,7 @@ class _Resources:
         async for _, messages in iter_new_messages(
             client.chats, ids, since=cutoff, concurrency=client_concurrency(client)
         ):
-            for message in messages:
-                batch.append(_record(message))
+            batch.extend(_record(message) for message in messages)
             table.new += len(messages)
             if len(batch) >= _BATCH:
                 yield batch
@@ -346,36 +367,27 @@ class _Resources:
             yield batch
         self._spent()
 
-    async def agents(self) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every agent, every run; the ones gone become hard deletes."""
+    async def agents(self) -> _Batches:
+        """Yield every agent, every run; the ones gone become hard deletes."""
         client = await self._shared.get()
         async for batch in self._whole("agents", client.agents.iter_all()):
             yield batch
 
-    async def departments(self) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every department, every run; the ones gone become hard deletes."""
+    async def departments(self) -> _Batches:
+        """Yield every department, every run; the ones gone become hard deletes."""
         client = await self._shared.get()
         async for batch in self._whole("departments", client.departments.iter_all()):
             yield batch
 
-    async def _whole(
-        self, name: str, scan: AsyncIterator[Any]
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    async def _whole(self, name: str, scan: AsyncIterator[Any]) -> _Batches:
         state = dlt.current.resource_state()
         table = self._report.table(name)
-        held = set(_held(state))
-        seen: set[int] = set()
-        batch: list[dict[str, Any]] = []
-        async for item in scan:
-            seen.add(item.id)
-            if item.id in held:
-                table.changed += 1
-            else:
-                table.new += 1
-            batch.append(_record(item))
-        if batch:
+        held = _held(state)
+        seen: array[int] = array("q")
+        async for batch in self._batches(table, scan, set(held), seen, skip=frozenset()):
             yield batch
-        gone = sorted(held - seen)
+        seen_set = set(seen)
+        gone = [i for i in held if i not in seen_set]
         if gone:
             table.deleted += len(gone)
             yield _deleted(gone)
@@ -383,7 +395,23 @@ class _Resources:
         self._spent()
 
 
+async def _chain(*scans: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    for scan in scans:
+        async for item in scan:
+            yield item
+
+
+async def _each(get: Callable[[int], Awaitable[Any]], ids: Iterable[int]) -> AsyncIterator[Any]:
+    from helpcrunch_async._errors import NotFoundError  # noqa: PLC0415 -- rare path
+
+    for i in ids:
+        try:
+            yield await get(i)
+        except NotFoundError:
+            continue
+
+
 def client_concurrency(client: Any) -> int:
-    """The concurrency the client was made with (its resources know it)."""
+    """Return the concurrency the client was made with (its resources know it)."""
     value = getattr(client.customers, "_concurrency", 8)
     return int(value) if isinstance(value, int) else 8
