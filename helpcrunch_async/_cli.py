@@ -19,6 +19,7 @@ from ._export import exit_codes as codes
 from ._export.demo import run_demo
 from ._export.run import ExportOptions, run_export
 from ._export.writer import FORMATS, ExportSettings, Format
+from .dlt import command as sync_cli
 from .testing import _cli as emulator_cli
 
 if TYPE_CHECKING:
@@ -87,6 +88,18 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("demo-output/customers.jsonl"), help="output file"
     )
     demo.set_defaults(command=_demo_command)
+
+    sync = commands.add_parser(
+        "sync",
+        help="keep a dlt destination (a DuckDB file by default) current",
+        description=(
+            "Load the account into a dlt destination; later runs load what changed. "
+            "Needs helpcrunch-async[dlt]. The API key comes from HELPCRUNCH_API_KEY or "
+            "--api-key-file."
+        ),
+    )
+    sync_cli.configure(sync)
+    sync.set_defaults(command=sync_cli.run)
 
     emulator = commands.add_parser(
         "emulator",

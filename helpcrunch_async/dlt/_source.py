@@ -50,7 +50,7 @@ from helpcrunch_async._resources.changes import (
     iter_new_messages,
     reconcile_ids,
 )
-from helpcrunch_async.dlt._held import decode_ids, encode_ids
+from helpcrunch_async._core.held import decode_ids, encode_ids
 from helpcrunch_async.dlt._session import SharedClient, local_budget
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from helpcrunch_async._export import exit_codes as codes
 
@@ -37,8 +37,12 @@ class SyncOptions:
     base_url: str = "https://api.helpcrunch.com/v1"
     destination: str = "duckdb"
     dataset_name: str = "helpcrunch"
-    pipeline_name: str = "helpcrunch"
+    # Not "helpcrunch": DuckDB names its catalog after the file, which must differ
+    # from the dataset name (dlt warns, DuckDB then cannot resolve the tables).
+    pipeline_name: str = "helpcrunch_sync"
     pipelines_dir: Path | None = None
+    # With the duckdb destination: the file (dlt's default: ./<pipeline_name>.duckdb).
+    duckdb_file: Path | None = None
     full: bool = False
     only: tuple[str, ...] = ()
     rate_limit: int = 120
@@ -57,8 +61,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``sync`` options to ``parser``."""
     parser.add_argument("--destination", default="duckdb", help="a dlt destination (duckdb)")
     parser.add_argument("--dataset-name", default="helpcrunch", help="default: %(default)s")
-    parser.add_argument("--pipeline-name", default="helpcrunch", help="default: %(default)s")
+    parser.add_argument("--pipeline-name", default="helpcrunch_sync", help="default: %(default)s")
     parser.add_argument("--pipelines-dir", type=Path, metavar="DIR", help="dlt's working folder")
+    parser.add_argument(
+        "--duckdb-file", type=Path, metavar="FILE", help="default: ./<pipeline-name>.duckdb"
+    )
     parser.add_argument("--full", action="store_true", help="read everything again")
     parser.add_argument(
         "--only", metavar="LIST", help=f"comma-separated subset of {','.join(_RESOURCES)}"
@@ -99,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
             dataset_name=args.dataset_name,
             pipeline_name=args.pipeline_name,
             pipelines_dir=args.pipelines_dir,
+            duckdb_file=args.duckdb_file,
             full=args.full,
             only=_only(args.only),
             rate_limit=args.rate_limit,
@@ -141,9 +149,14 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
 
     from helpcrunch_async.dlt._source import SyncReport, helpcrunch_source  # noqa: PLC0415 -- needs dlt
 
+    destination: Any = options.destination
+    if options.duckdb_file is not None:
+        if destination != "duckdb":
+            raise ValueError("--duckdb-file goes with --destination duckdb")
+        destination = dlt.destinations.duckdb(str(options.duckdb_file))
     pipeline = dlt.pipeline(
         pipeline_name=options.pipeline_name,
-        destination=options.destination,
+        destination=destination,
         dataset_name=options.dataset_name,
         pipelines_dir=None if options.pipelines_dir is None else str(options.pipelines_dir),
     )

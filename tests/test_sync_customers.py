@@ -1,0 +1,65 @@
+"""The dlt source over loopback: a real pipeline, a real DuckDB file, the emulator's customers."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import TYPE_CHECKING
+
+from sync_fixtures import expected_customers, sync, table, without_nulls
+
+from helpcrunch_async._core.held import decode_ids, encode_ids
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from helpcrunch_async.testing._thread import ThreadedEmulator
+
+
+def test_the_first_sync_loads_every_customer_field_by_field(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator], tmp_path: Path
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=450, seed=3)
+    report = sync(emulator, tmp_path, only=("customers",))
+    assert without_nulls(table(tmp_path, "customers")) == expected_customers(emulator)
+    assert report.tables["customers"].new == 450
+    # One count, then five pages.
+    assert report.requests == 1 + 5
+    assert report.full_pass_requests["customers"] == 5
+
+
+def test_a_full_sync_applies_deletions_as_hard_deletes(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator], tmp_path: Path
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=300, seed=4)
+    sync(emulator, tmp_path, only=("customers",))
+    gone = emulator.delete(5, "random")
+    emulator.insert(3, "end")
+    report = sync(emulator, tmp_path, only=("customers",), full=True)
+    rows = table(tmp_path, "customers")
+    assert not set(gone) & set(rows)
+    assert without_nulls(rows) == expected_customers(emulator)
+    assert (report.tables["customers"].deleted, report.tables["customers"].new) == (5, 3)
+
+
+def test_the_api_key_is_written_to_no_file(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator], tmp_path: Path
+) -> None:
+    key = "sk-sync-secret-7d1e"
+    emulator = helpcrunch_emulator_factory(customers=120, api_key=key)
+    sync(emulator, tmp_path, only=("customers",))
+    found = subprocess.run(
+        ["grep", "-rl", "--binary-files=text", key, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.stdout == ""
+
+
+def test_held_ids_are_stored_in_a_few_bytes_and_come_back_exactly() -> None:
+    ids = [*range(1, 100_001), 250_000, 250_002, 10**12]
+    blob = encode_ids(reversed(ids))
+    assert list(decode_ids(blob)) == ids
+    assert len(blob) < 1_000
+    assert list(decode_ids(encode_ids([]))) == []
