@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import dlt
 import msgspec
 
+from helpcrunch_async._core.held import decode_ids, encode_ids
 from helpcrunch_async._resources.changes import (
     DEFAULT_OVERLAP,
     count_customers,
@@ -50,7 +51,6 @@ from helpcrunch_async._resources.changes import (
     iter_new_messages,
     reconcile_ids,
 )
-from helpcrunch_async._core.held import decode_ids, encode_ids
 from helpcrunch_async.dlt._session import SharedClient, local_budget
 
 if TYPE_CHECKING:

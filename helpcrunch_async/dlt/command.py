@@ -154,11 +154,14 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
         if destination != "duckdb":
             raise ValueError("--duckdb-file goes with --destination duckdb")
         destination = dlt.destinations.duckdb(str(options.duckdb_file))
+    where: dict[str, str] = {}
+    if options.pipelines_dir is not None:
+        where["pipelines_dir"] = str(options.pipelines_dir)
     pipeline = dlt.pipeline(
         pipeline_name=options.pipeline_name,
         destination=destination,
         dataset_name=options.dataset_name,
-        pipelines_dir=None if options.pipelines_dir is None else str(options.pipelines_dir),
+        **where,
     )
     if pipeline.has_pending_data:
         # dlt loads pending packages and returns without extracting: the state
