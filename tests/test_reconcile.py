@@ -218,7 +218,7 @@ def test_read_size_must_be_positive() -> None:
         DeletionPlan([1], read_size=0)
 
 
-def test_customer_searches_bound_last_seen_above_by_the_scan_start() -> None:
+def test_customer_searches_bound_last_seen_above_by_the_servers_high_water_mark() -> None:
     first, second = customer_change_searches(since=1_000, until=5_000, after_id=77, overlap=60)
     assert first.filters == (
         ("customers.lastSeen", ">=", 940),
@@ -228,12 +228,16 @@ def test_customer_searches_bound_last_seen_above_by_the_scan_start() -> None:
     assert second.filters == (("customers.id", ">", 77),)
     assert (second.sort, second.order) == ("customers.firstSeen", "asc")
     assert len(customer_change_searches(since=1, until=2, after_id=None, overlap=0)) == 1
+    (only,) = customer_change_searches(since=1, until=None, after_id=5, overlap=0)
+    assert only.filters == (("customers.id", ">", 5),)
     with pytest.raises(ValueError, match="overlap"):
         customer_change_searches(since=1, until=2, after_id=None, overlap=-1)
 
 
 def test_chat_searches_sort_by_creation_which_never_moves() -> None:
-    searches = chat_change_searches(since=1_000, until=2_000, overlap=10)
+    searches = chat_change_searches(since=1_000, overlap=10)
     assert [s.sort for s in searches] == ["chats.createdAt", "chats.createdAt"]
-    assert searches[0].filters[0] == ("chats.updatedAt", ">=", 990)
-    assert searches[1].filters[1] == ("chats.createdAt", "<", 2_000)
+    assert searches[0].filters == (("chats.updatedAt", ">=", 990),)
+    assert searches[1].filters == (("chats.createdAt", ">=", 990),)
+    with pytest.raises(ValueError, match="overlap"):
+        chat_change_searches(since=1, overlap=-1)

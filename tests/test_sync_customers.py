@@ -22,8 +22,8 @@ def test_the_first_sync_loads_every_customer_field_by_field(
     report = sync(emulator, tmp_path, only=("customers",))
     assert without_nulls(table(tmp_path, "customers")) == expected_customers(emulator)
     assert report.tables["customers"].new == 450
-    # One count, then five pages.
-    assert report.requests == 1 + 5
+    # One count, one look at the newest lastSeen (the cursor), then five pages.
+    assert report.requests == 1 + 1 + 5
     assert report.full_pass_requests["customers"] == 5
 
 

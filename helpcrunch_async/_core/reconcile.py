@@ -37,7 +37,9 @@ The assumption that makes it exact, and what happens where it fails:
 
 Finding changes by searching (`customer_change_searches`, `chat_change_searches`):
 see each function for the searches and why their sort cannot let a record slip
-past while the scan runs.
+past while the scan runs. Cursors are in the server's clock, never ours: the
+next ``since`` is the highest timestamp the server had when this scan started
+(an emulator's clock, or a server's skewed one, is then harmless).
 """
 
 from __future__ import annotations
@@ -243,18 +245,21 @@ class ChangeSearch:
 
 
 def customer_change_searches(
-    *, since: int, until: int, after_id: int | None, overlap: int
+    *, since: int, until: int | None, after_id: int | None, overlap: int
 ) -> list[ChangeSearch]:
     """Return the searches that find every customer seen since ``since`` or newer than ``after_id``.
 
     1. ``lastSeen`` in ``[since - overlap, until)``, sorted by ``lastSeen``
-       ascending. ``until`` is the time the scan starts, so a visit during the
-       scan takes a customer *out* of the set (its ``lastSeen`` becomes now), which
-       changes the total and the scan engine's repair windows catch the shift;
-       such a customer is found by the next sync, whose ``since`` is this
-       ``until``. The overlap absorbs clock skew: a visit whose server time
-       falls just before ``until`` enters the set at its end (the largest
-       ``lastSeen``), where the ascending scan still reaches it.
+       ascending. ``until`` is one past the highest ``lastSeen`` on the server
+       when the scan starts (the shell asks for it: one request), in the
+       server's own clock. A visit during the scan gives a customer a
+       ``lastSeen`` at or above ``until``, which takes it *out* of the set: the
+       total changes, and the scan engine's repair windows catch the shift;
+       that customer is found by the next sync, whose ``since`` is this
+       ``until - 1``. Without the bound, a visit would move a customer from the
+       middle of the set to its end without changing the total, and a customer
+       at a window boundary could slip. ``until=None`` (no customer has been
+       seen since ``since``) skips this search.
     2. If ``after_id`` is given: ``id > after_id``, sorted by ``firstSeen``
        ascending (customers never seen have no ``lastSeen``, so search 1 cannot
        find them). ``firstSeen`` is set once, and new customers come with the
@@ -264,16 +269,18 @@ def customer_change_searches(
     """
     if overlap < 0:
         raise ValueError("overlap must not be negative")
-    searches = [
-        ChangeSearch(
-            filters=(
-                ("customers.lastSeen", ">=", since - overlap),
-                ("customers.lastSeen", "<", until),
-            ),
-            sort="customers.lastSeen",
-            order="asc",
+    searches: list[ChangeSearch] = []
+    if until is not None:
+        searches.append(
+            ChangeSearch(
+                filters=(
+                    ("customers.lastSeen", ">=", since - overlap),
+                    ("customers.lastSeen", "<", until),
+                ),
+                sort="customers.lastSeen",
+                order="asc",
+            )
         )
-    ]
     if after_id is not None:
         searches.append(
             ChangeSearch(
@@ -285,30 +292,31 @@ def customer_change_searches(
     return searches
 
 
-def chat_change_searches(*, since: int, until: int, overlap: int) -> list[ChangeSearch]:
+def chat_change_searches(*, since: int, overlap: int) -> list[ChangeSearch]:
     """Return the searches that find every chat changed or created since ``since``.
 
-    1. ``updatedAt`` in ``[since - overlap, until)``: chats opened, answered,
-       closed, reassigned or re-rated (every one of those moves ``updatedAt``).
-    2. ``createdAt`` in ``[since - overlap, until)``: new chats, in case a new
-       chat's ``updatedAt`` is left empty.
+    1. ``updatedAt >= since - overlap``: chats opened, answered, closed,
+       reassigned or re-rated (every one of those moves ``updatedAt``).
+    2. ``createdAt >= since - overlap``: new chats, in case a new chat's
+       ``updatedAt`` is left empty.
 
     Both sorted by ``createdAt`` ascending, which never changes for a chat: a
-    change during the scan moves the chat out of set 1 (a total change that the
-    scan's repair windows handle), never to another place in the order. Chat ids
-    cannot be searched, so there is no ``after_id`` search; set 2 plays its part.
+    change during the scan adds a chat to set 1 at its old place (a total
+    change, which the scan's repair windows handle) and never moves one
+    inside the set, so no upper bound is needed. Chat ids cannot be searched;
+    the shell reads the newest chats above ``after_id`` from ``GET /chats``.
     """
     if overlap < 0:
         raise ValueError("overlap must not be negative")
     low = since - overlap
     return [
         ChangeSearch(
-            filters=(("chats.updatedAt", ">=", low), ("chats.updatedAt", "<", until)),
+            filters=(("chats.updatedAt", ">=", low),),
             sort="chats.createdAt",
             order="asc",
         ),
         ChangeSearch(
-            filters=(("chats.createdAt", ">=", low), ("chats.createdAt", "<", until)),
+            filters=(("chats.createdAt", ">=", low),),
             sort="chats.createdAt",
             order="asc",
         ),

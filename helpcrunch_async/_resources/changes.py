@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from helpcrunch_async._core.reconcile import (
     chat_change_searches,
     customer_change_searches,
 )
-from helpcrunch_async._errors import InvalidParameterError
+from helpcrunch_async._errors import DecodeError, InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Sequence
@@ -37,7 +36,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_OVERLAP",
     "Reconciled",
+    "chats_high_water",
     "count_customers",
+    "customers_high_water",
     "find_deleted",
     "iter_changed_chats",
     "iter_changed_customers",
@@ -65,7 +66,52 @@ async def count_customers(customers: Customers, where: Sequence[Any] | None = No
         page = await customers.list(offset=0, limit=1)
     else:
         page = await customers.search(list(where), offset=0, limit=1)
-    return page.total
+    return _total(page)
+
+
+def _total(page: Any) -> int:
+    total = page.total
+    if total is None:
+        raise DecodeError("the server sent no total for a search; cannot count")
+    return int(total)
+
+
+async def customers_high_water(customers: Customers, *, since: int | None = None) -> int | None:
+    """Return the highest ``lastSeen`` on the server (at or above ``since``), in one request.
+
+    This is the server's clock, not ours: the cursor of the next sync. With no
+    ``since``, ``GET /customers`` sorted by ``lastSeen`` descending answers,
+    unless it puts customers never seen first (then a search does: two requests).
+    """
+    if since is None:
+        top = await customers.list(offset=0, limit=1, sort="customers.lastSeen", order="desc")
+        if not top.data or top.data[0].last_seen is not None:
+            return top.data[0].last_seen if top.data else None
+        since = 0
+    where = [_filter("customers.lastSeen", ">=", max(since, 0))]
+    page = await customers.search(where, sort="customers.lastSeen", order="desc", limit=1)
+    return page.data[0].last_seen if page.data else None
+
+
+async def chats_high_water(chats: Chats) -> int | None:
+    """Return the latest chat timestamp the server has (created, last message, closed).
+
+    Two requests. It is at most the server's "now", which is all a cursor
+    needs: an early cursor reads a few chats twice, a late one would lose some.
+    """
+    found: list[int] = []
+    for sort, attribute in (
+        ("chats.lastMessageAt", "last_message_at"),
+        ("chats.closedAt", "closed_at"),
+    ):
+        page = await chats.list(offset=0, limit=1, sort=sort, order="desc")
+        for chat in page.data:
+            value = getattr(chat, attribute)
+            if isinstance(value, int):
+                found.append(value)
+            if isinstance(chat.created_at, int):
+                found.append(chat.created_at)
+    return max(found, default=None)
 
 
 def _check_changes(since: int, after_id: int | None, overlap: int) -> None:
@@ -87,12 +133,16 @@ async def iter_changed_customers(
 ) -> AsyncIterator[Customer]:
     """Yield every customer seen since ``since - overlap`` or with an id above ``after_id``, once.
 
-    ``until`` (default: now) bounds the ``lastSeen`` search above; a customer
-    who visits during the scan is found by the next call, whose ``since`` is
-    this ``until``. See `customer_change_searches` for why nothing slips.
+    ``until`` (default: one past the server's highest ``lastSeen``, asked for
+    first) bounds the ``lastSeen`` search above; a customer who visits during
+    the scan is found by the next call, whose ``since`` is ``until - 1``. See
+    `customer_change_searches` for why nothing slips.
     """
     _check_changes(since, after_id, overlap)
-    bound = int(time.time()) if until is None else until
+    bound = until
+    if bound is None:
+        high = await customers_high_water(customers, since=since - overlap)
+        bound = None if high is None else high + 1
     seen = IdSet()
     for search in customer_change_searches(
         since=since, until=bound, after_id=after_id, overlap=overlap
@@ -158,7 +208,6 @@ async def iter_changed_chats(
     after_id: int | None = None,
     *,
     overlap: int = DEFAULT_OVERLAP,
-    until: int | None = None,
 ) -> AsyncIterator[Chat]:
     """Yield every chat updated or created since ``since - overlap``, once.
 
@@ -168,9 +217,8 @@ async def iter_changed_chats(
     ``after_id``), which catches new chats whatever their timestamps say.
     """
     _check_changes(since, after_id, overlap)
-    bound = int(time.time()) if until is None else until
     seen = IdSet()
-    for search in chat_change_searches(since=since, until=bound, overlap=overlap):
+    for search in chat_change_searches(since=since, overlap=overlap):
         where = [_filter(*f) for f in search.filters]
         async with chats.iter_search(
             where, comparison="AND", sort=search.sort, order=search.order

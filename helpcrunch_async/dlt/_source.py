@@ -34,7 +34,6 @@ edited old message. ``full=True`` refreshes everything.
 from __future__ import annotations
 
 import logging
-import time
 from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -45,7 +44,9 @@ import msgspec
 from helpcrunch_async._core.held import decode_ids, encode_ids
 from helpcrunch_async._resources.changes import (
     DEFAULT_OVERLAP,
+    chats_high_water,
     count_customers,
+    customers_high_water,
     iter_changed_chats,
     iter_changed_customers,
     iter_new_messages,
@@ -128,7 +129,6 @@ def helpcrunch_source(
     overlap: int = DEFAULT_OVERLAP,
     full: bool = False,
     report: SyncReport | None = None,
-    clock: Callable[[], float] = time.time,
 ) -> DltSource:
     """Return the HelpCrunch dlt source: customers, chats, messages, agents, departments.
 
@@ -139,7 +139,7 @@ def helpcrunch_source(
     it is never written to dlt's state, trace or schema. ``overlap`` seconds are
     subtracted from each cursor (clock skew, visits in flight). ``full``
     reads everything again and applies the deletions that shows. ``report``,
-    when given, is filled in as the run goes. ``clock`` gives unix seconds.
+    when given, is filled in as the run goes.
     """
     key = api_key
     if key is None:
@@ -164,7 +164,7 @@ def helpcrunch_source(
         {"api_key": key, "base_url": base_url, "concurrency": concurrency},
     )
     run = report if report is not None else SyncReport()
-    resources = _Resources(shared, run, overlap=overlap, full=full, clock=clock)
+    resources = _Resources(shared, run, overlap=overlap, full=full)
 
     source: DltSource = _source(resources)
     return source
@@ -219,14 +219,14 @@ class _Resources:
         *,
         overlap: int,
         full: bool,
-        clock: Callable[[], float],
     ) -> None:
         self._shared = shared
         self._report = report
         self._overlap = overlap
         self._full = full
-        self._clock = clock
-        self._message_cursor: tuple[int | None, int] | None = None
+        # The chats' cursor of this run, for the messages (set before chats yields).
+        self._chats_cursor: int | None = None
+        self._messages_since: tuple[int | None] | None = None
 
     def _spent(self) -> None:
         self._report.requests = self._shared.requests
@@ -235,12 +235,14 @@ class _Resources:
         """Yield every customer at first; then deletions (by counting) and what changed."""
         client = await self._shared.get()
         state = dlt.current.resource_state()
-        until = int(self._clock())
         table = self._report.table("customers")
         held = _held(state)
         since = None if self._full else state.get("since")
         after_id = state.get("after_id")
         await self._count_customers(client, full=since is None)
+        # The server's clock when the scan starts: the next run's cursor.
+        low = None if since is None else int(since) - self._overlap
+        high = await customers_high_water(client.customers, since=low)
         gone: set[int] = set()
         scan: AsyncIterator[Any]
         if since is None:
@@ -257,7 +259,7 @@ class _Resources:
                     since=int(since),
                     after_id=int(after_id) if after_id is not None else None,
                     overlap=self._overlap,
-                    until=until,
+                    until=None if high is None else high + 1,
                 ),
                 # Customers inside the held range that were never held (see reconcile).
                 _each(client.customers.get, found.unknown),
@@ -274,7 +276,7 @@ class _Resources:
                 yield _deleted(sorted(gone))
         kept = [i for i in held if i not in gone] if since is not None else []
         state["held"] = encode_ids([*kept, *seen])
-        state["since"] = until
+        state["since"] = high if high is not None else (since or 0)
         # Ids only grow: the highest ever held, even if that customer is gone.
         previous = [int(after_id)] if after_id is not None else []
         state["after_id"] = max([*seen, *kept[-1:], *previous], default=None)
@@ -317,10 +319,11 @@ class _Resources:
         """Yield every chat at first; then the chats updated or created since the last run."""
         client = await self._shared.get()
         state = dlt.current.resource_state()
-        until = int(self._clock())
         table = self._report.table("chats")
         held = _held(state)
         since = None if self._full else state.get("since")
+        high = await chats_high_water(client.chats)
+        self._chats_cursor = high if high is not None else (since or 0)
         scan: AsyncIterator[Any]
         if since is None:
             self._report.full_reads.add("chats")
@@ -331,13 +334,12 @@ class _Resources:
                 since=int(since),
                 after_id=held[-1] if held else None,
                 overlap=self._overlap,
-                until=until,
             )
         seen: array[int] = array("q")
         async for batch in self._batches(table, scan, set(held), seen):
             yield batch
         state["held"] = encode_ids([*held, *seen])
-        state["since"] = until
+        state["since"] = self._chats_cursor
         self._spent()
 
     async def messages(self, chats: list[dict[str, Any]]) -> _Batches:
@@ -345,13 +347,11 @@ class _Resources:
         client = await self._shared.get()
         state = dlt.current.resource_state()
         table = self._report.table("messages")
-        if self._message_cursor is None:
-            # Once per run: the cursor moves to when the first page came in.
-            # The chats' cursor decides which chats come, this one which messages.
-            previous = None if self._full else state.get("since")
-            self._message_cursor = (previous, int(self._clock()))
-        previous, started = self._message_cursor
-        state["since"] = started
+        if self._messages_since is None:
+            # Once per run: the messages older than the last run's chat cursor are held.
+            self._messages_since = (None if self._full else state.get("since"),)
+        (previous,) = self._messages_since
+        state["since"] = self._chats_cursor
         cutoff = None if previous is None else int(previous) - self._overlap
         ids = [c["id"] for c in chats if not c.get(DELETED_COLUMN)]
         batch: list[dict[str, Any]] = []
