@@ -38,6 +38,7 @@ PARTS = (
     ("arrival_jitter", "The cap under arrival jitter"),
     ("emulator_throughput", "Emulator throughput"),
     ("shared_budget", "Shared budget"),
+    ("sync", "Sync: an incremental dlt sync against a full pass"),
 )
 NAMES = tuple(name for name, _ in PARTS)
 
