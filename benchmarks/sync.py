@@ -168,22 +168,34 @@ def table(result: dict[str, Any]) -> str:
     again = result["full_reexport_customers"]
     share = result["customer_share_of_full_pass"]
     verdict = "met" if share <= result["target_share"] and not result["missing"] else "MISSED"
+    rows = [
+        (
+            "first sync (everything)",
+            first["requests"],
+            first["by_kind"].get("customers", 0),
+            first["wall_s"],
+        ),
+        (
+            "incremental sync after drift",
+            second["requests"],
+            second["by_kind"].get("customers", 0),
+            second["wall_s"],
+        ),
+        ("full re-export of the customers", again["requests"], again["requests"], again["wall_s"]),
+    ]
     lines = [
         f"{result['customers']:,} customers, {result['chats']:,} chats, cap {result['rate']}.",
         "",
         "| run | requests | of which customers | wall |",
         "|---|---|---|---|",
-        f"| first sync (everything) | {first['requests']:,} | "
-        f"{first['by_kind'].get('customers', 0):,} | {first['wall_s']} s |",
-        f"| incremental sync after drift | {second['requests']:,} | "
-        f"{second['by_kind'].get('customers', 0):,} | {second['wall_s']} s |",
-        f"| full re-export of the customers | {again['requests']:,} | {again['requests']:,} | "
-        f"{again['wall_s']} s |",
+        *(f"| {name} | {total:,} | {mine:,} | {wall} s |" for name, total, mine, wall in rows),
         "",
-        f"Incremental customers: {share:.1%} of a full pass "
-        f"({result['full_pass_customers_requests']:,} requests); target at most "
-        f"{result['target_share']:.0%}: {verdict}. Missing {result['missing']}, extra "
-        f"{result['extra']}, stale lastSeen {result['stale_last_seen']}.",
+        (
+            f"Incremental customers: {share:.1%} of a full pass "
+            f"({result['full_pass_customers_requests']:,} requests); target at most "
+            f"{result['target_share']:.0%}: {verdict}. Missing {result['missing']}, extra "
+            f"{result['extra']}, stale lastSeen {result['stale_last_seen']}."
+        ),
     ]
     return "\n".join(lines)
 
