@@ -42,6 +42,10 @@ import dlt
 import msgspec
 
 from helpcrunch_async._core.held import decode_ids, encode_ids
+from helpcrunch_async._models.agents import Agent, Department
+from helpcrunch_async._models.chats import Chat
+from helpcrunch_async._models.customers import Customer
+from helpcrunch_async._models.messages import Message
 from helpcrunch_async._resources.changes import (
     DEFAULT_OVERLAP,
     chats_high_water,
@@ -101,6 +105,36 @@ class SyncReport:
     def table(self, name: str) -> TableReport:
         """Return the report of ``name``, created on first use."""
         return self.tables.setdefault(name, TableReport())
+
+
+def _columns(model: type[msgspec.Struct]) -> dict[str, Any]:
+    """Return dlt column hints for ``model``'s fields, so every column has its type at once.
+
+    Without them dlt infers types from the first values and leaves out a
+    column that only ever held null (and warns). Timestamps are declared as
+    their wire unions at run time (see the models) but always hold int.
+    """
+    hints: dict[str, Any] = dict(_COLUMNS)
+    info = msgspec.inspect.type_info(model)
+    assert isinstance(info, msgspec.inspect.StructType)  # noqa: S101 -- a Struct by type
+    for f in info.fields:
+        hints[f.encode_name] = {"data_type": _data_type(f.type), "nullable": f.name != "id"}
+    return hints
+
+
+def _data_type(kind: msgspec.inspect.Type) -> str:
+    kinds = kind.types if isinstance(kind, msgspec.inspect.UnionType) else (kind,)
+    real = [k for k in kinds if not isinstance(k, msgspec.inspect.NoneType)]
+    simple = {
+        msgspec.inspect.IntType: "bigint",
+        msgspec.inspect.BoolType: "bool",
+        msgspec.inspect.StrType: "text",
+        msgspec.inspect.FloatType: "double",
+    }
+    found = {simple.get(type(k), "json") for k in real}
+    if found == {"bigint", "double", "text"} or found == {"bigint", "double"}:
+        return "bigint"  # a timestamp: normalised to int seconds
+    return found.pop() if len(found) == 1 else "json"
 
 
 def _record(item: msgspec.Struct) -> dict[str, Any]:
@@ -174,15 +208,25 @@ def _source(resources: _Resources) -> DltSource:
     @dlt.source(name="helpcrunch", max_table_nesting=0)
     def helpcrunch() -> Any:
         merge: dict[str, Any] = {"primary_key": "id", "write_disposition": "merge"}
-        chats = dlt.resource(_plain(resources.chats), name="chats", columns=_COLUMNS, **merge)
-        messages = _per_item(resources.messages)
+        chats = dlt.resource(_plain(resources.chats), name="chats", columns=_columns(Chat), **merge)
         return [
-            dlt.resource(_plain(resources.customers), name="customers", columns=_COLUMNS, **merge),
-            chats,
-            dlt.transformer(messages, name="messages", data_from=chats, **merge),
-            dlt.resource(_plain(resources.agents), name="agents", columns=_COLUMNS, **merge),
             dlt.resource(
-                _plain(resources.departments), name="departments", columns=_COLUMNS, **merge
+                _plain(resources.customers), name="customers", columns=_columns(Customer), **merge
+            ),
+            chats,
+            dlt.transformer(
+                _per_item(resources.messages),
+                name="messages",
+                data_from=chats,
+                columns=_columns(Message),
+                **merge,
+            ),
+            dlt.resource(_plain(resources.agents), name="agents", columns=_columns(Agent), **merge),
+            dlt.resource(
+                _plain(resources.departments),
+                name="departments",
+                columns=_columns(Department),
+                **merge,
             ),
         ]
 
