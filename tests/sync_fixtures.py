@@ -9,7 +9,10 @@ import duckdb
 import msgspec
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from helpcrunch_async._models.customers import decode_customer
+from helpcrunch_async._models.agents import Agent, Department
+from helpcrunch_async._models.chats import Chat
+from helpcrunch_async._models.customers import Customer, decode_customer
+from helpcrunch_async._models.messages import Message
 from helpcrunch_async.dlt.command import SyncOptions, run_sync
 
 if TYPE_CHECKING:
@@ -80,3 +83,32 @@ def expected_customers(emulator: ThreadedEmulator) -> dict[int, dict[str, Any]]:
 def without_nulls(rows: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
     """Rows with their null cells dropped (dlt adds a column only once a value needs it)."""
     return {i: {k: v for k, v in r.items() if v is not None} for i, r in rows.items()}
+
+
+def _typed(records: list[dict[str, Any]], model: type[msgspec.Struct]) -> dict[int, dict[str, Any]]:
+    """API JSON records read through our model (as the client reads them), by id."""
+    out: dict[int, dict[str, Any]] = {}
+    for record in records:
+        typed = msgspec.json.decode(msgspec.json.encode(record), type=model)
+        row = as_row(msgspec.to_builtins(typed))
+        out[row["id"]] = row
+    return out
+
+
+def truth(emulator: ThreadedEmulator) -> dict[str, dict[int, dict[str, Any]]]:
+    """Every table the mirror must hold, from the emulator's own data."""
+    chats = emulator.truth_chats()
+    messages = [m for chat in chats for m in emulator.truth_messages(chat["id"])]
+    return {
+        "customers": _typed(emulator.truth_customers(), Customer),
+        "chats": _typed(chats, Chat),
+        "messages": _typed(messages, Message),
+        "agents": _typed(emulator.truth_agents(), Agent),
+        "departments": _typed(emulator.truth_departments(), Department),
+    }
+
+
+def mirror(folder: Path) -> dict[str, dict[int, dict[str, Any]]]:
+    """Every table of the mirror, null cells dropped."""
+    names = ("customers", "chats", "messages", "agents", "departments")
+    return {name: without_nulls(table(folder, name)) for name in names}
