@@ -39,7 +39,7 @@ from ._models.customers import (
 from ._redis.budget import RedisBudget, RedisUnavailableError
 from ._resources.customers import Customers
 from ._shell.budget import LocalBudget, RateBudget
-from ._shell.scan import CustomerScan
+from ._shell.scan import CustomerScan, Scan
 
 __version__ = "0.1.0"
 
@@ -68,6 +68,7 @@ __all__ = [
     "RedisBudget",
     "RedisUnavailableError",
     "RequestTimeoutError",
+    "Scan",
     "ScanStats",
     "ServerError",
     "Tag",

@@ -7,7 +7,9 @@ import contextlib
 import logging
 from typing import Any
 
+import aiohttp
 import pytest
+from page_servers import Listing, PageServer, page_fetcher
 
 import helpcrunch_async as hc
 from helpcrunch_async.testing import Drift, Emulator
@@ -294,3 +296,48 @@ async def test_retries_and_pauses_are_logged_with_their_reason(
     assert "503" in caplog.text
     assert "429" in caplog.text
     assert "pause" in caplog.text
+
+
+async def scan_listing(
+    listing: Listing, *, page_size: int = 100, concurrency: int = 4
+) -> tuple[list[int], hc.Scan[int], list[tuple[int, int]]]:
+    """Scan one tiny server's listing with the generic scan; return ids, scan, requests."""
+    async with PageServer({"/v1/items": listing}) as server, aiohttp.ClientSession() as session:
+        fetch = page_fetcher(session, server.base_url + "/items", list_key=listing.list_key)
+        async with hc.Scan(fetch, key=int, page_size=page_size, concurrency=concurrency) as scan:
+            ids = [i async for i in scan]
+    return ids, scan, server.requests_to("/v1/items")
+
+
+@pytest.mark.parametrize("rows", [0, 1, 99, 100, 101, 250, 300])
+async def test_a_listing_without_total_is_paged_until_a_short_page(rows: int) -> None:
+    # The old agents and departments pages carry no total at all.
+    ids, scan, requests = await scan_listing(
+        Listing(list(range(1, rows + 1)), total=lambda _: None)
+    )
+    assert ids == list(range(1, rows + 1))
+    assert scan.stats.customers == rows
+    assert scan.stats.total_at_start is None
+    # Every window up to the first short one; and an empty one when the last is full.
+    assert sorted(offset for offset, _ in requests) == list(range(0, rows // 100 * 100 + 1, 100))
+
+
+@pytest.mark.parametrize(("list_key", "total_key"), [("data", "meta"), ("messages", "total")])
+async def test_a_generic_scan_reads_each_documented_page_shape(
+    list_key: str, total_key: str
+) -> None:
+    ids, scan, requests = await scan_listing(
+        Listing(list(range(500, 0, -2)), list_key=list_key, total_key=total_key), page_size=30
+    )
+    assert ids == list(range(500, 0, -2))
+    assert scan.stats.total_at_start == scan.stats.total_at_end == 250
+    assert len(requests) == 9
+    assert "<Scan closed items=250" in repr(scan)
+
+
+async def test_customers_iter_all_is_a_generic_scan() -> None:
+    async with Emulator(customers=10, api_key=KEY) as emu, client_for(emu) as client:
+        scan = client.customers.iter_all()
+        assert isinstance(scan, hc.CustomerScan)
+        assert isinstance(scan, hc.Scan)
+        await scan.aclose()

@@ -29,6 +29,7 @@ EXPECTED = [
     "RedisBudget",
     "RedisUnavailableError",
     "RequestTimeoutError",
+    "Scan",
     "ScanStats",
     "ServerError",
     "Tag",

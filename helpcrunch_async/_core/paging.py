@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["Fetch", "ScanPlan", "ScanStats"]
+__all__ = ["Fetch", "PageResult", "ScanPlan", "ScanStats"]
 
 T = TypeVar("T")
 
@@ -109,6 +109,18 @@ class ScanStats:
         if self.total_at_end is None:
             return 0
         return max(0, self.total_at_end - self.start_offset - self.customers)
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult(Generic[T]):
+    """One page as a scan needs it: its ``items`` in the server's order and its ``total``.
+
+    ``total`` is None for endpoints whose pages carry none (the old agents and
+    departments variant): the scan then pages on until a page comes back short.
+    """
+
+    items: Sequence[T]
+    total: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,12 +236,16 @@ class ScanPlan(Generic[T]):
             return None
         return self._dispatch()
 
-    def page_done(self, fetch: Fetch, items: Sequence[T], total: int) -> None:
-        """Record the answer to ``fetch`` with the server's ``total``."""
+    def page_done(self, fetch: Fetch, items: Sequence[T], total: int | None) -> None:
+        """Record the answer to ``fetch`` with the server's ``total`` (None: it gave none)."""
         if fetch not in self._in_flight:
             raise ValueError(f"no window in flight at offset {fetch.offset}")
         self._in_flight.discard(fetch)
-        window = _Window(items, total)
+        # No total: equal totals never ask for repairs; a full page promises one
+        # more window, and a short one ends the data.
+        window = _Window(items, -1 if total is None else total)
+        if total is None:
+            total = fetch.offset + len(items) + (len(items) >= fetch.limit)
         self._latest_total = total
         size = self.page_size
         if fetch.repair_for is not None:

@@ -13,7 +13,7 @@ from helpcrunch_async._core.params import (
     check_sort,
 )
 from helpcrunch_async._models.customers import Customer, CustomersPage, decode_customer, decode_page
-from helpcrunch_async._shell.scan import CustomerScan
+from helpcrunch_async._shell.scan import CustomerScan, PageResult
 
 if TYPE_CHECKING:
     from helpcrunch_async._core.paging import ScanStats
@@ -73,11 +73,14 @@ class Customers:
             else check_positive_int("concurrency", concurrency)
         )
 
-        async def fetch(offset: int, limit: int, stats: ScanStats) -> CustomersPage:
+        async def fetch(offset: int, limit: int, stats: ScanStats) -> PageResult[Customer]:
             query = {**query_base, "offset": offset, "limit": limit}
-            return await self._caller.call("GET", "/customers", query, decode_page, stats)
+            page = await self._caller.call("GET", "/customers", query, decode_page, stats)
+            return PageResult(page.data, page.total)
 
-        scan = CustomerScan(fetch, page_size=page_size, concurrency=workers, start=start)
+        scan = CustomerScan(
+            fetch, key=_customer_id, page_size=page_size, concurrency=workers, start=start
+        )
         self._scans.add(scan)
         return scan
 
@@ -85,6 +88,10 @@ class Customers:
         """Close every scan this resource started that is still open."""
         for scan in list(self._scans):
             await scan.aclose()
+
+
+def _customer_id(customer: Customer) -> int:
+    return customer.id
 
 
 def _query(offset: int, limit: int, sort: str | None, order: str) -> dict[str, str | int]:

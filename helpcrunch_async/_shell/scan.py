@@ -1,9 +1,14 @@
-"""The running scan behind ``iter_all``: fetch tasks in, customers out in order.
+"""The running scan behind every ``iter_*``: fetch tasks in, items out in order.
 
-Shell code over `_paging.ScanPlan` (which window next, in which order) and
-`_idset.IdSet` (seen before?). Fetching is driven by task completion callbacks,
-not by the consumer, so pages keep arriving while the caller works on earlier
-customers, up to the plan's lookahead.
+Shell code over `_core.paging.ScanPlan` (which window next, in which order) and
+`_core.idset.IdSet` (seen before?). Fetching is driven by task completion
+callbacks, not by the consumer, so pages keep arriving while the caller works on
+earlier items, up to the plan's lookahead.
+
+A resource builds a scan from two functions: ``fetch_page(offset, limit,
+stats)``, which sends one request (counting its costs into ``stats``) and
+returns a `PageResult`, and ``key(item)``, the item's integer id, by which
+items seen twice are dropped.
 """
 
 from __future__ import annotations
@@ -15,48 +20,63 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from helpcrunch_async._core.idset import IdSet
-from helpcrunch_async._core.paging import Fetch, ScanPlan, ScanStats
-from helpcrunch_async._models.customers import Customer, CustomersPage
+from helpcrunch_async._core.paging import Fetch, PageResult, ScanPlan, ScanStats
+from helpcrunch_async._models.customers import Customer
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["CustomerScan"]
+__all__ = ["CustomerScan", "FetchPage", "PageResult", "Scan"]
 
 logger = logging.getLogger("helpcrunch_async")
 
-# (offset, limit, stats) -> the page.
-FetchPage = Callable[[int, int, ScanStats], Coroutine[Any, Any, CustomersPage]]
+T = TypeVar("T")
+
+# (offset, limit, stats) -> the page; the request's costs are counted into stats.
+FetchPage = Callable[[int, int, ScanStats], Coroutine[Any, Any, PageResult[T]]]
 
 
-class CustomerScan:
-    """Every customer of the account, in the server's sort order, each at most once.
+class Scan(Generic[T]):
+    """Every item of one listing, in the server's order, each at most once.
 
     Use it as an async iterator, and close it when you stop early: ``async with``,
     ``contextlib.aclosing`` or `aclose` cancel every request still in flight at
     once. ``stats`` tells what happened (requests, retries, 429s, duplicates
-    dropped, total at start and end) while the scan runs and after it ends.
+    dropped, total at start and end) while the scan runs and after it ends;
+    ``stats.customers`` counts the items yielded, whatever their kind.
+
+    ``fetch_page(offset, limit, stats)`` fetches one window, ``key(item)`` is
+    the id by which an item seen twice is dropped; at most ``concurrency``
+    requests are in flight, and at most twice that many windows are fetched
+    ahead of the consumer. ``start`` skips the first items (resuming).
     """
 
     def __init__(
-        self, fetch_page: FetchPage, *, page_size: int, concurrency: int, start: int = 0
+        self,
+        fetch_page: FetchPage[T],
+        *,
+        key: Callable[[T], int],
+        page_size: int,
+        concurrency: int,
+        start: int = 0,
     ) -> None:
         self._fetch_page = fetch_page
+        self._key = key
         self._concurrency = concurrency
         # Twice the concurrency: a slow head page leaves the other workers a
         # full round of work before the reorder buffer stops them.
-        self._plan: ScanPlan[Customer] = ScanPlan(
+        self._plan: ScanPlan[T] = ScanPlan(
             page_size=page_size, lookahead=2 * concurrency, start=start
         )
         self._ids = IdSet()
-        self._tasks: dict[Fetch, asyncio.Task[CustomersPage]] = {}
+        self._tasks: dict[Fetch, asyncio.Task[PageResult[T]]] = {}
         self._wakeup: asyncio.Event | None = None
         self._error: BaseException | None = None
         self._error_offset: int | None = None
-        self._batch: Sequence[Customer] = ()
+        self._batch: Sequence[T] = ()
         self._index = 0
         self._started = False
         self._closed = False
@@ -65,7 +85,7 @@ class CustomerScan:
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._started else "new")
         return (
-            f"<CustomerScan {state} customers={self.stats.customers} "
+            f"<{type(self).__name__} {state} items={self.stats.customers} "
             f"requests={self.stats.requests} in_flight={len(self._tasks)}>"
         )
 
@@ -90,14 +110,14 @@ class CustomerScan:
             with contextlib.suppress(RuntimeError):  # the loop may be closed already
                 task.cancel()
 
-    async def __anext__(self) -> Customer:
+    async def __anext__(self) -> T:
         if self._index < len(self._batch):
-            customer = self._batch[self._index]
+            item = self._batch[self._index]
             self._index += 1
-            return customer
+            return item
         return await self._next_batch()
 
-    async def _next_batch(self) -> Customer:
+    async def _next_batch(self) -> T:
         if self._closed:
             raise StopAsyncIteration
         if not self._started:
@@ -137,13 +157,14 @@ class CustomerScan:
             self._abandon()
             raise
 
-    def _fresh(self, items: Sequence[Customer]) -> list[Customer]:
-        new = self._ids.add_many([c.id for c in items])
-        fresh = [c for c, is_new in zip(items, new, strict=True) if is_new]
+    def _fresh(self, items: Sequence[T]) -> list[T]:
+        key = self._key
+        new = self._ids.add_many([key(item) for item in items])
+        fresh = [item for item, is_new in zip(items, new, strict=True) if is_new]
         dropped = len(items) - len(fresh)
         if dropped:
             self.stats.duplicates += dropped
-            logger.info("dropped %d customers already yielded (offsets shifted)", dropped)
+            logger.info("dropped %d items already yielded (offsets shifted)", dropped)
         self.stats.customers += len(fresh)
         return fresh
 
@@ -166,7 +187,7 @@ class CustomerScan:
             self._tasks[fetch] = task
             task.add_done_callback(functools.partial(_on_done, weakref.ref(self), fetch))
 
-    def _on_done(self, fetch: Fetch, task: asyncio.Task[CustomersPage]) -> None:
+    def _on_done(self, fetch: Fetch, task: asyncio.Task[PageResult[T]]) -> None:
         self._tasks.pop(fetch, None)
         if task.cancelled():
             return
@@ -181,14 +202,17 @@ class CustomerScan:
             self._cancel_all()
         else:
             page = task.result()
-            self._plan.page_done(fetch, page.data, page.total)
-            if self.stats.total_at_start is None:
-                self.stats.total_at_start = page.total
-            elif page.total != self.stats.total_at_end:
-                logger.info(
-                    "total changed during the scan: %s -> %d", self.stats.total_at_end, page.total
-                )
-            self.stats.total_at_end = page.total
+            self._plan.page_done(fetch, page.items, page.total)
+            if page.total is not None:
+                if self.stats.total_at_start is None:
+                    self.stats.total_at_start = page.total
+                elif page.total != self.stats.total_at_end:
+                    logger.info(
+                        "total changed during the scan: %s -> %d",
+                        self.stats.total_at_end,
+                        page.total,
+                    )
+                self.stats.total_at_end = page.total
             self._dispatch()
         if self._wakeup is not None:
             self._wakeup.set()
@@ -225,7 +249,7 @@ class CustomerScan:
         if stats.total_changed or stats.duplicates or stats.missing:
             logger.warning(
                 "the data changed during the scan: total %s -> %s, %d duplicates dropped, "
-                "%d customers the final total counts were not seen",
+                "%d items the final total counts were not seen",
                 stats.total_at_start,
                 stats.total_at_end,
                 stats.duplicates,
@@ -239,8 +263,16 @@ class CustomerScan:
         await self._shutdown()
 
 
+class CustomerScan(Scan[Customer]):
+    """Every customer of the account, in the server's sort order, each at most once.
+
+    A `Scan` of `Customer` items keyed by ``id``: what ``customers.iter_all``
+    returns.
+    """
+
+
 def _on_done(
-    scan_ref: weakref.ref[CustomerScan], fetch: Fetch, task: asyncio.Task[CustomersPage]
+    scan_ref: weakref.ref[Scan[T]], fetch: Fetch, task: asyncio.Task[PageResult[T]]
 ) -> None:
     # A weak reference: running tasks must not keep an abandoned scan alive,
     # so that dropping it (a bare `break`) cancels its requests at once.

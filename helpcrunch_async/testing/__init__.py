@@ -5,17 +5,23 @@
 plugin (``helpcrunch_emulator`` fixtures) builds on the latter.
 """
 
+from helpcrunch_async.testing._chats import CHAT_SORT_FIELDS, ChatData
 from helpcrunch_async.testing._dataset import SORT_FIELDS, Dataset
 from helpcrunch_async.testing._faults import FAULT_KINDS, Drift, Faults
 from helpcrunch_async.testing._log import LogEntry
 from helpcrunch_async.testing._policies import POLICY_NAMES, max_in_any_window
+from helpcrunch_async.testing._search import CHAT_FIELDS, CUSTOMER_FIELDS
 from helpcrunch_async.testing._server import Emulator
 from helpcrunch_async.testing._thread import ThreadedEmulator
 
 __all__ = [
+    "CHAT_FIELDS",
+    "CHAT_SORT_FIELDS",
+    "CUSTOMER_FIELDS",
     "FAULT_KINDS",
     "POLICY_NAMES",
     "SORT_FIELDS",
+    "ChatData",
     "Dataset",
     "Drift",
     "Emulator",

@@ -7,8 +7,10 @@ No key, no rate limit, no log entry:
 - ``GET /_emulator/stats``: counters (requests, statuses, total, policy);
 - ``POST /_emulator/configure``: a JSON object of ``Emulator.configure`` settings
   (``fail`` keys may be strings); answers the stats, or 400 with the reason;
-- ``POST /_emulator/drift``: ``{"insert": n, "delete": n, "position": "start"}``;
-  answers ``{"inserted": [ids], "deleted": [ids], "total": n}``.
+- ``POST /_emulator/drift``: ``{"insert": n, "delete": n, "position": "start",
+  "visits": n, "add_chats": n, "add_messages": n, "close_chats": n,
+  "reassign_chats": n}`` (each optional, as ``Drift``); answers
+  ``{"inserted": [ids], "deleted": [ids], "total": n, "chats": n}``.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import web
 
+from helpcrunch_async.testing._faults import Drift
+
 if TYPE_CHECKING:
     from helpcrunch_async.testing._server import Emulator
 
 _JSON = "application/json"
+_CHAT_DRIFT = ("visits", "add_chats", "add_messages", "close_chats", "reassign_chats")
 
 
 def admin_routes(emulator: Emulator) -> list[web.RouteDef]:
@@ -53,9 +58,29 @@ def admin_routes(emulator: Emulator) -> list[web.RouteDef]:
             position = str(spec.get("position", "start"))
             deleted = emulator.delete(int(spec.get("delete", 0)), position)
             inserted = emulator.insert(int(spec.get("insert", 0)), position)
+            counts = [int(spec.get(name, 0)) for name in _CHAT_DRIFT]
+            if any(counts):
+                visits, add_chats, add_messages, close_chats, reassign_chats = counts
+                emulator.apply(
+                    Drift(
+                        after_request=1,
+                        visits=visits,
+                        add_chats=add_chats,
+                        add_messages=add_messages,
+                        close_chats=close_chats,
+                        reassign_chats=reassign_chats,
+                    )
+                )
         except (msgspec.DecodeError, TypeError, ValueError) as error:
             return web.Response(status=400, text=str(error))
-        return _json({"inserted": inserted, "deleted": deleted, "total": emulator.total})
+        return _json(
+            {
+                "inserted": inserted,
+                "deleted": deleted,
+                "total": emulator.total,
+                "chats": emulator.chats_total,
+            }
+        )
 
     return [
         web.get("/_emulator/log", log),

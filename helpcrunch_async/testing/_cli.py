@@ -16,6 +16,7 @@ import sys
 from helpcrunch_async.testing._faults import FAULT_KINDS, parse_drift, parse_fail
 from helpcrunch_async.testing._policies import POLICY_NAMES
 from helpcrunch_async.testing._server import Emulator
+from helpcrunch_async.testing._wire import ERROR_STYLES, PLACEMENTS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,9 +29,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     server.add_argument("--api-key", default="test-key", help="accepted Bearer key")
     data = parser.add_argument_group("data")
     data.add_argument("--customers", type=int, default=1000, help="dataset size")
+    data.add_argument("--chats", type=int, default=0, help="number of chats")
+    data.add_argument("--agents", type=int, default=5, help="number of agents")
+    data.add_argument("--departments", type=int, default=2, help="number of departments")
+    data.add_argument(
+        "--messages-per-chat", type=float, default=20.0, help="mean messages a chat (heavy-tailed)"
+    )
     data.add_argument("--seed", type=int, default=0, help="dataset seed")
     data.add_argument("--custom-data-as-object", action="store_true")
     data.add_argument("--timestamps-as-strings", action="store_true")
+    wire = parser.add_argument_group("wire variants")
+    wire.add_argument("--error-style", choices=ERROR_STYLES, default="old")
+    wire.add_argument("--messages-key", choices=("data", "messages"), default="data")
+    wire.add_argument(
+        "--list-total", choices=("meta", "none"), default="meta", help="agents, departments"
+    )
+    wire.add_argument("--customers-search-total", choices=PLACEMENTS, default="total")
+    wire.add_argument("--chats-search-total", choices=PLACEMENTS, default="total")
+    wire.add_argument("--chats-updated-at", action="store_true", help="send chats' updatedAt")
     data.add_argument(
         "--drift",
         action="append",
@@ -59,6 +75,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     for kind in ("error", "drop", "truncate", "malformed"):
         faults.add_argument(f"--{kind}-rate", type=float, default=0.0, help="share in [0, 1]")
     faults.add_argument("--fault-seed", type=int, default=0)
+    hostile = parser.add_argument_group("hostile server")
+    hostile.add_argument("--page-cap", type=int, default=None, help="serve at most K a page")
+    hostile.add_argument(
+        "--data-stops-at", type=int, default=None, help="serve nothing at positions >= N"
+    )
+    hostile.add_argument("--fake-total", type=int, default=None, help="claim this total")
+    hostile.add_argument(
+        "--echo-auth", action="store_true", help="echo Authorization in error messages"
+    )
     faults.add_argument(
         "--fail",
         action="append",
@@ -73,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         emulator = Emulator(
             customers=args.customers,
+            chats=args.chats,
+            agents=args.agents,
+            departments=args.departments,
+            messages_per_chat=args.messages_per_chat,
             seed=args.seed,
             api_key=args.api_key,
             policy=args.policy,
@@ -90,6 +119,16 @@ def run(args: argparse.Namespace) -> int:
             malformed_rate=args.malformed_rate,
             fail=parse_fail(args.fail),
             fault_seed=args.fault_seed,
+            page_cap=args.page_cap,
+            data_stops_at=args.data_stops_at,
+            fake_total=args.fake_total,
+            echo_auth=args.echo_auth,
+            error_style=args.error_style,
+            messages_key=args.messages_key,
+            list_total=args.list_total,
+            customers_search_total=args.customers_search_total,
+            chats_search_total=args.chats_search_total,
+            chats_updated_at=args.chats_updated_at,
             drift=[parse_drift(spec) for spec in args.drift],
             custom_data_as_object=args.custom_data_as_object,
             timestamps_as_strings=args.timestamps_as_strings,

@@ -32,13 +32,15 @@ import bisect
 import random
 from array import array
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
 
 from helpcrunch_async.testing._pools import (
     IDENTITY_POOL,
     PLACE_POOL,
     PROFILE_POOL,
+    DecodedPools,
     build_pools,
+    decode_pools,
 )
 
 if TYPE_CHECKING:
@@ -76,6 +78,18 @@ class _Inserted:
     first_seen: int
     last_seen: int
     body: bytes
+    picks: tuple[int, int, int]
+
+
+class Record(NamedTuple):
+    """What search compares of one customer: id, timestamps, fragment picks."""
+
+    id: int
+    first_seen: int
+    last_seen: int
+    identity: int
+    place: int
+    profile: int
 
 
 @dataclass(slots=True)
@@ -87,6 +101,7 @@ class _View:
     deleted_positions: tuple[int, ...] = ()
     inserted_positions: tuple[int, ...] = ()
     inserted_refs: tuple[int, ...] = ()
+    inserted_keys: tuple[Key, ...] = ()
 
 
 class Dataset:
@@ -106,6 +121,7 @@ class Dataset:
         self.size = size
         self.seed = seed
         self.timestamps_as_strings = timestamps_as_strings
+        self.custom_data_as_object = custom_data_as_object
         pools = build_pools(seed, custom_data_as_object=custom_data_as_object)
         self._identities = pools.identities
         self._places = pools.places
@@ -118,12 +134,18 @@ class Dataset:
         self._deleted: bytearray | None = None
         self._deleted_list: list[int] = []
         self._inserted: dict[int, _Inserted] = {}
+        self._inserted_ids: dict[int, int] = {}
         self._next_ref = -1
         self._low_id = FIRST_ID - 1
         self._high_id = FIRST_ID + ID_STRIDE * size
         self._future_ts = EPOCH + SPAN + LAST_SEEN_LAG
         self._rng = random.Random(f"helpcrunch-emulator-drift-{seed}")
         self.version = 0
+
+    @property
+    def decoded(self) -> DecodedPools:
+        """The pools' searchable values (decoded once per seed, on first use)."""
+        return decode_pools(self.seed, custom_data_as_object=self.custom_data_as_object)
 
     # -- one customer --------------------------------------------------------------
 
@@ -232,15 +254,42 @@ class Dataset:
             if self._deleted is not None and self._deleted[index]:
                 return None
             return index
-        for ref, record in self._inserted.items():
-            if record.id == customer_id:
-                return ref
-        return None
+        return self._inserted_ids.get(customer_id)
 
     def customer_json(self, customer_id: int) -> bytes | None:
         """Return the JSON bytes the server sends for ``customer_id``, or None if absent."""
         ref = self.find(customer_id)
         return None if ref is None else self.body(ref)
+
+    def picks(self, index: int) -> tuple[int, int, int]:
+        """Return the identity, place and profile pool picks of base customer ``index``."""
+        h = self._hash(index)
+        k = ((h ^ (h >> 29)) * 0xD6E8FEB86659FD93) & _MASK
+        return (k >> 8) % IDENTITY_POOL, (k >> 24) % PLACE_POOL, (k >> 40) % PROFILE_POOL
+
+    def record(self, ref: int) -> Record:
+        """Return what search compares of the customer behind ``ref``."""
+        if ref < 0:
+            rec = self._inserted[ref]
+            return Record(rec.id, rec.first_seen, rec.last_seen, *rec.picks)
+        first, last = self._timestamps(self._hash(ref))
+        return Record(self.base_id(ref), first, last, *self.picks(ref))
+
+    def rank(self, sort: str | None, key: Key) -> int:
+        """Return how many live customers sort before ``key`` in the ascending ``sort`` order.
+
+        ``key`` is ``(timestamp, id)`` (``(0, id)`` for id order); so the customers whose
+        keys lie in ``[a, b)`` sit at ascending positions ``[rank(a), rank(b))``.
+        """
+        view = self._view(sort)
+        self._refresh(view, sort)
+        base_order: range | array[int] = range(self.size) if view.perm is None else view.perm
+        p = bisect.bisect_left(base_order, key, key=self._key(sort))
+        return (
+            p
+            - bisect.bisect_left(view.deleted_positions, p)
+            + bisect.bisect_left(view.inserted_keys, key)
+        )
 
     # -- orders --------------------------------------------------------------------
 
@@ -373,6 +422,7 @@ class Dataset:
             for ref, rec in self._inserted.items()
         )
         view.inserted_positions = tuple(p for p, _, _ in placed)
+        view.inserted_keys = tuple(k for _, k, _ in placed)
         view.inserted_refs = tuple(ref for _, _, ref in placed)
         view.version = self.version
 
@@ -405,13 +455,53 @@ class Dataset:
                 self._rng.randrange(PLACE_POOL),
                 self._rng.randrange(PROFILE_POOL),
             )
-            self._inserted[self._next_ref] = _Inserted(
-                ident, first, last, self._encode(ident, first, last, picks)
-            )
-            self._next_ref -= 1
+            self._add(_Inserted(ident, first, last, self._encode(ident, first, last, picks), picks))
             ids.append(ident)
         self.version += 1
         return ids
+
+    def _add(self, record: _Inserted) -> None:
+        self._inserted[self._next_ref] = record
+        self._inserted_ids[record.id] = self._next_ref
+        self._next_ref -= 1
+
+    def tick(self) -> int:
+        """Return a fresh timestamp later than every one in the account (drift's clock)."""
+        self._future_ts += 1
+        return self._future_ts
+
+    def random_ids(self, count: int) -> list[int]:
+        """Return up to ``count`` distinct live ids drawn from the drift stream."""
+        where = self._rng.sample(range(self.total), min(count, self.total))
+        return [self.ref_id(self.refs(p, 1, None, descending=False)[0]) for p in where]
+
+    def visit(self, ids: Iterable[int]) -> list[int]:
+        """Move each customer's ``lastSeen`` to a fresh time (``tick``); return the ids found.
+
+        A visited base customer is stored like an inserted one under the same id, so the
+        lastSeen order, search and the bodies see the visit at once.
+        """
+        visited: list[int] = []
+        for customer_id in ids:
+            ref = self.find(customer_id)
+            if ref is None:
+                continue
+            rec = self.record(ref)
+            picks = (rec.identity, rec.place, rec.profile)
+            last = self.tick()
+            if ref < 0:
+                self._inserted.pop(ref)
+                del self._inserted_ids[rec.id]
+            else:
+                if self._deleted is None:
+                    self._deleted = bytearray(self.size)
+                self._deleted[ref] = 1
+                self._deleted_list.append(ref)
+            body = self._encode(rec.id, rec.first_seen, last, picks)
+            self._add(_Inserted(rec.id, rec.first_seen, last, body, picks))
+            visited.append(rec.id)
+        self.version += 1
+        return visited
 
     def _take_low_id(self) -> int:
         if self._low_id < 1:
@@ -453,7 +543,9 @@ class Dataset:
         removed: list[int] = []
         for ref in refs:
             if ref < 0:
-                removed.append(self._inserted.pop(ref).id)
+                record = self._inserted.pop(ref)
+                del self._inserted_ids[record.id]
+                removed.append(record.id)
                 continue
             if self._deleted is None:
                 self._deleted = bytearray(self.size)

@@ -24,6 +24,16 @@ Rules:
   network and a gateway's queue in front of the rate limiter. Its jitter bunches
   requests sent evenly apart, as the server counts them.
 
+Hostile servers (every list endpoint: customers, both searches, chats, messages, agents,
+departments):
+
+- ``page_cap=k`` serves at most k items per page, whatever ``limit`` asked for;
+- ``data_stops_at=N`` serves nothing at positions >= N (pages at offset >= N come back
+  empty, a page across N is cut there) while the total still claims the truth;
+- ``fake_total=T`` reports T as the total instead of the true one;
+- ``echo_auth`` appends the request's ``Authorization`` header to the message of every
+  error entry, as a careless proxy would.
+
 Every field of ``Faults`` may be changed while the server runs.
 """
 
@@ -59,9 +69,31 @@ class Faults:
     malformed_rate: float = 0.0
     fail: dict[int, str] = field(default_factory=dict)
     hang: float = 3600.0
+    page_cap: int | None = None
+    data_stops_at: int | None = None
+    fake_total: int | None = None
+    echo_auth: bool = False
+
+    def window(self, offset: int, limit: int) -> int:
+        """Return how many items a list page at ``offset`` may serve, of ``limit`` asked."""
+        if self.page_cap is not None:
+            limit = min(limit, self.page_cap)
+        if self.data_stops_at is not None:
+            limit = max(0, min(limit, self.data_stops_at - offset))
+        return limit
+
+    def reported_total(self, total: int) -> int:
+        """Return the total a list page claims."""
+        return total if self.fake_total is None else self.fake_total
 
     def validate(self) -> None:
         """Raise ValueError for negative times, rates outside [0, 1] or unknown kinds."""
+        if self.page_cap is not None and self.page_cap < 1:
+            raise ValueError("page_cap must be >= 1 (or None)")
+        for name in ("data_stops_at", "fake_total"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0 (or None)")
         times = (self.latency, self.jitter, self.arrival_delay, self.arrival_jitter, self.hang)
         if any(t < 0 for t in times):
             raise ValueError("latency, jitter, arrival_delay, arrival_jitter and hang must be >= 0")
@@ -118,12 +150,17 @@ class FaultDice:
 
 @dataclass(frozen=True)
 class Drift:
-    """Insert and/or delete customers once, after the k-th request or ``at`` seconds.
+    """Change the account once, after the k-th request or ``at`` seconds.
 
     ``after_request=k`` applies the change as soon as the k-th ``/v1`` request has been
     answered from the data (before any later request reads it); ``at`` counts seconds
-    from the server's start. ``position`` is ``start``, ``end`` or ``random`` of the
-    order the latest list request used (id order ascending before any request).
+    from the server's start. ``insert`` and ``delete`` customers at ``position``
+    (``start``, ``end`` or ``random`` of the order the latest customers list request
+    used, id order ascending before any). The rest pick at random (from the drift
+    stream, so a seed repeats them): ``visits`` customers are seen now (their
+    ``lastSeen`` moves), ``add_chats`` chats are opened, ``add_messages`` messages go to
+    chats (one each), ``close_chats`` chats are closed and ``reassign_chats`` chats get
+    another assignee.
     """
 
     after_request: int | None = None
@@ -131,6 +168,11 @@ class Drift:
     insert: int = 0
     delete: int = 0
     position: str = "start"
+    visits: int = 0
+    add_chats: int = 0
+    add_messages: int = 0
+    close_chats: int = 0
+    reassign_chats: int = 0
 
     def __post_init__(self) -> None:
         """Check that exactly one trigger is set and the counts make sense."""
@@ -140,21 +182,35 @@ class Drift:
             raise ValueError("after_request counts requests from 1")
         if self.at is not None and self.at < 0:
             raise ValueError("at must be >= 0 seconds")
-        if self.insert < 0 or self.delete < 0:
-            raise ValueError("insert and delete must be >= 0")
+        counts = (
+            self.insert,
+            self.delete,
+            self.visits,
+            self.add_chats,
+            self.add_messages,
+            self.close_chats,
+            self.reassign_chats,
+        )
+        if any(count < 0 for count in counts):
+            raise ValueError("drift counts must be >= 0")
         if self.position not in POSITIONS:
             raise ValueError(f"position must be one of {POSITIONS}")
 
 
 def parse_drift(spec: str) -> Drift:
-    """Parse ``after=3,insert=150`` or ``at=0.5,delete=40,position=end`` (the CLI's syntax)."""
+    """Parse ``after=3,insert=150`` or ``at=0.5,delete=40,position=end`` (the CLI's syntax).
+
+    The other counts are ``visits``, ``add_chats``, ``add_messages``, ``close_chats``
+    and ``reassign_chats``.
+    """
     fields: dict[str, str] = {}
     for part in spec.split(","):
         name, sep, value = part.partition("=")
         if not sep:
             raise ValueError(f"drift parts are name=value, got {part!r}")
         fields[name.strip()] = value.strip()
-    known = {"after", "at", "insert", "delete", "position"}
+    counts = ("visits", "add_chats", "add_messages", "close_chats", "reassign_chats")
+    known = {"after", "at", "insert", "delete", "position", *counts}
     if unknown := set(fields) - known:
         raise ValueError(f"unknown drift fields {sorted(unknown)}; known: {sorted(known)}")
     return Drift(
@@ -163,6 +219,7 @@ def parse_drift(spec: str) -> Drift:
         insert=int(fields.get("insert", "0")),
         delete=int(fields.get("delete", "0")),
         position=fields.get("position", "start"),
+        **{name: int(fields.get(name, "0")) for name in counts},
     )
 
 

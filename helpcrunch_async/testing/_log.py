@@ -14,7 +14,9 @@ class LogEntry(msgspec.Struct, frozen=True):
     the raw query string. ``status`` is the status sent or being sent (a ``hang``
     answers 504 once its time is up, if the client is still there). ``accepted`` is the
     rate policy's verdict, which a forced fault may override. ``fault`` names the fault
-    applied, if any.
+    applied, if any. ``body`` is the request's body as text (the search endpoints'
+    JSON), None when it had none. Every ``/v1`` endpoint is logged here: one log, as
+    one rate budget, for the whole API.
     """
 
     time: float
@@ -24,3 +26,4 @@ class LogEntry(msgspec.Struct, frozen=True):
     status: int
     accepted: bool
     fault: str | None = None
+    body: str | None = None

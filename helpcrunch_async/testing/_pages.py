@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from helpcrunch_async.testing._dataset import Dataset
     from helpcrunch_async.testing._wire import ListQuery
 
-_Key = tuple[int, str | None, bool, int, int]
+_Key = tuple[int, str | None, bool, int, int, int | None]
 
 
 class PageCache:
@@ -30,16 +30,16 @@ class PageCache:
         self.capacity = capacity
         self._pages: OrderedDict[_Key, bytes] = OrderedDict()
 
-    def get(self, query: ListQuery) -> bytes:
-        """Return the ``{"total", "data"}`` body for ``query``."""
+    def get(self, query: ListQuery, total: int | None = None) -> bytes:
+        """Return the ``{"total", "data"}`` body for ``query`` (claiming ``total`` if given)."""
         data = self.dataset
-        key = (data.version, query.sort, query.descending, query.offset, query.limit)
+        key = (data.version, query.sort, query.descending, query.offset, query.limit, total)
         body = self._pages.get(key)
         if body is not None:
             self._pages.move_to_end(key)
             return body
         refs = data.refs(query.offset, query.limit, query.sort, descending=query.descending)
-        body = page_body(data.total, data.bodies(refs))
+        body = page_body(data.total if total is None else total, data.bodies(refs))
         if self.capacity > 0:
             self._pages[key] = body
             if len(self._pages) > self.capacity:

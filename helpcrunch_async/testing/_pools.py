@@ -246,3 +246,36 @@ def _custom_data(rng: random.Random) -> list[tuple[str, Any]]:
         ("Comment", rng.choice(('likes "quotes", commas', "multi\nline", "Zoë 🎉", ""))),
     ]
     return candidates[: rng.randint(0, len(candidates))]
+
+
+@dataclass(frozen=True)
+class DecodedPools:
+    """The searchable values behind each pool entry, decoded once from the fragments."""
+
+    # identities[k]: name, email, userId, company, phone (each str or None).
+    identities: tuple[dict[str, str | None], ...]
+    # places[k]: city, countryCode, regionCode (each str or None).
+    places: tuple[dict[str, str | None], ...]
+    # tags[k]: the tag names of profile k.
+    tags: tuple[frozenset[str], ...]
+
+
+@functools.lru_cache(maxsize=8)
+def decode_pools(seed: int, *, custom_data_as_object: bool = False) -> DecodedPools:
+    """Decode the pools of ``seed`` into the values that search filters compare."""
+    pools = build_pools(seed, custom_data_as_object=custom_data_as_object)
+
+    def whole(fragment: bytes) -> dict[str, Any]:
+        return msgspec.json.decode(b"{" + fragment + b"}", type=dict[str, Any])
+
+    places = []
+    for fragment in pools.places:
+        location = whole(fragment)["location"]
+        places.append({key: location[key] for key in ("city", "countryCode", "regionCode")})
+    return DecodedPools(
+        identities=tuple(whole(fragment) for fragment in pools.identities),
+        places=tuple(places),
+        tags=tuple(
+            frozenset(tag["name"] for tag in whole(fragment)["tags"]) for fragment in pools.profiles
+        ),
+    )

@@ -27,14 +27,31 @@ import msgspec
 from aiohttp import web
 
 from helpcrunch_async.testing._admin import admin_routes
+from helpcrunch_async.testing._chat_search import search_chats
+from helpcrunch_async.testing._chats import CHAT_SORT_FIELDS, ChatData
+from helpcrunch_async.testing._customer_search import search_customers
 from helpcrunch_async.testing._dataset import Dataset
 from helpcrunch_async.testing._faults import Drift, FaultDice, Faults
 from helpcrunch_async.testing._log import LogEntry
 from helpcrunch_async.testing._pages import PageCache
 from helpcrunch_async.testing._policies import RatePolicy, make_policy, retry_after_seconds
+from helpcrunch_async.testing._search import (
+    CHAT_FIELDS,
+    CHAT_SORTS,
+    CUSTOMER_FIELDS,
+    CUSTOMER_SORTS,
+    SearchQuery,
+    parse_search,
+)
+from helpcrunch_async.testing._team import build_team
 from helpcrunch_async.testing._wire import (
+    ERROR_STYLES,
     MALFORMED_BODIES,
+    PLACEMENTS,
     ListQuery,
+    echo_header,
+    field_errors_body,
+    list_body,
     parse_list_query,
     status_body,
     truncated,
@@ -42,8 +59,10 @@ from helpcrunch_async.testing._wire import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Awaitable, Callable, Iterable, Mapping
     from types import TracebackType
+
+    _Compute = Callable[[web.Request, bytes], "_Answer"]
 
 _JSON = "application/json"
 _TOO_MANY = 429
@@ -51,6 +70,19 @@ _FAULT_FIELDS = frozenset(f.name for f in dataclasses.fields(Faults))
 _RATE_FIELDS = frozenset(
     {"policy", "rate_limit", "rate_period", "count_rejected", "window_origin", "retry_after"}
 )
+# Wire variants where the reference documents several shapes (see ``Emulator``).
+_VARIANT_FIELDS = frozenset(
+    {
+        "error_style",
+        "messages_key",
+        "list_total",
+        "customers_search_total",
+        "chats_search_total",
+        "chats_updated_at",
+    }
+)
+_BAD_REQUEST = 400
+_NOT_FOUND = 404
 # The grace given to in-flight handlers at stop before they are cancelled.
 _SHUTDOWN_GRACE = 0.05
 
@@ -67,7 +99,21 @@ class Emulator:
 
     Use it as ``async with Emulator(customers=1000) as emu:`` and point a client at
     ``emu.base_url`` with ``emu.api_key``. Every knob can be changed while it runs,
-    through ``configure``, ``faults``, ``insert`` and ``delete``.
+    through ``configure``, ``faults`` and the drift methods (``insert``, ``delete``,
+    ``visit``, ``add_chats``, ``add_messages``, ``close_chat``, ``reassign_chat``,
+    ``delete_chats``).
+
+    The account: ``customers`` customers, ``agents`` agents, ``departments`` departments
+    and ``chats`` chats with about ``messages_per_chat`` messages each on average
+    (heavy-tailed), all deterministic from ``seed`` and the sizes and made on demand.
+
+    Wire variants, where the reference documents several shapes: ``error_style``
+    (``old``/``new``, see ``_wire``); ``messages_key`` (``data``, or ``messages`` as in
+    one old snapshot); ``list_total`` for agents and departments (``meta`` new, ``none``
+    old); ``customers_search_total`` and ``chats_search_total`` (``total``, ``meta``,
+    ``both`` or ``none``; unknown in the reference, ``total`` by default as the public
+    clients read it); ``chats_updated_at`` adds ``updatedAt`` to chats (the chat model
+    has none; search filters on it either way).
     """
 
     def __init__(
@@ -75,6 +121,10 @@ class Emulator:
         *,
         customers: int = 1000,
         seed: int = 0,
+        chats: int = 0,
+        agents: int = 5,
+        departments: int = 2,
+        messages_per_chat: float = 20.0,
         api_key: str = "test-key",
         policy: str = "none",
         rate_limit: int = 120,
@@ -92,10 +142,20 @@ class Emulator:
         malformed_rate: float = 0.0,
         fail: Mapping[int, str] | None = None,
         hang: float = 3600.0,
+        page_cap: int | None = None,
+        data_stops_at: int | None = None,
+        fake_total: int | None = None,
+        echo_auth: bool = False,
         fault_seed: int = 0,
         drift: Iterable[Drift] = (),
         custom_data_as_object: bool = False,
         timestamps_as_strings: bool = False,
+        error_style: str = "old",
+        messages_key: str = "data",
+        list_total: str = "meta",
+        customers_search_total: str = "total",
+        chats_search_total: str = "total",
+        chats_updated_at: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
         page_cache: int = 128,
@@ -106,6 +166,16 @@ class Emulator:
             seed,
             custom_data_as_object=custom_data_as_object,
             timestamps_as_strings=timestamps_as_strings,
+        )
+        self.team = build_team(agents, departments, seed)
+        self.chats = ChatData(
+            chats,
+            seed,
+            self.dataset,
+            self.team,
+            messages_per_chat=messages_per_chat,
+            timestamps_as_strings=timestamps_as_strings,
+            with_updated_at=chats_updated_at,
         )
         self._pages = PageCache(self.dataset, page_cache)
         self.api_key = api_key
@@ -122,8 +192,18 @@ class Emulator:
             malformed_rate=malformed_rate,
             fail=dict(fail or {}),
             hang=hang,
+            page_cap=page_cap,
+            data_stops_at=data_stops_at,
+            fake_total=fake_total,
+            echo_auth=echo_auth,
         )
         self.faults.validate()
+        self.error_style = error_style
+        self.messages_key = messages_key
+        self.list_total = list_total
+        self.customers_search_total = customers_search_total
+        self.chats_search_total = chats_search_total
+        self._check_variants()
         self.policy_name = policy
         self.rate_limit = rate_limit
         self.rate_period = rate_period
@@ -140,6 +220,22 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._sleeping: set[asyncio.Task[Any]] = set()
+
+    @property
+    def chats_updated_at(self) -> bool:
+        """Whether chats carry ``updatedAt`` on the wire."""
+        return self.chats.with_updated_at
+
+    def _check_variants(self) -> None:
+        if self.error_style not in ERROR_STYLES:
+            raise ValueError(f"error_style is one of {ERROR_STYLES}")
+        if self.messages_key not in ("data", "messages"):
+            raise ValueError("messages_key is 'data' or 'messages'")
+        if self.list_total not in ("meta", "none"):
+            raise ValueError("list_total is 'meta' or 'none'")
+        for name in ("customers_search_total", "chats_search_total"):
+            if getattr(self, name) not in PLACEMENTS:
+                raise ValueError(f"{name} is one of {PLACEMENTS}")
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -211,15 +307,19 @@ class Emulator:
     # -- runtime control -----------------------------------------------------------
 
     def configure(self, **changes: Any) -> None:
-        """Change settings while running: fault fields, rate fields and ``api_key``.
+        """Change settings while running: fault, rate and variant fields, and ``api_key``.
 
         Fault fields are those of ``Faults``; rate fields are ``policy``, ``rate_limit``,
         ``rate_period``, ``count_rejected``, ``window_origin`` (these rebuild the
-        policy with fresh state) and ``retry_after``. Invalid values change nothing.
+        policy with fresh state) and ``retry_after``; variant fields are the wire
+        variants of the constructor (``error_style``, ``messages_key``, ``list_total``,
+        ``customers_search_total``, ``chats_search_total``, ``chats_updated_at``).
+        Invalid values change nothing.
         """
-        unknown = set(changes) - _FAULT_FIELDS - _RATE_FIELDS - {"api_key"}
+        unknown = set(changes) - _FAULT_FIELDS - _RATE_FIELDS - _VARIANT_FIELDS - {"api_key"}
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
+        variants = {k: v for k, v in changes.items() if k in _VARIANT_FIELDS - {"chats_updated_at"}}
         fault_changes = {k: v for k, v in changes.items() if k in _FAULT_FIELDS}
         faults = dataclasses.replace(self.faults, **fault_changes)
         faults.validate()
@@ -237,6 +337,15 @@ class Emulator:
             count_rejected=rate["count_rejected"],
             origin=rate["window_origin"],
         )
+        saved = {k: getattr(self, k) for k in variants}
+        for name, value in variants.items():
+            setattr(self, name, value)
+        try:
+            self._check_variants()
+        except ValueError:
+            for name, value in saved.items():
+                setattr(self, name, value)
+            raise
         for name in fault_changes:
             setattr(self.faults, name, getattr(faults, name))
         if changes.keys() & (_RATE_FIELDS - {"retry_after"}):
@@ -245,6 +354,8 @@ class Emulator:
             self.policy = policy
         self.retry_after = changes.get("retry_after", self.retry_after)
         self.api_key = changes.get("api_key", self.api_key)
+        if "chats_updated_at" in changes:
+            self.chats.with_updated_at = bool(changes["chats_updated_at"])
 
     def _make_policy(self) -> RatePolicy:
         return make_policy(
@@ -274,11 +385,70 @@ class Emulator:
             removed += self.dataset.delete(count, position, sort=sort, descending=descending)
         return removed
 
+    def visit(self, ids: Iterable[int] = (), count: int = 0) -> list[int]:
+        """Let customers visit now: ``ids``, then ``count`` more drawn at random.
+
+        Each visit moves the customer's ``lastSeen`` to a fresh time, later than every
+        other in the account, so it moves to the end of the lastSeen order and a search
+        on ``customers.lastSeen`` sees it. Returns the visited ids in visit order.
+        """
+        chosen = list(ids)
+        if count:
+            chosen += self.dataset.random_ids(count)
+        return self.dataset.visit(chosen)
+
+    def add_chats(self, count: int) -> list[int]:
+        """Open ``count`` chats (fresh ids above all others, a customer message each)."""
+        return self.chats.add_chats(count)
+
+    def add_messages(self, chat_id: int, count: int = 1, sender: str | None = None) -> list[int]:
+        """Append ``count`` messages to a chat; return their ids (see ``ChatData``).
+
+        ``sender`` is ``customer``, ``agent`` or None (alternating, customer first).
+        """
+        return self.chats.add_messages(self._chat_index(chat_id), count, sender)
+
+    def close_chat(self, chat_id: int, by: str = "agent") -> None:
+        """Close a chat now: status ``closed``, ``closedAt`` and ``updatedAt`` move."""
+        self.chats.close(self._chat_index(chat_id), by)
+
+    def reassign_chat(self, chat_id: int, agent_id: int | None) -> None:
+        """Give a chat to the agent ``agent_id`` (None unassigns); ``updatedAt`` moves."""
+        self.chats.reassign(self._chat_index(chat_id), agent_id)
+
+    def delete_chats(self, ids: Iterable[int]) -> list[int]:
+        """Delete the chats with these ids; return the ids that were present."""
+        found = [(chat_id, self.chats.find(chat_id)) for chat_id in ids]
+        present = [(chat_id, index) for chat_id, index in found if index is not None]
+        self.chats.delete(index for _, index in present)
+        return [chat_id for chat_id, _ in present]
+
+    def _chat_index(self, chat_id: int) -> int:
+        index = self.chats.find(chat_id)
+        if index is None:
+            raise KeyError(f"no chat with id {chat_id}")
+        return index
+
+    def apply(self, change: Drift) -> None:
+        """Apply a drift's changes now, whatever its trigger says."""
+        self._apply(change)
+
     def _apply(self, change: Drift) -> None:
         if change.delete:
             self.delete(change.delete, change.position)
         if change.insert:
             self.insert(change.insert, change.position)
+        if change.visits:
+            self.visit(count=change.visits)
+        if change.add_chats:
+            self.add_chats(change.add_chats)
+        for index in self.chats.random_live(change.add_messages):
+            self.chats.add_messages(index, 1)
+        for index in self.chats.random_open(change.close_chats):
+            self.chats.close(index)
+        if self.team.agents:
+            for index in self.chats.random_live(change.reassign_chats):
+                self.chats.reassign(index, self.chats.random_agent_id())
 
     # -- truth for tests -----------------------------------------------------------
 
@@ -302,6 +472,64 @@ class Emulator:
         body = self.customer_json(customer_id)
         return None if body is None else msgspec.json.decode(body, type=dict[str, Any])
 
+    def truth_customers(self) -> list[dict[str, Any]]:
+        """Return every live customer, in id order, exactly as the API serialises it."""
+        data = self.dataset
+        refs = data.refs(0, data.total, None, descending=False)
+        return [msgspec.json.decode(body, type=dict[str, Any]) for body in data.bodies(refs)]
+
+    @property
+    def chats_total(self) -> int:
+        """The current number of chats."""
+        return self.chats.total
+
+    def expected_chat_ids(self, sort: str | None = None, order: str = "asc") -> list[int]:
+        """Return every current chat id in the server's order for ``sort`` and ``order``."""
+        if order not in ("asc", "desc"):
+            raise ValueError("order is 'asc' or 'desc'")
+        if sort is not None and sort not in CHAT_SORT_FIELDS:
+            raise ValueError(f"sort is one of {CHAT_SORT_FIELDS}")
+        return self.chats.ids(sort, descending=order == "desc")
+
+    def chat_json(self, chat_id: int) -> bytes | None:
+        """Return the exact bytes the server sends for a chat, or None if absent."""
+        index = self.chats.find(chat_id)
+        return None if index is None else self.chats.chat_json(index)
+
+    def chat(self, chat_id: int) -> dict[str, Any] | None:
+        """Return the chat decoded to a dict, or None if absent."""
+        body = self.chat_json(chat_id)
+        return None if body is None else msgspec.json.decode(body, type=dict[str, Any])
+
+    def chat_updated_at(self, chat_id: int) -> int:
+        """Return the chat's ``updatedAt`` (what ``chats.updatedAt`` filters compare)."""
+        chats = self.chats
+        return chats.derive(chats.chat(self._chat_index(chat_id))).updated_at
+
+    def truth_chats(self) -> list[dict[str, Any]]:
+        """Return every live chat, in id order, exactly as the API serialises it."""
+        chats = self.chats
+        return [msgspec.json.decode(chats.chat_json(i), type=dict[str, Any]) for i in chats.live()]
+
+    def message_count(self, chat_id: int) -> int:
+        """Return how many messages the chat has."""
+        chats = self.chats
+        return chats.message_count(chats.chat(self._chat_index(chat_id)))
+
+    def truth_messages(self, chat_id: int) -> list[dict[str, Any]]:
+        """Return every message of a chat, newest first, exactly as the API serialises them."""
+        index = self._chat_index(chat_id)
+        _, bodies = self.chats.messages_json(index, 0, 1 << 30)
+        return [msgspec.json.decode(body, type=dict[str, Any]) for body in bodies]
+
+    def truth_agents(self) -> list[dict[str, Any]]:
+        """Return every agent as ``GET /agents`` serialises it, in the server's order."""
+        return [msgspec.json.decode(b, type=dict[str, Any]) for b in self.team.agent_json]
+
+    def truth_departments(self) -> list[dict[str, Any]]:
+        """Return every department as ``GET /departments`` serialises it, in order."""
+        return [msgspec.json.decode(b, type=dict[str, Any]) for b in self.team.department_json]
+
     def reset_log(self) -> None:
         """Forget the logged requests (the request numbering for ``fail`` continues)."""
         self.log.clear()
@@ -317,6 +545,7 @@ class Emulator:
             "rejected": sum(not entry.accepted for entry in self.log),
             "statuses": statuses,
             "total": self.total,
+            "chats": self.chats_total,
             "policy": self.policy_name,
             "rate_limit": self.rate_limit,
             "rate_period": self.rate_period,
@@ -326,40 +555,146 @@ class Emulator:
 
     def _app(self) -> web.Application:
         app = web.Application()
-        app.router.add_get("/v1/customers", self._list)
-        app.router.add_get("/v1/customers/{id}", self._single)
-        app.router.add_route("*", "/v1/{tail:.*}", self._unknown)
+        app.router.add_get("/v1/customers", self._route(self._customers_answer))
+        app.router.add_post("/v1/customers/search", self._route(self._customers_search_answer))
+        app.router.add_get("/v1/customers/{id}", self._route(self._customer_answer))
+        app.router.add_get("/v1/chats", self._route(self._chats_answer))
+        app.router.add_post("/v1/chats/search", self._route(self._chats_search_answer))
+        app.router.add_get("/v1/chats/{id}", self._route(self._chat_answer))
+        app.router.add_get("/v1/chats/{id}/messages", self._route(self._messages_answer))
+        app.router.add_get("/v1/agents", self._route(self._agents_answer))
+        app.router.add_get("/v1/departments", self._route(self._departments_answer))
+        app.router.add_route("*", "/v1/{tail:.*}", self._route(self._unknown_answer))
         app.router.add_routes(admin_routes(self))
         return app
 
-    async def _list(self, request: web.Request) -> web.StreamResponse:
-        return await self._serve(request, self._list_answer)
+    def _route(self, compute: _Compute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._serve(request, compute)
 
-    async def _single(self, request: web.Request) -> web.StreamResponse:
-        return await self._serve(request, self._single_answer)
+        return handle
 
-    async def _unknown(self, request: web.Request) -> web.StreamResponse:
-        return await self._serve(request, lambda _: _Answer(404, status_body(404)))
+    def _unknown_answer(self, _: web.Request, __: bytes) -> _Answer:
+        return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.error_style))
 
-    def _list_answer(self, request: web.Request) -> _Answer:
+    def _bad_query(self, problems: list[str]) -> _Answer:
+        return _Answer(_BAD_REQUEST, validation_body(problems, self.error_style))
+
+    def _customers_answer(self, request: web.Request, _: bytes) -> _Answer:
         parsed = parse_list_query(request.query)
         if not isinstance(parsed, ListQuery):
-            return _Answer(400, validation_body(parsed))
+            return self._bad_query(parsed)
         self._last_order = (parsed.sort, parsed.descending)
-        return _Answer(200, self._pages.get(parsed))
+        faults = self.faults
+        served = dataclasses.replace(parsed, limit=faults.window(parsed.offset, parsed.limit))
+        claimed = None if faults.fake_total is None else faults.fake_total
+        return _Answer(200, self._pages.get(served, claimed))
 
-    def _single_answer(self, request: web.Request) -> _Answer:
+    def _customer_answer(self, request: web.Request, _: bytes) -> _Answer:
         text = request.match_info["id"]
         body = None
         if text.isascii() and text.isdigit():
             body = self.dataset.customer_json(int(text))
         if body is None:
-            return _Answer(404, status_body(404))
+            return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.error_style))
         return _Answer(200, body)
 
-    async def _serve(
-        self, request: web.Request, compute: Callable[[web.Request], _Answer]
-    ) -> web.StreamResponse:
+    def _search_query(
+        self, raw: bytes, fields: dict[str, Any], sorts: tuple[str, ...]
+    ) -> SearchQuery | _Answer:
+        try:
+            body = msgspec.json.decode(raw) if raw else {}
+        except msgspec.DecodeError:
+            body = None
+        parsed = parse_search(body, fields, sorts)
+        if isinstance(parsed, SearchQuery):
+            return parsed
+        return _Answer(_BAD_REQUEST, field_errors_body(parsed, self.error_style))
+
+    def _customers_search_answer(self, _: web.Request, raw: bytes) -> _Answer:
+        query = self._search_query(raw, CUSTOMER_FIELDS, CUSTOMER_SORTS)
+        if isinstance(query, _Answer):
+            return query
+        limit = self.faults.window(query.offset, query.limit)
+        total, refs = search_customers(self.dataset, dataclasses.replace(query, limit=limit))
+        body = list_body(
+            self.dataset.bodies(refs[:limit]),
+            self.faults.reported_total(total),
+            self.customers_search_total,
+        )
+        return _Answer(200, body)
+
+    def _chats_answer(self, request: web.Request, _: bytes) -> _Answer:
+        parsed = parse_list_query(request.query, CHAT_SORT_FIELDS)
+        if not isinstance(parsed, ListQuery):
+            return self._bad_query(parsed)
+        chats = self.chats
+        limit = self.faults.window(parsed.offset, parsed.limit)
+        indices = chats.page(parsed.sort, parsed.offset, limit, descending=parsed.descending)
+        body = list_body(
+            [chats.chat_json(i) for i in indices],
+            self.faults.reported_total(chats.total),
+            "meta",
+        )
+        return _Answer(200, body)
+
+    def _chats_search_answer(self, _: web.Request, raw: bytes) -> _Answer:
+        query = self._search_query(raw, CHAT_FIELDS, CHAT_SORTS)
+        if isinstance(query, _Answer):
+            return query
+        limit = self.faults.window(query.offset, query.limit)
+        total, indices = search_chats(self.chats, dataclasses.replace(query, limit=limit))
+        body = list_body(
+            [self.chats.chat_json(i) for i in indices[:limit]],
+            self.faults.reported_total(total),
+            self.chats_search_total,
+        )
+        return _Answer(200, body)
+
+    def _chat_index_of(self, request: web.Request) -> int | None:
+        text = request.match_info["id"]
+        if not (text.isascii() and text.isdigit()):
+            return None
+        return self.chats.find(int(text))
+
+    def _chat_missing(self) -> _Answer:
+        return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.error_style, chat=True))
+
+    def _chat_answer(self, request: web.Request, _: bytes) -> _Answer:
+        index = self._chat_index_of(request)
+        if index is None:
+            return self._chat_missing()
+        return _Answer(200, self.chats.chat_json(index))
+
+    def _messages_answer(self, request: web.Request, _: bytes) -> _Answer:
+        parsed = parse_list_query(request.query, None)
+        if not isinstance(parsed, ListQuery):
+            return self._bad_query(parsed)
+        index = self._chat_index_of(request)
+        if index is None:
+            return self._chat_missing()
+        limit = self.faults.window(parsed.offset, parsed.limit)
+        total, bodies = self.chats.messages_json(index, parsed.offset, limit)
+        body = list_body(bodies, self.faults.reported_total(total), "total", self.messages_key)
+        return _Answer(200, body)
+
+    def _team_answer(self, request: web.Request, items: tuple[bytes, ...]) -> _Answer:
+        parsed = parse_list_query(request.query, None)
+        if not isinstance(parsed, ListQuery):
+            return self._bad_query(parsed)
+        limit = self.faults.window(parsed.offset, parsed.limit)
+        page = list(items[parsed.offset : parsed.offset + limit])
+        return _Answer(
+            200, list_body(page, self.faults.reported_total(len(items)), self.list_total)
+        )
+
+    def _agents_answer(self, request: web.Request, _: bytes) -> _Answer:
+        return self._team_answer(request, self.team.agent_json)
+
+    def _departments_answer(self, request: web.Request, _: bytes) -> _Answer:
+        return self._team_answer(request, self.team.department_json)
+
+    async def _serve(self, request: web.Request, compute: _Compute) -> web.StreamResponse:
         inbound = self._dice.arrival_delay(self.faults)
         if inbound > 0:
             await self._sleep(inbound)
@@ -368,7 +703,8 @@ class Emulator:
         number = self._requests
         accepted, wait = self.policy.admit(arrival)
         fault = self._dice.pick(self.faults, number, accepted=accepted)
-        answer = self._answer(request, compute, fault, accepted=accepted, wait=wait)
+        raw = await request.read() if request.can_read_body else b""
+        answer = self._answer(request, raw, compute, fault, accepted=accepted, wait=wait)
         self.log.append(
             LogEntry(
                 arrival,
@@ -378,6 +714,7 @@ class Emulator:
                 answer.status,
                 accepted,
                 fault,
+                raw.decode("utf-8", "replace") if raw else None,
             )
         )
         for change in self.drift:
@@ -393,22 +730,39 @@ class Emulator:
     def _answer(
         self,
         request: web.Request,
-        compute: Callable[[web.Request], _Answer],
+        raw: bytes,
+        compute: _Compute,
         fault: str | None,
         *,
         accepted: bool,
         wait: float | None,
     ) -> _Answer:
+        answer = self._compute(request, raw, compute, fault, accepted=accepted, wait=wait)
+        if self.faults.echo_auth and answer.status >= _BAD_REQUEST:
+            answer.body = echo_header(answer.body, request.headers.get("Authorization"))
+        return answer
+
+    def _compute(
+        self,
+        request: web.Request,
+        raw: bytes,
+        compute: _Compute,
+        fault: str | None,
+        *,
+        accepted: bool,
+        wait: float | None,
+    ) -> _Answer:
+        style = self.error_style
         if fault is not None and fault.isdigit():
             status = int(fault)
-            return _Answer(status, status_body(status), self._retry_after(status, None))
+            return _Answer(status, status_body(status, style), self._retry_after(status, None))
         if fault == "hang":
             return _Answer(504, status_body(504))
         if not accepted:
-            return _Answer(429, status_body(429), self._retry_after(429, wait))
+            return _Answer(429, status_body(429, style), self._retry_after(429, wait))
         if not self._authorized(request.headers.get("Authorization")):
-            return _Answer(401, status_body(401))
-        answer = compute(request)
+            return _Answer(401, status_body(401, style))
+        answer = compute(request, raw)
         if fault == "malformed":
             return _Answer(200, MALFORMED_BODIES[self._requests % len(MALFORMED_BODIES)])
         return answer

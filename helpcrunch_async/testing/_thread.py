@@ -167,6 +167,58 @@ class ThreadedEmulator:
         """Return the customer as a dict, or None."""
         return self._call(lambda: self.emulator.customer(customer_id))
 
+    def visit(self, ids: Any = (), count: int = 0) -> list[int]:
+        """Let customers visit (see ``Emulator.visit``)."""
+        return self._call(lambda: self.emulator.visit(list(ids), count))
+
+    def add_chats(self, count: int) -> list[int]:
+        """Open chats (see ``Emulator.add_chats``)."""
+        return self._call(lambda: self.emulator.add_chats(count))
+
+    def add_messages(self, chat_id: int, count: int = 1, sender: str | None = None) -> list[int]:
+        """Append messages to a chat (see ``Emulator.add_messages``)."""
+        return self._call(lambda: self.emulator.add_messages(chat_id, count, sender))
+
+    def close_chat(self, chat_id: int, by: str = "agent") -> None:
+        """Close a chat (see ``Emulator.close_chat``)."""
+        self._call(lambda: self.emulator.close_chat(chat_id, by))
+
+    def reassign_chat(self, chat_id: int, agent_id: int | None) -> None:
+        """Reassign a chat (see ``Emulator.reassign_chat``)."""
+        self._call(lambda: self.emulator.reassign_chat(chat_id, agent_id))
+
+    def delete_chats(self, ids: Any) -> list[int]:
+        """Delete chats (see ``Emulator.delete_chats``)."""
+        return self._call(lambda: self.emulator.delete_chats(list(ids)))
+
+    def expected_chat_ids(self, sort: str | None = None, order: str = "asc") -> list[int]:
+        """Return every chat id in server order (see ``Emulator.expected_chat_ids``)."""
+        return self._call(lambda: self.emulator.expected_chat_ids(sort, order))
+
+    def chat(self, chat_id: int) -> dict[str, Any] | None:
+        """Return the chat as a dict, or None."""
+        return self._call(lambda: self.emulator.chat(chat_id))
+
+    def truth_customers(self) -> list[dict[str, Any]]:
+        """Return every customer as the API serialises it (id order)."""
+        return self._call(self.emulator.truth_customers)
+
+    def truth_chats(self) -> list[dict[str, Any]]:
+        """Return every chat as the API serialises it (id order)."""
+        return self._call(self.emulator.truth_chats)
+
+    def truth_messages(self, chat_id: int) -> list[dict[str, Any]]:
+        """Return a chat's messages as the API serialises them (newest first)."""
+        return self._call(lambda: self.emulator.truth_messages(chat_id))
+
+    def truth_agents(self) -> list[dict[str, Any]]:
+        """Return every agent as the API serialises it."""
+        return self._call(self.emulator.truth_agents)
+
+    def truth_departments(self) -> list[dict[str, Any]]:
+        """Return every department as the API serialises it."""
+        return self._call(self.emulator.truth_departments)
+
     def reset_log(self) -> None:
         """Forget the logged requests."""
         self._call(self.emulator.reset_log)

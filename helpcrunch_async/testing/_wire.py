@@ -1,7 +1,17 @@
 """The emulated API's wire format: query validation, error bodies, page bodies.
 
-Pure. Validation reports one ``validation_error`` entry per bad parameter, in the order
-limit, offset, sort, order, as the vendor's 400 example does.
+Pure. Validation reports one entry per bad parameter, in the order limit, offset, sort,
+order, as the vendor's 400 example does.
+
+Two generations of error bodies (``style``): ``old`` has one specific entry per error
+(``invalid_token``, ``entity_not_found`` / ``chat_not_found``, ``too_many_requests``,
+``validation_error`` with "limit value is invalid"); ``new`` starts every 400, 401, 404
+and 429 with ``invalid_request`` / "Invalid request" and follows it with the specific
+entries (``unauthorized``, ``not_found``, ``too_many_requests``, and for validation one
+entry per bad key whose ``code`` is the key's path, e.g. ``filter[0].value``).
+
+Where the list's total goes (``placement``): ``total`` (top level), ``meta``
+(``{"meta": {"total": N}}``), ``both``, or ``none``.
 """
 
 from __future__ import annotations
@@ -19,6 +29,14 @@ if TYPE_CHECKING:
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 100
 ORDERS = ("asc", "desc")
+ERROR_STYLES = ("old", "new")
+PLACEMENTS = ("total", "meta", "both", "none")
+_INVALID_REQUEST = ("invalid_request", "Invalid request")
+_NEW_STATUS_ERRORS: dict[int, tuple[str, str]] = {
+    401: ("unauthorized", "Unauthorized"),
+    404: ("not_found", "Not found"),
+    429: ("too_many_requests", "You have exceeded your requests limit"),
+}
 
 _STATUS_ERRORS: dict[int, tuple[str, str]] = {
     400: ("validation_error", "request is invalid"),
@@ -45,8 +63,14 @@ class ListQuery:
     descending: bool = False
 
 
-def parse_list_query(query: Mapping[str, str]) -> ListQuery | list[str]:
-    """Return the parsed query, or one error message per invalid parameter."""
+def parse_list_query(
+    query: Mapping[str, str], sorts: tuple[str, ...] | None = SORT_FIELDS
+) -> ListQuery | list[str]:
+    """Return the parsed query, or one error message per invalid parameter.
+
+    ``sorts`` are the sort values the endpoint takes; None: it takes no ``sort`` and
+    ``order`` (they are ignored, as undocumented parameters are).
+    """
     problems: list[str] = []
     limit = _integer(query.get("limit"), DEFAULT_LIMIT)
     if limit is None or not 1 <= limit <= MAX_LIMIT:
@@ -54,10 +78,10 @@ def parse_list_query(query: Mapping[str, str]) -> ListQuery | list[str]:
     offset = _integer(query.get("offset"), 0)
     if offset is None:
         problems.append("offset value is invalid")
-    sort = query.get("sort")
-    if sort is not None and sort not in SORT_FIELDS:
+    sort = query.get("sort") if sorts is not None else None
+    if sort is not None and sorts is not None and sort not in sorts:
         problems.append("sort value is invalid")
-    order = query.get("order", "asc")
+    order = query.get("order", "asc") if sorts is not None else "asc"
     if order not in ORDERS:
         problems.append("order value is invalid")
     if problems or limit is None or offset is None:
@@ -81,14 +105,59 @@ def errors_body(entries: list[tuple[str, str]]) -> bytes:
     )
 
 
-def status_body(status: int) -> bytes:
-    """Return the vendor-style error body for an error ``status``."""
+def status_body(status: int, style: str = "old", *, chat: bool = False) -> bytes:
+    """Return the vendor-style error body for an error ``status``.
+
+    ``chat`` names a missing chat in a 404 ("Chat not found").
+    """
+    if status == 404 and chat:  # noqa: PLR2004 -- the HTTP status
+        if style == "new":
+            return errors_body([_INVALID_REQUEST, ("not_found", "Chat not found")])
+        return errors_body([("chat_not_found", "Chat not found")])
+    if style == "new" and status in _NEW_STATUS_ERRORS:
+        return errors_body([_INVALID_REQUEST, _NEW_STATUS_ERRORS[status]])
     return errors_body([_STATUS_ERRORS[status]])
 
 
-def validation_body(problems: list[str]) -> bytes:
-    """Return the 400 body with one ``validation_error`` entry per problem."""
+def validation_body(problems: list[str], style: str = "old") -> bytes:
+    """Return the 400 body for a list query: one entry per problem."""
+    if style == "new":
+        return errors_body(
+            [_INVALID_REQUEST]
+            + [(problem.split()[0], "This value is not valid.") for problem in problems]
+        )
     return errors_body([("validation_error", problem) for problem in problems])
+
+
+def field_errors_body(problems: list[tuple[str, str]], style: str = "old") -> bytes:
+    """Return the 400 body for a search body: one entry per ``(path, message)``."""
+    if style == "new":
+        return errors_body([_INVALID_REQUEST, *problems])
+    return errors_body([("validation_error", f"{path} value is invalid") for path, _ in problems])
+
+
+def echo_header(body: bytes, header: str | None) -> bytes:
+    """Append ``header`` (the request's Authorization) to every message of an error body."""
+    try:
+        decoded = msgspec.json.decode(body)
+        entries = decoded["errors"]
+        for entry in entries:
+            entry["message"] = f"{entry['message']} (Authorization: {header})"
+    except (msgspec.DecodeError, KeyError, TypeError):
+        return body
+    return msgspec.json.encode(decoded)
+
+
+def list_body(items: list[bytes], total: int, placement: str, key: str = "data") -> bytes:
+    """Splice encoded items into ``{key: [...]}`` with the total where ``placement`` says."""
+    data = b'"%b":[%b]' % (key.encode(), b",".join(items))
+    if placement == "total":
+        return b'{%b,"total":%d}' % (data, total)
+    if placement == "meta":
+        return b'{%b,"meta":{"total":%d}}' % (data, total)
+    if placement == "both":
+        return b'{%b,"total":%d,"meta":{"total":%d}}' % (data, total, total)
+    return b"{%b}" % data
 
 
 def page_body(total: int, customers: list[bytes]) -> bytes:

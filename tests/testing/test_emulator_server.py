@@ -131,7 +131,9 @@ async def test_a_single_customer_is_the_bare_object(emulator: Emulator, client: 
     assert reply.json() == emulator.customer(customer_id)
 
 
-@pytest.mark.parametrize("path", ["/customers/1", "/customers/abc", "/customers/-5", "/chats"])
+@pytest.mark.parametrize(
+    "path", ["/customers/1", "/customers/abc", "/customers/-5", "/no-such-endpoint"]
+)
 async def test_absent_things_are_404_entity_not_found(
     emulator: Emulator, client: Wire, path: str
 ) -> None:
