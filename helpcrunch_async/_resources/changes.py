@@ -123,7 +123,7 @@ def _check_changes(since: int, after_id: int | None, overlap: int) -> None:
         raise InvalidParameterError(f"overlap must be an int of seconds >= 0, got {overlap!r}")
 
 
-async def iter_changed_customers(
+def iter_changed_customers(
     customers: Customers,
     since: int,
     after_id: int | None = None,
@@ -136,9 +136,18 @@ async def iter_changed_customers(
     ``until`` (default: one past the server's highest ``lastSeen``, asked for
     first) bounds the ``lastSeen`` search above; a customer who visits during
     the scan is found by the next call, whose ``since`` is ``until - 1``. See
-    `customer_change_searches` for why nothing slips.
+    `customer_change_searches` for why nothing slips. Arguments are checked
+    here, before any request; close the iterator (``aclose``) to stop early.
     """
     _check_changes(since, after_id, overlap)
+    if until is not None:
+        check_positive_int("until", until)
+    return _changed_customers(customers, since, after_id, overlap, until)
+
+
+async def _changed_customers(
+    customers: Customers, since: int, after_id: int | None, overlap: int, until: int | None
+) -> AsyncIterator[Customer]:
     bound = until
     if bound is None:
         high = await customers_high_water(customers, since=since - overlap)
@@ -202,7 +211,7 @@ async def find_deleted(customers: Customers, known_ids: Iterable[int]) -> list[i
     return (await reconcile_ids(customers, known_ids)).deleted
 
 
-async def iter_changed_chats(
+def iter_changed_chats(
     chats: Chats,
     since: int,
     after_id: int | None = None,
@@ -215,8 +224,15 @@ async def iter_changed_chats(
     chats above it from the newest end of ``GET /chats`` (sorted by
     ``createdAt`` descending, read a page at a time until an id at or below
     ``after_id``), which catches new chats whatever their timestamps say.
+    Arguments are checked here, before any request.
     """
     _check_changes(since, after_id, overlap)
+    return _changed_chats(chats, since, after_id, overlap)
+
+
+async def _changed_chats(
+    chats: Chats, since: int, after_id: int | None, overlap: int
+) -> AsyncIterator[Chat]:
     seen = IdSet()
     for search in chat_change_searches(since=since, overlap=overlap):
         where = [_filter(*f) for f in search.filters]
