@@ -90,17 +90,17 @@ async def test_find_deleted_of_nothing_held_sends_nothing(
 async def test_iter_changed_yields_the_visited_and_the_new_once_despite_visits_during_the_scan(
     helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
 ) -> None:
-    emulator = helpcrunch_emulator_factory(customers=3_000, seed=5)
+    # Visits while the scan runs (its requests are the 3rd and later): customers
+    # move to the end of the lastSeen order.
+    emulator = helpcrunch_emulator_factory(
+        customers=3_000, seed=5, drift=[Drift(after_request=k, visits=15) for k in range(3, 12)]
+    )
     async with _client(emulator) as client:
         since = await customers_high_water(client.customers)
     assert since is not None
     after_id = max(emulator.expected_ids())
     visited = set(emulator.visit(count=450))
     new = set(emulator.insert(120, "end"))
-    # Visits while the scan runs: customers move to the end of the lastSeen order.
-    emulator.configure(
-        drift=[Drift(after_request=k, visits=15) for k in range(3, 12)]
-    )
     emulator.reset_log()
     async with _client(emulator) as client:
         changed = iter_changed_customers(client.customers, since + 1, after_id, overlap=0)
