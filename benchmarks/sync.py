@@ -109,7 +109,7 @@ async def _run(quick: bool) -> dict[str, Any]:
                 {
                     "visits": customers // 100,
                     "insert": customers // 1000,
-                    "position": "end",
+                    "position": "random",
                     "add_chats": changed_chats // 4,
                     "add_messages": changed_chats // 4,
                     "close_chats": changed_chats // 4,

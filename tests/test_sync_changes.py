@@ -62,7 +62,7 @@ async def test_find_deleted_counts_ranges_and_reads_few(
     emulator = helpcrunch_emulator_factory(
         customers=6_000,
         seed=9,
-        drift=[Drift(after_request=k, insert=3, position="end") for k in (2, 5, 9)],
+        drift=[Drift(after_request=k, insert=3, position="random") for k in (2, 5, 9)],
     )
     held = emulator.expected_ids()
     gone = sorted(emulator.delete(7, "random"))
@@ -100,7 +100,7 @@ async def test_iter_changed_yields_the_visited_and_the_new_once_despite_visits_d
     assert since is not None
     after_id = max(emulator.expected_ids())
     visited = set(emulator.visit(count=450))
-    new = set(emulator.insert(120, "end"))
+    new = set(emulator.insert(120, "random"))
     emulator.reset_log()
     async with _client(emulator) as client:
         changed = iter_changed_customers(client.customers, since + 1, after_id, overlap=0)

@@ -24,7 +24,7 @@ def test_a_full_sync_applies_deletions_as_hard_deletes(
     # One count, one look at the newest lastSeen (the cursor), then three pages.
     assert first.requests == 1 + 1 + 3
     gone = emulator.delete(5, "random")
-    emulator.insert(3, "end")
+    emulator.insert(3, "random")
     report = sync(emulator, tmp_path, only=("customers",), full=True)
     rows = table(tmp_path, "customers")
     assert not set(gone) & set(rows)

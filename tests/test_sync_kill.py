@@ -76,7 +76,7 @@ def test_a_killed_sync_resumes_to_the_same_tables(
 
     # A sync killed in the middle of its requests: nothing of it may stick.
     emulator.visit(count=200)
-    emulator.insert(150, "end")
+    emulator.insert(150, "random")
     emulator.reset_log()
     process = subprocess.Popen(
         _args(emulator, tmp_path), env=cli_env(KEY), stdout=subprocess.DEVNULL

@@ -39,7 +39,7 @@ def test_a_second_sync_after_drift_costs_what_changed_and_matches_field_by_field
     # closed and reassigned.
     emulator.reset_log()
     emulator.visit(count=12)
-    emulator.insert(5, "end")
+    emulator.insert(5, "random")
     gone = emulator.delete(4, "random")
     emulator.add_chats(2)
     chat_ids = emulator.expected_chat_ids()
