@@ -83,15 +83,17 @@ def main(folder: Path = _FOLDER) -> int:
             sum(emulator.emulator.message_count(c) for c in emulator.expected_chat_ids()),
         )
     with duckdb.connect(str(options.duckdb_file), read_only=True) as con:
-        held = tuple(
-            con.execute(f"select count(*) from helpcrunch.{name}").fetchone()[0]  # type: ignore[index]  # count(*) always answers one row
-            for name in ("customers", "chats", "messages")  # noqa: S608 -- fixed names
-        )
+        held = tuple(_count(con, name) for name in ("customers", "chats", "messages"))
     say(
         f"demo: {options.duckdb_file} holds {held[0]:,} customers, {held[1]:,} chats, "
         f"{held[2]:,} messages; the emulator has {truth[0]:,}, {truth[1]:,}, {truth[2]:,}\n"
     )
     return 0 if held == truth else 1
+
+
+def _count(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    row = con.execute(f"select count(*) from helpcrunch.{name}").fetchone()  # noqa: S608 -- our fixed table names
+    return int(row[0]) if row else 0
 
 
 if __name__ == "__main__":
