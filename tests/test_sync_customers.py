@@ -21,8 +21,9 @@ def test_a_full_sync_applies_deletions_as_hard_deletes(
     emulator = helpcrunch_emulator_factory(customers=300, seed=4)
     first = sync(emulator, tmp_path, only=("customers",))
     assert without_nulls(table(tmp_path, "customers")) == expected_customers(emulator)
-    # One count, one look at the newest lastSeen (the cursor), then three pages.
-    assert first.requests == 1 + 1 + 3
+    # One look at the newest lastSeen (the next cursor), then three pages.
+    assert first.requests == 1 + 3
+    assert first.full_pass_requests["customers"] == 3
     gone = emulator.delete(5, "random")
     emulator.insert(3, "random")
     report = sync(emulator, tmp_path, only=("customers",), full=True)

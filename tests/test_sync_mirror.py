@@ -61,10 +61,10 @@ def test_a_second_sync_after_drift_costs_what_changed_and_matches_field_by_field
     # messages, plus agents and departments: 49 and more (the first sync spent it).
     full_pass = -(-CUSTOMERS // 100) + 1 + CHATS + 2
     assert first_requests >= full_pass
-    # The second: count + high-water + deletion check + a page of visits, a page
+    # The second: high-water + deletion check + a page of visits, a page
     # of new ids; chats: two high-water looks, two searches, one list page;
     # messages of at most 7 changed chats (4 changed, 2 new, overlap); 2 team lists.
-    bound = 2 + deletion_request_bound(CUSTOMERS, 4) + 2 + 2 + 3 + 8 + 2
+    bound = 1 + deletion_request_bound(CUSTOMERS, 4) + 2 + 2 + 3 + 8 + 2
     assert requests <= bound < full_pass
     # The API key is in no file the sync wrote (state, trace, schema, DuckDB).
     files = [p for p in tmp_path.rglob("*") if p.is_file()]

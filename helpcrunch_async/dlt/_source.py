@@ -49,7 +49,6 @@ from helpcrunch_async._models.messages import Message
 from helpcrunch_async._resources.changes import (
     DEFAULT_OVERLAP,
     chats_high_water,
-    count_customers,
     customers_high_water,
     iter_changed_chats,
     iter_changed_customers,
@@ -63,7 +62,6 @@ if TYPE_CHECKING:
 
     from dlt.extract.source import DltSource
 
-    from helpcrunch_async._client import HelpCrunch
     from helpcrunch_async._shell.budget import RateBudget
 
 __all__ = ["DELETED_COLUMN", "RESOURCES", "SyncReport", "TableReport", "helpcrunch_source"]
@@ -132,7 +130,7 @@ def _data_type(kind: msgspec.inspect.Type) -> str:
         msgspec.inspect.FloatType: "double",
     }
     found = {simple.get(type(k), "json") for k in real}
-    if found == {"bigint", "double", "text"} or found == {"bigint", "double"}:
+    if found in ({"bigint", "double", "text"}, {"bigint", "double"}):
         return "bigint"  # a timestamp: normalised to int seconds
     return found.pop() if len(found) == 1 else "json"
 
@@ -283,7 +281,8 @@ class _Resources:
         held = _held(state)
         since = None if self._full else state.get("since")
         after_id = state.get("after_id")
-        await self._count_customers(client, full=since is None)
+        if since is None:
+            self._report.full_reads.add("customers")
         # The server's clock when the scan starts: the next run's cursor.
         low = None if since is None else int(since) - self._overlap
         high = await customers_high_water(client.customers, since=low)
@@ -319,19 +318,17 @@ class _Resources:
                 table.deleted += len(gone)
                 yield _deleted(sorted(gone))
         kept = [i for i in held if i not in gone] if since is not None else []
-        state["held"] = encode_ids([*kept, *seen])
+        now_held = encode_ids([*kept, *seen])
+        # What a full pass would cost now, without a request to count them.
+        total = len(decode_ids(now_held))
+        self._report.totals["customers"] = total
+        self._report.full_pass_requests["customers"] = max(1, -(-total // 100))
+        state["held"] = now_held
         state["since"] = high if high is not None else (since or 0)
         # Ids only grow: the highest ever held, even if that customer is gone.
         previous = [int(after_id)] if after_id is not None else []
         state["after_id"] = max([*seen, *kept[-1:], *previous], default=None)
         self._spent()
-
-    async def _count_customers(self, client: HelpCrunch, *, full: bool) -> None:
-        total = await count_customers(client.customers)
-        self._report.full_pass_requests["customers"] = max(1, -(-total // 100))
-        self._report.totals["customers"] = total
-        if full:
-            self._report.full_reads.add("customers")
 
     async def _batches(
         self,
@@ -356,8 +353,17 @@ class _Resources:
                 yield batch
                 batch = []
                 self._spent()
+                self._total(table, scan)
         if batch:
             yield batch
+
+    def _total(self, table: TableReport, scan: AsyncIterator[Any]) -> None:
+        # A full read's scan knows the server's total: progress can show an ETA.
+        stats = getattr(scan, "stats", None)
+        total = getattr(stats, "total_at_end", None)
+        if isinstance(total, int):
+            name = next(n for n, t in self._report.tables.items() if t is table)
+            self._report.totals[name] = total
 
     async def chats(self) -> _Batches:
         """Yield every chat at first; then the chats updated or created since the last run."""
