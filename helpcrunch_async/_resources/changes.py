@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from helpcrunch_async._core.filters import Filter
 from helpcrunch_async._core.idset import IdSet
 from helpcrunch_async._core.params import check_positive_int
 from helpcrunch_async._core.reconcile import (
@@ -27,6 +28,8 @@ from helpcrunch_async._errors import DecodeError, InvalidParameterError
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Sequence
 
+    from helpcrunch_async._core.filters import Operator
+    from helpcrunch_async._core.params import ChatSort, Order, Sort
     from helpcrunch_async._models.chats import Chat
     from helpcrunch_async._models.customers import Customer
     from helpcrunch_async._models.messages import Message
@@ -53,11 +56,9 @@ logger = logging.getLogger("helpcrunch_async")
 DEFAULT_OVERLAP = 300
 
 
-def _filter(field: str, operator: str, value: int) -> Any:
-    # Imported here: the filters module imports the resources' field tables.
-    from helpcrunch_async._core.filters import Filter  # noqa: PLC0415 -- see above
-
-    return Filter(field, operator, value)
+def _filter(field: str, operator: str, value: int) -> Filter:
+    # The plans name operators as plain strings; Filter checks them again.
+    return Filter(field, cast("Operator", operator), value)
 
 
 async def count_customers(customers: Customers, where: Sequence[Any] | None = None) -> int:
@@ -100,10 +101,11 @@ async def chats_high_water(chats: Chats) -> int | None:
     needs: an early cursor reads a few chats twice, a late one would lose some.
     """
     found: list[int] = []
-    for sort, attribute in (
+    sorts: tuple[tuple[ChatSort, str], ...] = (
         ("chats.lastMessageAt", "last_message_at"),
         ("chats.closedAt", "closed_at"),
-    ):
+    )
+    for sort, attribute in sorts:
         page = await chats.list(offset=0, limit=1, sort=sort, order="desc")
         for chat in page.data:
             value = getattr(chat, attribute)
@@ -158,7 +160,10 @@ async def _changed_customers(
     ):
         where = [_filter(*f) for f in search.filters]
         async with customers.iter_search(
-            where, comparison="AND", sort=search.sort, order=search.order
+            where,
+            comparison="AND",
+            sort=cast("Sort", search.sort),
+            order=cast("Order", search.order),
         ) as scan:
             async for customer in scan:
                 if seen.add(customer.id):
@@ -237,7 +242,10 @@ async def _changed_chats(
     for search in chat_change_searches(since=since, overlap=overlap):
         where = [_filter(*f) for f in search.filters]
         async with chats.iter_search(
-            where, comparison="AND", sort=search.sort, order=search.order
+            where,
+            comparison="AND",
+            sort=cast("ChatSort", search.sort),
+            order=cast("Order", search.order),
         ) as scan:
             async for chat in scan:
                 if seen.add(chat.id):

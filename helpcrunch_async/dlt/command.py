@@ -154,15 +154,10 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
         if destination != "duckdb":
             raise ValueError("--duckdb-file goes with --destination duckdb")
         destination = dlt.destinations.duckdb(str(options.duckdb_file))
-    where: dict[str, str] = {}
+    named = {"pipeline_name": options.pipeline_name, "dataset_name": options.dataset_name}
     if options.pipelines_dir is not None:
-        where["pipelines_dir"] = str(options.pipelines_dir)
-    pipeline = dlt.pipeline(
-        pipeline_name=options.pipeline_name,
-        destination=destination,
-        dataset_name=options.dataset_name,
-        **where,
-    )
+        named["pipelines_dir"] = str(options.pipelines_dir)
+    pipeline = dlt.pipeline(destination=destination, **named)
     if pipeline.has_pending_data:
         # dlt loads pending packages and returns without extracting: the state
         # in that package (cursors included) becomes the state we go on from.
