@@ -154,10 +154,12 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
         if destination != "duckdb":
             raise ValueError("--duckdb-file goes with --destination duckdb")
         destination = dlt.destinations.duckdb(str(options.duckdb_file))
-    named = {"pipeline_name": options.pipeline_name, "dataset_name": options.dataset_name}
-    if options.pipelines_dir is not None:
-        named["pipelines_dir"] = str(options.pipelines_dir)
-    pipeline = dlt.pipeline(destination=destination, **named)
+    name, dataset = options.pipeline_name, options.dataset_name
+    if options.pipelines_dir is None:
+        pipeline = dlt.pipeline(name, destination=destination, dataset_name=dataset)
+    else:
+        folder = str(options.pipelines_dir)
+        pipeline = dlt.pipeline(name, folder, destination=destination, dataset_name=dataset)
     if pipeline.has_pending_data:
         # dlt loads pending packages and returns without extracting: the state
         # in that package (cursors included) becomes the state we go on from.
