@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sync_fixtures import mirror, sync, truth
 
 from helpcrunch_async._core.reconcile import deletion_request_bound
+from helpcrunch_async.testing import max_in_any_window
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,19 +22,30 @@ if TYPE_CHECKING:
     from helpcrunch_async.testing._thread import ThreadedEmulator
 
 CUSTOMERS, CHATS = 600, 40
+RATE, PERIOD = 30, 0.5
 SECRET = "sk-mirror-0b5e-secret"
 
 
 def test_a_second_sync_after_drift_costs_what_changed_and_matches_field_by_field(
     helpcrunch_emulator_factory: Callable[..., ThreadedEmulator], tmp_path: Path
 ) -> None:
+    # A sliding cap on the server; the client is told the same cap.
     emulator = helpcrunch_emulator_factory(
-        customers=CUSTOMERS, chats=CHATS, seed=21, api_key=SECRET
+        customers=CUSTOMERS,
+        chats=CHATS,
+        seed=21,
+        api_key=SECRET,
+        policy="sliding",
+        rate_limit=RATE,
+        rate_period=PERIOD,
     )
-    first = sync(emulator, tmp_path)
+    first = sync(emulator, tmp_path, rate_limit=RATE, rate_period=PERIOD)
     first_requests = len(emulator.log)
     assert first.requests == first_requests
     assert mirror(tmp_path) == truth(emulator)
+    # Every resource drew on one cap: never over it, not one 429.
+    assert max_in_any_window([e.time for e in emulator.log], PERIOD) <= RATE
+    assert all(e.status != 429 for e in emulator.log)
 
     # Drift: visits, new and deleted customers, new chats, new messages, chats
     # closed and reassigned.
@@ -48,7 +60,7 @@ def test_a_second_sync_after_drift_costs_what_changed_and_matches_field_by_field
     emulator.close_chat(chat_ids[1])
     emulator.reassign_chat(chat_ids[2], None)
 
-    second = sync(emulator, tmp_path)
+    second = sync(emulator, tmp_path, rate_limit=RATE, rate_period=PERIOD)
     after = mirror(tmp_path)
     assert after == truth(emulator)
     assert not set(gone) & set(after["customers"])
