@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from helpcrunch_async.testing._thread import ThreadedEmulator
 
 CUSTOMERS, CHATS = 600, 40
-RATE, PERIOD = 30, 0.5
+RATE, PERIOD = 40, 1.0
 SECRET = "sk-mirror-0b5e-secret"
 
 
