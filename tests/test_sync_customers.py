@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from sync_fixtures import expected_customers, sync, table, without_nulls
 
 from helpcrunch_async._core.held import decode_ids, encode_ids
+from helpcrunch_async.dlt.command import summary_lines
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,6 +32,10 @@ def test_a_full_sync_applies_deletions_as_hard_deletes(
     assert not set(gone) & set(rows)
     assert without_nulls(rows) == expected_customers(emulator)
     assert (report.tables["customers"].deleted, report.tables["customers"].new) == (5, 3)
+    lines = summary_lines(report)
+    assert lines[1].split() == ["customers", "3", "295", "5"]
+    assert f"requests spent: {report.requests}" in lines
+    assert "would cost 3 requests" in lines[-1]
 
 
 def test_held_ids_are_stored_in_a_few_bytes_and_come_back_exactly() -> None:
