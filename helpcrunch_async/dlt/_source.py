@@ -93,9 +93,9 @@ class SyncReport:
 
     tables: dict[str, TableReport] = field(default_factory=dict)
     requests: int = 0
-    # Requests a full read of the customers would need (known after a count).
+    # Requests a full read of the customers would need now (from the ids held).
     full_pass_requests: dict[str, int] = field(default_factory=dict)
-    # Records the server has, per table, where a run asked (one request).
+    # Records the server has, per table, where known (a full read's total; the ids held).
     totals: dict[str, int] = field(default_factory=dict)
     # Tables read whole in this run (first run, or full=True).
     full_reads: set[str] = field(default_factory=set)

@@ -68,7 +68,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--full", action="store_true", help="read everything again")
     parser.add_argument(
-        "--only", metavar="LIST", help=f"comma-separated subset of {','.join(_RESOURCES)}"
+        "--only",
+        metavar="LIST",
+        help=f"comma-separated subset of {','.join(_RESOURCES)} (chats and messages go together)",
     )
     parser.add_argument("--base-url", default="https://api.helpcrunch.com/v1")
     parser.add_argument("--api-key-file", type=Path, metavar="F", help="read the key from F")
@@ -88,10 +90,12 @@ def _only(value: str | None) -> tuple[str, ...]:
     unknown = [n for n in names if n not in _RESOURCES]
     if unknown:
         raise ValueError(f"--only: unknown resource {unknown[0]!r}; choose from {_RESOURCES}")
+    # Messages are read for the chats that changed: the two cursors must move
+    # together, or messages of chats synced without them could never be found.
     if "messages" in names and "chats" not in names:
-        # Messages come from the chats that changed: without chats' cursor
-        # moving with them, they could not be found next time.
         names = (*names, "chats")
+    if "chats" in names and "messages" not in names:
+        names = (*names, "messages")
     return names
 
 
