@@ -63,3 +63,16 @@ def test_bad_options_fail_before_any_request(
     assert main(_args(emulator, tmp_path, "--only", "customers,tickets")) == 2
     assert "tickets" in capsys.readouterr().err
     assert emulator.log == []
+
+
+def test_the_dlt_subpackage_exports_are_pinned_and_load_dlt_lazily() -> None:
+    import helpcrunch_async.dlt as hc_dlt  # noqa: PLC0415 -- the import is what is tested
+
+    assert hc_dlt.__all__ == [
+        "DELETED_COLUMN",
+        "RESOURCES",
+        "SyncReport",
+        "TableReport",
+        "helpcrunch_source",
+    ]
+    assert all(getattr(hc_dlt, name) is not None for name in hc_dlt.__all__)
