@@ -14,7 +14,7 @@ import pytest
 from helpcrunch_async import HelpCrunch
 from helpcrunch_async._core.filters import Filter
 from helpcrunch_async._core.reconcile import deletion_request_bound
-from helpcrunch_async._errors import InvalidParameterError
+from helpcrunch_async._errors import AuthenticationError, InvalidParameterError
 from helpcrunch_async._resources.changes import (
     count_customers,
     customers_high_water,
@@ -158,3 +158,15 @@ async def test_changed_chats_and_only_their_new_messages(
     assert dict(news) == expected
     assert len(emulator.log) == len(changed)  # one page each: few new messages
     assert searches <= 2 + 1
+
+
+async def test_a_failed_count_raises_the_clients_error_not_a_group(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=1_000)
+    held = emulator.expected_ids()
+    emulator.delete(3, "random")
+    emulator.configure(api_key="another-key")
+    async with _client(emulator) as client:
+        with pytest.raises(AuthenticationError):
+            await find_deleted(client.customers, held)

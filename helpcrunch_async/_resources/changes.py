@@ -201,9 +201,13 @@ async def reconcile_ids(
                 plan.read(ask, [c.id for c in page.data], page.total)
 
     while not plan.done:
-        async with asyncio.TaskGroup() as group:
-            for ask in plan.next_requests():
-                group.create_task(answer(ask))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for ask in plan.next_requests():
+                    group.create_task(answer(ask))
+        except ExceptionGroup as failed:
+            # The others were cancelled; the caller sees the first error, as a scan's.
+            raise failed.exceptions[0] from None
     if plan.unknown:
         logger.warning(
             "%d customers exist inside the held id range that were never held", len(plan.unknown)
