@@ -10,9 +10,9 @@ import random
 from typing import TYPE_CHECKING
 
 import pytest
+from helpcrunch_async._core.filters import Filter
 
 from helpcrunch_async import HelpCrunch
-from helpcrunch_async._core.filters import Filter
 from helpcrunch_async._core.reconcile import deletion_request_bound
 from helpcrunch_async._errors import AuthenticationError, InvalidParameterError
 from helpcrunch_async._resources.changes import (
@@ -166,7 +166,8 @@ async def test_a_failed_count_raises_the_clients_error_not_a_group(
     emulator = helpcrunch_emulator_factory(customers=1_000)
     held = emulator.expected_ids()
     emulator.delete(3, "random")
-    emulator.configure(api_key="another-key")
     async with _client(emulator) as client:
+        # The key is revoked after the client was made.
+        emulator.configure(api_key="another-key")
         with pytest.raises(AuthenticationError):
             await find_deleted(client.customers, held)

@@ -78,7 +78,7 @@ def test_a_killed_sync_resumes_to_the_same_tables(
     emulator.visit(count=200)
     emulator.insert(150, "random")
     emulator.reset_log()
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 -- our own command line
         _args(emulator, tmp_path), env=cli_env(KEY), stdout=subprocess.DEVNULL
     )
     _wait_for(lambda: len(emulator.log) >= 6, timeout=60)
@@ -94,7 +94,7 @@ def test_a_killed_sync_resumes_to_the_same_tables(
     emulator.add_messages(chat_ids[3], 2)
     emulator.close_chat(chat_ids[4])
     emulator.reset_log()
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 -- our own command line
         _args(emulator, tmp_path), env=cli_env(KEY), stdout=subprocess.DEVNULL
     )
     _wait_for(lambda: len(emulator.log) >= 5, timeout=60)
