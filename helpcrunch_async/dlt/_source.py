@@ -196,7 +196,7 @@ def helpcrunch_source(
         {"api_key": key, "base_url": base_url, "concurrency": concurrency},
     )
     run = report if report is not None else SyncReport()
-    resources = _Resources(shared, run, overlap=overlap, full=full)
+    resources = _Resources(shared, run, overlap=overlap, full=full, concurrency=concurrency)
 
     source: DltSource = _source(resources)
     return source
@@ -261,11 +261,13 @@ class _Resources:
         *,
         overlap: int,
         full: bool,
+        concurrency: int,
     ) -> None:
         self._shared = shared
         self._report = report
         self._overlap = overlap
         self._full = full
+        self._concurrency = concurrency
         # The chats' cursor of this run, for the messages (set before chats yields).
         self._chats_cursor: int | None = None
         self._messages_since: tuple[int | None] | None = None
@@ -406,7 +408,7 @@ class _Resources:
         ids = [c["id"] for c in chats if not c.get(DELETED_COLUMN)]
         batch: list[dict[str, Any]] = []
         async for _, messages in iter_new_messages(
-            client.chats, ids, since=cutoff, concurrency=client_concurrency(client)
+            client.chats, ids, since=cutoff, concurrency=self._concurrency
         ):
             batch.extend(_record(message) for message in messages)
             table.new += len(messages)
@@ -459,9 +461,3 @@ async def _each(get: Callable[[int], Awaitable[Any]], ids: Iterable[int]) -> Asy
             yield await get(i)
         except NotFoundError:
             continue
-
-
-def client_concurrency(client: Any) -> int:
-    """Return the concurrency the client was made with (its resources know it)."""
-    value = getattr(client.customers, "_concurrency", 8)
-    return int(value) if isinstance(value, int) else 8
