@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from helpcrunch_async._core.filters import Filter
 from helpcrunch_async._core.idset import IdSet
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_OVERLAP",
+    "IdList",
     "Reconciled",
     "chats_high_water",
     "count_customers",
@@ -50,6 +51,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger("helpcrunch_async")
+
+# The sorted ids `find_deleted` returns (a name the resources can use: their
+# own ``list`` method shadows the builtin in their class bodies).
+IdList: TypeAlias = list[int]
 
 # Seconds subtracted from ``since``: clock skew between us and the server, and
 # visits still being recorded when the last sync started.
@@ -215,7 +220,7 @@ async def reconcile_ids(
     return Reconciled(plan.deleted, plan.unknown, plan.requests)
 
 
-async def find_deleted(customers: Customers, known_ids: Iterable[int]) -> list[int]:
+async def find_deleted(customers: Customers, known_ids: Iterable[int]) -> IdList:
     """Return which of ``known_ids`` the server no longer has, sorted, by counting id ranges."""
     return (await reconcile_ids(customers, known_ids)).deleted
 
