@@ -171,3 +171,27 @@ async def test_a_failed_count_raises_the_clients_error_not_a_group(
         emulator.configure(api_key="another-key")
         with pytest.raises(AuthenticationError):
             await find_deleted(client.customers, held)
+
+
+async def test_the_contract_names_on_the_client(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=900, chats=30, seed=6)
+    held = emulator.expected_ids()
+    top_chat = max(emulator.expected_chat_ids())
+    async with _client(emulator) as client:
+        since = await customers_high_water(client.customers)
+        chats_since = await client.chats.list(limit=1, sort="chats.lastMessageAt", order="desc")
+        assert since is not None
+        gone = sorted(emulator.delete(2, "random"))
+        visited = set(emulator.visit(count=7)) - set(gone)
+        new_chats = set(emulator.add_chats(2))
+        assert await client.customers.count() == 898
+        assert await client.customers.count([Filter("customers.lastSeen", ">", since)]) == 7
+        assert await client.customers.find_deleted(held) == gone
+        changed = [c.id async for c in client.customers.iter_changed(since + 1, max(held))]
+        assert set(changed) == visited
+        chats = client.chats.iter_changed(
+            int(chats_since.data[0].last_message_at or 0) + 1, top_chat, overlap=0
+        )
+        assert {c.id async for c in chats} == new_chats
