@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 from helpcrunch_async._cli import main
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
-
-    import pytest
 
     from helpcrunch_async.testing._thread import ThreadedEmulator
 
@@ -76,3 +76,14 @@ def test_the_dlt_subpackage_exports_are_pinned_and_load_dlt_lazily() -> None:
         "helpcrunch_source",
     ]
     assert all(getattr(hc_dlt, name) is not None for name in hc_dlt.__all__)
+
+
+def test_the_sync_demo_ends_with_the_accounts_numbers_in_duckdb(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpcrunch_async.dlt.demo import main as demo  # noqa: PLC0415 -- the demo is tested
+
+    assert demo(tmp_path / "demo", customers=400, chats=20, rate=(500, 1.0)) == 0
+    out = capsys.readouterr().out
+    assert "second sync (what changed)" in out
+    assert "holds 405 customers, 23 chats" in out

@@ -32,30 +32,40 @@ _FOLDER = Path("demo-output/sync")
 _RATE_LIMIT, _RATE_PERIOD = 40, 1.0
 
 
-def main(folder: Path = _FOLDER) -> int:
-    """Run the demo in ``folder``; return the exit code."""
+def main(
+    folder: Path = _FOLDER,
+    *,
+    customers: int = 5_000,
+    chats: int = 300,
+    rate: tuple[int, float] = (_RATE_LIMIT, _RATE_PERIOD),
+) -> int:
+    """Run the demo in ``folder``; return the exit code (0 when the file matches the account)."""
+    rate_limit, rate_period = rate
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     key = secrets.token_urlsafe(24)
     say = sys.stdout.write
     with ThreadedEmulator(
-        customers=5_000,
-        chats=300,
+        customers=customers,
+        chats=chats,
         seed=2024,
         api_key=key,
         policy="sliding",
-        rate_limit=_RATE_LIMIT,
-        rate_period=_RATE_PERIOD,
+        rate_limit=rate_limit,
+        rate_period=rate_period,
     ) as emulator:
         options = SyncOptions(
             api_key=key,
             base_url=emulator.base_url,
             duckdb_file=folder / "helpcrunch_sync.duckdb",
             pipelines_dir=folder / "pipelines",
-            rate_limit=_RATE_LIMIT,
-            rate_period=_RATE_PERIOD,
+            rate_limit=rate_limit,
+            rate_period=rate_period,
         )
-        say(f"demo: an emulated account at {emulator.base_url}: 5,000 customers, 300 chats\n")
+        say(
+            f"demo: an emulated account at {emulator.base_url}: {customers:,} customers, "
+            f"{chats:,} chats\n"
+        )
         say("demo: first sync (everything)\n")
         for line in summary_lines(run_sync(options, progress=sys.stderr)):
             say(f"  {line}\n")
