@@ -191,10 +191,12 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
         ticker = threading.Thread(target=_progress, args=(report, progress, stop), daemon=True)
         ticker.start()
     try:
-        # DuckDB takes JSONL in bulk (read_json); dlt's default for it, SQL INSERT
-        # statements, loads 20,000 customers in 20 s here instead of under 2.
+        # DuckDB reads Parquet in bulk; dlt's default for it, SQL INSERT
+        # statements, loads 20,000 customers in 20 s here instead of 2. (JSONL
+        # would be as fast, but DuckDB's reader fails on a key its sample of
+        # the file never saw, as dlt's own code notes.)
         if options.destination == "duckdb":
-            pipeline.run(source, loader_file_format="jsonl")
+            pipeline.run(source, loader_file_format="parquet")
         else:
             pipeline.run(source)
     finally:
