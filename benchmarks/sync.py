@@ -79,7 +79,11 @@ async def _reexport(base_url: str) -> tuple[dict[int, int | None], float, int]:
     started = time.monotonic()
     found: dict[int, int | None] = {}
     async with HelpCrunch(
-        "test-key", base_url=base_url, rate_limit=RATE, rate_period=PERIOD
+        "test-key",
+        base_url=base_url,
+        rate_limit=RATE,
+        rate_period=PERIOD,
+        concurrency=CONCURRENCY,
     ) as client:
         scan = client.customers.iter_all(sort="customers.firstSeen", order="asc")
         async with scan:
