@@ -87,3 +87,18 @@ def test_the_sync_demo_ends_with_the_accounts_numbers_in_duckdb(
     out = capsys.readouterr().out
     assert "second sync (what changed)" in out
     assert "holds 405 customers, 23 chats" in out
+
+
+def test_a_refused_key_ends_with_the_auth_exit_code_and_one_line(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=30)
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", "not-the-key")
+    assert main(_args(emulator, tmp_path, "--only", "customers")) == 3
+    err = capsys.readouterr().err
+    assert "error: the sync stopped:" in err
+    assert "Traceback" not in err
+    assert "not-the-key" not in err

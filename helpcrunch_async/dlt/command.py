@@ -123,15 +123,35 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return codes.USAGE
+    if options.duckdb_file is not None and options.destination != "duckdb":
+        sys.stderr.write("error: --duckdb-file goes with --destination duckdb\n")
+        return codes.USAGE
     try:
         import dlt  # noqa: F401, PLC0415 -- optional: only this command needs it
     except ImportError:
         sys.stderr.write("error: sync needs dlt: pip install 'helpcrunch-async[dlt]'\n")
         return codes.USAGE
-    report = run_sync(options, progress=None if args.quiet else sys.stderr)
+    try:
+        report = run_sync(options, progress=None if args.quiet else sys.stderr)
+    except Exception as exc:  # noqa: BLE001 -- one line and an exit code, not a traceback
+        cause = _cause(exc)
+        sys.stderr.write(
+            f"error: the sync stopped: {cause}\n(its cursors did not move; run it again)\n"
+        )
+        return codes.exit_code_for(cause)
     for line in summary_lines(report):
         sys.stdout.write(line + "\n")
     return codes.OK
+
+
+def _cause(error: BaseException) -> BaseException:
+    # dlt wraps what a resource raised (PipelineStepFailed, ResourceExtractionError).
+    from helpcrunch_async._errors import HelpCrunchError  # noqa: PLC0415 -- light
+
+    seen = error
+    while seen.__cause__ is not None and not isinstance(seen, HelpCrunchError):
+        seen = seen.__cause__
+    return seen if isinstance(seen, HelpCrunchError) else error
 
 
 def _api_key(path: Path | None) -> str:
