@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-full clean
+.PHONY: demo demo-sync test lint bench bench-full clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/helpcrunch-async demo
+
+# A first dlt sync into DuckDB, changes in the emulator, a second sync that costs what changed.
+demo-sync: $(STAMP)
+	$(BIN)/python -m helpcrunch_async.dlt.demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

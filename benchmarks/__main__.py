@@ -39,6 +39,7 @@ PARTS = (
     ("emulator_throughput", "Emulator throughput"),
     ("shared_budget", "Shared budget"),
     ("fanout", "Fan-out: the messages of many chats"),
+    ("sync", "Sync: an incremental dlt sync against a full pass"),
 )
 NAMES = tuple(name for name, _ in PARTS)
 

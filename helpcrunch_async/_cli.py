@@ -22,6 +22,7 @@ from ._export.progress import MIN_INTERVAL, check_interval
 from ._export.run import ExportOptions, run_export
 from ._export.sources import SOURCES
 from ._export.stopping import ignore_late_signals
+from .dlt import command as sync_cli
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -109,6 +110,18 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("demo-output/customers.jsonl"), help="output file"
     )
     demo.set_defaults(command=_demo_command)
+
+    sync = commands.add_parser(
+        "sync",
+        help="keep a dlt destination (a DuckDB file by default) current",
+        description=(
+            "Load the account into a dlt destination; later runs load what changed. "
+            "Needs helpcrunch-async[dlt]. The API key comes from HELPCRUNCH_API_KEY or "
+            "--api-key-file."
+        ),
+    )
+    sync_cli.configure(sync)
+    sync.set_defaults(command=sync_cli.run)
 
     # Listed for --help only: main() hands `emulator ...` to _emulator_command.
     commands.add_parser("emulator", help="serve an emulated HelpCrunch API on loopback")

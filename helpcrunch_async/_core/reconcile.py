@@ -1,0 +1,323 @@
+"""Plans that find what changed: which ids we hold are gone, which searches find changes.
+
+This module is pure: it imports neither aiohttp nor asyncio, does no I/O and takes
+time as an argument. The shell (`_resources.changes`) asks the plans what to
+request, answers them, and reads the results.
+
+Finding deletions by counting (`DeletionPlan`). The server can count the
+customers in an id range in one request (a search on ``customers.id >= lo`` and
+``customers.id < hi``; its ``total``). We know how many ids we hold in the same
+range. Where the two agree the range is taken as clean; where they differ it is
+split in two at its median held id, down to ranges whose server count fits one
+page (``read_size``), which are read and compared id by id. The count of the
+right half of a split is not asked for: it is the parent's count minus the
+left half's. For ``d`` deletions among ``N`` held ids this costs at most
+``1 + d * (ceil(log2(N / read_size)) + 2)`` requests, against ``N / read_size``
+for reading everything back.
+
+The assumption that makes it exact, and what happens where it fails:
+
+- HelpCrunch ids are auto-increment: a customer created after the ids we hold
+  gets an id above every id that existed before. Every range is bounded above by
+  ``max(held) + 1``, so customers created before or during the check fall
+  outside every range and cannot be mistaken for anything.
+- So inside ``[min(held), max(held)]`` the server has only ids we hold (or
+  held and since lost). A held set with a gap (a customer that exists but that
+  we never saw) breaks this; then a range counts *more* than we hold, which is
+  impossible under the assumption: such a range is split and read like any
+  other that differs, and the ids read there that we do not hold are reported
+  in `DeletionPlan.unknown`. A deletion and an unknown id inside one range
+  cancel in the counts and both go unseen; that is the one blind spot, and it
+  needs the assumption to be broken first.
+- Deletions made while the check runs may or may not be reported. Every id
+  reported was absent when its range was read or counted (at zero), so nothing
+  that still exists is ever reported; a deletion made during the check can hide
+  an earlier one in a neighbouring range (the inferred count of a right half is
+  then too high), and the next check finds it.
+
+Finding changes by searching (`customer_change_searches`, `chat_change_searches`):
+see each function for the searches and why their sort cannot let a record slip
+past while the scan runs. Cursors are in the server's clock, never ours: the
+next ``since`` is the highest timestamp the server had when this scan started
+(an emulator's clock, or a server's skewed one, is then harmless).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "ChangeSearch",
+    "CountRange",
+    "DeletionPlan",
+    "ReadRange",
+    "chat_change_searches",
+    "customer_change_searches",
+    "deletion_request_bound",
+]
+
+# One page of a search: a range that counts this many or fewer is read at once.
+READ_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class CountRange:
+    """Ask the server how many ids it has in ``[lo, hi)``."""
+
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRange:
+    """Ask the server for the ids it has in ``[lo, hi)`` (one page of ``read_size``)."""
+
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    lo: int
+    hi: int
+    # held[start:stop] are the held ids in [lo, hi).
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    node: _Node
+    # For a left half: the parent's count and the right half, whose count follows.
+    parent_count: int | None = None
+    sibling: _Node | None = None
+
+
+class DeletionPlan:
+    """Which of the ids we hold are gone, found by counting id ranges.
+
+    Loop: take `next_requests` (all may run at once), answer each `CountRange`
+    with `counted` and each `ReadRange` with `read`, until `done`; then
+    `deleted` is the sorted list of held ids the server no longer has.
+    """
+
+    def __init__(self, held: Iterable[int], *, read_size: int = READ_SIZE) -> None:
+        if read_size < 1:
+            raise ValueError("read_size must be at least 1")
+        self._held: list[int] = sorted(set(held))
+        self._read_size = read_size
+        self._ready: list[_Pending] = []
+        self._asked: dict[CountRange | ReadRange, _Pending] = {}
+        self._deleted: list[int] = []
+        self._unknown: list[int] = []
+        self._read_next: set[_Node] = set()
+        self.requests = 0
+        if self._held:
+            root = _Node(self._held[0], self._held[-1] + 1, 0, len(self._held))
+            if len(self._held) <= read_size:
+                # One page holds all of it: read instead of counting first.
+                self._read_next.add(root)
+            self._ready.append(_Pending(root))
+
+    @property
+    def done(self) -> bool:
+        """Whether every range is settled."""
+        return not self._ready and not self._asked
+
+    @property
+    def deleted(self) -> list[int]:
+        """The held ids the server no longer has, sorted (complete once `done`)."""
+        return sorted(self._deleted)
+
+    @property
+    def unknown(self) -> list[int]:
+        """Ids read inside the held range that we do not hold, sorted (see the module)."""
+        return sorted(self._unknown)
+
+    def next_requests(self) -> list[CountRange | ReadRange]:
+        """Return every request that may be sent now, and mark them as sent."""
+        asks: list[CountRange | ReadRange] = []
+        for pending in self._ready:
+            node = pending.node
+            ask: CountRange | ReadRange
+            if node in self._read_next:
+                self._read_next.discard(node)
+                ask = ReadRange(node.lo, node.hi)
+            else:
+                ask = CountRange(node.lo, node.hi)
+            self._asked[ask] = pending
+            asks.append(ask)
+        self._ready.clear()
+        self.requests += len(asks)
+        return asks
+
+    def counted(self, ask: CountRange, count: int) -> None:
+        """Record the server's count of ids in the range ``ask``."""
+        pending = self._asked.pop(ask)
+        self._settle(pending.node, count, explicit=True)
+        if pending.sibling is not None:
+            assert pending.parent_count is not None  # noqa: S101 -- set with sibling
+            right = pending.parent_count - count
+            if right <= 0:
+                # Zero or less cannot be trusted from a subtraction (a change
+                # between the two counts): ask for this one.
+                self._ready.append(_Pending(pending.sibling))
+            else:
+                self._settle(pending.sibling, right, explicit=False)
+
+    def read(self, ask: ReadRange, ids: Sequence[int], total: int) -> None:
+        """Record one page of the ids in ``ask`` and the search's ``total``."""
+        pending = self._asked.pop(ask)
+        node = pending.node
+        if total > len(ids) and total > self._read_size:
+            # More than a page by the time it was read: count it as a range.
+            self._settle(node, total, explicit=True)
+            return
+        present = {i for i in ids if node.lo <= i < node.hi}
+        held = self._held[node.start : node.stop]
+        self._deleted.extend(i for i in held if i not in present)
+        held_set = set(held)
+        self._unknown.extend(sorted(i for i in present if i not in held_set))
+
+    def _settle(self, node: _Node, count: int, *, explicit: bool) -> None:
+        held = node.stop - node.start
+        if count == held:
+            return
+        if count == 0 and explicit:
+            self._deleted.extend(self._held[node.start : node.stop])
+            return
+        if count <= self._read_size:
+            self._read_next.add(node)
+            self._ready.append(_Pending(node))
+            return
+        left, right = self._split(node)
+        if right is None:
+            self._read_next.add(left)
+            self._ready.append(_Pending(left))
+            return
+        self._ready.append(_Pending(left, parent_count=count, sibling=right))
+
+    def _split(self, node: _Node) -> tuple[_Node, _Node | None]:
+        held = node.stop - node.start
+        if held >= 2:  # noqa: PLR2004 -- two halves with a held id each
+            mid = node.start + held // 2
+            cut = self._held[mid]
+        elif node.hi - node.lo >= 2:  # noqa: PLR2004 -- a range of two ids splits
+            # Many unknown ids around at most one held id: split by value.
+            cut = (node.lo + node.hi) // 2
+            mid = bisect_left(self._held, cut, node.start, node.stop)
+        else:
+            return node, None
+        left = _Node(node.lo, cut, node.start, mid)
+        right = _Node(cut, node.hi, mid, node.stop)
+        return left, right
+
+
+def deletion_request_bound(held: int, deletions: int, *, read_size: int = READ_SIZE) -> int:
+    """Return the most requests `DeletionPlan` spends on ``deletions`` among ``held`` ids.
+
+    Assumes no unknown ids inside the held range (see the module docstring).
+    """
+    if held == 0:
+        return 0
+    if held <= read_size:
+        return 1
+    depth = 0
+    size = held
+    while size > read_size:
+        size = -(-size // 2)
+        depth += 1
+    return 1 + deletions * (depth + 2)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSearch:
+    """One search of a change scan: filters (field, operator, value) joined by AND, and a sort."""
+
+    filters: tuple[tuple[str, str, int], ...]
+    sort: str
+    order: str
+
+
+def customer_change_searches(
+    *, since: int, until: int | None, after_id: int | None, overlap: int
+) -> list[ChangeSearch]:
+    """Return the searches that find every customer seen since ``since`` or newer than ``after_id``.
+
+    1. ``lastSeen`` in ``[since - overlap, until)``, sorted by ``lastSeen``
+       ascending. ``until`` is one past the highest ``lastSeen`` on the server
+       when the scan starts (the shell asks for it: one request), in the
+       server's own clock. A visit during the scan gives a customer a
+       ``lastSeen`` at or above ``until``, which takes it *out* of the set: the
+       total changes, and the scan engine's repair windows catch the shift;
+       that customer is found by the next sync, whose ``since`` is this
+       ``until - 1``. Without the bound, a visit would move a customer from the
+       middle of the set to its end without changing the total, and a customer
+       at a window boundary could slip. ``until=None`` (no customer has been
+       seen since ``since``) skips this search.
+    2. If ``after_id`` is given: ``id > after_id``, sorted by ``firstSeen``
+       ascending (customers never seen have no ``lastSeen``, so search 1 cannot
+       find them). ``firstSeen`` is set once, and new customers come with the
+       latest ``firstSeen``: at the end.
+
+    The two results may overlap; the shell yields each customer once.
+    """
+    if overlap < 0:
+        raise ValueError("overlap must not be negative")
+    searches: list[ChangeSearch] = []
+    if until is not None:
+        searches.append(
+            ChangeSearch(
+                filters=(
+                    ("customers.lastSeen", ">=", since - overlap),
+                    ("customers.lastSeen", "<", until),
+                ),
+                sort="customers.lastSeen",
+                order="asc",
+            )
+        )
+    if after_id is not None:
+        searches.append(
+            ChangeSearch(
+                filters=(("customers.id", ">", after_id),),
+                sort="customers.firstSeen",
+                order="asc",
+            )
+        )
+    return searches
+
+
+def chat_change_searches(*, since: int, overlap: int) -> list[ChangeSearch]:
+    """Return the searches that find every chat changed or created since ``since``.
+
+    1. ``updatedAt >= since - overlap``: chats opened, answered, closed,
+       reassigned or re-rated (every one of those moves ``updatedAt``).
+    2. ``createdAt >= since - overlap``: new chats, in case a new chat's
+       ``updatedAt`` is left empty.
+
+    Both sorted by ``createdAt`` ascending, which never changes for a chat: a
+    change during the scan adds a chat to set 1 at its old place (a total
+    change, which the scan's repair windows handle) and never moves one
+    inside the set, so no upper bound is needed. Chat ids cannot be searched;
+    the shell reads the newest chats above ``after_id`` from ``GET /chats``.
+    """
+    if overlap < 0:
+        raise ValueError("overlap must not be negative")
+    low = since - overlap
+    return [
+        ChangeSearch(
+            filters=(("chats.updatedAt", ">=", low),),
+            sort="chats.createdAt",
+            order="asc",
+        ),
+        ChangeSearch(
+            filters=(("chats.createdAt", ">=", low),),
+            sort="chats.createdAt",
+            order="asc",
+        ),
+    ]

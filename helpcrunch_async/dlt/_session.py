@@ -1,0 +1,134 @@
+"""One client for every resource of a dlt run, and a count of the requests it spent.
+
+dlt runs the async generators of a source on one event loop of its own, in a
+background thread, and closes them with ``loop.shutdown_asyncgens()`` before it
+stops the loop. `SharedClient` opens one `HelpCrunch` on that loop the first
+time a resource asks for it, held by an async generator of its own, so that
+dlt's shutdown closes the client (and its session) on the loop that made it.
+Every resource therefore draws on one cap, and one Redis budget when given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from helpcrunch_async._client import HelpCrunch
+from helpcrunch_async._shell.budget import LocalBudget, RateBudget
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Callable
+
+__all__ = ["CountingBudget", "SharedClient"]
+
+
+class CountingBudget:
+    """A rate budget that counts the slots it hands out (every attempt on the wire)."""
+
+    def __init__(self, inner: RateBudget) -> None:
+        self._inner = inner
+        self.requests = 0
+
+    def __repr__(self) -> str:
+        return f"CountingBudget({self._inner!r}, requests={self.requests})"
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed per period."""
+        return self._inner.limit
+
+    @property
+    def period(self) -> float:
+        """The period in seconds."""
+        return self._inner.period
+
+    async def acquire(self) -> float:
+        """Wait for a slot of the inner budget and count it."""
+        stamp = await self._inner.acquire()
+        self.requests += 1
+        return stamp
+
+    async def on_success(self, sent_at: float) -> None:
+        """Pass the answer on."""
+        await self._inner.on_success(sent_at)
+
+    async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:
+        """Pass the 429 on; return the inner budget's pause."""
+        return await self._inner.on_rate_limited(sent_at, retry_after)
+
+    async def on_sent(self, sent_at: float, delay: float) -> None:
+        """Pass a late send on, if the inner budget wants it."""
+        hook = getattr(self._inner, "on_sent", None)
+        if hook is not None:
+            await hook(sent_at, delay)
+
+    async def on_answered(self, sent_at: float, delay: float, rate_limited: bool) -> None:
+        """Pass a late answer on, if the inner budget wants it."""
+        hook = getattr(self._inner, "on_answered", None)
+        if hook is not None:
+            await hook(sent_at, delay, rate_limited)
+
+
+class SharedClient:
+    """The one `HelpCrunch` of a run, opened lazily on the loop that dlt runs resources on."""
+
+    def __init__(
+        self,
+        make_budget: Callable[[], RateBudget],
+        client_options: dict[str, Any],
+    ) -> None:
+        self._make_budget = make_budget
+        self._options = client_options
+        self._keeper: AsyncGenerator[HelpCrunch, None] | None = None
+        self._client: HelpCrunch | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+        self.budget: CountingBudget | None = None
+        self._spent = 0
+
+    def __repr__(self) -> str:
+        return f"<SharedClient open={self._client is not None} budget={self.budget!r}>"
+
+    @property
+    def requests(self) -> int:
+        """Requests spent so far by every client this object opened."""
+        return self._spent + (self.budget.requests if self.budget is not None else 0)
+
+    async def get(self) -> HelpCrunch:
+        """Return the client of the running loop, opening it on first use."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # A new dlt run (new loop): the previous loop closed its client.
+            if self.budget is not None:
+                self._spent += self.budget.requests
+            self._loop, self._lock, self._client, self._keeper = loop, asyncio.Lock(), None, None
+            self.budget = None
+        assert self._lock is not None  # noqa: S101 -- set just above
+        async with self._lock:
+            if self._client is None:
+                self.budget = CountingBudget(self._make_budget())
+                self._keeper = _keep(HelpCrunch(rate_budget=self.budget, **self._options))
+                self._client = await anext(self._keeper)
+            return self._client
+
+
+async def _keep(client: HelpCrunch) -> AsyncGenerator[HelpCrunch, None]:
+    # Suspended at the yield for the whole run; shutdown_asyncgens() closes it.
+    try:
+        yield client
+    finally:
+        await client.close()
+        closer = getattr(client.budget, "_inner", None)
+        aclose = getattr(closer, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def local_budget(limit: int, period: float) -> Callable[[], RateBudget]:
+    """Return a factory that gives one in-process budget of ``limit`` per ``period``, every time.
+
+    The same budget serves every run of the process (it rebinds its lock to
+    each loop), so two syncs in a row cannot overrun the cap between them.
+    """
+    budget = LocalBudget(limit, period)
+    return lambda: budget

@@ -1,0 +1,262 @@
+"""``helpcrunch-async sync``: keep a dlt destination (a DuckDB file by default) current.
+
+`configure` adds the options to an argparse parser without importing dlt;
+`run` does the sync: it first loads a package that an interrupted run left
+pending (dlt then stops; the cursors in that package are the ones that count),
+then runs the source, printing progress and a summary: per table the rows new,
+changed and deleted, the requests spent, and what a full pass would cost.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from helpcrunch_async._export import exit_codes as codes
+
+if TYPE_CHECKING:
+    import argparse
+
+    from helpcrunch_async.dlt._source import SyncReport
+
+__all__ = ["SyncOptions", "configure", "run", "run_sync", "summary_lines"]
+
+_RESOURCES = ("customers", "chats", "messages", "agents", "departments")
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """Everything one sync needs; the key is held here only, never printed."""
+
+    api_key: str
+    base_url: str = "https://api.helpcrunch.com/v1"
+    destination: str = "duckdb"
+    dataset_name: str = "helpcrunch"
+    # Not "helpcrunch": DuckDB names its catalog after the file, which must differ
+    # from the dataset name (dlt warns, DuckDB then cannot resolve the tables).
+    pipeline_name: str = "helpcrunch_sync"
+    pipelines_dir: Path | None = None
+    # With the duckdb destination: the file (dlt's default: ./<pipeline_name>.duckdb).
+    duckdb_file: Path | None = None
+    full: bool = False
+    only: tuple[str, ...] = ()
+    rate_limit: int = 120
+    rate_period: float = 60.0
+    concurrency: int = 8
+    redis_url: str | None = None
+    redis_key: str = "helpcrunch"
+    overlap: int = 300
+
+    def __repr__(self) -> str:
+        """Name the target, never the key."""
+        return f"SyncOptions(base_url={self.base_url!r}, destination={self.destination!r}, ...)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``sync`` options to ``parser``."""
+    parser.add_argument("--destination", default="duckdb", help="a dlt destination (duckdb)")
+    parser.add_argument("--dataset-name", default="helpcrunch", help="default: %(default)s")
+    parser.add_argument("--pipeline-name", default="helpcrunch_sync", help="default: %(default)s")
+    parser.add_argument("--pipelines-dir", type=Path, metavar="DIR", help="dlt's working folder")
+    parser.add_argument(
+        "--duckdb-file", type=Path, metavar="FILE", help="default: ./<pipeline-name>.duckdb"
+    )
+    parser.add_argument("--full", action="store_true", help="read everything again")
+    parser.add_argument(
+        "--only",
+        metavar="LIST",
+        help=f"comma-separated subset of {','.join(_RESOURCES)} (chats and messages go together)",
+    )
+    parser.add_argument("--base-url", default="https://api.helpcrunch.com/v1")
+    parser.add_argument("--api-key-file", type=Path, metavar="F", help="read the key from F")
+    parser.add_argument("--rate-limit", type=int, default=120, metavar="N")
+    parser.add_argument("--rate-period", type=float, default=60.0, metavar="S")
+    parser.add_argument("--concurrency", type=int, default=8, metavar="N")
+    parser.add_argument("--redis-url", metavar="URL", help="share the rate budget through Redis")
+    parser.add_argument("--redis-key", default="helpcrunch", metavar="NAME")
+    parser.add_argument("--overlap", type=int, default=300, metavar="S", help="cursor overlap")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _only(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    unknown = [n for n in names if n not in _RESOURCES]
+    if unknown:
+        raise ValueError(f"--only: unknown resource {unknown[0]!r}; choose from {_RESOURCES}")
+    # Messages are read for the chats that changed: the two cursors must move
+    # together, or messages of chats synced without them could never be found.
+    if "messages" in names and "chats" not in names:
+        names = (*names, "chats")
+    if "chats" in names and "messages" not in names:
+        names = (*names, "messages")
+    return names
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``sync`` from parsed options; return the exit code."""
+    try:
+        key = _api_key(args.api_key_file)
+        options = SyncOptions(
+            api_key=key,
+            base_url=args.base_url,
+            destination=args.destination,
+            dataset_name=args.dataset_name,
+            pipeline_name=args.pipeline_name,
+            pipelines_dir=args.pipelines_dir,
+            duckdb_file=args.duckdb_file,
+            full=args.full,
+            only=_only(args.only),
+            rate_limit=args.rate_limit,
+            rate_period=args.rate_period,
+            concurrency=args.concurrency,
+            redis_url=args.redis_url,
+            redis_key=args.redis_key,
+            overlap=args.overlap,
+        )
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return codes.USAGE
+    if options.duckdb_file is not None and options.destination != "duckdb":
+        sys.stderr.write("error: --duckdb-file goes with --destination duckdb\n")
+        return codes.USAGE
+    try:
+        import dlt  # noqa: F401, PLC0415 -- optional: only this command needs it
+    except ImportError:
+        sys.stderr.write("error: sync needs dlt: pip install 'helpcrunch-async[dlt]'\n")
+        return codes.USAGE
+    try:
+        report = run_sync(options, progress=None if args.quiet else sys.stderr)
+    except Exception as exc:  # noqa: BLE001 -- one line and an exit code, not a traceback
+        cause = _cause(exc)
+        sys.stderr.write(
+            f"error: the sync stopped: {cause}\n(its cursors did not move; run it again)\n"
+        )
+        return codes.exit_code_for(cause)
+    for line in summary_lines(report):
+        sys.stdout.write(line + "\n")
+    return codes.OK
+
+
+def _cause(error: BaseException) -> BaseException:
+    # dlt wraps what a resource raised (PipelineStepFailed, ResourceExtractionError).
+    from helpcrunch_async._errors import HelpCrunchError  # noqa: PLC0415 -- light
+
+    seen = error
+    while seen.__cause__ is not None and not isinstance(seen, HelpCrunchError):
+        seen = seen.__cause__
+    return seen if isinstance(seen, HelpCrunchError) else error
+
+
+def _api_key(path: Path | None) -> str:
+    if path is not None:
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read --api-key-file: {exc.strerror}") from None
+    else:
+        key = os.environ.get("HELPCRUNCH_API_KEY", "").strip()
+    if not key:
+        raise ValueError("no API key: set HELPCRUNCH_API_KEY or pass --api-key-file FILE")
+    return key
+
+
+def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncReport:
+    """Sync once (after loading what an interrupted run left pending); return the report."""
+    import dlt  # noqa: PLC0415 -- optional dependency
+
+    from helpcrunch_async.dlt._source import SyncReport, helpcrunch_source  # noqa: PLC0415 -- needs dlt
+
+    destination: Any = options.destination
+    if options.duckdb_file is not None:
+        if destination != "duckdb":
+            raise ValueError("--duckdb-file goes with --destination duckdb")
+        destination = dlt.destinations.duckdb(str(options.duckdb_file))
+    name, dataset = options.pipeline_name, options.dataset_name
+    if options.pipelines_dir is None:
+        pipeline = dlt.pipeline(name, destination=destination, dataset_name=dataset)
+    else:
+        folder = str(options.pipelines_dir)
+        pipeline = dlt.pipeline(name, folder, destination=destination, dataset_name=dataset)
+    if pipeline.has_pending_data:
+        # dlt loads pending packages and returns without extracting: the state
+        # in that package (cursors included) becomes the state we go on from.
+        if progress is not None:
+            progress.write("loading the package an interrupted sync left behind\n")
+        pipeline.run()
+    report = SyncReport()
+    source = helpcrunch_source(
+        options.api_key,
+        base_url=options.base_url,
+        rate_limit=options.rate_limit,
+        rate_period=options.rate_period,
+        redis_url=options.redis_url,
+        redis_key=options.redis_key,
+        concurrency=options.concurrency,
+        overlap=options.overlap,
+        full=options.full,
+        report=report,
+    )
+    if options.only:
+        source = source.with_resources(*options.only)
+    stop = threading.Event()
+    ticker = None
+    if progress is not None:
+        ticker = threading.Thread(target=_progress, args=(report, progress, stop), daemon=True)
+        ticker.start()
+    try:
+        # DuckDB reads Parquet in bulk; dlt's default for it, SQL INSERT
+        # statements, loads 20,000 customers in 20 s here instead of 2. (JSONL
+        # would be as fast, but DuckDB's reader fails on a key its sample of
+        # the file never saw, as dlt's own code notes.)
+        if options.destination == "duckdb":
+            pipeline.run(source, loader_file_format="parquet")
+        else:
+            pipeline.run(source)
+    finally:
+        stop.set()
+        if ticker is not None:
+            ticker.join()
+    return report
+
+
+def _progress(report: SyncReport, out: TextIO, stop: threading.Event) -> None:
+    started = time.monotonic()
+    while not stop.wait(2.0):
+        out.write(_progress_line(report, time.monotonic() - started) + "\n")
+        out.flush()
+
+
+def _progress_line(report: SyncReport, elapsed: float) -> str:
+    rows = ", ".join(
+        f"{name} +{t.new} ~{t.changed} -{t.deleted}" for name, t in report.tables.items()
+    )
+    line = f"[{elapsed:6.1f}s] {report.requests} requests; {rows or 'starting'}"
+    total = report.totals.get("customers")
+    table = report.tables.get("customers")
+    if total and table is not None and "customers" in report.full_reads:
+        done = table.new + table.changed
+        line += f"; customers {done}/{total}"
+        if done:
+            line += f", ETA {elapsed * max(total - done, 0) / done:.0f}s"
+    return line
+
+
+def summary_lines(report: SyncReport) -> list[str]:
+    """Return the summary: per table new/changed/deleted, requests, what a full pass costs."""
+    lines = [f"{'table':<12} {'new':>8} {'changed':>8} {'deleted':>8}"]
+    for name in _RESOURCES:
+        table = report.tables.get(name)
+        if table is not None:
+            lines.append(f"{name:<12} {table.new:>8} {table.changed:>8} {table.deleted:>8}")
+    lines.append(f"requests spent: {report.requests}")
+    full = report.full_pass_requests.get("customers")
+    if full is not None:
+        lines.append(f"a full pass of the customers alone would cost {full} requests")
+    return lines

@@ -1,0 +1,199 @@
+"""The change API over loopback: count, find_deleted, iter_changed, new messages.
+
+Against the emulator, with drift while the scans run: what each call returns is
+checked against the emulator's own data, and its requests against the log.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+import pytest
+
+from helpcrunch_async import HelpCrunch
+from helpcrunch_async._core.filters import Filter
+from helpcrunch_async._core.reconcile import deletion_request_bound
+from helpcrunch_async._errors import AuthenticationError, InvalidParameterError
+from helpcrunch_async._resources.changes import (
+    count_customers,
+    customers_high_water,
+    find_deleted,
+    iter_changed_chats,
+    iter_changed_customers,
+    iter_new_messages,
+    reconcile_ids,
+)
+from helpcrunch_async.testing import Drift
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from helpcrunch_async.testing._thread import ThreadedEmulator
+
+
+def _client(emulator: ThreadedEmulator, concurrency: int = 4) -> HelpCrunch:
+    return HelpCrunch(
+        emulator.api_key,
+        base_url=emulator.base_url,
+        rate_limit=2000,
+        rate_period=1.0,
+        concurrency=concurrency,
+    )
+
+
+async def test_count_is_one_request_with_or_without_filters(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=700, seed=2)
+    async with _client(emulator) as client:
+        assert await count_customers(client.customers) == 700
+        some = await count_customers(
+            client.customers, [Filter("customers.lastSeen", ">=", 1_600_000_000)]
+        )
+    assert 0 < some < 700
+    assert len(emulator.log) == 2
+
+
+async def test_find_deleted_counts_ranges_and_reads_few(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    # Customers created while it runs must not be mistaken for anything.
+    emulator = helpcrunch_emulator_factory(
+        customers=6_000,
+        seed=9,
+        drift=[Drift(after_request=k, insert=3, position="random") for k in (2, 5, 9)],
+    )
+    held = emulator.expected_ids()
+    gone = sorted(emulator.delete(7, "random"))
+    emulator.reset_log()
+    async with _client(emulator) as client:
+        found = await reconcile_ids(client.customers, held)
+    assert found.deleted == gone
+    assert found.unknown == []
+    assert found.requests == len(emulator.log)
+    assert len(emulator.log) <= deletion_request_bound(len(held), 7)
+    assert len(emulator.log) < 6_000 // 100
+
+
+async def test_find_deleted_of_nothing_held_sends_nothing(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=10)
+    async with _client(emulator) as client:
+        assert await find_deleted(client.customers, []) == []
+        with pytest.raises(InvalidParameterError, match="known_ids"):
+            await find_deleted(client.customers, ["12"])  # type: ignore[list-item]  # a wrong type on purpose
+    assert emulator.log == []
+
+
+async def test_iter_changed_yields_the_visited_and_the_new_once_despite_visits_during_the_scan(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    # Visits while the scan runs (its requests are the 3rd and later): customers
+    # move to the end of the lastSeen order.
+    emulator = helpcrunch_emulator_factory(
+        customers=3_000, seed=5, drift=[Drift(after_request=k, visits=15) for k in range(3, 12)]
+    )
+    async with _client(emulator) as client:
+        since = await customers_high_water(client.customers)
+    assert since is not None
+    after_id = max(emulator.expected_ids())
+    visited = set(emulator.visit(count=450))
+    new = set(emulator.insert(120, "random"))
+    emulator.reset_log()
+    async with _client(emulator) as client:
+        changed = iter_changed_customers(client.customers, since + 1, after_id, overlap=0)
+        ids = [c.id async for c in changed]
+    assert len(ids) == len(set(ids))
+    assert visited | new <= set(ids)
+    # Nothing unchanged slips in: only those, and those who visited during the scan.
+    later = set(ids) - visited - new
+    assert len(later) <= 9 * 15
+
+
+async def test_arguments_are_refused_before_any_request(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=10)
+    async with _client(emulator) as client:
+        for bad in ("1700000000", -1, True):
+            with pytest.raises(InvalidParameterError, match="since"):
+                iter_changed_customers(client.customers, bad)  # type: ignore[arg-type]  # on purpose
+        with pytest.raises(InvalidParameterError, match="overlap"):
+            iter_changed_chats(client.chats, 1, overlap=-5)
+    assert emulator.log == []
+
+
+async def test_changed_chats_and_only_their_new_messages(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=50, chats=300, seed=4)
+    top = max(emulator.expected_chat_ids())
+    rng = random.Random(3)
+    chat_ids = rng.sample(emulator.expected_chat_ids(), 6)
+    async with _client(emulator) as client:
+        page = await client.chats.list(limit=1, sort="chats.lastMessageAt", order="desc")
+    since = int(page.data[0].last_message_at or 0) + 1
+    emulator.add_messages(chat_ids[0], 2)
+    emulator.close_chat(chat_ids[1])
+    emulator.reassign_chat(chat_ids[2], None)
+    opened = set(emulator.add_chats(3))
+    emulator.reset_log()
+    async with _client(emulator) as client:
+        changed = [c.id async for c in iter_changed_chats(client.chats, since, top, overlap=0)]
+        assert set(changed) == {*chat_ids[:3], *opened}
+        assert len(changed) == len(set(changed))
+        searches = len(emulator.log)
+        emulator.reset_log()
+        news = [
+            (chat_id, [m.id for m in messages])
+            async for chat_id, messages in iter_new_messages(client.chats, changed, since=since)
+        ]
+    assert [chat_id for chat_id, _ in news] == changed
+    expected = {
+        chat_id: [m["id"] for m in emulator.truth_messages(chat_id) if int(m["createdAt"]) >= since]
+        for chat_id in changed
+    }
+    assert dict(news) == expected
+    assert len(emulator.log) == len(changed)  # one page each: few new messages
+    assert searches <= 2 + 1
+
+
+async def test_a_failed_count_raises_the_clients_error_not_a_group(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=1_000)
+    held = emulator.expected_ids()
+    emulator.delete(3, "random")
+    async with _client(emulator) as client:
+        # The key is revoked after the client was made.
+        emulator.configure(api_key="another-key")
+        with pytest.raises(AuthenticationError):
+            await find_deleted(client.customers, held)
+
+
+async def test_the_contract_names_on_the_client(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=900, chats=30, seed=6)
+    held = emulator.expected_ids()
+    top_chat = max(emulator.expected_chat_ids())
+    async with _client(emulator) as client:
+        since = await customers_high_water(client.customers)
+        chats_since = await client.chats.list(limit=1, sort="chats.lastMessageAt", order="desc")
+        assert since is not None
+        gone = sorted(emulator.delete(2, "random"))
+        visited = set(emulator.visit(count=7)) - set(gone)
+        new_chats = set(emulator.add_chats(2))
+        assert await client.customers.count() == 898
+        assert await client.customers.count([Filter("customers.lastSeen", ">", since)]) == 7
+        assert await client.customers.find_deleted(held) == gone
+        changed = [
+            c.id async for c in client.customers.iter_changed(since + 1, max(held), overlap=0)
+        ]
+        assert set(changed) == visited
+        chats = client.chats.iter_changed(
+            int(chats_since.data[0].last_message_at or 0) + 1, top_chat, overlap=0
+        )
+        assert {c.id async for c in chats} == new_chats
