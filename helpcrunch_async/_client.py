@@ -48,9 +48,10 @@ class HelpCrunch:
     bound) raises `RateLimitError` at once, with its ``retry_after``, instead
     of holding every request that long; so does every call of this client
     waiting for its slot then, and every call made while the pause lasts
-    (of any client sharing the budget). Pass ``session`` to use an aiohttp session you own (it is then
-    never closed here; its own middlewares are replaced per request by the
-    budget's). Use it as ``async with``, or call `close`.
+    (of any client sharing the budget). Pass ``session`` to use an aiohttp
+    session you own (it is then never closed here; its own middlewares are
+    replaced per request by the budget's). Use it as ``async with``, or call
+    `close`.
     """
 
     def __init__(
