@@ -115,21 +115,47 @@ async def test_a_slow_consumer_slows_fetching_instead_of_filling_memory() -> Non
     assert count == 10_000
 
 
-async def test_a_slow_head_page_does_not_stall_the_other_workers() -> None:
-    # The third request (the first window after the opening pair) hangs until
-    # it times out.
+@pytest.mark.parametrize("hanging", [2, 3])
+async def test_a_slow_head_page_does_not_stall_the_other_workers(hanging: int) -> None:
+    # One request hangs until it times out: the opening's second window (the
+    # rest opens a few round trips after the first answer), or the first
+    # window after the opening pair.
     async with (
-        Emulator(customers=5000, api_key=KEY, fail={3: "hang"}) as emu,
-        client_for(emu, concurrency=4, timeout=0.5) as client,
+        Emulator(customers=5000, api_key=KEY, fail={hanging: "hang"}) as emu,
+        client_for(emu, concurrency=4, timeout=1.5) as client,
         client.customers.iter_all() as scan,
     ):
         await anext(scan)
-        await asyncio.sleep(0.3)
+        # Well before the hanging request times out.
+        await asyncio.sleep(0.5)
         # While the head window hangs, the others fill the lookahead.
         assert len(emu.log) >= 1 + 2 * 4 - 1
         ids = [c.id async for c in scan]
         assert [emu.expected_ids(None, "asc")[0], *ids] == emu.expected_ids(None, "asc")
     assert scan.stats.retries >= 1
+
+
+@pytest.mark.parametrize("retry_after", [True, False])
+async def test_a_no_burst_server_costs_one_429_not_one_per_worker(retry_after: bool) -> None:
+    # nginx limit_req without burst: a request sooner than W/R after the last
+    # accepted one is refused. The opening's pair meets it once; the budget
+    # then paces, and the burst that follows is never refused.
+    async with (
+        Emulator(
+            customers=1200,
+            api_key=KEY,
+            policy="no-burst",
+            rate_limit=5,
+            rate_period=1.0,
+            retry_after=retry_after,
+        ) as emu,
+        client_for(emu, rate_limit=5, rate_period=1.0, concurrency=8) as client,
+    ):
+        ids, stats = await scan_ids(client)
+        assert ids == emu.expected_ids(None, "asc")
+        refused = [e for e in emu.log if e.status == 429]
+    assert len(refused) == 1
+    assert stats.rate_limited == 1
 
 
 @pytest.mark.parametrize("kind", ["500", "502", "503", "504", "drop", "truncate", "malformed"])

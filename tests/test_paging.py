@@ -129,8 +129,9 @@ def run_scan(
             answered = [a for a in answered if a[0] != stale]
         while len(unread) + len(answered) < concurrency and (fetch := plan.next_fetch()):
             unread.append(fetch)
-        # Planned windows stay within the lookahead; fills and repairs add a few.
-        assert plan.in_flight + plan.buffered <= lookahead + 4
+        # The items held stay within the lookahead's windows (fills and repairs
+        # add a few); the requests out, within the concurrency.
+        assert plan.buffered_items <= (lookahead + 2) * page_size
         if not unread and not answered:
             # Nothing in flight: the head decides (a fill, a probe, or the end).
             batch = plan.release()
@@ -248,6 +249,65 @@ def test_one_change_mid_scan_loses_no_customer_that_stayed(
     stayed = [r for r in range(1, total + 1) if r in remaining]
     # Rows deleted after they came out may come out too; those that stayed all do.
     assert [r for r in once if r in remaining and r <= total] == stayed
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    size=st.integers(min_value=0, max_value=800),
+    max_page=st.one_of(st.none(), st.integers(min_value=1, max_value=120)),
+    served_until=st.one_of(st.none(), st.integers(min_value=0, max_value=850)),
+    fake_total=st.one_of(st.none(), st.just(10**12), st.integers(min_value=0, max_value=1000)),
+    no_total=st.booleans(),
+    page_size=st.sampled_from([100, 37, 1]),
+    concurrency=st.integers(min_value=1, max_value=8),
+    seed=st.integers(),
+)
+def test_a_hostile_server_is_read_whole_or_the_shortfall_is_told(  # noqa: PLR0917 -- the knobs
+    size: int,
+    max_page: int | None,
+    served_until: int | None,
+    fake_total: int | None,
+    no_total: bool,
+    page_size: int,
+    concurrency: int,
+    seed: int,
+) -> None:
+    # A page cap, data that stops before the total, a made-up total, no total:
+    # the plan ends (within a bounded number of requests), and either every
+    # item served came out in order or the plan says where the data stopped.
+    rows = list(range(1, size + 1))
+    server = Server(
+        list(rows),
+        max_page=max_page,
+        served_until=served_until,
+        total=None if no_total else fake_total,
+        no_total=no_total,
+    )
+    run = run_scan(
+        server,
+        page_size=page_size,
+        lookahead=2 * concurrency,
+        concurrency=concurrency,
+        rng=random.Random(seed),
+        max_reads=5_000,
+    )
+    out = unique(run.released)
+    served = rows[:served_until] if served_until is not None else rows
+    claimed = len(rows) if fake_total is None else fake_total
+    shortfall = run.plan.shortfall
+    if no_total:
+        # Without a total, a short page ends the data, unless later items show a cap.
+        assert shortfall is None
+        assert out == served[: len(out)]
+        if max_page is None or max_page >= page_size:
+            assert out == served
+    elif len(served) >= claimed:
+        assert shortfall is None
+        assert out[:claimed] == served[:claimed]
+    else:
+        assert shortfall is not None
+        assert out == served
+        assert (shortfall.at_offset, shortfall.missing) == (len(served), claimed - len(served))
 
 
 def test_a_delete_between_two_reads_is_repaired() -> None:
@@ -451,3 +511,26 @@ def test_idset_is_compact_for_auto_increment_ids() -> None:
         ids.add(265_555 + 7 * i)
     assert len(ids) == 1_000_000
     assert ids.memory_bytes() < 2_000_000
+
+
+def test_one_short_page_is_filled_and_two_that_agree_set_the_page_size() -> None:
+    plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=8)
+    first, second = plan.next_fetch(), plan.next_fetch()
+    assert first is not None
+    assert second is not None
+    # A fluke: one item where a hundred were asked for, while the total says more.
+    plan.page_done(first, [0], 1000)
+    assert plan.next_fetch() == Fetch(1, 99)
+    assert plan.page_size == 100
+    # The second window agrees on no size yet: 40 is another count.
+    plan.page_done(second, list(range(100, 140)), 1000)
+    assert plan.next_fetch() == Fetch(140, 60)
+    assert plan.page_size == 100
+    # A third short page of 40: two agree, and the server serves 40 a page.
+    third = plan.next_fetch()
+    assert third == Fetch(200, 100)
+    plan.page_done(third, list(range(200, 240)), 1000)
+    assert plan.page_size == 40
+    assert plan.next_fetch() == Fetch(240, 40)
+    assert plan.next_fetch() == Fetch(280, 20)
+    assert plan.next_fetch() == Fetch(300, 40)

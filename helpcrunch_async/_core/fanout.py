@@ -137,6 +137,15 @@ class FanOutPlan(Generic[K, T]):
         """Whether every key has been taken and every listing released."""
         return self._closed and not self._lanes
 
+    @property
+    def opening(self) -> bool:
+        """Whether an opening request (rule 4) is still unanswered after the first answer."""
+        return self._answers > 0 and bool(self._opening)
+
+    def open_now(self) -> None:
+        """Stop waiting for the opening's second answer: it is slow, not refused."""
+        self._opening.clear()
+
     def wants_key(self) -> bool:
         """Whether another key may be taken now (rule 3)."""
         return not self._closed and len(self._lanes) < self.lookahead

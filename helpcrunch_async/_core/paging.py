@@ -11,7 +11,8 @@ The rules:
    one, and no other window starts until both are answered. A no-burst server
    (nginx ``limit_req`` without ``burst``) refuses the second, so the budget
    learns to pace for the price of one 429 instead of one per worker; a
-   listing of one page costs one request more. A plan built with
+   listing of one page costs one request more. (If the second is merely
+   slow, the shell opens the rest a few round trips later: `open_now`.) A plan built with
    ``open_with=1`` (one listing among many: the fan-out opens for them all)
    fetches the first window alone.
 2. Lookahead. A window is dispatched only while fewer than ``lookahead``
@@ -31,8 +32,9 @@ The rules:
    a total that never changed.
 5. Short pages. An answer with fewer items than asked for, while the data goes
    on (its total, or the estimate, counts more), leaves a gap: the rest of the
-   window is fetched at once, and later windows use the smaller size the
-   server serves.
+   window is fetched at once, in pages of the size the server served; once
+   two short pages agree on that size, later windows use it too. The items
+   held stay within a lookahead of windows of the size first asked for.
 6. Data that stops short. An empty answer where its own total counts more is
    a promise the data does not keep: nothing is planned past it. When the head
    reaches that offset, one small request (``limit=1``) asks again. If it
@@ -51,7 +53,9 @@ The rules:
    window is released, the ``2 * d`` items around its start (``d`` at most a
    page) are fetched again and released first; the duplicates this brings are
    dropped by the shell. When the later window saw the larger total, the
-   change only brings duplicates. A repair is best effort: further changes
+   change only brings duplicates. The end of the data is a boundary too: when
+   the last window saw a larger total than the freshest, its ``d`` last
+   offsets are fetched again before the scan ends. A repair is best effort: further changes
    while it is in flight, or changes that cancel out in the totals, go unseen.
 8. The plan is done when the head reaches the end of the data; answers
    already buffered past it are released then too (they cost nothing more,
@@ -197,6 +201,8 @@ class ScanPlan(Generic[T]):
 
     __slots__ = (
         "_answers",
+        "_capped",
+        "_end_repaired",
         "_extend_to",
         "_finished",
         "_first_total",
@@ -208,10 +214,14 @@ class ScanPlan(Generic[T]):
         "_pending",
         "_previous",
         "_repairs",
+        "_short_counts",
+        "_short_end",
         "_shortfall",
         "_stop_at",
         "_total",
         "_total_seen_at",
+        "_untold_from",
+        "_untold_to",
         "head",
         "lookahead",
         "open_with",
@@ -259,7 +269,16 @@ class ScanPlan(Generic[T]):
         # Repair windows by the window they precede: None until answered.
         self._repairs: dict[int, dict[Fetch, _Part[T] | None]] = {}
         self._shortfall: Shortfall | None = None
+        self._end_repaired = False
         self._finished = False
+        # Pages without a total: the end of the first short one, where the
+        # non-empty ones start and end at the furthest, and whether they show a cap.
+        self._short_end: int | None = None
+        self._untold_from = -1
+        self._untold_to = 0
+        self._capped = False
+        # How many short pages served each count, until two agree (rule 5).
+        self._short_counts: dict[int, int] = {}
 
     @property
     def in_flight(self) -> int:
@@ -270,6 +289,11 @@ class ScanPlan(Generic[T]):
     def buffered(self) -> int:
         """Answers waiting for an earlier one to be released."""
         return len(self._parts)
+
+    @property
+    def buffered_items(self) -> int:
+        """Items held in answers waiting for release (the memory the plan bounds)."""
+        return sum(len(part.items) for part in self._parts.values())
 
     @property
     def total(self) -> int | None:
@@ -330,9 +354,7 @@ class ScanPlan(Generic[T]):
         offset, limit, count = fetch.offset, fetch.limit, len(items)
         if answer == 0:
             self._first_total = total
-        # A page without a total that comes back short says where the data ends;
-        # an empty one, that it ends there at the latest.
-        told = total if total is not None else (offset + count if 0 < count < limit else None)
+        told = self._told(total, offset, count, limit)
         self._learn_total(told, born, answer)
         if total is None and count == 0 and fetch.repair_for is None:
             self._extend_to = min(self._extend_to, max(offset, self.head))
@@ -363,18 +385,69 @@ class ScanPlan(Generic[T]):
         """Buffer a non-empty answer; plan its gap fill, or one more window past it."""
         offset, limit, count = fetch.offset, fetch.limit, part.covers
         self._parts[offset] = part
+        capped = part.total is None and self._capped
         if count < limit:
-            if told is not None and offset + count < told:
-                # The server serves smaller pages than asked for (rule 5).
-                self.page_size = min(self.page_size, count)
+            if capped or (told is not None and offset + count < told):
+                self._served(count)
+            end = offset + limit
             if offset + count < self._plan_end():
-                self._pending.append(Fetch(offset + count, limit - count))
-            return
+                # The rest of the window, in pages of the size the server serves.
+                size = self.page_size
+                self._pending.extend(
+                    Fetch(gap, min(size, end - gap)) for gap in range(offset + count, end, size)
+                )
+            if not capped:
+                return
         total = part.total
         exact = total is not None and offset + limit == total == self._first_total
         if offset + limit >= self._plan_end() and not exact:
             # The last planned window is full: the data may go on (rule 4).
             self._extend_to = max(self._extend_to, offset + limit + 1)
+
+    def _served(self, count: int) -> None:
+        """Learn the page size the server serves, once two short pages agree (rule 5).
+
+        One short page alone may be a fluke; planning the rest of a long scan
+        in its size could multiply the requests.
+        """
+        seen = self._short_counts
+        seen[count] = seen.get(count, 0) + 1
+        if seen[count] >= 2:  # noqa: PLR2004 -- two pages agree
+            self.page_size = min(self.page_size, count)
+        if len(seen) > 2 * self.lookahead:
+            # A server whose short pages all differ: keep the counts bounded.
+            seen.clear()
+
+    def _told(self, total: int | None, offset: int, count: int, limit: int) -> int | None:
+        """Return the total an answer tells: its own, or where a page without one ends."""
+        if total is not None:
+            return total
+        if count:
+            self._note_untold(offset, count, limit)
+        # A page without a total that comes back short says where the data ends
+        # (unless the server caps its pages); an empty one, that it ends there
+        # at the latest (`page_done` cuts the plan there).
+        if 0 < count < limit and not self._capped:
+            return offset + count
+        return None
+
+    def _note_untold(self, offset: int, count: int, limit: int) -> None:
+        """Watch pages without a total for a page cap: items past a short page's end."""
+        if count < limit:
+            end = offset + count
+            self._short_end = end if self._short_end is None else min(self._short_end, end)
+        self._untold_from = max(self._untold_from, offset)
+        self._untold_to = max(self._untold_to, offset + count)
+        if (
+            not self._capped
+            and self._short_end is not None
+            and self._short_end <= self._untold_from
+        ):
+            # A short page was not the end: the server caps its pages, and
+            # without a total only an empty page ends the data (rule 5).
+            self._capped = True
+            self._total = None
+            self._extend_to = max(self._extend_to, self._untold_to + 1)
 
     def _opening_fetch(self) -> Fetch | None:
         """Return the first window, then (rule 1) the second with it, before any answer."""
@@ -386,6 +459,19 @@ class ScanPlan(Generic[T]):
         ):
             return self._dispatch(opening=True)
         return None
+
+    @property
+    def opening(self) -> bool:
+        """Whether an opening window (rule 1) is still unanswered after the first answer."""
+        return self._answers > 0 and bool(self._opening)
+
+    def open_now(self) -> None:
+        """Stop waiting for the opening's second answer: it is slow, not refused.
+
+        The shell calls it some round trips after the first answer: a 429
+        would have come back by then, and the budget would have heard of it.
+        """
+        self._opening.clear()
 
     def stop(self) -> None:
         """End the plan at the head: the shell saw the server serve the same items again."""
@@ -456,22 +542,60 @@ class ScanPlan(Generic[T]):
         data_end = self.data_end
         assert data_end is not None  # noqa: S101 -- an answer has arrived
         if head < self._plan_end():
-            if head >= self._next:
-                # Not planned yet: the next window starts here.
-                return None
-            # Nothing covers the head, yet data lies here: a window was cancelled.
-            later = [o for o in self._parts if o > head]
-            later += [f.offset for f in self._in_flight if f.offset > head]
-            limit = min([self.page_size, *(o - head for o in later)])
-            self._pending.append(Fetch(head, limit))
+            self._fill(head)
             return None
         if self._stop_at is not None and head >= self._stop_at and head < data_end:
             self._pending.append(Fetch(head, 1, probe=True))
+            return None
+        if head in self._repairs:
+            return self._end_repair(head)
+        if self._opening or self._repair_the_end(head):
+            # The opening's second answer may yet show that the data goes on.
             return None
         self._finished = True
         rest = [item for o in sorted(self._parts) for item in self._parts[o].items]
         self._parts.clear()
         return rest
+
+    def _fill(self, head: int) -> None:
+        """Fetch what lies at the head, when nothing that covers it is out."""
+        if head >= self._next:
+            # Not planned yet: the next window starts here.
+            return
+        # Data lies here, yet nothing covers the head: a window was cancelled.
+        later = [self._next, *(o for o in self._parts if o > head)]
+        later += [f.offset for f in (*self._in_flight, *self._pending) if f.offset > head]
+        limit = min([self.page_size, *(o - head for o in later)])
+        self._pending.append(Fetch(head, limit))
+
+    def _repair_the_end(self, head: int) -> bool:
+        """Plan the end's repair (rule 7): the last window was read under a larger total."""
+        previous, total = self._previous, self._total
+        if (
+            self._end_repaired
+            or previous is None
+            or previous.total is None
+            or total is None
+            or previous.total <= total
+        ):
+            return False
+        self._end_repaired = True
+        # Deleted after the last window was read: its last items' followers
+        # slid back into it, before the end.
+        low = max(self.start, head - min(previous.total - total, self.page_size))
+        if low >= head:
+            return False
+        fetch = Fetch(low, head - low, repair_for=head)
+        self._repairs[head] = {fetch: None}
+        self._pending.append(fetch)
+        return True
+
+    def _end_repair(self, head: int) -> Sequence[T] | None:
+        repairs = self._repairs[head]
+        if None in repairs.values():
+            return None
+        del self._repairs[head]
+        return [item for part in repairs.values() if part for item in part.items]
 
     def _probe_answered(self, offset: int, told: int | None) -> None:
         if told is not None and told > offset:

@@ -51,6 +51,12 @@ R_co = TypeVar("R_co", covariant=True)
 # (offset, limit, stats) -> the page; the request's costs are counted into stats.
 FetchPage = Callable[[int, int, ScanStats], Coroutine[Any, Any, PageResult[T]]]
 
+# The opening's second request is taken for slow, not refused, this many times
+# the first one's round trip after the first answer (and at least _OPEN_FLOOR s):
+# a 429 comes back as fast as a page, and the budget hears of it at once.
+_OPEN_AFTER = 4.0
+_OPEN_FLOOR = 0.25
+
 # Pages in a row that bring only items seen before, with a total that did not
 # grow, before a scan calls the server's answers a loop rather than drift.
 _REPEATS = 3
@@ -84,6 +90,15 @@ class Plan(Protocol[F, R_co]):
         """Forget a request the shell cancelled."""
         ...
 
+    @property
+    def opening(self) -> bool:
+        """Whether the opening's second request is still unanswered after the first."""
+        ...
+
+    def open_now(self) -> None:
+        """Stop waiting for the opening's second answer."""
+        ...
+
 
 class Engine(Generic[F, R, T]):
     """The task loop of a scan: requests in flight, answers to the plan, items out in order.
@@ -106,6 +121,8 @@ class Engine(Generic[F, R, T]):
         self._index = 0
         self._started = False
         self._closed = False
+        self._first_sent: float | None = None
+        self._open_timer: asyncio.TimerHandle | None = None
         self.stats = stats
 
     def __repr__(self) -> str:
@@ -230,6 +247,8 @@ class Engine(Generic[F, R, T]):
             fetch = plan.next_fetch()
             if fetch is None:
                 return
+            if self._first_sent is None:
+                self._first_sent = time.monotonic()
             task = asyncio.create_task(self._request(fetch))
             self._tasks[fetch] = task
             task.add_done_callback(functools.partial(_on_done, weakref.ref(self), fetch))
@@ -245,6 +264,26 @@ class Engine(Generic[F, R, T]):
             page = task.result()
             self._on_answer(fetch, page)
             self._plan.page_done(fetch, page.items, page.total)
+            self._time_the_opening()
+        self._dispatch()
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _time_the_opening(self) -> None:
+        """After the first answer, open the rest later if the opening's second is slow."""
+        if self._open_timer is not None or not self._plan.opening:
+            return
+        assert self._first_sent is not None  # noqa: S101 -- a request was sent
+        trip = time.monotonic() - self._first_sent
+        self._open_timer = asyncio.get_running_loop().call_later(
+            max(_OPEN_FLOOR, _OPEN_AFTER * trip), _open, weakref.ref(self)
+        )
+
+    def _open(self) -> None:
+        if self._closed or self._error is not None or not self._plan.opening:
+            return
+        logger.info("the opening's second request is slow: fetching the rest without it")
+        self._plan.open_now()
         self._dispatch()
         if self._wakeup is not None:
             self._wakeup.set()
@@ -258,6 +297,8 @@ class Engine(Generic[F, R, T]):
             self.stats.finished_at = time.monotonic()
 
     def _cancel_all(self) -> None:
+        if self._open_timer is not None:
+            self._open_timer.cancel()
         for task in self._tasks.values():
             task.cancel()
 
@@ -496,3 +537,10 @@ def _on_done(
     scan = scan_ref()
     if scan is not None:
         scan._on_done(fetch, task)  # noqa: SLF001 -- the scan's own callback
+
+
+def _open(scan_ref: weakref.ref[Engine[Any, Any, Any]]) -> None:
+    # Weak, as in _on_done: a pending timer must not keep an abandoned scan alive.
+    scan = scan_ref()
+    if scan is not None:
+        scan._open()  # noqa: SLF001 -- the scan's own timer
