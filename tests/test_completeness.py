@@ -145,6 +145,7 @@ async def test_every_page_shape_is_filled_or_fails_the_same_way(
             key=int,
             page_size=100,
             concurrency=3,
+            noun="chats",
         )
         if expected is None:
             assert await collect(scan) == list(range(1000, 1600))
@@ -152,6 +153,7 @@ async def test_every_page_shape_is_filled_or_fails_the_same_way(
         with pytest.raises(hc.IncompleteScanError) as info:
             await collect(scan)
     assert (info.value.missing, info.value.at_offset) == expected
+    assert "350 chats are missing" in str(info.value)
 
 
 async def test_a_server_that_repeats_a_page_is_an_error() -> None:

@@ -1,7 +1,7 @@
 """The running fan-out: the listings of many keys (a chat's messages each) in one ordered stream.
 
 Shell code over `_core.fanout.FanOutPlan`, on the same task loop as every scan
-(`_shell.scan.Engine`). Keys come from a list, any iterable or an async
+(`_shell.engine.Engine`). Keys come from a list, any iterable or an async
 iterable (another scan, say), taken only while the plan has room; every
 request goes through one ``fetch_page(key, offset, limit, stats)``.
 """
@@ -18,7 +18,8 @@ from typing import Any, Generic, TypeVar
 from helpcrunch_async._core.fanout import FanOutPlan, LaneFetch, Released
 from helpcrunch_async._core.paging import PageResult
 from helpcrunch_async._errors import HelpCrunchError, NotFoundError
-from helpcrunch_async._shell.scan import Dedup, Engine, check_complete, repeating_error
+from helpcrunch_async._shell.checks import Dedup, check_complete, repeating_error
+from helpcrunch_async._shell.engine import Engine
 from helpcrunch_async._shell.stats import ScanStats
 
 __all__ = ["FanOutScan", "FanOutStats", "FetchListingPage"]
