@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 from helpcrunch_async._core.params import CHAT_SORTS, check_limit, check_offset, check_positive_int
 from helpcrunch_async._models.chats import Chat, decode_chat, decode_chats_page, decode_chats_window
 from helpcrunch_async._models.messages import Message, decode_messages_page
+from helpcrunch_async._resources import changes
 from helpcrunch_async._resources.listing import Resource, list_params, search_params
 from helpcrunch_async._shell.scan import Scan
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, Iterable
+    from collections.abc import AsyncIterable, AsyncIterator, Iterable
 
     from helpcrunch_async._core.filters import Comparison, Filter
     from helpcrunch_async._core.params import ChatSort, Order
@@ -192,11 +193,25 @@ class Chats(Resource):
             concurrency=concurrency,
         )
 
+    def iter_changed(
+        self,
+        since: int,
+        after_id: int | None = None,
+        *,
+        overlap: int = changes.DEFAULT_OVERLAP,
+    ) -> AsyncIterator[Chat]:
+        """Yield every chat opened, answered, closed or reassigned since ``since - overlap``.
 
-def _messages_path(chat_id: int) -> str:
-    return f"/chats/{chat_id}/messages"
+        Each chat once, and every chat with an id above ``after_id``; see
+        `changes.iter_changed_chats`.
+        """
+        return changes.iter_changed_chats(self, since, after_id, overlap=overlap)
 
 
 def _chat_id(chat: int | Chat) -> int:
     """Return a chat's id (a `Chat`'s, or the id itself), checked."""
     return check_positive_int("chat id", chat.id if isinstance(chat, Chat) else chat)
+
+
+def _messages_path(chat_id: int) -> str:
+    return f"/chats/{chat_id}/messages"

@@ -11,11 +11,12 @@ from helpcrunch_async._models.customers import (
     decode_search_page,
     decode_search_window,
 )
+from helpcrunch_async._resources import changes
 from helpcrunch_async._resources.listing import Resource, list_params, search_params
 from helpcrunch_async._shell.scan import CustomerScan
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import AsyncIterator, Iterable, Sequence
 
     from helpcrunch_async._core.filters import Comparison, Filter
     from helpcrunch_async._core.params import Order, Sort
@@ -141,3 +142,28 @@ class Customers(Resource):
             start=start,
             concurrency=concurrency,
         )
+
+    async def count(self, where: Sequence[Filter] | None = None) -> int:
+        """Return how many customers match ``where`` (all of them if None), in one request."""
+        return await changes.count_customers(self, where)
+
+    def iter_changed(
+        self,
+        since: int,
+        after_id: int | None = None,
+        *,
+        overlap: int = changes.DEFAULT_OVERLAP,
+    ) -> AsyncIterator[Customer]:
+        """Yield every customer seen since ``since - overlap`` or with an id above ``after_id``.
+
+        Each customer once; see `changes.iter_changed_customers` for why a visit
+        during the scan cannot make one slip past it.
+        """
+        return changes.iter_changed_customers(self, since, after_id, overlap=overlap)
+
+    async def find_deleted(self, known_ids: Iterable[int]) -> changes.IdList:
+        """Return which of ``known_ids`` the server no longer has, sorted, by counting id ranges.
+
+        Costs on the order of d·log(N/100) requests for d deletions among N ids.
+        """
+        return await changes.find_deleted(self, known_ids)
