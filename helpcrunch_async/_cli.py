@@ -15,12 +15,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._core.filters import COMPARISONS
 from ._core.params import DEFAULT_BASE_URL, ORDERS, check_base_url
 from ._export import exit_codes as codes
-from ._export.checkpoint import FORMATS, ExportSettings, Format
+from ._export.chat_list import digest_of_ids, read_chat_ids
+from ._export.checkpoint import FORMATS, ExportRefusedError, ExportSettings, Format
 from ._export.progress import MIN_INTERVAL, check_interval
 from ._export.run import ExportOptions, run_export
-from ._export.sources import SOURCES
+from ._export.sources import SOURCES, check_filters
 from ._export.stopping import ignore_late_signals
 from .dlt import command as sync_cli
 
@@ -155,6 +157,36 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
         action="store_true",
         help="open the CSV with a byte-order mark, which Excel needs for non-ASCII text",
     )
+    if source.searchable:
+        search = parser.add_argument_group("search")
+        search.add_argument(
+            "--filter",
+            nargs=3,
+            action="append",
+            metavar=("FIELD", "OP", "VALUE"),
+            help=(
+                f"read {source.name} search: e.g. --filter {source.name}.createdAt '>=' "
+                "2026-01-01T00:00:00+00:00 (repeatable; dates as unix seconds or ISO 8601 "
+                "with an offset, tags as names separated by commas)"
+            ),
+        )
+        search.add_argument(
+            "--comparison",
+            choices=COMPARISONS,
+            default="AND",
+            help="AND: every filter holds, OR: any (default: %(default)s)",
+        )
+    else:
+        parser.set_defaults(filter=None, comparison="AND")
+    if source.grouped:
+        output.add_argument(
+            "--chats",
+            type=Path,
+            metavar="IDS",
+            help="export the messages of these chats only: a file of chat ids, one per line",
+        )
+    else:
+        parser.set_defaults(chats=None)
 
     api = parser.add_argument_group("API")
     api.add_argument("--base-url", default=DEFAULT_BASE_URL, help="default: %(default)s")
@@ -190,7 +222,7 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
 def _export_command(args: argparse.Namespace) -> int:
     try:
         options = _export_options_from(args)
-    except (UsageError, ValueError) as exc:
+    except (UsageError, ValueError, ExportRefusedError) as exc:
         return codes.fail(codes.USAGE, str(exc))
     return run_export(
         options, progress=args.progress, interval=args.progress_interval, verbose=args.verbose
@@ -207,6 +239,8 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
             raise UsageError(f"{flag} applies to --format csv only")
     if (args.redis_url is None) != (args.redis_key is None):
         raise UsageError("--redis-url and --redis-key go together")
+    filters = tuple((field, op, value) for field, op, value in args.filter or ())
+    chat_ids = None if args.chats is None else tuple(read_chat_ids(args.chats))
     settings = ExportSettings(
         kind=args.kind,
         format=fmt,
@@ -217,7 +251,12 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
         base_url=str(check_base_url(args.base_url)),
         formula_guard=not args.csv_raw,
         excel=args.excel,
+        filters=filters,
+        # Without filters the comparison means nothing: keep it from splitting resumes.
+        comparison=args.comparison if filters else "AND",
+        chats_sha256=None if chat_ids is None else digest_of_ids(chat_ids).sha256,
     )
+    check_filters(settings)
     return ExportOptions(
         out=args.out,
         settings=settings,
@@ -228,6 +267,7 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
         rate_period=args.rate_period,
         concurrency=args.concurrency,
         rate_budget=_redis_budget(args),
+        chat_ids=chat_ids,
     )
 
 

@@ -29,15 +29,17 @@ from helpcrunch_async._errors import RateLimitError
 from helpcrunch_async._export import exit_codes as codes
 from helpcrunch_async._export.checkpoint import ExportRefusedError, ExportSettings
 from helpcrunch_async._export.progress import ProgressDisplay, format_duration, summary_text
-from helpcrunch_async._export.sources import SOURCES, GroupDone, Run
+from helpcrunch_async._export.sources import SOURCES
 from helpcrunch_async._export.stopping import Stopper
+from helpcrunch_async._export.stream import GroupDone, Run
 from helpcrunch_async._export.writer import ExportWriter
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from helpcrunch_async._export.progress import Snapshot
-    from helpcrunch_async._export.sources import RecordStream, Source
+    from helpcrunch_async._export.sources import Source
+    from helpcrunch_async._export.stream import RecordStream
     from helpcrunch_async._shell.budget import RateBudget
     from helpcrunch_async._shell.stats import ScanStats
 
@@ -84,6 +86,7 @@ class ExportResult:
     stats: ScanStats | None
     error: BaseException | None = None
     signal_name: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -179,6 +182,8 @@ async def export_records(
         else:
             result = ExportResult("complete", writer.records, 0, job.stats())
     result.written = result.records - first
+    if job.stream is not None:
+        result.notes = job.stream.notes()
     return result
 
 
@@ -247,6 +252,7 @@ async def export_command(
                 stats=result.stats,
                 out=str(options.out),
                 noun=noun,
+                notes=result.notes,
             )
             + "\n"
         )
