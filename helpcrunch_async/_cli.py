@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["emulator"]:
         return _emulator_command(argv[1:])
     try:
-        return _run(argv)
+        return _run(argv, as_program=as_program)
     finally:
         if as_program:
             # The command has said how it ended: a Ctrl-C while the interpreter
@@ -57,13 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             ignore_late_signals()
 
 
-def _run(argv: list[str]) -> int:
+def _run(argv: list[str], *, as_program: bool) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         # argparse exits 2 on a usage error and 0 after --help.
         return exc.code if isinstance(exc.code, int) else codes.USAGE
+    args.as_program = as_program
     try:
         command: int = args.command(args)
     except KeyboardInterrupt:
@@ -225,7 +226,11 @@ def _export_command(args: argparse.Namespace) -> int:
     except (UsageError, ValueError, ExportRefusedError) as exc:
         return codes.fail(codes.USAGE, str(exc))
     return run_export(
-        options, progress=args.progress, interval=args.progress_interval, verbose=args.verbose
+        options,
+        progress=args.progress,
+        interval=args.progress_interval,
+        verbose=args.verbose,
+        as_program=args.as_program,
     )
 
 

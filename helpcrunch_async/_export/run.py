@@ -193,14 +193,23 @@ def run_export(
     progress: Literal["auto", "live", "log", "off"] = "auto",
     interval: float = 5.0,
     verbose: bool = False,
+    as_program: bool = False,
 ) -> int:
     """Run one export with progress on stderr, print its summary, return the exit code.
 
     ``progress`` ``auto`` draws a live line when stderr is a terminal and log
-    lines every ``interval`` seconds otherwise.
+    lines every ``interval`` seconds otherwise. ``as_program`` (the command
+    line) ignores SIGINT and SIGTERM once the summary is out, as the process
+    ends next.
     """
     return asyncio.run(
-        export_command(options, progress=progress, interval=interval, verbose=verbose)
+        export_command(
+            options,
+            progress=progress,
+            interval=interval,
+            verbose=verbose,
+            release_signals=as_program,
+        )
     )
 
 
@@ -211,18 +220,21 @@ async def export_command(
     interval: float = 5.0,
     verbose: bool = False,
     handle_signals: bool = True,
+    release_signals: bool = False,
 ) -> int:
     """`run_export` in a running event loop (the demo serves its emulator beside it).
 
     With ``handle_signals`` (main thread only), SIGINT and SIGTERM stop the
-    export cleanly instead of killing the process, until its summary is out.
+    export cleanly instead of killing the process, until its summary is out;
+    with ``release_signals`` they are ignored from then on (see `Stopper.installed`).
     """
     stream = sys.stderr
     live = progress == "live" or (progress == "auto" and stream.isatty())
     noun = SOURCES[options.settings.kind].noun
     display = ProgressDisplay(stream, live=live, interval=interval)
     stopper = Stopper(stream)
-    with stopper.installed() if handle_signals else contextlib.nullcontext(stopper):
+    installed = stopper.installed(release=release_signals)
+    with installed if handle_signals else contextlib.nullcontext(stopper):
         handler = display.log_handler()
         logger = logging.getLogger("helpcrunch_async")
         level = logger.level
