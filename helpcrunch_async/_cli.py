@@ -200,6 +200,16 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
     api.add_argument("--rate-limit", type=int, default=120, metavar="N", help="requests per period")
     api.add_argument("--rate-period", type=float, default=60.0, metavar="S", help="seconds")
     api.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight")
+    api.add_argument(
+        "--max-rate-limit-wait",
+        type=_seconds_or_none,
+        default=120.0,
+        metavar="S",
+        help=(
+            "a 429 asking to wait longer than S seconds stops the export (exit 5, resumable) "
+            "instead of waiting; 'none': wait as long as asked (default: %(default)s)"
+        ),
+    )
     api.add_argument("--redis-url", metavar="URL", help="share the rate budget through Redis")
     api.add_argument("--redis-key", metavar="NAME", help="the shared budget's key in Redis")
 
@@ -273,7 +283,17 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
         concurrency=args.concurrency,
         rate_budget=_redis_budget(args),
         chat_ids=chat_ids,
+        max_rate_limit_wait=args.max_rate_limit_wait,
     )
+
+
+def _seconds_or_none(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither seconds nor 'none'") from None
 
 
 def _api_key(args: argparse.Namespace) -> str:

@@ -74,6 +74,8 @@ class ExportOptions:
     rate_budget: RateBudget | None = None
     # messages: the chats of --chats, in order (None: every chat of the account).
     chat_ids: tuple[int, ...] | None = None
+    # A 429 asking for a longer pause ends the run at once (None: wait as asked).
+    max_rate_limit_wait: float | None = 120.0
 
 
 @dataclass(slots=True)
@@ -153,6 +155,7 @@ async def export_records(
         rate_period=options.rate_period,
         concurrency=options.concurrency,
         rate_budget=options.rate_budget,
+        max_rate_limit_wait=options.max_rate_limit_wait,
     ) as client:
         if options.resume:
             writer = ExportWriter.resume(options.out, settings, grouped=source.grouped)
