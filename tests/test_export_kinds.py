@@ -208,3 +208,25 @@ def test_only_searchable_kinds_take_filters(tmp_path: Path, account: ThreadedEmu
     )
     assert done.returncode == 2
     assert "unrecognized arguments" in done.stderr
+
+
+def test_a_resumed_messages_export_refuses_a_changed_chat_list(
+    tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
+) -> None:
+    emulator = helpcrunch_emulator_factory(
+        customers=50, chats=CHATS, seed=5, api_key=SECRET_KEY, fail={12: "400"}
+    )
+    out = tmp_path / "messages.jsonl"
+    args = export_args(out, emulator.base_url, "--concurrency", "1", kind="messages")
+    first = run_cli(*args)
+    assert first.returncode == 4, first.stderr
+    assert checkpoint(out)["chats"]["count"] == CHATS
+    chat_list = out.with_name("messages.jsonl.chats")
+    ids = chat_list.read_text().split()
+    chat_list.write_text("".join(f"{i}\n" for i in reversed(ids)))
+    before = out.read_bytes()
+
+    refused = run_cli(*args, "--resume")
+    assert refused.returncode == 2, refused.stderr
+    assert "not the one this export made" in refused.stderr
+    assert out.read_bytes() == before

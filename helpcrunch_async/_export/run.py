@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import sys
 import time
@@ -158,7 +159,13 @@ async def export_records(
         max_rate_limit_wait=options.max_rate_limit_wait,
     ) as client:
         if options.resume:
-            writer = ExportWriter.resume(options.out, settings, grouped=source.grouped)
+            check = source.check_resume
+            writer = ExportWriter.resume(
+                options.out,
+                settings,
+                grouped=source.grouped,
+                check=None if check is None else functools.partial(check, options.out),
+            )
         else:
             writer = ExportWriter.create(
                 options.out, settings, overwrite=options.overwrite, grouped=source.grouped

@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING
 
 from helpcrunch_async._core.filters import Filter, search_body
 from helpcrunch_async._core.params import CHAT_SORTS, SORTS
+from helpcrunch_async._export.chat_list import chat_list_path, read_list
 from helpcrunch_async._export.messages import MessagesStream
 from helpcrunch_async._export.stream import RecordStream, Run, ScanStream
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from helpcrunch_async._client import HelpCrunch
     from helpcrunch_async._core.filters import SearchResource
-    from helpcrunch_async._export.checkpoint import ExportSettings
+    from helpcrunch_async._export.checkpoint import Checkpoint, ExportSettings
 
 __all__ = ["SOURCES", "Source", "check_filters", "filters_of"]
 
@@ -39,6 +41,8 @@ class Source:
     open: Callable[[HelpCrunch, Run], RecordStream]
     searchable: bool = False
     grouped: bool = False
+    # Refuses a checkpoint whose files beside the output do not match it.
+    check_resume: Callable[[Path, Checkpoint], None] | None = None
 
 
 def filters_of(settings: ExportSettings) -> list[Filter]:
@@ -115,6 +119,11 @@ def _messages(client: HelpCrunch, run: Run) -> RecordStream:
     return MessagesStream(client, run)
 
 
+def _check_chat_list(out: Path, checkpoint: Checkpoint) -> None:
+    if checkpoint.chats is not None:
+        read_list(chat_list_path(out), checkpoint.chats)
+
+
 SOURCES: dict[str, Source] = {
     source.name: source
     for source in (
@@ -146,6 +155,7 @@ SOURCES: dict[str, Source] = {
             default_sort=None,
             open=_messages,
             grouped=True,
+            check_resume=_check_chat_list,
         ),
         Source(
             name="agents",
