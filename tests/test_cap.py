@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 import random
@@ -11,7 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpcrunch_async._core.cap import Cap, default_margin
+from helpcrunch_async._core.cap import (
+    CONSTANTS,
+    Cap,
+    default_margin,
+    next_jitter,
+    pacing_interval,
+)
+from helpcrunch_async.testing._policies import NoBurst
 
 
 def schedule(cap: Cap, demands: list[float]) -> list[float]:
@@ -106,7 +114,8 @@ def test_first_429_switches_on_pacing_and_pauses_everyone() -> None:
     for _ in range(8):
         cap.record(0.0)
     pause = cap.on_rate_limited(0.01, sent_at=0.0, retry_after=None)
-    assert cap.spacing == pytest.approx(10.5 / 20)
+    # A share, plus room for the jitter no answer has shown yet (rule 5).
+    assert cap.spacing == pytest.approx(10.0 / 20 * (1 + CONSTANTS["JITTER_PRIOR"]))
     assert pause == pytest.approx(cap.spacing)
     assert cap.next_paced_slot(0.01) == pytest.approx(0.01 + cap.spacing)
 
@@ -126,6 +135,12 @@ def test_stale_429s_are_one_piece_of_evidence() -> None:
     assert cap.snapshot().rate_limited == 8
 
 
+def calm(cap: Cap, answers: int = 20000) -> None:
+    """Settle ``answers`` answers as quick as the quickest: the jitter estimate fades."""
+    for _ in range(answers):
+        cap.settle(-1.0, -0.99)
+
+
 def fresh_429s(cap: Cap, count: int, t: float = 0.0) -> float:
     for _ in range(count):
         cap.record(t)
@@ -140,11 +155,13 @@ def test_fresh_429s_while_pacing_widen_the_slack_then_lower_the_allowance() -> N
     assert (cap.allowance, cap.slack) == (20, 0.05)
     fresh_429s(cap, 1, 10.0)
     assert (cap.allowance, cap.slack) == (20, 0.1)
+    calm(cap)
     assert cap.spacing == pytest.approx(1.1 / 20)
     fresh_429s(cap, 2, 20.0)
     assert (cap.allowance, cap.slack) == (20, 0.25)
     fresh_429s(cap, 1, 30.0)
     assert cap.allowance == 16
+    calm(cap)
     assert cap.spacing == pytest.approx(1.25 / 16)
     fresh_429s(cap, 1, 40.0)
     assert cap.allowance == 12
@@ -186,6 +203,7 @@ def test_clean_answers_restore_the_allowance_slowly_but_keep_pacing() -> None:
     cap = Cap(20, 1.0, margin=0.0)
     t = fresh_429s(cap, 5)
     assert cap.allowance == 16
+    calm(cap)
     for i in range(2 * 16):
         cap.on_success(t + i)
     assert cap.allowance == 18
@@ -292,6 +310,7 @@ def test_clean_answers_narrow_a_widened_slack_back_to_five_percent() -> None:
     for i in range(400):
         cap.on_success(t + 100.0 + i)
     assert cap.slack == pytest.approx(0.05)
+    calm(cap)
     assert cap.spacing == pytest.approx(10.5 / 20)
 
 
@@ -299,6 +318,7 @@ def test_the_pacing_slack_has_a_floor_in_seconds() -> None:
     # 5% of a 50 ms interval is less than the jitter of a busy host.
     cap = Cap(20, 1.0, margin=0.0)
     fresh_429s(cap, 1)
+    calm(cap)
     assert cap.spacing == pytest.approx(0.05 + 0.004)
 
 
@@ -325,14 +345,13 @@ def test_settling_is_bounded_and_kinds_are_compared_apart() -> None:
     assert cap.next_slot(1.0) == pytest.approx(1.0 + 1.0 + cap.max_settle)
 
 
-def test_settling_never_slows_pacing() -> None:
+def test_pacing_is_timed_from_the_real_send_not_the_settled_one() -> None:
     cap = Cap(20, 1.0, margin=0.0)
     fresh_429s(cap, 1)
-    spacing = cap.spacing
     cap.record(50.0)
     cap.settle(50.0, 50.01)
-    cap.settle(50.0, 50.09)
-    assert cap.next_paced_slot(50.0) == pytest.approx(50.0 + spacing)
+    cap.settle(50.0, 50.09)  # moved to 50.08 in the log; its jitter widens the spacing
+    assert cap.next_paced_slot(50.0) == pytest.approx(50.0 + cap.spacing)
 
 
 def test_settling_after_a_correction_times_the_trip_from_the_wire() -> None:
@@ -389,3 +408,139 @@ def test_jitter_on_the_way_in_never_bunches_counts_past_the_cap(
         in_flight.append((now + delay + back, now))
         in_flight.sort()
     assert most_in_window(counts, period) <= limit
+
+
+def test_a_late_answer_widens_the_pacing_room_and_quick_ones_narrow_it() -> None:
+    limit, period = 40, 1.0
+    share = period / limit
+    cap = Cap(limit, period, margin=0.0)
+    cap.record(0.0)
+    cap.record(0.0)
+    cap.settle(0.0, 0.05)  # the quickest page so far
+    cap.on_rate_limited(0.05, sent_at=0.0, retry_after=None)
+    assert cap.spacing == pytest.approx(share * (1 + CONSTANTS["JITTER_PRIOR"]))
+    cap.record(1.0)
+    cap.settle(1.0, 1.07)  # 20 ms slower than the quickest: it may have arrived 20 ms late
+    assert cap.jitter == pytest.approx(0.02)
+    assert cap.spacing == pytest.approx(share + 0.02)
+    # A far slower one widens the room by one share at most.
+    cap.record(2.0)
+    cap.settle(2.0, 2.145)
+    assert cap.spacing == pytest.approx(2 * share)
+    # Quick answers let it fade, down to the slack of rule 4 and its floor.
+    calm(cap)
+    assert cap.spacing == pytest.approx(share + max(share * cap.slack, CONSTANTS["SLACK_FLOOR"]))
+
+
+def test_a_server_that_takes_bursts_never_pays_for_jitter() -> None:
+    cap = Cap(40, 1.0, margin=0.0)
+    for t in range(40):
+        cap.record(t * 0.001)
+        cap.settle(t * 0.001, t * 0.001 + rng_trip(t))
+    assert cap.jitter > 0
+    assert cap.spacing == 0
+    # The next period's budget leaves at once, as before.
+    assert cap.next_paced_slot(1.0) == pytest.approx(1.0)
+
+
+def rng_trip(i: int) -> float:
+    return 0.05 + random.Random(i).uniform(0.0, 0.03)
+
+
+@given(
+    st.floats(min_value=0, max_value=10),
+    st.floats(min_value=0, max_value=10),
+)
+def test_the_jitter_estimate_jumps_up_and_fades_slowly(jitter: float, late: float) -> None:
+    after = next_jitter(jitter, late)
+    assert after >= late
+    assert after >= jitter * CONSTANTS["JITTER_DECAY"]
+    assert after in (late, jitter * CONSTANTS["JITTER_DECAY"])
+
+
+@given(
+    period=st.sampled_from([0.5, 1.0, 60.0]),
+    margin=st.floats(min_value=0, max_value=1.2),
+    allowance=st.integers(min_value=1, max_value=200),
+    slack=st.floats(min_value=0, max_value=CONSTANTS["SLACK_MAX"]),
+    jitter=st.floats(min_value=0, max_value=100),
+    more=st.floats(min_value=0, max_value=100),
+)
+def test_the_pacing_interval_covers_the_jitter_within_bounds(
+    *, period: float, margin: float, allowance: int, slack: float, jitter: float, more: float
+) -> None:
+    share = period / allowance
+    interval = pacing_interval(period, margin, allowance, slack, jitter)
+    # Never faster than the window with its margin spread over the allowance...
+    assert interval >= (period + margin) / allowance - 1e-12
+    # ...room for the slack, its floor, and the jitter up to one more share...
+    assert interval >= share + max(share * slack, CONSTANTS["SLACK_FLOOR"]) - 1e-12
+    assert interval >= share + min(jitter * CONSTANTS["JITTER_COVER"], share) - 1e-12
+    assert (
+        interval
+        <= max(
+            share + max(share * slack, CONSTANTS["SLACK_FLOOR"], share * CONSTANTS["JITTER_MAX"]),
+            (period + margin) / allowance,
+        )
+        + 1e-12
+    )
+    # ...and more jitter never paces faster.
+    assert pacing_interval(period, margin, allowance, slack, jitter + more) >= interval
+
+
+def no_burst_rejections(seed: int, *, spike: float, limit: int = 40, sends: int = 200) -> int:
+    """Scan with the cap against a no-burst server whose arrivals jitter; return its 429s.
+
+    Each request reaches the server 0.5-2.5 ms after it left, one in ten up to
+    ``spike`` s after (a busy host's scheduler); its answer comes 50 ms after
+    the arrival, and the cap hears every answer in time order, as from the
+    transport. The scan opens with two requests at once (`_core.paging`, rule 1)
+    and sends the rest once both are answered.
+    """
+    rng = random.Random(seed)
+    cap = Cap(limit, 1.0)
+    server = NoBurst(limit, 1.0)
+    # (time, order, is an answer, stamp): arrivals and answers, in time order.
+    events: list[tuple[float, int, bool, float]] = []
+    order = itertools.count()
+    refused: dict[float, bool] = {}
+
+    def until(t: float) -> None:
+        while events and events[0][0] <= t:
+            at, _, answer, stamp = heapq.heappop(events)
+            if not answer:
+                refused[stamp] = not server.admit(at)[0]
+                heapq.heappush(events, (at + 0.05, next(order), True, stamp))
+                continue
+            cap.settle(stamp, at, rate_limited=refused[stamp])
+            if refused[stamp]:
+                cap.on_rate_limited(at, stamp, None)
+            else:
+                cap.on_success(stamp)
+
+    def send(now: float) -> None:
+        cap.record(now)
+        late = rng.uniform(0.0005, spike if rng.random() < 0.1 else 0.0025)
+        heapq.heappush(events, (now + late, next(order), False, now))
+
+    send(0.0)
+    send(0.0001)
+    until(math.inf)
+    now = 0.2
+    for _ in range(sends - 2):
+        at = cap.next_paced_slot(now)
+        while events and events[0][0] <= at:
+            until(at)
+            at = cap.next_paced_slot(now)
+        now = at
+        send(now)
+    until(math.inf)
+    return sum(refused.values())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_jitter_seen_on_answers_keeps_a_no_burst_server_at_one_429(seed: int) -> None:
+    # Held up to 10 ms on the way in, a request of a 25 ms interval arrives
+    # closer to the next than a 5% (or 4 ms) slack allows; pacing with room
+    # for the jitter the round trips show, the opening's 429 is the only one.
+    assert no_burst_rejections(seed, spike=0.01) == 1

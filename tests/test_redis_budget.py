@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from redis_binary import redis_server_binary
 
-from helpcrunch_async._core.cap import Cap
+from helpcrunch_async._core.cap import CONSTANTS, Cap
 from helpcrunch_async._errors import HelpCrunchError, RedisUnavailableError
 from helpcrunch_async._redis.budget import RedisBudget, _text
 from helpcrunch_async.testing import Emulator, max_in_any_window
@@ -445,6 +445,47 @@ async def test_adaptation_mirrors_cap_and_is_shared(redis_server: RedisServer) -
             await b.on_success(s4)
         await agree()
         assert cap.allowance > lowered
+
+
+async def test_the_jitter_room_mirrors_cap_and_is_shared(redis_server: RedisServer) -> None:
+    # Rule 5, shared: each answer's lateness reaches the shared state with the
+    # answer, so every process paces with the room the jitter needs.
+    limit, period = 20, 1.0
+    share = period / limit
+    cap = Cap(limit, period, margin=0.0)
+    async with (
+        budget(redis_server, "jitter", limit=limit, period=period, margin=0.0) as a,
+        budget(redis_server, "jitter", limit=limit, period=period, margin=0.0) as b,
+    ):
+
+        async def answer(stamp: float, trip: float, *, limited: bool) -> None:
+            cap.settle(stamp, stamp + trip, rate_limited=limited)
+            await a.on_answered(stamp, trip, limited)
+            if limited:
+                cap.on_rate_limited(stamp + trip, stamp, None)
+                await a.on_rate_limited(stamp, None)
+            else:
+                cap.on_success(stamp)
+                await a.on_success(stamp)
+            for side in (a, b):
+                assert (await side.snapshot()).spacing == pytest.approx(cap.spacing)
+
+        async def send() -> float:
+            stamp = await a.acquire()
+            cap.record(stamp)
+            return stamp
+
+        first, second = await send(), await send()
+        await answer(first, 0.05, limited=False)  # the quickest page
+        await answer(second, 0.05, limited=True)  # no bursts: pacing, with the prior's room
+        assert cap.spacing == pytest.approx(share * (1 + CONSTANTS["JITTER_PRIOR"]))
+        await answer(await send(), 0.09, limited=False)  # 40 ms late: more room
+        assert cap.spacing == pytest.approx(share + 0.04)
+        await answer(await send(), 0.05, limited=True)  # refused while paced: twice the room
+        assert cap.spacing == pytest.approx(2 * share)
+        third = await b.acquire()
+        fourth = await b.acquire()
+        assert fourth - third >= 2 * share - 1e-6
 
 
 async def test_keys_expire_when_abandoned(redis_server: RedisServer) -> None:

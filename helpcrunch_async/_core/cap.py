@@ -36,7 +36,8 @@ The rules that keep it, in order:
    that the server is stricter than the log. The first switches on pacing:
    one request per ``period / n`` seconds plus a slack of 5%, at least 4 ms
    (the rule of a no-burst server such as nginx's ``limit_req``, with room
-   for the network to bunch two requests together on arrival). Each further one doubles the
+   for the network to bunch two requests together on arrival; rule 5 widens
+   that room to the jitter seen). Each further one doubles the
    slack, up to 25%, since jitter is the likeliest cause; past that, each lowers
    ``n`` by a fifth. 429s for requests that were already on the wire before
    the adaptation are the same evidence and change nothing. After ``2 * n``
@@ -44,6 +45,18 @@ The rules that keep it, in order:
    and once it is whole, a widened slack halves back towards 5%: a burst of
    jitter should not cost the rest of a long export. Pacing itself stays,
    because a server that once refused a burst will refuse the next.
+5. Jitter. A no-burst server measures the gaps between arrivals, and sends
+   spaced evenly arrive bunched when one is held on the way in: it then
+   refuses the next. Every answer's lateness (rule 2: how much longer its
+   round trip took than the quickest) feeds a jitter estimate that jumps to
+   any larger lateness and keeps `JITTER_DECAY` of itself per answer, and the
+   pacing interval's room is at least the estimate (at most one more share);
+   a fresh 429 while paced doubles it, since the jitter was larger.
+   The first adaptation starts the estimate at `JITTER_PRIOR` of a share,
+   since its first answers cannot show the jitter before the next request
+   leaves: on a 2-core host at a load of 3-4, requests paced 25 ms apart
+   were held up to 19 ms on the way in to the emulator, and each further 429
+   would cost a whole ``Retry-After``. A server that takes bursts never paces, so never pays it.
 """
 
 from __future__ import annotations
@@ -59,7 +72,15 @@ from helpcrunch_async._core.params import check_rate
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["CONSTANTS", "Cap", "CapSnapshot", "Settler", "default_margin"]
+__all__ = [
+    "CONSTANTS",
+    "Cap",
+    "CapSnapshot",
+    "Settler",
+    "default_margin",
+    "next_jitter",
+    "pacing_interval",
+]
 
 # The rules' constants in one public table: `Cap` reads them here, and the
 # Redis scripts are generated with the same table, so the two never drift apart.
@@ -77,6 +98,17 @@ CONSTANTS: Final[Mapping[str, float]] = MappingProxyType(
         "RECOVERY_FACTOR": 2,
         # The most a send is moved later when its answer settles it, as a share of the period.
         "MAX_SETTLE": 0.1,
+        # Pacing covers this share of the arrival jitter seen (rule 5)...
+        "JITTER_COVER": 1.0,
+        # ...up to this share of the interval...
+        "JITTER_MAX": 1.0,
+        # ...and the estimate keeps this much of itself per answer: a spike fades
+        # over several hundred answers (a decaying maximum that forgot sooner was
+        # beaten by the next spike: see test_cap's no-burst simulation).
+        "JITTER_DECAY": 0.999,
+        # Before any answer has shown the jitter, pacing assumes this share of
+        # the interval (arrivals of a 25 ms interval were held up to 19 ms on a busy host).
+        "JITTER_PRIOR": 0.5,
     }
 )
 _DECREASE = CONSTANTS["DECREASE"]
@@ -85,6 +117,10 @@ _SLACK_MAX = CONSTANTS["SLACK_MAX"]
 _SLACK_FLOOR = CONSTANTS["SLACK_FLOOR"]
 _RECOVERY_FACTOR = int(CONSTANTS["RECOVERY_FACTOR"])
 _MAX_SETTLE = CONSTANTS["MAX_SETTLE"]
+_JITTER_COVER = CONSTANTS["JITTER_COVER"]
+_JITTER_MAX = CONSTANTS["JITTER_MAX"]
+_JITTER_DECAY = CONSTANTS["JITTER_DECAY"]
+_JITTER_PRIOR = CONSTANTS["JITTER_PRIOR"]
 
 
 def default_margin(period: float) -> float:
@@ -144,6 +180,7 @@ class Cap:
         "_adapted_at",
         "_allowance",
         "_clean",
+        "_jitter",
         "_last_sent",
         "_moved",
         "_pause_until",
@@ -175,6 +212,7 @@ class Cap:
         self._allowance = limit
         self._spacing = 0.0
         self._slack = 0.0
+        self._jitter = 0.0
         self._pause_until = -math.inf
         self._adapted_at = -math.inf
         self._streak = 0
@@ -267,6 +305,9 @@ class Cap:
         late = self._settler.late(answered_at - sent_at, rate_limited=rate_limited)
         if late > 0:
             self._move(sent_at, sent_at + late)
+        self._jitter = next_jitter(self._jitter, late)
+        if self._spacing:
+            self._spacing = self._pacing_interval()
 
     def _move(self, at: float, to: float) -> bool:
         sent = self._sent
@@ -324,10 +365,15 @@ class Cap:
             self._adapted_at = now
             if not self._spacing:
                 self._slack = _SLACK_START
-            elif self._slack < _SLACK_MAX:
-                self._slack = min(_SLACK_MAX, 2 * self._slack)
+                share = self.period / self._allowance
+                self._jitter = max(self._jitter, share * _JITTER_PRIOR / _JITTER_COVER)
             else:
-                self._allowance = max(1, math.floor(self._allowance * _DECREASE))
+                # Paced, and still refused: the jitter was larger than the estimate.
+                self._jitter *= 2
+                if self._slack < _SLACK_MAX:
+                    self._slack = min(_SLACK_MAX, 2 * self._slack)
+                else:
+                    self._allowance = max(1, math.floor(self._allowance * _DECREASE))
             self._spacing = self._pacing_interval()
         if retry_after is not None and retry_after >= 0:
             pause = retry_after
@@ -337,9 +383,33 @@ class Cap:
         self._pause_until = max(self._pause_until, now + pause)
         return self._pause_until - now
 
+    @property
+    def jitter(self) -> float:
+        """The arrival jitter seen lately, in seconds (rule 5)."""
+        return self._jitter
+
     def _pacing_interval(self) -> float:
-        share = self.period / self._allowance
-        return max(
-            share + max(share * self._slack, _SLACK_FLOOR),
-            (self.period + self.margin) / self._allowance,
-        )
+        return pacing_interval(self.period, self.margin, self._allowance, self._slack, self._jitter)
+
+
+def next_jitter(jitter: float, late: float) -> float:
+    """Return the jitter estimate after an answer that came ``late`` s after the quickest.
+
+    The estimate decays by `JITTER_DECAY` per answer and jumps to any larger ``late``.
+    """
+    return max(jitter * _JITTER_DECAY, late)
+
+
+def pacing_interval(
+    period: float, margin: float, allowance: int, slack: float, jitter: float
+) -> float:
+    """Return the seconds between two paced requests (rules 4 and 5).
+
+    One request's share of the period, plus the largest of: the slack's share
+    of it, `SLACK_FLOOR`, and the jitter estimate times `JITTER_COVER` (at most
+    `JITTER_MAX` of the share); never less than the window with its margin
+    spread over the allowance.
+    """
+    share = period / allowance
+    room = max(share * slack, _SLACK_FLOOR, min(jitter * _JITTER_COVER, share * _JITTER_MAX))
+    return max(share + room, (period + margin) / allowance)

@@ -6,7 +6,8 @@ every attempt counted. The rules are those of `_core.cap.Cap` (sliding log,
 settling, pause, adaptation), kept in Redis and applied by Lua scripts, so each
 decision is one atomic step on the server and two processes can never both
 take the last slot. Settling is judged by each process from its own round
-trips (`_core.cap.Settler`) and moves its entry in the shared log.
+trips (`_core.cap.Settler`) and moves its entry in the shared log; each
+answer's lateness also feeds the shared jitter estimate (rule 5).
 
 This module is the I/O shell: it calls the scripts (`_redis.scripts`, the
 Lua), talks to Redis and sleeps; the shared/fallback/hand-over mode machine and
@@ -15,11 +16,12 @@ arguments.
 
 The scripts use Redis ``TIME`` as the only clock: hosts' clocks differ, and the
 stamps a budget hands out are Redis times. The keys (all under one ``{key}``
-hash tag) are ``state`` (a hash: allowance, spacing, pause-until, adapted-at,
-streak, counters and an epoch id), ``log`` (a list of the last ``limit`` send
-times), ``waiters`` and ``leases`` (sorted sets of tickets) and ``ticket`` (a
-counter). Every script call pushes their expiry to ten windows past the last
-use (longer while a pause lasts), so abandoned state cleans itself.
+hash tag) are ``state`` (a hash: allowance, spacing, slack, the jitter
+estimate, pause-until, adapted-at, streak, counters and an epoch id),
+``log`` (a list of the last ``limit`` send times), ``waiters`` and ``leases``
+(sorted sets of tickets) and ``ticket`` (a counter). Every script call pushes
+their expiry to ten windows past the last use (longer while a pause lasts),
+so abandoned state cleans itself.
 
 Fairness: a waiter that is not admitted at once takes a ticket from the
 counter and joins ``waiters``. Its rank is the number of older tickets still
@@ -204,6 +206,9 @@ class RedisBudget:
         # and its sends that left late, by the stamp handed out, until answered.
         self._settler = Settler(self._period)
         self._wire: dict[float, float] = {}
+        # Each answer's lateness, by stamp, from `on_answered` to the script that
+        # records the answer (rule 5 of `_core.cap`).
+        self._late: dict[float, float] = {}
         self._last_contact = -math.inf
         self._ttl = scripts.TTL_WINDOWS * self._window
         self._probe_lock: asyncio.Lock | None = None
@@ -348,7 +353,10 @@ class RedisBudget:
         """Record a non-429 answer in the shared state (or the local share in fallback)."""
         if self._state.mode != FALLBACK:
             try:
-                await self._success_script(keys=self._keys, args=[*self._args(), repr(sent_at)])
+                await self._success_script(
+                    keys=self._keys,
+                    args=[*self._args(), repr(sent_at), self._lateness(sent_at)],
+                )
             except self._faults as exc:
                 self._fall_back(exc)
             else:
@@ -375,9 +383,18 @@ class RedisBudget:
         """
         left = self._wire.pop(sent_at, sent_at)
         late = self._settler.late(sent_at + delay - left, rate_limited=rate_limited)
+        if len(self._late) >= self._limit:
+            # Recorded answers take their lateness; these never were.
+            self._late.clear()
+        self._late[sent_at] = late
         if self._state.mode != FALLBACK and late > _SETTLE_FLOOR:
             await self._move_shared(left, left + late)
         self._state.local_answered(sent_at, delay, rate_limited)
+
+    def _lateness(self, sent_at: float) -> str:
+        """Return the answer's lateness for a script: '' when `on_answered` told none."""
+        late = self._late.pop(sent_at, None)
+        return "" if late is None else repr(late)
 
     def pause_left(self) -> float:
         """Return the seconds the latest 429's pause known to this process still lasts."""
@@ -400,6 +417,7 @@ class RedisBudget:
                         *self._args(),
                         repr(sent_at),
                         "" if retry_after is None else repr(float(retry_after)),
+                        self._lateness(sent_at),
                     ],
                 )
             except self._faults as exc:

@@ -52,7 +52,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local function fmt(x) return string.format('%.17g', x) end
 local st = redis.call('HMGET', KEYS[1], 'allowance', 'spacing', 'pause_until', 'adapted_at',
-  'streak', 'clean', 'rate_limited', 'adaptations', 'epoch', 'handover_until', 'slack')
+  'streak', 'clean', 'rate_limited', 'adaptations', 'epoch', 'handover_until', 'slack',
+  'jitter')
 local allowance = math.min(tonumber(st[1]) or limit, limit)
 local spacing = tonumber(st[2]) or 0
 local pause_until = tonumber(st[3]) or -math.huge
@@ -62,10 +63,18 @@ local clean = tonumber(st[6]) or 0
 local epoch = st[9]
 local handover_until = tonumber(st[10]) or -math.huge
 local slack = tonumber(st[11]) or 0
--- Cap._pacing_interval.
+local jitter = tonumber(st[12]) or 0
+-- _core.cap.pacing_interval.
 local function pacing()
   local share = period / allowance
-  return math.max(share + math.max(share * slack, SLACK_FLOOR), window / allowance)
+  local room = math.max(share * slack, SLACK_FLOOR,
+    math.min(jitter * JITTER_COVER, share * JITTER_MAX))
+  return math.max(share + room, window / allowance)
+end
+-- The end of Cap.settle (rule 5): an answer ``late`` s after the quickest.
+local function observe(late)
+  jitter = math.max(jitter * JITTER_DECAY, late)
+  if spacing > 0 then spacing = pacing() end
 end
 if not epoch then
   epoch = ARGV[4]
@@ -154,11 +163,15 @@ return reply(0, at - now)
 """
 )
 
-# ARGV: limit, period, margin, epoch, sent_at. Mirrors Cap.on_success.
+# ARGV: limit, period, margin, epoch, sent_at, late (the answer's lateness, rule 2;
+# '' when unknown).
+# Mirrors the end of Cap.settle, then Cap.on_success.
 ON_SUCCESS = (
     _PRELUDE
     + """
 local sent_at = tonumber(ARGV[5])
+if tonumber(ARGV[6]) then observe(tonumber(ARGV[6])) end
+redis.call('HSET', KEYS[1], 'jitter', fmt(jitter), 'spacing', fmt(spacing))
 if sent_at < adapted_at then return 0 end
 if streak ~= 0 then redis.call('HSET', KEYS[1], 'streak', 0) end
 if allowance < limit or slack > SLACK_START then
@@ -180,23 +193,30 @@ return 1
 """
 )
 
-# ARGV: limit, period, margin, epoch, sent_at, retry_after ('' when absent).
-# Mirrors Cap.on_rate_limited; returns {pause, spacing, allowance, now}.
+# ARGV: limit, period, margin, epoch, sent_at, retry_after ('' when absent), late
+# ('' when unknown).
+# Mirrors the end of Cap.settle, then Cap.on_rate_limited; returns {pause, spacing,
+# allowance, now}.
 ON_RATE_LIMITED = (
     _PRELUDE
     + """
 local sent_at = tonumber(ARGV[5])
 local retry_after = tonumber(ARGV[6])
+if tonumber(ARGV[7]) then observe(tonumber(ARGV[7])) end
 clean = 0
 if sent_at >= adapted_at then
   streak = streak + 1
   adapted_at = now
   if spacing == 0 then
     slack = SLACK_START
-  elseif slack < SLACK_MAX then
-    slack = math.min(SLACK_MAX, 2 * slack)
+    jitter = math.max(jitter, period / allowance * JITTER_PRIOR / JITTER_COVER)
   else
-    allowance = math.max(1, math.floor(allowance * DECREASE))
+    jitter = 2 * jitter
+    if slack < SLACK_MAX then
+      slack = math.min(SLACK_MAX, 2 * slack)
+    else
+      allowance = math.max(1, math.floor(allowance * DECREASE))
+    end
   end
   spacing = pacing()
   redis.call('HINCRBY', KEYS[1], 'adaptations', 1)
@@ -212,7 +232,8 @@ pause = math.max(pause, spacing)
 pause_until = math.max(pause_until, now + pause)
 redis.call('HINCRBY', KEYS[1], 'rate_limited', 1)
 redis.call('HSET', KEYS[1], 'clean', clean, 'streak', streak, 'allowance', allowance,
-  'spacing', fmt(spacing), 'slack', fmt(slack), 'pause_until', fmt(pause_until))
+  'spacing', fmt(spacing), 'slack', fmt(slack), 'jitter', fmt(jitter),
+  'pause_until', fmt(pause_until))
 expire_all()
 return {fmt(pause_until - now), fmt(spacing), allowance, fmt(now)}
 """
