@@ -1,0 +1,212 @@
+"""An adversarial review of the whole read API: hostile bodies, bad arguments, capped listings.
+
+Each test failed before its fix. Tiny loopback servers serve one hostile body
+to every endpoint; the emulator's knobs (``page_cap``, ``list_total``) make a
+capped listing without a count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from aiohttp import web
+
+import helpcrunch_async as hc
+from helpcrunch_async.testing import Emulator
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
+KEY = "test-key"
+DEEP = 10_000
+
+
+@contextlib.asynccontextmanager
+async def body_server(body: bytes, status: int = 200) -> AsyncIterator[tuple[str, list[str]]]:
+    """Serve ``body`` with ``status`` at every path; yield the base URL and the paths asked."""
+    asked: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        await request.read()
+        asked.append(request.path)
+        return web.Response(status=status, body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1", asked
+    finally:
+        await runner.cleanup()
+
+
+CALLS: dict[str, Callable[[hc.HelpCrunch], Awaitable[Any]]] = {
+    "customers": lambda c: c.customers.list(),
+    "customer": lambda c: c.customers.get(1),
+    "customers.search": lambda c: c.customers.search([hc.Filter("customers.id", ">=", 1)]),
+    "chats": lambda c: c.chats.list(),
+    "chat": lambda c: c.chats.get(1),
+    "chats.search": lambda c: c.chats.search([hc.Filter("chats.createdAt", ">=", 1)]),
+    "messages": lambda c: c.chats.messages(1),
+    "agents": lambda c: c.agents.list(),
+    "departments": lambda c: c.departments.list(),
+}
+
+
+def nested(depth: int) -> bytes:
+    inner = b"[" * depth + b"]" * depth
+    item = b'{"id": 1, "x": ' + inner + b"}"
+    return b'{"total": 1, "meta": {"total": 1}, "data": [' + item + b"]}"
+
+
+@pytest.mark.parametrize("call", CALLS.values(), ids=CALLS.keys())
+async def test_a_deeply_nested_body_is_a_decode_error_not_a_recursion_error(
+    call: Callable[[hc.HelpCrunch], Awaitable[Any]],
+) -> None:
+    # msgspec raises RecursionError, not a DecodeError, past its depth: it
+    # escaped the caller and the error tree, on every endpoint.
+    async with (
+        body_server(nested(DEEP)) as (url, _),
+        hc.HelpCrunch(KEY, base_url=url, max_retries=0) as client,
+    ):
+        with pytest.raises(hc.DecodeError, match="nested too deeply"):
+            await call(client)
+
+
+async def test_a_deeply_nested_error_body_is_still_the_status_error() -> None:
+    async with (
+        body_server(b'{"errors": ' + b"[" * DEEP + b"]" * DEEP + b"}", status=400) as (url, _),
+        hc.HelpCrunch(KEY, base_url=url, max_retries=0) as client,
+    ):
+        with pytest.raises(hc.BadRequestError):
+            await client.chats.list()
+
+
+IMPOSSIBLE_TOTALS = {
+    "negative top-level": b'{"total": -5, "data": []}',
+    "negative meta": b'{"meta": {"total": -5}, "data": []}',
+    "beyond int64": b'{"total": 123456789012345678901234567890, "meta": {"total": 1}, "data": []}',
+}
+
+
+@pytest.mark.parametrize("body", IMPOSSIBLE_TOTALS.values(), ids=IMPOSSIBLE_TOTALS.keys())
+@pytest.mark.parametrize(
+    "call",
+    [v for k, v in CALLS.items() if k not in ("customer", "chat")],
+    ids=[k for k in CALLS if k not in ("customer", "chat")],
+)
+async def test_an_impossible_total_is_a_decode_error_with_its_path(
+    call: Callable[[hc.HelpCrunch], Awaitable[Any]], body: bytes
+) -> None:
+    async with (
+        body_server(body) as (url, _),
+        hc.HelpCrunch(KEY, base_url=url, max_retries=0) as client,
+    ):
+        with pytest.raises(hc.DecodeError, match=r"total"):
+            await call(client)
+
+
+async def test_a_negative_total_does_not_end_a_scan_as_complete() -> None:
+    # A scan planned around total=-5 read one page and called itself complete.
+    body = b'{"meta": {"total": -5}, "data": [{"id": 1}, {"id": 2}]}'
+    async with (
+        body_server(body) as (url, _),
+        hc.HelpCrunch(KEY, base_url=url, backoff=0.001, max_backoff=0.002, max_retries=1) as client,
+    ):
+        with pytest.raises(hc.DecodeError):
+            async with client.chats.iter_all() as scan:
+                async for _ in scan:
+                    pass
+
+
+NOT_CHAT_IDS: dict[str, object] = {
+    "None": None,
+    "an int": 7000001,
+    "a str of digits": "7000001",
+    "bytes": b"7000001",
+    "a list with junk at the end": [7000001, 7000002, "x"],
+    "a tuple with a bool": (7000001, True),
+    "a list with an id beyond int64": [7000001, 2**63],
+}
+
+
+@pytest.mark.parametrize("chats", NOT_CHAT_IDS.values(), ids=NOT_CHAT_IDS.keys())
+async def test_iter_messages_of_refuses_what_holds_no_chat_ids_before_any_request(
+    chats: object,
+) -> None:
+    # None and an int raised TypeError; a str was iterated character by
+    # character; a list's junk was found only after the chats before it were read.
+    async with (
+        Emulator(customers=5, chats=3, api_key=KEY) as emu,
+        hc.HelpCrunch(KEY, base_url=emu.base_url) as client,
+    ):
+        with pytest.raises(hc.InvalidParameterError, match="chat"):
+            scan = client.chats.iter_messages_of(chats)  # type: ignore[arg-type]
+            async with scan:
+                async for _ in scan:
+                    pass
+        assert emu.log == []
+
+
+async def test_junk_in_an_async_source_fails_after_the_chats_before_it_and_leaves_no_task() -> None:
+    async with (
+        Emulator(customers=5, chats=4, seed=3, api_key=KEY) as emu,
+        hc.HelpCrunch(KEY, base_url=emu.base_url) as client,
+    ):
+        first = emu.expected_chat_ids()[0]
+
+        async def source() -> AsyncIterator[object]:
+            yield first
+            await asyncio.sleep(0)
+            yield "not an id"
+            yield emu.expected_chat_ids()[1]
+
+        got: list[int] = []
+        with pytest.raises(hc.InvalidParameterError, match="chat id .*'not an id'"):
+            async with client.chats.iter_messages_of(source()) as scan:  # type: ignore[arg-type]
+                async for message in scan:
+                    got.append(message.id)
+        assert got == [m["id"] for m in emu.truth_messages(first)]
+        assert {e.path for e in emu.log} == {f"/v1/chats/{first}/messages"}
+        # The emulator's own connection handlers aside, nothing of the scan runs on.
+        ours = [
+            t
+            for t in asyncio.all_tasks()
+            if t is not asyncio.current_task() and "RequestHandler" not in repr(t)
+        ]
+        assert ours == []
+
+
+HUGE = 2**63
+HUGE_ARGUMENTS: dict[str, Callable[[hc.HelpCrunch], Awaitable[Any]]] = {
+    "customers.get": lambda c: c.customers.get(HUGE),
+    "chats.get": lambda c: c.chats.get(HUGE),
+    "chats.messages": lambda c: c.chats.messages(HUGE),
+    "messages offset": lambda c: c.chats.messages(1, offset=HUGE),
+    "agents offset": lambda c: c.agents.list(offset=2**80),
+    "chats.list offset": lambda c: c.chats.list(offset=HUGE),
+    "iter_messages": lambda c: anext(aiter(c.chats.iter_messages(HUGE))),
+    "iter_all start": lambda c: anext(aiter(c.departments.iter_all(start=HUGE))),
+    "search id filter": lambda c: c.customers.search([hc.Filter("customers.id", ">=", 2**70)]),
+    "search date filter": lambda c: c.chats.search([hc.Filter("chats.createdAt", ">=", -(2**64))]),
+}
+
+
+@pytest.mark.parametrize("call", HUGE_ARGUMENTS.values(), ids=HUGE_ARGUMENTS.keys())
+async def test_ids_and_offsets_beyond_int64_are_refused_before_any_request(
+    call: Callable[[hc.HelpCrunch], Awaitable[Any]],
+) -> None:
+    # The server's ids and offsets are 64-bit: these were sent, and answered
+    # 404 or an empty page, as if the account simply had no such item.
+    async with (
+        Emulator(customers=5, chats=3, api_key=KEY) as emu,
+        hc.HelpCrunch(KEY, base_url=emu.base_url) as client,
+    ):
+        with pytest.raises(hc.InvalidParameterError, match="2\\*\\*63|at most"):
+            await call(client)
+        assert emu.log == []
