@@ -45,6 +45,24 @@ async def body_server(body: bytes, status: int = 200) -> AsyncIterator[tuple[str
         await runner.cleanup()
 
 
+async def drain(scan: Any) -> list[Any]:
+    """Every item of a scan, closing it however it ends."""
+    async with scan:
+        return [item async for item in scan]
+
+
+async def until_error(scan: Any) -> tuple[list[Any], BaseException | None]:
+    """The items a scan yields before it fails, and its error (None if it ends)."""
+    got: list[Any] = []
+    try:
+        async with scan:
+            async for item in scan:
+                got.append(item)  # noqa: PERF401 -- the items before the error count
+    except hc.HelpCrunchError as error:
+        return got, error
+    return got, None
+
+
 CALLS: dict[str, Callable[[hc.HelpCrunch], Awaitable[Any]]] = {
     "customers": lambda c: c.customers.list(),
     "customer": lambda c: c.customers.get(1),
@@ -119,9 +137,7 @@ async def test_a_negative_total_does_not_end_a_scan_as_complete() -> None:
         hc.HelpCrunch(KEY, base_url=url, backoff=0.001, max_backoff=0.002, max_retries=1) as client,
     ):
         with pytest.raises(hc.DecodeError):
-            async with client.chats.iter_all() as scan:
-                async for _ in scan:
-                    pass
+            await drain(client.chats.iter_all())
 
 
 NOT_CHAT_IDS: dict[str, object] = {
@@ -146,10 +162,7 @@ async def test_iter_messages_of_refuses_what_holds_no_chat_ids_before_any_reques
         hc.HelpCrunch(KEY, base_url=emu.base_url) as client,
     ):
         with pytest.raises(hc.InvalidParameterError, match="chat"):
-            scan = client.chats.iter_messages_of(chats)  # type: ignore[arg-type]
-            async with scan:
-                async for _ in scan:
-                    pass
+            await drain(client.chats.iter_messages_of(chats))  # type: ignore[arg-type]
         assert emu.log == []
 
 
@@ -166,12 +179,12 @@ async def test_junk_in_an_async_source_fails_after_the_chats_before_it_and_leave
             yield "not an id"
             yield emu.expected_chat_ids()[1]
 
-        got: list[int] = []
-        with pytest.raises(hc.InvalidParameterError, match="chat id .*'not an id'"):
-            async with client.chats.iter_messages_of(source()) as scan:  # type: ignore[arg-type]
-                async for message in scan:
-                    got.append(message.id)
-        assert got == [m["id"] for m in emu.truth_messages(first)]
+        scan = client.chats.iter_messages_of(source())  # type: ignore[arg-type]
+        got, error = await until_error(scan)
+        assert isinstance(error, hc.InvalidParameterError)
+        assert "chat id" in str(error)
+        assert "'not an id'" in str(error)
+        assert [m.id for m in got] == [m["id"] for m in emu.truth_messages(first)]
         assert {e.path for e in emu.log} == {f"/v1/chats/{first}/messages"}
         # The emulator's own connection handlers aside, nothing of the scan runs on.
         ours = [
@@ -207,6 +220,6 @@ async def test_ids_and_offsets_beyond_int64_are_refused_before_any_request(
         Emulator(customers=5, chats=3, api_key=KEY) as emu,
         hc.HelpCrunch(KEY, base_url=emu.base_url) as client,
     ):
-        with pytest.raises(hc.InvalidParameterError, match="2\\*\\*63|at most"):
+        with pytest.raises(hc.InvalidParameterError, match=r"at most"):
             await call(client)
         assert emu.log == []

@@ -20,7 +20,8 @@ into one shape here, and the resource models only call these functions:
   departments), or nowhere (old agents and departments pages). `WirePage`
   reads every form and `page_parts` returns ``(total, items)``: ``total`` is
   ``None`` only when the server sent neither. A page with no list at all is
-  malformed, not empty.
+  malformed, not empty. A count below 0 or beyond a 64-bit integer is no count
+  a server keeps: `Count` refuses it, with its JSON path.
 
 This module is pure: it imports neither aiohttp nor asyncio.
 """
@@ -29,12 +30,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import msgspec
 
 __all__ = [
     "CLEAN_TIMESTAMP",
+    "Count",
     "Meta",
     "Window",
     "WirePage",
@@ -48,6 +50,9 @@ T = TypeVar("T")
 
 CLEAN_TIMESTAMP = frozenset({int, type(None)})
 """The types a timestamp has once normalised: a model's hook returns at once for these."""
+
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+"""A list's count as the wire may carry it: a scan planned around -5 or 10^29 plans nothing sane."""
 
 # Every documented spelling of a status that has several, to the chat model's.
 _STATUS_SPELLINGS = {
@@ -97,7 +102,7 @@ def chat_status(status: str) -> str:
 class Meta(msgspec.Struct):
     """A list page's ``meta`` object; only ``total`` is documented."""
 
-    total: int | None = None
+    total: Count | None = None
 
 
 class WirePage(msgspec.Struct, Generic[T]):
@@ -105,7 +110,7 @@ class WirePage(msgspec.Struct, Generic[T]):
 
     data: list[T] | None = None
     messages: list[T] | None = None
-    total: int | None = None
+    total: Count | None = None
     meta: Meta | None = None
 
     def __post_init__(self) -> None:

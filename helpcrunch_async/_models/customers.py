@@ -50,6 +50,7 @@ import msgspec
 
 from helpcrunch_async._models.common import (
     CLEAN_TIMESTAMP,
+    Count,
     Window,
     WirePage,
     counted_parts,
@@ -183,7 +184,7 @@ class CustomersPage(msgspec.Struct, rename="camel"):
     so it is a malformed body, not an empty account.
     """
 
-    total: int
+    total: Count
     data: list[Customer]
 
 
