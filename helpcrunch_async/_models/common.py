@@ -36,6 +36,7 @@ import msgspec
 
 __all__ = [
     "CLEAN_TIMESTAMP",
+    "MAX_INT",
     "Count",
     "Meta",
     "Window",
@@ -51,7 +52,10 @@ T = TypeVar("T")
 CLEAN_TIMESTAMP = frozenset({int, type(None)})
 """The types a timestamp has once normalised: a model's hook returns at once for these."""
 
-Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+MAX_INT = 2**63 - 1
+"""The largest id, offset or count the API's 64-bit integers hold (the one home of the bound)."""
+
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
 """A list's count as the wire may carry it: a scan planned around -5 or 10^29 plans nothing sane."""
 
 # Every documented spelling of a status that has several, to the chat model's.
