@@ -223,3 +223,38 @@ async def test_ids_and_offsets_beyond_int64_are_refused_before_any_request(
         with pytest.raises(hc.InvalidParameterError, match=r"at most"):
             await call(client)
         assert emu.log == []
+
+
+NO_COUNT = {
+    "agents": lambda c: c.agents.iter_all(),
+    "departments": lambda c: c.departments.iter_all(),
+    "customers.iter_search": lambda c: c.customers.iter_search(
+        [hc.Filter("customers.id", ">=", 1)]
+    ),
+    "chats.iter_search": lambda c: c.chats.iter_search([hc.Filter("chats.createdAt", ">=", 1)]),
+}
+
+
+@pytest.mark.parametrize("scan_of", NO_COUNT.values(), ids=NO_COUNT.keys())
+async def test_a_capped_listing_without_a_count_is_read_whole(
+    scan_of: Callable[[hc.HelpCrunch], Any],
+) -> None:
+    # The old agents and departments pages carry no count; a server serving
+    # 10 a page took the first short page for the end: 10 of 25, "complete".
+    async with (
+        Emulator(
+            customers=25,
+            chats=25,
+            agents=25,
+            departments=25,
+            api_key=KEY,
+            page_cap=10,
+            list_total="none",
+            customers_search_total="none",
+            chats_search_total="none",
+        ) as emu,
+        hc.HelpCrunch(KEY, base_url=emu.base_url) as client,
+    ):
+        items = await drain(scan_of(client))
+    assert len(items) == 25
+    assert len({item.id for item in items}) == 25
