@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -258,3 +259,60 @@ async def test_a_capped_listing_without_a_count_is_read_whole(
         items = await drain(scan_of(client))
     assert len(items) == 25
     assert len({item.id for item in items}) == 25
+
+
+def our_tasks() -> list[asyncio.Task[Any]]:
+    """Tasks still pending, but this test's own and the emulator's connection handlers."""
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if t is not asyncio.current_task() and not t.done() and "RequestHandler" not in repr(t)
+    ]
+
+
+async def first_messages(scan: Any, count: int) -> None:
+    got = 0
+    async for _ in scan:
+        got += 1
+        if got == count:
+            break
+
+
+async def test_closing_a_fan_out_over_a_scan_after_break_leaves_no_task() -> None:
+    # aclose() cancelled the key feeder, but an answer arriving while it waited
+    # for the feeder to end dispatched again and started a new feeder, left pending.
+    async with (
+        Emulator(customers=20, chats=120, seed=2, api_key=KEY, latency=0.005) as emu,
+        hc.HelpCrunch(KEY, base_url=emu.base_url, rate_limit=10_000, rate_period=1.0) as client,
+    ):
+        for _ in range(5):
+            chats = client.chats.iter_all(page_size=10)
+            scan = client.chats.iter_messages_of(chats, page_size=5)
+            await first_messages(scan, 7)
+            await scan.aclose()
+            await asyncio.sleep(0.02)
+            assert our_tasks() == []
+
+
+async def test_a_fan_out_over_a_scan_dropped_after_break_stops_at_once() -> None:
+    # The feeder task held the scan strongly: a dropped scan lived on in a
+    # cycle with its pending feeder until the collector destroyed the task.
+    loop = asyncio.get_running_loop()
+    problems: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: problems.append(context))
+    try:
+        async with (
+            Emulator(customers=20, chats=120, seed=2, api_key=KEY, latency=0.005) as emu,
+            hc.HelpCrunch(KEY, base_url=emu.base_url, rate_limit=10_000, rate_period=1.0) as c,
+        ):
+            for _ in range(5):
+                scan = c.chats.iter_messages_of(c.chats.iter_all(page_size=10), page_size=5)
+                await first_messages(scan, 7)
+                del scan
+                await asyncio.sleep(0.05)
+                assert our_tasks() == []
+                gc.collect()
+                await asyncio.sleep(0.01)
+    finally:
+        loop.set_exception_handler(None)
+    assert [p.get("message") for p in problems] == []
