@@ -316,3 +316,31 @@ async def test_a_fan_out_over_a_scan_dropped_after_break_stops_at_once() -> None
     finally:
         loop.set_exception_handler(None)
     assert [p.get("message") for p in problems] == []
+
+
+BEYOND_64_BITS = {
+    "a chat id": b'{"meta": {"total": 1}, "total": 1, "data": [{"id": 99999999999999999999}]}',
+    "a message's chat": b'{"total": 1, "data": [{"id": 1, "chat": 99999999999999999999}]}',
+    "a timestamp as text": (
+        b'{"meta": {"total": 1}, "total": 1, "data": '
+        b'[{"id": 1, "createdAt": "99999999999999999999999999"}]}'
+    ),
+    "a timestamp as a number": (
+        b'{"meta": {"total": 1}, "total": 1, "data": [{"id": 1, "createdAt": 1e300}]}'
+    ),
+}
+
+
+@pytest.mark.parametrize("body", BEYOND_64_BITS.values(), ids=BEYOND_64_BITS.keys())
+async def test_an_id_or_timestamp_beyond_64_bits_is_a_decode_error_with_its_path(
+    body: bytes,
+) -> None:
+    # Accepted before: the dlt mirror's bigint columns cannot hold them, so a
+    # sync failed late, inside the destination, instead of at the wire.
+    async with (
+        body_server(body) as (url, _),
+        hc.HelpCrunch(KEY, base_url=url, max_retries=0) as client,
+    ):
+        read = client.chats.messages(1) if b'"chat"' in body else client.chats.list()
+        with pytest.raises(hc.DecodeError, match=r"\$\.data\[0\]"):
+            await read
