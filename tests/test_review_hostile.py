@@ -226,6 +226,7 @@ async def test_ids_and_offsets_beyond_int64_are_refused_before_any_request(
         assert emu.log == []
 
 
+CUSTOMER_IDS = [hc.Filter("customers.id", ">=", 1)]
 NO_COUNT = {
     "agents": lambda c: c.agents.iter_all(),
     "departments": lambda c: c.departments.iter_all(),
@@ -344,3 +345,46 @@ async def test_an_id_or_timestamp_beyond_64_bits_is_a_decode_error_with_its_path
         read = client.chats.messages(1) if b'"chat"' in body else client.chats.list()
         with pytest.raises(hc.DecodeError, match=r"\$\.data\[0\]"):
             await read
+
+
+SCANS_OF = {
+    "chats.iter_all": lambda c: c.chats.iter_all(page_size=10),
+    "chats.iter_messages_of": lambda c: c.chats.iter_messages_of(c.chats.iter_all(), page_size=5),
+    "customers.iter_search": lambda c: c.customers.iter_search(CUSTOMER_IDS, page_size=10),
+    "agents.iter_all": lambda c: c.agents.iter_all(page_size=1),
+}
+
+
+@pytest.mark.parametrize("scan_of", SCANS_OF.values(), ids=SCANS_OF.keys())
+async def test_a_scan_cut_short_by_closing_the_client_is_not_an_end(
+    scan_of: Callable[[hc.HelpCrunch], Any],
+) -> None:
+    # The client closed by another task (a web app's shutdown) ended the
+    # consumer's `async for` normally: a partial read looked complete.
+    async with Emulator(customers=300, chats=200, agents=300, api_key=KEY, latency=0.01) as emu:
+        client = hc.HelpCrunch(KEY, base_url=emu.base_url, rate_limit=10_000, rate_period=1.0)
+        scan = scan_of(client)
+        read: list[Any] = []
+
+        async def consume() -> None:
+            async for item in scan:
+                read.append(item)
+                await asyncio.sleep(0.001)
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.1)
+        await client.close()
+        with pytest.raises(hc.ClientClosedError, match="before this scan ended"):
+            await task
+        assert read
+    # A scan that had ended, or that its consumer closed, ends as before.
+    async with Emulator(customers=5, api_key=KEY) as emu:
+        client = hc.HelpCrunch(KEY, base_url=emu.base_url)
+        done = client.customers.iter_all()
+        assert len(await drain(done)) == 5
+        closed = client.customers.iter_all()
+        await anext(closed)
+        await closed.aclose()
+        await client.close()
+        assert [c async for c in done] == []
+        assert [c async for c in closed] == []

@@ -23,6 +23,7 @@ from helpcrunch_async._core.params import (
     check_positive_int,
     check_sort,
 )
+from helpcrunch_async._errors import ClientClosedError
 from helpcrunch_async._shell.fanout import FanOutScan
 
 if TYPE_CHECKING:
@@ -154,9 +155,14 @@ class Resource:
         return check_positive_int("concurrency", concurrency)
 
     async def aclose(self) -> None:
-        """Close every scan this resource started that is still open."""
+        """Stop every scan this resource started; an unfinished one raises `ClientClosedError`."""
         for scan in list(self._scans):
-            await scan.aclose()
+            await scan.abort(
+                ClientClosedError(
+                    "the HelpCrunch client was closed before this scan ended: "
+                    f"{scan.stats.customers} items were read, the rest were not"
+                )
+            )
 
 
 def item_id(item: Identified) -> int:
