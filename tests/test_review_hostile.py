@@ -388,3 +388,58 @@ async def test_a_scan_cut_short_by_closing_the_client_is_not_an_end(
         await client.close()
         assert [c async for c in done] == []
         assert [c async for c in closed] == []
+
+
+@contextlib.asynccontextmanager
+async def first_page_again(total: int) -> AsyncIterator[str]:
+    """A messages endpoint that ignores ``offset``: the newest page, whatever is asked."""
+
+    async def handle(request: web.Request) -> web.Response:
+        chat = int(request.match_info["id"])
+        limit = int(request.query.get("limit", "100"))
+        ids = range(chat * 1000 + total, chat * 1000, -1)
+        data = [{"id": i, "chat": chat} for i in ids[:limit]]
+        return web.json_response({"data": data, "total": total})
+
+    app = web.Application()
+    app.router.add_get("/v1/chats/{id}/messages", handle)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_server_that_ignores_the_offset_of_a_short_listing_is_an_error() -> None:
+    # Three pages of messages, the second and third the first again: 100 of
+    # 300, "complete", since the 200 duplicates "explained" the 200 missing.
+    async with first_page_again(300) as url, hc.HelpCrunch(KEY, base_url=url) as client:
+        got, error = await until_error(client.chats.iter_messages(1))
+        assert isinstance(error, hc.IncompleteScanError)
+        assert "messages already yielded" in str(error)
+        assert len(got) == 100
+        got, error = await until_error(client.chats.iter_messages_of([1, 2]))
+        assert isinstance(error, hc.IncompleteScanError)
+        assert str(error).startswith("1: the server served messages already yielded")
+        assert len(got) == 100
+
+
+async def test_errors_name_what_the_scan_reads() -> None:
+    # Every scan but the customers' said "items are missing".
+    async with (
+        Emulator(
+            customers=5, chats=30, agents=30, departments=12, api_key=KEY, data_stops_at=7
+        ) as emu,
+        hc.HelpCrunch(KEY, base_url=emu.base_url) as client,
+    ):
+        for scan, noun in [
+            (client.chats.iter_all(), "chats"),
+            (client.chats.iter_search([hc.Filter("chats.createdAt", ">=", 1)]), "chats"),
+            (client.agents.iter_all(), "agents"),
+            (client.departments.iter_all(page_size=1), "departments"),
+        ]:
+            _, error = await until_error(scan)
+            assert isinstance(error, hc.IncompleteScanError)
+            assert f"{noun} are missing" in str(error)

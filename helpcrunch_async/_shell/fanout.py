@@ -78,11 +78,13 @@ class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
         page_size: int,
         concurrency: int,
         listing_id: Callable[[Any], K] | None = None,
+        noun: str = "items",
     ) -> None:
         plan: FanOutPlan[K, T] = FanOutPlan(page_size=page_size, lookahead=2 * concurrency)
         self.stats: FanOutStats
         super().__init__(plan, concurrency=concurrency, stats=FanOutStats())
         self._fan: FanOutPlan[K, T] = plan
+        self._noun = noun
         self._fetch_page = fetch_page
         self._key = key
         self._listing_id: Callable[[Any], K] = listing_id if listing_id is not None else _same
@@ -134,11 +136,13 @@ class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
             if listing.total is None:
                 listing.stop()
             else:
-                self._fail(repeating_error(listing, noun="items", where=where), (released.index,))
+                self._fail(
+                    repeating_error(listing, noun=self._noun, where=where), (released.index,)
+                )
         if released.finished:
             if not released.skipped:
                 try:
-                    check_complete(listing, dedup, noun="items", where=where)
+                    check_complete(listing, dedup, noun=self._noun, where=where)
                 except HelpCrunchError as error:
                     self._fail(error, (released.index,))
             stats.listings_done += 1
