@@ -207,7 +207,7 @@ class DecodeError(HelpCrunchError):
     @classmethod
     def from_msgspec(
         cls,
-        exc: msgspec.DecodeError | msgspec.ValidationError,
+        exc: msgspec.DecodeError | msgspec.ValidationError | RecursionError,
         body: bytes,
         *,
         request: str,
@@ -218,6 +218,8 @@ class DecodeError(HelpCrunchError):
         ``reason`` is the decoder's text; it and the excerpt are scrubbed of ``secret``.
         """
         reason = str(exc)
+        if isinstance(exc, RecursionError):
+            reason = "the JSON is nested too deeply to decode"
         if secret is not None:
             reason, body = secret.scrub(reason), secret.scrub(body)
         return cls(
@@ -256,11 +258,14 @@ def _entries(body: bytes) -> tuple[ErrorEntry, ...] | None:
         return tuple(decode_error_body(body).errors)
     except msgspec.ValidationError:
         pass
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
+        # RecursionError: nested past msgspec's depth, so no error body either.
         return None
     try:
         raw = msgspec.json.decode(body)
-    except msgspec.DecodeError:  # pragma: no cover -- the typed decode parsed it already
+    except (msgspec.DecodeError, RecursionError):
+        # The typed decode stopped at the first entry of the wrong type; this
+        # one reads on, and may find the rest nested too deeply.
         return None
     errors = raw.get("errors") if isinstance(raw, dict) else None
     if not isinstance(errors, list):

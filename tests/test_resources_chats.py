@@ -193,8 +193,9 @@ async def test_closing_the_client_stops_every_resources_scans() -> None:
             await anext(scan)
         await client.close()
         sent = len(emu.log)
+        # Cut short, not ended: their consumers must not take them as complete.
         for scan in (chats, messages, agents):
-            with pytest.raises(StopAsyncIteration):
+            with pytest.raises(hc.ClientClosedError, match="before this scan ended"):
                 await anext(scan)
         await asyncio.sleep(0.15)
         assert len(emu.log) == sent

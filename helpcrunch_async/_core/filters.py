@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal, TypeGuard, get_args
 
+from helpcrunch_async._core.params import check_int64
 from helpcrunch_async._errors import InvalidParameterError
 
 __all__ = [
@@ -235,7 +236,7 @@ def _wire_value(name: str, kind: FieldType, value: object) -> WireValue:
             raise InvalidParameterError(
                 f"filter on {name}: the value must be an integer id, got {value!r}"
             )
-        return value
+        return check_int64(f"filter on {name}: the value", value)
     if kind == "date":
         return _timestamp(name, value)
     if kind == "string":
@@ -249,7 +250,7 @@ def _wire_value(name: str, kind: FieldType, value: object) -> WireValue:
 
 def _timestamp(name: str, value: object) -> int:
     if _is_int(value):
-        return value
+        return check_int64(f"filter on {name}: the date", value)
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise InvalidParameterError(

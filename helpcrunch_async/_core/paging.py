@@ -35,6 +35,11 @@ The rules:
    window is fetched at once, in pages of the size the server served; once
    two short pages agree on that size, later windows use it too. The items
    held stay within a lookahead of windows of the size first asked for.
+   A short page without a total looks the same whether the data ends there
+   or the server caps its pages, so the rest of its window is asked for
+   once (``confirm``): empty, the data ends there; not empty, the server
+   caps its pages and the listing reads on. Without a total, a listing
+   that ends in a short page therefore costs one request more.
 6. Data that stops short. An empty answer where its own total counts more is
    a promise the data does not keep: nothing is planned past it. When the head
    reaches that offset, one small request (``limit=1``) asks again. If it
@@ -93,13 +98,16 @@ class Fetch:
 
     ``repair_for`` is the offset of the window a repair window is released
     before (None otherwise); ``probe`` marks the one small request that asks
-    whether the data really stops where an empty page said it did.
+    whether the data really stops where an empty page said it did;
+    ``confirm`` the request that asks whether a short page without a total
+    was the end (rule 5).
     """
 
     offset: int
     limit: int
     repair_for: int | None = None
     probe: bool = False
+    confirm: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,14 +315,18 @@ class ScanPlan(Generic[T]):
         elif fetch.probe and count == 0:
             self._probe_answered(offset, told)
         elif count == 0:
-            self._empty(offset, told, _Part(items, total, 0))
+            self._empty(fetch, told, _Part(items, total, 0))
         else:
             if fetch.probe:
                 self._stop_at = None
             self._keep(fetch, _Part(items, total, min(count, limit)), told)
 
-    def _empty(self, offset: int, told: int | None, part: _Part[T]) -> None:
+    def _empty(self, fetch: Fetch, told: int | None, part: _Part[T]) -> None:
         """Note an empty answer; rule 6 if its own total counts more."""
+        offset = fetch.offset
+        if fetch.confirm and told is None:
+            # The short page before it was the end (rule 5): `page_done` cut the plan there.
+            return
         if told is not None and offset < told:
             self._stop_at = offset if self._stop_at is None else min(self._stop_at, offset)
         if offset not in self._parts:
@@ -336,6 +348,9 @@ class ScanPlan(Generic[T]):
                 self._pending.extend(
                     Fetch(gap, min(size, end - gap)) for gap in range(offset + count, end, size)
                 )
+            elif part.total is None and not self._capped and not self._covered(offset + count):
+                # Rule 5: without a total, the end and a page cap look alike.
+                self._pending.append(Fetch(offset + count, limit - count, confirm=True))
             if not capped:
                 return
         total = part.total
@@ -434,7 +449,11 @@ class ScanPlan(Generic[T]):
         return [
             f
             for f in self._in_flight
-            if f.offset >= end and f.repair_for is None and not f.probe and f not in self._opening
+            if f.offset >= end
+            and f.repair_for is None
+            and not f.probe
+            and not f.confirm
+            and f not in self._opening
         ]
 
     def release(self) -> Sequence[T] | None:
@@ -496,6 +515,12 @@ class ScanPlan(Generic[T]):
         rest = [item for o in sorted(self._parts) for item in self._parts[o].items]
         self._parts.clear()
         return rest
+
+    def _covered(self, offset: int) -> bool:
+        """Whether an answer at ``offset`` is held, or a request for it is out or planned."""
+        return offset in self._parts or any(
+            f.offset == offset for f in (*self._in_flight, *self._pending)
+        )
 
     def _fill(self, head: int) -> None:
         """Fetch what lies at the head, when nothing that covers it is out."""

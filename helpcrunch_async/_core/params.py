@@ -18,10 +18,12 @@ from typing import Literal, TypeGuard, get_args
 from yarl import URL
 
 from helpcrunch_async._errors import InvalidParameterError
+from helpcrunch_async._models.common import MAX_INT
 
 __all__ = [
     "CHAT_SORTS",
     "DEFAULT_BASE_URL",
+    "MAX_INT",
     "ORDERS",
     "SORTS",
     "ChatSort",
@@ -31,6 +33,7 @@ __all__ = [
     "check_base_url",
     "check_budget_key",
     "check_fallback_workers",
+    "check_int64",
     "check_limit",
     "check_non_negative_int",
     "check_offset",
@@ -70,10 +73,8 @@ def check_limit(limit: object) -> int:
 
 
 def check_offset(offset: object) -> int:
-    """Return ``offset`` if it is an int >= 0."""
-    if not _is_int(offset) or offset < 0:
-        raise InvalidParameterError(f"offset must be an integer >= 0, got {offset!r}")
-    return offset
+    """Return ``offset`` if it is an int from 0 to `MAX_INT`."""
+    return check_non_negative_int("offset", offset)
 
 
 def check_sort(
@@ -95,16 +96,29 @@ def check_order(order: object) -> str:
 
 
 def check_positive_int(name: str, value: object) -> int:
-    """Return ``value`` if it is an int >= 1."""
+    """Return ``value`` if it is an int from 1 to `MAX_INT`."""
     if not _is_int(value) or value < 1:
         raise InvalidParameterError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
+    return check_int64(name, value)
 
 
 def check_non_negative_int(name: str, value: object) -> int:
-    """Return ``value`` if it is an int >= 0."""
+    """Return ``value`` if it is an int from 0 to `MAX_INT`."""
     if not _is_int(value) or value < 0:
         raise InvalidParameterError(f"{name} must be an integer >= 0, got {value!r}")
+    return check_int64(name, value)
+
+
+def check_int64(name: str, value: int) -> int:
+    """Return ``value`` if it fits the API's 64-bit integers (-2**63 .. `MAX_INT`).
+
+    A larger id or offset cannot name anything on the server; sent, it comes
+    back as a 404 or an empty page, as if the account merely had no such item.
+    """
+    if not -MAX_INT - 1 <= value <= MAX_INT:
+        raise InvalidParameterError(
+            f"{name} must be at most 2**63 - 1 in size (a 64-bit integer), got {value!r:.30}"
+        )
     return value
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import msgspec
 
-from helpcrunch_async._models.common import WirePage, page_parts
+from helpcrunch_async._models.common import Int64, WirePage, page_parts
 
 __all__ = [
     "Agent",
@@ -33,7 +33,7 @@ __all__ = [
 class Agent(msgspec.Struct, rename="camel", kw_only=True, gc=False):
     """A team member: in ``GET /agents``, in a department, or on a chat or message."""
 
-    id: int
+    id: Int64
     name: str | None = None
     email: str | None = None
     role: str | None = None
@@ -42,7 +42,7 @@ class Agent(msgspec.Struct, rename="camel", kw_only=True, gc=False):
 class Department(msgspec.Struct, rename="camel", kw_only=True, gc=False):
     """A department and the agents in it."""
 
-    id: int
+    id: Int64
     name: str | None = None
     agents: list[Agent] = msgspec.field(default_factory=list)
 

@@ -35,6 +35,7 @@ import msgspec
 from helpcrunch_async._models.agents import Agent
 from helpcrunch_async._models.common import (
     CLEAN_TIMESTAMP,
+    Int64,
     Window,
     WirePage,
     chat_status,
@@ -67,7 +68,7 @@ _TIMESTAMPS = (
 class ChatCustomer(msgspec.Struct, rename="camel", kw_only=True, gc=False):
     """The customer a chat belongs to, as the chat carries it (``user_id`` may be None)."""
 
-    id: int
+    id: Int64
     name: str | None = None
     email: str | None = None
     user_id: str | None = None
@@ -76,7 +77,7 @@ class ChatCustomer(msgspec.Struct, rename="camel", kw_only=True, gc=False):
 class ChatDepartment(msgspec.Struct, rename="camel", kw_only=True, gc=False):
     """The department a chat is in, as the chat carries it: id and name only."""
 
-    id: int
+    id: Int64
     name: str | None = None
 
 
@@ -91,7 +92,7 @@ class Chat(msgspec.Struct, rename="camel", kw_only=True, gc=False):
     """
 
     # In the chat model's order, so that encoding reads like the API's JSON.
-    id: int
+    id: Int64
     closed_by: str | None = None
     if TYPE_CHECKING:
         last_customer_message_at: int | None = None

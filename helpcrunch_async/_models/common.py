@@ -9,7 +9,7 @@ into one shape here, and the resource models only call these functions:
   (``"1594139170.913"``: messages, snoozes, webhooks), a JSON number with a
   fraction, or null. All become ``int | None``, whole unix seconds with any
   fraction floored: `seconds`. A blank string means no value (``None``); any
-  other non-numeric string is an error naming the field.
+  other non-numeric string, or a number beyond 64 bits, is an error naming the field.
 * Chat statuses arrive as ``onhold``, ``on hold`` or ``on-hold``, and ``open``
   or ``opened``. They become the chat model's spelling (``onhold``,
   ``opened``): `chat_status`. Other values (``new``, ``pending``, ``closed``,
@@ -20,7 +20,8 @@ into one shape here, and the resource models only call these functions:
   departments), or nowhere (old agents and departments pages). `WirePage`
   reads every form and `page_parts` returns ``(total, items)``: ``total`` is
   ``None`` only when the server sent neither. A page with no list at all is
-  malformed, not empty.
+  malformed, not empty. A count below 0 or beyond a 64-bit integer is no count
+  a server keeps: `Count` refuses it, with its JSON path.
 
 This module is pure: it imports neither aiohttp nor asyncio.
 """
@@ -29,12 +30,15 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import msgspec
 
 __all__ = [
     "CLEAN_TIMESTAMP",
+    "MAX_INT",
+    "Count",
+    "Int64",
     "Meta",
     "Window",
     "WirePage",
@@ -48,6 +52,15 @@ T = TypeVar("T")
 
 CLEAN_TIMESTAMP = frozenset({int, type(None)})
 """The types a timestamp has once normalised: a model's hook returns at once for these."""
+
+MAX_INT = 2**63 - 1
+"""The largest id, offset or count the API's 64-bit integers hold (the one home of the bound)."""
+
+Int64 = Annotated[int, msgspec.Meta(ge=-MAX_INT - 1, le=MAX_INT)]
+"""An id as the wire may carry it: what a 64-bit column (the dlt mirror's ``bigint``) holds."""
+
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
+"""A list's count as the wire may carry it: a scan planned around -5 or 10^29 plans nothing sane."""
 
 # Every documented spelling of a status that has several, to the chat model's.
 _STATUS_SPELLINGS = {
@@ -64,12 +77,14 @@ def seconds(value: float | str | None, name: str) -> int | None:
     `msgspec.ValidationError` with the item's JSON path when raised while a
     model decodes.
     """
-    if value is None or type(value) is int:
+    if value is None:
         return value
+    if type(value) is int:
+        return _in_range(value, name)
     if isinstance(value, str):
         # The common string, "1603885746", without a regex or an exception.
         if value.isascii() and value.isdigit():
-            return int(value)
+            return _in_range(int(value), name)
         text = value
         # int() and float() also read "1_000" and other scripts' digits; the API writes neither.
         if "_" in text or not text.isascii():
@@ -77,7 +92,7 @@ def seconds(value: float | str | None, name: str) -> int | None:
         if "." not in text and "e" not in text and "E" not in text:
             # A signed or padded integer, exactly (a float would round past 2**53).
             with contextlib.suppress(ValueError):
-                return int(text)
+                return _in_range(int(text), name)
         try:
             value = float(text)
         except ValueError:
@@ -86,7 +101,14 @@ def seconds(value: float | str | None, name: str) -> int | None:
             raise ValueError(f"`{name}` is not unix seconds: {text[:40]!r}") from None
     if not math.isfinite(value):
         raise ValueError(f"`{name}` is not unix seconds: {value!r}")
-    return math.floor(value)
+    return _in_range(math.floor(value), name)
+
+
+def _in_range(value: int, name: str) -> int:
+    """Return ``value`` if a 64-bit integer holds it: no clock reads 10^26 seconds."""
+    if not -MAX_INT - 1 <= value <= MAX_INT:
+        raise ValueError(f"`{name}` is not unix seconds: {value!r:.40} is beyond 64 bits")
+    return value
 
 
 def chat_status(status: str) -> str:
@@ -97,7 +119,7 @@ def chat_status(status: str) -> str:
 class Meta(msgspec.Struct):
     """A list page's ``meta`` object; only ``total`` is documented."""
 
-    total: int | None = None
+    total: Count | None = None
 
 
 class WirePage(msgspec.Struct, Generic[T]):
@@ -105,7 +127,7 @@ class WirePage(msgspec.Struct, Generic[T]):
 
     data: list[T] | None = None
     messages: list[T] | None = None
-    total: int | None = None
+    total: Count | None = None
     meta: Meta | None = None
 
     def __post_init__(self) -> None:

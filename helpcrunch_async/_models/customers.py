@@ -50,6 +50,8 @@ import msgspec
 
 from helpcrunch_async._models.common import (
     CLEAN_TIMESTAMP,
+    Count,
+    Int64,
     Window,
     WirePage,
     counted_parts,
@@ -129,7 +131,7 @@ class Customer(msgspec.Struct, rename="camel", kw_only=True, gc=False):
     about a tenth faster and a large scan gives the collector less to walk.
     """
 
-    id: int
+    id: Int64
     name: str | None = None
     email: str | None = None
     user_id: str | None = None
@@ -183,7 +185,7 @@ class CustomersPage(msgspec.Struct, rename="camel"):
     so it is a malformed body, not an empty account.
     """
 
-    total: int
+    total: Count
     data: list[Customer]
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from helpcrunch_async._models.agents import Agent  # noqa: TC001 -- msgspec reads annotations at run time
-from helpcrunch_async._models.common import CLEAN_TIMESTAMP, WirePage, page_parts, seconds
+from helpcrunch_async._models.common import CLEAN_TIMESTAMP, Int64, WirePage, page_parts, seconds
 
 __all__ = ["Message", "MessagesPage", "decode_messages_page"]
 
@@ -38,7 +38,7 @@ class Message(msgspec.Struct, rename="camel", kw_only=True, gc=False):
     """
 
     # In the message model's order, so that encoding reads like the API's JSON.
-    id: int
+    id: Int64
     agent: Agent | None = None
     type: str | None = None
     text: str | None = None
@@ -52,7 +52,7 @@ class Message(msgspec.Struct, rename="camel", kw_only=True, gc=False):
         updated_at: int | float | str | None = None
     edited: bool = False
     broadcast_type: str | None = None
-    chat: int | None = None
+    chat: Int64 | None = None
     from_: str | None = msgspec.field(default=None, name="from")
 
     def __post_init__(self) -> None:

@@ -36,6 +36,7 @@ class Agents(Resource):
             {},
             decode_agents_page,
             kind=Scan[Agent],
+            noun="agents",
             page_size=page_size,
             start=start,
             concurrency=concurrency,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, Iterable
 from typing import TYPE_CHECKING
 
 from helpcrunch_async._core.params import CHAT_SORTS, check_limit, check_offset, check_positive_int
+from helpcrunch_async._errors import InvalidParameterError
 from helpcrunch_async._models.chats import Chat, decode_chat, decode_chats_page, decode_chats_window
 from helpcrunch_async._models.messages import Message, decode_messages_page
 from helpcrunch_async._resources import changes
@@ -12,7 +14,7 @@ from helpcrunch_async._resources.listing import Resource, list_params, search_pa
 from helpcrunch_async._shell.scan import Scan
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator, Iterable
+    from collections.abc import AsyncIterator
 
     from helpcrunch_async._core.filters import Comparison, Filter
     from helpcrunch_async._core.params import ChatSort, Order
@@ -97,6 +99,7 @@ class Chats(Resource):
             params,
             decode_chats_page,
             kind=Scan[Chat],
+            noun="chats",
             page_size=page_size,
             start=start,
             concurrency=concurrency,
@@ -134,6 +137,7 @@ class Chats(Resource):
             body,
             decode_chats_window,
             kind=Scan[Chat],
+            noun="chats",
             page_size=page_size,
             start=start,
             concurrency=concurrency,
@@ -160,6 +164,7 @@ class Chats(Resource):
             {},
             decode_messages_page,
             kind=Scan[Message],
+            noun="messages",
             page_size=page_size,
             start=start,
             concurrency=concurrency,
@@ -181,14 +186,19 @@ class Chats(Resource):
         (newest first). A chat of one page costs one request; memory stays
         bounded however many chats there are. A chat deleted meanwhile (404) is
         skipped and counted in ``stats.not_found``; any other error ends the
-        scan. An id that is not a positive integer is an `InvalidParameterError`
-        when the scan reaches it, before any request for it.
+        scan. What is not ids nor chats (None, a number, a string) is an
+        `InvalidParameterError` at once; so is a list or tuple with an id that is
+        not a positive integer. An iterator's or async iterable's bad id is one
+        when the scan reaches it, after the chats before it and before any
+        request for it.
         """
+        _check_chats(chats)
         return self.fan_out(
             chats,
             _messages_path,
             decode_messages_page,
             listing_id=_chat_id,
+            noun="messages",
             page_size=page_size,
             concurrency=concurrency,
         )
@@ -206,6 +216,20 @@ class Chats(Resource):
         `changes.iter_changed_chats`.
         """
         return changes.iter_changed_chats(self, since, after_id, overlap=overlap)
+
+
+def _check_chats(chats: object) -> None:
+    """Refuse what cannot hold chats, and a list's or tuple's bad ids, before any request."""
+    if isinstance(chats, str | bytes | bytearray) or not isinstance(
+        chats, Iterable | AsyncIterable
+    ):
+        raise InvalidParameterError(
+            "chats must be chat ids or Chat objects in a list, an iterable or an async "
+            f"iterable, got {type(chats).__name__} {chats!r:.40}"
+        )
+    if isinstance(chats, list | tuple):
+        for chat in chats:
+            _chat_id(chat)
 
 
 def _chat_id(chat: int | Chat) -> int:

@@ -36,6 +36,7 @@ class Departments(Resource):
             {},
             decode_departments_page,
             kind=Scan[Department],
+            noun="departments",
             page_size=page_size,
             start=start,
             concurrency=concurrency,

@@ -23,6 +23,7 @@ from helpcrunch_async._core.params import (
     check_positive_int,
     check_sort,
 )
+from helpcrunch_async._errors import ClientClosedError
 from helpcrunch_async._shell.fanout import FanOutScan
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ class Resource:
         decode: Callable[[bytes], Page[Identified]],
         *,
         kind: type[S],
+        noun: str | None = None,
         page_size: int,
         start: int,
         concurrency: int | None,
@@ -97,7 +99,8 @@ class Resource:
         ``params`` are one window's (their ``offset`` and ``limit`` are replaced
         for each window); items seen before are dropped by their ``id``.
         ``page_size``, ``start`` and ``concurrency`` (the client's when None)
-        are checked here, before any request.
+        are checked here, before any request. ``noun`` names the items in log
+        lines and errors ("chats").
         """
         check_limit(page_size)
         check_offset(start)
@@ -108,7 +111,9 @@ class Resource:
             page = await self.page(method, path, window, decode, stats)
             return PageResult(page.data, page.total)
 
-        scan = kind(fetch, key=item_id, page_size=page_size, concurrency=workers, start=start)
+        scan = kind(
+            fetch, key=item_id, page_size=page_size, concurrency=workers, start=start, noun=noun
+        )
         self._scans.add(scan)
         return scan
 
@@ -119,6 +124,7 @@ class Resource:
         decode: Callable[[bytes], Page[Identified]],
         *,
         listing_id: Callable[[Any], int],
+        noun: str,
         page_size: int,
         concurrency: int | None,
     ) -> FanOutScan[int, Any]:
@@ -143,6 +149,7 @@ class Resource:
             page_size=page_size,
             concurrency=workers,
             listing_id=listing_id,
+            noun=noun,
         )
         self._scans.add(scan)
         return scan
@@ -154,9 +161,14 @@ class Resource:
         return check_positive_int("concurrency", concurrency)
 
     async def aclose(self) -> None:
-        """Close every scan this resource started that is still open."""
+        """Stop every scan this resource started; an unfinished one raises `ClientClosedError`."""
         for scan in list(self._scans):
-            await scan.aclose()
+            await scan.abort(
+                ClientClosedError(
+                    "the HelpCrunch client was closed before this scan ended: "
+                    f"{scan.stats.customers} items were read, the rest were not"
+                )
+            )
 
 
 def item_id(item: Identified) -> int:

@@ -149,7 +149,9 @@ class Caller:
             error: HelpCrunchError
             try:
                 return Result(status=status), decode(answer.body), None
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+                # msgspec raises RecursionError for a body nested past its depth:
+                # a hostile body like any other, not a crash of another kind.
                 error = DecodeError.from_msgspec(exc, answer.body, request=what, secret=secret)
             return Result(status=status, failure=Failure.BAD_BODY), None, error
         error = error_for_status(

@@ -30,20 +30,35 @@ _REPEATS = 3
 class Dedup(Generic[T]):
     """Items of one listing seen before, and the checks that need them."""
 
-    __slots__ = ("_ids", "_key", "_repeats", "_repeats_total", "duplicates", "yielded")
+    __slots__ = (
+        "_first",
+        "_ids",
+        "_key",
+        "_page",
+        "_repeats",
+        "_repeats_total",
+        "duplicates",
+        "yielded",
+    )
 
     def __init__(self, key: Callable[[T], int]) -> None:
         self._key = key
         self._ids = IdSet()
         self._repeats = 0
         self._repeats_total: int | None = None
+        # The ids of the first page released, and of the latest.
+        self._first: list[int] | None = None
+        self._page: list[int] = []
         self.duplicates = 0
         self.yielded = 0
 
     def fresh(self, items: Sequence[T]) -> list[T]:
         """Return the items not seen before, in order, and count the rest."""
         key = self._key
-        new = self._ids.add_many([key(item) for item in items])
+        self._page = [key(item) for item in items]
+        if self._first is None and self._page:
+            self._first = self._page
+        new = self._ids.add_many(self._page)
         fresh = [item for item, is_new in zip(items, new, strict=True) if is_new]
         self.duplicates += len(items) - len(fresh)
         self.yielded += len(fresh)
@@ -54,7 +69,9 @@ class Dedup(Generic[T]):
 
         Pages in a row with items but nothing new, while the total did not grow:
         one such page for a listing without a total (the server ignores the
-        offset and serves the whole list again), `_REPEATS` otherwise.
+        offset and serves the whole list again), or one that is the first page
+        again, item for item (the server ignores the offset: no drift repeats
+        the first page in order while the total stands); `_REPEATS` otherwise.
         """
         if fresh or not items:
             self._repeats, self._repeats_total = 0, total
@@ -63,7 +80,11 @@ class Dedup(Generic[T]):
         if total is None:
             return True
         grew = self._repeats_total is not None and total > self._repeats_total
-        return self._repeats >= _REPEATS and not grew
+        if grew:
+            return False
+        page = self._page
+        first_again = page is not self._first and page == self._first
+        return self._repeats >= _REPEATS or first_again
 
 
 def check_complete(plan: ScanPlan[Any], dedup: Dedup[Any], *, noun: str, where: str = "") -> None:

@@ -103,6 +103,8 @@ class Engine(Generic[F, R, T]):
         self._closed = False
         self._first_sent: float | None = None
         self._open_timer: asyncio.TimerHandle | None = None
+        # Raised by every later step once `abort` ended the scan before its end.
+        self._aborted: BaseException | None = None
         self.stats = stats
 
     def __repr__(self) -> str:
@@ -166,6 +168,7 @@ class Engine(Generic[F, R, T]):
 
     async def _next_batch(self) -> T:
         if self._closed:
+            self._raise_if_aborted()
             raise StopAsyncIteration
         if not self._started:
             self._started = True
@@ -175,7 +178,9 @@ class Engine(Generic[F, R, T]):
         try:
             while True:
                 if self._closed:
-                    # Closed by aclose() or by the client while we waited.
+                    # Closed by aclose() (the end the consumer chose), or
+                    # aborted by the client while we waited (not an end).
+                    self._raise_if_aborted()
                     raise StopAsyncIteration
                 released = self._plan.release() if self._error is None else None
                 if released is not None:
@@ -295,6 +300,20 @@ class Engine(Generic[F, R, T]):
         self._index = 0
         if self.stats.finished_at is None:
             self.stats.finished_at = time.monotonic()
+
+    def _raise_if_aborted(self) -> None:
+        if self._aborted is not None:
+            raise self._aborted
+
+    async def abort(self, error: BaseException) -> None:
+        """Stop the scan as `aclose` does; unless it had ended, its consumer gets ``error``.
+
+        The client calls it when it closes: a scan cut short by that must not
+        end its ``async for`` as if every item had been read.
+        """
+        if not self._closed:
+            self._aborted = error
+        await self.aclose()
 
     async def aclose(self) -> None:
         """Stop the scan: cancel every request in flight and wait until they are gone."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import AsyncIterable, Callable, Coroutine, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -77,11 +78,13 @@ class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
         page_size: int,
         concurrency: int,
         listing_id: Callable[[Any], K] | None = None,
+        noun: str = "items",
     ) -> None:
         plan: FanOutPlan[K, T] = FanOutPlan(page_size=page_size, lookahead=2 * concurrency)
         self.stats: FanOutStats
         super().__init__(plan, concurrency=concurrency, stats=FanOutStats())
         self._fan: FanOutPlan[K, T] = plan
+        self._noun = noun
         self._fetch_page = fetch_page
         self._key = key
         self._listing_id: Callable[[Any], K] = listing_id if listing_id is not None else _same
@@ -133,11 +136,13 @@ class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
             if listing.total is None:
                 listing.stop()
             else:
-                self._fail(repeating_error(listing, noun="items", where=where), (released.index,))
+                self._fail(
+                    repeating_error(listing, noun=self._noun, where=where), (released.index,)
+                )
         if released.finished:
             if not released.skipped:
                 try:
-                    check_complete(listing, dedup, noun="items", where=where)
+                    check_complete(listing, dedup, noun=self._noun, where=where)
                 except HelpCrunchError as error:
                     self._fail(error, (released.index,))
             stats.listings_done += 1
@@ -160,31 +165,13 @@ class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
                     break
         elif self._source is not None and self._feeder is None:
             self._room = asyncio.Event()
-            self._feeder = asyncio.create_task(self._feed(self._source))
+            self._feeder = asyncio.create_task(_feed(weakref.ref(self), self._source, self._room))
         elif self._room is not None and plan.wants_key():
             self._room.set()
 
     def _take(self, item: Any) -> None:
         self._fan.add_key(self._listing_id(item))
         self.stats.listings += 1
-
-    async def _feed(self, source: AsyncIterable[Any]) -> None:
-        """Take keys from an async source while the plan has room."""
-        room = self._room
-        assert room is not None  # noqa: S101 -- set before the task starts
-        try:
-            async for item in source:
-                self._take(item)
-                self._poke()
-                while not self._fan.wants_key():
-                    room.clear()
-                    await room.wait()
-            self._fan.close_keys()
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # noqa: BLE001 -- the source's failure ends the scan
-            self._source_failed(error)
-        self._poke()
 
     def _source_failed(self, error: Exception) -> None:
         """End the keys at a failing source: its error comes after the listings before it."""
@@ -202,7 +189,19 @@ class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
         if self._wakeup is not None:
             self._wakeup.set()
 
+    def __del__(self) -> None:
+        # Dropped after `break`: the feeder holds the scan only weakly, so it
+        # gets here at once and stops the feeder with the requests.
+        feeder = getattr(self, "_feeder", None)
+        if feeder is not None:
+            with contextlib.suppress(RuntimeError):  # the loop may be closed already
+                feeder.cancel()
+        super().__del__()
+
     async def _shutdown(self) -> None:
+        # Closed first: an answer arriving while the feeder ends must not
+        # dispatch, and so start another feeder.
+        self._closed = True
         feeder, self._feeder = self._feeder, None
         if feeder is not None and not feeder.done():
             feeder.cancel()
@@ -223,3 +222,37 @@ class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
 
 def _same(item: Any) -> Any:
     return item
+
+
+async def _feed(
+    scan_ref: weakref.ref[FanOutScan[Any, Any]], source: AsyncIterable[Any], room: asyncio.Event
+) -> None:
+    """Take keys from an async source while the scan has room.
+
+    The scan is held weakly, as the engine's callbacks hold it: a scan dropped
+    after ``break`` must not live on in a cycle with its own feeder.
+    """
+    try:
+        async for item in source:
+            scan = scan_ref()
+            if scan is None:
+                return
+            scan._take(item)  # noqa: SLF001 -- the scan's own feeder
+            scan._poke()  # noqa: SLF001
+            wants_key = scan._fan.wants_key  # noqa: SLF001
+            del scan
+            while not wants_key():
+                room.clear()
+                await room.wait()
+        scan = scan_ref()
+        if scan is not None:
+            scan._fan.close_keys()  # noqa: SLF001
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # noqa: BLE001 -- the source's failure ends the scan
+        scan = scan_ref()
+        if scan is not None:
+            scan._source_failed(error)  # noqa: SLF001
+    scan = scan_ref()
+    if scan is not None:
+        scan._poke()  # noqa: SLF001
