@@ -49,7 +49,7 @@ def test_a_sync_and_another_process_share_one_cap(
     redis_server: RedisServer,  # noqa: F811 -- the fixture imported above
 ) -> None:
     emulator = helpcrunch_emulator_factory(
-        customers=1_500, policy="sliding", rate_limit=LIMIT, rate_period=PERIOD
+        customers=800, policy="sliding", rate_limit=LIMIT, rate_period=PERIOD
     )
     stop = threading.Event()
     other = threading.Thread(
@@ -70,7 +70,7 @@ def test_a_sync_and_another_process_share_one_cap(
         stop.set()
         other.join(timeout=30)
     theirs = [e for e in emulator.log if e.query == "offset=0&limit=1&order=asc"]
-    assert report.requests == len(emulator.log) - len(theirs) > 10
+    assert report.requests == len(emulator.log) - len(theirs) > 5
     assert len(theirs) > 10
     assert max_in_any_window([e.time for e in emulator.log], PERIOD) <= LIMIT
     assert all(e.status != 429 for e in emulator.log)
