@@ -9,6 +9,11 @@ loop or a CPU budget with the client it measures. Commands:
   stream every customer, counting them and keeping none; stop (and say so) once
   ``time_budget`` seconds have passed. The result has the wall time, the time to
   the first customer, this process's CPU seconds and its peak RSS.
+- ``{"op": "messages", "client": "ours"|"sequential", "base_url": ..., "rate_limit": R,
+  "rate_period": W, "concurrency": C, "chat_ids": [...] | null, "time_budget": s|null}``:
+  stream every message of those chats (of every chat, read through
+  ``chats.iter_all``, when ``chat_ids`` is null), counting them and keeping none;
+  the result is as for ``scan``, with ``messages`` and ``chats`` counted.
 - ``{"op": "rss"}``: this process's peak RSS so far (after the imports a scan needs).
 
 Run as ``python -m benchmarks._worker`` from the repository root.
@@ -119,6 +124,84 @@ async def scan(command: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _open_messages(
+    command: dict[str, Any],
+) -> tuple[AsyncGenerator[Any, None], contextlib.AsyncExitStack]:
+    """Return the message stream of the requested client and the stack that closes it."""
+    client = command["client"]
+    base_url = command["base_url"]
+    ids = command.get("chat_ids")
+    stack = contextlib.AsyncExitStack()
+    if client == "ours":
+        import helpcrunch_async as hc  # noqa: PLC0415 -- only the client under test is imported
+
+        async def ours() -> AsyncGenerator[Any, None]:
+            api = await stack.enter_async_context(
+                hc.HelpCrunch(
+                    API_KEY,
+                    base_url=base_url,
+                    rate_limit=command["rate_limit"],
+                    rate_period=command["rate_period"],
+                    concurrency=command.get("concurrency", 8),
+                )
+            )
+            chats = api.chats.iter_all() if ids is None else ids
+            scan = await stack.enter_async_context(api.chats.iter_messages_of(chats))
+            _STATE["scan"] = scan
+            async for message in scan:
+                yield message
+
+        return ours(), stack
+    if client == "sequential":
+        from benchmarks.baselines import sequential_messages  # noqa: PLC0415 -- as above
+
+        return sequential_messages.iter_messages(base_url, API_KEY, ids), stack
+    raise ValueError(f"unknown client {client!r}")
+
+
+async def messages(command: dict[str, Any]) -> dict[str, Any]:
+    """Stream every message of the chats through one client; return what it cost."""
+    _STATE.clear()
+    budget = command.get("time_budget")
+    stream, stack = _open_messages(command)
+    count = 0
+    chats: set[int] = set()
+    complete = True
+    cpu0 = time.process_time()
+    t0 = time.monotonic()
+    try:
+        async with asyncio.timeout(budget), stack, contextlib.aclosing(stream) as items:
+            last = None
+            async for message in items:
+                count += 1
+                chat = message["chat"] if isinstance(message, dict) else message.chat
+                if chat != last:
+                    last = chat
+                    chats.add(chat)
+    except TimeoutError:
+        complete = False
+    t1 = time.monotonic()
+    result: dict[str, Any] = {
+        "client": command["client"],
+        "messages": count,
+        "chats_with_messages": len(chats),
+        "complete": complete,
+        "started": t0,
+        "ended": t1,
+        "wall": t1 - t0,
+        "cpu": time.process_time() - cpu0,
+        "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+    found = _STATE.get("scan")
+    if found is not None:
+        stats = found.stats
+        result["stats"] = {
+            name: getattr(stats, name, None)
+            for name in ("requests", "retries", "rate_limited", "pause_seconds", "pages")
+        }
+    return result
+
+
 def _current_rss_kb() -> int:
     """Return this process's resident set size now, in KiB (Linux), or 0 if unknown."""
     try:
@@ -140,9 +223,12 @@ def main() -> int:
         try:
             if command["op"] == "scan":
                 result = asyncio.run(scan(command))
+            elif command["op"] == "messages":
+                result = asyncio.run(messages(command))
             elif command["op"] == "rss":
                 # Import what a scan of this client imports, then report the peak so far.
-                _open({**command, "base_url": "http://127.0.0.1:9/v1"})
+                opener = _open_messages if command.get("messages") else _open
+                opener({**command, "base_url": "http://127.0.0.1:9/v1"})
                 result = {
                     "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                     "current_kb": _current_rss_kb(),

@@ -12,21 +12,26 @@ Fetch every customer as fast as the API's cap allows, and never over it::
 """
 
 from ._client import DEFAULT_BASE_URL, HelpCrunch
-from ._core.paging import ScanStats
+from ._core.filters import Filter
 from ._errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     DecodeError,
     HelpCrunchError,
+    IncompleteScanError,
     InvalidParameterError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RedisUnavailableError,
     RequestTimeoutError,
     ServerError,
     TransportError,
 )
+from ._models.agents import Agent, AgentsPage, Department, DepartmentsPage
+from ._models.chats import Chat, ChatCustomer, ChatDepartment, ChatsPage
 from ._models.customers import (
     CustomDataItem,
     Customer,
@@ -36,31 +41,56 @@ from ._models.customers import (
     Location,
     Tag,
 )
-from ._redis.budget import RedisBudget, RedisUnavailableError
+from ._models.messages import Message, MessagesPage
+from ._redis.budget import RedisBudget
+from ._resources.agents import Agents
+from ._resources.chats import Chats
 from ._resources.customers import Customers
+from ._resources.departments import Departments
 from ._shell.budget import LocalBudget, RateBudget
+from ._shell.fanout import FanOutScan, FanOutStats
 from ._shell.scan import CustomerScan, Scan
+from ._shell.stats import ScanStats
+from ._version import VERSION
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "APIError",
+    "Agent",
+    "Agents",
+    "AgentsPage",
     "AuthenticationError",
     "BadRequestError",
+    "Chat",
+    "ChatCustomer",
+    "ChatDepartment",
+    "Chats",
+    "ChatsPage",
+    "ClientClosedError",
     "CustomDataItem",
     "Customer",
     "CustomerScan",
     "Customers",
     "CustomersPage",
     "DecodeError",
+    "Department",
+    "Departments",
+    "DepartmentsPage",
     "Device",
     "ErrorEntry",
+    "FanOutScan",
+    "FanOutStats",
+    "Filter",
     "HelpCrunch",
     "HelpCrunchError",
+    "IncompleteScanError",
     "InvalidParameterError",
     "LocalBudget",
     "Location",
+    "Message",
+    "MessagesPage",
     "NotFoundError",
     "PermissionDeniedError",
     "RateBudget",

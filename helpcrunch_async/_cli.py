@@ -1,9 +1,10 @@
-"""The ``helpcrunch-async`` command: ``export customers``, ``demo`` and ``emulator``.
+"""The ``helpcrunch-async`` command: ``export``, ``demo`` and ``emulator``.
 
 This module turns options into an `ExportOptions` (reading the API key from the
 environment or a file, never echoing it) and a run's outcome into an exit code
-(see `_exit_codes`). The work itself lives in `_export_run`, `_demo` and the
-emulator's own command line.
+(see `_export.exit_codes`). The work itself lives in `_export.run`, `_export.demo`
+and the emulator's own command line; the last two are imported only by their
+commands, so an export never loads the emulator.
 """
 
 from __future__ import annotations
@@ -14,23 +15,25 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._core.params import ORDERS, SORTS, check_base_url
+from ._core.params import DEFAULT_BASE_URL, ORDERS, check_base_url
 from ._export import exit_codes as codes
-from ._export.demo import run_demo
+from ._export.checkpoint import FORMATS, ExportSettings, Format
+from ._export.progress import MIN_INTERVAL, check_interval
 from ._export.run import ExportOptions, run_export
-from ._export.writer import FORMATS, ExportSettings, Format
+from ._export.sources import SOURCES
+from ._export.stopping import ignore_late_signals
 from .dlt import command as sync_cli
-from .testing import _cli as emulator_cli
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from helpcrunch_async._export.sources import Source
     from helpcrunch_async._shell.budget import RateBudget
 
 __all__ = ["main"]
 
-_DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
 _PAGE_SIZE = 100
+_EMULATOR = "Serve an emulated HelpCrunch API on loopback until SIGINT or SIGTERM."
 
 
 class UsageError(Exception):
@@ -39,6 +42,20 @@ class UsageError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    as_program = argv is None
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["emulator"]:
+        return _emulator_command(argv[1:])
+    try:
+        return _run(argv)
+    finally:
+        if as_program:
+            # The command has said how it ended: a Ctrl-C while the interpreter
+            # exits must not turn that into a traceback or another exit code.
+            ignore_late_signals()
+
+
+def _run(argv: list[str]) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -57,7 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="helpcrunch-async",
-        description="Export HelpCrunch customers; try the emulated API with `demo`.",
+        description=(
+            "Export HelpCrunch customers, chats, messages, agents or departments; "
+            "try the emulated API with `demo`."
+        ),
         epilog=codes.HELP_TEXT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -65,18 +85,20 @@ def _parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="export data to a file")
     what = export.add_subparsers(required=True, metavar="WHAT")
-    customers = what.add_parser(
-        "customers",
-        help="every customer, resumable",
-        description=(
-            "Export every customer to FILE (JSONL or CSV), crash-safe and resumable. "
-            "The API key comes from HELPCRUNCH_API_KEY or --api-key-file."
-        ),
-        epilog=codes.HELP_TEXT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _export_options(customers)
-    customers.set_defaults(command=_export_command)
+    for source in SOURCES.values():
+        kind = what.add_parser(
+            source.name,
+            help=source.help,
+            description=(
+                f"Export every one of the account's {source.noun} to FILE (JSONL or CSV), "
+                "crash-safe and resumable. "
+                "The API key comes from HELPCRUNCH_API_KEY or --api-key-file."
+            ),
+            epilog=codes.HELP_TEXT,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _export_options(kind, source)
+        kind.set_defaults(command=_export_command, kind=source.name)
 
     demo = commands.add_parser(
         "demo",
@@ -101,27 +123,25 @@ def _parser() -> argparse.ArgumentParser:
     sync_cli.configure(sync)
     sync.set_defaults(command=sync_cli.run)
 
-    emulator = commands.add_parser(
-        "emulator",
-        help="serve an emulated HelpCrunch API on loopback",
-        description="Serve an emulated HelpCrunch API on loopback until SIGINT or SIGTERM.",
-    )
-    emulator_cli.configure(emulator)
-    emulator.set_defaults(command=emulator_cli.run)
+    # Listed for --help only: main() hands `emulator ...` to _emulator_command.
+    commands.add_parser("emulator", help="serve an emulated HelpCrunch API on loopback")
     return parser
 
 
-def _export_options(parser: argparse.ArgumentParser) -> None:
+def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
     output = parser.add_argument_group("output")
     output.add_argument("--out", type=Path, required=True, metavar="FILE", help="output file")
     output.add_argument("--format", choices=FORMATS, default=None, help="default: from FILE")
-    output.add_argument(
-        "--sort",
-        choices=(*SORTS, "none"),
-        default="customers.firstSeen",
-        help="server sort field (default: %(default)s, which never changes under a customer)",
-    )
-    output.add_argument("--order", choices=ORDERS, default="asc", help="default: %(default)s")
+    if source.sorts:
+        output.add_argument(
+            "--sort",
+            choices=(*source.sorts, "none"),
+            default=source.default_sort or "none",
+            help="server sort field (default: %(default)s)",
+        )
+        output.add_argument("--order", choices=ORDERS, default="asc", help="default: %(default)s")
+    else:
+        parser.set_defaults(sort="none", order="asc")
     start = output.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true", help="continue from FILE's checkpoint")
     start.add_argument("--overwrite", action="store_true", help="start over if FILE exists")
@@ -130,9 +150,14 @@ def _export_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write CSV cells verbatim (no apostrophe before a leading = + - @)",
     )
+    output.add_argument(
+        "--excel",
+        action="store_true",
+        help="open the CSV with a byte-order mark, which Excel needs for non-ASCII text",
+    )
 
     api = parser.add_argument_group("API")
-    api.add_argument("--base-url", default=_DEFAULT_BASE_URL, help="default: %(default)s")
+    api.add_argument("--base-url", default=DEFAULT_BASE_URL, help="default: %(default)s")
     api.add_argument("--api-key-file", type=Path, metavar="F", help="read the key from F")
     api.add_argument(
         "--api-key",
@@ -152,7 +177,13 @@ def _export_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="live line on a terminal, log lines otherwise (auto)",
     )
-    shown.add_argument("--progress-interval", type=float, default=5.0, metavar="S", help="log")
+    shown.add_argument(
+        "--progress-interval",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help=f"seconds between log lines (default: %(default)s; at least {MIN_INTERVAL})",
+    )
     shown.add_argument("-v", "--verbose", action="store_true", help="log every retry reason")
 
 
@@ -160,27 +191,32 @@ def _export_command(args: argparse.Namespace) -> int:
     try:
         options = _export_options_from(args)
     except (UsageError, ValueError) as exc:
-        return _fail(codes.USAGE, str(exc))
+        return codes.fail(codes.USAGE, str(exc))
     return run_export(
         options, progress=args.progress, interval=args.progress_interval, verbose=args.verbose
     )
 
 
 def _export_options_from(args: argparse.Namespace) -> ExportOptions:
+    check_interval(args.progress_interval)
     fmt: Format = "csv" if args.out.suffix.lower() == ".csv" else "jsonl"
     if args.format is not None:
         fmt = "csv" if args.format == "csv" else "jsonl"
-    if args.csv_raw and fmt != "csv":
-        raise UsageError("--csv-raw applies to --format csv only")
+    for flag, given in (("--csv-raw", args.csv_raw), ("--excel", args.excel)):
+        if given and fmt != "csv":
+            raise UsageError(f"{flag} applies to --format csv only")
     if (args.redis_url is None) != (args.redis_key is None):
         raise UsageError("--redis-url and --redis-key go together")
     settings = ExportSettings(
+        kind=args.kind,
         format=fmt,
         sort=None if args.sort == "none" else args.sort,
         order=args.order,
         page_size=_PAGE_SIZE,
         # Normalised, so that a trailing slash does not make a resume look foreign.
         base_url=str(check_base_url(args.base_url)),
+        formula_guard=not args.csv_raw,
+        excel=args.excel,
     )
     return ExportOptions(
         out=args.out,
@@ -192,7 +228,6 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
         rate_period=args.rate_period,
         concurrency=args.concurrency,
         rate_budget=_redis_budget(args),
-        formula_guard=not args.csv_raw,
     )
 
 
@@ -237,9 +272,21 @@ def _redis_budget(args: argparse.Namespace) -> RateBudget | None:
 
 
 def _demo_command(args: argparse.Namespace) -> int:
+    # Imported here: the demo brings the emulator, which an export never needs.
+    from ._export.demo import run_demo  # noqa: PLC0415
+
     return run_demo(customers=args.customers, out=args.out)
 
 
-def _fail(code: int, message: str) -> int:
-    sys.stderr.write(f"error: {message}\n")
-    return code
+def _emulator_command(argv: Sequence[str]) -> int:
+    # The emulator (aiohttp.web, the dataset) loads only for this command, so it
+    # parses its own options: `helpcrunch-async emulator --help` lists them.
+    from .testing import _cli as emulator_cli  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="helpcrunch-async emulator", description=_EMULATOR)
+    emulator_cli.configure(parser)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else codes.USAGE
+    return emulator_cli.run(args)

@@ -7,21 +7,31 @@ from typing import TYPE_CHECKING, Self
 
 import aiohttp
 
-from ._core.params import check_base_url, check_positive_int, check_seconds
+from ._core.params import (
+    DEFAULT_BASE_URL,
+    api_key_problem,
+    check_base_url,
+    check_non_negative_int,
+    check_optional_seconds,
+    check_positive_int,
+    check_seconds,
+)
 from ._core.retry import RetryPolicy
+from ._core.secret import Secret
 from ._errors import InvalidParameterError
+from ._resources.agents import Agents
+from ._resources.chats import Chats
 from ._resources.customers import Customers
+from ._resources.departments import Departments
 from ._shell.budget import LocalBudget, RateBudget
 from ._shell.caller import Caller
 from ._shell.transport import Transport
+from ._version import VERSION
 
 if TYPE_CHECKING:
     from types import TracebackType
 
 __all__ = ["DEFAULT_BASE_URL", "HelpCrunch"]
-
-DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
-_USER_AGENT = "helpcrunch-async/0.1"
 
 
 class HelpCrunch:
@@ -32,10 +42,16 @@ class HelpCrunch:
     attempt counted; pass one ``rate_budget`` (a `LocalBudget`, or a budget
     shared through Redis) to several clients to make them share one cap.
     ``concurrency`` bounds the requests of one scan in flight; ``max_retries``
-    bounds the retries of one call; ``timeout`` bounds one attempt once it has
-    its slot. Pass ``session`` to use an aiohttp session you own (it is then
-    never closed here; its own middlewares are replaced per request by the
-    budget's). Use it as ``async with``, or call `close`.
+    bounds the retries of one call; ``timeout`` bounds one attempt end to end
+    (connecting, the headers and the whole body) once it has its slot. A 429
+    whose pause is longer than ``max_rate_limit_wait`` seconds (``None``: no
+    bound) raises `RateLimitError` at once, with its ``retry_after``, instead
+    of holding every request that long; so does every call of this client
+    waiting for its slot then, and every call made while the pause lasts
+    (of any client sharing the budget). Pass ``session`` to use an aiohttp
+    session you own (it is then never closed here; its own middlewares are
+    replaced per request by the budget's). Use it as ``async with``, or call
+    `close`.
     """
 
     def __init__(
@@ -52,27 +68,32 @@ class HelpCrunch:
         rate_budget: RateBudget | None = None,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
+        max_rate_limit_wait: float | None = 120.0,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get("HELPCRUNCH_API_KEY")
-        if not key or not key.strip():
-            raise InvalidParameterError(
-                "no API key: pass api_key= or set the HELPCRUNCH_API_KEY environment variable"
-            )
-        key = key.strip()
-        if any(ch in key for ch in "\r\n"):
-            raise InvalidParameterError("the API key must be one line")
+        # The key leaves every local at once, before anything can raise: an
+        # error reporter records the locals of each frame on a traceback.
+        raw = api_key if api_key is not None else os.environ.get("HELPCRUNCH_API_KEY")
+        problem = api_key_problem(raw)
+        secret = Secret(str(raw).strip() if problem is None else "")
+        del api_key, raw
+        if problem is not None:
+            raise InvalidParameterError(problem)
         url = check_base_url(base_url)
         check_positive_int("rate_limit", rate_limit)
         check_seconds("rate_period", rate_period)
         check_positive_int("concurrency", concurrency)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise InvalidParameterError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        check_non_negative_int("max_retries", max_retries)
         check_seconds("timeout", timeout)
         check_seconds("backoff", backoff, allow_zero=True)
         check_seconds("max_backoff", max_backoff, allow_zero=True)
+        max_pause = check_optional_seconds("max_rate_limit_wait", max_rate_limit_wait)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise InvalidParameterError(
                 f"session must be an aiohttp.ClientSession, got {session!r}"
+            )
+        if rate_budget is not None and not isinstance(rate_budget, RateBudget):
+            raise InvalidParameterError(
+                f"rate_budget must implement every member of RateBudget, got {rate_budget!r}"
             )
 
         self.base_url = str(url)
@@ -82,26 +103,28 @@ class HelpCrunch:
         self._transport = Transport(
             budget=self.budget,
             timeout=float(timeout),
+            secret=secret,
+            user_agent=f"helpcrunch-async/{VERSION}",
             session=session,
-            secret=key,
+            max_pause=max_pause,
         )
-        headers = {
-            "Authorization": f"Bearer {key}",
-            "Accept": "application/json",
-            "User-Agent": _USER_AGENT,
-        }
         caller = Caller(
             transport=self._transport,
             base_url=url,
-            headers=headers,
             retry=RetryPolicy(max_retries=max_retries, base=backoff, cap=max_backoff),
+            max_rate_limit_wait=max_pause,
         )
+        # One caller for every resource: every request draws on the one budget.
         self.customers = Customers(caller, concurrency=concurrency)
-        self._closed = False
+        self.chats = Chats(caller, concurrency=concurrency)
+        self.agents = Agents(caller, concurrency=concurrency)
+        self.departments = Departments(caller, concurrency=concurrency)
 
     def __repr__(self) -> str:
-        # Never the key: not even a prefix of it.
-        return f"HelpCrunch(base_url={self.base_url!r}, budget={self.budget!r})"
+        # Never the key: not even a prefix of it. Error reporters call this on a
+        # half-built client too (a bad argument), so nothing is assumed set.
+        base_url, budget = getattr(self, "base_url", None), getattr(self, "budget", None)
+        return f"HelpCrunch(base_url={base_url!r}, budget={budget!r})"
 
     async def __aenter__(self) -> Self:
         return self
@@ -116,6 +139,6 @@ class HelpCrunch:
 
     async def close(self) -> None:
         """Stop every scan this client started and close the session it created."""
-        self._closed = True
-        await self.customers.aclose()
+        for resource in (self.customers, self.chats, self.agents, self.departments):
+            await resource.aclose()
         await self._transport.aclose()

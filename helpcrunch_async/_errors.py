@@ -13,7 +13,10 @@ The tree::
     ├── TransportError              no complete answer: connection faults, once retries are spent
     │   └── RequestTimeoutError     no complete answer in time
     ├── DecodeError                 a 2xx body that is not the documented shape
-    └── InvalidParameterError       bad arguments, raised before any request (also a ValueError)
+    ├── IncompleteScanError         a scan ended short of the total; .missing, .at_offset
+    ├── InvalidParameterError       bad arguments, raised before any request (also a ValueError)
+    ├── ClientClosedError           a request on a closed client (also a RuntimeError)
+    └── RedisUnavailableError       a shared rate budget's Redis cannot be reached at start
 
 Any other status (an unlisted 4xx, a redirect, which is never followed) is an
 `APIError` itself. ``APIError.errors`` holds *every* entry of the body's
@@ -26,28 +29,38 @@ This module is pure: it imports neither aiohttp nor asyncio and does no I/O.
 Exceptions carry only what their raiser passes; the request is described by its
 method and its path with query, never by its headers, so the API key (which
 travels only in the ``Authorization`` header) cannot reach a message, a log line
-or a pickle. Every exception pickles and copies with all its attributes.
+or a pickle. Text from the wire (a body, the decoder's account of it) enters an
+exception only here, through ``secret.scrub``, so a server or proxy that echoes
+the key gets it back as ``***``. Every exception pickles and copies with all its
+attributes, and none is raised with another library's exception as its cause
+or context.
 """
 
 from __future__ import annotations
 
 import http
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import msgspec
 
 from ._models.customers import ErrorEntry, decode_error_body
 
+if TYPE_CHECKING:
+    from ._core.secret import Secret
+
 __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "DecodeError",
     "HelpCrunchError",
+    "IncompleteScanError",
     "InvalidParameterError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedisUnavailableError",
     "RequestTimeoutError",
     "ServerError",
     "TransportError",
@@ -76,6 +89,14 @@ class HelpCrunchError(Exception):
 
 class InvalidParameterError(HelpCrunchError, ValueError):
     """An argument is out of range or of the wrong type; raised before any request."""
+
+
+class ClientClosedError(HelpCrunchError, RuntimeError):
+    """A request on a client that was closed; create a new client instead."""
+
+
+class RedisUnavailableError(HelpCrunchError):
+    """The Redis server of a shared rate budget could not be reached at start."""
 
 
 class APIError(HelpCrunchError):
@@ -185,10 +206,20 @@ class DecodeError(HelpCrunchError):
 
     @classmethod
     def from_msgspec(
-        cls, exc: msgspec.DecodeError | msgspec.ValidationError, body: bytes, *, request: str
+        cls,
+        exc: msgspec.DecodeError | msgspec.ValidationError,
+        body: bytes,
+        *,
+        request: str,
+        secret: Secret | None = None,
     ) -> Self:
-        """Wrap a msgspec error raised while decoding ``body``, the answer to ``request``."""
+        """Wrap a msgspec error raised while decoding ``body``, the answer to ``request``.
+
+        ``reason`` is the decoder's text; it and the excerpt are scrubbed of ``secret``.
+        """
         reason = str(exc)
+        if secret is not None:
+            reason, body = secret.scrub(reason), secret.scrub(body)
         return cls(
             f"{request}: the body is not the documented shape: {reason}",
             body_excerpt=body,
@@ -267,7 +298,12 @@ def _excerpt(body: bytes) -> str:
 
 
 def error_for_status(
-    status: int, body: bytes, *, request: str, retry_after: float | None = None
+    status: int,
+    body: bytes,
+    *,
+    request: str,
+    retry_after: float | None = None,
+    secret: Secret | None = None,
 ) -> APIError:
     """Return the exception for an answer with a non-success ``status``.
 
@@ -275,8 +311,11 @@ def error_for_status(
     is not JSON, or not that shape, still gives an `APIError` of the right class
     with no entries and the body's start in the message. ``request`` names the
     call (method and path with query; never headers). ``retry_after`` is kept on
-    a `RateLimitError`. Pure: never raises, never does I/O.
+    a `RateLimitError`. The body is scrubbed of ``secret`` before anything is
+    read from it. Pure: never raises, never does I/O.
     """
+    if secret is not None:
+        body = secret.scrub(body)
     cls = _class_for(status)
     entries = _entries(body)
     if entries:
@@ -301,3 +340,22 @@ def error_for_status(
             retry_after=retry_after,
         )
     return cls(message, status=status, errors=entries or (), request=request, body_excerpt=excerpt)
+
+
+class IncompleteScanError(HelpCrunchError):
+    """A scan ended short of what the server's totals promise, with no drift to explain it.
+
+    Raised instead of ending the scan as if it were complete: the server served
+    empty pages where its total counts more items, or served the same items
+    again, or the items yielded fall short of the total by more than the
+    deletions and moves the scan saw. ``missing`` is how many items are
+    unaccounted for, ``at_offset`` the offset where the data stopped, and
+    ``total`` the server's latest total. What was yielded before stays yielded,
+    so an export that stops here keeps its checkpoint and can resume.
+    """
+
+    def __init__(self, message: str, *, missing: int, at_offset: int, total: int | None) -> None:
+        super().__init__(message)
+        self.missing = missing
+        self.at_offset = at_offset
+        self.total = total

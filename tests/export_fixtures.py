@@ -41,11 +41,20 @@ def run_cli(
     )
 
 
-def start_cli(*args: str, stderr: Path, key: str | None = SECRET_KEY) -> subprocess.Popen[bytes]:
-    """Start ``python -m helpcrunch_async ARGS`` with stderr going to the file ``stderr``."""
+def start_cli(
+    *args: str,
+    stderr: Path,
+    key: str | None = SECRET_KEY,
+    python_flags: tuple[str, ...] = (),
+) -> subprocess.Popen[bytes]:
+    """Start ``python [python_flags] -m helpcrunch_async ARGS``, stderr going to ``stderr``."""
+    python, *module = CLI
     with stderr.open("wb") as err:
         return subprocess.Popen(  # noqa: S603 -- as in run_cli
-            [*CLI, *args], env=cli_env(key), stdout=subprocess.DEVNULL, stderr=err
+            [python, *python_flags, *module, *args],
+            env=cli_env(key),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
         )
 
 
@@ -59,9 +68,9 @@ def wait_for_text(path: Path, text: str, timeout: float) -> bool:
     return False
 
 
-def export_args(out: Path, base_url: str, *extra: str) -> list[str]:
-    """Return the arguments of an export of ``base_url`` into ``out``."""
-    return ["export", "customers", "--out", str(out), "--base-url", base_url, *extra]
+def export_args(out: Path, base_url: str, *extra: str, kind: str = "customers") -> list[str]:
+    """Return the arguments of an export of ``kind`` from ``base_url`` into ``out``."""
+    return ["export", kind, "--out", str(out), "--base-url", base_url, *extra]
 
 
 def jsonl_records(path: Path) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from helpcrunch_async import NotFoundError
 from helpcrunch_async._shell.scan import PageResult
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from types import TracebackType
 
     from helpcrunch_async import ScanStats
@@ -69,9 +69,9 @@ class Listing:
 
 
 class PageServer:
-    """Serve ``listings`` (by path, ``/v1/...``) on a free loopback port."""
+    """Serve ``listings`` (by path, ``/v1/...``; any mapping) on a free loopback port."""
 
-    def __init__(self, listings: dict[str, Listing]) -> None:
+    def __init__(self, listings: Mapping[str, Listing]) -> None:
         self.listings = listings
         self.log: list[tuple[str, int, int]] = []
         self._runner: web.AppRunner | None = None
@@ -125,12 +125,31 @@ def page_fetcher(
     No retries and no cap: the scan's own logic is under test, and each request
     counts one in the stats, as the client's caller counts it.
     """
+    fetch_listing = listing_fetcher(
+        session, url.replace("{", "{{").replace("}", "}}"), list_key=list_key
+    )
 
     async def fetch(offset: int, limit: int, stats: ScanStats) -> PageResult[int]:
+        page: PageResult[int] = await fetch_listing(None, offset, limit, stats)
+        return page
+
+    return fetch
+
+
+def listing_fetcher(
+    session: aiohttp.ClientSession, url: str, *, list_key: str = "data"
+) -> Callable[[Any, int, int, ScanStats], Any]:
+    """Return a fan-out's ``fetch_page(key, offset, limit, stats)``: GET ``url.format(key)``.
+
+    A 404 raises `NotFoundError`, any other error status aiohttp's error.
+    """
+
+    async def fetch(key: Any, offset: int, limit: int, stats: ScanStats) -> PageResult[int]:
         stats.requests += 1
-        async with session.get(url, params={"offset": offset, "limit": limit}) as response:
+        target = url.format(key)
+        async with session.get(target, params={"offset": offset, "limit": limit}) as response:
             if response.status == 404:
-                raise NotFoundError(f"404 for {url}", status=404)
+                raise NotFoundError(f"404 for {target}", status=404)
             response.raise_for_status()
             body = await response.json()
         total = body.get("total", body.get("meta", {}).get("total"))

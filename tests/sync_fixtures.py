@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import msgspec
 from dlt.common.normalizers.naming.snake_case import NamingConvention
+
 from helpcrunch_async._models.agents import Agent, Department
 from helpcrunch_async._models.chats import Chat
-from helpcrunch_async._models.messages import Message
-
 from helpcrunch_async._models.customers import Customer, decode_customer
+from helpcrunch_async._models.messages import Message
 from helpcrunch_async.dlt.command import SyncOptions, run_sync
 
 if TYPE_CHECKING:

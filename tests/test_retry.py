@@ -11,10 +11,14 @@ from hypothesis import strategies as st
 
 from helpcrunch_async._core.retry import (
     MAX_RETRY_AFTER,
+    Decision,
+    Failure,
     Outcome,
+    Result,
     RetryPolicy,
     backoff_delay,
     classify,
+    decide,
     is_retryable,
     parse_retry_after,
 )
@@ -103,12 +107,73 @@ def test_success(status: int) -> None:
     assert not is_retryable(status)
 
 
-def test_faults_are_retried_whatever_the_status() -> None:
+def test_no_answer_is_retried() -> None:
     assert is_retryable(None)
-    assert is_retryable(None, transport_fault=True)
-    assert is_retryable(200, decode_fault=True)
-    assert is_retryable(200, transport_fault=True)
     assert classify(None) is Outcome.RETRY
+
+
+POLICY = RetryPolicy(max_retries=3, base=1.0, cap=8.0)
+
+
+def judged(result: Result, retries: int = 0, max_pause: float | None = 120.0) -> Decision:
+    return decide(result, retries=retries, policy=POLICY, rand=0.5, max_pause=max_pause)
+
+
+@pytest.mark.parametrize("failure", [Failure.CONNECTION, Failure.TIMEOUT, Failure.BAD_BODY])
+@pytest.mark.parametrize("status", [None, 200])
+def test_every_fault_is_retried_with_backoff_whatever_the_status(
+    failure: Failure, status: int | None
+) -> None:
+    decision = judged(Result(status=status, failure=failure), retries=1)
+    assert decision == Decision(Outcome.RETRY, delay=POLICY.delay(2, 0.5))
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_server_error_is_retried_with_backoff(status: int) -> None:
+    assert judged(Result(status=status)) == Decision(Outcome.RETRY, delay=0.5)
+
+
+def test_a_429_is_retried_at_once_because_the_budget_holds_the_pause() -> None:
+    assert judged(Result(status=429, pause=30.0)) == Decision(Outcome.RETRY, delay=0.0)
+
+
+def test_a_429_pause_beyond_max_rate_limit_wait_fails_at_once() -> None:
+    assert judged(Result(status=429, pause=3600.0)) == Decision(Outcome.FAIL, too_long=True)
+    # Not beyond: retried. No bound: retried however long.
+    assert judged(Result(status=429, pause=120.0)).outcome is Outcome.RETRY
+    assert judged(Result(status=429, pause=3600.0), max_pause=None).outcome is Outcome.RETRY
+
+
+def test_a_call_not_sent_for_a_long_pause_fails_at_once() -> None:
+    decision = judged(Result(failure=Failure.PAUSED, pause=3000.0))
+    assert decision == Decision(Outcome.FAIL, too_long=True)
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 501, 301])
+def test_a_final_status_fails_at_once(status: int) -> None:
+    assert judged(Result(status=status)) == Decision(Outcome.FAIL)
+
+
+def test_success_returns() -> None:
+    assert judged(Result(status=200)) == Decision(Outcome.SUCCESS)
+
+
+@given(
+    status=st.sampled_from([None, 200, 429, 500, 503]),
+    failure=st.sampled_from([None, Failure.CONNECTION, Failure.TIMEOUT, Failure.BAD_BODY]),
+    retries=st.integers(min_value=0, max_value=10),
+    pause=st.floats(min_value=0, max_value=4000),
+)
+def test_no_decision_retries_beyond_max_retries(
+    status: int | None, failure: Failure | None, retries: int, pause: float
+) -> None:
+    if status is None and failure is None:
+        failure = Failure.CONNECTION
+    decision = judged(Result(status=status, failure=failure, pause=pause), retries=retries)
+    if retries >= POLICY.max_retries:
+        assert decision.outcome is not Outcome.RETRY
+    if decision.outcome is Outcome.RETRY:
+        assert 0.0 <= decision.delay <= POLICY.cap
 
 
 @given(

@@ -10,9 +10,9 @@ import random
 from typing import TYPE_CHECKING
 
 import pytest
-from helpcrunch_async._core.filters import Filter
 
 from helpcrunch_async import HelpCrunch
+from helpcrunch_async._core.filters import Filter
 from helpcrunch_async._core.reconcile import deletion_request_bound
 from helpcrunch_async._errors import AuthenticationError, InvalidParameterError
 from helpcrunch_async._resources.changes import (

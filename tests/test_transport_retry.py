@@ -6,25 +6,14 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from wire_servers import CountingBudget
+
 import helpcrunch_async as hc
 
 if TYPE_CHECKING:
     import pytest
 
 PAGE = b'{"total": 1, "data": [{"id": 7}]}'
-
-
-class CountingBudget(hc.LocalBudget):
-    """A real budget that also counts the slots it grants."""
-
-    def __init__(self) -> None:
-        super().__init__(100, 60.0)
-        self.granted = 0
-
-    async def acquire(self) -> float:
-        stamp = await super().acquire()
-        self.granted += 1
-        return stamp
 
 
 async def test_a_request_aiohttp_repeats_takes_a_second_slot(

@@ -17,7 +17,7 @@ import aiohttp
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
-__all__ = ["iter_customers"]
+__all__ = ["iter_customers", "retry_after"]
 
 
 async def iter_customers(
@@ -36,7 +36,7 @@ async def iter_customers(
             async with session.get(f"{base_url}/customers", params=params) as response:
                 body = await response.read()
                 if response.status == 429:
-                    await asyncio.sleep(_retry_after(response.headers) or fallback_sleep)
+                    await asyncio.sleep(retry_after(response.headers) or fallback_sleep)
                     continue
                 response.raise_for_status()
             page = json.loads(body)
@@ -47,7 +47,8 @@ async def iter_customers(
                 return
 
 
-def _retry_after(headers: Any) -> float | None:
+def retry_after(headers: Any) -> float | None:
+    """Return a 429's ``Retry-After`` in seconds, or None when it has none."""
     try:
         return float(headers["Retry-After"])
     except (KeyError, ValueError):

@@ -2,7 +2,7 @@
 
 This module is pure: it imports neither aiohttp nor asyncio, never reads a clock
 and never sleeps. Every decision takes the current time as an argument, so the
-rules below are unit-tested without an event loop; `_budget` is the thin shell
+rules below are unit-tested without an event loop; `_shell.budget` is the thin shell
 that waits on them.
 
 The promise: at most ``limit`` requests in *any* window of ``period`` seconds,
@@ -51,21 +51,40 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["Cap", "CapSnapshot", "Settler", "default_margin"]
+from helpcrunch_async._core.params import check_rate
 
-# A fifth less per fresh 429 once the slack is spent: quick to settle, never zero.
-_DECREASE = 0.8
-# Pacing slack: room for arrival jitter between two evenly spaced requests.
-_SLACK_START = 0.05
-_SLACK_MAX = 0.25
-# ...and never less than this many seconds: jitter on a busy host does not shrink
-# with the interval (measured here: up to 3.6 ms from send to the server's stamp).
-_SLACK_FLOOR = 0.004
-# Clean answers (times the allowance) before the allowance grows again.
-_RECOVERY_FACTOR = 2
-# The most a send is moved later when its answer settles it, as a share of the period.
-_MAX_SETTLE = 0.1
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["CONSTANTS", "Cap", "CapSnapshot", "Settler", "default_margin"]
+
+# The rules' constants in one public table: `Cap` reads them here, and the
+# Redis scripts are generated with the same table, so the two never drift apart.
+CONSTANTS: Final[Mapping[str, float]] = MappingProxyType(
+    {
+        # A fifth less per fresh 429 once the slack is spent: quick to settle, never zero.
+        "DECREASE": 0.8,
+        # Pacing slack: room for arrival jitter between two evenly spaced requests.
+        "SLACK_START": 0.05,
+        "SLACK_MAX": 0.25,
+        # ...and never less than this many seconds: jitter on a busy host does not
+        # shrink with the interval (see the arrival-jitter rows of benchmarks/RESULTS.md).
+        "SLACK_FLOOR": 0.004,
+        # Clean answers (times the allowance) before the allowance grows again.
+        "RECOVERY_FACTOR": 2,
+        # The most a send is moved later when its answer settles it, as a share of the period.
+        "MAX_SETTLE": 0.1,
+    }
+)
+_DECREASE = CONSTANTS["DECREASE"]
+_SLACK_START = CONSTANTS["SLACK_START"]
+_SLACK_MAX = CONSTANTS["SLACK_MAX"]
+_SLACK_FLOOR = CONSTANTS["SLACK_FLOOR"]
+_RECOVERY_FACTOR = int(CONSTANTS["RECOVERY_FACTOR"])
+_MAX_SETTLE = CONSTANTS["MAX_SETTLE"]
 
 
 def default_margin(period: float) -> float:
@@ -140,14 +159,9 @@ class Cap:
     )
 
     def __init__(self, limit: int, period: float, *, margin: float | None = None) -> None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"rate limit must be a positive integer, got {limit!r}")
-        if not (isinstance(period, int | float) and math.isfinite(period) and period > 0):
-            raise ValueError(f"rate period must be a positive number of seconds, got {period!r}")
+        limit, period, margin = check_rate(limit, period, margin)
         if margin is None:
             margin = default_margin(period)
-        if not (math.isfinite(margin) and margin >= 0):
-            raise ValueError(f"rate margin must be a non-negative number, got {margin!r}")
         self.limit = limit
         self.period = float(period)
         self.margin = float(margin)

@@ -1,114 +1,78 @@
-"""The paging plan: which offset windows to fetch, and when a scan is complete.
+"""The paging plan: which offset windows to fetch, and when a listing is read to its end.
 
 This module is pure: it imports neither aiohttp nor asyncio and does no I/O. The
-shell (`_scan`) asks `ScanPlan.next_fetch` what to fetch, reports each page
-with `page_done`, and takes pages back in order with `release`.
+shell (`_shell.scan`, and `_core.fanout` for many listings at once) asks
+`ScanPlan.next_fetch` what to fetch, reports each answer with `page_done`, and
+takes items back in order with `release`.
 
 The rules:
 
-1. The first window (at ``start``) is fetched alone; its ``total`` plans the
-   rest: one window per ``page_size`` customers up to ``total``.
-2. A window is dispatched only while it lies fewer than ``lookahead`` windows
-   past the head (the first window not yet released). Pages waiting for an
-   earlier page plus pages in flight therefore never exceed ``lookahead``, and a
-   slow consumer, which releases slowly, slows fetching instead of filling
-   memory. A slow head page stalls nothing until the lookahead is used up.
-3. Pages are released strictly in offset order, so customers come out in the
-   server's sort order.
-4. Drift. Every answer carries the current ``total``. When it grows, the plan
-   grows with it. When the last planned window comes back full, one more window
-   is planned, until a window comes back short; the one exception is a full last
-   window that ends exactly at a ``total`` that never changed, where the data
-   evidently ends. Windows already dispatched past a shrunken total come back
-   short or empty, which is harmless.
-5. Repair. Two neighbouring windows read under different totals may have
-   lost customers between them when the earlier window saw the larger total,
-   by ``d``. Either customers were deleted after the earlier window was read
-   and before the later one, so the later window's first ``d`` customers slid
-   back to just before it, or customers were inserted after the later window
-   was read and before the earlier one, so the earlier window's last ``d``
-   were pushed to just past it. The order of the answers cannot tell which:
-   the server may read requests in another order than it answers them. So,
-   before the later window is released, the ``2 * d`` customers around its
-   start (``d`` at most a page) are fetched again and released first; the
-   duplicates this brings are dropped by the scan. When the later window saw
-   the larger total, the change only brings duplicates. A repair is best
-   effort: further changes while it is in flight, or changes that cancel out
-   in the totals, go unseen.
-6. The scan is complete when every planned window has been released.
+1. Opening. The first window (at ``start``) is fetched together with the next
+   one, and no other window starts until both are answered. A no-burst server
+   (nginx ``limit_req`` without ``burst``) refuses the second, so the budget
+   learns to pace for the price of one 429 instead of one per worker; a
+   listing of one page costs one request more. (If the second is merely
+   slow, the shell opens the rest a few round trips later: `open_now`.) A plan built with
+   ``open_with=1`` (one listing among many: the fan-out opens for them all)
+   fetches the first window alone.
+2. Lookahead. A window is dispatched only while fewer than ``lookahead``
+   answers wait for release or are in flight. A slow consumer, which releases
+   slowly, slows fetching instead of filling memory; a slow head page stalls
+   nothing until the lookahead is used up.
+3. Order. Items are released strictly in offset order: the server's order.
+4. Totals. Every answer carries the current ``total`` (a page without one
+   that comes back short says the data ends there). The plan's estimate is
+   the total of the freshest answer: one whose request left after the answer
+   that set the estimate arrived was read later by the server and replaces
+   it, smaller or larger; answers read in an unknown order only raise it.
+   Windows are planned up to the estimate; when it shrinks, windows past the
+   new end are not sent, and those in flight are `obsolete` (the shell
+   cancels them), so vanished pages cost no requests. When the last planned
+   window comes back full, one more is planned, except when it ends exactly at
+   a total that never changed.
+5. Short pages. An answer with fewer items than asked for, while the data goes
+   on (its total, or the estimate, counts more), leaves a gap: the rest of the
+   window is fetched at once, in pages of the size the server served; once
+   two short pages agree on that size, later windows use it too. The items
+   held stay within a lookahead of windows of the size first asked for.
+6. Data that stops short. An empty answer where its own total counts more is
+   a promise the data does not keep: nothing is planned past it. When the head
+   reaches that offset, one small request (``limit=1``) asks again. If it
+   brings an item, the data goes on; if its total now ends there, the data
+   shrank and the listing is read; otherwise the plan ends with a `Shortfall`
+   saying what is missing, and the shell raises it. A made-up total (10^12)
+   therefore costs at most a lookahead of requests, not one per page.
+7. Repair. Two neighbouring answers read under different totals may have
+   lost items between them when the earlier one saw the larger total, by
+   ``d``. Either items were deleted after the earlier window was read and
+   before the later one, so the later window's first ``d`` items slid back to
+   just before it, or items were inserted after the later window was read and
+   before the earlier one, so the earlier window's last ``d`` were pushed to
+   just past it. The order of the answers cannot tell which: the server may
+   read requests in another order than it answers them. So, before the later
+   window is released, the ``2 * d`` items around its start (``d`` at most a
+   page) are fetched again and released first; the duplicates this brings are
+   dropped by the shell. When the later window saw the larger total, the
+   change only brings duplicates. The end of the data is a boundary too: when
+   the last window saw a larger total than the freshest, its ``d`` last
+   offsets are fetched again before the scan ends. A repair is best effort: further changes
+   while it is in flight, or changes that cancel out in the totals, go unseen.
+8. The plan is done when the head reaches the end of the data; answers
+   already buffered past it are released then too (they cost nothing more,
+   and the shell drops what it has seen).
 """
 
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["Fetch", "PageResult", "ScanPlan", "ScanStats"]
+__all__ = ["Fetch", "PageResult", "ScanPlan", "Shortfall", "unexplained_missing"]
 
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class ScanStats:
-    """What happened during one scan; live while it runs, final after it ends.
-
-    ``requests`` counts every attempt on the wire (retries and 429s included),
-    ``retries`` the attempts beyond the first for a page, ``rate_limited`` the 429
-    answers, ``pause_seconds`` the time spent paused by 429s (overlapping pauses
-    counted once, not once per worker), ``repairs`` the extra windows fetched
-    because customers may have slid between two windows, ``duplicates`` the
-    customers dropped because they were already yielded (offsets shifted under
-    inserts), ``missing`` how many
-    customers the final total says the scan did not see (offsets shifted under
-    deletes, or customers that moved in the sort order). ``total_at_start`` and
-    ``total_at_end`` are the first and the latest ``total`` the server reported.
-    """
-
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    pause_seconds: float = 0.0
-    pages: int = 0
-    repairs: int = 0
-    customers: int = 0
-    duplicates: int = 0
-    total_at_start: int | None = None
-    total_at_end: int | None = None
-    # A resumed scan starts past customers it does not count as missing.
-    start_offset: int = 0
-    started_at: float = field(default_factory=time.monotonic)
-    finished_at: float | None = None
-    # The end of the latest pause counted in pause_seconds.
-    _paused_until: float = field(default=-math.inf, repr=False)
-
-    def add_pause(self, now: float, seconds: float) -> None:
-        """Count a pause of ``seconds`` from ``now``; overlapping pauses count once."""
-        end = now + seconds
-        self.pause_seconds += max(0.0, end - max(now, self._paused_until))
-        self._paused_until = max(self._paused_until, end)
-
-    @property
-    def total_changed(self) -> bool:
-        """Whether the server's total changed while the scan ran."""
-        return self.total_at_start != self.total_at_end
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds from the start of the scan to its end (or to now, while it runs)."""
-        end = self.finished_at if self.finished_at is not None else time.monotonic()
-        return end - self.started_at
-
-    @property
-    def missing(self) -> int:
-        """Customers the latest total counts beyond those yielded (never negative)."""
-        if self.total_at_end is None:
-            return 0
-        return max(0, self.total_at_end - self.start_offset - self.customers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,207 +89,508 @@ class PageResult(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Fetch:
-    """One request of a scan: ``limit`` customers from ``offset``.
+    """One request of a scan: ``limit`` items from ``offset``.
 
     ``repair_for`` is the offset of the window a repair window is released
-    before; None for the planned windows.
+    before (None otherwise); ``probe`` marks the one small request that asks
+    whether the data really stops where an empty page said it did.
     """
 
     offset: int
     limit: int
     repair_for: int | None = None
+    probe: bool = False
 
 
-@dataclass(slots=True)
-class _Window(Generic[T]):
-    items: Sequence[T]
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """The data stopped at ``at_offset`` while the server's ``total`` counts ``missing`` more."""
+
+    at_offset: int
+    missing: int
     total: int
 
 
+def unexplained_missing(
+    *, total: int | None, start: int, yielded: int, duplicates: int, largest_total: int | None
+) -> int:
+    """Return the items ``total`` counts that neither the scan yielded nor drift explains.
+
+    Drift the scan saw explains a shortfall: items deleted (the total fell from
+    ``largest_total``) and items that moved or were inserted behind the scan
+    (each shows up as one of the ``duplicates``). What remains was lost.
+    """
+    if total is None:
+        return 0
+    missing = total - start - yielded
+    shrunk = 0 if largest_total is None else max(0, largest_total - total)
+    return max(0, missing - shrunk - duplicates)
+
+
+@dataclass(slots=True)
+class _Part(Generic[T]):
+    """An answer waiting for release: its items cover ``covers`` offsets from its own."""
+
+    items: Sequence[T]
+    total: int | None
+    covers: int
+
+
 class ScanPlan(Generic[T]):
-    """The offset windows of one scan, dispatched ahead and released in order."""
+    """The offset windows of one listing, dispatched ahead and released in order."""
 
     __slots__ = (
-        "_end",
+        "_answers",
+        "_capped",
+        "_end_repaired",
+        "_extend_to",
+        "_finished",
         "_first_total",
-        "_head",
         "_in_flight",
-        "_latest_total",
+        "_largest_total",
         "_next",
-        "_pages",
+        "_opening",
+        "_parts",
+        "_pending",
         "_previous",
         "_repairs",
-        "_waiting_repairs",
+        "_short_counts",
+        "_short_end",
+        "_shortfall",
+        "_stop_at",
+        "_total",
+        "_total_seen_at",
+        "_untold_from",
+        "_untold_to",
+        "head",
         "lookahead",
+        "open_with",
         "page_size",
         "start",
     )
 
-    def __init__(self, *, page_size: int, lookahead: int, start: int = 0) -> None:
+    def __init__(
+        self, *, page_size: int, lookahead: int, start: int = 0, open_with: int = 2
+    ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
         if lookahead < 1:
             raise ValueError(f"lookahead must be at least 1, got {lookahead}")
         if start < 0:
             raise ValueError(f"start offset must be >= 0, got {start}")
+        if open_with not in (1, 2):
+            raise ValueError(f"open_with must be 1 or 2, got {open_with}")
         self.page_size = page_size
         self.lookahead = lookahead
         self.start = start
-        self._head = start
+        self.open_with = open_with
+        # Offset of the first item not yet released.
+        self.head = start
         self._next = start
-        # Offsets below _end are planned; None until the first page tells the total.
-        self._end: int | None = None
+        self._answers = 0
+        # The freshest total (rule 4) and the answer count when it arrived.
+        self._total: int | None = None
+        self._total_seen_at = -1
         self._first_total: int | None = None
-        self._latest_total: int | None = None
-        self._pages: dict[int, _Window[T]] = {}
-        self._in_flight: set[Fetch] = set()
-        # The last released planned window, which the next one is checked against.
-        self._previous: _Window[T] | None = None
+        self._largest_total: int | None = None
+        # A full last window plans one more, up to here.
+        self._extend_to = start
+        # Nothing is planned past an empty answer whose total counts more (rule 6).
+        self._stop_at: int | None = None
+        self._parts: dict[int, _Part[T]] = {}
+        # Every request out, with the answer count when it left.
+        self._in_flight: dict[Fetch, int] = {}
+        # Gap fills, repairs and the probe: sent before any new window.
+        self._pending: list[Fetch] = []
+        # The opening windows (rule 1) not yet answered.
+        self._opening: set[Fetch] = set()
+        # The last released answer, which the next one is checked against.
+        self._previous: _Part[T] | None = None
         # Repair windows by the window they precede: None until answered.
-        self._repairs: dict[int, dict[Fetch, _Window[T] | None]] = {}
-        self._waiting_repairs: list[Fetch] = []
-
-    @property
-    def head(self) -> int:
-        """Offset of the first window not yet released."""
-        return self._head
+        self._repairs: dict[int, dict[Fetch, _Part[T] | None]] = {}
+        self._shortfall: Shortfall | None = None
+        self._end_repaired = False
+        self._finished = False
+        # Pages without a total: the end of the first short one, where the
+        # non-empty ones start and end at the furthest, and whether they show a cap.
+        self._short_end: int | None = None
+        self._untold_from = -1
+        self._untold_to = 0
+        self._capped = False
+        # How many short pages served each count, until two agree (rule 5).
+        self._short_counts: dict[int, int] = {}
 
     @property
     def in_flight(self) -> int:
-        """Windows dispatched and not yet answered."""
+        """Requests dispatched and not yet answered."""
         return len(self._in_flight)
 
     @property
     def buffered(self) -> int:
-        """Windows answered but waiting for an earlier one to be released."""
-        return len(self._pages)
+        """Answers waiting for an earlier one to be released."""
+        return len(self._parts)
 
     @property
-    def first_total(self) -> int | None:
-        """The total reported by the first page."""
-        return self._first_total
+    def buffered_items(self) -> int:
+        """Items held in answers waiting for release (the memory the plan bounds)."""
+        return sum(len(part.items) for part in self._parts.values())
 
     @property
-    def latest_total(self) -> int | None:
-        """The total reported by the latest answer."""
-        return self._latest_total
+    def total(self) -> int | None:
+        """The freshest total the answers told (rule 4); None before the first or without."""
+        return self._total
 
     @property
-    def planned_end(self) -> int | None:
-        """Offsets below this are planned; None before the first page."""
-        return self._end
+    def largest_total(self) -> int | None:
+        """The largest total any answer told."""
+        return self._largest_total
+
+    @property
+    def data_end(self) -> int | None:
+        """Offsets below this hold data, as far as the answers tell; None before the first."""
+        if self._answers == 0:
+            return None
+        end = self._extend_to
+        if self._total is not None:
+            end = max(end, self._total)
+        return end
+
+    @property
+    def shortfall(self) -> Shortfall | None:
+        """What the data failed to deliver (rule 6), once the plan ended on it."""
+        return self._shortfall
 
     @property
     def done(self) -> bool:
-        """Whether every planned window has been released."""
-        return self._end is not None and self._head >= self._end and not self._in_flight
+        """Whether the listing has been read to its end, or ended on a shortfall."""
+        return self._finished
 
     def next_fetch(self) -> Fetch | None:
         """Return the next request to send now, or None if none may start."""
-        if self._waiting_repairs:
-            fetch = self._waiting_repairs.pop(0)
-            self._in_flight.add(fetch)
+        if self._finished:
+            return None
+        if self._pending:
+            fetch = self._pending.pop(0)
+            self._in_flight[fetch] = self._answers
             return fetch
-        if self._end is None:
-            if self._next == self.start and not self._in_flight:
-                return self._dispatch()
-            return None
-        if self._next >= self._end:
-            return None
-        if (self._next - self._head) // self.page_size >= self.lookahead:
+        if self._answers == 0:
+            return self._opening_fetch()
+        if (
+            self._opening
+            or self._next >= self._plan_end()
+            or len(self._in_flight) + len(self._parts) >= self.lookahead
+        ):
             return None
         return self._dispatch()
 
     def page_done(self, fetch: Fetch, items: Sequence[T], total: int | None) -> None:
-        """Record the answer to ``fetch`` with the server's ``total`` (None: it gave none)."""
-        if fetch not in self._in_flight:
-            raise ValueError(f"no window in flight at offset {fetch.offset}")
-        self._in_flight.discard(fetch)
-        # No total: equal totals never ask for repairs; a full page promises one
-        # more window, and a short one ends the data.
-        window = _Window(items, -1 if total is None else total)
-        if total is None:
-            total = fetch.offset + len(items) + (len(items) >= fetch.limit)
-        self._latest_total = total
-        size = self.page_size
-        if fetch.repair_for is not None:
-            self._repairs[fetch.repair_for][fetch] = window
-            if self._end is not None:
-                self._end = max(self._end, _round_up(total, size, self.start))
-            return
-        offset = fetch.offset
-        self._pages[offset] = window
-        if self._end is None:
+        """Record the answer to ``fetch``: its items and the server's ``total`` (None: none)."""
+        born = self._in_flight.pop(fetch, None)
+        if born is None:
+            raise ValueError(f"no request in flight at offset {fetch.offset}")
+        answer = self._answers
+        self._answers += 1
+        self._opening.discard(fetch)
+        offset, limit, count = fetch.offset, fetch.limit, len(items)
+        if answer == 0:
             self._first_total = total
-            # At least the first window itself is planned, even for an empty account.
-            self._end = max(self.start + size, _round_up(total, size, self.start))
+        told = self._told(total, offset, count, limit)
+        self._learn_total(told, born, answer)
+        if total is None and count == 0 and fetch.repair_for is None:
+            self._extend_to = min(self._extend_to, max(offset, self.head))
+        if fetch.repair_for is not None:
+            repairs = self._repairs.get(fetch.repair_for)
+            if repairs is not None:
+                repairs[fetch] = _Part(items, total, count)
+        elif self._finished:
+            pass
+        elif fetch.probe and count == 0:
+            self._probe_answered(offset, told)
+        elif count == 0:
+            self._empty(offset, told, _Part(items, total, 0))
         else:
-            self._end = max(self._end, _round_up(total, size, self.start))
-        if offset + size >= self._end and len(items) >= size:
+            if fetch.probe:
+                self._stop_at = None
+            self._keep(fetch, _Part(items, total, min(count, limit)), told)
+
+    def _empty(self, offset: int, told: int | None, part: _Part[T]) -> None:
+        """Note an empty answer; rule 6 if its own total counts more."""
+        if told is not None and offset < told:
+            self._stop_at = offset if self._stop_at is None else min(self._stop_at, offset)
+        if offset not in self._parts:
+            # Kept for its total: the previous window may need a repair (rule 7).
+            self._parts[offset] = part
+
+    def _keep(self, fetch: Fetch, part: _Part[T], told: int | None) -> None:
+        """Buffer a non-empty answer; plan its gap fill, or one more window past it."""
+        offset, limit, count = fetch.offset, fetch.limit, part.covers
+        self._parts[offset] = part
+        capped = part.total is None and self._capped
+        if count < limit:
+            if capped or (told is not None and offset + count < told):
+                self._served(count)
+            end = offset + limit
+            if offset + count < self._plan_end():
+                # The rest of the window, in pages of the size the server serves.
+                size = self.page_size
+                self._pending.extend(
+                    Fetch(gap, min(size, end - gap)) for gap in range(offset + count, end, size)
+                )
+            if not capped:
+                return
+        total = part.total
+        exact = total is not None and offset + limit == total == self._first_total
+        if offset + limit >= self._plan_end() and not exact:
             # The last planned window is full: the data may go on (rule 4).
-            exact = total == self._first_total and offset + size == total
-            if not exact:
-                self._end = offset + 2 * size
+            self._extend_to = max(self._extend_to, offset + limit + 1)
+
+    def _served(self, count: int) -> None:
+        """Learn the page size the server serves, once two short pages agree (rule 5).
+
+        One short page alone may be a fluke; planning the rest of a long scan
+        in its size could multiply the requests.
+        """
+        seen = self._short_counts
+        seen[count] = seen.get(count, 0) + 1
+        if seen[count] >= 2:  # noqa: PLR2004 -- two pages agree
+            self.page_size = min(self.page_size, count)
+        if len(seen) > 2 * self.lookahead:
+            # A server whose short pages all differ: keep the counts bounded.
+            seen.clear()
+
+    def _told(self, total: int | None, offset: int, count: int, limit: int) -> int | None:
+        """Return the total an answer tells: its own, or where a page without one ends."""
+        if total is not None:
+            return total
+        if count:
+            self._note_untold(offset, count, limit)
+        # A page without a total that comes back short says where the data ends
+        # (unless the server caps its pages); an empty one, that it ends there
+        # at the latest (`page_done` cuts the plan there).
+        if 0 < count < limit and not self._capped:
+            return offset + count
+        return None
+
+    def _note_untold(self, offset: int, count: int, limit: int) -> None:
+        """Watch pages without a total for a page cap: items past a short page's end."""
+        if count < limit:
+            end = offset + count
+            self._short_end = end if self._short_end is None else min(self._short_end, end)
+        self._untold_from = max(self._untold_from, offset)
+        self._untold_to = max(self._untold_to, offset + count)
+        if (
+            not self._capped
+            and self._short_end is not None
+            and self._short_end <= self._untold_from
+        ):
+            # A short page was not the end: the server caps its pages, and
+            # without a total only an empty page ends the data (rule 5).
+            self._capped = True
+            self._total = None
+            self._extend_to = max(self._extend_to, self._untold_to + 1)
+
+    def _opening_fetch(self) -> Fetch | None:
+        """Return the first window, then (rule 1) the second with it, before any answer."""
+        second = self.start + self.page_size
+        if self._next == self.start or (
+            self.open_with == 2  # noqa: PLR2004 -- the two opening windows of rule 1
+            and len(self._opening) == 1
+            and self._next == second
+        ):
+            return self._dispatch(opening=True)
+        return None
+
+    @property
+    def opening(self) -> bool:
+        """Whether an opening window (rule 1) is still unanswered after the first answer."""
+        return self._answers > 0 and bool(self._opening)
+
+    def open_now(self) -> None:
+        """Stop waiting for the opening's second answer: it is slow, not refused.
+
+        The shell calls it some round trips after the first answer: a 429
+        would have come back by then, and the budget would have heard of it.
+        """
+        self._opening.clear()
+
+    def stop(self) -> None:
+        """End the plan at the head: the shell saw the server serve the same items again."""
+        self._finished = True
+        self._parts.clear()
+        self._pending.clear()
+
+    def cancel(self, fetch: Fetch) -> None:
+        """Forget a request the shell cancelled (one of `obsolete`)."""
+        self._in_flight.pop(fetch, None)
+        self._opening.discard(fetch)
+
+    def obsolete(self) -> list[Fetch]:
+        """Return the windows in flight past the end of the data: the shell cancels them."""
+        if self._finished:
+            return [f for f in self._in_flight if f.repair_for is None]
+        if self._answers == 0:
+            return []
+        end = self._plan_end()
+        return [
+            f
+            for f in self._in_flight
+            if f.offset >= end and f.repair_for is None and not f.probe and f not in self._opening
+        ]
 
     def release(self) -> Sequence[T] | None:
-        """Return the head window's items if it may go (and advance), else None.
+        """Return the head answer's items if they may go (and advance), else None.
 
-        None also when the head window needs a repair first (rule 5): the
-        repair is then among the requests `next_fetch` returns.
+        None also when the head needs a repair, a gap fill or a probe first:
+        those are then among the requests `next_fetch` returns. When the head
+        reaches the end of the data, the answers buffered past it come out
+        together, once, and the plan is done.
         """
-        head = self._head
-        window = self._pages.get(head)
-        if window is None:
+        if self._finished:
             return None
+        head = self.head
+        part = self._parts.get(head)
+        if part is None:
+            return self._at_gap()
         if head in self._repairs:
             repairs = self._repairs[head]
             parts = [repairs[fetch] for fetch in sorted(repairs, key=lambda f: f.offset)]
             if None in parts:
                 return None
             del self._repairs[head]
-            repaired = [item for part in parts if part for item in part.items]
-            repaired.extend(window.items)
+            repaired = [item for p in parts if p for item in p.items]
+            repaired.extend(part.items)
             items: Sequence[T] = repaired
         else:
-            fetches = self._repairs_needed(head, window)
+            fetches = self._repairs_needed(head, part)
             if fetches:
                 self._repairs[head] = dict.fromkeys(fetches)
-                self._waiting_repairs.extend(fetches)
+                self._pending.extend(fetches)
                 return None
-            items = window.items
-        del self._pages[head]
-        self._head += self.page_size
-        self._previous = window
+            items = part.items
+        del self._parts[head]
+        self.head += part.covers
+        self._previous = part
         return items
 
-    @property
-    def repairs_waiting(self) -> bool:
-        """Whether a repair window waits to be sent."""
-        return bool(self._waiting_repairs)
+    def _at_gap(self) -> Sequence[T] | None:
+        """Decide what to do when no answer is waiting at the head."""
+        head = self.head
+        if self._answers == 0 or any(
+            f.offset == head and f.repair_for is None for f in (*self._in_flight, *self._pending)
+        ):
+            return None
+        data_end = self.data_end
+        assert data_end is not None  # noqa: S101 -- an answer has arrived
+        if head < self._plan_end():
+            self._fill(head)
+            return None
+        if self._stop_at is not None and head >= self._stop_at and head < data_end:
+            self._pending.append(Fetch(head, 1, probe=True))
+            return None
+        if head in self._repairs:
+            return self._end_repair(head)
+        if self._opening or self._repair_the_end(head):
+            # The opening's second answer may yet show that the data goes on.
+            return None
+        self._finished = True
+        rest = [item for o in sorted(self._parts) for item in self._parts[o].items]
+        self._parts.clear()
+        return rest
 
-    def _repairs_needed(self, head: int, window: _Window[T]) -> list[Fetch]:
+    def _fill(self, head: int) -> None:
+        """Fetch what lies at the head, when nothing that covers it is out."""
+        if head >= self._next:
+            # Not planned yet: the next window starts here.
+            return
+        # Data lies here, yet nothing covers the head: a window was cancelled.
+        later = [self._next, *(o for o in self._parts if o > head)]
+        later += [f.offset for f in (*self._in_flight, *self._pending) if f.offset > head]
+        limit = min([self.page_size, *(o - head for o in later)])
+        self._pending.append(Fetch(head, limit))
+
+    def _repair_the_end(self, head: int) -> bool:
+        """Plan the end's repair (rule 7): the last window was read under a larger total."""
+        previous, total = self._previous, self._total
+        if (
+            self._end_repaired
+            or previous is None
+            or previous.total is None
+            or total is None
+            or previous.total <= total
+        ):
+            return False
+        self._end_repaired = True
+        # Deleted after the last window was read: its last items' followers
+        # slid back into it, before the end.
+        low = max(self.start, head - min(previous.total - total, self.page_size))
+        if low >= head:
+            return False
+        fetch = Fetch(low, head - low, repair_for=head)
+        self._repairs[head] = {fetch: None}
+        self._pending.append(fetch)
+        return True
+
+    def _end_repair(self, head: int) -> Sequence[T] | None:
+        repairs = self._repairs[head]
+        if None in repairs.values():
+            return None
+        del self._repairs[head]
+        return [item for part in repairs.values() if part for item in part.items]
+
+    def _probe_answered(self, offset: int, told: int | None) -> None:
+        if told is not None and told > offset:
+            self._shortfall = Shortfall(at_offset=offset, missing=told - offset, total=told)
+            self._finished = True
+            self._parts.clear()
+            return
+        # The total now ends here: the data shrank while the scan ran.
+        self._stop_at = None
+        self._total = offset
+        self._extend_to = min(self._extend_to, offset)
+
+    def _learn_total(self, told: int | None, born: int, answer: int) -> None:
+        if told is None:
+            return
+        fresher = born > self._total_seen_at
+        if self._total is None or fresher or told >= self._total:
+            # Fresher than the answer that set the estimate, or at least as large.
+            self._total, self._total_seen_at = told, answer
+            if fresher:
+                self._extend_to = min(self._extend_to, max(told, self.head))
+        if self._largest_total is None or told > self._largest_total:
+            self._largest_total = told
+
+    def _plan_end(self) -> int:
+        end = self.data_end
+        if end is None:
+            return self.start
+        if self._stop_at is not None:
+            end = min(end, self._stop_at)
+        return end
+
+    def _repairs_needed(self, head: int, part: _Part[T]) -> list[Fetch]:
         previous = self._previous
-        if previous is None or previous.total <= window.total:
+        if (
+            previous is None
+            or previous.total is None
+            or part.total is None
+            or previous.total <= part.total
+        ):
             return []
-        shift = min(previous.total - window.total, self.page_size)
-        # Deleted in between: this window's first customers slid back before
+        shift = min(previous.total - part.total, self.page_size)
+        # Deleted in between: this window's first items slid back before
         # ``head``. Inserted in between (this window read first): the previous
-        # window's last customers were pushed past ``head``. Fetch both sides.
+        # window's last items were pushed past ``head``. Fetch both sides.
         low, high = max(self.start, head - shift), head + shift
         return [
             Fetch(offset, min(self.page_size, high - offset), repair_for=head)
             for offset in range(low, high, self.page_size)
         ]
 
-    def _dispatch(self) -> Fetch:
+    def _dispatch(self, *, opening: bool = False) -> Fetch:
         fetch = Fetch(self._next, self.page_size)
         self._next += self.page_size
-        self._in_flight.add(fetch)
+        self._in_flight[fetch] = self._answers
+        if opening:
+            self._opening.add(fetch)
         return fetch
-
-
-def _round_up(total: int, size: int, start: int) -> int:
-    """Return the end of the window that holds offset ``total - 1`` on the grid from ``start``."""
-    if total <= start:
-        return start
-    return start + -(-(total - start) // size) * size

@@ -1,37 +1,59 @@
-"""Checks of what callers pass, made before any request leaves.
+"""Checks of what callers pass, made before any request leaves: the one set of them.
 
 This module is pure: it imports neither aiohttp nor asyncio. Each check raises
 `InvalidParameterError` (a ``ValueError``) that names the parameter, the value
-and what is allowed.
+and what is allowed. Every public constructor (`HelpCrunch`, `LocalBudget`,
+`RedisBudget`, `RetryPolicy`, `Cap` through the budgets) checks its arguments
+here, so one mistake reads the same wherever it is made. The API key is the
+exception that proves the rule: `api_key_problem` returns the problem instead
+of raising, so that the key is out of every frame before the error is raised.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
-from typing import Literal, TypeGuard
+from typing import Literal, TypeGuard, get_args
 
 from yarl import URL
 
 from helpcrunch_async._errors import InvalidParameterError
 
 __all__ = [
+    "CHAT_SORTS",
+    "DEFAULT_BASE_URL",
     "ORDERS",
     "SORTS",
+    "ChatSort",
     "Order",
     "Sort",
+    "api_key_problem",
     "check_base_url",
+    "check_budget_key",
+    "check_fallback_workers",
     "check_limit",
+    "check_non_negative_int",
     "check_offset",
+    "check_optional_seconds",
     "check_order",
     "check_positive_int",
+    "check_rate",
     "check_seconds",
     "check_sort",
 ]
 
+# The one home of the default: the client and the command both use it.
+DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
+
 Sort = Literal["customers.firstSeen", "customers.lastSeen"]
+"""The sort fields of ``GET /customers`` and customer search."""
 Order = Literal["asc", "desc"]
 SORTS: tuple[str, ...] = ("customers.firstSeen", "customers.lastSeen")
+ChatSort = Literal[
+    "chats.createdAt", "chats.lastCustomerMessageAt", "chats.lastMessageAt", "chats.closedAt"
+]
+"""The sort fields of ``GET /chats`` and chat search (chats.md lists these four)."""
+CHAT_SORTS: tuple[str, ...] = get_args(ChatSort)
 ORDERS: tuple[str, ...] = ("asc", "desc")
 MAX_LIMIT = 100
 
@@ -54,12 +76,14 @@ def check_offset(offset: object) -> int:
     return offset
 
 
-def check_sort(sort: object, *, optional: bool = False) -> str | None:
-    """Return ``sort`` if it is a documented sort field (or None when optional)."""
+def check_sort(
+    sort: object, *, optional: bool = False, sorts: tuple[str, ...] = SORTS
+) -> str | None:
+    """Return ``sort`` if it is one of ``sorts`` (customers' by default), or None when optional."""
     if sort is None and optional:
         return None
-    if not isinstance(sort, str) or sort not in SORTS:
-        raise InvalidParameterError(f"sort must be one of {', '.join(SORTS)}; got {sort!r}")
+    if not isinstance(sort, str) or sort not in sorts:
+        raise InvalidParameterError(f"sort must be one of {', '.join(sorts)}; got {sort!r}")
     return sort
 
 
@@ -77,6 +101,13 @@ def check_positive_int(name: str, value: object) -> int:
     return value
 
 
+def check_non_negative_int(name: str, value: object) -> int:
+    """Return ``value`` if it is an int >= 0."""
+    if not _is_int(value) or value < 0:
+        raise InvalidParameterError(f"{name} must be an integer >= 0, got {value!r}")
+    return value
+
+
 def check_seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
     """Return ``value`` as a float if it is a finite positive number of seconds."""
     number = (
@@ -86,6 +117,56 @@ def check_seconds(name: str, value: object, *, allow_zero: bool = False) -> floa
         kind = ">= 0" if allow_zero else "> 0"
         raise InvalidParameterError(f"{name} must be a number of seconds {kind}, got {value!r}")
     return number
+
+
+def check_optional_seconds(name: str, value: object) -> float | None:
+    """Return ``value`` as a float of seconds >= 0, or None (no bound) when it is None."""
+    return None if value is None else check_seconds(name, value, allow_zero=True)
+
+
+def check_rate(limit: object, period: object, margin: object) -> tuple[int, float, float | None]:
+    """Return a cap's ``limit`` (int >= 1), ``period`` (s > 0) and ``margin`` (s >= 0 or None)."""
+    return (
+        check_positive_int("rate limit", limit),
+        check_seconds("rate period", period),
+        check_optional_seconds("rate margin", margin),
+    )
+
+
+def check_fallback_workers(workers: object, limit: int) -> int:
+    """Return ``workers`` if it is an int from 1 to ``limit``: each needs a request per period."""
+    count = check_positive_int("fallback_workers", workers)
+    if count > limit:
+        raise InvalidParameterError(
+            f"fallback_workers ({workers}) must not exceed the rate limit ({limit}): "
+            "each process needs at least one request per period in fallback"
+        )
+    return count
+
+
+def check_budget_key(key: object) -> str:
+    """Return a shared budget's ``key`` if it is a non-empty name without braces."""
+    if not isinstance(key, str) or not key or "{" in key or "}" in key:
+        raise InvalidParameterError(
+            f"the budget key must be a non-empty name without braces, got {key!r}"
+        )
+    return key
+
+
+def api_key_problem(key: object) -> str | None:
+    """Return what is wrong with an API key, or None; the text never quotes the key.
+
+    The caller raises: a check that raised would keep the key in its frame's
+    locals, which an error reporter records.
+    """
+    if not isinstance(key, str) or not key.strip():
+        return "no API key: pass api_key= or set the HELPCRUNCH_API_KEY environment variable"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key.strip()):  # noqa: PLR2004 -- C0 and DEL
+        return (
+            "the API key contains a control character (a NUL byte, a line break or another); "
+            "check how it was read or pasted"
+        )
+    return None
 
 
 def check_base_url(base_url: object) -> URL:

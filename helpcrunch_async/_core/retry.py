@@ -2,8 +2,9 @@
 
 This module is pure: it imports neither aiohttp nor asyncio, never reads a clock
 and never sleeps or does I/O. The current time and the random draw are
-arguments, so every rule is tested without an event loop; `_caller` is the
-shell that acts on the answers.
+arguments, so every rule is tested without an event loop; `_shell.caller` is the
+shell that acts on the answers: every attempt's `Result` (an answer, a fault, a
+timeout, a bad body, a 429) goes through `decide`, the one home of the rules.
 
 The rules:
 
@@ -17,6 +18,10 @@ The rules:
    ignored and the backoff applies; values beyond `MAX_RETRY_AFTER` are clamped.
 3. Backoff is exponential with full jitter, capped (see `backoff_delay`).
 4. A call makes at most ``max_retries`` retries after its first attempt.
+5. A 429 is retried without a backoff of its own: the rate budget holds every
+   request until the pause it decided ends. A pause longer than
+   ``max_rate_limit_wait`` fails the call at once instead, and so does an
+   attempt that would start inside such a pause.
 """
 
 from __future__ import annotations
@@ -28,15 +33,20 @@ import re
 from dataclasses import dataclass
 from datetime import UTC
 
+from helpcrunch_async._core.params import check_non_negative_int, check_seconds
 from helpcrunch_async._errors import InvalidParameterError
 
 __all__ = [
     "MAX_RETRY_AFTER",
     "RETRYABLE_STATUSES",
+    "Decision",
+    "Failure",
     "Outcome",
+    "Result",
     "RetryPolicy",
     "backoff_delay",
     "classify",
+    "decide",
     "is_retryable",
     "parse_retry_after",
 ]
@@ -47,6 +57,7 @@ __all__ = [
 MAX_RETRY_AFTER = 3600.0
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+_TOO_MANY = 429
 
 # delta-seconds: RFC 9110 says digits only; a fraction and padding are tolerated.
 _DELTA = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
@@ -63,29 +74,77 @@ class Outcome(enum.Enum):
     """A failure that another attempt would repeat: raise it."""
 
 
-def classify(
-    status: int | None, *, transport_fault: bool = False, decode_fault: bool = False
-) -> Outcome:
-    """Return what an attempt's result means.
-
-    ``status`` is the answer's HTTP status, or ``None`` when no answer arrived
-    (which is a transport fault whatever ``transport_fault`` says).
-    ``transport_fault`` marks a dropped connection, a timeout or a truncated
-    body; ``decode_fault`` a body that is not the documented shape.
-    """
-    if transport_fault or decode_fault or status is None:
+def classify(status: int | None) -> Outcome:
+    """Return what an answer's HTTP ``status`` means; ``None`` (no answer) is retried."""
+    if status is None:
         return Outcome.RETRY
     if 200 <= status <= 299:  # noqa: PLR2004 -- the 2xx range
         return Outcome.SUCCESS
     return Outcome.RETRY if status in RETRYABLE_STATUSES else Outcome.FAIL
 
 
-def is_retryable(
-    status: int | None, *, transport_fault: bool = False, decode_fault: bool = False
-) -> bool:
+def is_retryable(status: int | None) -> bool:
     """Return whether another attempt may succeed where this one failed (see `classify`)."""
-    outcome = classify(status, transport_fault=transport_fault, decode_fault=decode_fault)
-    return outcome is Outcome.RETRY
+    return classify(status) is Outcome.RETRY
+
+
+class Failure(enum.Enum):
+    """An attempt that gave no usable answer, and why."""
+
+    CONNECTION = "connection"
+    """No complete answer: refused, reset, cut short, TLS or DNS failure."""
+    TIMEOUT = "timeout"
+    """No complete answer within the attempt's timeout."""
+    BAD_BODY = "bad body"
+    """A 2xx answer whose body is not the documented shape."""
+    PAUSED = "paused"
+    """Not sent: the budget pauses for a 429 longer than ``max_rate_limit_wait``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What one attempt gave: an answer's ``status``, or a `Failure`, and a 429's pause."""
+
+    status: int | None = None
+    failure: Failure | None = None
+    # For a 429: the seconds every request now pauses. For PAUSED: the pause left.
+    pause: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do after an attempt: return, raise, or wait ``delay`` s and try again."""
+
+    outcome: Outcome
+    delay: float = 0.0
+    # Why a 429 fails at once: its pause is beyond ``max_rate_limit_wait``.
+    too_long: bool = False
+
+
+def decide(
+    result: Result,
+    *,
+    retries: int,
+    policy: RetryPolicy,
+    rand: float,
+    max_pause: float | None,
+) -> Decision:
+    """Return what ``result`` means for a call that has made ``retries`` retries so far.
+
+    ``rand`` is a draw from ``[0, 1)`` for the backoff's jitter; ``max_pause``
+    is ``max_rate_limit_wait`` (None: no bound).
+    """
+    limited = result.status == _TOO_MANY and result.failure is None
+    too_long = result.failure is Failure.PAUSED or (
+        limited and max_pause is not None and result.pause > max_pause
+    )
+    outcome = Outcome.RETRY if result.failure is not None else classify(result.status)
+    if too_long or (outcome is Outcome.RETRY and policy.exhausted(retries + 1)):
+        return Decision(Outcome.FAIL, too_long=too_long)
+    if outcome is not Outcome.RETRY or limited:
+        # After a 429 the budget holds this attempt, and every other, until the pause ends.
+        return Decision(outcome)
+    return Decision(Outcome.RETRY, delay=policy.delay(retries + 1, rand))
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
@@ -157,16 +216,9 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         """Refuse a policy that could not be followed."""
-        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
-            raise InvalidParameterError(f"max_retries must be an integer, got {self.max_retries!r}")
-        if self.max_retries < 0:
-            raise InvalidParameterError(f"max_retries must be >= 0, got {self.max_retries!r}")
-        for name in ("base", "cap"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise InvalidParameterError(
-                    f"{name} must be a number of seconds >= 0, got {value!r}"
-                )
+        check_non_negative_int("max_retries", self.max_retries)
+        check_seconds("base", self.base, allow_zero=True)
+        check_seconds("cap", self.cap, allow_zero=True)
 
     def exhausted(self, attempt: int) -> bool:
         """Return whether retry number ``attempt`` (1 is the first retry) is beyond the budget."""

@@ -1,8 +1,8 @@
 """The arithmetic of a rate budget shared through Redis when Redis fails.
 
 This module is pure: it imports neither asyncio nor redis, never reads a clock
-and never sleeps; every function takes times as arguments. `_redis_budget`
-waits on its answers.
+and never sleeps; every function takes times as arguments. `_redis.budget`
+(the I/O shell) and `_redis.state` (the mode machine) act on its answers.
 
 The rule it keeps: while Redis is unreachable, ``k`` processes sharing one key
 (``k`` = the configured ``fallback_workers``) together send at most ``limit``
@@ -33,6 +33,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from helpcrunch_async._core.params import check_budget_key, check_fallback_workers
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -52,14 +54,7 @@ def fallback_share(limit: int, workers: int) -> int:
 
     ``limit // workers``, so the sum over all of them never exceeds ``limit``.
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"fallback_workers must be a positive integer, got {workers!r}")
-    if workers > limit:
-        raise ValueError(
-            f"fallback_workers ({workers}) must not exceed the rate limit ({limit}): "
-            "each process needs at least one request per period in fallback"
-        )
-    return limit // workers
+    return limit // check_fallback_workers(workers, limit)
 
 
 def fallback_start(detected_at: float, period: float, margin: float, pause_until: float) -> float:
@@ -135,7 +130,5 @@ def key_names(key: str) -> tuple[str, str, str, str, str]:
     All carry the same ``{key}`` hash tag, so a Redis Cluster keeps them on one
     node, where one script may touch them all.
     """
-    if not key or "{" in key or "}" in key:
-        raise ValueError(f"the budget key must be a non-empty name without braces, got {key!r}")
-    tag = "{" + key + "}"
+    tag = "{" + check_budget_key(key) + "}"
     return (f"{tag}:state", f"{tag}:log", f"{tag}:waiters", f"{tag}:leases", f"{tag}:ticket")

@@ -16,8 +16,8 @@ import secrets
 import sys
 from pathlib import Path
 
+from helpcrunch_async._export.checkpoint import ExportSettings
 from helpcrunch_async._export.run import ExportOptions, export_command
-from helpcrunch_async._export.writer import ExportSettings
 from helpcrunch_async.testing import Emulator
 
 __all__ = ["run_demo"]

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from helpcrunch_async._errors import AuthenticationError, HelpCrunchError, InvalidParameterError
+import sys
+
+from helpcrunch_async._errors import (
+    AuthenticationError,
+    HelpCrunchError,
+    InvalidParameterError,
+    RateLimitError,
+)
 
 __all__ = [
     "AUTH",
@@ -11,8 +18,10 @@ __all__ = [
     "INTERRUPTED",
     "LOCAL",
     "OK",
+    "RATE_LIMITED",
     "USAGE",
     "exit_code_for",
+    "fail",
 ]
 
 OK = 0
@@ -21,6 +30,9 @@ LOCAL = 1
 USAGE = 2
 AUTH = 3
 FAILED = 4
+# The API asked for a pause longer than --max-rate-limit-wait (or kept answering 429):
+# a scheduler should run the same command with --resume after the time printed.
+RATE_LIMITED = 5
 # 128 + SIGINT, as a shell reports a Ctrl-C; SIGTERM ends the same way on purpose,
 # since both mean "stopped on request, resumable".
 INTERRUPTED = 130
@@ -33,6 +45,8 @@ exit codes:
        exists without --resume/--overwrite, or --resume with other settings)
   3    authentication error: the API refused the key (401/403)
   4    any other API or transport error, once retries are spent (resumable)
+  5    rate limited: the API asked to wait longer than --max-rate-limit-wait,
+       or kept answering 429; resumable after the time printed
   130  interrupted by SIGINT or SIGTERM (the checkpoint is current; resumable)"""
 
 
@@ -42,8 +56,16 @@ def exit_code_for(error: BaseException) -> int:
         return USAGE
     if isinstance(error, AuthenticationError):
         return AUTH
+    if isinstance(error, RateLimitError):
+        return RATE_LIMITED
     if isinstance(error, HelpCrunchError):
         return FAILED
     if isinstance(error, OSError):
         return LOCAL
     return FAILED
+
+
+def fail(code: int, message: str) -> int:
+    """Write ``error: message`` to stderr and return ``code`` (the one error line of the CLI)."""
+    sys.stderr.write(f"error: {message}\n")
+    return code

@@ -1,6 +1,6 @@
 """How a running export shows where it is: a live line, periodic log lines, a summary.
 
-On a terminal, one line is redrawn a few times a second (customers done of
+On a terminal, one line is redrawn a few times a second (records done of
 total, pages, rate, ETA, retries and 429 pauses). When stderr is not a
 terminal (cron, systemd, CI), the same facts go out as a plain line every few
 seconds, since a log full of carriage returns helps nobody. The summary at the
@@ -15,17 +15,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import shutil
 import time
 from collections import deque
-from typing import TYPE_CHECKING, TextIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, TextIO
+
+from helpcrunch_async._errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
-    from helpcrunch_async._core.paging import ScanStats
+    from helpcrunch_async._shell.stats import ScanStats
 
-__all__ = ["ProgressDisplay", "RateMeter", "format_duration", "progress_text", "summary_text"]
+__all__ = [
+    "MIN_INTERVAL",
+    "ProgressDisplay",
+    "RateMeter",
+    "Snapshot",
+    "check_interval",
+    "format_duration",
+    "progress_text",
+    "summary_text",
+]
+
+# Progress lines more often than this are a busy loop that buries the log, not progress.
+MIN_INTERVAL: Final = 0.1
 
 _CLEAR_LINE = "\r\x1b[2K"
 # The rate is measured over this many recent seconds: a burst at the start or a
@@ -35,6 +51,15 @@ _RATE_WINDOW = 20.0
 _PRECISE_BELOW = 10.0
 # A rate from less than this many seconds of samples is noise.
 _MIN_SPAN = 0.5
+
+
+def check_interval(seconds: float) -> float:
+    """Return ``seconds`` if it is a usable progress interval, else raise InvalidParameterError."""
+    if not (math.isfinite(seconds) and seconds >= MIN_INTERVAL):
+        raise InvalidParameterError(
+            f"--progress-interval must be at least {MIN_INTERVAL} seconds, got {seconds}"
+        )
+    return seconds
 
 
 class RateMeter:
@@ -69,15 +94,33 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def progress_text(done: int, stats: ScanStats, rate: float | None) -> str:
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Where a run is: ``done`` of ``total`` ``noun`` (None: not known yet), and its costs.
+
+    ``detail`` is one more fact for the line (a messages export counts chats
+    and says how many messages it has written).
+    """
+
+    done: int
+    stats: ScanStats
+    total: int | None = None
+    noun: str = "customers"
+    detail: str | None = None
+
+
+def progress_text(snapshot: Snapshot, rate: float | None) -> str:
     """Return one line: done of total, pages, rate, ETA, retries, 429 pauses."""
-    total = stats.total_at_end
+    done, total, noun, stats = snapshot.done, snapshot.total, snapshot.noun, snapshot.stats
     if total:
         shown = min(done, total)
-        head = f"{shown:,} / {total:,} customers ({100 * shown / total:.1f}%)"
+        head = f"{shown:,} / {total:,} {noun} ({100 * shown / total:.1f}%)"
     else:
-        head = f"{done:,} customers"
-    parts = [head, f"{stats.pages:,} pages"]
+        head = f"{done:,} {noun}"
+    parts = [head]
+    if snapshot.detail:
+        parts.append(snapshot.detail)
+    parts.append(f"{stats.pages:,} pages")
     if rate is not None:
         parts.append(f"{rate:,.0f}/s")
         if total and rate > 0:
@@ -97,12 +140,13 @@ def summary_text(
     written: int,
     stats: ScanStats | None,
     out: str,
+    noun: str = "customers",
 ) -> str:
     """Return the closing lines: what was written, what it cost, whether the data moved.
 
     ``records`` is every record in the file, ``written`` those this run added.
     """
-    lines = [f"{state}: {records:,} customers in {out} ({written:,} written by this run)"]
+    lines = [f"{state}: {records:,} {noun} in {out} ({written:,} written by this run)"]
     if stats is None:
         return lines[0]
     lines.append(
@@ -134,13 +178,18 @@ class ProgressDisplay:
     def __init__(self, stream: TextIO, *, live: bool, interval: float) -> None:
         self.stream = stream
         self.live = live
-        self.interval = interval
+        self.interval = check_interval(interval)
         self._meter = RateMeter()
+        self._metered = ""
         self._drawn = False
 
-    def draw(self, done: int, stats: ScanStats) -> None:
+    def draw(self, snapshot: Snapshot) -> None:
         """Write the current line now."""
-        text = progress_text(done, stats, self._meter.add(time.monotonic(), done))
+        if snapshot.noun != self._metered:
+            # Another phase (listing chats, then reading messages): another rate.
+            self._meter = RateMeter()
+            self._metered = snapshot.noun
+        text = progress_text(snapshot, self._meter.add(time.monotonic(), snapshot.done))
         if self.live:
             # A line wider than the terminal wraps, and \r then redraws only its tail.
             width = shutil.get_terminal_size().columns - 1
@@ -158,11 +207,9 @@ class ProgressDisplay:
             self._drawn = False
 
     @contextlib.asynccontextmanager
-    async def running(
-        self, done: Callable[[], int], stats: Callable[[], ScanStats | None]
-    ) -> AsyncIterator[None]:
-        """Draw ``done()`` and ``stats()`` every tick until the block ends."""
-        task = asyncio.create_task(self._tick(done, stats))
+    async def running(self, snapshot: Callable[[], Snapshot | None]) -> AsyncIterator[None]:
+        """Draw ``snapshot()`` every tick until the block ends (nothing while it is None)."""
+        task = asyncio.create_task(self._tick(snapshot))
         try:
             yield
         finally:
@@ -171,14 +218,14 @@ class ProgressDisplay:
                 await task
             self.clear()
 
-    async def _tick(self, done: Callable[[], int], stats: Callable[[], ScanStats | None]) -> None:
+    async def _tick(self, snapshot: Callable[[], Snapshot | None]) -> None:
         # Live lines redraw often; plain lines wait a full interval before the first.
         period = 0.25 if self.live else self.interval
         while True:
             await asyncio.sleep(period)
-            current = stats()
+            current = snapshot()
             if current is not None:
-                self.draw(done(), current)
+                self.draw(current)
 
     def log_handler(self) -> logging.Handler:
         """Return a handler that writes records to the stream below a cleared live line."""

@@ -1,10 +1,11 @@
-"""Run one export: a customer scan into a crash-safe writer, with progress and clean stops.
+"""Run one export: a source's records into a crash-safe writer, with progress and clean stops.
 
-`export_customers` is the core (async, returns an `ExportResult`); `run_export`
+`export_records` is the core (async, returns an `ExportResult`); `run_export`
 is the command around it: a progress display and log handler on stderr, the
 summary at the end, and the exit code.
 
-The scan runs in its own task. SIGINT and SIGTERM cancel that task: the scan
+The scan runs in its own task. SIGINT and SIGTERM cancel that task (see
+`stopping`; a second signal does not cut the clean-up short): the scan
 closes (every request in flight cancelled), the writer commits every whole
 record it was given and the checkpoint is current, then the run reports
 "interrupted". An API error ends the run the same way, with the error kept for
@@ -16,25 +17,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
-import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from helpcrunch_async._client import HelpCrunch
+from helpcrunch_async._errors import RateLimitError
 from helpcrunch_async._export import exit_codes as codes
-from helpcrunch_async._export.progress import ProgressDisplay, summary_text
-from helpcrunch_async._export.writer import ExportRefusedError, ExportSettings, ExportWriter
+from helpcrunch_async._export.checkpoint import ExportRefusedError, ExportSettings
+from helpcrunch_async._export.progress import ProgressDisplay, format_duration, summary_text
+from helpcrunch_async._export.sources import SOURCES, GroupDone, Run
+from helpcrunch_async._export.stopping import Stopper
+from helpcrunch_async._export.writer import ExportWriter
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
-    from helpcrunch_async._core.paging import ScanStats
+    from helpcrunch_async._export.progress import Snapshot
+    from helpcrunch_async._export.sources import RecordStream, Source
     from helpcrunch_async._shell.budget import RateBudget
+    from helpcrunch_async._shell.stats import ScanStats
 
-__all__ = ["ExportOptions", "ExportResult", "export_command", "export_customers", "run_export"]
+__all__ = [
+    "ExportOptions",
+    "ExportResult",
+    "export_command",
+    "export_records",
+    "resume_hint",
+    "run_export",
+]
 
 State = Literal["complete", "already complete", "interrupted", "failed"]
 
@@ -56,7 +70,8 @@ class ExportOptions:
     rate_period: float = 60.0
     concurrency: int = 8
     rate_budget: RateBudget | None = None
-    formula_guard: bool = True
+    # messages: the chats of --chats, in order (None: every chat of the account).
+    chat_ids: tuple[int, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -75,45 +90,59 @@ class ExportResult:
 class _Job:
     client: HelpCrunch
     writer: ExportWriter
-    settings: ExportSettings
-    first: int
-    stats: ScanStats | None = None
+    options: ExportOptions
+    source: Source
+    stream: RecordStream | None = None
 
     async def run(self) -> None:
+        writer = self.writer
         try:
-            scan = self.client.customers.iter_all(
-                sort=self.settings.sort,
-                order=self.settings.order,
-                page_size=self.settings.page_size,
-                start=self.first,
+            run = Run(
+                settings=self.options.settings,
+                out=self.options.out,
+                records=writer.records,
+                position=writer.position,
+                chats=writer.checkpoint.chats,
+                chat_ids=self.options.chat_ids,
+                note_chats=writer.note_chats,
             )
-            self.stats = scan.stats
-            async with scan:
-                write = self.writer.write
+            stream = self.source.open(self.client, run)
+            self.stream = stream
+            async with stream:
                 # Writes are synchronous: a batch's fsync blocks the loop for
                 # milliseconds once a second, while the scan's requests keep
                 # flying in their own tasks.
-                async for customer in scan:
-                    write(customer)
-            self.writer.finish()
+                async for item in stream:
+                    if type(item) is GroupDone:
+                        writer.mark(item.position)
+                    else:
+                        writer.write(item)
+            writer.finish()
         finally:
-            self.writer.close()
+            writer.close()
+
+    def stats(self) -> ScanStats | None:
+        return None if self.stream is None else self.stream.stats
+
+    def snapshot(self) -> Snapshot | None:
+        return None if self.stream is None else self.stream.snapshot(self.writer.records)
 
 
-async def export_customers(
+async def export_records(
     options: ExportOptions,
     *,
     display: ProgressDisplay | None = None,
-    handle_signals: bool = True,
+    stopper: Stopper | None = None,
 ) -> ExportResult:
-    """Export every customer into ``options.out``; return how it ended.
+    """Export every record of ``options.settings.kind`` into ``options.out``; say how it ended.
 
     Refusals (`ExportRefusedError`) and bad parameters (`InvalidParameterError`)
     are raised before any request; errors during the scan are returned in the
-    result. With ``handle_signals`` (main thread only), SIGINT and SIGTERM stop
-    the export cleanly instead of killing the process.
+    result. A signal caught by ``stopper`` stops the export cleanly, and the
+    result says "interrupted".
     """
     settings = options.settings
+    source = SOURCES[settings.kind]
     async with HelpCrunch(
         options.api_key,
         base_url=settings.base_url,
@@ -123,65 +152,34 @@ async def export_customers(
         rate_budget=options.rate_budget,
     ) as client:
         if options.resume:
-            writer = ExportWriter.resume(options.out, settings, formula_guard=options.formula_guard)
+            writer = ExportWriter.resume(options.out, settings, grouped=source.grouped)
         else:
             writer = ExportWriter.create(
-                options.out,
-                settings,
-                overwrite=options.overwrite,
-                formula_guard=options.formula_guard,
+                options.out, settings, overwrite=options.overwrite, grouped=source.grouped
             )
         first = writer.records
         if writer.checkpoint.complete:
             writer.close()
             return ExportResult("already complete", first, 0, None)
-        job = _Job(client, writer, settings, first)
+        job = _Job(client, writer, options, source)
         task = asyncio.create_task(job.run())
-        caught: list[str] = []
-        with _stopping_on_signals(task, caught, enabled=handle_signals):
-            ticking = (
-                display.running(lambda: writer.records, lambda: job.stats)
-                if display is not None
-                else contextlib.nullcontext()
-            )
-            try:
-                async with ticking:
-                    await task
-            except asyncio.CancelledError:
-                if not caught:
-                    raise
-                result = ExportResult("interrupted", writer.records, 0, job.stats)
-                result.signal_name = caught[0]
-            except Exception as exc:  # noqa: BLE001 -- every failure is reported, then mapped
-                result = ExportResult("failed", writer.records, 0, job.stats, exc)
-            else:
-                result = ExportResult("complete", writer.records, 0, job.stats)
-        result.written = result.records - first
-        return result
-
-
-@contextlib.contextmanager
-def _stopping_on_signals(
-    task: asyncio.Task[None], caught: list[str], *, enabled: bool
-) -> Iterator[None]:
-    """Cancel ``task`` on SIGINT or SIGTERM while the block runs; note which signal came."""
-    if not enabled:
-        yield
-        return
-    loop = asyncio.get_running_loop()
-
-    def stop(signum: signal.Signals) -> None:
-        caught.append(signum.name)
-        task.cancel()
-
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for signum in signals:
-        loop.add_signal_handler(signum, stop, signum)
-    try:
-        yield
-    finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
+        if stopper is not None:
+            stopper.watch(task)
+        ticking = display.running(job.snapshot) if display is not None else contextlib.nullcontext()
+        try:
+            async with ticking:
+                await task
+        except asyncio.CancelledError:
+            if stopper is None or stopper.signal_name is None:
+                raise
+            result = ExportResult("interrupted", writer.records, 0, job.stats())
+            result.signal_name = stopper.signal_name
+        except Exception as exc:  # noqa: BLE001 -- every failure is reported, then mapped
+            result = ExportResult("failed", writer.records, 0, job.stats(), exc)
+        else:
+            result = ExportResult("complete", writer.records, 0, job.stats())
+    result.written = result.records - first
+    return result
 
 
 def run_export(
@@ -207,39 +205,52 @@ async def export_command(
     progress: Literal["auto", "live", "log", "off"] = "auto",
     interval: float = 5.0,
     verbose: bool = False,
+    handle_signals: bool = True,
 ) -> int:
-    """`run_export` in a running event loop (the demo serves its emulator beside it)."""
+    """`run_export` in a running event loop (the demo serves its emulator beside it).
+
+    With ``handle_signals`` (main thread only), SIGINT and SIGTERM stop the
+    export cleanly instead of killing the process, until its summary is out.
+    """
     stream = sys.stderr
     live = progress == "live" or (progress == "auto" and stream.isatty())
+    noun = SOURCES[options.settings.kind].noun
     display = ProgressDisplay(stream, live=live, interval=interval)
-    handler = display.log_handler()
-    logger = logging.getLogger("helpcrunch_async")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
-    try:
-        result = await export_customers(options, display=None if progress == "off" else display)
-    except (ExportRefusedError, ValueError) as exc:
-        return _fail(codes.USAGE, str(exc))
-    except OSError as exc:
-        return _fail(codes.LOCAL, f"cannot write {exc.filename or options.out}: {exc.strerror}")
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        aclose = getattr(options.rate_budget, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    stream.write(
-        summary_text(
-            state=result.state,
-            records=result.records,
-            written=result.written,
-            stats=result.stats,
-            out=str(options.out),
+    stopper = Stopper(stream)
+    with stopper.installed() if handle_signals else contextlib.nullcontext(stopper):
+        handler = display.log_handler()
+        logger = logging.getLogger("helpcrunch_async")
+        level = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if verbose else logging.WARNING)
+        try:
+            result = await export_records(
+                options, display=None if progress == "off" else display, stopper=stopper
+            )
+        except (ExportRefusedError, ValueError) as exc:
+            return codes.fail(codes.USAGE, str(exc))
+        except OSError as exc:
+            return codes.fail(
+                codes.LOCAL, f"cannot write {exc.filename or options.out}: {exc.strerror}"
+            )
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            aclose = getattr(options.rate_budget, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        stream.write(
+            summary_text(
+                state=result.state,
+                records=result.records,
+                written=result.written,
+                stats=result.stats,
+                out=str(options.out),
+                noun=noun,
+            )
+            + "\n"
         )
-        + "\n"
-    )
-    return _exit_code(result)
+        return _exit_code(result)
 
 
 def _exit_code(result: ExportResult) -> int:
@@ -249,13 +260,25 @@ def _exit_code(result: ExportResult) -> int:
             "run the same command with --resume to continue\n"
         )
         return codes.INTERRUPTED
-    if result.error is not None:
-        code = codes.exit_code_for(result.error)
-        hint = "" if code == codes.AUTH else "; run the same command with --resume to continue"
-        return _fail(code, f"{result.error}{hint}")
+    error = result.error
+    if error is not None:
+        code = codes.exit_code_for(error)
+        if code == codes.AUTH:
+            hint = ""
+        elif isinstance(error, RateLimitError):
+            hint = f"; the checkpoint is current: {resume_hint(error.retry_after, time.time())}"
+        else:
+            hint = "; run the same command with --resume to continue"
+        return codes.fail(code, f"{error}{hint}")
     return codes.OK
 
 
-def _fail(code: int, message: str) -> int:
-    sys.stderr.write(f"error: {message}\n")
-    return code
+def resume_hint(retry_after: float | None, now: float) -> str:
+    """Say when to run ``--resume`` after a rate limit, from its ``Retry-After`` and ``now``."""
+    if retry_after is None:
+        return "the API gave no time; run the same command with --resume later"
+    at = dt.datetime.fromtimestamp(now + retry_after, tz=dt.UTC)
+    return (
+        f"the API asked to wait {format_duration(retry_after)}: run the same command "
+        f"with --resume after {at:%Y-%m-%d %H:%M:%S} UTC"
+    )

@@ -1,17 +1,17 @@
-r"""Crash-safe export files: whole records appended in batches, then a checkpoint.
+"""Crash-safe export files: whole records appended in batches, then a checkpoint.
 
 The rule that makes a crash harmless: a batch of whole records is appended to
 the output, flushed and fsynced, and only THEN is the checkpoint beside it
-(``FILE.checkpoint.json``) atomically replaced (written to a temporary file,
-fsynced, ``os.replace``\\ d, the directory fsynced). So the checkpoint never
-claims a byte that is not on disk. Whatever lies past the checkpoint's byte
-length (a torn record from a kill -9 or a power cut, or whole records the
-checkpoint did not reach) is cut off by a resume, which then fetches those
-customers again from offset ``records``.
+(see `checkpoint`) replaced. So the checkpoint never claims a byte that is not
+on disk. Whatever lies past the checkpoint's byte length (a torn record from a
+kill -9 or a power cut, or whole records the checkpoint did not reach) is cut
+off by a resume, which then fetches those records again from offset ``records``.
 
-The checkpoint records what the export was made with (format, sort, order,
-page size, base URL, tool version), how many records are complete and how many
-bytes hold them, and whether the export finished. It never holds the API key.
+What is written is opened without following a symbolic link, and a resume
+checks that the output is the very file the checkpoint vouches for (its device
+and inode) and that the checkpoint's numbers agree with the file's bytes (they
+end on a record boundary and hold that many records), so a planted link, a
+replaced file or a hand-edited checkpoint is refused instead of written through.
 
 This module does no network I/O and imports neither aiohttp nor asyncio.
 """
@@ -19,352 +19,62 @@ This module does no network I/O and imports neither aiohttp nor asyncio.
 from __future__ import annotations
 
 import contextlib
-import csv
-import datetime as dt
+import errno
 import fcntl
-import io
 import os
+import stat
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, Self
 
-import msgspec
+from helpcrunch_async._export.checkpoint import (
+    ChatList,
+    Checkpoint,
+    ExportRefusedError,
+    ExportSettings,
+    Mark,
+    check_same,
+    checkpoint_path,
+    fsync_dir,
+    read_checkpoint,
+    write_checkpoint,
+)
+from helpcrunch_async._export.encoders import RecordEncoder, encoder_for
+from helpcrunch_async._export.framing import count_records
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = [
-    "CSV_COLUMNS",
-    "FORMATS",
-    "Checkpoint",
-    "ExportRefusedError",
-    "ExportSettings",
-    "ExportWriter",
-    "Format",
-    "checkpoint_path",
-    "csv_cells",
-    "join_tags",
-    "read_checkpoint",
-    "split_tags",
-    "unguard_cell",
-    "write_checkpoint",
-]
+__all__ = ["ExportWriter"]
 
-Format = Literal["jsonl", "csv"]
-FORMATS: tuple[str, ...] = ("jsonl", "csv")
-CHECKPOINT_VERSION: Final = 1
-TOOL_VERSION: Final = "0.1.0"
-
-# The CSV columns, in order. Nested objects are flattened with a dot; see csv_cells.
-CSV_COLUMNS: tuple[str, ...] = (
-    "id",
-    "name",
-    "email",
-    "userId",
-    "company",
-    "phone",
-    "firstSeen",
-    "firstSeenUtc",
-    "lastSeen",
-    "lastSeenUtc",
-    "location.countryCode",
-    "location.regionCode",
-    "location.city",
-    "device.id",
-    "device.ip",
-    "device.timezone",
-    "device.platform",
-    "device.userAgent",
-    "unsubscribed",
-    "blocked",
-    "source",
-    "referer",
-    "locale",
-    "notes",
-    "lastPage",
-    "tags",
-    "customData",
-)
-
-# A cell starting with one of these is a formula to a spreadsheet: a customer's
-# name is typed by a website visitor, so it must not run in the support team's
-# Excel (OWASP "CSV injection"). A leading apostrophe makes it text.
-_FORMULA_STARTS: Final = frozenset("=+-@\t\r'")
-_BOM: Final = "\ufeff"
-
-
-class ExportRefusedError(Exception):
-    """An export that must not start or resume; the message says why and what to do."""
-
-
-class ExportSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """What an export is made with; a resume must match it."""
-
-    format: Format
-    sort: str | None
-    order: str
-    page_size: int
-    base_url: str
-
-
-class Checkpoint(msgspec.Struct, kw_only=True):
-    """How far the output is complete, and what it was made with (never the key)."""
-
-    version: int = CHECKPOINT_VERSION
-    tool_version: str = TOOL_VERSION
-    settings: ExportSettings
-    # Whole records in the first `bytes` bytes of the output.
-    records: int = 0
-    bytes: int = 0
-    complete: bool = False
-
-
-def checkpoint_path(out: Path) -> Path:
-    """Return the checkpoint file that sits beside the output ``out``."""
-    return out.with_name(out.name + ".checkpoint.json")
-
-
-def read_checkpoint(path: Path) -> Checkpoint | None:
-    """Return the checkpoint at ``path``, None if there is none; refuse a damaged one."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    try:
-        checkpoint = msgspec.json.decode(data, type=Checkpoint)
-    except msgspec.DecodeError as exc:
-        raise ExportRefusedError(
-            f"the checkpoint {path} is unreadable ({exc}); start over with --overwrite"
-        ) from None
-    if checkpoint.version != CHECKPOINT_VERSION:
-        raise ExportRefusedError(
-            f"the checkpoint {path} has version {checkpoint.version}, this tool writes "
-            f"{CHECKPOINT_VERSION}; start over with --overwrite"
-        )
-    return checkpoint
-
-
-def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Replace the checkpoint at ``path`` atomically and durably."""
-    tmp = path.with_name(path.name + ".tmp")
-    data = msgspec.json.format(msgspec.json.encode(checkpoint)) + b"\n"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(path)
-    _fsync_dir(path)
-
-
-def _fsync_dir(path: Path) -> None:
-    # The rename itself is durable only once the directory entry is on disk.
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# --- record encoders -------------------------------------------------------------
-
-
-class RecordEncoder(Protocol):
-    """Turns one customer into the bytes of one whole record."""
-
-    def header(self) -> bytes:
-        """Return the bytes that open a new file (empty for JSONL)."""
-        ...
-
-    def encode(self, customer: Any) -> bytes:
-        """Return one record, its terminator included."""
-        ...
-
-
-class JsonlEncoder:
-    """One customer per line, as the API's JSON (msgspec never emits a raw newline)."""
-
-    def __init__(self) -> None:
-        self._encoder = msgspec.json.Encoder()
-
-    def header(self) -> bytes:
-        """JSONL has no header."""
-        return b""
-
-    def encode(self, customer: Any) -> bytes:
-        """Return the customer's camelCase JSON and a newline."""
-        return self._encoder.encode(customer) + b"\n"
-
-
-class CsvEncoder:
-    """RFC 4180 CSV in UTF-8 with a BOM (so Excel reads non-ASCII), columns `CSV_COLUMNS`."""
-
-    def __init__(self, *, formula_guard: bool = True) -> None:
-        self._formula_guard = formula_guard
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
-
-    def header(self) -> bytes:
-        """Return the BOM and the header row."""
-        return (_BOM + self._row(CSV_COLUMNS)).encode()
-
-    def encode(self, customer: Any) -> bytes:
-        """Return the customer as one CSV row (quoted fields may span lines)."""
-        return self._row(csv_cells(customer, formula_guard=self._formula_guard)).encode()
-
-    def _row(self, cells: tuple[str, ...]) -> str:
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        self._writer.writerow(cells)
-        return self._buffer.getvalue()
-
-
-def csv_cells(customer: Any, *, formula_guard: bool = True) -> tuple[str, ...]:
-    """Return the cells of `CSV_COLUMNS` for one customer (a Struct or the API's dict).
-
-    Nulls are empty cells, booleans ``true``/``false``, timestamps unix seconds
-    plus an ISO 8601 UTC copy. ``tags`` holds the tag names joined by ``|``
-    (see `join_tags`); ``customData`` a JSON object ``{property: value}``, so a
-    spreadsheet's "contains" filter finds ``"Plan":"Premium"``. With
-    ``formula_guard`` a text cell starting with ``= + - @``, a tab, a carriage
-    return or an apostrophe gets one leading apostrophe (`unguard_cell` undoes it).
-    """
-    raw = msgspec.to_builtins(customer)
-    location = raw.get("location") or {}
-    device = raw.get("device") or {}
-    first_seen = _timestamp(raw.get("firstSeen"))
-    last_seen = _timestamp(raw.get("lastSeen"))
-    tags = [tag.get("name") or "" for tag in raw.get("tags") or ()]
-    values: tuple[Any, ...] = (
-        raw.get("id"),
-        raw.get("name"),
-        raw.get("email"),
-        raw.get("userId"),
-        raw.get("company"),
-        raw.get("phone"),
-        first_seen,
-        _iso(first_seen),
-        last_seen,
-        _iso(last_seen),
-        location.get("countryCode"),
-        location.get("regionCode"),
-        location.get("city"),
-        device.get("id"),
-        device.get("ip"),
-        device.get("timezone"),
-        device.get("platform"),
-        device.get("userAgent"),
-        raw.get("unsubscribed"),
-        raw.get("blocked"),
-        raw.get("source"),
-        raw.get("referer"),
-        raw.get("locale"),
-        raw.get("notes"),
-        raw.get("lastPage"),
-        join_tags(tags) if tags else None,
-        _custom_data_json(raw.get("customData")),
-    )
-    return tuple(_cell(value, formula_guard=formula_guard) for value in values)
-
-
-def join_tags(names: list[str]) -> str:
-    r"""Join tag names with ``|``; a ``\`` or ``|`` inside a name is escaped with ``\``."""
-    return "|".join(name.replace("\\", "\\\\").replace("|", "\\|") for name in names)
-
-
-def split_tags(cell: str) -> list[str]:
-    """Invert `join_tags` (an empty cell is no tags)."""
-    if not cell:
-        return []
-    names: list[str] = []
-    current: list[str] = []
-    chars = iter(cell)
-    for char in chars:
-        if char == "\\":
-            current.append(next(chars, "\\"))
-        elif char == "|":
-            names.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    names.append("".join(current))
-    return names
-
-
-def unguard_cell(cell: str) -> str:
-    """Invert the formula guard: drop the one apostrophe it put in front."""
-    return cell.removeprefix("'")
-
-
-def _cell(value: Any, *, formula_guard: bool) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    text = str(value)
-    if formula_guard and text and text[0] in _FORMULA_STARTS:
-        return "'" + text
-    return text
-
-
-def _timestamp(value: Any) -> int | None:
-    # The model normalises timestamps to ints; a numeric string is accepted too.
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
-
-
-def _iso(seconds: int | None) -> str | None:
-    if seconds is None:
-        return None
-    try:
-        moment = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _custom_data_json(custom_data: Any) -> str | None:
-    if not custom_data:
-        return None
-    if isinstance(custom_data, dict):
-        pairs = custom_data
-    else:
-        # The list form; a repeated property keeps its last value (JSONL is lossless).
-        pairs = {item.get("property"): item.get("value") for item in custom_data}
-    return msgspec.json.encode(pairs).decode()
-
-
-# --- the writer ------------------------------------------------------------------
-
-
-def _encoder_for(settings: ExportSettings, *, formula_guard: bool) -> RecordEncoder:
-    if settings.format == "csv":
-        return CsvEncoder(formula_guard=formula_guard)
-    return JsonlEncoder()
+# Writes always land at the end; no link is followed; no descriptor leaks into a child.
+_FLAGS: Final = os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_CHUNK: Final = 1 << 20
+_START_OVER: Final = "start over with --overwrite"
 
 
 @dataclass(slots=True)
 class _Batch:
     chunks: list[bytes]
     records: int = 0
+    size: int = 0
+    # The latest group end in this batch, or since the last commit.
+    mark: Mark | None = None
 
 
 class ExportWriter:
     """Append whole records to the output and keep its checkpoint current.
 
-    Open one with `create` (a new export) or `resume`; `write` each customer;
+    Open one with `create` (a new export) or `resume`; `write` each record;
     `finish` when the scan is complete, or `close` to stop where it is (every
     record written so far is committed). A batch is committed when it holds
     ``batch_records`` records or is ``batch_seconds`` old. The output is locked
     while open, so two exports cannot write one file.
+
+    A grouped export (``grouped=True`` at `create`) also calls `mark` after each
+    whole group; its resume cuts the file back to the last committed mark, and
+    `position` says how many groups are done.
     """
 
     def __init__(
@@ -394,26 +104,43 @@ class ExportWriter:
         settings: ExportSettings,
         *,
         overwrite: bool,
-        formula_guard: bool = True,
+        grouped: bool = False,
         batch_records: int = 1000,
         batch_seconds: float = 1.0,
     ) -> Self:
-        """Start a new export into ``out``; refuse an existing file unless ``overwrite``."""
+        """Start a new export into ``out``; refuse an existing file unless ``overwrite``.
+
+        An existing file that an earlier run of this tool created but wrote no
+        record into (its first request failed, say, on a wrong key) is taken
+        over, as there is nothing in it to lose.
+        """
+        _refuse_non_file(out)
+        take_over = overwrite or _not_started(out)
+        flags = os.O_WRONLY | os.O_CREAT | _FLAGS | (0 if take_over else os.O_EXCL)
         try:
-            file = out.open("xb") if not overwrite else out.open("ab")
+            fd = os.open(out, flags, 0o644)
         except FileExistsError:
             raise ExportRefusedError(
                 f"{out} exists; pass --resume to continue that export or --overwrite to start over"
             ) from None
+        except OSError as exc:
+            _refuse_link(exc, out)
+            raise
+        file = os.fdopen(fd, "ab")
         try:
             _lock(file, out)
+            _check_regular(file, out)
             # Checkpoint first: a crash between the two must not pair an old
             # checkpoint with an emptied file.
             with contextlib.suppress(FileNotFoundError):
                 checkpoint_path(out).unlink()
             file.truncate(0)
-            encoder = _encoder_for(settings, formula_guard=formula_guard)
-            checkpoint = Checkpoint(settings=settings)
+            fsync_dir(out)
+            encoder = encoder_for(settings)
+            identity = os.fstat(file.fileno())
+            checkpoint = Checkpoint(
+                settings=settings, device=identity.st_dev, inode=identity.st_ino
+            )
             writer = cls(
                 out,
                 file,
@@ -422,7 +149,10 @@ class ExportWriter:
                 batch_records=batch_records,
                 batch_seconds=batch_seconds,
             )
-            writer._append(encoder.header(), records=0)
+            header = encoder.header()
+            if grouped:
+                checkpoint.mark = Mark(bytes=len(header))
+            writer._append(header, records=0)
         except BaseException:
             file.close()
             raise
@@ -434,44 +164,52 @@ class ExportWriter:
         out: Path,
         settings: ExportSettings,
         *,
-        formula_guard: bool = True,
+        grouped: bool = False,
         batch_records: int = 1000,
         batch_seconds: float = 1.0,
     ) -> Self:
-        """Continue the export in ``out``: cut it to its checkpoint, check the settings match.
+        """Continue the export in ``out``: check it against its checkpoint, cut it there.
 
-        With neither the output nor its checkpoint present, start a new export,
-        so a scheduler may always pass ``--resume``.
+        With neither the output nor its checkpoint present, start a new export
+        (``grouped`` as given), so a scheduler may always pass ``--resume``.
         """
+        _refuse_non_file(out)
         cp_path = checkpoint_path(out)
         checkpoint = read_checkpoint(cp_path)
         if checkpoint is None:
-            if out.exists():
+            if os.path.lexists(out):
                 raise ExportRefusedError(
                     f"{out} exists but has no checkpoint ({cp_path.name}), so nothing tells "
-                    "how much of it is complete; start over with --overwrite"
+                    f"how much of it is complete; {_START_OVER}"
                 )
             return cls.create(
                 out,
                 settings,
                 overwrite=False,
-                formula_guard=formula_guard,
+                grouped=grouped,
                 batch_records=batch_records,
                 batch_seconds=batch_seconds,
             )
-        _check_same(checkpoint.settings, settings, out)
+        check_same(checkpoint.settings, settings, out)
         try:
-            file = out.open("r+b")
+            fd = os.open(out, os.O_RDWR | _FLAGS)
         except FileNotFoundError:
             raise ExportRefusedError(
-                f"{out} is gone but its checkpoint remains; start over with --overwrite"
+                f"{out} is gone but its checkpoint remains; {_START_OVER}"
             ) from None
+        except OSError as exc:
+            _refuse_link(exc, out)
+            raise
+        file = os.fdopen(fd, "r+b")
+        encoder = encoder_for(settings)
         try:
             _lock(file, out)
-            _check_size(file, checkpoint, out)
+            _check_regular(file, out)
+            _check_identity(file, checkpoint, out)
+            _check_contents(file, checkpoint, encoder, out)
+            _back_to_mark(file, checkpoint, out, grouped=grouped)
             # Whatever lies past the checkpoint may be torn: drop it.
             file.truncate(checkpoint.bytes)
-            file.seek(0, os.SEEK_END)
             os.fsync(file.fileno())
         except BaseException:
             file.close()
@@ -480,7 +218,7 @@ class ExportWriter:
             out,
             file,
             checkpoint,
-            _encoder_for(settings, formula_guard=formula_guard),
+            encoder,
             batch_records=batch_records,
             batch_seconds=batch_seconds,
         )
@@ -490,13 +228,35 @@ class ExportWriter:
         """Records written, committed or not."""
         return self.checkpoint.records + self._batch.records
 
-    def write(self, customer: Any) -> None:
-        """Add one customer; commit the batch when it is big or old enough."""
+    @property
+    def position(self) -> int:
+        """Groups done and committed, for a grouped export (0 otherwise)."""
+        mark = self.checkpoint.mark
+        return 0 if mark is None else mark.position
+
+    def write(self, record: Any) -> None:
+        """Add one record; commit the batch when it is big or old enough."""
         batch = self._batch
-        if not batch.records:
+        if not batch.records and batch.mark is None:
             self._batch_started = time.monotonic()
-        batch.chunks.append(self._encoder.encode(customer))
+        chunk = self._encoder.encode(record)
+        batch.chunks.append(chunk)
         batch.records += 1
+        batch.size += len(chunk)
+        self._commit_if_due()
+
+    def mark(self, position: int) -> None:
+        """Note that ``position`` groups are done: every record written so far is whole."""
+        batch = self._batch
+        if not batch.records and batch.mark is None:
+            self._batch_started = time.monotonic()
+        batch.mark = Mark(
+            position=position, records=self.records, bytes=self.checkpoint.bytes + batch.size
+        )
+        self._commit_if_due()
+
+    def _commit_if_due(self) -> None:
+        batch = self._batch
         if (
             batch.records >= self._batch_records
             or time.monotonic() - self._batch_started >= self._batch_seconds
@@ -506,9 +266,17 @@ class ExportWriter:
     def commit(self) -> None:
         """Append the batch, fsync it, then move the checkpoint past it."""
         batch = self._batch
-        if batch.records:
+        if batch.records or batch.mark is not None:
             self._batch = _Batch([])
+            if batch.mark is not None:
+                # Written with the data it vouches for, after that data is on disk.
+                self.checkpoint.mark = batch.mark
             self._append(b"".join(batch.chunks), records=batch.records)
+
+    def note_chats(self, chats: ChatList) -> None:
+        """Record a messages export's chat list, once it is whole on disk."""
+        self.checkpoint.chats = chats
+        write_checkpoint(self._checkpoint_path, self.checkpoint)
 
     def finish(self) -> None:
         """Commit the rest, mark the export complete, and close the file."""
@@ -537,6 +305,58 @@ class ExportWriter:
         write_checkpoint(self._checkpoint_path, self.checkpoint)
 
 
+def _refuse_non_file(out: Path) -> None:
+    """Refuse at once an output that is a directory, a link or anything but a file."""
+    try:
+        mode = os.lstat(out).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        raise ExportRefusedError(
+            f"--out {out} is a directory; name a file, for example {out / 'export.jsonl'}"
+        )
+    if stat.S_ISLNK(mode):
+        raise ExportRefusedError(
+            f"{out} is a symbolic link; the export writes only a file of its own "
+            "(remove the link or name another file)"
+        )
+    if not stat.S_ISREG(mode):
+        raise ExportRefusedError(f"{out} is not a regular file; name another --out")
+
+
+def _refuse_link(exc: OSError, out: Path) -> None:
+    # O_NOFOLLOW's answer when a link appeared at `out` after the lstat.
+    if exc.errno == errno.ELOOP:
+        raise ExportRefusedError(
+            f"{out} is a symbolic link; the export writes only a file of its own"
+        ) from None
+
+
+def _check_regular(file: BinaryIO, out: Path) -> None:
+    if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+        raise ExportRefusedError(f"{out} is not a regular file; name another --out")
+
+
+def _not_started(out: Path) -> bool:
+    """Tell whether ``out`` is a file this tool created and wrote no record into."""
+    try:
+        checkpoint = read_checkpoint(checkpoint_path(out))
+        fd = os.open(out, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except (ExportRefusedError, OSError):
+        return False
+    try:
+        found = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return (
+        checkpoint is not None
+        and not checkpoint.complete
+        and checkpoint.records == 0
+        and (found.st_dev, found.st_ino) == (checkpoint.device, checkpoint.inode)
+        and found.st_size == checkpoint.bytes
+    )
+
+
 def _lock(file: BinaryIO, out: Path) -> None:
     try:
         fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -544,21 +364,77 @@ def _lock(file: BinaryIO, out: Path) -> None:
         raise ExportRefusedError(f"another export is writing {out} right now") from None
 
 
-def _check_size(file: BinaryIO, checkpoint: Checkpoint, out: Path) -> None:
-    size = os.fstat(file.fileno()).st_size
-    if size < checkpoint.bytes:
+def _check_identity(file: BinaryIO, checkpoint: Checkpoint, out: Path) -> None:
+    found = os.fstat(file.fileno())
+    if (found.st_dev, found.st_ino) != (checkpoint.device, checkpoint.inode):
         raise ExportRefusedError(
-            f"{out} holds {size} bytes but its checkpoint vouches for {checkpoint.bytes}: "
-            "it was changed outside the export; start over with --overwrite"
+            f"{out} is not the file its checkpoint vouches for (another device or inode: "
+            f"it was replaced, moved or copied since); {_START_OVER}"
         )
 
 
-def _check_same(saved: ExportSettings, wanted: ExportSettings, out: Path) -> None:
-    names = {"format": "--format", "sort": "--sort", "order": "--order", "base_url": "--base-url"}
-    for field, option in names.items():
-        before, now = getattr(saved, field) or "none", getattr(wanted, field) or "none"
-        if before != now:
-            raise ExportRefusedError(
-                f"cannot resume {out}: it was exported with {option} {before}, "
-                f"not {now}; resume with {option} {before}, or start over with --overwrite"
-            )
+def _check_contents(
+    file: BinaryIO, checkpoint: Checkpoint, encoder: RecordEncoder, out: Path
+) -> None:
+    """Refuse a file whose bytes disagree with the checkpoint's numbers."""
+    size = os.fstat(file.fileno()).st_size
+    vouched = checkpoint.bytes
+    if size < vouched:
+        raise ExportRefusedError(
+            f"{out} holds {size} bytes but its checkpoint vouches for {vouched}: "
+            f"it was changed outside the export; {_START_OVER}"
+        )
+    header = encoder.header()
+    if vouched < len(header) or _read(file, 0, len(header)) != header:
+        raise ExportRefusedError(
+            f"{out} does not open with this export's header (its first {len(header)} bytes "
+            f"differ, or its checkpoint vouches for fewer); {_START_OVER}"
+        )
+    framing = count_records(_chunks(file, vouched), checkpoint.settings.format)
+    # The CSV header is a row of its own.
+    found = framing.records - (1 if header else 0)
+    if not framing.on_boundary:
+        raise ExportRefusedError(
+            f"the checkpoint of {out} vouches for {vouched} bytes, which end inside a "
+            f"record, not after one (was it edited?); {_START_OVER}"
+        )
+    if found != checkpoint.records:
+        raise ExportRefusedError(
+            f"the checkpoint of {out} says {checkpoint.records} records in its first "
+            f"{vouched} bytes, but those bytes hold {found} (was it edited?); {_START_OVER}"
+        )
+
+
+def _back_to_mark(file: BinaryIO, checkpoint: Checkpoint, out: Path, *, grouped: bool) -> None:
+    """Make a grouped export's checkpoint end at its mark, after checking the mark."""
+    mark = checkpoint.mark
+    if (mark is not None) != grouped:
+        raise ExportRefusedError(
+            f"the checkpoint of {out} is not one of this kind of export; {_START_OVER}"
+        )
+    if mark is None or (mark.records, mark.bytes) == (checkpoint.records, checkpoint.bytes):
+        return
+    header = 1 if checkpoint.settings.format == "csv" else 0
+    framing = count_records(_chunks(file, mark.bytes), checkpoint.settings.format)
+    if not framing.on_boundary or framing.records - header != mark.records:
+        raise ExportRefusedError(
+            f"the checkpoint of {out} marks {mark.records} records in its first "
+            f"{mark.bytes} bytes, which do not hold that (was it edited?); {_START_OVER}"
+        )
+    # Claim less first, then cut: the checkpoint never vouches for more than is there.
+    checkpoint.records, checkpoint.bytes = mark.records, mark.bytes
+    write_checkpoint(checkpoint_path(out), checkpoint)
+
+
+def _read(file: BinaryIO, offset: int, size: int) -> bytes:
+    return os.pread(file.fileno(), size, offset)
+
+
+def _chunks(file: BinaryIO, size: int) -> Iterator[bytes]:
+    offset = 0
+    while offset < size:
+        chunk = _read(file, offset, min(_READ_CHUNK, size - offset))
+        if not chunk:
+            return
+        offset += len(chunk)
+        yield chunk

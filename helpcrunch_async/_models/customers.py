@@ -13,10 +13,11 @@ accepted and normalised, so callers always see one shape:
   order the server sent them.
 * ``firstSeen`` and ``lastSeen`` arrive as an integer, a numeric string
   (``"1588603952"``, ``"1588603952.0"``), a JSON number with a fraction, or
-  null. All become ``int | None``: whole unix seconds, any fraction floored. A
-  blank string means no value and becomes ``None``; any other non-numeric string
-  is a `msgspec.ValidationError` whose message names the field and whose JSON
-  path names the customer (``... - at `$.data[3]```).
+  null. All become ``int | None``: whole unix seconds, any fraction floored
+  (`common.seconds`, shared by every model). A blank string means no value and
+  becomes ``None``; any other non-numeric string is a `msgspec.ValidationError`
+  whose message names the field and whose JSON path names the customer
+  (``... - at `$.data[3]```).
 
 How, cheaply: msgspec decodes the *wire* union (``list[CustomDataItem] |
 dict[str, Scalar]``, ``int | float | str | None``) at C speed, and
@@ -43,11 +44,18 @@ a malformed body means it was damaged on the way.
 
 from __future__ import annotations
 
-import math
-import re
 from typing import TYPE_CHECKING, TypeAlias
 
 import msgspec
+
+from helpcrunch_async._models.common import (
+    CLEAN_TIMESTAMP,
+    Window,
+    WirePage,
+    counted_parts,
+    page_parts,
+    seconds,
+)
 
 __all__ = [
     "CustomDataItem",
@@ -62,6 +70,8 @@ __all__ = [
     "decode_customer",
     "decode_error_body",
     "decode_page",
+    "decode_search_page",
+    "decode_search_window",
     "encode_customer",
 ]
 
@@ -104,36 +114,6 @@ class CustomDataItem(msgspec.Struct, rename="camel", gc=False):
 
     property: str
     value: Scalar = None
-
-
-# Any decimal number, with an optional fraction and exponent, padded or not.
-_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
-
-
-# The types a timestamp has once normalised.
-_CLEAN = frozenset({int, type(None)})
-
-
-def _seconds(value: float | str, name: str) -> int | None:
-    """Return the whole unix seconds that a timestamp variant stands for.
-
-    Called only for the variants (a string or a float), never for a plain
-    integer. The ``ValueError`` becomes a `msgspec.ValidationError` with the
-    customer's JSON path when raised during decoding.
-    """
-    if isinstance(value, str):
-        if not value.strip():
-            return None
-        if _NUMBER.fullmatch(value) is None:
-            raise ValueError(f"`{name}` is not unix seconds: {value[:40]!r}")
-        try:
-            return int(value)
-        except ValueError:
-            # A fraction or an exponent: go through float below.
-            value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"`{name}` is not unix seconds: {value!r}")
-    return math.floor(value)
 
 
 class Customer(msgspec.Struct, rename="camel", kw_only=True, gc=False):
@@ -186,14 +166,14 @@ class Customer(msgspec.Struct, rename="camel", kw_only=True, gc=False):
         first: float | str | None = self.first_seen
         last: float | str | None = self.last_seen
         # The common shape leaves after one test: this runs for every customer.
-        if type(data) is list and type(first) in _CLEAN and type(last) in _CLEAN:
+        if type(data) is list and type(first) in CLEAN_TIMESTAMP and type(last) in CLEAN_TIMESTAMP:
             return
         if type(data) is dict:
             self.custom_data = [CustomDataItem(key, value) for key, value in data.items()]
         if first is not None and type(first) is not int:
-            self.first_seen = _seconds(first, "firstSeen")
+            self.first_seen = seconds(first, "firstSeen")
         if last is not None and type(last) is not int:
-            self.last_seen = _seconds(last, "lastSeen")
+            self.last_seen = seconds(last, "lastSeen")
 
 
 class CustomersPage(msgspec.Struct, rename="camel"):
@@ -227,6 +207,7 @@ class ErrorBody(msgspec.Struct, rename="camel"):
 
 
 _PAGE_DECODER = msgspec.json.Decoder(CustomersPage)
+_SEARCH_DECODER = msgspec.json.Decoder(WirePage[Customer])
 _CUSTOMER_DECODER = msgspec.json.Decoder(Customer)
 _ERROR_DECODER = msgspec.json.Decoder(ErrorBody)
 _ENCODER = msgspec.json.Encoder()
@@ -239,6 +220,23 @@ def decode_page(body: bytes) -> CustomersPage:
     `msgspec.ValidationError` (with the JSON path) for one of the wrong shape.
     """
     return _PAGE_DECODER.decode(body)
+
+
+def decode_search_page(body: bytes) -> CustomersPage:
+    """Decode a ``POST /customers/search`` body, whose count may be ``total`` or ``meta.total``.
+
+    The search response is not documented; clients read a top-level ``total``,
+    and the sibling endpoints use ``meta.total``, so both are accepted
+    (`common.counted_parts`). Raises like `decode_page`.
+    """
+    total, data = counted_parts(_SEARCH_DECODER.decode(body))
+    return CustomersPage(total=total, data=data)
+
+
+def decode_search_window(body: bytes) -> Window[Customer]:
+    """Decode a ``POST /customers/search`` body for a scan: a missing count is ``None``."""
+    total, data = page_parts(_SEARCH_DECODER.decode(body))
+    return Window(total=total, data=data)
 
 
 def decode_customer(body: bytes) -> Customer:

@@ -2,11 +2,16 @@
 
 Every process that points at the same Redis URL and key name shares one cap:
 at most ``limit`` requests in any ``period`` seconds for all of them together,
-every attempt counted. The rules are those of `_cap.Cap` (sliding log,
+every attempt counted. The rules are those of `_core.cap.Cap` (sliding log,
 settling, pause, adaptation), kept in Redis and applied by Lua scripts, so each
 decision is one atomic step on the server and two processes can never both
 take the last slot. Settling is judged by each process from its own round
-trips (`_cap.Settler`) and moves its entry in the shared log.
+trips (`_core.cap.Settler`) and moves its entry in the shared log.
+
+This module is the I/O shell: it calls the scripts (`_redis.scripts`, the
+Lua), talks to Redis and sleeps; the shared/fallback/hand-over mode machine and
+the local share are the pure `_redis.state.ModeState`, which takes times as
+arguments.
 
 The scripts use Redis ``TIME`` as the only clock: hosts' clocks differ, and the
 stamps a budget hands out are Redis times. The keys (all under one ``{key}``
@@ -36,7 +41,7 @@ margin since the fault, and probing Redis before any fallback send once
 ``probe_interval`` has passed. When a probe succeeds it writes its recent sends
 into the shared log, marks a shared hand-over in the state, and keeps its
 fallback share as a second limit until every other process must have probed,
-plus one window (`_shared_cap` gives the arithmetic and why the sum over
+plus one window (`_core.shared_cap` gives the arithmetic and why the sum over
 processes never exceeds the cap). Two more ways into the hand-over close the
 gaps of a process that never noticed the fault (it was asleep or idle through
 it): the acquire script refuses, with a verdict of its own, a process whose
@@ -61,30 +66,23 @@ import random
 import secrets
 import time
 import urllib.parse
-from collections import deque
 from typing import TYPE_CHECKING, Any, Self
 
 from helpcrunch_async._core.cap import (
-    _DECREASE,
-    _RECOVERY_FACTOR,
-    _SLACK_FLOOR,
-    _SLACK_MAX,
-    _SLACK_START,
-    Cap,
     CapSnapshot,
     Settler,
     default_margin,
 )
+from helpcrunch_async._core.params import check_rate, check_seconds
 from helpcrunch_async._core.shared_cap import (
     default_probe_interval,
     fallback_share,
-    fallback_start,
     jitter_bound,
     key_names,
-    rejoin_ages,
-    transition_end,
 )
-from helpcrunch_async._errors import HelpCrunchError
+from helpcrunch_async._errors import RedisUnavailableError
+from helpcrunch_async._redis import scripts
+from helpcrunch_async._redis.state import FALLBACK, HANDOVER, ModeState
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -92,291 +90,15 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
-__all__ = ["RedisBudget", "RedisUnavailableError"]
+__all__ = ["RedisBudget"]
 
 logger = logging.getLogger("helpcrunch_async")
 
 _INSTALL_HINT = "RedisBudget needs the redis package: pip install 'helpcrunch-async[redis]'"
-# Windows of idleness after which the shared state expires.
-_TTL_WINDOWS = 10
 # Seconds a waiter keeps its rank beyond the wait it was told.
 _LEASE_GRACE = 1.0
 # Settling a send by less than this is not worth a Redis round trip.
 _SETTLE_FLOOR = 0.001
-
-_SHARED, _FALLBACK, _HANDOVER = "shared", "fallback", "hand-over"
-# Verdicts of the acquire script.
-_WAIT, _ADMITTED, _STATE_LOST, _HANDOVER_ON = 0, 1, 2, 3
-
-# Shared by the scripts: parse the cap's state, format floats exactly, expire keys.
-_PRELUDE = """
-local limit = tonumber(ARGV[1])
-local period = tonumber(ARGV[2])
-local margin = tonumber(ARGV[3])
-local window = period + margin
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local function fmt(x) return string.format('%.17g', x) end
-local st = redis.call('HMGET', KEYS[1], 'allowance', 'spacing', 'pause_until', 'adapted_at',
-  'streak', 'clean', 'rate_limited', 'adaptations', 'epoch', 'handover_until', 'slack')
-local allowance = math.min(tonumber(st[1]) or limit, limit)
-local spacing = tonumber(st[2]) or 0
-local pause_until = tonumber(st[3]) or -math.huge
-local adapted_at = tonumber(st[4]) or -math.huge
-local streak = tonumber(st[5]) or 0
-local clean = tonumber(st[6]) or 0
-local epoch = st[9]
-local handover_until = tonumber(st[10]) or -math.huge
-local slack = tonumber(st[11]) or 0
--- Cap._pacing_interval.
-local function pacing()
-  local share = period / allowance
-  return math.max(share + math.max(share * slack, _SLACK_FLOOR), window / allowance)
-end
-if not epoch then
-  epoch = ARGV[4]
-  redis.call('HSET', KEYS[1], 'epoch', epoch)
-end
-local function expire_all()
-  local ttl = _TTL_WINDOWS * window
-  if pause_until - now + window > ttl then ttl = pause_until - now + window end
-  local ms = math.ceil(ttl * 1000)
-  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ms) end
-end
-"""
-
-# ARGV: limit, period, margin, epoch, ticket (0: none yet), lease grace, the
-# epoch the caller knows ('' if none), whether it is in a hand-over ('1'/'0').
-# Returns {verdict, stamp or wait, ticket, epoch, now, pause_until, handover_until}:
-# verdict 1 admitted, 0 wait, 2 the state was lost, 3 a hand-over is on.
-_ACQUIRE = (
-    _PRELUDE
-    + """
-local ticket = tonumber(ARGV[5])
-local grace = tonumber(ARGV[6])
-local function reply(verdict, value)
-  return {verdict, fmt(value), ticket, epoch, fmt(now), fmt(pause_until), fmt(handover_until)}
-end
--- The state the caller knew is gone (Redis restarted): it must write its own
--- recent sends back and hand over first, as if it had fallen back.
-if ARGV[7] ~= '' and ARGV[7] ~= epoch then return reply(2, 0) end
--- Someone is back from a fallback: until its hand-over ends, everyone keeps
--- to a fallback share.
-if ARGV[8] ~= '1' and now < handover_until then return reply(3, handover_until) end
-local n = allowance
-local recent = redis.call('LRANGE', KEYS[2], -n, -1)
-local len = #recent
-local last = nil
-if len > 0 then last = tonumber(recent[len]) end
--- Times never go backwards, even if the server's clock does.
-if last and now < last then now = last end
-
--- The earliest time of the (j+1)-th next send: Cap.next_paced_slot for j = 0,
--- an estimate for later ranks (one more window per round of n sends).
-local function slot(j)
-  local at = pause_until
-  local rounds = math.floor(j / n)
-  local idx = (j - rounds * n) - (n - len)
-  if idx >= 0 then
-    at = math.max(at, tonumber(recent[idx + 1]) + window * (rounds + 1))
-  elseif rounds > 0 then
-    at = math.max(at, now + window * rounds)
-  end
-  if spacing > 0 then
-    if last then at = math.max(at, last + (j + 1) * spacing)
-    else at = math.max(at, now + j * spacing) end
-  end
-  return at
-end
-
-local dead = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
-for i = 1, #dead do
-  redis.call('ZREM', KEYS[3], dead[i])
-  redis.call('ZREM', KEYS[4], dead[i])
-end
-local rank
-if ticket > 0 then
-  rank = redis.call('ZCOUNT', KEYS[3], '-inf', '(' .. ticket)
-else
-  rank = redis.call('ZCARD', KEYS[3])
-end
-local at = slot(rank)
-if at <= now then
-  redis.call('RPUSH', KEYS[2], fmt(now))
-  redis.call('LTRIM', KEYS[2], -limit, -1)
-  if ticket > 0 then
-    redis.call('ZREM', KEYS[3], ticket)
-    redis.call('ZREM', KEYS[4], ticket)
-  end
-  expire_all()
-  return reply(1, now)
-end
-if ticket == 0 then ticket = redis.call('INCR', KEYS[5]) end
-redis.call('ZADD', KEYS[3], ticket, ticket)
-redis.call('ZADD', KEYS[4], at + grace, ticket)
-expire_all()
-return reply(0, at - now)
-"""
-)
-
-# ARGV: limit, period, margin, epoch, sent_at. Mirrors Cap.on_success.
-_ON_SUCCESS = (
-    _PRELUDE
-    + """
-local sent_at = tonumber(ARGV[5])
-if sent_at < adapted_at then return 0 end
-if streak ~= 0 then redis.call('HSET', KEYS[1], 'streak', 0) end
-if allowance < limit or slack > _SLACK_START then
-  clean = clean + 1
-  if clean >= _RECOVERY_FACTOR * allowance then
-    clean = 0
-    if allowance < limit then
-      allowance = math.min(limit, allowance + math.max(1, math.floor(limit / 10)))
-    else
-      slack = math.max(_SLACK_START, slack / 2)
-    end
-    spacing = pacing()
-  end
-  redis.call('HSET', KEYS[1], 'clean', clean, 'allowance', allowance, 'spacing', fmt(spacing),
-    'slack', fmt(slack))
-end
-expire_all()
-return 1
-"""
-)
-
-# ARGV: limit, period, margin, epoch, sent_at, retry_after ('' when absent).
-# Mirrors Cap.on_rate_limited; returns {pause, spacing, allowance, now}.
-_ON_RATE_LIMITED = (
-    _PRELUDE
-    + """
-local sent_at = tonumber(ARGV[5])
-local retry_after = tonumber(ARGV[6])
-clean = 0
-if sent_at >= adapted_at then
-  streak = streak + 1
-  adapted_at = now
-  if spacing == 0 then
-    slack = _SLACK_START
-  elseif slack < _SLACK_MAX then
-    slack = math.min(_SLACK_MAX, 2 * slack)
-  else
-    allowance = math.max(1, math.floor(allowance * _DECREASE))
-  end
-  spacing = pacing()
-  redis.call('HINCRBY', KEYS[1], 'adaptations', 1)
-  redis.call('HSET', KEYS[1], 'adapted_at', fmt(adapted_at))
-end
-local pause
-if retry_after and retry_after >= 0 then
-  pause = retry_after
-else
-  pause = math.min(period, spacing * 2 ^ math.max(0, streak - 1))
-end
-pause = math.max(pause, spacing)
-pause_until = math.max(pause_until, now + pause)
-redis.call('HINCRBY', KEYS[1], 'rate_limited', 1)
-redis.call('HSET', KEYS[1], 'clean', clean, 'streak', streak, 'allowance', allowance,
-  'spacing', fmt(spacing), 'slack', fmt(slack), 'pause_until', fmt(pause_until))
-expire_all()
-return {fmt(pause_until - now), fmt(spacing), allowance, fmt(now)}
-"""
-)
-
-# ARGV: limit, period, margin, epoch, known epoch, hand-over seconds, count of
-# fallback ages, ages... Writes a rejoining process's recent sends into the log:
-# its fallback sends, and its shared ones too when the state was lost (a new
-# epoch); extends the shared hand-over. Returns {now, epoch, pause_until, handover_until}.
-_REJOIN = (
-    _PRELUDE
-    + """
-local same = (epoch == ARGV[5])
-local nf = tonumber(ARGV[7])
-local stamps = {}
-for i = 8, #ARGV do
-  if (i < 8 + nf) or not same then table.insert(stamps, now - tonumber(ARGV[i])) end
-end
-local extend = tonumber(ARGV[6])
-if extend > 0 and now + extend > handover_until then
-  handover_until = now + extend
-  redis.call('HSET', KEYS[1], 'handover_until', fmt(handover_until))
-end
-if #stamps > 0 then
-  local old = redis.call('LRANGE', KEYS[2], 0, -1)
-  for i = 1, #old do table.insert(stamps, tonumber(old[i])) end
-  table.sort(stamps)
-  redis.call('DEL', KEYS[2])
-  local first = math.max(1, #stamps - limit + 1)
-  for i = first, #stamps do redis.call('RPUSH', KEYS[2], fmt(stamps[i])) end
-end
-expire_all()
-return {fmt(now), epoch, fmt(pause_until), fmt(handover_until)}
-"""
-)
-
-
-# ARGV: limit, period, margin, epoch, stamp, actual. Mirrors Cap.correct: a send
-# that reached the wire late moves to when it left, and the log stays sorted.
-_ON_SENT = (
-    _PRELUDE
-    + """
-local stamp = tonumber(ARGV[5])
-local actual = tonumber(ARGV[6])
--- Every path refreshes the expiry: the prelude may have just created the state.
-if not (actual > stamp) then
-  expire_all()
-  return 0
-end
--- Entries are compared as numbers: Python sends repr(), the log holds '%.17g',
--- and both parse back to the same double.
-local entries = redis.call('LRANGE', KEYS[2], 0, -1)
-local found = nil
-for i = #entries, 1, -1 do
-  if tonumber(entries[i]) == stamp then
-    found = i
-    break
-  end
-end
-if not found then
-  expire_all()
-  return 0
-end
-table.remove(entries, found)
-local j = #entries + 1
-while j > 1 and tonumber(entries[j - 1]) > actual do j = j - 1 end
-table.insert(entries, j, fmt(actual))
-redis.call('DEL', KEYS[2])
--- In chunks: unpack() of a whole large log would overflow Lua's stack.
-for i = 1, #entries, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(entries, i, math.min(i + 999, #entries)))
-end
-expire_all()
-return 1
-"""
-)
-
-
-def _with_constants(script: str) -> str:
-    """Put the cap's constants into a script, so the scripts and `Cap` never drift apart."""
-    for name, value in (
-        ("_TTL_WINDOWS", _TTL_WINDOWS),
-        ("_RECOVERY_FACTOR", _RECOVERY_FACTOR),
-        ("_SLACK_START", _SLACK_START),
-        ("_SLACK_MAX", _SLACK_MAX),
-        ("_SLACK_FLOOR", _SLACK_FLOOR),
-        ("_DECREASE", _DECREASE),
-    ):
-        script = script.replace(name, repr(value))
-    return script
-
-
-_ACQUIRE, _ON_SUCCESS, _ON_RATE_LIMITED, _REJOIN, _ON_SENT = map(
-    _with_constants, (_ACQUIRE, _ON_SUCCESS, _ON_RATE_LIMITED, _REJOIN, _ON_SENT)
-)
-
-
-class RedisUnavailableError(HelpCrunchError):
-    """The Redis server of a shared rate budget could not be reached at start."""
 
 
 def _import_redis() -> tuple[Any, Any]:
@@ -434,22 +156,19 @@ class RedisBudget:
         redis_timeout: float = 2.0,
     ) -> None:
         aioredis, no_retry = _import_redis()
-        # Cap validates limit, period and margin exactly as LocalBudget does.
-        Cap(limit, period, margin=margin)
+        limit, period, margin = check_rate(limit, period, margin)
         self._limit = limit
-        self._period = float(period)
-        self._margin = float(default_margin(period) if margin is None else margin)
+        self._period = period
+        self._margin = default_margin(period) if margin is None else margin
         self._window = self._period + self._margin
         self._share = fallback_share(limit, fallback_workers)
         self._workers = fallback_workers
-        if probe_interval is None:
-            probe_interval = default_probe_interval(self._period)
-        if not (math.isfinite(probe_interval) and probe_interval > 0):
-            raise ValueError(f"probe_interval must be a positive number, got {probe_interval!r}")
-        if not (math.isfinite(redis_timeout) and redis_timeout > 0):
-            raise ValueError(f"redis_timeout must be a positive number, got {redis_timeout!r}")
-        self._probe_interval = float(probe_interval)
-        self._timeout = float(redis_timeout)
+        self._probe_interval = (
+            default_probe_interval(self._period)
+            if probe_interval is None
+            else check_seconds("probe_interval", probe_interval)
+        )
+        self._timeout = check_seconds("redis_timeout", redis_timeout)
         self._keys = list(key_names(key))
         self._key = key
         self._url = _redact(url)
@@ -465,41 +184,36 @@ class RedisBudget:
             OSError,
             TimeoutError,
         )
-        self._acquire_script: AsyncScript = self._redis.register_script(_ACQUIRE)
-        self._success_script: AsyncScript = self._redis.register_script(_ON_SUCCESS)
-        self._limited_script: AsyncScript = self._redis.register_script(_ON_RATE_LIMITED)
-        self._rejoin_script: AsyncScript = self._redis.register_script(_REJOIN)
-        self._sent_script: AsyncScript = self._redis.register_script(_ON_SENT)
+        self._acquire_script: AsyncScript = self._redis.register_script(scripts.ACQUIRE)
+        self._success_script: AsyncScript = self._redis.register_script(scripts.ON_SUCCESS)
+        self._limited_script: AsyncScript = self._redis.register_script(scripts.ON_RATE_LIMITED)
+        self._rejoin_script: AsyncScript = self._redis.register_script(scripts.REJOIN)
+        self._sent_script: AsyncScript = self._redis.register_script(scripts.ON_SENT)
         # The state's epoch as last seen: a new one means Redis lost the shared log.
         self._epoch: str | None = None
-        self._mode = _SHARED
-        # This process's recent sends: (monotonic time, sent in fallback).
-        self._own: deque[tuple[float, bool]] = deque(maxlen=limit)
-        # Redis time minus monotonic time, rounded late (see `_learn_clock`).
-        self._offset = 0.0
-        self._pause_mono = -math.inf
-        self._local: Cap | None = None
-        # Sends recorded in `_local`: (stamp handed out, monotonic time recorded).
-        self._local_sends: deque[tuple[float, float]] = deque(maxlen=limit)
-        # Rule 2 of `_cap` (settling) on the shared log: this process's trips,
+        # Shared, fallback or hand-over, and the local share: the pure part.
+        self._state = ModeState(
+            limit=limit,
+            period=self._period,
+            margin=self._margin,
+            share=self._share,
+            probe_interval=self._probe_interval,
+            redis_timeout=self._timeout,
+        )
+        # Rule 2 of `_core.cap` (settling) on the shared log: this process's trips,
         # and its sends that left late, by the stamp handed out, until answered.
         self._settler = Settler(self._period)
         self._wire: dict[float, float] = {}
-        self._not_before = -math.inf
-        self._next_probe = -math.inf
-        self._handover_until = -math.inf
         self._last_contact = -math.inf
-        self._ttl = _TTL_WINDOWS * self._window
+        self._ttl = scripts.TTL_WINDOWS * self._window
         self._probe_lock: asyncio.Lock | None = None
         self._handover_lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
-        self.fallbacks = 0
-        """How many times this budget fell back to its local share."""
 
     def __repr__(self) -> str:
         return (
             f"RedisBudget({self._url!r}, key={self._key!r}, limit={self._limit}, "
-            f"period={self._period}, mode={self._mode!r})"
+            f"period={self._period}, mode={self.mode!r})"
         )
 
     @classmethod
@@ -588,7 +302,12 @@ class RedisBudget:
     @property
     def mode(self) -> str:
         """``"shared"``, ``"fallback"`` (Redis unreachable) or ``"hand-over"`` (just back)."""
-        return self._mode
+        return self._state.mode
+
+    @property
+    def fallbacks(self) -> int:
+        """How many times this budget fell back to its local share."""
+        return self._state.fallbacks
 
     async def snapshot(self) -> CapSnapshot:
         """Return the shared cap's decisions as read from Redis."""
@@ -608,17 +327,14 @@ class RedisBudget:
     async def acquire(self) -> float:
         """Wait for a slot, record the send, return its stamp on the Redis clock."""
         while True:
-            if self._mode == _FALLBACK:
+            if self._state.mode == FALLBACK:
                 stamp = await self._acquire_fallback()
                 if stamp is not None:
                     return stamp
                 continue
             try:
-                if self._mode == _HANDOVER and time.monotonic() >= self._handover_until:
-                    self._mode = _SHARED
-                    self._local = None
-                    self._local_sends.clear()
-                if self._mode == _HANDOVER:
+                self._state.end_handover_if_due(time.monotonic())
+                if self._state.mode == HANDOVER:
                     stamp = await self._acquire_handover()
                 else:
                     stamp = await self._acquire_shared(in_handover=False)
@@ -630,15 +346,14 @@ class RedisBudget:
 
     async def on_success(self, sent_at: float) -> None:
         """Record a non-429 answer in the shared state (or the local share in fallback)."""
-        if self._mode != _FALLBACK:
+        if self._state.mode != FALLBACK:
             try:
                 await self._success_script(keys=self._keys, args=[*self._args(), repr(sent_at)])
             except self._faults as exc:
                 self._fall_back(exc)
             else:
                 return
-        if self._local is not None:
-            self._local.on_success(sent_at - self._offset)
+        self._state.local_success(sent_at)
 
     async def on_sent(self, sent_at: float, delay: float) -> None:
         """Move the send stamped ``sent_at`` to when it reached the wire, ``delay`` s later."""
@@ -648,25 +363,25 @@ class RedisBudget:
             # Answers forget their stamps; these were never answered.
             self._wire.clear()
         self._wire[sent_at] = sent_at + delay
-        if self._mode != _FALLBACK:
+        if self._state.mode != FALLBACK:
             await self._move_shared(sent_at, sent_at + delay)
-        local, at = self._local, self._local_time(sent_at)
-        if local is not None and at is not None:
-            local.correct(at, at + delay)
+        self._state.local_sent(sent_at, delay)
 
     async def on_answered(self, sent_at: float, delay: float, rate_limited: bool) -> None:
         """Settle the send stamped ``sent_at``, answered ``delay`` s after its slot.
 
-        Rule 2 of `_cap`: a round trip slower than this process's quickest may
+        Rule 2 of `_core.cap`: a round trip slower than this process's quickest may
         have been counted that much later, so its entry in the shared log moves.
         """
         left = self._wire.pop(sent_at, sent_at)
         late = self._settler.late(sent_at + delay - left, rate_limited=rate_limited)
-        if self._mode != _FALLBACK and late > _SETTLE_FLOOR:
+        if self._state.mode != FALLBACK and late > _SETTLE_FLOOR:
             await self._move_shared(left, left + late)
-        local, at = self._local, self._local_time(sent_at)
-        if local is not None and at is not None:
-            local.settle(at, at + delay, rate_limited=rate_limited)
+        self._state.local_answered(sent_at, delay, rate_limited)
+
+    def pause_left(self) -> float:
+        """Return the seconds the latest 429's pause known to this process still lasts."""
+        return self._state.pause_left(time.monotonic())
 
     async def _move_shared(self, at: float, to: float) -> None:
         """Move the shared log's send at ``at`` to ``to`` (falls back if Redis is gone)."""
@@ -675,18 +390,9 @@ class RedisBudget:
         except self._faults as exc:
             self._fall_back(exc)
 
-    def _local_time(self, stamp: float) -> float | None:
-        """Return when the local share recorded the send stamped ``stamp``, if it did."""
-        # Found by the stamp handed out, never by converting the stamp back
-        # (``now + offset - offset`` rarely gives ``now`` again).
-        for handed, at in reversed(self._local_sends):
-            if handed == stamp:
-                return at
-        return None
-
     async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:
         """Record a 429 for every process; return the pause in seconds all of them now observe."""
-        if self._mode != _FALLBACK:
+        if self._state.mode != FALLBACK:
             try:
                 reply = await self._limited_script(
                     keys=self._keys,
@@ -700,7 +406,7 @@ class RedisBudget:
                 self._fall_back(exc)
             else:
                 pause = float(reply[0])
-                self._pause_mono = max(self._pause_mono, time.monotonic() + pause)
+                self._state.paused(time.monotonic(), pause)
                 if int(reply[2]) != self._limit or float(reply[1]):
                     logger.debug(
                         "shared rate budget %r: pacing at one request every %s s (%d per %.1f s)",
@@ -710,13 +416,7 @@ class RedisBudget:
                         self._period,
                     )
                 return pause
-        local = self._local
-        if local is None:  # pragma: no cover -- fallback always has its share
-            return 0.0
-        now = time.monotonic()
-        pause = local.on_rate_limited(now, sent_at - self._offset, retry_after)
-        self._pause_mono = max(self._pause_mono, now + pause)
-        return pause
+        return self._state.local_rate_limited(time.monotonic(), sent_at, retry_after)
 
     # -- shared mode ---------------------------------------------------------
 
@@ -745,21 +445,21 @@ class RedisBudget:
                 after = time.monotonic()
                 verdict, value, ticket = int(reply[0]), float(reply[1]), int(reply[2])
                 epoch = _text(reply[3])
-                if verdict == _STATE_LOST and after - self._last_contact > self._ttl:
+                if verdict == scripts.STATE_LOST and after - self._last_contact > self._ttl:
                     # Nobody used the budget for its whole lifetime: it expired.
                     self._epoch = None
                     continue
                 self._last_contact = after
                 self._learn(float(reply[4]), float(reply[5]), before, after)
-                if verdict in (_STATE_LOST, _HANDOVER_ON):
+                if verdict in (scripts.STATE_LOST, scripts.HANDOVER_ON):
                     await self._forget(ticket)
                     ticket = 0
-                    await self._join_handover(known, lost=verdict == _STATE_LOST)
+                    await self._join_handover(known, lost=verdict == scripts.STATE_LOST)
                     return None
                 self._epoch = epoch
-                if verdict == _ADMITTED:
+                if verdict == scripts.ADMITTED:
                     ticket = 0
-                    self._own.append((after, False))
+                    self._state.admitted(after)
                     return value
                 await asyncio.sleep(value + random.uniform(0.0, jitter_bound(value)))
         except asyncio.CancelledError:
@@ -769,11 +469,7 @@ class RedisBudget:
 
     def _learn(self, redis_now: float, pause_until: float, before: float, after: float) -> None:
         """Remember the clock offset and the pause from a script's reply."""
-        # Redis read its clock between `before` and `after`: mapping our
-        # monotonic times with `before` makes them late, never early.
-        self._offset = redis_now - before
-        if pause_until > redis_now:
-            self._pause_mono = max(self._pause_mono, after + (pause_until - redis_now))
+        self._state.learn(redis_now, pause_until, before, after)
 
     async def _forget(self, ticket: int) -> None:
         """Give up a cancelled waiter's place in the queue (best effort; its lease ends anyway)."""
@@ -786,15 +482,9 @@ class RedisBudget:
 
     def _fall_back(self, exc: BaseException) -> None:
         """Switch to the local share after a Redis fault (idempotent within one outage)."""
-        if self._mode == _FALLBACK:
-            return
         now = time.monotonic()
-        if self._local is None:
-            self._local = Cap(self._share, self._period, margin=self._margin)
-        self._not_before = fallback_start(now, self._period, self._margin, self._pause_mono)
-        self._next_probe = now + self._probe_interval
-        self._mode = _FALLBACK
-        self.fallbacks += 1
+        if not self._state.fall_back(now):
+            return
         logger.warning(
             "shared rate budget %r: Redis at %s is unreachable (%s); this process falls back "
             "to %d requests per %.1f s, starting in %.1f s, and returns when Redis is back",
@@ -803,43 +493,37 @@ class RedisBudget:
             exc,
             self._share,
             self._period,
-            self._not_before - now,
+            self._state.not_before - now,
         )
 
     async def _acquire_fallback(self) -> float | None:
         """Take a slot of the local share; return None once Redis is back."""
-        while self._mode == _FALLBACK:
-            local = self._local
-            assert local is not None  # noqa: S101 -- set by _fall_back, read by mypy
+        while self._state.mode == FALLBACK:
             now = time.monotonic()
-            if now >= self._next_probe:
-                # Rule 3 of _shared_cap: no fallback send without a recent failed probe.
+            if self._state.due_to_probe(now):
+                # Rule 3 of _core.shared_cap: no fallback send without a recent failed probe.
                 if await self._probe():
                     return None
                 continue
-            at = max(local.next_paced_slot(now), self._not_before, self._pause_mono)
-            if at <= now:
-                local.record(now)
-                self._own.append((now, True))
-                stamp = now + self._offset
-                self._local_sends.append((stamp, now))
+            stamp, wait = self._state.fallback_slot(now)
+            if stamp is not None:
                 return stamp
-            await asyncio.sleep(min(at, self._next_probe) - now)
+            await asyncio.sleep(wait)
         return None
 
     async def _probe(self) -> bool:
         """Ask Redis whether it is back; on success rejoin and return True."""
         async with self._locks()[0]:
-            if self._mode != _FALLBACK:
+            if self._state.mode != FALLBACK:
                 return True
-            if time.monotonic() < self._next_probe:
+            if not self._state.due_to_probe(time.monotonic()):
                 return False
             # Drop the sockets of before the fault: each would fail once more.
             await self._redis.connection_pool.disconnect()
             try:
                 await self._rejoin(self._epoch or "", extend=True)
             except self._faults as exc:
-                self._next_probe = time.monotonic() + self._probe_interval
+                self._state.probe_failed(time.monotonic())
                 logger.debug("shared rate budget %r: Redis still unreachable: %s", self._key, exc)
                 return False
             logger.warning(
@@ -847,7 +531,7 @@ class RedisBudget:
                 "budget (keeping to its fallback share for another %.1f s)",
                 self._key,
                 self._url,
-                self._handover_until - time.monotonic(),
+                self._state.handover_until - time.monotonic(),
             )
             return True
 
@@ -860,7 +544,7 @@ class RedisBudget:
         until that hand-over ends.
         """
         async with self._locks()[0]:
-            if self._epoch != (known or None) or (not lost and self._mode == _HANDOVER):
+            if self._epoch != (known or None) or (not lost and self._state.mode == HANDOVER):
                 return  # another task of this process did it meanwhile
             await self._rejoin(known, extend=lost)
             logger.warning(
@@ -872,16 +556,14 @@ class RedisBudget:
                 else "another process is back from a fallback",
                 self._share,
                 self._period,
-                self._handover_until - time.monotonic(),
+                self._state.handover_until - time.monotonic(),
             )
 
     async def _rejoin(self, known: str, *, extend: bool) -> None:
         """Write this process's recent sends into the shared log and start a hand-over."""
         before = time.monotonic()
-        fallback, shared = rejoin_ages(self._own, before, self._window)
-        duration = transition_end(
-            0.0, self._probe_interval, self._timeout, self._period, self._margin
-        )
+        fallback, shared = self._state.rejoin_ages(before)
+        duration = self._state.handover_seconds()
         reply = await self._rejoin_script(
             keys=self._keys,
             args=[
@@ -897,36 +579,28 @@ class RedisBudget:
         self._epoch = _text(reply[1])
         self._last_contact = after
         self._learn(redis_now, float(reply[2]), before, after)
-        until = after + (shared_until - redis_now) if shared_until > redis_now else after
-        if extend:
-            until = max(until, after + duration)
-        self._handover_until = until
-        if self._local is None:
-            # Never fell back: the share starts from this process's own recent sends.
-            self._local = Cap(self._share, self._period, margin=self._margin)
-            for at, _ in self._own:
-                if at >= before - self._window:
-                    self._local.record(at)
-        self._mode = _HANDOVER
+        self._state.rejoined(
+            before=before,
+            after=after,
+            redis_now=redis_now,
+            shared_until=shared_until,
+            extend=extend,
+        )
 
     async def _acquire_handover(self) -> float | None:
         """Take a shared slot that also fits this process's fallback share."""
         async with self._locks()[1]:
-            local = self._local
-            if self._mode != _HANDOVER or local is None:
+            if self._state.mode != HANDOVER:
                 # The hand-over ended (or failed) while this task waited for the lock.
                 return await self._acquire_shared(in_handover=False)
             while True:
-                now = time.monotonic()
-                at = local.next_paced_slot(now)
-                if at <= now:
+                wait = self._state.handover_wait(time.monotonic())
+                if wait <= 0:
                     break
-                await asyncio.sleep(at - now)
+                await asyncio.sleep(wait)
             stamp = await self._acquire_shared(in_handover=True)
             if stamp is not None:
-                at = time.monotonic()
-                local.record(at)
-                self._local_sends.append((stamp, at))
+                self._state.handover_sent(stamp, time.monotonic())
             return stamp
 
     def _locks(self) -> tuple[asyncio.Lock, asyncio.Lock]:

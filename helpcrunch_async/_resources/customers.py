@@ -1,34 +1,32 @@
-"""The ``customers`` resource: list one page, get one customer, scan them all."""
+"""The ``customers`` resource: list, get, search, and scan all or a search's customers."""
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
-from helpcrunch_async._core.params import (
-    check_limit,
-    check_offset,
-    check_order,
-    check_positive_int,
-    check_sort,
+from helpcrunch_async._core.params import SORTS, check_positive_int
+from helpcrunch_async._models.customers import (
+    decode_customer,
+    decode_page,
+    decode_search_page,
+    decode_search_window,
 )
-from helpcrunch_async._models.customers import Customer, CustomersPage, decode_customer, decode_page
-from helpcrunch_async._shell.scan import CustomerScan, PageResult
+from helpcrunch_async._resources import changes
+from helpcrunch_async._resources.listing import Resource, list_params, search_params
+from helpcrunch_async._shell.scan import CustomerScan
 
 if TYPE_CHECKING:
-    from helpcrunch_async._core.paging import ScanStats
-    from helpcrunch_async._shell.caller import Caller
+    from collections.abc import AsyncIterator, Iterable, Sequence
+
+    from helpcrunch_async._core.filters import Comparison, Filter
+    from helpcrunch_async._core.params import Order, Sort
+    from helpcrunch_async._models.customers import Customer, CustomersPage
 
 __all__ = ["Customers"]
 
 
-class Customers:
-    """``client.customers``: the ``/customers`` endpoints."""
-
-    def __init__(self, caller: Caller, *, concurrency: int) -> None:
-        self._caller = caller
-        self._concurrency = concurrency
-        self._scans: weakref.WeakSet[CustomerScan] = weakref.WeakSet()
+class Customers(Resource):
+    """``client.customers``: ``/customers``, ``/customers/{id}`` and ``/customers/search``."""
 
     async def list(
         self,
@@ -39,8 +37,8 @@ class Customers:
         order: str = "asc",
     ) -> CustomersPage:
         """Return one page: ``total`` and up to ``limit`` (1..100) customers from ``offset``."""
-        query = _query(check_offset(offset), check_limit(limit), sort, order)
-        return await self._caller.call("GET", "/customers", query, decode_page)
+        params = list_params(offset, limit, sort, order, SORTS)
+        return await self.page("GET", "/customers", params, decode_page)
 
     async def get(self, customer_id: int) -> Customer:
         """Return one customer by id; `NotFoundError` if there is none."""
@@ -63,41 +61,109 @@ class Customers:
         reassembled in order. ``start`` skips the first customers (resuming an
         export). The scan is an async iterator and an async context manager;
         its ``stats`` tell what happened. Arguments are checked here, before any
-        request.
+        request. (``sort`` and ``order`` stay typed ``str`` here, as they were
+        before `Sort` and `Order` existed, so callers passing ``str`` still type-check.)
         """
-        query_base = _query(0, check_limit(page_size), sort, order)
-        check_offset(start)
-        workers = (
-            self._concurrency
-            if concurrency is None
-            else check_positive_int("concurrency", concurrency)
+        params = list_params(0, page_size, sort, order, SORTS)
+        return self.scan(
+            "GET",
+            "/customers",
+            params,
+            decode_page,
+            kind=CustomerScan,
+            page_size=page_size,
+            start=start,
+            concurrency=concurrency,
         )
 
-        async def fetch(offset: int, limit: int, stats: ScanStats) -> PageResult[Customer]:
-            query = {**query_base, "offset": offset, "limit": limit}
-            page = await self._caller.call("GET", "/customers", query, decode_page, stats)
-            return PageResult(page.data, page.total)
+    async def search(
+        self,
+        where: Iterable[Filter],
+        *,
+        comparison: Comparison = "AND",
+        sort: Sort | None = None,
+        order: Order = "asc",
+        offset: int = 0,
+        limit: int = 100,
+    ) -> CustomersPage:
+        """Return one page of the customers matching ``where``, and how many match.
 
-        scan = CustomerScan(
-            fetch, key=_customer_id, page_size=page_size, concurrency=workers, start=start
+        ``where`` is a non-empty list of ``customers.*`` `Filter` objects, joined
+        by ``comparison`` (``AND``: all, ``OR``: any); each is checked against
+        customer search before any request. The count is read from ``total``
+        or ``meta.total`` (the response is undocumented); a page with neither is
+        a `DecodeError`.
+        """
+        body = search_params(
+            where,
+            resource="customers",
+            comparison=comparison,
+            sort=sort,
+            order=order,
+            offset=offset,
+            limit=limit,
+            sorts=SORTS,
         )
-        self._scans.add(scan)
-        return scan
+        return await self.page("POST", "/customers/search", body, decode_search_page)
 
-    async def aclose(self) -> None:
-        """Close every scan this resource started that is still open."""
-        for scan in list(self._scans):
-            await scan.aclose()
+    def iter_search(
+        self,
+        where: Iterable[Filter],
+        *,
+        comparison: Comparison = "AND",
+        sort: Sort | None = None,
+        order: Order = "asc",
+        page_size: int = 100,
+        start: int = 0,
+        concurrency: int | None = None,
+    ) -> CustomerScan:
+        """Return a scan of every customer matching ``where``, like `iter_all` over `search`.
 
+        Filters are checked here, before any request. Should the server send no
+        count with its pages, the scan reads on until a page comes back short.
+        """
+        body = search_params(
+            where,
+            resource="customers",
+            comparison=comparison,
+            sort=sort,
+            order=order,
+            offset=0,
+            limit=page_size,
+            sorts=SORTS,
+        )
+        return self.scan(
+            "POST",
+            "/customers/search",
+            body,
+            decode_search_window,
+            kind=CustomerScan,
+            page_size=page_size,
+            start=start,
+            concurrency=concurrency,
+        )
 
-def _customer_id(customer: Customer) -> int:
-    return customer.id
+    async def count(self, where: Sequence[Filter] | None = None) -> int:
+        """Return how many customers match ``where`` (all of them if None), in one request."""
+        return await changes.count_customers(self, where)
 
+    def iter_changed(
+        self,
+        since: int,
+        after_id: int | None = None,
+        *,
+        overlap: int = changes.DEFAULT_OVERLAP,
+    ) -> AsyncIterator[Customer]:
+        """Yield every customer seen since ``since - overlap`` or with an id above ``after_id``.
 
-def _query(offset: int, limit: int, sort: str | None, order: str) -> dict[str, str | int]:
-    query: dict[str, str | int] = {"offset": offset, "limit": limit}
-    checked = check_sort(sort, optional=True)
-    if checked is not None:
-        query["sort"] = checked
-    query["order"] = check_order(order)
-    return query
+        Each customer once; see `changes.iter_changed_customers` for why a visit
+        during the scan cannot make one slip past it.
+        """
+        return changes.iter_changed_customers(self, since, after_id, overlap=overlap)
+
+    async def find_deleted(self, known_ids: Iterable[int]) -> changes.IdList:
+        """Return which of ``known_ids`` the server no longer has, sorted, by counting id ranges.
+
+        Costs on the order of d·log(N/100) requests for d deletions among N ids.
+        """
+        return await changes.find_deleted(self, known_ids)

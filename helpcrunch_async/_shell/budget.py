@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
+import weakref
 from typing import Protocol, runtime_checkable
 
 from helpcrunch_async._core.cap import Cap, CapSnapshot
@@ -22,18 +24,27 @@ logger = logging.getLogger("helpcrunch_async")
 
 @runtime_checkable
 class RateBudget(Protocol):
-    """What a client needs of a rate budget.
+    """What a client needs of a rate budget: every hook, each called once per attempt.
 
-    ``acquire`` waits until one more request may leave, records it as sent and
-    returns a stamp of the send time on the budget's own clock. The client hands
-    that stamp back with the answer: ``on_rate_limited`` for a 429 (returning the
-    pause every request now observes, in seconds) and ``on_success`` otherwise.
-    A budget may also offer ``async on_sent(sent_at, delay)``: the client calls it
-    when a request reached the wire ``delay`` seconds after its slot (it had to
-    open a connection first), so the log can hold when it really left; and
-    ``async on_answered(sent_at, delay, rate_limited)`` when the answer's
-    headers came ``delay`` seconds after the slot, so the log can hold a
-    request that may have been counted late for longer.
+    The transport is the only caller, from the middleware every attempt on the
+    wire passes, in this order:
+
+    1. ``acquire()`` waits until one more request may leave, records it as sent
+       and returns a stamp of the send time on the budget's own clock;
+    2. ``on_sent(stamp, delay)`` when the request reached the wire ``delay``
+       seconds after its slot (it had to open a connection first), so the log
+       can hold when it really left (only with a session the client created);
+    3. ``on_answered(stamp, delay, rate_limited)`` when the answer's headers
+       came ``delay`` seconds after the slot, so the log can hold a request
+       that may have been counted late for longer;
+    4. ``on_rate_limited(stamp, retry_after)`` for a 429, returning the pause
+       every request now observes in seconds (it travels back to the caller in
+       the answer), or ``on_success(stamp)`` for any other status.
+
+    Before a send, ``pause_left()`` tells how long the latest 429's pause still
+    holds every request, so a client with ``max_rate_limit_wait`` can fail at
+    once instead of waiting. A budget must implement every member:
+    `HelpCrunch` refuses one that does not.
     """
 
     @property
@@ -50,6 +61,14 @@ class RateBudget(Protocol):
         """Wait for a slot, record the send, return its time stamp."""
         ...
 
+    async def on_sent(self, sent_at: float, delay: float) -> None:
+        """Record that the request stamped ``sent_at`` left ``delay`` s after its slot."""
+        ...
+
+    async def on_answered(self, sent_at: float, delay: float, rate_limited: bool) -> None:
+        """Record that the request stamped ``sent_at`` was answered ``delay`` s after its slot."""
+        ...
+
     async def on_success(self, sent_at: float) -> None:
         """Record a non-429 answer to the request stamped ``sent_at``."""
         ...
@@ -58,16 +77,21 @@ class RateBudget(Protocol):
         """Record a 429 for the request stamped ``sent_at``; return the pause in seconds."""
         ...
 
+    def pause_left(self) -> float:
+        """Return the seconds the latest known 429's pause still holds every request (0 if none)."""
+        ...
+
 
 class LocalBudget:
     """The cap of one process: at most ``limit`` requests in any ``period`` seconds.
 
-    Waiters are served first come, first served. The sliding log of `_cap` lets a
+    Waiters are served first come, first served. The sliding log of `_core.cap` lets a
     whole period's budget go at once and holds every later request to the
     window; once a server has refused a burst, requests are also paced at the
     interval the cap decided. Safe to share among clients and tasks of one event
-    loop; used from a new event loop it starts a new lock but keeps the log, so
-    the promise holds across loops too.
+    loop, and among event loops in several threads: every decision of the cap
+    (check and record in one step) is made under one thread lock, held only for
+    the arithmetic, never across a wait.
 
     Why not ``aiolimiter.AsyncLimiter(limit, period)``: a leaky bucket of burst
     B and rate r admits B + r*W in any window of W seconds, so it lets about
@@ -79,8 +103,12 @@ class LocalBudget:
         self, limit: int = 120, period: float = 60.0, *, margin: float | None = None
     ) -> None:
         self._cap = Cap(limit, period, margin=margin)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock: asyncio.Lock | None = None
+        # The cap's state is shared by every thread; its decisions are atomic under this.
+        self._guard = threading.Lock()
+        # First come, first served among the tasks of each event loop.
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def __repr__(self) -> str:
         return f"LocalBudget(limit={self.limit}, period={self.period})"
@@ -97,51 +125,63 @@ class LocalBudget:
 
     def snapshot(self) -> CapSnapshot:
         """Return what the cap has decided so far."""
-        return self._cap.snapshot()
+        with self._guard:
+            return self._cap.snapshot()
 
     async def acquire(self) -> float:
         """Wait for a slot, record the send, return its time (``time.monotonic``)."""
-        async with self._bound_lock():
-            now = time.monotonic()
-            at = self._cap.next_paced_slot(now)
-            while at > now:
-                # Re-read the cap after each sleep: a 429 may have paused everyone.
+        async with self._queue():
+            while True:
+                with self._guard:
+                    now = time.monotonic()
+                    # Re-read the cap after each sleep: a 429 may have paused everyone.
+                    at = self._cap.next_paced_slot(now)
+                    if at <= now:
+                        self._cap.record(now)
+                        return now
                 await asyncio.sleep(at - now)
-                now = time.monotonic()
-                at = self._cap.next_paced_slot(now)
-            self._cap.record(now)
-            return now
 
     async def on_sent(self, sent_at: float, delay: float) -> None:
         """Record that the request stamped ``sent_at`` reached the wire ``delay`` s later."""
-        self._cap.correct(sent_at, sent_at + delay)
+        with self._guard:
+            self._cap.correct(sent_at, sent_at + delay)
 
     async def on_answered(self, sent_at: float, delay: float, rate_limited: bool) -> None:
         """Record that the request stamped ``sent_at`` was answered ``delay`` s after its slot."""
-        self._cap.settle(sent_at, sent_at + delay, rate_limited=rate_limited)
+        with self._guard:
+            self._cap.settle(sent_at, sent_at + delay, rate_limited=rate_limited)
 
     async def on_success(self, sent_at: float) -> None:
         """Record a non-429 answer."""
-        self._cap.on_success(sent_at)
+        with self._guard:
+            self._cap.on_success(sent_at)
 
     async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:
         """Record a 429; every request of this budget now pauses for the returned seconds."""
-        before = self._cap.spacing
-        pause = self._cap.on_rate_limited(time.monotonic(), sent_at, retry_after)
-        if self._cap.spacing != before:
+        with self._guard:
+            before = self._cap.spacing
+            pause = self._cap.on_rate_limited(time.monotonic(), sent_at, retry_after)
+            spacing, allowance = self._cap.spacing, self._cap.allowance
+        if spacing != before:
             logger.warning(
                 "the server refused a request the sliding log allowed: pacing at one "
                 "request every %.3f s (%d per %.1f s)",
-                self._cap.spacing,
-                self._cap.allowance,
+                spacing,
+                allowance,
                 self._cap.period,
             )
         return pause
 
-    def _bound_lock(self) -> asyncio.Lock:
+    def pause_left(self) -> float:
+        """Return the seconds the latest 429's pause still holds every request (0 if none)."""
+        with self._guard:
+            return max(0.0, self._cap.pause_until - time.monotonic())
+
+    def _queue(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop or self._lock is None:
-            # An asyncio.Lock belongs to the loop that first waits on it.
-            self._loop = loop
-            self._lock = asyncio.Lock()
-        return self._lock
+        with self._guard:
+            lock = self._queues.get(loop)
+            if lock is None:
+                # An asyncio.Lock belongs to the loop that first waits on it.
+                lock = self._queues[loop] = asyncio.Lock()
+            return lock

@@ -1,7 +1,9 @@
-"""One API call with its retries: the loop that asks `_retry` what a failure means.
+"""One API call with its retries: send, ask `_core.retry.decide`, act on the answer.
 
-Shell code: it sends through `_transport`, waits, logs, and leaves every
-decision (retry or not, how long, which error) to the pure modules.
+Shell code: it sends through `_shell.transport`, waits and logs, and leaves every
+decision (retry or not, how long, which error) to the pure modules. What each
+attempt cost is reported to an optional `CostSink` (a scan's `ScanStats` is
+one), so this module knows nothing of scans.
 """
 
 from __future__ import annotations
@@ -10,28 +12,60 @@ import asyncio
 import logging
 import random
 import time
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 import msgspec
 
-from helpcrunch_async._core.retry import RetryPolicy, is_retryable, parse_retry_after
-from helpcrunch_async._errors import DecodeError, HelpCrunchError, error_for_status
-from helpcrunch_async._shell.transport import Fault, Transport
+from helpcrunch_async._core.retry import (
+    Decision,
+    Failure,
+    Outcome,
+    Result,
+    RetryPolicy,
+    decide,
+)
+from helpcrunch_async._errors import (
+    EXCERPT_BYTES,
+    DecodeError,
+    HelpCrunchError,
+    RateLimitError,
+    RequestTimeoutError,
+    TransportError,
+    error_for_status,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from yarl import URL
 
-    from helpcrunch_async._core.paging import ScanStats
+    from helpcrunch_async._shell.transport import Answer, Transport
 
-__all__ = ["Caller"]
+__all__ = ["AttemptCost", "Caller", "CostSink"]
 
 T = TypeVar("T")
 logger = logging.getLogger("helpcrunch_async")
 
-_EXCERPT = 200
+
+@dataclass(frozen=True, slots=True)
+class AttemptCost:
+    """What one attempt of a call cost: wire requests, a retry, a 429 and its pause from ``at``."""
+
+    requests: int
+    retries: int
+    rate_limited: int
+    pause: float
+    at: float
+
+
+class CostSink(Protocol):
+    """Anything that wants to hear what each attempt cost (a scan's `ScanStats`)."""
+
+    def add_cost(self, cost: AttemptCost) -> None:
+        """Count one attempt's cost."""
+        ...
 
 
 class Caller:
@@ -42,13 +76,13 @@ class Caller:
         *,
         transport: Transport,
         base_url: URL,
-        headers: Mapping[str, str],
         retry: RetryPolicy,
+        max_rate_limit_wait: float | None = None,
     ) -> None:
         self._transport = transport
         self._base_url = base_url
-        self._headers = dict(headers)
         self._retry = retry
+        self._max_pause = max_rate_limit_wait
 
     async def call(
         self,
@@ -56,95 +90,118 @@ class Caller:
         path: str,
         query: Mapping[str, str | int],
         decode: Callable[[bytes], T],
-        stats: ScanStats | None = None,
+        cost: CostSink | None = None,
+        *,
+        body: bytes | None = None,
     ) -> T:
         """Return the decoded body of a 2xx answer, retrying what may be retried.
 
+        ``body`` is sent as JSON (the search endpoints take their filters in a
+        POST body); searches only read, so retrying them is as safe as a GET.
+
         Raises the `APIError` subclass for the status, `TransportError` or
-        `DecodeError` once ``max_retries`` retries are spent.
+        `DecodeError` once ``max_retries`` retries are spent, and `RateLimitError`
+        at once for a 429 pause longer than ``max_rate_limit_wait``.
         """
         url = self._base_url.with_path(self._base_url.path + path).with_query(query)
         what = f"{method} {url.path_qs}"
-        budget = self._transport.budget
-        failures = 0
+        retries = 0
         while True:
-            try:
-                answer = await self._transport.request(method, url, self._headers)
-            except Fault as fault:
-                _count(stats, requests=fault.attempts)
-                error: HelpCrunchError = fault.error
-                delay = self._next_delay(failures, error, what)
-                failures += 1
-                _count(stats, retries=1)
-                await asyncio.sleep(delay)
-                continue
-            _count(stats, requests=answer.attempts)
-            status = answer.status
-            if status == HTTPStatus.TOO_MANY_REQUESTS:
-                retry_after = parse_retry_after(answer.headers.get("Retry-After"), now=time.time())
-                pause = await budget.on_rate_limited(answer.sent_at, retry_after)
-                _count(stats, rate_limited=1)
-                if stats is not None:
-                    stats.add_pause(time.monotonic(), pause)
-                error = error_for_status(status, answer.body, request=what, retry_after=retry_after)
-                if self._retry.exhausted(failures + 1):
-                    raise error
-                failures += 1
-                _count(stats, retries=1)
-                logger.warning(
-                    "429 for %s: every request pauses %.2f s (%s); retry %d of %d",
-                    what,
-                    pause,
-                    "Retry-After" if retry_after is not None else "backoff",
-                    failures,
-                    self._retry.max_retries,
-                )
-                # The budget holds this attempt, and every other, until the pause ends.
-                continue
-            await budget.on_success(answer.sent_at)
-            if 200 <= status < 300:  # noqa: PLR2004 -- the 2xx range
-                try:
-                    return decode(answer.body)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    error = DecodeError(
-                        f"{what}: the body is not the documented shape: {exc}",
-                        body_excerpt=answer.body[:_EXCERPT],
-                    )
-            else:
-                error = error_for_status(status, answer.body, request=what)
-                if not is_retryable(status):
-                    raise error
-            delay = self._next_delay(failures, error, what)
-            failures += 1
-            _count(stats, retries=1)
-            await asyncio.sleep(delay)
+            answer = await self._transport.send(method, url, body)
+            result, decoded, error = self._judge(answer, decode, what)
+            decision = decide(
+                result,
+                retries=retries,
+                policy=self._retry,
+                rand=random.random(),
+                max_pause=self._max_pause,
+            )
+            if cost is not None:
+                cost.add_cost(_cost_of(answer, decision))
+            if decision.outcome is Outcome.SUCCESS:
+                return cast("T", decoded)
+            assert error is not None  # noqa: S101 -- every outcome but success has its error
+            if decision.outcome is Outcome.FAIL:
+                if decision.too_long:
+                    error = self._too_long(answer, what)
+                raise error
+            retries += 1
+            self._log_retry(answer, decision, error, what, retries)
+            await asyncio.sleep(decision.delay)
 
-    def _next_delay(self, failures: int, error: HelpCrunchError, what: str) -> float:
-        """Return the backoff before the next retry, or raise ``error`` if retries are spent."""
-        attempt = failures + 1
-        if self._retry.exhausted(attempt):
-            raise error
-        delay = self._retry.delay(attempt, random.random())
+    def _judge(
+        self, answer: Answer, decode: Callable[[bytes], T], what: str
+    ) -> tuple[Result, T | None, HelpCrunchError | None]:
+        """Return an attempt's result for `decide`, its decoded body, and its error if it failed.
+
+        Errors are built here, never raised: the loop raises them outside any
+        ``except`` block, so none carries another exception as its context.
+        """
+        secret = self._transport.secret
+        if answer.failure is not None:
+            result = Result(failure=answer.failure, pause=answer.pause)
+            if answer.failure is Failure.TIMEOUT:
+                return result, None, RequestTimeoutError(f"{what}: {answer.detail}", request=what)
+            return result, None, TransportError(f"{what}: {answer.detail}", request=what)
+        status = answer.status
+        assert status is not None  # noqa: S101 -- an answer without a failure has a status
+        if 200 <= status < 300:  # noqa: PLR2004 -- the 2xx range
+            error: HelpCrunchError
+            try:
+                return Result(status=status), decode(answer.body), None
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                error = DecodeError.from_msgspec(exc, answer.body, request=what, secret=secret)
+            return Result(status=status, failure=Failure.BAD_BODY), None, error
+        error = error_for_status(
+            status, answer.body, request=what, retry_after=answer.retry_after, secret=secret
+        )
+        return Result(status=status, pause=answer.pause), None, error
+
+    def _too_long(self, answer: Answer, what: str) -> RateLimitError:
+        """Return the error for a 429 pause beyond ``max_rate_limit_wait``."""
+        if answer.failure is Failure.PAUSED:
+            head = f"{what}: not sent: the rate budget pauses every request {answer.pause:.0f} s"
+            retry_after: float | None = answer.pause
+        else:
+            wait = "" if answer.retry_after is None else f" (Retry-After {answer.retry_after:g} s)"
+            head = f"429 Too Many Requests for {what}: the pause is {answer.pause:.0f} s{wait}"
+            retry_after = answer.retry_after if answer.retry_after is not None else answer.pause
+        return RateLimitError(
+            f"{head}, longer than max_rate_limit_wait ({self._max_pause:g} s); not waiting",
+            request=what,
+            retry_after=retry_after,
+        )
+
+    def _log_retry(
+        self, answer: Answer, decision: Decision, error: HelpCrunchError, what: str, retries: int
+    ) -> None:
+        if answer.status == HTTPStatus.TOO_MANY_REQUESTS:
+            logger.warning(
+                "429 for %s: every request pauses %.2f s (%s); retry %d of %d",
+                what,
+                answer.pause,
+                "Retry-After" if answer.retry_after is not None else "backoff",
+                retries,
+                self._retry.max_retries,
+            )
+            return
+        text = str(error)
         logger.warning(
             "retrying %s in %.2f s (retry %d of %d): %s",
             what,
-            delay,
-            attempt,
+            decision.delay,
+            retries,
             self._retry.max_retries,
-            _reason(error),
+            text if len(text) <= EXCERPT_BYTES else text[:EXCERPT_BYTES] + "...",
         )
-        return delay
 
 
-def _reason(error: HelpCrunchError) -> str:
-    text = str(error)
-    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "..."
-
-
-def _count(
-    stats: ScanStats | None, *, requests: int = 0, retries: int = 0, rate_limited: int = 0
-) -> None:
-    if stats is not None:
-        stats.requests += requests
-        stats.retries += retries
-        stats.rate_limited += rate_limited
+def _cost_of(answer: Answer, decision: Decision) -> AttemptCost:
+    limited = answer.status == HTTPStatus.TOO_MANY_REQUESTS
+    return AttemptCost(
+        requests=answer.attempts,
+        retries=int(decision.outcome is Outcome.RETRY),
+        rate_limited=int(limited),
+        pause=answer.pause if limited else 0.0,
+        at=time.monotonic(),
+    )

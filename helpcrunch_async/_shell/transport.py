@@ -1,10 +1,18 @@
-"""The one place that moves bytes: a request out, ``(status, headers, body)`` back.
+"""The one place that moves bytes, and the one owner of the rate budget's calls.
 
 Everything aiohttp lives here. Every attempt aiohttp puts on the wire, including
 the one it silently repeats when a reused keep-alive connection turns out to be
 closed, passes a client middleware that takes a slot from the rate budget first,
-so the cap counts what the server counts. aiohttp's errors are turned into ours
-at one choke point, with messages scrubbed of the API key.
+so the cap counts what the server counts. The same middleware makes every other
+call of the budget for that attempt (`RateBudget` declares them all): when it
+reached the wire, when its answer came, and whether that answer was a 429, whose
+pause travels back in the `Answer`. The ``Authorization`` header is set there
+too, from the `Secret`, at the last moment.
+
+Nothing here raises for a failed attempt: aiohttp's exceptions become an
+`Answer` with a `Failure` and a scrubbed description, so that no exception the
+client raises has aiohttp's (whose ``request_info`` holds the headers) in its
+``__cause__`` or ``__context__``, and no frame on its traceback holds the key.
 """
 
 from __future__ import annotations
@@ -12,64 +20,87 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import aiohttp
+from aiohttp import hdrs
 
-from helpcrunch_async._errors import RequestTimeoutError, TransportError
+from helpcrunch_async._core.retry import Failure, parse_retry_after
+from helpcrunch_async._errors import ClientClosedError
 
 if TYPE_CHECKING:
     from types import SimpleNamespace
 
-    from multidict import CIMultiDictProxy
     from yarl import URL
 
+    from helpcrunch_async._core.secret import Secret
     from helpcrunch_async._shell.budget import RateBudget
 
-__all__ = ["Answer", "Fault", "Transport"]
+__all__ = ["Answer", "Transport"]
 
 # Slot-to-wire delays below this are noise, not worth a log correction.
 _NEGLIGIBLE = 0.0005
 _TOO_MANY = 429
 
 
-@dataclass(slots=True)
+class _PausedTooLong(Exception):  # noqa: N818 -- a carrier inside the transport, never raised out
+    """The budget's pause outlasts ``max_rate_limit_wait``: the attempt is not sent."""
+
+    def __init__(self, left: float) -> None:
+        super().__init__(left)
+        self.left = left
+
+
+@dataclass(slots=True, repr=False)
 class Answer:
-    """One answer from the server: what the client's decisions need, nothing more."""
+    """What one call of `Transport.send` gave: an answer, or why there was none.
 
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
-    # The budget's stamp of the attempt that produced this answer.
-    sent_at: float
-    # Attempts on the wire for this call (aiohttp may repeat one).
-    attempts: int
+    ``status`` is None when no complete answer came; ``failure`` then says why
+    and ``detail`` describes it (scrubbed of the key). ``attempts`` counts the
+    attempts on the wire (aiohttp may repeat one). For a 429, ``retry_after`` is
+    the server's ``Retry-After`` and ``pause`` the seconds the budget now holds
+    every request; for a `Failure.PAUSED` call ``pause`` is what was left of it.
+    The ``repr`` shows no body: a body may echo what it should not.
+    """
 
+    status: int | None = None
+    body: bytes = b""
+    attempts: int = 0
+    failure: Failure | None = None
+    detail: str = ""
+    retry_after: float | None = None
+    pause: float = 0.0
 
-class Fault(Exception):  # noqa: N818 -- a carrier, never seen by callers
-    """A failed call: the public error to raise if retries are spent, and its attempts."""
-
-    def __init__(self, error: TransportError, *, attempts: int) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.attempts = attempts
+    def __repr__(self) -> str:
+        return (
+            f"Answer(status={self.status}, failure={self.failure}, attempts={self.attempts}, "
+            f"body=<{len(self.body)} bytes>)"
+        )
 
 
 @dataclass(slots=True)
-class _Attempts:
+class _Attempt:
+    """The latest attempt of one send, as the middleware saw it."""
+
     count: int = 0
     # The budget's stamp, and our clock when the slot was granted.
     sent_at: float = 0.0
     admitted: float = 0.0
+    # The end of this attempt on the loop's clock: headers and body together.
+    deadline: float = field(default=0.0)
+    retry_after: float | None = None
+    pause: float = 0.0
 
 
 class Transport:
     """Send one request at a time through the budget; own or borrow the session.
 
-    ``timeout`` bounds each attempt from the moment it has its slot: connecting,
-    sending and reading the whole body. Time spent waiting for a slot is never
-    counted against it.
+    ``timeout`` bounds each attempt end to end from the moment it has its slot:
+    connecting, sending, the headers and the whole body together. Time spent
+    waiting for a slot is never counted against it. ``max_pause`` is
+    ``max_rate_limit_wait``: a send that would start inside a longer 429 pause
+    is not made.
     """
 
     def __init__(
@@ -77,28 +108,44 @@ class Transport:
         *,
         budget: RateBudget,
         timeout: float,
+        secret: Secret,
+        user_agent: str,
         session: aiohttp.ClientSession | None = None,
-        secret: str = "",
+        max_pause: float | None = None,
     ) -> None:
         self._budget = budget
         self._timeout = timeout
+        self._secret = secret
+        self._user_agent = user_agent
+        self._max_pause = max_pause
         self._session = session
         self._owns_session = session is None
         self._closed = False
-        self._secret = secret
-        # Per-attempt bounds only: aiohttp's total timeout would count slot waits.
+        # Attempts waiting for a slot, and whether a long pause made them give up.
+        self._waiting: dict[asyncio.Task[object], list[float]] = {}
+        # Per-attempt bounds are ours (see `_admit`): aiohttp's total would count slot waits.
         self._client_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeout, sock_read=timeout
         )
 
     @property
-    def budget(self) -> RateBudget:
-        """The rate budget every attempt goes through."""
-        return self._budget
+    def secret(self) -> Secret:
+        """The API key, for scrubbing what the wire sends back."""
+        return self._secret
+
+    def _headers_for(self, payload: bytes | None) -> dict[str, str]:
+        # The key is not among them: the middleware adds it at the last moment.
+        headers: dict[str, str] = {
+            hdrs.ACCEPT: "application/json",
+            hdrs.USER_AGENT: self._user_agent,
+        }
+        if payload is not None:
+            headers[hdrs.CONTENT_TYPE] = "application/json"
+        return headers
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._closed:
-            raise RuntimeError("this HelpCrunch client is closed; create a new one")
+            raise ClientClosedError("this HelpCrunch client is closed; create a new one")
         if self._session is None:
             # More connections than concurrent requests: a request that has its
             # slot must never wait for a connection, or it would reach the
@@ -115,56 +162,110 @@ class Transport:
             self._owns_session = True
         return self._session
 
-    async def request(self, method: str, url: URL, headers: dict[str, str]) -> Answer:
-        """Send one request and read its whole body; raise TransportError on faults."""
+    async def send(self, method: str, url: URL, payload: bytes | None = None) -> Answer:
+        """Send one request (with a JSON ``payload``, if given) and read its whole body.
+
+        Returns what came, and never raises for a fault: a failed attempt is an
+        `Answer` whose ``failure`` says what went wrong.
+        """
         session = self._ensure_session()
-        attempts = _Attempts()
-        on_answered = getattr(self._budget, "on_answered", None)
-
-        async def admit(
-            req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
-        ) -> aiohttp.ClientResponse:
-            attempts.sent_at = await self._budget.acquire()
-            attempts.admitted = time.monotonic()
-            attempts.count += 1
-            async with asyncio.timeout(self._timeout):
-                response = await handler(req)
-            if on_answered is not None:
-                delay = time.monotonic() - attempts.admitted
-                await on_answered(attempts.sent_at, delay, response.status == _TOO_MANY)
-            return response
-
+        if self._max_pause is not None:
+            left = self._budget.pause_left()
+            if left > self._max_pause:
+                return Answer(failure=Failure.PAUSED, pause=left)
+        attempt = _Attempt()
+        failure: Failure
         try:
             async with session.request(
                 method,
                 url,
-                headers=headers,
+                headers=self._headers_for(payload),
+                data=payload,
                 timeout=self._client_timeout,
-                middlewares=(admit,),
+                middlewares=(self._admit_for(attempt),),
                 allow_redirects=False,
-                trace_request_ctx=attempts,
+                trace_request_ctx=attempt,
             ) as response:
-                async with asyncio.timeout(self._timeout):
+                async with asyncio.timeout_at(attempt.deadline):
                     body = await response.read()
                 return Answer(
                     status=response.status,
-                    headers=response.headers,
                     body=body,
-                    sent_at=attempts.sent_at,
-                    attempts=attempts.count,
+                    attempts=attempt.count,
+                    retry_after=attempt.retry_after,
+                    pause=attempt.pause,
                 )
+        except _PausedTooLong as paused:
+            return Answer(attempts=attempt.count, failure=Failure.PAUSED, pause=paused.left)
         except TimeoutError:
-            error: TransportError = RequestTimeoutError(
-                f"{method} {_path(url)}: no complete answer within {self._timeout:g} s"
-            )
-            raise Fault(error, attempts=attempts.count) from None
+            failure, detail = Failure.TIMEOUT, f"no complete answer within {self._timeout:g} s"
         except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
-            # `from None`: aiohttp's exceptions carry the request's headers, and
-            # with them the Authorization header.
-            error = TransportError(
-                f"{method} {_path(url)}: {type(exc).__name__}: {self._scrub(str(exc))}"
-            )
-            raise Fault(error, attempts=attempts.count) from None
+            failure = Failure.CONNECTION
+            detail = f"{type(exc).__name__}: {self._secret.scrub(str(exc))}"
+        # Out of the except blocks: nothing built from here on has aiohttp's
+        # exception as its context.
+        return Answer(attempts=attempt.count, failure=failure, detail=detail)
+
+    def _admit_for(self, attempt: _Attempt) -> aiohttp.ClientMiddlewareType:
+        """Return the middleware every attempt of one send passes: slot, header, budget calls."""
+        budget = self._budget
+
+        async def admit(
+            req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+        ) -> aiohttp.ClientResponse:
+            attempt.sent_at = await self._acquire()
+            attempt.admitted = time.monotonic()
+            attempt.deadline = asyncio.get_running_loop().time() + self._timeout
+            attempt.count += 1
+            req.headers[hdrs.AUTHORIZATION] = self._secret.bearer()
+            async with asyncio.timeout_at(attempt.deadline):
+                response = await handler(req)
+            limited = response.status == _TOO_MANY
+            await budget.on_answered(attempt.sent_at, time.monotonic() - attempt.admitted, limited)
+            if limited:
+                attempt.retry_after = parse_retry_after(
+                    response.headers.get(hdrs.RETRY_AFTER), now=time.time()
+                )
+                attempt.pause = await budget.on_rate_limited(attempt.sent_at, attempt.retry_after)
+                if self._max_pause is not None and attempt.pause > self._max_pause:
+                    self._release_waiters(attempt.pause)
+            else:
+                await budget.on_success(attempt.sent_at)
+            return response
+
+        return admit
+
+    async def _acquire(self) -> float:
+        """Wait for a slot; give up with `_PausedTooLong` if a long 429 pause starts meanwhile.
+
+        While it waits, the attempt is listed in ``_waiting``; an answer of
+        this transport that starts a pause beyond ``max_rate_limit_wait``
+        cancels every listed wait (then uncancels it, as ``asyncio.timeout``
+        does), so calls queued for a slot fail at once too. A cancelled
+        acquire takes no slot.
+        """
+        if self._max_pause is None:
+            return await self._budget.acquire()
+        task = asyncio.current_task()
+        assert task is not None  # noqa: S101 -- a middleware runs in a task
+        seen: list[float] = []
+        self._waiting[task] = seen
+        try:
+            return await self._budget.acquire()
+        except asyncio.CancelledError:
+            # Ours only if no one else cancelled the task meanwhile.
+            if seen and task.uncancel() == 0:
+                raise _PausedTooLong(seen[0]) from None
+            raise
+        finally:
+            del self._waiting[task]
+
+    def _release_waiters(self, pause: float) -> None:
+        """Make every attempt still waiting for a slot give up: a pause of ``pause`` s began."""
+        for task, seen in self._waiting.items():
+            if not seen:
+                seen.append(pause)
+                task.cancel()
 
     async def _headers_sent(
         self,
@@ -175,24 +276,14 @@ class Transport:
         # Only our own session carries this hook: with a caller's session the
         # cap's margin alone covers the time from slot to wire.
         del session, params
-        attempts = context.trace_request_ctx
-        on_sent = getattr(self._budget, "on_sent", None)
-        if isinstance(attempts, _Attempts) and on_sent is not None:
-            delay = time.monotonic() - attempts.admitted
+        attempt = context.trace_request_ctx
+        if isinstance(attempt, _Attempt):
+            delay = time.monotonic() - attempt.admitted
             if delay > _NEGLIGIBLE:
-                await on_sent(attempts.sent_at, delay)
+                await self._budget.on_sent(attempt.sent_at, delay)
 
     async def aclose(self) -> None:
         """Refuse further requests; close the session if this transport created it."""
         self._closed = True
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
-
-    def _scrub(self, text: str) -> str:
-        if self._secret and self._secret in text:
-            text = text.replace(self._secret, "***")
-        return text
-
-
-def _path(url: URL) -> str:
-    return url.path_qs

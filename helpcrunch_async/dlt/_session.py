@@ -57,16 +57,16 @@ class CountingBudget:
         return await self._inner.on_rate_limited(sent_at, retry_after)
 
     async def on_sent(self, sent_at: float, delay: float) -> None:
-        """Pass a late send on, if the inner budget wants it."""
-        hook = getattr(self._inner, "on_sent", None)
-        if hook is not None:
-            await hook(sent_at, delay)
+        """Pass a late send on."""
+        await self._inner.on_sent(sent_at, delay)
 
     async def on_answered(self, sent_at: float, delay: float, rate_limited: bool) -> None:
-        """Pass a late answer on, if the inner budget wants it."""
-        hook = getattr(self._inner, "on_answered", None)
-        if hook is not None:
-            await hook(sent_at, delay, rate_limited)
+        """Pass a late answer on."""
+        await self._inner.on_answered(sent_at, delay, rate_limited)
+
+    def pause_left(self) -> float:
+        """Return the inner budget's pause still to run."""
+        return self._inner.pause_left()
 
 
 class SharedClient:

@@ -250,10 +250,12 @@ class Dataset:
     def find(self, customer_id: int) -> int | None:
         """Return the reference of the live customer with ``customer_id``, or None."""
         index, _ = divmod(customer_id - FIRST_ID, ID_STRIDE)
-        if 0 <= index < self.size and self.base_id(index) == customer_id:
-            if self._deleted is not None and self._deleted[index]:
-                return None
+        live = (
+            self._deleted is None or not self._deleted[index] if 0 <= index < self.size else False
+        )
+        if live and self.base_id(index) == customer_id:
             return index
+        # Inserted customers, and visited base ones (stored again under their own id).
         return self._inserted_ids.get(customer_id)
 
     def customer_json(self, customer_id: int) -> bytes | None:

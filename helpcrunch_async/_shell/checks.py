@@ -1,0 +1,117 @@
+"""Dropping items seen twice, and telling a complete listing from one that stopped short.
+
+Shell code over `_core.idset.IdSet` and the plan's totals: `Dedup` keeps a
+listing's ids, `check_complete` raises `IncompleteScanError` when a finished
+listing fell short of its total with no drift to explain it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from helpcrunch_async._core.idset import IdSet
+from helpcrunch_async._core.paging import unexplained_missing
+from helpcrunch_async._errors import IncompleteScanError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from helpcrunch_async._core.paging import ScanPlan, Shortfall
+
+__all__ = ["Dedup", "check_complete", "repeating_error"]
+
+T = TypeVar("T")
+
+# Pages in a row that bring only items seen before, with a total that did not
+# grow, before a scan calls the server's answers a loop rather than drift.
+_REPEATS = 3
+
+
+class Dedup(Generic[T]):
+    """Items of one listing seen before, and the checks that need them."""
+
+    __slots__ = ("_ids", "_key", "_repeats", "_repeats_total", "duplicates", "yielded")
+
+    def __init__(self, key: Callable[[T], int]) -> None:
+        self._key = key
+        self._ids = IdSet()
+        self._repeats = 0
+        self._repeats_total: int | None = None
+        self.duplicates = 0
+        self.yielded = 0
+
+    def fresh(self, items: Sequence[T]) -> list[T]:
+        """Return the items not seen before, in order, and count the rest."""
+        key = self._key
+        new = self._ids.add_many([key(item) for item in items])
+        fresh = [item for item, is_new in zip(items, new, strict=True) if is_new]
+        self.duplicates += len(items) - len(fresh)
+        self.yielded += len(fresh)
+        return fresh
+
+    def repeating(self, items: Sequence[T], fresh: Sequence[T], total: int | None) -> bool:
+        """Whether the server serves seen items again and again instead of the next ones.
+
+        Pages in a row with items but nothing new, while the total did not grow:
+        one such page for a listing without a total (the server ignores the
+        offset and serves the whole list again), `_REPEATS` otherwise.
+        """
+        if fresh or not items:
+            self._repeats, self._repeats_total = 0, total
+            return False
+        self._repeats += 1
+        if total is None:
+            return True
+        grew = self._repeats_total is not None and total > self._repeats_total
+        return self._repeats >= _REPEATS and not grew
+
+
+def check_complete(plan: ScanPlan[Any], dedup: Dedup[Any], *, noun: str, where: str = "") -> None:
+    """Raise `IncompleteScanError` if a finished listing fell short of its total.
+
+    ``where`` names the listing in the message (a fan-out's chat).
+    """
+    shortfall = plan.shortfall
+    if shortfall is not None:
+        raise _incomplete(shortfall, noun=noun, where=where)
+    lost = unexplained_missing(
+        total=plan.total,
+        start=plan.start,
+        yielded=dedup.yielded,
+        duplicates=dedup.duplicates,
+        largest_total=plan.largest_total,
+    )
+    if lost:
+        total = plan.total
+        raise IncompleteScanError(
+            f"{where}the scan yielded {dedup.yielded} {noun} from offset {plan.start}, "
+            f"{lost} fewer than the server's total of {total} counts, and no drift the scan "
+            f"saw ({dedup.duplicates} duplicates, the total at most {plan.largest_total}) "
+            "explains them",
+            missing=lost,
+            at_offset=plan.head,
+            total=total,
+        )
+
+
+def repeating_error(plan: ScanPlan[Any], *, noun: str, where: str = "") -> IncompleteScanError:
+    """Return the error for a server that serves the same items again (see `Dedup`)."""
+    head, total = plan.head, plan.total or 0
+    return IncompleteScanError(
+        f"{where}the server served {noun} already yielded, page after page, from offset "
+        f"{head}, while its total of {total} counts {max(0, total - head)} more",
+        missing=max(0, total - head),
+        at_offset=head,
+        total=plan.total,
+    )
+
+
+def _incomplete(shortfall: Shortfall, *, noun: str, where: str) -> IncompleteScanError:
+    return IncompleteScanError(
+        f"{where}the server's total counts {shortfall.total} {noun}, but it served none "
+        f"from offset {shortfall.at_offset} on, asked again: {shortfall.missing} {noun} "
+        "are missing",
+        missing=shortfall.missing,
+        at_offset=shortfall.at_offset,
+        total=shortfall.total,
+    )

@@ -1,0 +1,407 @@
+"""The emulator's POST /customers/search and POST /chats/search over loopback HTTP.
+
+The brute-force filters below are written from customers-search.md, independently of
+the emulator's code, and compared with what the server answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import pytest
+from emulator_api import api
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpcrunch_async.testing import CHAT_FIELDS, CUSTOMER_FIELDS, Emulator, ThreadedEmulator
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+pytestmark = pytest.mark.timeout(120)
+
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    ">": operator.gt,
+    "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
+    "~": lambda actual, wanted: wanted in actual,
+}
+OPERATORS = {
+    "int": ["=", "!=", ">", "<", ">=", "<="],
+    "date": ["=", "!=", ">", "<", ">=", "<="],
+    "string": ["=", "!=", "~", "!~"],
+    "tags": ["="],
+}
+
+
+def holds(op: str, actual: Any, wanted: Any) -> bool:
+    if op in ("!=", "!~"):
+        return not holds("=" if op == "!=" else "~", actual, wanted)
+    if actual is None:
+        return False
+    if isinstance(wanted, list):  # tags: all of them
+        return {w if isinstance(w, str) else w["name"] for w in wanted} <= set(actual)
+    if isinstance(actual, list):  # chats.agents: any of them
+        return any(holds(op, member, wanted) for member in actual)
+    return COMPARE[op](actual, wanted)
+
+
+def customer_value(customer: dict[str, Any], field: str) -> Any:
+    name = field.removeprefix("customers.")
+    if name in ("city", "countryCode", "regionCode"):
+        return customer["location"][name]
+    if name == "tagsData":
+        return [tag["name"] for tag in customer["tags"]]
+    return customer.get(name)  # the messenger ids: no customer has one
+
+
+def brute_force(
+    items: list[dict[str, Any]],
+    body: dict[str, Any],
+    value: Callable[[dict[str, Any], str], Any],
+) -> tuple[int, list[int]]:
+    filters = body.get("filter", [])
+    combine = any if body.get("comparison", "AND").upper() == "OR" else all
+    found = [
+        item
+        for item in items
+        if not filters
+        or combine(holds(f["operator"], value(item, f["field"]), f["value"]) for f in filters)
+    ]
+    sort = body.get("sort")
+
+    def key(item: dict[str, Any]) -> tuple[int, int]:
+        if sort is None:
+            return (0, item["id"])
+        stamp = value(item, sort)
+        return (-1 if stamp is None else stamp, item["id"])
+
+    found.sort(key=key, reverse=body.get("order", "asc").lower() == "desc")
+    offset, limit = body.get("offset", 0), body.get("limit", 100)
+    return len(found), [item["id"] for item in found[offset : offset + limit]]
+
+
+def post(emu: ThreadedEmulator, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    async def call() -> tuple[int, Any]:
+        async with api(emu.emulator) as client:
+            status, raw = await client.raw("POST", path, json=body)
+            return status, raw
+
+    status, raw = asyncio.run(call())
+    return status, msgspec.json.decode(raw)
+
+
+def values_strategy(
+    items: list[dict[str, Any]],
+    fields: Mapping[str, str],
+    value: Callable[[dict[str, Any], str], Any],
+) -> st.SearchStrategy[dict[str, Any]]:
+    @st.composite
+    def one(draw: st.DrawFn) -> dict[str, Any]:
+        field = draw(st.sampled_from(sorted(fields)))
+        kind = fields[field]
+        op = draw(st.sampled_from(OPERATORS[kind]))
+        seen = [value(item, field) for item in items]
+        if kind == "tags":
+            names = sorted({n for tags in seen for n in tags})
+            chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=2))
+            wanted: Any = draw(st.sampled_from([chosen, [{"name": n} for n in chosen]]))
+        elif kind == "string":
+            texts = sorted({s for s in seen if isinstance(s, str)} | {"zz-nothing"})
+            text = draw(st.sampled_from(texts))
+            if op in ("~", "!~"):
+                start = draw(st.integers(0, max(len(text) - 1, 0)))
+                text = text[start : start + draw(st.integers(1, 4))]
+            wanted = text
+        else:
+            numbers = sorted({n for n in seen if isinstance(n, int)} | {0})
+            wanted = draw(st.sampled_from(numbers)) + draw(st.sampled_from([-1, 0, 0, 1]))
+        return {"field": field, "operator": op, "value": wanted}
+
+    return one()
+
+
+def search_bodies(
+    items: list[dict[str, Any]],
+    fields: Mapping[str, str],
+    sorts: list[str | None],
+    value: Callable[[dict[str, Any], str], Any],
+) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {
+            "filter": st.lists(values_strategy(items, fields, value), min_size=1, max_size=3),
+            "comparison": st.sampled_from(["AND", "OR", "and"]),
+            "order": st.sampled_from(["asc", "desc", "DESC"]),
+            "offset": st.integers(0, 30),
+            "limit": st.integers(1, 100),
+        },
+        optional={"sort": st.sampled_from(sorts)},
+    ).map(lambda body: {k: v for k, v in body.items() if v is not None})
+
+
+def test_customer_search_equals_a_brute_force_filter_of_the_truth() -> None:
+    with ThreadedEmulator(customers=300, seed=11) as emu:
+        truth = emu.truth_customers()
+        by_id = {c["id"]: c for c in truth}
+        fields = CUSTOMER_FIELDS
+        sorts: list[str | None] = [None, "customers.firstSeen", "customers.lastSeen"]
+
+        @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(body=search_bodies(truth, fields, sorts, customer_value))
+        def check(body: dict[str, Any]) -> None:
+            status, answer = post(emu, "/customers/search", body)
+            assert status == 200, answer
+            total, ids = brute_force(truth, body, customer_value)
+            assert answer["total"] == total
+            assert [c["id"] for c in answer["data"]] == ids
+            assert answer["data"] == [by_id[i] for i in ids]
+
+        check()
+
+
+def chat_value_of(emu: ThreadedEmulator) -> Callable[[dict[str, Any], str], Any]:
+    tags = {c["id"]: [t["name"] for t in c["tags"]] for c in emu.truth_customers()}
+    updated = {c["id"]: emu.emulator.chat_updated_at(c["id"]) for c in emu.truth_chats()}
+
+    def ref(chat: dict[str, Any], key: str) -> Any:
+        return None if chat[key] is None else chat[key]["id"]
+
+    special: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "assignee": lambda chat: ref(chat, "assignee"),
+        "department": lambda chat: ref(chat, "department"),
+        "agents": lambda chat: [a["id"] for a in chat["agents"]],
+        "customer": lambda chat: chat["customer"]["id"],
+        "customer.email": lambda chat: chat["customer"]["email"],
+        "customer.userId": lambda chat: chat["customer"]["userId"],
+        "customer.tagsData": lambda chat: tags[chat["customer"]["id"]],
+        "updatedAt": lambda chat: updated[chat["id"]],
+    }
+
+    def value(chat: dict[str, Any], field: str) -> Any:
+        name = field.removeprefix("chats.")
+        return special[name](chat) if name in special else chat[name]
+
+    return value
+
+
+def test_chat_search_equals_a_brute_force_filter_of_the_truth() -> None:
+    with ThreadedEmulator(customers=60, chats=150, agents=5, departments=3, seed=4) as emu:
+        emu.add_chats(3)
+        emu.close_chat(emu.expected_chat_ids()[0])
+        truth = emu.truth_chats()
+        value = chat_value_of(emu)
+        sorts: list[str | None] = [
+            None,
+            "chats.createdAt",
+            "chats.lastCustomerMessageAt",
+            "chats.lastMessageAt",
+            "chats.closedAt",
+        ]
+
+        @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(body=search_bodies(truth, CHAT_FIELDS, sorts, value))
+        def check(body: dict[str, Any]) -> None:
+            status, answer = post(emu, "/chats/search", body)
+            assert status == 200, answer
+            total, ids = brute_force(truth, body, value)
+            assert answer["total"] == total
+            assert [c["id"] for c in answer["data"]] == ids
+
+        check()
+
+
+async def search(emu: Emulator, path: str, body: dict[str, Any]) -> Any:
+    async with api(emu) as client:
+        return await client.post(path, body)
+
+
+def where(*filters: tuple[str, str, Any], **rest: Any) -> dict[str, Any]:
+    return {"filter": [{"field": f, "operator": o, "value": v} for f, o, v in filters], **rest}
+
+
+async def test_each_operator_on_each_type() -> None:
+    async with Emulator(customers=400, seed=2) as emu:
+        truth = emu.truth_customers()
+        some = next(
+            c
+            for c in truth
+            if c["email"] and c["firstSeen"] and c["location"]["city"] and len(c["tags"]) >= 2
+        )
+        cases: list[tuple[str, str, Any]] = [
+            ("customers.id", "=", some["id"]),
+            ("customers.id", "!=", some["id"]),
+            ("customers.id", ">", some["id"]),
+            ("customers.id", "<=", some["id"]),
+            ("customers.lastSeen", ">=", some["lastSeen"]),
+            ("customers.lastSeen", "<", some["lastSeen"]),
+            ("customers.firstSeen", "=", some["firstSeen"]),
+            ("customers.email", "=", some["email"]),
+            ("customers.email", "~", "example"),
+            ("customers.email", "!~", "example"),
+            ("customers.city", "=", some["location"]["city"]),
+            ("customers.name", "!=", some["name"]),
+            ("customers.tagsData", "=", [t["name"] for t in some["tags"]]),
+            ("customers.tagsData", "=", [{"name": t["name"]} for t in some["tags"][:1]]),
+        ]
+        for case in cases:
+            body = where(case, limit=100)
+            answer = await search(emu, "/customers/search", body)
+            total, ids = brute_force(truth, body, customer_value)
+            assert answer["total"] == total, case
+            assert [c["id"] for c in answer["data"]] == ids, case
+            assert 0 < total < len(truth), f"{case} should split the account"
+        both = [t["name"] for t in some["tags"][:2]]
+        all_tags = await search(emu, "/customers/search", where(("customers.tagsData", "=", both)))
+        assert all(set(both) <= {t["name"] for t in c["tags"]} for c in all_tags["data"])
+        either = where(
+            ("customers.tagsData", "=", both[:1]),
+            ("customers.tagsData", "=", both[1:]),
+            comparison="OR",
+        )
+        assert (await search(emu, "/customers/search", either))["total"] > all_tags["total"]
+
+
+@pytest.mark.parametrize(
+    ("condition", "path"),
+    [
+        (("customers.id", "=", "100007"), "filter[1].value"),
+        (("customers.id", "=", True), "filter[1].value"),
+        (("customers.lastSeen", ">=", "18 Jun 2020"), "filter[1].value"),
+        (("customers.email", "=", 5), "filter[1].value"),
+        (("customers.id", "~", 5), "filter[1].operator"),
+        (("customers.email", ">", "a"), "filter[1].operator"),
+        (("customers.tagsData", "!=", ["Lead"]), "filter[1].operator"),
+        (("customers.tagsData", "=", []), "filter[1].value"),
+        (("customers.createdAt", ">", 5), "filter[1].field"),
+    ],
+)
+async def test_a_wrong_filter_is_a_400_that_names_it(
+    condition: tuple[str, str, Any], path: str
+) -> None:
+    body = where(("customers.id", ">", 1), condition)
+    async with Emulator(customers=10) as emu, api(emu) as client:
+        old = await client.error("POST", "/customers/search", 400, json=body)
+        assert old == [{"code": "validation_error", "message": f"{path} value is invalid"}]
+        emu.configure(error_style="new")
+        new = await client.error("POST", "/customers/search", 400, json=body)
+        assert new[0] == {"code": "invalid_request", "message": "Invalid request"}
+        assert [entry["code"] for entry in new[1:]] == [path]
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"comparison": "XOR"}, "comparison"),
+        ({"limit": 101}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"sort": "customers.name"}, "sort"),
+        ({"order": "up"}, "order"),
+        ({"filter": {"field": "customers.id"}}, "filter"),
+    ],
+)
+async def test_a_wrong_body_key_is_a_400_that_names_it(body: dict[str, Any], path: str) -> None:
+    async with Emulator(customers=10, error_style="new") as emu, api(emu) as client:
+        errors = await client.error("POST", "/customers/search", 400, json=body)
+        assert [entry["code"] for entry in errors] == ["invalid_request", path]
+
+
+@pytest.mark.parametrize(
+    ("placement", "keys"),
+    [("total", {"total"}), ("meta", {"meta"}), ("both", {"total", "meta"}), ("none", set())],
+)
+async def test_the_search_total_goes_where_configured(placement: str, keys: set[str]) -> None:
+    body = where(("customers.id", ">", 100_050))
+    async with Emulator(customers=50, chats=20) as emu, api(emu) as client:
+        emu.configure(customers_search_total=placement, chats_search_total=placement)
+        for path in ("/customers/search", "/chats/search"):
+            answer = await client.post(path, body if path == "/customers/search" else {})
+            assert set(answer) == {"data"} | keys
+            expected = (
+                sum(c["id"] > 100_050 for c in emu.truth_customers())
+                if path == "/customers/search"
+                else 20
+            )
+            if "total" in keys:
+                assert answer["total"] == expected
+            if "meta" in keys:
+                assert answer["meta"] == {"total": expected}
+
+
+async def test_an_id_range_count_on_the_benchmark_account_needs_no_per_customer_arrays() -> None:
+    async with Emulator(customers=754_698) as emu, api(emu) as client:
+        low, high = 2_000_000, 2_001_400
+        body = where(("customers.id", ">=", low), ("customers.id", "<", high), limit=100)
+        first = await client.post("/customers/search", body)
+        second = await client.post("/customers/search", {**body, "offset": 100})
+        ids = [c["id"] for c in first["data"] + second["data"]]
+        assert first["total"] == len(ids) == second["total"]
+        assert 150 < len(ids) < 250
+        assert ids == sorted(ids)
+        assert all(low <= i < high for i in ids)
+        assert ids[0] == min(i for i in ids)
+        assert emu.dataset._first_seen is None, "no timestamp array was built"
+        gap_before = await client.post(
+            "/customers/search", where(("customers.id", "<", low), limit=1, order="desc")
+        )
+        assert gap_before["data"][0]["id"] < ids[0]
+        assert (
+            gap_before["total"]
+            + first["total"]
+            + (
+                await client.post("/customers/search", where(("customers.id", ">=", high), limit=1))
+            )["total"]
+            == 754_698
+        )
+
+
+async def test_a_visit_moves_a_customer_in_the_last_seen_order_and_in_search() -> None:
+    async with Emulator(customers=500, seed=9) as emu, api(emu) as client:
+        old = emu.expected_ids("customers.lastSeen", "asc")[10]
+        before = emu.customer(old)
+        assert before is not None
+        assert emu.visit([old]) == [old]
+        after = emu.customer(old)
+        assert after is not None
+        assert after["lastSeen"] > max(
+            c["lastSeen"] or 0 for c in emu.truth_customers() if c["id"] != old
+        )
+        assert {**after, "lastSeen": before["lastSeen"]} == before
+        assert emu.total == 500
+        newest = await client.get("/customers", sort="customers.lastSeen", order="desc", limit=1)
+        assert newest["data"] == [after]
+        found = await client.post(
+            "/customers/search",
+            where(("customers.lastSeen", ">=", after["lastSeen"]), sort="customers.lastSeen"),
+        )
+        assert found == {"data": [after], "total": 1}
+        visited = emu.visit(count=5)
+        found = await client.post(
+            "/customers/search",
+            where(
+                ("customers.lastSeen", ">=", after["lastSeen"]),
+                sort="customers.lastSeen",
+                order="desc",
+            ),
+        )
+        assert [c["id"] for c in found["data"]] == [*visited[::-1], old]
+
+
+async def test_chat_search_finds_chats_by_update_and_the_docs_numeric_statuses() -> None:
+    async with Emulator(customers=30, chats=60) as emu, api(emu) as client:
+        since = max(emu.chat_updated_at(i) for i in emu.expected_chat_ids()) + 1
+        chat_id = emu.expected_chat_ids()[3]
+        emu.add_messages(chat_id, 1)
+        (new_chat,) = emu.add_chats(1)
+        changed = await client.post(
+            "/chats/search", where(("chats.updatedAt", ">=", since), sort="chats.createdAt")
+        )
+        assert [c["id"] for c in changed["data"]] == [chat_id, new_chat]
+        closed = await client.post("/chats/search", where(("chats.status", "=", "5")))
+        spelled = await client.post("/chats/search", where(("chats.status", "=", "closed")))
+        assert closed == spelled
+        assert closed["total"] > 0
