@@ -254,12 +254,11 @@ def customer_change_searches(
        ascending. ``until`` is one past the highest ``lastSeen`` on the server
        when the scan starts (the shell asks for it: one request), in the
        server's own clock. A visit during the scan gives a customer a
-       ``lastSeen`` at or above ``until``, which takes it *out* of the set: the
-       total changes, and the scan engine's repair windows catch the shift;
+       ``lastSeen`` at or above ``until``, which takes it *out* of the set
+       (the shell reads it by key, `Keyset`, so the leaver shifts nothing);
        that customer is found by the next sync, whose ``since`` is this
        ``until - 1``. Without the bound, a visit would move a customer from the
-       middle of the set to its end without changing the total, and a customer
-       at a window boundary could slip. ``until=None`` (no customer has been
+       middle of the set to its end, past a cursor or an offset. ``until=None`` (no customer has been
        seen since ``since``) skips this search.
     2. If ``after_id`` is given: ``id > after_id``, sorted by ``firstSeen``
        ascending (customers never seen have no ``lastSeen``, so search 1 cannot
@@ -302,9 +301,10 @@ def chat_change_searches(*, since: int, overlap: int) -> list[ChangeSearch]:
        ``updatedAt`` is left empty.
 
     Both sorted by ``createdAt`` ascending, which never changes for a chat: a
-    change during the scan adds a chat to set 1 at its old place (a total
-    change, which the scan's repair windows handle) and never moves one
-    inside the set, so no upper bound is needed. Chat ids cannot be searched;
+    change during the scan adds a chat to set 1 at its old place and never
+    moves one inside the set, so no upper bound is needed; the shell reads them
+    by key (`Keyset`), so a chat joining behind the cursor shifts nothing (it
+    is the next sync's). Chat ids cannot be searched;
     the shell reads the newest chats above ``after_id`` from ``GET /chats``.
     """
     if overlap < 0:

@@ -152,8 +152,13 @@ def iter_changed_customers(
     ``until`` (default: one past the server's highest ``lastSeen``, asked for
     first) bounds the ``lastSeen`` search above; a customer who visits during
     the scan is found by the next call, whose ``since`` is ``until - 1``. See
-    `customer_change_searches` for why nothing slips. Arguments are checked
-    here, before any request; close the iterator (``aclose``) to stop early.
+    `customer_change_searches` for the searches. The ``lastSeen`` search is
+    read a page at a time by key (`Keyset`), not by the scan engine's offsets:
+    visits take customers out of its window while it is read, which shifts
+    offsets under a concurrent scan and could let one slip. The requests still
+    go through the client's one cap and its retries; the ``id`` search uses the
+    scan engine. Arguments are checked here, before any request; close the
+    iterator (``aclose``) to stop early.
     """
     _check_changes(since, after_id, overlap)
     if until is not None:
@@ -286,7 +291,9 @@ def iter_changed_chats(
     chats above it from the newest end of ``GET /chats`` (sorted by
     ``createdAt`` descending, read a page at a time until an id at or below
     ``after_id``), which catches new chats whatever their timestamps say.
-    Arguments are checked here, before any request.
+    The searches are read by key (`Keyset` on ``createdAt``): updates bring
+    chats into the ``updatedAt`` set while it is read. Arguments are checked
+    here, before any request.
     """
     _check_changes(since, after_id, overlap)
     return _changed_chats(chats, since, after_id, overlap)
