@@ -258,8 +258,8 @@ def customer_change_searches(
        (the shell reads it by key, `Keyset`, so the leaver shifts nothing);
        that customer is found by the next sync, whose ``since`` is this
        ``until - 1``. Without the bound, a visit would move a customer from the
-       middle of the set to its end, past a cursor or an offset. ``until=None`` (no customer has been
-       seen since ``since``) skips this search.
+       middle of the set to its end, past a cursor or an offset.
+       ``until=None`` (no customer seen since ``since``) skips this search.
     2. If ``after_id`` is given: ``id > after_id``, sorted by ``firstSeen``
        ascending (customers never seen have no ``lastSeen``, so search 1 cannot
        find them). ``firstSeen`` is set once, and new customers come with the
