@@ -1,4 +1,4 @@
-"""The ``helpcrunch-async`` command: ``export``, ``demo`` and ``emulator``.
+"""The ``helpcrunch-async`` command: ``export``, ``sync``, ``demo`` and ``emulator``.
 
 This module turns options into an `ExportOptions` (reading the API key from the
 environment or a file, never echoing it) and a run's outcome into an exit code
@@ -15,12 +15,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._core.filters import COMPARISONS
 from ._core.params import DEFAULT_BASE_URL, ORDERS, check_base_url
 from ._export import exit_codes as codes
-from ._export.checkpoint import FORMATS, ExportSettings, Format
+from ._export.chat_list import digest_of_ids, read_chat_ids
+from ._export.checkpoint import FORMATS, ExportRefusedError, ExportSettings, Format
 from ._export.progress import MIN_INTERVAL, check_interval
 from ._export.run import ExportOptions, run_export
-from ._export.sources import SOURCES
+from ._export.sources import SOURCES, check_filters
 from ._export.stopping import ignore_late_signals
 from .dlt import command as sync_cli
 
@@ -47,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["emulator"]:
         return _emulator_command(argv[1:])
     try:
-        return _run(argv)
+        return _run(argv, as_program=as_program)
     finally:
         if as_program:
             # The command has said how it ended: a Ctrl-C while the interpreter
@@ -55,13 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             ignore_late_signals()
 
 
-def _run(argv: list[str]) -> int:
+def _run(argv: list[str], *, as_program: bool) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         # argparse exits 2 on a usage error and 0 after --help.
         return exc.code if isinstance(exc.code, int) else codes.USAGE
+    args.as_program = as_program
     try:
         command: int = args.command(args)
     except KeyboardInterrupt:
@@ -155,6 +158,36 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
         action="store_true",
         help="open the CSV with a byte-order mark, which Excel needs for non-ASCII text",
     )
+    if source.searchable:
+        search = parser.add_argument_group("search")
+        search.add_argument(
+            "--filter",
+            nargs=3,
+            action="append",
+            metavar=("FIELD", "OP", "VALUE"),
+            help=(
+                f"read {source.name} search: e.g. --filter {source.name}.createdAt '>=' "
+                "2026-01-01T00:00:00+00:00 (repeatable; dates as unix seconds or ISO 8601 "
+                "with an offset, tags as names separated by commas)"
+            ),
+        )
+        search.add_argument(
+            "--comparison",
+            choices=COMPARISONS,
+            default="AND",
+            help="AND: every filter holds, OR: any (default: %(default)s)",
+        )
+    else:
+        parser.set_defaults(filter=None, comparison="AND")
+    if source.grouped:
+        output.add_argument(
+            "--chats",
+            type=Path,
+            metavar="IDS",
+            help="export the messages of these chats only: a file of chat ids, one per line",
+        )
+    else:
+        parser.set_defaults(chats=None)
 
     api = parser.add_argument_group("API")
     api.add_argument("--base-url", default=DEFAULT_BASE_URL, help="default: %(default)s")
@@ -167,6 +200,16 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
     api.add_argument("--rate-limit", type=int, default=120, metavar="N", help="requests per period")
     api.add_argument("--rate-period", type=float, default=60.0, metavar="S", help="seconds")
     api.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight")
+    api.add_argument(
+        "--max-rate-limit-wait",
+        type=_seconds_or_none,
+        default=120.0,
+        metavar="S",
+        help=(
+            "a 429 asking to wait longer than S seconds stops the export (exit 5, resumable) "
+            "instead of waiting; 'none': wait as long as asked (default: %(default)s)"
+        ),
+    )
     api.add_argument("--redis-url", metavar="URL", help="share the rate budget through Redis")
     api.add_argument("--redis-key", metavar="NAME", help="the shared budget's key in Redis")
 
@@ -190,10 +233,14 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
 def _export_command(args: argparse.Namespace) -> int:
     try:
         options = _export_options_from(args)
-    except (UsageError, ValueError) as exc:
+    except (UsageError, ValueError, ExportRefusedError) as exc:
         return codes.fail(codes.USAGE, str(exc))
     return run_export(
-        options, progress=args.progress, interval=args.progress_interval, verbose=args.verbose
+        options,
+        progress=args.progress,
+        interval=args.progress_interval,
+        verbose=args.verbose,
+        as_program=args.as_program,
     )
 
 
@@ -207,6 +254,8 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
             raise UsageError(f"{flag} applies to --format csv only")
     if (args.redis_url is None) != (args.redis_key is None):
         raise UsageError("--redis-url and --redis-key go together")
+    filters = tuple((field, op, value) for field, op, value in args.filter or ())
+    chat_ids = None if args.chats is None else tuple(read_chat_ids(args.chats))
     settings = ExportSettings(
         kind=args.kind,
         format=fmt,
@@ -217,7 +266,12 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
         base_url=str(check_base_url(args.base_url)),
         formula_guard=not args.csv_raw,
         excel=args.excel,
+        filters=filters,
+        # Without filters the comparison means nothing: keep it from splitting resumes.
+        comparison=args.comparison if filters else "AND",
+        chats_sha256=None if chat_ids is None else digest_of_ids(chat_ids).sha256,
     )
+    check_filters(settings)
     return ExportOptions(
         out=args.out,
         settings=settings,
@@ -228,7 +282,18 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
         rate_period=args.rate_period,
         concurrency=args.concurrency,
         rate_budget=_redis_budget(args),
+        chat_ids=chat_ids,
+        max_rate_limit_wait=args.max_rate_limit_wait,
     )
+
+
+def _seconds_or_none(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither seconds nor 'none'") from None
 
 
 def _api_key(args: argparse.Namespace) -> str:

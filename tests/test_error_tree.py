@@ -86,6 +86,12 @@ ALLOWED: dict[tuple[str, str], str] = {
         "CLI-internal: the export command turns it into its usage exit code"
     ),
     ("_cli.py", "UsageError"): "CLI-internal: turned into the usage exit code and message",
+    ("_cli.py", "ArgumentTypeError"): (
+        "argparse's protocol for an option's type function: argparse turns it into its usage error"
+    ),
+    ("_export/messages.py", "ExportRefusedError"): (
+        "CLI-internal: the export command turns it into its usage exit code"
+    ),
 }
 # The emulator is a test server with its own surface (plain ValueError for bad
 # settings, as stdlib servers raise); it is not the client and raises nothing to it.

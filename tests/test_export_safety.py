@@ -8,7 +8,9 @@ Ctrl-C pressed again while the export cleans up.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
+import re
 import signal
 import time
 from typing import TYPE_CHECKING, Any
@@ -306,7 +308,7 @@ def test_a_started_export_is_still_refused_without_resume_or_overwrite(
     assert out.read_bytes() == before
 
 
-@pytest.mark.parametrize("gap", [0.0, 0.005, 0.05])
+@pytest.mark.parametrize("gap", [0.001, 0.005, 0.05])
 def test_ctrl_c_pressed_again_during_cleanup_still_ends_cleanly(
     tmp_path: Path,
     helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
@@ -321,7 +323,11 @@ def test_ctrl_c_pressed_again_during_cleanup_still_ends_cleanly(
     process = start_cli(*args, stderr=log, python_flags=("-W", "always::ResourceWarning"))
     try:
         assert wait_for_text(log, "progress:", timeout=15), log.read_text()
-        for _ in range(4):
+        # Ctrl-C, then again and again until the process is gone: some land in
+        # every phase of the clean-up and of the interpreter's exit.
+        for _ in range(400):
+            if process.poll() is not None:
+                break
             process.send_signal(signal.SIGINT)
             time.sleep(gap)
         code = process.wait(15)
@@ -338,3 +344,98 @@ def test_ctrl_c_pressed_again_during_cleanup_still_ends_cleanly(
     saved = checkpoint(out)
     assert saved["bytes"] == out.stat().st_size
     assert saved["complete"] is False
+
+
+# --- 9.1 at the export: a scan that comes up short is a failure, and resumable ------------
+
+
+def test_data_stopping_short_of_the_total_fails_and_resumes_to_the_whole_export(
+    tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
+) -> None:
+    emulator = helpcrunch_emulator_factory(
+        customers=CUSTOMERS, seed=7, api_key=SECRET_KEY, data_stops_at=150
+    )
+    reference = tmp_path / "reference.jsonl"
+    out = tmp_path / "c.jsonl"
+    done = run_cli(*export_args(out, emulator.base_url))
+    assert done.returncode == 4, done.stderr
+    assert "--resume" in done.stderr
+    saved = checkpoint(out)
+    assert saved["complete"] is False
+    assert saved["records"] == len(jsonl_records(out)) <= 150
+
+    emulator.configure(data_stops_at=None)
+    again = run_cli(*export_args(out, emulator.base_url, "--resume"))
+    assert again.returncode == 0, again.stderr
+    assert run_cli(*export_args(reference, emulator.base_url)).returncode == 0
+    assert out.read_bytes() == reference.read_bytes()
+
+
+def test_a_server_serving_short_pages_still_exports_everyone(
+    tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
+) -> None:
+    emulator = helpcrunch_emulator_factory(
+        customers=CUSTOMERS, seed=7, api_key=SECRET_KEY, page_cap=40
+    )
+    out = tmp_path / "c.jsonl"
+    done = run_cli(*export_args(out, emulator.base_url))
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in jsonl_records(out)] == emulator.expected_ids(SORT, "asc")
+
+
+# --- 9.6: a long Retry-After stops the export at once; it says when to resume -----------
+
+
+def test_an_hour_long_retry_after_stops_at_once_and_says_when_to_resume(
+    tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
+) -> None:
+    # One request an hour: the second request's 429 asks for about 3,600 s.
+    emulator = helpcrunch_emulator_factory(
+        customers=CUSTOMERS,
+        seed=7,
+        api_key=SECRET_KEY,
+        policy="sliding",
+        rate_limit=1,
+        rate_period=3600.0,
+    )
+    out = tmp_path / "c.jsonl"
+    started = time.time()
+    done = run_cli(*export_args(out, emulator.base_url), timeout=20)
+    assert time.time() - started < 15
+    assert done.returncode == 5, done.stderr
+    found = re.search(r"--resume after (\S+ \S+) UTC", done.stderr)
+    assert found is not None, done.stderr
+    at = dt.datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+    assert abs(at.timestamp() - (started + 3600)) < 120
+    saved = checkpoint(out)
+    assert saved["complete"] is False
+    assert saved["records"] == len(jsonl_records(out))
+
+    emulator.configure(policy="none")
+    again = run_cli(*export_args(out, emulator.base_url, "--resume"))
+    assert again.returncode == 0, again.stderr
+    assert [r["id"] for r in jsonl_records(out)] == emulator.expected_ids(SORT, "asc")
+
+
+def test_max_rate_limit_wait_sets_how_long_a_pause_may_be(
+    tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
+) -> None:
+    # The server allows 3 requests per second; the client is told 50.
+    emulator = helpcrunch_emulator_factory(
+        customers=CUSTOMERS,
+        seed=7,
+        api_key=SECRET_KEY,
+        policy="fixed",
+        rate_limit=3,
+        rate_period=1.0,
+    )
+    fast = ("--rate-limit", "50", "--rate-period", "1")
+    out = tmp_path / "c.jsonl"
+    impatient = run_cli(*export_args(out, emulator.base_url, *fast, "--max-rate-limit-wait", "0"))
+    assert impatient.returncode == 5, impatient.stderr
+    assert "--resume after" in impatient.stderr
+
+    patient = run_cli(*export_args(out, emulator.base_url, *fast, "--resume"))
+    assert patient.returncode == 0, patient.stderr
+    assert "429s" in patient.stderr
+    assert [r["id"] for r in jsonl_records(out)] == emulator.expected_ids(SORT, "asc")

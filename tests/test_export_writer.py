@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import helpcrunch_async
 from helpcrunch_async._export.cells import (
     CSV_COLUMNS,
     csv_cells,
@@ -29,6 +30,7 @@ from helpcrunch_async._export.encoders import CsvEncoder
 from helpcrunch_async._export.forms import CSV_FORMS
 from helpcrunch_async._export.framing import count_records
 from helpcrunch_async._export.writer import ExportWriter
+from helpcrunch_async._version import VERSION
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -91,6 +93,8 @@ def test_jsonl_lines_are_the_customers_and_the_checkpoint_vouches_for_the_file(
     assert cp is not None
     assert (cp.records, cp.bytes, cp.complete) == (25, out.stat().st_size, True)
     assert cp.settings == JSONL
+    # The one version source: the package metadata.
+    assert cp.tool_version == helpcrunch_async.__version__ == VERSION
     assert not list(tmp_path.glob("*.tmp"))
 
 

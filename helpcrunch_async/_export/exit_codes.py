@@ -10,6 +10,7 @@ from helpcrunch_async._errors import (
     InvalidParameterError,
     RateLimitError,
 )
+from helpcrunch_async._export.checkpoint import ExportRefusedError
 
 __all__ = [
     "AUTH",
@@ -52,7 +53,7 @@ exit codes:
 
 def exit_code_for(error: BaseException) -> int:
     """Return the exit code for an error that ended a command."""
-    if isinstance(error, InvalidParameterError):
+    if isinstance(error, InvalidParameterError | ExportRefusedError):
         return USAGE
     if isinstance(error, AuthenticationError):
         return AUTH

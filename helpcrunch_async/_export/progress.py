@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Final, TextIO
 from helpcrunch_async._errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Sequence
 
     from helpcrunch_async._shell.stats import ScanStats
 
@@ -141,10 +141,12 @@ def summary_text(
     stats: ScanStats | None,
     out: str,
     noun: str = "customers",
+    notes: Sequence[str] = (),
 ) -> str:
     """Return the closing lines: what was written, what it cost, whether the data moved.
 
-    ``records`` is every record in the file, ``written`` those this run added.
+    ``records`` is every record in the file, ``written`` those this run added;
+    ``notes`` are more lines the kind of export has to say.
     """
     lines = [f"{state}: {records:,} {noun} in {out} ({written:,} written by this run)"]
     if stats is None:
@@ -156,10 +158,14 @@ def summary_text(
     )
     start, end = _count(stats.total_at_start), _count(stats.total_at_end)
     if stats.total_changed:
-        moved = f"total CHANGED during the run: {start} -> {end}"
+        moved = f"; total CHANGED during the run: {start} -> {end}"
+    elif stats.total_at_end is not None:
+        moved = f"; total unchanged ({end})"
     else:
-        moved = f"total unchanged ({end})"
-    lines.append(f"  {stats.duplicates} duplicates dropped; {moved}")
+        # A fan-out over many listings has no one total.
+        moved = ""
+    lines.append(f"  {stats.duplicates} duplicates dropped{moved}")
+    lines.extend(f"  {note}" for note in notes)
     return "\n".join(lines)
 
 

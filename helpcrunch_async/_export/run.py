@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import sys
 import time
@@ -29,15 +30,17 @@ from helpcrunch_async._errors import RateLimitError
 from helpcrunch_async._export import exit_codes as codes
 from helpcrunch_async._export.checkpoint import ExportRefusedError, ExportSettings
 from helpcrunch_async._export.progress import ProgressDisplay, format_duration, summary_text
-from helpcrunch_async._export.sources import SOURCES, GroupDone, Run
+from helpcrunch_async._export.sources import SOURCES
 from helpcrunch_async._export.stopping import Stopper
+from helpcrunch_async._export.stream import GroupDone, Run
 from helpcrunch_async._export.writer import ExportWriter
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from helpcrunch_async._export.progress import Snapshot
-    from helpcrunch_async._export.sources import RecordStream, Source
+    from helpcrunch_async._export.sources import Source
+    from helpcrunch_async._export.stream import RecordStream
     from helpcrunch_async._shell.budget import RateBudget
     from helpcrunch_async._shell.stats import ScanStats
 
@@ -72,6 +75,8 @@ class ExportOptions:
     rate_budget: RateBudget | None = None
     # messages: the chats of --chats, in order (None: every chat of the account).
     chat_ids: tuple[int, ...] | None = None
+    # A 429 asking for a longer pause ends the run at once (None: wait as asked).
+    max_rate_limit_wait: float | None = 120.0
 
 
 @dataclass(slots=True)
@@ -84,6 +89,7 @@ class ExportResult:
     stats: ScanStats | None
     error: BaseException | None = None
     signal_name: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -150,9 +156,16 @@ async def export_records(
         rate_period=options.rate_period,
         concurrency=options.concurrency,
         rate_budget=options.rate_budget,
+        max_rate_limit_wait=options.max_rate_limit_wait,
     ) as client:
         if options.resume:
-            writer = ExportWriter.resume(options.out, settings, grouped=source.grouped)
+            check = source.check_resume
+            writer = ExportWriter.resume(
+                options.out,
+                settings,
+                grouped=source.grouped,
+                check=None if check is None else functools.partial(check, options.out),
+            )
         else:
             writer = ExportWriter.create(
                 options.out, settings, overwrite=options.overwrite, grouped=source.grouped
@@ -179,6 +192,8 @@ async def export_records(
         else:
             result = ExportResult("complete", writer.records, 0, job.stats())
     result.written = result.records - first
+    if job.stream is not None:
+        result.notes = job.stream.notes()
     return result
 
 
@@ -188,14 +203,23 @@ def run_export(
     progress: Literal["auto", "live", "log", "off"] = "auto",
     interval: float = 5.0,
     verbose: bool = False,
+    as_program: bool = False,
 ) -> int:
     """Run one export with progress on stderr, print its summary, return the exit code.
 
     ``progress`` ``auto`` draws a live line when stderr is a terminal and log
-    lines every ``interval`` seconds otherwise.
+    lines every ``interval`` seconds otherwise. ``as_program`` (the command
+    line) ignores SIGINT and SIGTERM once the summary is out, as the process
+    ends next.
     """
     return asyncio.run(
-        export_command(options, progress=progress, interval=interval, verbose=verbose)
+        export_command(
+            options,
+            progress=progress,
+            interval=interval,
+            verbose=verbose,
+            release_signals=as_program,
+        )
     )
 
 
@@ -206,18 +230,21 @@ async def export_command(
     interval: float = 5.0,
     verbose: bool = False,
     handle_signals: bool = True,
+    release_signals: bool = False,
 ) -> int:
     """`run_export` in a running event loop (the demo serves its emulator beside it).
 
     With ``handle_signals`` (main thread only), SIGINT and SIGTERM stop the
-    export cleanly instead of killing the process, until its summary is out.
+    export cleanly instead of killing the process, until its summary is out;
+    with ``release_signals`` they are ignored from then on (see `Stopper.installed`).
     """
     stream = sys.stderr
     live = progress == "live" or (progress == "auto" and stream.isatty())
     noun = SOURCES[options.settings.kind].noun
     display = ProgressDisplay(stream, live=live, interval=interval)
     stopper = Stopper(stream)
-    with stopper.installed() if handle_signals else contextlib.nullcontext(stopper):
+    installed = stopper.installed(release=release_signals)
+    with installed if handle_signals else contextlib.nullcontext(stopper):
         handler = display.log_handler()
         logger = logging.getLogger("helpcrunch_async")
         level = logger.level
@@ -247,6 +274,7 @@ async def export_command(
                 stats=result.stats,
                 out=str(options.out),
                 noun=noun,
+                notes=result.notes,
             )
             + "\n"
         )

@@ -1,92 +1,32 @@
-"""What each kind of export reads: its scan, its sort fields, its progress noun.
+"""What each kind of export reads: its scan, its sort fields, its noun, its search.
 
 An export of one kind is the same machinery (writer, checkpoint, progress,
-signals) over a different `Source`. A source opens a `RecordStream`, an async
-iterator of records that the writer appends one by one, resumed from a
-`Run` point. Offset-paged kinds resume at offset ``records``. A kind whose
-records come in groups (``messages``, by chat) also yields a `GroupDone` after
-each whole group, and resumes after the last group whose every record is
-committed.
+signals) over a different `Source`, whose ``open`` returns the run's
+`RecordStream`. ``customers`` and ``chats`` read their search instead of their
+list when the export has filters; ``messages`` reads the chats first, then
+their messages (see `messages`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import TYPE_CHECKING
 
-from helpcrunch_async._core.params import SORTS
-from helpcrunch_async._export.progress import Snapshot
+from helpcrunch_async._core.filters import Filter, search_body
+from helpcrunch_async._core.params import CHAT_SORTS, SORTS
+from helpcrunch_async._export.chat_list import chat_list_path, read_list
+from helpcrunch_async._export.messages import MessagesStream
+from helpcrunch_async._export.stream import RecordStream, Run, ScanStream
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
-    from types import TracebackType
 
     from helpcrunch_async._client import HelpCrunch
-    from helpcrunch_async._export.checkpoint import ChatList, ExportSettings
-    from helpcrunch_async._shell.stats import ScanStats
+    from helpcrunch_async._core.filters import SearchResource
+    from helpcrunch_async._export.checkpoint import Checkpoint, ExportSettings
 
-__all__ = ["SOURCES", "GroupDone", "RecordStream", "Run", "Source"]
-
-
-@dataclass(frozen=True, slots=True)
-class GroupDone:
-    """Every record before this point is whole: ``position`` groups are done."""
-
-    position: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Run:
-    """What a source needs to open one run's stream: its settings and where it starts.
-
-    ``records`` are in the file already and ``position`` groups are done. A
-    messages export also gets its chat list's record (``chats``, None until the
-    list is whole), the ids of ``--chats`` (None: every chat) and
-    ``note_chats``, which records a finished list in the checkpoint.
-    """
-
-    settings: ExportSettings
-    out: Path
-    records: int = 0
-    position: int = 0
-    chats: ChatList | None = None
-    chat_ids: tuple[int, ...] | None = None
-    note_chats: Callable[[ChatList], None] | None = None
-
-
-class RecordStream(Protocol):
-    """The records of one export run, in order; closing it cancels its requests."""
-
-    @property
-    def stats(self) -> ScanStats:
-        """What the run's requests cost so far (requests, retries, 429s, totals)."""
-        ...
-
-    def snapshot(self, records: int) -> Snapshot:
-        """Say where the run is, for the progress line, with ``records`` in the file."""
-        ...
-
-    def __aiter__(self) -> Self:
-        """Iterate the records (and, for grouped kinds, a `GroupDone` after each group)."""
-        ...
-
-    async def __anext__(self) -> Any:
-        """Return the next record or `GroupDone`."""
-        ...
-
-    async def __aenter__(self) -> Self:
-        """Return the stream itself."""
-        ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Cancel every request still in flight."""
-        ...
+__all__ = ["SOURCES", "Source", "check_filters", "filters_of"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,51 +41,87 @@ class Source:
     open: Callable[[HelpCrunch, Run], RecordStream]
     searchable: bool = False
     grouped: bool = False
+    # Refuses a checkpoint whose files beside the output do not match it.
+    check_resume: Callable[[Path, Checkpoint], None] | None = None
 
 
-class _ScanStream:
-    """An offset-paged scan as a `RecordStream`: the total is the server's latest."""
+def filters_of(settings: ExportSettings) -> list[Filter]:
+    """Return the export's filters, built from the text they were given in."""
+    return [Filter.from_text(field, op, value) for field, op, value in settings.filters]
 
-    def __init__(self, scan: Any, noun: str) -> None:
-        self._scan = scan
-        self._noun = noun
 
-    @property
-    def stats(self) -> ScanStats:
-        stats: ScanStats = self._scan.stats
-        return stats
-
-    def snapshot(self, records: int) -> Snapshot:
-        stats = self.stats
-        return Snapshot(records, stats, stats.total_at_end, self._noun)
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> Any:
-        return await self._scan.__anext__()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._scan.aclose()
+def check_filters(settings: ExportSettings) -> None:
+    """Refuse (`InvalidParameterError`) filters that the kind's search does not take."""
+    if settings.filters:
+        resource: SearchResource = "chats" if settings.kind == "chats" else "customers"
+        search_body(
+            filters_of(settings),
+            resource=resource,
+            comparison=settings.comparison,
+            sort=settings.sort,
+            order=settings.order,
+            offset=0,
+            limit=settings.page_size,
+        )
 
 
 def _customers(client: HelpCrunch, run: Run) -> RecordStream:
     settings = run.settings
-    scan = client.customers.iter_all(
-        sort=settings.sort,
-        order=settings.order,
-        page_size=settings.page_size,
-        start=run.records,
-    )
-    return _ScanStream(scan, "customers")
+    common = {"sort": settings.sort, "order": settings.order}
+    if settings.filters:
+        scan = client.customers.iter_search(
+            filters_of(settings),
+            comparison=settings.comparison,  # type: ignore[arg-type]  # checked by check_filters
+            page_size=settings.page_size,
+            start=run.records,
+            **common,  # type: ignore[arg-type]  # the CLI offers only SORTS and ORDERS
+        )
+    else:
+        scan = client.customers.iter_all(
+            page_size=settings.page_size,
+            start=run.records,
+            **common,  # type: ignore[arg-type]  # as above
+        )
+    return ScanStream(scan, "customers")
+
+
+def _chats(client: HelpCrunch, run: Run) -> RecordStream:
+    settings = run.settings
+    common = {"sort": settings.sort, "order": settings.order}
+    if settings.filters:
+        scan = client.chats.iter_search(
+            filters_of(settings),
+            comparison=settings.comparison,  # type: ignore[arg-type]  # checked by check_filters
+            page_size=settings.page_size,
+            start=run.records,
+            **common,  # type: ignore[arg-type]  # the CLI offers only CHAT_SORTS and ORDERS
+        )
+    else:
+        scan = client.chats.iter_all(
+            page_size=settings.page_size,
+            start=run.records,
+            **common,  # type: ignore[arg-type]  # as above
+        )
+    return ScanStream(scan, "chats")
+
+
+def _agents(client: HelpCrunch, run: Run) -> RecordStream:
+    scan = client.agents.iter_all(page_size=run.settings.page_size, start=run.records)
+    return ScanStream(scan, "agents")
+
+
+def _departments(client: HelpCrunch, run: Run) -> RecordStream:
+    scan = client.departments.iter_all(page_size=run.settings.page_size, start=run.records)
+    return ScanStream(scan, "departments")
+
+
+def _messages(client: HelpCrunch, run: Run) -> RecordStream:
+    return MessagesStream(client, run)
+
+
+def _check_chat_list(out: Path, checkpoint: Checkpoint) -> None:
+    if checkpoint.chats is not None:
+        read_list(chat_list_path(out), checkpoint.chats)
 
 
 SOURCES: dict[str, Source] = {
@@ -154,11 +130,48 @@ SOURCES: dict[str, Source] = {
         Source(
             name="customers",
             noun="customers",
-            help="every customer, resumable",
+            help="every customer (or those --filter finds), resumable",
             sorts=SORTS,
             # Never changes for a customer, so the order is stable during a long export.
             default_sort="customers.firstSeen",
             open=_customers,
+            searchable=True,
+        ),
+        Source(
+            name="chats",
+            noun="chats",
+            help="every chat (or those --filter finds), resumable",
+            sorts=CHAT_SORTS,
+            # Never changes for a chat; new chats land at the end in ascending order.
+            default_sort="chats.createdAt",
+            open=_chats,
+            searchable=True,
+        ),
+        Source(
+            name="messages",
+            noun="messages",
+            help="the messages of every chat (or of --chats FILE), chat by chat, resumable",
+            sorts=(),
+            default_sort=None,
+            open=_messages,
+            grouped=True,
+            check_resume=_check_chat_list,
+        ),
+        Source(
+            name="agents",
+            noun="agents",
+            help="every agent (team member)",
+            sorts=(),
+            default_sort=None,
+            open=_agents,
+        ),
+        Source(
+            name="departments",
+            noun="departments",
+            help="every department, with its agents",
+            sorts=(),
+            default_sort=None,
+            open=_departments,
         ),
     )
 }

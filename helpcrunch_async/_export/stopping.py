@@ -30,6 +30,7 @@ class Stopper:
         self.signal_name: str | None = None
         self._stream = stream
         self._task: asyncio.Task[None] | None = None
+        self._ended = False
 
     def watch(self, task: asyncio.Task[None]) -> None:
         """Cancel ``task`` on the first signal (now, if it already came)."""
@@ -39,6 +40,8 @@ class Stopper:
 
     def __call__(self, signum: signal.Signals) -> None:
         """Handle one signal: stop on the first, acknowledge the others."""
+        if self._ended:
+            return
         if self.signal_name is not None:
             self._stream.write(f"{signum.name}: already stopping; the summary follows\n")
             self._stream.flush()
@@ -48,16 +51,28 @@ class Stopper:
             self._task.cancel()
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator[Self]:
-        """Handle the stop signals in the running loop while the block runs (main thread)."""
+    def installed(self, *, release: bool = False) -> Iterator[Self]:
+        """Handle the stop signals in the running loop from now on (main thread only).
+
+        After the block, a signal changes nothing. With ``release`` (the command
+        line, whose process ends next) the signals are ignored for good; else the
+        handlers stay until the loop closes and asyncio removes them. Either way
+        a Ctrl-C while ``asyncio.run`` tears down cannot raise ``KeyboardInterrupt``
+        in the middle of it and leave the loop unclosed.
+        """
         loop = asyncio.get_running_loop()
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, self, signum)
         try:
             yield self
         finally:
-            for signum in STOP_SIGNALS:
-                loop.remove_signal_handler(signum)
+            self._ended = True
+            if release:
+                for signum in STOP_SIGNALS:
+                    # The loop's handler goes first, so that closing the loop
+                    # leaves the signal alone; then the signal is ignored.
+                    loop.remove_signal_handler(signum)
+                    signal.signal(signum, signal.SIG_IGN)
 
 
 def ignore_late_signals() -> None:

@@ -43,7 +43,7 @@ from helpcrunch_async._export.encoders import RecordEncoder, encoder_for
 from helpcrunch_async._export.framing import count_records
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 __all__ = ["ExportWriter"]
@@ -165,6 +165,7 @@ class ExportWriter:
         settings: ExportSettings,
         *,
         grouped: bool = False,
+        check: Callable[[Checkpoint], None] | None = None,
         batch_records: int = 1000,
         batch_seconds: float = 1.0,
     ) -> Self:
@@ -172,6 +173,8 @@ class ExportWriter:
 
         With neither the output nor its checkpoint present, start a new export
         (``grouped`` as given), so a scheduler may always pass ``--resume``.
+        ``check`` may refuse the checkpoint too (the kind's own files beside it),
+        before anything is cut.
         """
         _refuse_non_file(out)
         cp_path = checkpoint_path(out)
@@ -207,6 +210,8 @@ class ExportWriter:
             _check_regular(file, out)
             _check_identity(file, checkpoint, out)
             _check_contents(file, checkpoint, encoder, out)
+            if check is not None:
+                check(checkpoint)
             _back_to_mark(file, checkpoint, out, grouped=grouped)
             # Whatever lies past the checkpoint may be torn: drop it.
             file.truncate(checkpoint.bytes)
