@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from helpcrunch_async._core.reconcile import (
     CountRange,
     DeletionPlan,
+    Keyset,
     ReadRange,
     chat_change_searches,
     customer_change_searches,
@@ -241,3 +242,54 @@ def test_chat_searches_sort_by_creation_which_never_moves() -> None:
     assert searches[1].filters == (("chats.createdAt", ">=", 990),)
     with pytest.raises(ValueError, match="overlap"):
         chat_change_searches(since=1, overlap=-1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    keys=st.lists(st.integers(0, 400), min_size=0, max_size=600),
+    page_size=st.sampled_from([3, 10, 100]),
+    data=st.data(),
+)
+def test_a_keyset_scan_misses_nothing_that_stays_however_others_leave_or_join(
+    keys: list[int], page_size: int, data: st.DataObject
+) -> None:
+    # Records (key, id), sorted by key then id as the server sorts ties.
+    rows = sorted((k, i) for i, k in enumerate(keys))
+    ties = max((keys.count(k) for k in set(keys)), default=0)
+    leave = set(data.draw(st.lists(st.sampled_from(rows), unique=True))) if rows else set()
+    plan = Keyset(page_size)
+    live = list(rows)
+    read: list[int] = []
+    rng = random.Random(data.draw(st.integers(0, 2**32)))
+    while not plan.done:
+        # Between two pages some records leave, some join (new ids at any key).
+        for row in [r for r in leave if rng.random() < 0.2]:
+            leave.discard(row)
+            live.remove(row)
+        if rng.random() < 0.3:
+            new = (rng.randint(0, 400), len(keys) + len(read) + rng.randint(0, 10**6))
+            live.append(new)
+            live.sort()
+        start = [r for r in live if plan.value is None or r[0] >= plan.value]
+        page = start[plan.skip : plan.skip + page_size]
+        read.extend(i for _, i in page)
+        plan.page_read([k for k, _ in page])
+    stayed = {i for k, i in rows if (k, i) in set(live)}
+    if ties < page_size:
+        assert stayed <= set(read)
+    # Pages cost at most about what offset pages cost, plus the re-read ties.
+    assert len(read) <= len(rows) + 600 * 2 + (len(read) // page_size + 1) * ties
+
+
+def test_a_keyset_page_of_one_value_counts_into_the_tie_group() -> None:
+    plan = Keyset(3)
+    plan.page_read([1, 2, 2])
+    assert (plan.value, plan.skip) == (2, 0)
+    plan.page_read([2, 2, 2])
+    assert (plan.value, plan.skip) == (2, 3)
+    plan.page_read([2, 2, 2])
+    assert (plan.value, plan.skip) == (2, 6)
+    plan.page_read([2, 5])
+    assert plan.done
+    with pytest.raises(ValueError, match="sort value"):
+        Keyset(2).page_read([1, None])

@@ -78,6 +78,8 @@ def test_a_second_sync_after_drift_costs_what_changed_and_matches_field_by_field
     # messages of at most 7 changed chats (4 changed, 2 new, overlap); 2 team lists.
     bound = 1 + deletion_request_bound(CUSTOMERS, 4) + 2 + 2 + 3 + 8 + 2
     assert requests <= bound < full_pass
+    # What the summary says a full pass of the chats would cost now: 42 chats.
+    assert second.full_pass_requests["chats"] == 1 + (CHATS + 2)
     # The API key is in no file the sync wrote (state, trace, schema, DuckDB).
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert [p for p in files if SECRET.encode() in p.read_bytes()] == []

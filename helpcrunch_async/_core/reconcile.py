@@ -55,6 +55,7 @@ __all__ = [
     "ChangeSearch",
     "CountRange",
     "DeletionPlan",
+    "Keyset",
     "ReadRange",
     "chat_change_searches",
     "customer_change_searches",
@@ -253,13 +254,12 @@ def customer_change_searches(
        ascending. ``until`` is one past the highest ``lastSeen`` on the server
        when the scan starts (the shell asks for it: one request), in the
        server's own clock. A visit during the scan gives a customer a
-       ``lastSeen`` at or above ``until``, which takes it *out* of the set: the
-       total changes, and the scan engine's repair windows catch the shift;
+       ``lastSeen`` at or above ``until``, which takes it *out* of the set
+       (the shell reads it by key, `Keyset`, so the leaver shifts nothing);
        that customer is found by the next sync, whose ``since`` is this
        ``until - 1``. Without the bound, a visit would move a customer from the
-       middle of the set to its end without changing the total, and a customer
-       at a window boundary could slip. ``until=None`` (no customer has been
-       seen since ``since``) skips this search.
+       middle of the set to its end, past a cursor or an offset.
+       ``until=None`` (no customer seen since ``since``) skips this search.
     2. If ``after_id`` is given: ``id > after_id``, sorted by ``firstSeen``
        ascending (customers never seen have no ``lastSeen``, so search 1 cannot
        find them). ``firstSeen`` is set once, and new customers come with the
@@ -301,9 +301,10 @@ def chat_change_searches(*, since: int, overlap: int) -> list[ChangeSearch]:
        ``updatedAt`` is left empty.
 
     Both sorted by ``createdAt`` ascending, which never changes for a chat: a
-    change during the scan adds a chat to set 1 at its old place (a total
-    change, which the scan's repair windows handle) and never moves one
-    inside the set, so no upper bound is needed. Chat ids cannot be searched;
+    change during the scan adds a chat to set 1 at its old place and never
+    moves one inside the set, so no upper bound is needed; the shell reads them
+    by key (`Keyset`), so a chat joining behind the cursor shifts nothing (it
+    is the next sync's). Chat ids cannot be searched;
     the shell reads the newest chats above ``after_id`` from ``GET /chats``.
     """
     if overlap < 0:
@@ -321,3 +322,46 @@ def chat_change_searches(*, since: int, overlap: int) -> list[ChangeSearch]:
             order="asc",
         ),
     ]
+
+
+class Keyset:
+    """Page a search by its sort value, not by offset: the plan of one keyset scan.
+
+    Offsets shift when records leave or join the set during a scan (a visit
+    takes a customer out of a ``lastSeen`` window; an update brings a chat into
+    an ``updatedAt`` one), and a record at a window boundary can slip past. Here
+    each page asks for the records whose sort value is at least the last one
+    read (`value`, as one more ``>=`` filter) from offset `skip`. Usually `skip`
+    is 0 and the records of that last value are read again (the caller drops
+    them by id): one or a few a page, which costs about 1% more pages when
+    values rarely tie. Only when a whole page holds one value does `skip` count
+    into that tie group. A record that leaves the set is simply not there any
+    more; one that joins behind the cursor is for the next sync; none that stays
+    can slip, with one blind spot: a record leaving a tie group larger than a
+    page while it is being read shifts that group by one.
+    """
+
+    def __init__(self, page_size: int = READ_SIZE) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self.page_size = page_size
+        self.value: int | None = None
+        self.skip = 0
+        self.done = False
+
+    def page_read(self, keys: Sequence[int | None]) -> None:
+        """Record the sort values of one page, in order; decide where the next starts."""
+        if len(keys) < self.page_size:
+            self.done = True
+            return
+        last = keys[-1]
+        if last is None:
+            raise ValueError("a keyset scan needs a sort value on every record")
+        if any(key != last for key in keys):
+            # The next page starts at this value again: its records here are
+            # read twice rather than skipped by a count that a leaver would spoil.
+            self.value, self.skip = last, 0
+        elif last == self.value:
+            self.skip += len(keys)
+        else:
+            self.value, self.skip = last, len(keys)

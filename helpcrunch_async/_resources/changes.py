@@ -8,6 +8,7 @@ delegate their ``count``, ``iter_changed`` and ``find_deleted`` methods here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
@@ -19,6 +20,7 @@ from helpcrunch_async._core.reconcile import (
     READ_SIZE,
     CountRange,
     DeletionPlan,
+    Keyset,
     ReadRange,
     chat_change_searches,
     customer_change_searches,
@@ -26,7 +28,14 @@ from helpcrunch_async._core.reconcile import (
 from helpcrunch_async._errors import DecodeError, InvalidParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Sequence
+    from collections.abc import (
+        AsyncGenerator,
+        AsyncIterator,
+        Awaitable,
+        Callable,
+        Iterable,
+        Sequence,
+    )
 
     from helpcrunch_async._core.filters import Operator
     from helpcrunch_async._core.params import ChatSort, Order, Sort
@@ -143,8 +152,13 @@ def iter_changed_customers(
     ``until`` (default: one past the server's highest ``lastSeen``, asked for
     first) bounds the ``lastSeen`` search above; a customer who visits during
     the scan is found by the next call, whose ``since`` is ``until - 1``. See
-    `customer_change_searches` for why nothing slips. Arguments are checked
-    here, before any request; close the iterator (``aclose``) to stop early.
+    `customer_change_searches` for the searches. The ``lastSeen`` search is
+    read a page at a time by key (`Keyset`), not by the scan engine's offsets:
+    visits take customers out of its window while it is read, which shifts
+    offsets under a concurrent scan and could let one slip. The requests still
+    go through the client's one cap and its retries; the ``id`` search uses the
+    scan engine. Arguments are checked here, before any request; close the
+    iterator (``aclose``) to stop early.
     """
     _check_changes(since, after_id, overlap)
     if until is not None:
@@ -160,10 +174,25 @@ async def _changed_customers(
         high = await customers_high_water(customers, since=since - overlap)
         bound = None if high is None else high + 1
     seen = IdSet()
-    for search in customer_change_searches(
+    searches = customer_change_searches(
         since=since, until=bound, after_id=after_id, overlap=overlap
-    ):
+    )
+    for search in searches:
         where = [_filter(*f) for f in search.filters]
+        if search.sort == "customers.lastSeen":
+            # Visits take customers out of this set while it is read: by key.
+            async def page(where: list[Filter], offset: int) -> Any:
+                return await customers.search(
+                    where, sort="customers.lastSeen", order="asc", offset=offset, limit=READ_SIZE
+                )
+
+            found = _by_key(page, where, "customers.lastSeen", _last_seen)
+            async with contextlib.aclosing(found) as items:
+                async for customer in items:
+                    if seen.add(customer.id):
+                        yield customer
+            continue
+        # New ids only join the end of the firstSeen order: the scan engine.
         async with customers.iter_search(
             where,
             comparison="AND",
@@ -173,6 +202,30 @@ async def _changed_customers(
             async for customer in scan:
                 if seen.add(customer.id):
                     yield customer
+
+
+def _last_seen(customer: Customer) -> int | None:
+    return customer.last_seen
+
+
+def _created_at(chat: Chat) -> int | None:
+    return chat.created_at
+
+
+async def _by_key(
+    page: Callable[[list[Filter], int], Awaitable[Any]],
+    where: list[Filter],
+    field: str,
+    key: Callable[[Any], int | None],
+) -> AsyncGenerator[Any, None]:
+    # One request per page, each starting at the last sort value read (`Keyset`).
+    plan = Keyset(READ_SIZE)
+    while not plan.done:
+        cursor = [] if plan.value is None else [_filter(field, ">=", plan.value)]
+        answer = await page([*where, *cursor], plan.skip)
+        for item in answer.data:
+            yield item
+        plan.page_read([key(item) for item in answer.data])
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +291,9 @@ def iter_changed_chats(
     chats above it from the newest end of ``GET /chats`` (sorted by
     ``createdAt`` descending, read a page at a time until an id at or below
     ``after_id``), which catches new chats whatever their timestamps say.
-    Arguments are checked here, before any request.
+    The searches are read by key (`Keyset` on ``createdAt``): updates bring
+    chats into the ``updatedAt`` set while it is read. Arguments are checked
+    here, before any request.
     """
     _check_changes(since, after_id, overlap)
     return _changed_chats(chats, since, after_id, overlap)
@@ -250,17 +305,27 @@ async def _changed_chats(
     seen = IdSet()
     for search in chat_change_searches(since=since, overlap=overlap):
         where = [_filter(*f) for f in search.filters]
-        async with chats.iter_search(
-            where,
-            comparison="AND",
-            sort=cast("ChatSort", search.sort),
-            order=cast("Order", search.order),
-        ) as scan:
-            async for chat in scan:
+
+        # Updates bring chats into the set while it is read: page by createdAt.
+        async def search_page(where: list[Filter], offset: int) -> Any:
+            return await chats.search(
+                where, sort="chats.createdAt", order="asc", offset=offset, limit=READ_SIZE
+            )
+
+        found = _by_key(search_page, where, "chats.createdAt", _created_at)
+        async with contextlib.aclosing(found) as items:
+            async for chat in items:
                 if seen.add(chat.id):
                     yield chat
-    if after_id is None:
-        return
+    if after_id is not None:
+        async with contextlib.aclosing(_newest_chats(chats, after_id)) as items:
+            async for chat in items:
+                if seen.add(chat.id):
+                    yield chat
+
+
+async def _newest_chats(chats: Chats, after_id: int) -> AsyncGenerator[Chat, None]:
+    # Chat ids cannot be searched: the newest end of GET /chats, a page at a time.
     offset = 0
     while True:
         page = await chats.list(
@@ -269,8 +334,7 @@ async def _changed_chats(
         for chat in page.data:
             if chat.id <= after_id:
                 return
-            if seen.add(chat.id):
-                yield chat
+            yield chat
         if len(page.data) < READ_SIZE:
             return
         offset += READ_SIZE

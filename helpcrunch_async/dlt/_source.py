@@ -390,7 +390,12 @@ class _Resources:
         seen: array[int] = array("q")
         async for batch in self._batches(table, scan, set(held), seen):
             yield batch
-        state["held"] = encode_ids([*held, *seen])
+        now_held = encode_ids([*held, *seen])
+        chats = len(decode_ids(now_held))
+        self._report.totals["chats"] = chats
+        # At least a page per 100 chats, and a request per chat for its messages.
+        self._report.full_pass_requests["chats"] = -(-chats // 100) + chats
+        state["held"] = now_held
         state["since"] = self._chats_cursor
         self._spent()
 

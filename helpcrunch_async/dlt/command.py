@@ -259,4 +259,7 @@ def summary_lines(report: SyncReport) -> list[str]:
     full = report.full_pass_requests.get("customers")
     if full is not None:
         lines.append(f"a full pass of the customers alone would cost {full} requests")
+    chats = report.full_pass_requests.get("chats")
+    if chats is not None:
+        lines.append(f"a full pass of the chats and their messages: at least {chats} requests")
     return lines
