@@ -14,7 +14,11 @@ import pytest
 from helpcrunch_async import HelpCrunch
 from helpcrunch_async._core.filters import Filter
 from helpcrunch_async._core.reconcile import deletion_request_bound
-from helpcrunch_async._errors import AuthenticationError, InvalidParameterError
+from helpcrunch_async._errors import (
+    AuthenticationError,
+    IncompleteScanError,
+    InvalidParameterError,
+)
 from helpcrunch_async._resources.changes import (
     count_customers,
     customers_high_water,
@@ -85,6 +89,34 @@ async def test_find_deleted_of_nothing_held_sends_nothing(
         with pytest.raises(InvalidParameterError, match="known_ids"):
             await find_deleted(client.customers, ["12"])  # type: ignore[list-item]  # a wrong type on purpose
     assert emulator.log == []
+
+
+@pytest.mark.parametrize(
+    "known",
+    [None, 12, "12", [0], [-1, 5], [True], [2**63], [1.5]],
+    ids=["none", "int", "str", "zero", "negative", "bool", "beyond-int64", "float"],
+)
+async def test_find_deleted_refuses_what_holds_no_customer_ids_before_any_request(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator], known: object
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=10)
+    async with _client(emulator) as client:
+        with pytest.raises(InvalidParameterError, match="known_ids"):
+            await client.customers.find_deleted(known)  # type: ignore[arg-type]  # on purpose
+    assert emulator.log == []
+
+
+async def test_find_deleted_fails_at_once_on_a_count_no_id_range_can_hold(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    # A made-up total (10**12 customers in a range of a few thousand ids) would
+    # otherwise be split and counted for ever.
+    emulator = helpcrunch_emulator_factory(customers=200, fake_total=10**12)
+    held = emulator.expected_ids()
+    async with _client(emulator) as client:
+        with pytest.raises(IncompleteScanError, match="holds at most"):
+            await client.customers.find_deleted(held)
+    assert len(emulator.log) <= 2
 
 
 async def test_iter_changed_yields_the_visited_and_the_new_once_despite_visits_during_the_scan(

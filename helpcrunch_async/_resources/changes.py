@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
@@ -25,7 +26,7 @@ from helpcrunch_async._core.reconcile import (
     chat_change_searches,
     customer_change_searches,
 )
-from helpcrunch_async._errors import DecodeError, InvalidParameterError
+from helpcrunch_async._errors import DecodeError, IncompleteScanError, InvalidParameterError
 
 if TYPE_CHECKING:
     from collections.abc import (
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
         AsyncIterator,
         Awaitable,
         Callable,
-        Iterable,
         Sequence,
     )
 
@@ -241,22 +241,34 @@ async def reconcile_ids(
     customers: Customers, known_ids: Iterable[int], *, concurrency: int = 8
 ) -> Reconciled:
     """Count id ranges until the held ids that are gone are known (see `DeletionPlan`)."""
-    ids = list(known_ids)
-    for i in ids:
-        if isinstance(i, bool) or not isinstance(i, int):
-            raise InvalidParameterError(f"known_ids must be ints, got {i!r}")
+    if isinstance(known_ids, (str, bytes)) or not isinstance(known_ids, Iterable):
+        raise InvalidParameterError(
+            f"known_ids must be an iterable of customer ids, got {type(known_ids).__name__}"
+        )
+    ids = [check_positive_int("each of known_ids", i) for i in known_ids]
     plan = DeletionPlan(ids, read_size=READ_SIZE)
     gate = asyncio.Semaphore(concurrency)
 
     async def answer(ask: CountRange | ReadRange) -> None:
         where = [_filter("customers.id", ">=", ask.lo), _filter("customers.id", "<", ask.hi)]
         async with gate:
-            if isinstance(ask, CountRange):
-                page = await customers.search(where, offset=0, limit=1)
-                plan.counted(ask, page.total)
-            else:
-                page = await customers.search(where, offset=0, limit=READ_SIZE)
-                plan.read(ask, [c.id for c in page.data], page.total)
+            limit = 1 if isinstance(ask, CountRange) else READ_SIZE
+            page = await customers.search(where, offset=0, limit=limit)
+        total = _total(page)
+        if total > ask.hi - ask.lo:
+            # Ids are distinct integers: more of them than the range holds is a
+            # count that cannot be true, and splitting on it would never end.
+            raise IncompleteScanError(
+                f"cannot check for deletions: the server counts {total} customers with an id "
+                f"in [{ask.lo}, {ask.hi}), which holds at most {ask.hi - ask.lo}",
+                missing=0,
+                at_offset=0,
+                total=total,
+            )
+        if isinstance(ask, CountRange):
+            plan.counted(ask, total)
+        else:
+            plan.read(ask, [c.id for c in page.data], total)
 
     while not plan.done:
         try:
