@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from helpcrunch_async._core.cap import (
     CONSTANTS,
     Cap,
+    Settler,
     default_margin,
     next_jitter,
     pacing_interval,
@@ -345,6 +346,38 @@ def test_settling_is_bounded_and_kinds_are_compared_apart() -> None:
     assert cap.next_slot(1.0) == pytest.approx(1.0 + 1.0 + cap.max_settle)
 
 
+def test_a_quicker_answer_moves_the_sends_settled_against_a_slower_quickest() -> None:
+    # The opening's answers were all slow (a burst queued at the server): the
+    # first quick one shows they may have been counted that much later.
+    cap = Cap(3, 1.0, margin=0.0)
+    cap.record(0.0)
+    cap.record(0.0)
+    cap.settle(0.0, 0.10)  # the quickest so far: nothing moves
+    cap.settle(0.0, 0.12)  # 20 ms slower than that
+    cap.record(0.2)
+    assert cap.next_slot(0.5) == pytest.approx(1.0)
+    cap.settle(0.2, 0.21)  # 10 ms: the other two may have been counted 90 and 110 ms late
+    assert cap.next_slot(0.5) == pytest.approx(1.09)
+    cap.record(1.09)
+    assert cap.next_slot(1.09) == pytest.approx(1.1)  # the 110 ms one is capped at max_settle
+
+
+def test_the_settler_moves_its_own_kind_only_and_not_by_a_floor_or_less() -> None:
+    settler = Settler(1.0, keep=3)
+    assert settler.settle(0.0, 0.05) == (0.0, [])
+    assert settler.settle(1.0, 0.08, rate_limited=True) == (0.0, [])
+    late, moves = settler.settle(2.0, 0.0505, floor=0.001)
+    assert late == pytest.approx(0.0005)
+    assert moves == []  # half a millisecond: not worth a move
+    late, moves = settler.settle(3.0, 0.02)
+    assert late == 0.0
+    # Pages move by a quicker page; the 429 waits for a quicker 429.
+    assert [at for move in moves for at in move] == pytest.approx([0.0, 0.03, 2.0, 2.0305])
+    late, moves = settler.settle(4.0, 0.02, rate_limited=True)
+    assert late == 0.0
+    assert [at for move in moves for at in move] == pytest.approx([1.0, 1.06])
+
+
 def test_pacing_is_timed_from_the_real_send_not_the_settled_one() -> None:
     cap = Cap(20, 1.0, margin=0.0)
     fresh_429s(cap, 1)
@@ -439,8 +472,11 @@ def test_a_server_that_takes_bursts_never_pays_for_jitter() -> None:
         cap.settle(t * 0.001, t * 0.001 + rng_trip(t))
     assert cap.jitter > 0
     assert cap.spacing == 0
-    # The next period's budget leaves at once, as before.
-    assert cap.next_paced_slot(1.0) == pytest.approx(1.0)
+    # The next period's budget leaves at once, from when its earliest send may
+    # have been counted, settled against the quickest trip of all (rule 2).
+    quickest = min(rng_trip(t) for t in range(40))
+    earliest = min(t * 0.001 + rng_trip(t) - quickest for t in range(40))
+    assert cap.next_paced_slot(1.0) == pytest.approx(1.0 + earliest)
 
 
 def rng_trip(i: int) -> float:

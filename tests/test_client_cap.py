@@ -173,3 +173,29 @@ async def test_two_clients_sharing_a_budget_share_the_cap() -> None:
     assert all(len(ids) == 900 for ids, _ in results)
     assert max_in_any_window(arrivals, W) <= R
     assert all(e.status != 429 for e in emu.log)
+
+
+async def test_sends_settled_against_a_slow_opening_move_when_quicker_answers_come() -> None:
+    # The opening burst is held on the way in (30-70 ms) and answered slowly
+    # (50 ms), as a server busy with a burst is: every one of its answers is
+    # slow, so none shows how late it was counted. Then the server is quick.
+    # The quick answers must move the opening's sends later in the log, or the
+    # next window, timed from them and counted at once, makes 21 of 20.
+    limit = 20
+    for _ in range(2):
+        async with (
+            Emulator(
+                customers=50, api_key=KEY, policy="sliding", rate_limit=limit,
+                rate_period=W, latency=0.05, arrival_delay=0.03, arrival_jitter=0.04,
+            ) as emu,
+            client_for(emu, rate_limit=limit) as client,
+        ):  # fmt: skip
+            await asyncio.gather(*(client.agents.list(limit=1) for _ in range(limit // 2)))
+            emu.configure(latency=0.0, arrival_delay=0.0, arrival_jitter=0.0)
+            for _ in range(2):
+                await asyncio.gather(*(client.agents.list(limit=1) for _ in range(limit // 2)))
+            arrivals = [e.time for e in emu.log]
+            statuses = [e.status for e in emu.log]
+        assert max_in_any_window(arrivals, W) <= limit
+        assert statuses.count(429) == 0
+        assert len(arrivals) == 3 * limit // 2

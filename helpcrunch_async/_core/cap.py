@@ -25,9 +25,14 @@ The rules that keep it, in order:
    by how much longer its round trip took than the quickest answer of its
    kind (success or 429) so far, at most ``max_settle`` (a tenth of the
    period): a request that may have been counted late holds its slot that
-   much longer. On a steady network this moves nothing; on a jittery one it
-   costs about half the jitter per window. Pacing (rule 4) is timed from
-   real sends, not from settled ones.
+   much longer. The quickest is learned as answers come, and a burst's
+   answers may all be slow: when a quicker one shows up, the sends settled
+   against the slower quickest move later too, to where it says they may
+   have been counted (three scans opening at once on one loop had their
+   first window's answers 100 ms slow, one counted 90 ms late, and the next
+   window's quick requests made 21 of 20 at the server). On a steady network
+   this moves nothing; on a jittery one it costs about half the jitter per
+   window. Pacing (rule 4) is timed from real sends, not from settled ones.
 3. Pause. A 429 pauses every request until ``Retry-After`` when given, else for
    a backoff that starts at one request's share of the period and doubles while
    429s repeat, capped at the period. A pause is never shorter than the pacing
@@ -138,13 +143,21 @@ class Settler:
     Keeps the quickest round trip seen of each kind (success, 429); a trip
     slower than that may have spent the difference on the way in. Shared by
     `Cap` and by budgets that keep their log elsewhere.
+
+    The quickest trip is only learned as answers come: the first window's
+    answers may all be slow (a burst queued at the server), so a send settled
+    then was settled against too slow a quickest. `settle` remembers the last
+    ``keep`` sends it settled and, when a quicker trip shows up, moves them
+    later to where the quicker one says they may have been counted.
     """
 
-    __slots__ = ("_fastest", "max_settle")
+    __slots__ = ("_fastest", "_settled", "max_settle")
 
-    def __init__(self, period: float) -> None:
+    def __init__(self, period: float, keep: int = 0) -> None:
         self.max_settle = period * _MAX_SETTLE
         self._fastest = [math.inf, math.inf]
+        # [wire time, trip, kind, where its entry in the log is now], oldest first.
+        self._settled: deque[list[float]] = deque(maxlen=keep)
 
     def late(self, trip: float, *, rate_limited: bool = False) -> float:
         """Return how much to move a send whose answer came ``trip`` seconds after it."""
@@ -153,6 +166,36 @@ class Settler:
         kind = int(rate_limited)
         fastest = self._fastest[kind] = min(self._fastest[kind], trip)
         return min(trip - fastest, self.max_settle)
+
+    def settle(
+        self, sent_at: float, trip: float, *, rate_limited: bool = False, floor: float = 0.0
+    ) -> tuple[float, list[tuple[float, float]]]:
+        """Return an answer's lateness and the moves ``(from, to)`` the log must make.
+
+        ``sent_at`` is when the request reached the wire, ``trip`` how long its
+        answer took. The moves hold this send later by its lateness and, if its
+        trip is the quickest yet, every remembered send of its kind later by
+        how much quicker it is. A move of ``floor`` seconds or less is not made.
+        """
+        kind = int(rate_limited)
+        before = self._fastest[kind]
+        late = self.late(trip, rate_limited=rate_limited)
+        if not trip >= 0:
+            return late, []
+        moves: list[tuple[float, float]] = []
+        if trip < before:
+            for entry in self._settled:
+                wire, their_trip, their_kind, at = entry
+                to = wire + min(their_trip - trip, self.max_settle)
+                if their_kind == kind and to - at > floor:
+                    moves.append((at, to))
+                    entry[3] = to
+        at = sent_at
+        if late > floor:
+            at = sent_at + late
+            moves.append((sent_at, at))
+        self._settled.append([sent_at, trip, float(kind), at])
+        return late, moves
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +245,7 @@ class Cap:
         self.limit = limit
         self.period = float(period)
         self.margin = float(margin)
-        self._settler = Settler(self.period)
+        self._settler = Settler(self.period, limit)
         # Sorted: when each send may have been counted, as far as we know.
         self._sent: deque[float] = deque(maxlen=limit)
         # When the latest request really left: pacing is timed from it.
@@ -302,9 +345,11 @@ class Cap:
         ``answered_at`` is when the answer came, on the same clock.
         """
         sent_at = self._moved.pop(stamp, stamp)
-        late = self._settler.late(answered_at - sent_at, rate_limited=rate_limited)
-        if late > 0:
-            self._move(sent_at, sent_at + late)
+        late, moves = self._settler.settle(
+            sent_at, answered_at - sent_at, rate_limited=rate_limited
+        )
+        for at, to in moves:
+            self._move(at, to)
         self._jitter = next_jitter(self._jitter, late)
         if self._spacing:
             self._spacing = self._pacing_interval()

@@ -6,7 +6,7 @@ every attempt counted. The rules are those of `_core.cap.Cap` (sliding log,
 settling, pause, adaptation), kept in Redis and applied by Lua scripts, so each
 decision is one atomic step on the server and two processes can never both
 take the last slot. Settling is judged by each process from its own round
-trips (`_core.cap.Settler`) and moves its entry in the shared log; each
+trips (`_core.cap.Settler`) and moves its entries in the shared log; each
 answer's lateness also feeds the shared jitter estimate (rule 5).
 
 This module is the I/O shell: it calls the scripts (`_redis.scripts`, the
@@ -204,7 +204,7 @@ class RedisBudget:
         )
         # Rule 2 of `_core.cap` (settling) on the shared log: this process's trips,
         # and its sends that left late, by the stamp handed out, until answered.
-        self._settler = Settler(self._period)
+        self._settler = Settler(self._period, self._limit)
         self._wire: dict[float, float] = {}
         # Each answer's lateness, by stamp, from `on_answered` to the script that
         # records the answer (rule 5 of `_core.cap`).
@@ -382,13 +382,17 @@ class RedisBudget:
         have been counted that much later, so its entry in the shared log moves.
         """
         left = self._wire.pop(sent_at, sent_at)
-        late = self._settler.late(sent_at + delay - left, rate_limited=rate_limited)
+        late, moves = self._settler.settle(
+            left, sent_at + delay - left, rate_limited=rate_limited, floor=_SETTLE_FLOOR
+        )
         if len(self._late) >= self._limit:
             # Recorded answers take their lateness; these never were.
             self._late.clear()
         self._late[sent_at] = late
-        if self._state.mode != FALLBACK and late > _SETTLE_FLOOR:
-            await self._move_shared(left, left + late)
+        if self._state.mode != FALLBACK:
+            # This one's lateness, and this process's earlier sends when it is the quickest yet.
+            for at, to in moves:
+                await self._move_shared(at, to)
         self._state.local_answered(sent_at, delay, rate_limited)
 
     def _lateness(self, sent_at: float) -> str:
