@@ -65,44 +65,34 @@ def check_filters(settings: ExportSettings) -> None:
         )
 
 
-def _customers(client: HelpCrunch, run: Run) -> RecordStream:
+def _searchable(client: HelpCrunch, run: Run, kind: SearchResource) -> RecordStream:
+    # Customers and chats: their search when the export has filters, else all of them.
+    resource = client.customers if kind == "customers" else client.chats
     settings = run.settings
     common = {"sort": settings.sort, "order": settings.order}
     if settings.filters:
-        scan = client.customers.iter_search(
+        scan = resource.iter_search(
             filters_of(settings),
             comparison=settings.comparison,  # type: ignore[arg-type]  # checked by check_filters
             page_size=settings.page_size,
             start=run.records,
-            **common,  # type: ignore[arg-type]  # the CLI offers only SORTS and ORDERS
+            **common,  # type: ignore[arg-type]  # the CLI offers only this kind's sorts and orders
         )
     else:
-        scan = client.customers.iter_all(
+        scan = resource.iter_all(
             page_size=settings.page_size,
             start=run.records,
             **common,  # type: ignore[arg-type]  # as above
         )
-    return ScanStream(scan, "customers")
+    return ScanStream(scan, kind)
+
+
+def _customers(client: HelpCrunch, run: Run) -> RecordStream:
+    return _searchable(client, run, "customers")
 
 
 def _chats(client: HelpCrunch, run: Run) -> RecordStream:
-    settings = run.settings
-    common = {"sort": settings.sort, "order": settings.order}
-    if settings.filters:
-        scan = client.chats.iter_search(
-            filters_of(settings),
-            comparison=settings.comparison,  # type: ignore[arg-type]  # checked by check_filters
-            page_size=settings.page_size,
-            start=run.records,
-            **common,  # type: ignore[arg-type]  # the CLI offers only CHAT_SORTS and ORDERS
-        )
-    else:
-        scan = client.chats.iter_all(
-            page_size=settings.page_size,
-            start=run.records,
-            **common,  # type: ignore[arg-type]  # as above
-        )
-    return ScanStream(scan, "chats")
+    return _searchable(client, run, "chats")
 
 
 def _agents(client: HelpCrunch, run: Run) -> RecordStream:
