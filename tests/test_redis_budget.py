@@ -665,3 +665,38 @@ async def test_redis_restart_mid_run_against_the_emulator(redis_server: RedisSer
     assert sum(1 for e in log if e.status == 429) == 0
     assert max_in_any_window([e.time for e in log], period) <= limit
     assert math.isclose(len(log), workers * 40)
+
+
+async def command_calls(b: RedisBudget) -> dict[str, int]:
+    """Return how many times Redis ran each command so far (scripts' own calls included)."""
+    stats = await b._redis.info("commandstats")
+    return {name: int(row["calls"]) for name, row in stats.items()}
+
+
+async def test_a_quicker_answer_is_one_step_however_long_the_shared_log(
+    redis_server: RedisServer,
+) -> None:
+    # A huge limit "turns the cap off": with hundreds of sends in the shared
+    # log, one answer quicker than any before must not move each of them in a
+    # script call of its own, and no step may read the whole log.
+    async def steps(key: str, sends: int) -> dict[str, int]:
+        async with budget(redis_server, key, limit=100_000, period=60.0) as b:
+            stamps = [await b.acquire() for _ in range(sends)]
+            for stamp in stamps:
+                await b.on_answered(stamp, 0.2, False)  # noqa: FBT003 -- the protocol's call
+            before = await command_calls(b)
+            quick = await b.acquire()
+            await b.on_sent(quick, 0.01)
+            await b.on_answered(quick, 0.05, False)  # noqa: FBT003 -- the quickest yet
+            await b.on_success(quick)
+            slow = await b.acquire()
+            await b.on_answered(slow, 0.3, False)  # noqa: FBT003 -- a slow one moves itself
+            after = await command_calls(b)
+            log = await log_of(b, key)
+            assert log == sorted(log)
+            assert len(log) == sends + 2
+        return {name: n - before.get(name, 0) for name, n in after.items()}
+
+    few, many = await steps("few", 100), await steps("many", 800)
+    assert few == many
+    assert few["cmdstat_evalsha"] == 6

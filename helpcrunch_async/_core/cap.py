@@ -26,13 +26,17 @@ The rules that keep it, in order:
    kind (success or 429) so far, at most ``max_settle`` (a tenth of the
    period): a request that may have been counted late holds its slot that
    much longer. The quickest is learned as answers come, and a burst's
-   answers may all be slow: when a quicker one shows up, the sends settled
-   against the slower quickest move later too, to where it says they may
-   have been counted (three scans opening at once on one loop had their
+   answers may all be slow: when a quicker one shows up, every send in the
+   log moves later by how much quicker it is (at most ``max_settle``), which
+   is at least as far as any send settled against the slower quickest may
+   have been counted late (three scans opening at once on one loop had their
    first window's answers 100 ms slow, one counted 90 ms late, and the next
-   window's quick requests made 21 of 20 at the server). On a steady network
-   this moves nothing; on a jittery one it costs about half the jitter per
-   window. Pacing (rule 4) is timed from real sends, not from settled ones.
+   window's quick requests made 21 of 20 at the server). That move is one
+   offset added to the whole log, so its cost does not grow with the log;
+   the moves add up to no more than the first answer's round trip, spent
+   once. On a steady network this moves nothing; on a jittery one it costs
+   about half the jitter per window. Pacing (rule 4) is timed from real
+   sends, not from settled ones.
 3. Pause. A 429 pauses every request until ``Retry-After`` when given, else for
    a backoff that starts at one request's share of the period and doubles while
    429s repeat, capped at the period. A pause is never shorter than the pacing
@@ -67,7 +71,7 @@ The rules that keep it, in order:
 from __future__ import annotations
 
 import math
-from collections import deque
+from bisect import bisect_left, insort
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
@@ -146,18 +150,16 @@ class Settler:
 
     The quickest trip is only learned as answers come: the first window's
     answers may all be slow (a burst queued at the server), so a send settled
-    then was settled against too slow a quickest. `settle` remembers the last
-    ``keep`` sends it settled and, when a quicker trip shows up, moves them
-    later to where the quicker one says they may have been counted.
+    then was settled against too slow a quickest. When a quicker trip shows
+    up, `settle` says how much later every earlier send must move: a constant
+    amount of work, however many sends there were.
     """
 
-    __slots__ = ("_fastest", "_settled", "max_settle")
+    __slots__ = ("_fastest", "max_settle")
 
-    def __init__(self, period: float, keep: int = 0) -> None:
+    def __init__(self, period: float) -> None:
         self.max_settle = period * _MAX_SETTLE
         self._fastest = [math.inf, math.inf]
-        # [wire time, trip, kind, where its entry in the log is now], oldest first.
-        self._settled: deque[list[float]] = deque(maxlen=keep)
 
     def late(self, trip: float, *, rate_limited: bool = False) -> float:
         """Return how much to move a send whose answer came ``trip`` seconds after it."""
@@ -167,35 +169,21 @@ class Settler:
         fastest = self._fastest[kind] = min(self._fastest[kind], trip)
         return min(trip - fastest, self.max_settle)
 
-    def settle(
-        self, sent_at: float, trip: float, *, rate_limited: bool = False, floor: float = 0.0
-    ) -> tuple[float, list[tuple[float, float]]]:
-        """Return an answer's lateness and the moves ``(from, to)`` the log must make.
+    def settle(self, trip: float, *, rate_limited: bool = False) -> tuple[float, float]:
+        """Return an answer's lateness and how much later every earlier send must move.
 
-        ``sent_at`` is when the request reached the wire, ``trip`` how long its
-        answer took. The moves hold this send later by its lateness and, if its
-        trip is the quickest yet, every remembered send of its kind later by
-        how much quicker it is. A move of ``floor`` seconds or less is not made.
+        ``trip`` is how long the answer took from the wire. The lateness moves
+        this send; the second number, nonzero only when ``trip`` is the
+        quickest of its kind yet and an earlier one was slower, moves every
+        send before it: at least as far as any of them was settled short.
         """
         kind = int(rate_limited)
         before = self._fastest[kind]
         late = self.late(trip, rate_limited=rate_limited)
-        if not trip >= 0:
-            return late, []
-        moves: list[tuple[float, float]] = []
-        if trip < before:
-            for entry in self._settled:
-                wire, their_trip, their_kind, at = entry
-                to = wire + min(their_trip - trip, self.max_settle)
-                if their_kind == kind and to - at > floor:
-                    moves.append((at, to))
-                    entry[3] = to
-        at = sent_at
-        if late > floor:
-            at = sent_at + late
-            moves.append((sent_at, at))
-        self._settled.append([sent_at, trip, float(kind), at])
-        return late, moves
+        shift = 0.0
+        if trip >= 0 and math.isfinite(before) and trip < before:
+            shift = min(before - trip, self.max_settle)
+        return late, shift
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +213,8 @@ class Cap:
         "_clean",
         "_jitter",
         "_last_sent",
-        "_moved",
+        "_offset",
+        "_open",
         "_pause_until",
         "_rate_limited",
         "_sent",
@@ -245,13 +234,16 @@ class Cap:
         self.limit = limit
         self.period = float(period)
         self.margin = float(margin)
-        self._settler = Settler(self.period, limit)
-        # Sorted: when each send may have been counted, as far as we know.
-        self._sent: deque[float] = deque(maxlen=limit)
+        self._settler = Settler(self.period)
+        # Sorted: when each send may have been counted, as far as we know,
+        # less `_offset`, which moves them all at once (rule 2).
+        self._sent: list[float] = []
+        self._offset = 0.0
         # When the latest request really left: pacing is timed from it.
         self._last_sent = -math.inf
-        # Sends moved by `correct`, by the stamp handed out, until answered.
-        self._moved: dict[float, float] = {}
+        # Sends not yet answered, by the stamp handed out: when each reached
+        # the wire and its entry in `_sent`. Oldest first, at most `limit`.
+        self._open: dict[float, tuple[float, float]] = {}
         self._allowance = limit
         self._spacing = 0.0
         self._slack = 0.0
@@ -307,7 +299,7 @@ class Cap:
         at = max(now, self._pause_until)
         n = self._allowance
         if len(self._sent) >= n:
-            at = max(at, self._sent[-n] + self.period + self.margin)
+            at = max(at, self._sent[-n] + self._offset + self.period + self.margin)
         return at
 
     def next_paced_slot(self, now: float) -> float:
@@ -319,9 +311,18 @@ class Cap:
 
     def record(self, sent_at: float) -> None:
         """Record that a request left at ``sent_at`` (times never go backwards)."""
+        stamp = sent_at
         sent_at = max(sent_at, self._last_sent)
         self._last_sent = sent_at
-        self._insert(sent_at)
+        entry = sent_at - self._offset
+        insort(self._sent, entry)
+        if len(self._sent) > 2 * self.limit:
+            # Only the latest `limit` entries decide; drop the rest in one go.
+            del self._sent[: -self.limit]
+        if len(self._open) >= self.limit:
+            # Answers forget their stamps; the oldest was never answered.
+            del self._open[next(iter(self._open))]
+        self._open[stamp] = (sent_at, entry)
 
     def correct(self, stamp: float, actual: float) -> None:
         """Move a recorded send from ``stamp`` to ``actual``, when it really left.
@@ -331,54 +332,38 @@ class Cap:
         later request, timed from the early stamp, would arrive inside the
         window. Only moves a send later; unknown stamps are ignored.
         """
-        if actual <= stamp or not self._move(stamp, actual):
+        wire, entry = self._open.get(stamp, (stamp, stamp - self._offset))
+        if actual <= wire or not self._move(entry, actual - self._offset):
             return
+        self._open[stamp] = (actual, actual - self._offset)
         self._last_sent = max(self._last_sent, actual)
-        if len(self._moved) >= self.limit:
-            # Answers settle and forget their stamps; these were never answered.
-            self._moved.clear()
-        self._moved[stamp] = actual
 
     def settle(self, stamp: float, answered_at: float, *, rate_limited: bool = False) -> None:
         """Move the send stamped ``stamp`` later by how much its answer was slow (rule 2).
 
-        ``answered_at`` is when the answer came, on the same clock.
+        ``answered_at`` is when the answer came, on the same clock. An
+        unknown stamp still teaches the quickest trip and the jitter.
         """
-        sent_at = self._moved.pop(stamp, stamp)
-        late, moves = self._settler.settle(
-            sent_at, answered_at - sent_at, rate_limited=rate_limited
-        )
-        for at, to in moves:
-            self._move(at, to)
+        # A stamp forgotten (or handed out twice) is looked up as it was recorded.
+        wire, entry = self._open.pop(stamp, (stamp, stamp - self._offset))
+        late, shift = self._settler.settle(answered_at - wire, rate_limited=rate_limited)
+        # Every send moves at once; this one then goes where its own trip says.
+        self._offset += shift
+        self._move(entry, wire + late - self._offset)
         self._jitter = next_jitter(self._jitter, late)
         if self._spacing:
             self._spacing = self._pacing_interval()
 
-    def _move(self, at: float, to: float) -> bool:
+    def _move(self, entry: float, to: float) -> bool:
+        """Move one entry of the log (kept less the offset) to ``to``; False if none is there."""
         sent = self._sent
-        for i in range(len(sent) - 1, -1, -1):
-            if sent[i] == at:
-                del sent[i]
-                self._insert(to)
-                return True
-        return False
-
-    def _insert(self, at: float) -> None:
-        # Keep the log sorted: sent[-n] must be the n-th latest count.
-        sent = self._sent
-        j = len(sent)
-        while j > 0 and sent[j - 1] > at:
-            j -= 1
-        if j == len(sent):
-            sent.append(at)
-        elif len(sent) == sent.maxlen:
-            # Full: the earliest entry makes room, as append would drop it.
-            if j == 0:
-                return
-            sent.popleft()
-            sent.insert(j - 1, at)
-        else:
-            sent.insert(j, at)
+        i = bisect_left(sent, entry)
+        if i == len(sent) or sent[i] != entry:
+            return False
+        if entry != to:
+            del sent[i]
+            insort(sent, to)
+        return True
 
     def on_success(self, sent_at: float) -> None:
         """Record a non-429 answer to a request sent at ``sent_at``."""
