@@ -19,9 +19,11 @@ from helpcrunch_async._core.cap import (
     CONSTANTS,
     Cap,
     Settler,
+    cold_interval,
     default_margin,
     next_jitter,
     pacing_interval,
+    probe_wait,
 )
 from helpcrunch_async.testing._policies import NoBurst
 
@@ -113,8 +115,13 @@ def test_token_bucket_never_empty(wants: list[float], limit: int, period: float)
 
 def test_a_whole_period_budget_leaves_at_once() -> None:
     cap = Cap(20, 1.0)
-    sends = schedule(cap, [0.0] * 20)
-    assert sends == [0.0] * 20
+    # Rule 6: the second send asks whether the server takes bursts; it does.
+    schedule(cap, [0.0, 0.0])
+    assert cap.next_paced_slot(0.0) > 0.0
+    cap.on_success(0.0)
+    assert cap.bursts
+    sends = schedule(cap, [0.0] * 18)
+    assert sends == [0.0] * 18
     # The 21st waits for the window (plus the margin), not for pacing.
     assert cap.next_paced_slot(0.0) == pytest.approx(1.0 + default_margin(1.0))
 
@@ -644,3 +651,56 @@ def test_a_quicker_answer_costs_the_same_work_however_many_sends_are_remembered(
     for event in events:
         work_few = lines_run(functools.partial(event, few))
         assert lines_run(functools.partial(event, many)) <= work_few + 5
+
+
+def test_one_burst_asks_the_server_and_the_answer_holds_for_the_whole_budget() -> None:
+    # Rule 6. Sends one at a time never wait.
+    cap = Cap(20, 1.0, margin=0.0)
+    cold = cold_interval(1.0, 0.0, 20)
+    assert schedule(cap, [0.0, 0.1, 0.2]) == [0.0, 0.1, 0.2]
+    cap.settle(0.2, 0.23)  # the quickest trip: 30 ms
+    assert not cap.bursts
+    # A burst asks the server; every other send waits four quickest trips for
+    # its answer (at least one pacing interval).
+    cap.record(0.21)
+    assert cap.probing
+    wait = probe_wait(0.03, cold, 1.0)
+    assert wait == pytest.approx(0.12)
+    assert cap.next_paced_slot(0.21) == pytest.approx(0.21 + wait)
+    # Answered: bursts go from now on, for every scan of the budget.
+    cap.on_success(0.21)
+    assert cap.bursts
+    assert not cap.probing
+    assert cap.next_paced_slot(0.25) == 0.25
+    cap.record(0.25)
+    assert cap.next_paced_slot(0.25) == 0.25
+
+
+def test_a_refused_probe_switches_on_pacing_and_no_other_burst_is_tried() -> None:
+    cap = Cap(20, 1.0, margin=0.0)
+    cap.record(0.0)
+    cap.record(0.01)  # the probe, before any answer: waited for up to a period
+    assert cap.next_paced_slot(0.02) == pytest.approx(1.01)
+    cap.on_rate_limited(0.02, 0.01, None)
+    assert cap.spacing > 0
+    assert not cap.bursts
+    assert not cap.probing
+    at = cap.next_paced_slot(0.02)
+    assert at < 1.0
+    cap.record(at)
+    assert cap.next_paced_slot(at) == pytest.approx(at + cap.spacing)
+
+
+def test_a_probe_never_answered_is_taken_for_slow_and_the_next_burst_asks_again() -> None:
+    cap = Cap(1000, 1.0, margin=0.0)
+    cap.record(0.0)
+    cap.settle(0.0, 0.01)
+    cap.record(0.001)  # the probe, then cancelled: never answered
+    until = 0.001 + probe_wait(0.01, cold_interval(1.0, 0.0, 1000), 1.0)
+    assert until == pytest.approx(0.041)
+    assert cap.next_paced_slot(0.002) == pytest.approx(until)
+    assert cap.next_paced_slot(until) == until
+    cap.record(until)  # no burst: it asks nothing
+    assert cap.next_paced_slot(until) == until
+    cap.record(until)  # a burst: the next probe
+    assert cap.next_paced_slot(until) == pytest.approx(until + 0.04)

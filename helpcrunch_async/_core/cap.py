@@ -66,6 +66,19 @@ The rules that keep it, in order:
    leaves: on a 2-core host at a load of 3-4, requests paced 25 ms apart
    were held up to 19 ms on the way in to the emulator, and each further 429
    would cost a whole ``Retry-After``. A server that takes bursts never paces, so never pays it.
+6. Opening. Until the server has shown that it takes bursts, a send sooner
+   than the first pacing interval (`cold_interval`) after the previous one
+   is a *probe*, and while a probe is out every other send waits for its
+   answer. A probe answered without a 429 shows that the server takes
+   bursts, and no send waits for this rule again; a 429 for it switches on
+   pacing (rule 4), which spaces every send from then on. So a no-burst
+   server refuses one request per budget (every scan of a client, and
+   through Redis every process, shares it), not one per scan or per worker,
+   and nothing costs an extra request: a listing of one page is one request.
+   A probe is waited for `PROBE_TRIPS` of the quickest round trip seen (a
+   429 comes back as fast as a page), at least one pacing interval, at most
+   a period (before any answer came); then it is taken for slow, not
+   refused, and the next burst asks again.
 """
 
 from __future__ import annotations
@@ -86,9 +99,11 @@ __all__ = [
     "Cap",
     "CapSnapshot",
     "Settler",
+    "cold_interval",
     "default_margin",
     "next_jitter",
     "pacing_interval",
+    "probe_wait",
 ]
 
 # The rules' constants in one public table: `Cap` reads them here, and the
@@ -118,6 +133,8 @@ CONSTANTS: Final[Mapping[str, float]] = MappingProxyType(
         # Before any answer has shown the jitter, pacing assumes this share of
         # the interval (arrivals of a 25 ms interval were held up to 19 ms on a busy host).
         "JITTER_PRIOR": 0.5,
+        # A probe (rule 6) is waited for this many of the quickest round trips.
+        "PROBE_TRIPS": 4,
     }
 )
 _DECREASE = CONSTANTS["DECREASE"]
@@ -130,6 +147,7 @@ _JITTER_COVER = CONSTANTS["JITTER_COVER"]
 _JITTER_MAX = CONSTANTS["JITTER_MAX"]
 _JITTER_DECAY = CONSTANTS["JITTER_DECAY"]
 _JITTER_PRIOR = CONSTANTS["JITTER_PRIOR"]
+_PROBE_TRIPS = CONSTANTS["PROBE_TRIPS"]
 
 
 def default_margin(period: float) -> float:
@@ -160,6 +178,11 @@ class Settler:
     def __init__(self, period: float) -> None:
         self.max_settle = period * _MAX_SETTLE
         self._fastest = [math.inf, math.inf]
+
+    @property
+    def quickest(self) -> float:
+        """The quickest round trip of a non-429 answer so far (inf before any)."""
+        return self._fastest[0]
 
     def late(self, trip: float, *, rate_limited: bool = False) -> float:
         """Return how much to move a send whose answer came ``trip`` seconds after it."""
@@ -203,19 +226,23 @@ class Cap:
 
     ``limit`` requests per ``period`` seconds; ``margin`` seconds are added to
     every window (default: `default_margin`). Times are floats on one monotonic
-    clock chosen by the caller.
+    clock chosen by the caller. ``bursts`` says that whether the server takes
+    bursts is known, or asked elsewhere (rule 6 then holds nothing back).
     """
 
     __slots__ = (
         "_adaptations",
         "_adapted_at",
         "_allowance",
+        "_bursts",
         "_clean",
         "_jitter",
         "_last_sent",
         "_offset",
         "_open",
         "_pause_until",
+        "_probe",
+        "_probe_until",
         "_rate_limited",
         "_sent",
         "_settler",
@@ -227,7 +254,9 @@ class Cap:
         "period",
     )
 
-    def __init__(self, limit: int, period: float, *, margin: float | None = None) -> None:
+    def __init__(
+        self, limit: int, period: float, *, margin: float | None = None, bursts: bool = False
+    ) -> None:
         limit, period, margin = check_rate(limit, period, margin)
         if margin is None:
             margin = default_margin(period)
@@ -245,6 +274,10 @@ class Cap:
         # the wire and its entry in `_sent`. Oldest first, at most `limit`.
         self._open: dict[float, tuple[float, float]] = {}
         self._allowance = limit
+        # Rule 6: whether the server took a burst, and the probe out (its stamp, and until when).
+        self._bursts = bursts
+        self._probe = math.nan
+        self._probe_until = -math.inf
         self._spacing = 0.0
         self._slack = 0.0
         self._jitter = 0.0
@@ -307,12 +340,36 @@ class Cap:
         at = self.next_slot(now)
         if self._spacing and self._sent:
             at = max(at, self._last_sent + self._spacing)
+        elif not self._bursts and at < self._probe_until:
+            # Rule 6: a probe is out; every send waits for its answer.
+            at = self._probe_until
         return at
+
+    @property
+    def bursts(self) -> bool:
+        """Whether the server has taken a burst (rule 6): then no send waits for a probe."""
+        return self._bursts
+
+    @property
+    def probing(self) -> bool:
+        """Whether a probe (rule 6) awaits its answer: bursts wait for it."""
+        return self._probe_until > -math.inf
 
     def record(self, sent_at: float) -> None:
         """Record that a request left at ``sent_at`` (times never go backwards)."""
         stamp = sent_at
         sent_at = max(sent_at, self._last_sent)
+        if (
+            not self._bursts
+            and not self._spacing
+            and sent_at < self._last_sent + self._cold_interval()
+            and sent_at >= self._probe_until
+        ):
+            # Rule 6: a burst, and none is out: this one asks the server.
+            self._probe = stamp
+            self._probe_until = sent_at + probe_wait(
+                self._settler.quickest, self._cold_interval(), self.period
+            )
         self._last_sent = sent_at
         entry = sent_at - self._offset
         insort(self._sent, entry)
@@ -367,6 +424,10 @@ class Cap:
 
     def on_success(self, sent_at: float) -> None:
         """Record a non-429 answer to a request sent at ``sent_at``."""
+        if sent_at == self._probe:
+            # Rule 6: the server took a burst.
+            self._bursts = True
+            self._probe_until = -math.inf
         if sent_at < self._adapted_at:
             return
         self._streak = 0
@@ -388,6 +449,9 @@ class Cap:
         """
         self._rate_limited += 1
         self._clean = 0
+        if sent_at == self._probe:
+            # Rule 6: refused; pacing (rule 4) spaces every send from now on.
+            self._probe_until = -math.inf
         if sent_at >= self._adapted_at:
             # Fresh evidence: this request left after our last adjustment.
             self._streak += 1
@@ -421,6 +485,9 @@ class Cap:
     def _pacing_interval(self) -> float:
         return pacing_interval(self.period, self.margin, self._allowance, self._slack, self._jitter)
 
+    def _cold_interval(self) -> float:
+        return cold_interval(self.period, self.margin, self._allowance)
+
 
 def next_jitter(jitter: float, late: float) -> float:
     """Return the jitter estimate after an answer that came ``late`` s after the quickest.
@@ -443,3 +510,17 @@ def pacing_interval(
     share = period / allowance
     room = max(share * slack, _SLACK_FLOOR, min(jitter * _JITTER_COVER, share * _JITTER_MAX))
     return max(share + room, (period + margin) / allowance)
+
+
+def cold_interval(period: float, margin: float, allowance: int) -> float:
+    """Return the gap after which a send is no burst (rule 6): the first pacing interval."""
+    return pacing_interval(period, margin, allowance, _SLACK_START, 0.0)
+
+
+def probe_wait(quickest: float, cold: float, period: float) -> float:
+    """Return how long every send waits for a probe's answer (rule 6).
+
+    `PROBE_TRIPS` times the ``quickest`` round trip, at least ``cold`` (one
+    pacing interval), at most ``period`` (also when no trip is known yet).
+    """
+    return min(period, max(cold, _PROBE_TRIPS * quickest))

@@ -466,6 +466,8 @@ class RedisBudget:
     async def _acquire_shared(self, *, in_handover: bool) -> float | None:
         """Wait in the shared queue and return the stamp; None after a forced hand-over."""
         ticket = 0
+        fastest = self._settler.quickest
+        quickest = repr(fastest) if math.isfinite(fastest) else ""
         try:
             while True:
                 known = self._epoch or ""
@@ -478,6 +480,7 @@ class RedisBudget:
                         repr(_LEASE_GRACE),
                         known,
                         "1" if in_handover else "0",
+                        quickest,
                     ],
                 )
                 after = time.monotonic()

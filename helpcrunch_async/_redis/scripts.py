@@ -53,7 +53,7 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local function fmt(x) return string.format('%.17g', x) end
 local st = redis.call('HMGET', KEYS[1], 'allowance', 'spacing', 'pause_until', 'adapted_at',
   'streak', 'clean', 'rate_limited', 'adaptations', 'epoch', 'handover_until', 'slack',
-  'jitter', 'offset')
+  'jitter', 'offset', 'bursts', 'probe', 'probe_until')
 local allowance = math.min(tonumber(st[1]) or limit, limit)
 local spacing = tonumber(st[2]) or 0
 local pause_until = tonumber(st[3]) or -math.huge
@@ -66,12 +66,28 @@ local slack = tonumber(st[11]) or 0
 local jitter = tonumber(st[12]) or 0
 -- The log holds each send less `offset`, which moves them all at once (Cap rule 2).
 local offset = tonumber(st[13]) or 0
+-- Cap rule 6: whether the server took a burst, and the probe out (its stamp, until when).
+local bursts = st[14] == '1'
+local probe = tonumber(st[15])
+local probe_until = tonumber(st[16]) or -math.huge
 -- _core.cap.pacing_interval.
 local function pacing()
   local share = period / allowance
   local room = math.max(share * slack, SLACK_FLOOR,
     math.min(jitter * JITTER_COVER, share * JITTER_MAX))
   return math.max(share + room, window / allowance)
+end
+-- _core.cap.cold_interval: a send sooner than this after the last is a burst.
+local function cold()
+  local share = period / allowance
+  return math.max(share + math.max(share * SLACK_START, SLACK_FLOOR), window / allowance)
+end
+-- Cap.on_success and Cap.on_rate_limited: the probe's answer (rule 6).
+local function answer_probe(sent_at, took)
+  if probe == sent_at then
+    if took then redis.call('HSET', KEYS[1], 'bursts', '1') end
+    redis.call('HDEL', KEYS[1], 'probe_until')
+  end
 end
 -- The end of Cap.settle (rule 5): an answer ``late`` s after the quickest.
 local function observe(late)
@@ -92,7 +108,8 @@ end
 )
 
 # ARGV: limit, period, margin, epoch, ticket (0: none yet), lease grace, the
-# epoch the caller knows ('' if none), whether it is in a hand-over ('1'/'0').
+# epoch the caller knows ('' if none), whether it is in a hand-over ('1'/'0'),
+# the caller's quickest round trip ('' if none yet).
 # Returns {verdict, stamp or wait, ticket, epoch, now, pause_until, handover_until, entry}:
 # verdict 1 admitted, 0 wait, 2 the state was lost, 3 a hand-over is on; entry is
 # the admitted send as the log holds it (for ON_SENT), '' otherwise.
@@ -139,6 +156,9 @@ local function slot(j)
   if spacing > 0 then
     if last then at = math.max(at, last + (j + 1) * spacing)
     else at = math.max(at, now + j * spacing) end
+  elseif not bursts and at < probe_until then
+    -- Cap rule 6: a probe is out; every send waits for its answer.
+    at = probe_until
   end
   return at
 end
@@ -156,6 +176,13 @@ else
 end
 local at = slot(rank)
 if at <= now then
+  if not bursts and spacing == 0 and last and now < last + cold() and now >= probe_until then
+    -- Cap rule 6: a burst, and none is out: this one asks the server
+    -- (_core.cap.probe_wait, with this process's quickest trip).
+    local quickest = tonumber(ARGV[9]) or math.huge
+    local wait = math.min(period, math.max(cold(), PROBE_TRIPS * quickest))
+    redis.call('HSET', KEYS[1], 'probe', fmt(now), 'probe_until', fmt(now + wait))
+  end
   -- The log stays sorted, even if the server's clock goes backwards.
   local kept = now - offset
   if last_entry and kept < last_entry then kept = last_entry end
@@ -185,6 +212,7 @@ ON_SUCCESS = (
     + """
 local sent_at = tonumber(ARGV[5])
 if tonumber(ARGV[6]) then observe(tonumber(ARGV[6])) end
+answer_probe(sent_at, true)
 redis.call('HSET', KEYS[1], 'jitter', fmt(jitter), 'spacing', fmt(spacing))
 if sent_at < adapted_at then return 0 end
 if streak ~= 0 then redis.call('HSET', KEYS[1], 'streak', 0) end
@@ -217,6 +245,7 @@ ON_RATE_LIMITED = (
 local sent_at = tonumber(ARGV[5])
 local retry_after = tonumber(ARGV[6])
 if tonumber(ARGV[7]) then observe(tonumber(ARGV[7])) end
+answer_probe(sent_at, false)
 clean = 0
 if sent_at >= adapted_at then
   streak = streak + 1
