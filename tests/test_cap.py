@@ -131,8 +131,11 @@ def test_first_429_switches_on_pacing_and_pauses_everyone() -> None:
     for _ in range(8):
         cap.record(0.0)
     pause = cap.on_rate_limited(0.01, sent_at=0.0, retry_after=None)
-    # A share, plus room for the jitter no answer has shown yet (rule 5).
-    assert cap.spacing == pytest.approx(10.0 / 20 * (1 + CONSTANTS["JITTER_PRIOR"]))
+    # A share, plus room for the jitter no answer has shown yet (rule 5):
+    # a share of the share, at most some milliseconds, at least the slack.
+    share = 10.0 / 20
+    room = min(share * CONSTANTS["JITTER_PRIOR"], CONSTANTS["JITTER_PRIOR_MAX"])
+    assert cap.spacing == pytest.approx(share + max(room, share * CONSTANTS["SLACK_START"]))
     assert pause == pytest.approx(cap.spacing)
     assert cap.next_paced_slot(0.01) == pytest.approx(0.01 + cap.spacing)
 
@@ -543,14 +546,19 @@ def test_the_pacing_interval_covers_the_jitter_within_bounds(
     assert pacing_interval(period, margin, allowance, slack, jitter + more) >= interval
 
 
-def no_burst_rejections(seed: int, *, spike: float, limit: int = 40, sends: int = 200) -> int:
-    """Scan with the cap against a no-burst server whose arrivals jitter; return its 429s.
+def no_burst_scan(
+    seed: int, *, spike: float, limit: int = 40, sends: int = 200
+) -> tuple[int, float]:
+    """Scan with the cap against a no-burst server whose arrivals jitter.
+
+    Returns the 429s and the share of the server's own pace (one request
+    every ``1 / limit`` s) that the paced sends kept.
 
     Each request reaches the server 0.5-2.5 ms after it left, one in ten up to
     ``spike`` s after (a busy host's scheduler); its answer comes 50 ms after
     the arrival, and the cap hears every answer in time order, as from the
-    transport. The scan opens with two requests at once (`_core.paging`, rule 1)
-    and sends the rest once both are answered.
+    transport. The scan sends its first request, and the second at once (the
+    cap's probe, rule 6), and the rest once both are answered.
     """
     rng = random.Random(seed)
     cap = Cap(limit, 1.0)
@@ -581,7 +589,7 @@ def no_burst_rejections(seed: int, *, spike: float, limit: int = 40, sends: int 
     send(0.0)
     send(0.0001)
     until(math.inf)
-    now = 0.2
+    now = start = 0.2 + 1.0 / limit
     for _ in range(sends - 2):
         at = cap.next_paced_slot(now)
         while events and events[0][0] <= at:
@@ -590,15 +598,30 @@ def no_burst_rejections(seed: int, *, spike: float, limit: int = 40, sends: int 
         now = at
         send(now)
     until(math.inf)
-    return sum(refused.values())
+    return sum(refused.values()), (sends - 3) / limit / (now - start)
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_jitter_seen_on_answers_keeps_a_no_burst_server_at_one_429(seed: int) -> None:
-    # Held up to 10 ms on the way in, a request of a 25 ms interval arrives
+    # Held up to 5 ms on the way in, a request of a 25 ms interval arrives
     # closer to the next than a 5% (or 4 ms) slack allows; pacing with room
     # for the jitter the round trips show, the opening's 429 is the only one.
-    assert no_burst_rejections(seed, spike=0.01) == 1
+    rejected, _ = no_burst_scan(seed, spike=0.004)
+    assert rejected == 1
+    # Held up to 10 ms one time in ten (40% of the interval): one 429 more
+    # shows the estimate too small, and the doubled one is kept (rule 5).
+    rejected, _ = no_burst_scan(seed, spike=0.01)
+    assert rejected <= 2
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_pacing_room_fades_on_a_quiet_network(seed: int) -> None:
+    # 20 a second, arrivals held 0.5-2.5 ms: after the opening's 429 the room
+    # for jitter fades, and 200 paced sends keep at least 85% of the server's
+    # own pace (they kept 65% when the room faded over a thousand answers).
+    rejected, pace = no_burst_scan(seed, spike=0.0025, limit=20)
+    assert rejected == 1
+    assert pace >= 0.85
 
 
 def lines_run(call: Callable[[], object]) -> int:
@@ -692,15 +715,28 @@ def test_a_refused_probe_switches_on_pacing_and_no_other_burst_is_tried() -> Non
 
 
 def test_a_probe_never_answered_is_taken_for_slow_and_the_next_burst_asks_again() -> None:
-    cap = Cap(1000, 1.0, margin=0.0)
+    cap = Cap(20, 1.0, margin=0.0)
+    cold = cold_interval(1.0, 0.0, 20)
     cap.record(0.0)
     cap.settle(0.0, 0.01)
     cap.record(0.001)  # the probe, then cancelled: never answered
-    until = 0.001 + probe_wait(0.01, cold_interval(1.0, 0.0, 1000), 1.0)
-    assert until == pytest.approx(0.041)
+    until = 0.001 + probe_wait(0.01, cold, 1.0)
+    assert until == pytest.approx(0.001 + cold)
     assert cap.next_paced_slot(0.002) == pytest.approx(until)
-    assert cap.next_paced_slot(until) == until
-    cap.record(until)  # no burst: it asks nothing
-    assert cap.next_paced_slot(until) == until
-    cap.record(until)  # a burst: the next probe
-    assert cap.next_paced_slot(until) == pytest.approx(until + 0.04)
+    assert cap.next_paced_slot(0.1) == 0.1
+    cap.record(0.1)  # no burst: it asks nothing
+    assert cap.next_paced_slot(0.1) == 0.1
+    cap.record(0.1)  # a burst: the next probe
+    assert cap.next_paced_slot(0.1) == pytest.approx(0.1 + cold)
+
+
+def test_a_send_too_late_for_a_probe_and_too_soon_for_no_burst_waits() -> None:
+    # 30 ms after the last, with a share of 50 ms: a no-burst server refuses it,
+    # and one that took it would prove nothing about bursts.
+    cap = Cap(20, 1.0, margin=0.0)
+    cold = cold_interval(1.0, 0.0, 20)
+    cap.record(0.0)
+    assert cap.next_paced_slot(0.03) == pytest.approx(cold)
+    assert cap.next_paced_slot(0.02) == 0.02
+    cap.record(0.03)  # recorded anyway: no probe
+    assert not cap.probing

@@ -226,8 +226,10 @@ async def test_waiters_are_served_in_the_order_they_arrived(redis_server: RedisS
 
         async def wait(i: int) -> None:
             await asyncio.sleep(0.02 * i)  # arrive in order i, from both processes
-            await take(one if i % 2 else two)
+            side = one if i % 2 else two
+            stamp = await side.acquire()
             order.append(i)
+            await side.on_success(stamp)  # answered, as the transport reports
 
         await asyncio.gather(*(wait(i) for i in range(7)))
     assert order == list(range(7))

@@ -60,17 +60,26 @@ The rules that keep it, in order:
    round trip took than the quickest) feeds a jitter estimate that jumps to
    any larger lateness and keeps `JITTER_DECAY` of itself per answer, and the
    pacing interval's room is at least the estimate (at most one more share);
-   a fresh 429 while paced doubles it, since the jitter was larger.
-   The first adaptation starts the estimate at `JITTER_PRIOR` of a share,
-   since its first answers cannot show the jitter before the next request
-   leaves: on a 2-core host at a load of 3-4, requests paced 25 ms apart
-   were held up to 19 ms on the way in to the emulator, and each further 429
-   would cost a whole ``Retry-After``. A server that takes bursts never paces, so never pays it.
-6. Opening. Until the server has shown that it takes bursts, a send sooner
-   than the first pacing interval (`cold_interval`) after the previous one
-   is a *probe*, and while a probe is out every other send waits for its
-   answer. A probe answered without a 429 shows that the server takes
-   bursts, and no send waits for this rule again; a 429 for it switches on
+   a fresh 429 while paced doubles it, since the jitter was larger, and
+   the doubled value fades ten times slower (`KEPT_DECAY`): a host that
+   bunched arrivals once will again.
+   The first adaptation starts the estimate at `JITTER_PRIOR` of a share, at
+   most `JITTER_PRIOR_MAX` seconds, since its first answers cannot show the
+   jitter before the next request leaves (on a 2-core host at a load of 3-4,
+   requests paced 25 ms apart were held up to 19 ms on the way in to the
+   emulator); jitter is a matter of milliseconds whatever the share, so at
+   120 a minute the prior costs little. The estimate fades by half in about
+   70 answers: a wide room costs throughput on every request, a 429 costs a
+   ``Retry-After`` (see the no-burst rows of benchmarks/RESULTS.md). A
+   server that takes bursts never paces, so never pays it.
+6. Opening. Until the server has shown that it takes bursts, a send within
+   half a request's share of the period after the previous one is a
+   *probe*, and while a probe is out every other send waits for its answer;
+   a send that would leave later than that but sooner than the first pacing
+   interval (`cold_interval`) waits for that interval, since a no-burst
+   server may refuse it, yet its acceptance would prove nothing. A probe
+   answered without a 429 shows that the server takes bursts (no no-burst
+   server of this limit accepts it), and no send waits for this rule again; a 429 for it switches on
    pacing (rule 4), which spaces every send from then on. So a no-burst
    server refuses one request per budget (every scan of a client, and
    through Redis every process, shares it), not one per scan or per worker,
@@ -127,12 +136,17 @@ CONSTANTS: Final[Mapping[str, float]] = MappingProxyType(
         # ...up to this share of the interval...
         "JITTER_MAX": 1.0,
         # ...and the estimate keeps this much of itself per answer: a spike fades
-        # over several hundred answers (a decaying maximum that forgot sooner was
-        # beaten by the next spike: see test_cap's no-burst simulation).
-        "JITTER_DECAY": 0.999,
+        # by half in about 70 answers (0.999 kept 64-69% of the ideal; 0.98 drew
+        # 429s from spikes every ten requests: see test_cap's no-burst simulation).
+        "JITTER_DECAY": 0.99,
         # Before any answer has shown the jitter, pacing assumes this share of
-        # the interval (arrivals of a 25 ms interval were held up to 19 ms on a busy host).
-        "JITTER_PRIOR": 0.5,
+        # the interval (arrivals of a 25 ms interval were held up to 19 ms on a busy host)...
+        "JITTER_PRIOR": 0.25,
+        # ...at most this many seconds: jitter does not grow with the interval.
+        "JITTER_PRIOR_MAX": 0.02,
+        # Once a 429 has shown the estimate too small, the doubled estimate keeps
+        # this much of itself per answer: a host that bunched arrivals once will again.
+        "KEPT_DECAY": 0.999,
         # A probe (rule 6) is waited for this many of the quickest round trips.
         "PROBE_TRIPS": 4,
     }
@@ -147,6 +161,8 @@ _JITTER_COVER = CONSTANTS["JITTER_COVER"]
 _JITTER_MAX = CONSTANTS["JITTER_MAX"]
 _JITTER_DECAY = CONSTANTS["JITTER_DECAY"]
 _JITTER_PRIOR = CONSTANTS["JITTER_PRIOR"]
+_JITTER_PRIOR_MAX = CONSTANTS["JITTER_PRIOR_MAX"]
+_KEPT_DECAY = CONSTANTS["KEPT_DECAY"]
 _PROBE_TRIPS = CONSTANTS["PROBE_TRIPS"]
 
 
@@ -237,6 +253,7 @@ class Cap:
         "_bursts",
         "_clean",
         "_jitter",
+        "_kept",
         "_last_sent",
         "_offset",
         "_open",
@@ -281,6 +298,8 @@ class Cap:
         self._spacing = 0.0
         self._slack = 0.0
         self._jitter = 0.0
+        # The jitter a 429 proved too large for the estimate: it fades slower (rule 5).
+        self._kept = 0.0
         self._pause_until = -math.inf
         self._adapted_at = -math.inf
         self._streak = 0
@@ -340,9 +359,13 @@ class Cap:
         at = self.next_slot(now)
         if self._spacing and self._sent:
             at = max(at, self._last_sent + self._spacing)
-        elif not self._bursts and at < self._probe_until:
-            # Rule 6: a probe is out; every send waits for its answer.
-            at = self._probe_until
+        elif not self._bursts:
+            if at < self._probe_until:
+                # Rule 6: a probe is out; every send waits for its answer.
+                at = self._probe_until
+            elif self._last_sent + self._probe_gap() < at < self._last_sent + self._cold_interval():
+                # Too late for a probe, too soon for a no-burst server.
+                at = self._last_sent + self._cold_interval()
         return at
 
     @property
@@ -362,7 +385,7 @@ class Cap:
         if (
             not self._bursts
             and not self._spacing
-            and sent_at < self._last_sent + self._cold_interval()
+            and sent_at <= self._last_sent + self._probe_gap()
             and sent_at >= self._probe_until
         ):
             # Rule 6: a burst, and none is out: this one asks the server.
@@ -407,7 +430,8 @@ class Cap:
         # Every send moves at once; this one then goes where its own trip says.
         self._offset += shift
         self._move(entry, wire + late - self._offset)
-        self._jitter = next_jitter(self._jitter, late)
+        self._kept *= _KEPT_DECAY
+        self._jitter = max(next_jitter(self._jitter, late), self._kept)
         if self._spacing:
             self._spacing = self._pacing_interval()
 
@@ -460,10 +484,12 @@ class Cap:
             if not self._spacing:
                 self._slack = _SLACK_START
                 share = self.period / self._allowance
-                self._jitter = max(self._jitter, share * _JITTER_PRIOR / _JITTER_COVER)
+                prior = min(share * _JITTER_PRIOR, _JITTER_PRIOR_MAX)
+                self._jitter = max(self._jitter, prior / _JITTER_COVER)
             else:
                 # Paced, and still refused: the jitter was larger than the estimate.
                 self._jitter *= 2
+                self._kept = max(self._kept, self._jitter)
                 if self._slack < _SLACK_MAX:
                     self._slack = min(_SLACK_MAX, 2 * self._slack)
                 else:
@@ -487,6 +513,10 @@ class Cap:
 
     def _cold_interval(self) -> float:
         return cold_interval(self.period, self.margin, self._allowance)
+
+    def _probe_gap(self) -> float:
+        # Rule 6: a send this soon after the last is a burst any no-burst server refuses.
+        return self.period / self._allowance / 2
 
 
 def next_jitter(jitter: float, late: float) -> float:

@@ -53,7 +53,7 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local function fmt(x) return string.format('%.17g', x) end
 local st = redis.call('HMGET', KEYS[1], 'allowance', 'spacing', 'pause_until', 'adapted_at',
   'streak', 'clean', 'rate_limited', 'adaptations', 'epoch', 'handover_until', 'slack',
-  'jitter', 'offset', 'bursts', 'probe', 'probe_until')
+  'jitter', 'offset', 'bursts', 'probe', 'probe_until', 'kept')
 local allowance = math.min(tonumber(st[1]) or limit, limit)
 local spacing = tonumber(st[2]) or 0
 local pause_until = tonumber(st[3]) or -math.huge
@@ -70,6 +70,7 @@ local offset = tonumber(st[13]) or 0
 local bursts = st[14] == '1'
 local probe = tonumber(st[15])
 local probe_until = tonumber(st[16]) or -math.huge
+local kept = tonumber(st[17]) or 0
 -- _core.cap.pacing_interval.
 local function pacing()
   local share = period / allowance
@@ -82,6 +83,8 @@ local function cold()
   local share = period / allowance
   return math.max(share + math.max(share * SLACK_START, SLACK_FLOOR), window / allowance)
 end
+-- A send this soon after the last is a burst any no-burst server refuses (rule 6).
+local probe_gap = period / allowance / 2
 -- Cap.on_success and Cap.on_rate_limited: the probe's answer (rule 6).
 local function answer_probe(sent_at, took)
   if probe == sent_at then
@@ -91,7 +94,8 @@ local function answer_probe(sent_at, took)
 end
 -- The end of Cap.settle (rule 5): an answer ``late`` s after the quickest.
 local function observe(late)
-  jitter = math.max(jitter * JITTER_DECAY, late)
+  kept = kept * KEPT_DECAY
+  jitter = math.max(jitter * JITTER_DECAY, late, kept)
   if spacing > 0 then spacing = pacing() end
 end
 if not epoch then
@@ -156,9 +160,14 @@ local function slot(j)
   if spacing > 0 then
     if last then at = math.max(at, last + (j + 1) * spacing)
     else at = math.max(at, now + j * spacing) end
-  elseif not bursts and at < probe_until then
-    -- Cap rule 6: a probe is out; every send waits for its answer.
-    at = probe_until
+  elseif not bursts then
+    if at < probe_until then
+      -- Cap rule 6: a probe is out; every send waits for its answer.
+      at = probe_until
+    elseif last and at > last + probe_gap and at < last + cold() then
+      -- Too late for a probe, too soon for a no-burst server.
+      at = last + cold()
+    end
   end
   return at
 end
@@ -176,7 +185,7 @@ else
 end
 local at = slot(rank)
 if at <= now then
-  if not bursts and spacing == 0 and last and now < last + cold() and now >= probe_until then
+  if not bursts and spacing == 0 and last and now <= last + probe_gap and now >= probe_until then
     -- Cap rule 6: a burst, and none is out: this one asks the server
     -- (_core.cap.probe_wait, with this process's quickest trip).
     local quickest = tonumber(ARGV[9]) or math.huge
@@ -213,7 +222,7 @@ ON_SUCCESS = (
 local sent_at = tonumber(ARGV[5])
 if tonumber(ARGV[6]) then observe(tonumber(ARGV[6])) end
 answer_probe(sent_at, true)
-redis.call('HSET', KEYS[1], 'jitter', fmt(jitter), 'spacing', fmt(spacing))
+redis.call('HSET', KEYS[1], 'jitter', fmt(jitter), 'kept', fmt(kept), 'spacing', fmt(spacing))
 if sent_at < adapted_at then return 0 end
 if streak ~= 0 then redis.call('HSET', KEYS[1], 'streak', 0) end
 if allowance < limit or slack > SLACK_START then
@@ -252,9 +261,11 @@ if sent_at >= adapted_at then
   adapted_at = now
   if spacing == 0 then
     slack = SLACK_START
-    jitter = math.max(jitter, period / allowance * JITTER_PRIOR / JITTER_COVER)
+    jitter = math.max(jitter,
+      math.min(period / allowance * JITTER_PRIOR, JITTER_PRIOR_MAX) / JITTER_COVER)
   else
     jitter = 2 * jitter
+    if jitter > kept then kept = jitter end
     if slack < SLACK_MAX then
       slack = math.min(SLACK_MAX, 2 * slack)
     else
@@ -275,7 +286,7 @@ pause = math.max(pause, spacing)
 pause_until = math.max(pause_until, now + pause)
 redis.call('HINCRBY', KEYS[1], 'rate_limited', 1)
 redis.call('HSET', KEYS[1], 'clean', clean, 'streak', streak, 'allowance', allowance,
-  'spacing', fmt(spacing), 'slack', fmt(slack), 'jitter', fmt(jitter),
+  'spacing', fmt(spacing), 'slack', fmt(slack), 'jitter', fmt(jitter), 'kept', fmt(kept),
   'pause_until', fmt(pause_until))
 expire_all()
 return {fmt(pause_until - now), fmt(spacing), allowance, fmt(now)}
