@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import heapq
 import itertools
 import math
 import random
@@ -15,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks.no_burst import simulate
 from helpcrunch_async._core.cap import (
     CONSTANTS,
     Cap,
@@ -25,7 +25,6 @@ from helpcrunch_async._core.cap import (
     pacing_interval,
     probe_wait,
 )
-from helpcrunch_async.testing._policies import NoBurst
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -549,56 +548,12 @@ def test_the_pacing_interval_covers_the_jitter_within_bounds(
 def no_burst_scan(
     seed: int, *, spike: float, limit: int = 40, sends: int = 200
 ) -> tuple[int, float]:
-    """Scan with the cap against a no-burst server whose arrivals jitter.
+    """Scan with the cap against a simulated no-burst server; return its 429s and the pace kept.
 
-    Returns the 429s and the share of the server's own pace (one request
-    every ``1 / limit`` s) that the paced sends kept.
-
-    Each request reaches the server 0.5-2.5 ms after it left, one in ten up to
-    ``spike`` s after (a busy host's scheduler); its answer comes 50 ms after
-    the arrival, and the cap hears every answer in time order, as from the
-    transport. The scan sends its first request, and the second at once (the
-    cap's probe, rule 6), and the rest once both are answered.
+    Arrivals are held 0.5-2.5 ms, one in ten up to ``spike`` s; answers come
+    50 ms after; no Retry-After (see `benchmarks.no_burst.simulate`).
     """
-    rng = random.Random(seed)
-    cap = Cap(limit, 1.0)
-    server = NoBurst(limit, 1.0)
-    # (time, order, is an answer, stamp): arrivals and answers, in time order.
-    events: list[tuple[float, int, bool, float]] = []
-    order = itertools.count()
-    refused: dict[float, bool] = {}
-
-    def until(t: float) -> None:
-        while events and events[0][0] <= t:
-            at, _, answer, stamp = heapq.heappop(events)
-            if not answer:
-                refused[stamp] = not server.admit(at)[0]
-                heapq.heappush(events, (at + 0.05, next(order), True, stamp))
-                continue
-            cap.settle(stamp, at, rate_limited=refused[stamp])
-            if refused[stamp]:
-                cap.on_rate_limited(at, stamp, None)
-            else:
-                cap.on_success(stamp)
-
-    def send(now: float) -> None:
-        cap.record(now)
-        late = rng.uniform(0.0005, spike if rng.random() < 0.1 else 0.0025)
-        heapq.heappush(events, (now + late, next(order), False, now))
-
-    send(0.0)
-    send(0.0001)
-    until(math.inf)
-    now = start = 0.2 + 1.0 / limit
-    for _ in range(sends - 2):
-        at = cap.next_paced_slot(now)
-        while events and events[0][0] <= at:
-            until(at)
-            at = cap.next_paced_slot(now)
-        now = at
-        send(now)
-    until(math.inf)
-    return sum(refused.values()), (sends - 3) / limit / (now - start)
+    return simulate(seed, limit=limit, period=1.0, spike=spike, sends=sends)
 
 
 @pytest.mark.parametrize("seed", range(5))
