@@ -79,11 +79,12 @@ The rules that keep it, in order:
    interval (`cold_interval`) waits for that interval, since a no-burst
    server may refuse it, yet its acceptance would prove nothing. A probe
    answered without a 429 shows that the server takes bursts (no no-burst
-   server of this limit accepts it), and no send waits for this rule again; a 429 for it switches on
-   pacing (rule 4), which spaces every send from then on. So a no-burst
-   server refuses one request per budget (every scan of a client, and
-   through Redis every process, shares it), not one per scan or per worker,
-   and nothing costs an extra request: a listing of one page is one request.
+   server of this limit accepts it), and no send waits for this rule again;
+   a 429 for it switches on pacing (rule 4), which spaces every send from
+   then on. So a no-burst server refuses one request per budget (every scan
+   of a client, and through Redis every process, shares it), not one per
+   scan or per worker, and nothing costs an extra request: a listing of one
+   page is one request.
    A probe is waited for `PROBE_TRIPS` of the quickest round trip seen (a
    429 comes back as fast as a page), at least one pacing interval, at most
    a period (before any answer came); then it is taken for slow, not
