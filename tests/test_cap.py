@@ -638,13 +638,14 @@ def test_one_burst_asks_the_server_and_the_answer_holds_for_the_whole_budget() -
     assert schedule(cap, [0.0, 0.1, 0.2]) == [0.0, 0.1, 0.2]
     cap.settle(0.2, 0.23)  # the quickest trip: 30 ms
     assert not cap.bursts
-    # A burst asks the server; every other send waits four quickest trips for
-    # its answer (at least one pacing interval).
+    # A burst asks the server; it is waited for four quickest trips (at least
+    # one pacing interval), and meanwhile the others go at the pace its
+    # refusal would set: a share plus the room for jitter of rule 5.
     cap.record(0.21)
     assert cap.probing
-    wait = probe_wait(0.03, cold, 1.0)
-    assert wait == pytest.approx(0.12)
-    assert cap.next_paced_slot(0.21) == pytest.approx(0.21 + wait)
+    assert probe_wait(0.03, cold, 1.0) == pytest.approx(0.12)
+    paced = 0.05 + min(0.05 * CONSTANTS["JITTER_PRIOR"], CONSTANTS["JITTER_PRIOR_MAX"])
+    assert cap.next_paced_slot(0.21) == pytest.approx(0.21 + paced)
     # Answered: bursts go from now on, for every scan of the budget.
     cap.on_success(0.21)
     assert cap.bursts
@@ -658,7 +659,7 @@ def test_a_refused_probe_switches_on_pacing_and_no_other_burst_is_tried() -> Non
     cap = Cap(20, 1.0, margin=0.0)
     cap.record(0.0)
     cap.record(0.01)  # the probe, before any answer: waited for up to a period
-    assert cap.next_paced_slot(0.02) == pytest.approx(1.01)
+    assert cap.next_paced_slot(0.02) == pytest.approx(0.01 + 0.05 + 0.05 / 4)
     cap.on_rate_limited(0.02, 0.01, None)
     assert cap.spacing > 0
     assert not cap.bursts

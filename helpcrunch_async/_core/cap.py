@@ -74,7 +74,9 @@ The rules that keep it, in order:
    server that takes bursts never paces, so never pays it.
 6. Opening. Until the server has shown that it takes bursts, a send within
    half a request's share of the period after the previous one is a
-   *probe*, and while a probe is out every other send waits for its answer;
+   *probe*, and while a probe is out the others wait for its answer, or go
+   one at the interval its refusal would set (rules 4 and 5), which any
+   server takes;
    a send that would leave later than that but sooner than the first pacing
    interval (`cold_interval`) waits for that interval, since a no-burst
    server may refuse it, yet its acceptance would prove nothing. A probe
@@ -362,8 +364,8 @@ class Cap:
             at = max(at, self._last_sent + self._spacing)
         elif not self._bursts:
             if at < self._probe_until:
-                # Rule 6: a probe is out; every send waits for its answer.
-                at = self._probe_until
+                # Rule 6: a probe is out; the others go at the pace a refusal would set.
+                at = max(at, min(self._probe_until, self._last_sent + self._opening_interval()))
             elif self._last_sent + self._probe_gap() < at < self._last_sent + self._cold_interval():
                 # Too late for a probe, too soon for a no-burst server.
                 at = self._last_sent + self._cold_interval()
@@ -484,9 +486,7 @@ class Cap:
             self._adapted_at = now
             if not self._spacing:
                 self._slack = _SLACK_START
-                share = self.period / self._allowance
-                prior = min(share * _JITTER_PRIOR, _JITTER_PRIOR_MAX)
-                self._jitter = max(self._jitter, prior / _JITTER_COVER)
+                self._jitter = max(self._jitter, self._prior())
             else:
                 # Paced, and still refused: the jitter was larger than the estimate.
                 self._jitter *= 2
@@ -514,6 +514,16 @@ class Cap:
 
     def _cold_interval(self) -> float:
         return cold_interval(self.period, self.margin, self._allowance)
+
+    def _prior(self) -> float:
+        # Rule 5: the jitter estimate pacing starts from.
+        share = self.period / self._allowance
+        return min(share * _JITTER_PRIOR, _JITTER_PRIOR_MAX) / _JITTER_COVER
+
+    def _opening_interval(self) -> float:
+        # Rule 6: the interval the probe's refusal would set (rules 4 and 5).
+        jitter = max(self._jitter, self._prior())
+        return pacing_interval(self.period, self.margin, self._allowance, _SLACK_START, jitter)
 
     def _probe_gap(self) -> float:
         # Rule 6: a send this soon after the last is a burst any no-burst server refuses.

@@ -85,6 +85,16 @@ local function cold()
 end
 -- A send this soon after the last is a burst any no-burst server refuses (rule 6).
 local probe_gap = period / allowance / 2
+-- Cap._prior (rule 5) and Cap._opening_interval (rule 6).
+local function prior()
+  return math.min(period / allowance * JITTER_PRIOR, JITTER_PRIOR_MAX) / JITTER_COVER
+end
+local function opening()
+  local share = period / allowance
+  local room = math.max(share * SLACK_START, SLACK_FLOOR,
+    math.min(math.max(jitter, prior()) * JITTER_COVER, share * JITTER_MAX))
+  return math.max(share + room, window / allowance)
+end
 -- Cap.on_success and Cap.on_rate_limited: the probe's answer (rule 6).
 local function answer_probe(sent_at, took)
   if probe == sent_at then
@@ -162,8 +172,9 @@ local function slot(j)
     else at = math.max(at, now + j * spacing) end
   elseif not bursts then
     if at < probe_until then
-      -- Cap rule 6: a probe is out; every send waits for its answer.
-      at = probe_until
+      -- Cap rule 6: a probe is out; the others go at the pace a refusal would set.
+      if last then at = math.max(at, math.min(probe_until, last + (j + 1) * opening()))
+      else at = probe_until end
     elseif last and at > last + probe_gap and at < last + cold() then
       -- Too late for a probe, too soon for a no-burst server.
       at = last + cold()
@@ -261,8 +272,7 @@ if sent_at >= adapted_at then
   adapted_at = now
   if spacing == 0 then
     slack = SLACK_START
-    jitter = math.max(jitter,
-      math.min(period / allowance * JITTER_PRIOR, JITTER_PRIOR_MAX) / JITTER_COVER)
+    jitter = math.max(jitter, prior())
   else
     jitter = 2 * jitter
     if jitter > kept then kept = jitter end
