@@ -191,6 +191,9 @@ async def first_chat_ids(emulator: ThreadedEmulator) -> list[int]:
 
 
 def test_every_block_names_its_language() -> None:
+    for number, line in enumerate(README.read_text(encoding="utf-8").splitlines(), start=1):
+        # An indented fence (in a list, say) would escape every check here.
+        assert not re.match(r"\s+```", line), f"README.md line {number}: an indented fence"
     for block in BLOCKS:
         assert block.language in LANGUAGES, (
             f"README.md line {block.line}: ```{block.language} is none of {sorted(LANGUAGES)}"
