@@ -477,8 +477,8 @@ class Dataset:
         where = self._rng.sample(range(self.total), min(count, self.total))
         return [self.ref_id(self.refs(p, 1, None, descending=False)[0]) for p in where]
 
-    def visit(self, ids: Iterable[int]) -> list[int]:
-        """Move each customer's ``lastSeen`` to a fresh time (``tick``); return the ids found.
+    def visit(self, ids: Iterable[int], *, at: int | None = None) -> list[int]:
+        """Move each customer's ``lastSeen`` to a fresh time (``tick``, or ``at``); return the ids.
 
         A visited base customer is stored like an inserted one under the same id, so the
         lastSeen order, search and the bodies see the visit at once.
@@ -490,7 +490,7 @@ class Dataset:
                 continue
             rec = self.record(ref)
             picks = (rec.identity, rec.place, rec.profile)
-            last = self.tick()
+            last = self.tick() if at is None else at
             if ref < 0:
                 self._inserted.pop(ref)
                 del self._inserted_ids[rec.id]
