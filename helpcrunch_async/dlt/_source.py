@@ -343,7 +343,7 @@ class _Resources:
                 _each(client.customers.get, found.unknown),
             )
         seen: array[int] = array("q")
-        moved = _after(since, _customer_times)
+        moved = _after(since, _customer_times, lambda: client.customers.server_time)
         async for batch in self._batches(table, scan, set(held), seen, moved, skip=gone):
             yield batch
         if since is None and held:
@@ -381,9 +381,10 @@ class _Resources:
             if item.id in skip:
                 continue
             seen.append(item.id)
+            moved = changed(item)  # asked of every row: it may note what it saw
             if item.id not in held:
                 table.new += 1
-            elif changed(item):
+            elif moved:
                 table.changed += 1
             else:
                 table.reread += 1
@@ -427,7 +428,7 @@ class _Resources:
                 overlap=self._overlap,
             )
         seen: array[int] = array("q")
-        moved = _after(since, _chat_times)
+        moved = _after(since, _chat_times, lambda: client.chats.server_time)
         async for batch in self._batches(table, scan, set(held), seen, moved):
             yield batch
         now_held = encode_ids([*held, *seen])
@@ -454,7 +455,10 @@ class _Resources:
         batch: list[dict[str, Any]] = []
         async for _, messages in iter_new_messages(client.chats, ids, since=cutoff):
             batch.extend(_record(message) for message in messages)
-            table.new += len(messages)
+            # Created after the last run's cursor: new; else read again in the overlap.
+            fresh = sum(1 for m in messages if _created_after(m, previous))
+            table.new += fresh
+            table.reread += len(messages) - fresh
             if len(batch) >= _BATCH:
                 yield batch
                 batch = []
@@ -503,6 +507,11 @@ def _digest(item: msgspec.Struct) -> str:
     return hashlib.blake2b(msgspec.json.encode(item), digest_size=8).hexdigest()
 
 
+def _created_after(message: Message, since: object) -> bool:
+    created = message.created_at
+    return since is None or created is None or created > int(str(since))
+
+
 def _customer_times(customer: Customer) -> tuple[int | None, ...]:
     return (customer.last_seen,)
 
@@ -511,13 +520,26 @@ def _chat_times(chat: Chat) -> tuple[int | None, ...]:
     return (chat.updated_at, chat.last_message_at, chat.closed_at, chat.created_at)
 
 
-def _after(since: object, times: Callable[[Any], tuple[int | None, ...]]) -> Callable[[Any], bool]:
-    """Return whether a record's timestamps moved past the last run's cursor ``since``."""
+def _after(
+    since: object,
+    times: Callable[[Any], tuple[int | None, ...]],
+    present: Callable[[], int | None],
+) -> Callable[[Any], bool]:
+    """Return whether a record's timestamps moved past the last run's cursor ``since``.
+
+    A timestamp past the server's ``present`` (its latest ``Date``) is no sign
+    of a change: a record stamped in the future is re-read every run.
+    """
     if since is None:
         # A full pass: nothing to compare with, so a held row is re-read.
         return lambda _: False
     cursor = int(str(since))
-    return lambda item: any(t is not None and t > cursor for t in times(item))
+
+    def moved(item: Any) -> bool:
+        now = present()
+        return any(t is not None and cursor < t and (now is None or t <= now) for t in times(item))
+
+    return moved
 
 
 async def _chain(*scans: AsyncIterator[Any]) -> AsyncIterator[Any]:

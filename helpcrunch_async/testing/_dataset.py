@@ -467,6 +467,11 @@ class Dataset:
         self._inserted_ids[record.id] = self._next_ref
         self._next_ref -= 1
 
+    @property
+    def now(self) -> int:
+        """The account's present: no later than its next `tick`, after every timestamp it made."""
+        return self._future_ts
+
     def tick(self) -> int:
         """Return a fresh timestamp later than every one in the account (drift's clock)."""
         self._future_ts += 1

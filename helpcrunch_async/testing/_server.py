@@ -11,7 +11,8 @@ Every ``/v1`` request goes through the same steps, in this order:
    for a missing or wrong ``Authorization: Bearer <key>``, else 400 with one entry per
    bad parameter, else the data;
 5. it is logged, and drifts due after request k are applied;
-6. latency is slept, then the answer is written (or dropped, cut, broken, withheld).
+6. latency is slept, then the answer is written (or dropped, cut, broken, withheld),
+   with a ``Date`` header in the account's clock (``Dataset.now``), not the machine's.
 
 ``/_emulator/*`` admin routes need no key, are not rate limited and are not logged.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.utils
 import time
 from typing import TYPE_CHECKING, Any, Self
 
@@ -804,6 +806,9 @@ class Emulator:
         self, request: web.Request, answer: _Answer, fault: str | None
     ) -> web.StreamResponse:
         headers = {} if answer.retry_after is None else {"Retry-After": str(answer.retry_after)}
+        # The server's present is the account's clock (later than every timestamp
+        # in it, as a real server's is), not the machine's: the Date a client sees.
+        headers["Date"] = email.utils.formatdate(self.dataset.now, usegmt=True)
         if fault == "truncate":
             return web.Response(
                 status=answer.status,
