@@ -86,9 +86,7 @@ def test_an_idle_account_reports_no_change(
     emulator = helpcrunch_emulator_factory(customers=300, chats=20, seed=24, agents=5)
     sync(emulator, tmp_path)
     report = sync(emulator, tmp_path)
-    assert {name: t.changed for name, t in report.tables.items()} == dict.fromkeys(
-        report.tables, 0
-    )
+    assert {name: t.changed for name, t in report.tables.items()} == dict.fromkeys(report.tables, 0)
     assert report.tables["agents"].reread == 5
     assert report.tables["departments"].reread == 2
     header, *rows = summary_lines(report)[:6]
