@@ -145,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
     if options.duckdb_file is not None and options.destination != "duckdb":
         sys.stderr.write("error: --duckdb-file goes with --destination duckdb\n")
         return codes.USAGE
+    # Before dlt is first imported: its runtime reads the setting once.
+    _telemetry_off()
     try:
         import dlt  # noqa: F401, PLC0415 -- optional: only this command needs it
     except ImportError:
