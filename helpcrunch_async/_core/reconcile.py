@@ -42,7 +42,8 @@ Finding changes by searching (`customer_change_searches`, `chat_change_searches`
 see each function for the searches and why their sort cannot let a record slip
 past while the scan runs. Cursors are in the server's clock, never ours: the
 next ``since`` is the highest timestamp the server had when this scan started
-(an emulator's clock, or a server's skewed one, is then harmless).
+(an emulator's clock, or a server's skewed one, is then harmless), and never
+past the server's present (`next_cursor`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """What changed since a sync: counts, change scans, deletions, new messages.
 
-Shell glue over the pure plans of `_core.reconcile`. Each function takes the
-resource object (``client.customers`` or ``client.chats``); the resources
-delegate their ``count``, ``iter_changed`` and ``find_deleted`` methods here.
+Shell glue over the pure plans of `_core.reconcile` and `_core.new_messages`.
+Each function takes the resource object (``client.customers`` or
+``client.chats``); the resources delegate their ``count``, ``iter_changed`` and
+``find_deleted`` methods here. The deletion count and the new-messages read run
+on the scan engine (`_shell.engine.Engine`) with the client's concurrency.
 """
 
 from __future__ import annotations

@@ -15,7 +15,12 @@ What each run reads:
   ``id`` and ``_hc_deleted = true``, a column dlt's ``hard_delete`` hint marks.
 - ``chats``: all at first; then those updated or created since the last run.
 - ``messages`` (a transformer of ``chats``): the messages of the chats that
-  chats yields, and of those only the ones created since the last run.
+  chats yields, and of those only the ones created since the last run, in
+  whatever order the server lists them (`iter_new_messages`).
+
+Cursors never move past the server's present (`next_cursor`, from its ``Date``
+header). The report counts a held row as changed only with a sign of change
+(see `TableReport`); otherwise it is re-read.
 - ``agents``, ``departments``: read whole every run (a few pages); the ids no
   longer there become hard deletes.
 

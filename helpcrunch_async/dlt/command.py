@@ -335,7 +335,8 @@ def _progress_line(report: SyncReport, elapsed: float) -> str:
         done = table.new + table.changed + table.reread
         line += f"; customers {done}/{total}"
         if 0 < done < total:
-            line += f", ETA {elapsed * (total - done) / done:.0f}s"
+            left = elapsed * (total - done) / done
+            line += f", ETA {left:.0f}s" if left >= 1 else ", ETA <1s"
     return line
 
 
