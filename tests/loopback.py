@@ -4,7 +4,9 @@
 sees every ``socket.connect`` and name lookup, ours and every library's, in
 every thread). A target that is not loopback is recorded and refused with
 `NonLoopbackError`, so nothing leaves the machine, and the suite fails at its
-end (see ``conftest.py``). Unix sockets are local by nature and pass.
+end (see ``conftest.py``). Unix sockets are local by nature and pass. A name
+under ``.invalid`` (RFC 6761: never resolves) is refused without being
+recorded: a test of a failed lookup gets its failure, and nothing leaves.
 """
 
 from __future__ import annotations
@@ -56,13 +58,21 @@ def outside_target(event: str, args: tuple[Any, ...]) -> str | None:
     return f"{event} {host!r}"
 
 
+def _never_resolves(host: object) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    return isinstance(host, str) and host.lower().rstrip(".").endswith(".invalid")
+
+
 def install(seen: list[str]) -> None:
     """Record every non-loopback target into ``seen`` and refuse it, from now on."""
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         target = outside_target(event, args)
-        if target is not None:
+        if target is None:
+            return
+        if not (event != "socket.connect" and _never_resolves(args[0])):
             seen.append(target)
-            raise NonLoopbackError(f"the test suite opens no connection beyond loopback: {target}")
+        raise NonLoopbackError(f"the test suite opens no connection beyond loopback: {target}")
 
     sys.addaudithook(hook)
