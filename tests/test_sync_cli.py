@@ -93,6 +93,8 @@ def test_the_sync_demo_ends_with_the_accounts_numbers_in_duckdb(
     out = capsys.readouterr().out
     assert "second sync (what changed)" in out
     assert "holds 405 customers, 23 chats" in out
+    # The sync's state beside the DuckDB file, not in dlt's global folder.
+    assert (tmp_path / "demo" / "helpcrunch_sync.dlt" / "helpcrunch_sync").is_dir()
 
 
 def test_a_refused_key_ends_with_the_auth_exit_code_and_one_line(
