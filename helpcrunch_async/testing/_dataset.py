@@ -32,7 +32,9 @@ import bisect
 import random
 from array import array
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
+
+import msgspec
 
 from helpcrunch_async.testing._pools import (
     IDENTITY_POOL,
@@ -79,6 +81,8 @@ class _Inserted:
     last_seen: int
     body: bytes
     picks: tuple[int, int, int]
+    # A customer written through the API: its whole JSON object (see ``store``).
+    doc: dict[str, Any] | None = None
 
 
 class Record(NamedTuple):
@@ -472,6 +476,11 @@ class Dataset:
         self._future_ts += 1
         return self._future_ts
 
+    def stamp(self, now: int) -> int:
+        """Return the time of a write made at unix second ``now``: never before the drift clock."""
+        self._future_ts = max(self._future_ts, now)
+        return self._future_ts
+
     def random_ids(self, count: int) -> list[int]:
         """Return up to ``count`` distinct live ids drawn from the drift stream."""
         where = self._rng.sample(range(self.total), min(count, self.total))
@@ -499,11 +508,52 @@ class Dataset:
                     self._deleted = bytearray(self.size)
                 self._deleted[ref] = 1
                 self._deleted_list.append(ref)
-            body = self._encode(rec.id, rec.first_seen, last, picks)
-            self._add(_Inserted(rec.id, rec.first_seen, last, body, picks))
+            doc = self.doc(ref)
+            if doc is None:
+                body = self._encode(rec.id, rec.first_seen, last, picks)
+            else:
+                doc = {**doc, "lastSeen": self._ts_value(last)}
+                body = msgspec.json.encode(doc)
+            self._add(_Inserted(rec.id, rec.first_seen, last, body, picks, doc))
             visited.append(rec.id)
         self.version += 1
         return visited
+
+    # -- writes (the API's, see ``_writes``) ------------------------------------------
+
+    def doc(self, ref: int) -> dict[str, Any] | None:
+        """Return the JSON object of a customer written through the API, else None."""
+        return self._inserted[ref].doc if ref < 0 else None
+
+    def store(self, doc: dict[str, Any]) -> None:
+        """Make ``doc`` (a whole customer object with a live ``id``) the customer's state.
+
+        Its timestamps stay the customer's own: a write moves neither ``firstSeen``
+        nor ``lastSeen``, so every order keeps it where it was.
+        """
+        ref = self.find(doc["id"])
+        if ref is None:
+            raise KeyError(f"no customer with id {doc['id']}")
+        rec = self.record(ref)
+        doc = {**doc, "firstSeen": self._ts_value(rec.first_seen)}
+        doc["lastSeen"] = self._ts_value(rec.last_seen)
+        self._remove([ref])
+        picks = (rec.identity, rec.place, rec.profile)
+        body = msgspec.json.encode(doc)
+        self._add(_Inserted(rec.id, rec.first_seen, rec.last_seen, body, picks, doc))
+        self.version += 1
+
+    def create(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Add a customer made through the API (a fresh high id, null timestamps); return it."""
+        doc = {"id": self._take_high_id(), **doc, "firstSeen": None, "lastSeen": None}
+        self._add(_Inserted(doc["id"], NULL_TS, NULL_TS, msgspec.json.encode(doc), (0, 0, 0), doc))
+        self.version += 1
+        return doc
+
+    def _ts_value(self, ts: int) -> int | str | None:
+        if ts == NULL_TS:
+            return None
+        return str(ts) if self.timestamps_as_strings else ts
 
     def _take_low_id(self) -> int:
         if self._low_id < 1:
