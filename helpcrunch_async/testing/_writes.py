@@ -162,7 +162,8 @@ class AccountWrites:
         fields = customer_fields(body)
         if isinstance(fields, list):
             return self._invalid(fields)
-        if "userId" in fields and self.user_id_taken(fields["userId"], doc["id"]):
+        user_id = fields.get("userId", doc["userId"])
+        if user_id != doc["userId"] and self.user_id_taken(user_id, doc["id"]):
             return self._duplicate_user_id()
         if replace:
             doc = replaced(doc, fields, self.tags)
