@@ -149,22 +149,19 @@ def test_rule_6_a_refusal_ends_the_call(status: int) -> None:
 
 @given(
     sent=st.floats(1e9, 2e9),
-    delay=st.floats(0, 120),
-    offset=st.floats(-3 * CLOCK_SKEW, 3 * CLOCK_SKEW),
+    offset=st.floats(-3 * CLOCK_SKEW, 3600),
     whole=st.booleans(),
 )
-def test_rule_7_a_creation_time_in_whole_seconds_or_ms_is_within_the_window(
-    sent: float, delay: float, offset: float, whole: bool
+def test_rule_7_a_creation_time_in_whole_seconds_or_ms_is_matched_from_the_send_on(
+    sent: float, offset: float, whole: bool
 ) -> None:
-    now = sent + delay
-    created = sent + delay / 2 + offset
+    created = sent + offset
     stamped: float = math.floor(created) if whole else math.floor(created * 1000) / 1000
-    inside = sent - CLOCK_SKEW <= created <= now + CLOCK_SKEW
-    if inside:
-        assert created_within(stamped, sent=sent, now=now)
-    if created < math.floor(sent - CLOCK_SKEW) or created > now + CLOCK_SKEW + 1:
-        assert not created_within(stamped, sent=sent, now=now)
-    assert not created_within(None, sent=sent, now=now)
+    if created >= sent - CLOCK_SKEW:
+        assert created_within(stamped, sent=sent)  # a server clock ahead is no reason to miss it
+    if created < math.floor(sent - CLOCK_SKEW):
+        assert not created_within(stamped, sent=sent)
+    assert not created_within(None, sent=sent)
 
 
 @given(method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]), path=st.text())

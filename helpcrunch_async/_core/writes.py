@@ -30,9 +30,11 @@ The rules, also in the README ("Writing"):
    which says what may or may not have happened.
 6. Every other 4xx ends the call: the server refused the write and applied nothing.
 7. A record read back matches a create when its own fields equal what was sent and
-   it was created within ``[sent - CLOCK_SKEW, now + CLOCK_SKEW]`` (`created_within`):
-   the API gives times in whole seconds (or with milliseconds), and the server's
-   clock is not ours.
+   it was created at or after ``sent - CLOCK_SKEW`` (`created_within`): the API
+   gives times in whole seconds (or with milliseconds), and the server's clock is
+   not ours. There is no upper bound: a server clock running ahead must not make
+   the record look absent (a duplicate); a later record of someone else's makes
+   two candidates, which is `AmbiguousWriteError`, never a guess.
 """
 
 from __future__ import annotations
@@ -186,12 +188,12 @@ def resolve(
     return Resolution.SEND_AGAIN
 
 
-def created_within(created_at: float | None, *, sent: float, now: float) -> bool:
+def created_within(created_at: float | None, *, sent: float) -> bool:
     """Return whether a record stamped ``created_at`` may be the one a create sent at ``sent``.
 
     Times are unix seconds; the server's may be whole seconds (floored) or carry
-    milliseconds, and its clock may differ from ours by up to `CLOCK_SKEW` (rule 7).
+    milliseconds, and its clock may lag ours by up to `CLOCK_SKEW` (rule 7).
     """
     if created_at is None or not math.isfinite(created_at):
         return False
-    return math.floor(sent - CLOCK_SKEW) <= created_at <= now + CLOCK_SKEW
+    return math.floor(sent - CLOCK_SKEW) <= created_at

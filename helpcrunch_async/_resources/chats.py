@@ -268,7 +268,7 @@ class Chats(Resource):
         if department is not None:
             body["department"] = check_positive_int("department", department)
 
-        async def find(sent: float, now: float) -> list[Chat]:
+        async def find(sent: float, _now: float) -> list[Chat]:
             since = math.floor(sent - CLOCK_SKEW)
             where = [
                 Filter("chats.customer", "=", customer),
@@ -278,7 +278,7 @@ class Chats(Resource):
             return [
                 chat
                 for chat in page.data
-                if created_within(chat.created_at, sent=sent, now=now)
+                if created_within(chat.created_at, sent=sent)
                 and chat.application_id in (None, application)
             ]
 
@@ -350,7 +350,7 @@ class Chats(Resource):
         elif private:
             raise InvalidParameterError("a private note needs an agent: customers write no notes")
 
-        async def find(sent: float, now: float) -> list[Message]:
+        async def find(sent: float, _now: float) -> list[Message]:
             page = await self.messages(chat_id, limit=100)
             return [
                 message
@@ -358,7 +358,7 @@ class Chats(Resource):
                 if message.text == text
                 and message.type == body["type"]
                 and (message.agent.id if message.agent else None) == agent
-                and created_within(message.created_at, sent=sent, now=now)
+                and created_within(message.created_at, sent=sent)
             ]
 
         return await self._writes.send(MESSAGE_CREATE, body, find=find)
