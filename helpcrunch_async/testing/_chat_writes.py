@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from helpcrunch_async.testing._chats import APPLICATION_IDS, Customer, Message
+from helpcrunch_async.testing._dataset import NULL_TS
 from helpcrunch_async.testing._wire import errors_body, status_body
 from helpcrunch_async.testing._writes import Reply, decode_json
 
@@ -208,7 +209,8 @@ class ChatWrites:
         if until is not None and _int(until) is None:
             return self._invalid("snoozedUntil", "This value should be of type numeric.")
         chat = self.chats.touch(index)
-        chat.snoozed_until, chat.changed_at = until, self._now()
+        chat.snoozed_until = NULL_TS if until is None else until
+        chat.changed_at = self._now()
         return self._reply(index)
 
     def _rate(self, index: int, body: dict[str, Any]) -> Reply:

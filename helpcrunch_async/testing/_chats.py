@@ -212,7 +212,8 @@ class Chat:
     changed_at: int | None = None
     # Set for chats made by drift (their customer may be deleted later).
     fixed_customer: Customer | None = None
-    # Set by the API's writes (``_chat_writes``): they override what the messages say.
+    # Set by the API's writes (``_chat_writes``): they override what the messages say
+    # (``snoozed_until`` NULL_TS: unsnoozed).
     snoozed_until: int | None = None
     read_by: dict[str, bool] = dataclasses.field(default_factory=dict)
 
@@ -550,6 +551,8 @@ class ChatData:
         snoozed = chat.snoozed_until
         if snoozed is None and chat.status == "on hold" and newest is not None:
             snoozed = newest.time + chat.snooze_days * 86_400
+        elif snoozed == NULL_TS:  # unsnoozed through the API
+            snoozed = None
         read_by_agent = chat.read_by.get(
             "agent", chat.status == "closed" or (newest is not None and newest.agent is not None)
         )
