@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from helpcrunch_async._resources.writing import APPLICATIONS, Writes
+from helpcrunch_async._resources.writing import APPLICATIONS, Sender
 
 if TYPE_CHECKING:
     from helpcrunch_async._models.writes import Application
@@ -18,7 +18,7 @@ class Applications:
 
     def __init__(self, caller: Caller) -> None:
         """Read through ``caller``."""
-        self._writes = Writes(caller)
+        self._writes = Sender(caller)
 
     async def list(self) -> list[Application]:
         """Return every application (a widget or a messenger): ``chats.create`` needs an id."""

@@ -29,7 +29,7 @@ from helpcrunch_async._models.chats import Chat, decode_chat, decode_chats_page,
 from helpcrunch_async._models.messages import Message, decode_messages_page
 from helpcrunch_async._resources import changes
 from helpcrunch_async._resources.listing import Resource, list_params, search_params
-from helpcrunch_async._resources.writing import CHAT_CREATE, CHAT_UPDATE, MESSAGE_CREATE, Writes
+from helpcrunch_async._resources.writing import CHAT_CREATE, CHAT_UPDATE, MESSAGE_CREATE, Sender
 from helpcrunch_async._shell.scan import Scan
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class Chats(Resource):
     def __init__(self, caller: Caller, *, concurrency: int) -> None:
         """Read and write through ``caller``; scans run ``concurrency`` requests at once."""
         super().__init__(caller, concurrency=concurrency)
-        self._writes = Writes(caller)
+        self._writes = Sender(caller)
 
     async def list(
         self,

@@ -45,7 +45,7 @@ from helpcrunch_async._resources.writing import (
     CUSTOMER_TAG,
     CUSTOMER_UNTAG,
     EVENT_CREATE,
-    Writes,
+    Sender,
 )
 from helpcrunch_async._shell.scan import CustomerScan
 
@@ -76,7 +76,7 @@ class Customers(Resource):
     def __init__(self, caller: Caller, *, concurrency: int) -> None:
         """Read and write through ``caller``; scans and batches run ``concurrency`` at once."""
         super().__init__(caller, concurrency=concurrency)
-        self._writes = Writes(caller)
+        self._writes = Sender(caller)
 
     async def list(
         self,

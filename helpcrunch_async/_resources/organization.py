@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from helpcrunch_async._resources.writing import ORGANIZATION, Writes
+from helpcrunch_async._resources.writing import ORGANIZATION, Sender
 
 if TYPE_CHECKING:
     from helpcrunch_async._models.writes import Organization
@@ -18,7 +18,7 @@ class OrganizationResource:
 
     def __init__(self, caller: Caller) -> None:
         """Read through ``caller``."""
-        self._writes = Writes(caller)
+        self._writes = Sender(caller)
 
     async def get(self) -> Organization:
         """Return the account: its id, domain, and whether the team is online and chat enabled."""

@@ -2,7 +2,7 @@
 
 An `Endpoint` is the method, the path (a template: ``{id}``, ``{action}``) and
 the decoder of the answer; the body is built by the resource from checked
-arguments (`_core.write_params`). `Writes.send` encodes it, asks `_core.writes`
+arguments (`_core.write_params`). `Sender.send` encodes it, asks `_core.writes`
 whether the endpoint creates (then a lost answer is read back through the
 resource's finder, `_shell.writes.create`) or repeats safely, and sends it
 through the client's one caller, so every write draws on the one cap.
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from helpcrunch_async._shell.caller import Caller
 
-__all__ = ["Endpoint", "Writes"]
+__all__ = ["Endpoint", "Sender"]
 
 T = TypeVar("T")
 _ENCODER = msgspec.json.Encoder()
@@ -65,7 +65,7 @@ ORGANIZATION = Endpoint("GET", "/organization", decode_organization)
 APPLICATIONS = Endpoint("GET", "/applications", decode_applications)
 
 
-class Writes:
+class Sender:
     """Send writes (and the few plain reads beside them) through one caller."""
 
     def __init__(self, caller: Caller, *, clock: Callable[[], float] = time.time) -> None:

@@ -148,11 +148,6 @@ class Caller:
         """The retry policy of every call of this caller."""
         return self._retry
 
-    @property
-    def request_timeout(self) -> float:
-        """The transport's bound on one attempt, in seconds."""
-        return self._transport.timeout
-
     async def write(
         self,
         method: str,

@@ -120,6 +120,12 @@ class Emulator:
     ``both`` or ``none``; unknown in the reference, ``total`` by default as the public
     clients read it); ``chats_updated_at`` adds ``updatedAt`` to chats (the chat model
     has none; search filters on it either way).
+
+    Writes (``_writes``, ``_chat_writes``) change the account for every later read;
+    ``readings`` (a ``Readings``) picks among the readings the docs leave open,
+    ``write_faults`` (a ``WriteFaults``) fail a write after it was applied, and
+    ``clock`` (unix seconds) stamps what writes create. All three may be changed
+    while it runs (``emu.readings``, ``emu.write_faults``).
     """
 
     def __init__(
