@@ -214,3 +214,35 @@ async def test_bad_arguments_are_refused_before_any_request(what: str, call: Any
         with pytest.raises(hc.InvalidParameterError):
             await call(client)
         assert emu.log == [], what
+
+
+async def test_a_chunk_the_server_refuses_whole_is_refused_item_by_item() -> None:
+    async with Emulator(customers=30, api_key=KEY) as emu, client_for(emu, concurrency=1) as client:
+        ids = emu.expected_ids()[:12]
+        # Requests: search, batch (refused), search, batch; one chunk at a time.
+        emu.configure(fail={2: "400"})
+        results = await client.customers.update_many([{"id": i, "notes": "x"} for i in ids])
+        assert [r.status for r in results] == ["refused"] * 10 + ["updated"] * 2
+        assert results[0].errors[0].code == "validation_error"
+        assert all((emu.customer(i) or {})["notes"] != "x" for i in ids[:10])
+
+
+async def test_a_written_customer_stays_written_when_it_visits_and_in_its_chats() -> None:
+    async with Emulator(customers=5, chats=30, api_key=KEY) as emu, client_for(emu) as client:
+        chat = await client.chats.get(emu.expected_chat_ids()[0])
+        assert chat.customer is not None
+        renamed = await client.customers.update(chat.customer.id, name="Renamed", email="r@x.org")
+        emu.visit([renamed.id])
+        assert (emu.customer(renamed.id) or {})["name"] == "Renamed"
+        again = await client.chats.get(chat.id)
+        assert again.customer is not None
+        assert (again.customer.name, again.customer.email) == ("Renamed", "r@x.org")
+
+
+async def test_update_many_raises_a_chunk_s_other_failure_once_every_chunk_is_done() -> None:
+    async with Emulator(customers=30, api_key=KEY) as emu, client_for(emu, concurrency=1) as client:
+        ids = emu.expected_ids()[:12]
+        emu.configure(fail={2: "401"})
+        with pytest.raises(hc.AuthenticationError):
+            await client.customers.update_many([{"id": i, "notes": "y"} for i in ids])
+        assert [(emu.customer(i) or {})["notes"] for i in ids[10:]] == ["y", "y"]

@@ -9,7 +9,7 @@ The rules, also in the README ("Writing"):
 1. Reads, ``PATCH``, ``PUT`` and ``DELETE`` repeat safely: each attempt is decided
    as a read's is (`_core.retry.decide`: 429, 5xx, dropped connections, timeouts and
    damaged bodies are retried within ``max_retries``).
-2. A ``DELETE`` answered 404 after an attempt of the same call whose fate is
+2. A ``DELETE`` of a record answered 404 after an attempt of the same call whose fate is
    unknown (rule 4's cases, or aiohttp's own silent repeat on a dropped keep-alive
    connection) succeeded: the earlier attempt deleted the record.
 3. A create (``POST /customers``, ``/chats``, ``/messages``, ``/events``) is sent
@@ -104,7 +104,7 @@ class WriteDecision:
 
     ``applied`` is True for a read-back after a 2xx (the write happened for sure);
     ``too_long`` for a 429 pause beyond ``max_rate_limit_wait``; ``deleted`` for a
-    DELETE's 404 that rule 2 counts as success.
+    record's DELETE answered 404 that rule 2 counts as success.
     """
 
     step: Step
@@ -125,7 +125,7 @@ def decide_write(
     result: Result,
     *,
     effect: Effect,
-    method: str,
+    deletes: bool,
     retries: int,
     policy: RetryPolicy,
     rand: float,
@@ -134,16 +134,13 @@ def decide_write(
 ) -> WriteDecision:
     """Return what ``result`` means for a write that has made ``retries`` retries.
 
-    ``unknown_before`` says an earlier attempt of this call (or an earlier wire
-    attempt of this one: aiohttp repeats a request on a dropped keep-alive
-    connection) left its fate unknown. ``rand`` and ``max_pause`` are `decide`'s.
+    ``deletes`` says the write deletes a record (``DELETE /customers/{id}``; not
+    ``DELETE .../tags``, whose 404 means the customer is gone). ``unknown_before``
+    says an earlier attempt of this call (or an earlier wire attempt of this one:
+    aiohttp repeats a request on a dropped keep-alive connection) left its fate
+    unknown. ``rand`` and ``max_pause`` are `decide`'s.
     """
-    if (
-        method.upper() == "DELETE"
-        and unknown_before
-        and result.failure is None
-        and result.status == _NOT_FOUND
-    ):
+    if deletes and unknown_before and result.failure is None and result.status == _NOT_FOUND:
         return WriteDecision(Step.SUCCESS, deleted=True)
     if effect is Effect.CREATE and unknown_fate(result):
         applied = result.failure is Failure.BAD_BODY

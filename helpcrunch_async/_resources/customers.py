@@ -260,21 +260,26 @@ class Customers(Resource):
         the client's cap: per chunk one search reads the current records and one
         batch sends them whole with the updates merged in (see the module
         docstring). Each result says ``updated`` (with the record), ``not_found``
-        or ``refused`` (with the server's reasons). Every item is checked before
-        any request.
+        or ``refused`` (with the server's reasons; a chunk refused whole refuses
+        each of its items). Every item is checked before any request. Any other
+        failure (a 401, the network, once retries are spent) raises after every
+        chunk has finished: the chunks that went through stay applied, and
+        calling again is safe (the batch is a PUT).
         """
         checked = [_batch_item(n, item) for n, item in enumerate(_items(items))]
         chunks = [checked[k : k + BATCH_SIZE] for k in range(0, len(checked), BATCH_SIZE)]
         gate = asyncio.Semaphore(self._concurrency)
 
-        async def run(
-            chunk: _Chunk,
-        ) -> builtins.list[UpdateResult]:
+        async def run(chunk: _Chunk) -> builtins.list[UpdateResult]:
             async with gate:
                 return await self._update_chunk(chunk)
 
-        done = await asyncio.gather(*(run(chunk) for chunk in chunks))
-        return [result for chunk in done for result in chunk]
+        done = await asyncio.gather(*(run(chunk) for chunk in chunks), return_exceptions=True)
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                # Raised outside any except block: it carries no other error as context.
+                raise outcome
+        return [result for chunk in done if isinstance(chunk, list) for result in chunk]
 
     async def _update_chunk(self, chunk: _Chunk) -> builtins.list[UpdateResult]:
         ids = list(dict.fromkeys(ident for ident, _ in chunk))
@@ -290,7 +295,11 @@ class Customers(Resource):
                     item["customData"] = merge_custom_data(have, update["customData"])
                 items.append(item)
                 sent_ids.append(ident)
-        answered = await self._writes.send(CUSTOMER_BATCH, items) if items else []
+        try:
+            answered = await self._writes.send(CUSTOMER_BATCH, items) if items else []
+        except BadRequestError as refused:
+            # The server refused the chunk as a whole: each of its items, with the reasons.
+            answered = [list(refused.errors)] * len(items)
         by_id = iter(batch_results(sent_ids, answered))
         return [
             next(by_id) if ident in current else UpdateResult(id=ident, status="not_found")
@@ -384,7 +393,14 @@ _ATTRIBUTES = {"userId": "user_id"}
 
 
 def _same(customer: Customer, sent: Mapping[str, Any]) -> bool:
-    return all(getattr(customer, _ATTRIBUTES.get(k, k)) == v for k, v in sent.items())
+    """Return whether ``customer`` holds what a create sent (an email in any case)."""
+    for key, value in sent.items():
+        have, want = getattr(customer, _ATTRIBUTES.get(key, key)), value
+        if key == "email" and isinstance(have, str) and isinstance(want, str):
+            have, want = have.casefold(), want.casefold()
+        if have != want:
+            return False
+    return True
 
 
 def _key_of(body: Mapping[str, Any]) -> tuple[str | None, str]:

@@ -43,18 +43,23 @@ _ENCODER = msgspec.json.Encoder()
 
 @dataclass(frozen=True, slots=True)
 class Endpoint(Generic[T]):
-    """One endpoint: ``method``, ``path`` (a template) and the decoder of its answer."""
+    """One endpoint: ``method``, ``path`` (a template), the decoder of its answer.
+
+    ``deletes`` marks the DELETE of a record, whose 404 after a lost answer
+    means done (`_core.writes` rule 2).
+    """
 
     method: str
     path: str
     decode: Callable[[bytes], T]
+    deletes: bool = False
 
 
 CUSTOMER_CREATE = Endpoint("POST", "/customers", decode_customer)
 CUSTOMER_PATCH = Endpoint("PATCH", "/customers/{id}", decode_customer)
 CUSTOMER_PUT = Endpoint("PUT", "/customers/{id}", decode_customer)
 CUSTOMER_BATCH = Endpoint("PUT", "/customers/batch", decode_batch)
-CUSTOMER_DELETE = Endpoint("DELETE", "/customers/{id}", decode_nothing)
+CUSTOMER_DELETE = Endpoint("DELETE", "/customers/{id}", decode_nothing, deletes=True)
 CUSTOMER_TAG = Endpoint("PUT", "/customers/{id}/tags", decode_customer)
 CUSTOMER_UNTAG = Endpoint("DELETE", "/customers/{id}/tags", decode_customer)
 EVENT_CREATE = Endpoint("POST", "/events", decode_event)
@@ -93,6 +98,8 @@ class Sender:
             return await create(self._caller, url, raw, endpoint.decode, find, clock=self._clock)
         if endpoint.method == "GET":
             return await self._caller.call("GET", url, {}, endpoint.decode)
-        out = await self._caller.write(endpoint.method, url, endpoint.decode, raw, effect=effect)
+        out = await self._caller.write(
+            endpoint.method, url, endpoint.decode, raw, effect=effect, deletes=endpoint.deletes
+        )
         assert not isinstance(out, Unresolved)  # noqa: S101 -- only creates are unresolved
         return out

@@ -156,13 +156,15 @@ class Caller:
         body: bytes | None,
         *,
         effect: Effect,
+        deletes: bool = False,
         retries: int = 0,
     ) -> T | Unresolved:
         """Send one write, following `_core.writes.decide_write`; never send a create twice.
 
         Returns the decoded body of a 2xx, or `Unresolved` when a create's fate is
-        unknown (the caller reads back, rules 4 and 5). A DELETE answered 404 after
-        an attempt whose fate was unknown returns ``decode(b"")`` (rule 2). Raises
+        unknown (the caller reads back, rules 4 and 5). A record's DELETE
+        (``deletes``) answered 404 after an attempt whose fate was unknown returns
+        ``decode(b"")`` (rule 2). Raises
         like `call` otherwise. ``retries`` counts the retries made before (a create
         sent again after a read-back found nothing).
         """
@@ -175,7 +177,7 @@ class Caller:
             decision: WriteDecision = decide_write(
                 result,
                 effect=effect,
-                method=method,
+                deletes=deletes,
                 retries=retries,
                 policy=self._retry,
                 rand=random.random(),

@@ -400,6 +400,11 @@ class ChatData:
     def _customer(self, ref: int) -> Customer:
         data = self.customers
         rec = data.record(ref)
+        live = data.find(rec.id)
+        doc = None if live is None else data.doc(live)
+        if doc is not None:  # written through the API: its own values
+            tags = frozenset(tag["name"] for tag in doc["tags"])
+            return Customer(rec.id, doc["name"], doc["email"], doc["userId"], tags)
         identity = data.decoded.identities[rec.identity]
         return Customer(
             rec.id,

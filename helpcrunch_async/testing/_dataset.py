@@ -500,6 +500,7 @@ class Dataset:
             rec = self.record(ref)
             picks = (rec.identity, rec.place, rec.profile)
             last = self.tick()
+            doc = self.doc(ref)
             if ref < 0:
                 self._inserted.pop(ref)
                 del self._inserted_ids[rec.id]
@@ -508,7 +509,6 @@ class Dataset:
                     self._deleted = bytearray(self.size)
                 self._deleted[ref] = 1
                 self._deleted_list.append(ref)
-            doc = self.doc(ref)
             if doc is None:
                 body = self._encode(rec.id, rec.first_seen, last, picks)
             else:
