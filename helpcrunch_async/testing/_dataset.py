@@ -65,6 +65,7 @@ _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 
 Key = tuple[int, int]
+Picks = tuple[int, int, int]
 
 
 def _mix(z: int) -> int:
@@ -228,12 +229,13 @@ class Dataset:
             )
         )
 
-    def _ts_json(self, ts: int) -> bytes:
+    def _ts_value(self, ts: int) -> int | str | None:
         if ts == NULL_TS:
-            return b"null"
-        if self.timestamps_as_strings:
-            return b'"%d"' % ts
-        return b"%d" % ts
+            return None
+        return str(ts) if self.timestamps_as_strings else ts
+
+    def _ts_json(self, ts: int) -> bytes:
+        return msgspec.json.encode(self._ts_value(ts))
 
     # -- references: base index >= 0, inserted customer < 0 ---------------------------
 
@@ -509,51 +511,39 @@ class Dataset:
                     self._deleted = bytearray(self.size)
                 self._deleted[ref] = 1
                 self._deleted_list.append(ref)
-            if doc is None:
-                body = self._encode(rec.id, rec.first_seen, last, picks)
-            else:
-                doc = {**doc, "lastSeen": self._ts_value(last)}
-                body = msgspec.json.encode(doc)
-            self._add(_Inserted(rec.id, rec.first_seen, last, body, picks, doc))
+            self._add(self._entry(rec.id, rec.first_seen, last, picks, doc))
             visited.append(rec.id)
         self.version += 1
         return visited
-
-    # -- writes (the API's, see ``_writes``) ------------------------------------------
 
     def doc(self, ref: int) -> dict[str, Any] | None:
         """Return the JSON object of a customer written through the API, else None."""
         return self._inserted[ref].doc if ref < 0 else None
 
     def store(self, doc: dict[str, Any]) -> None:
-        """Make ``doc`` (a whole customer object with a live ``id``) the customer's state.
-
-        Its timestamps stay the customer's own: a write moves neither ``firstSeen``
-        nor ``lastSeen``, so every order keeps it where it was.
-        """
+        """Make ``doc`` the live customer's whole object; its timestamps (and place) stay."""
         ref = self.find(doc["id"])
         if ref is None:
             raise KeyError(f"no customer with id {doc['id']}")
         rec = self.record(ref)
-        doc = {**doc, "firstSeen": self._ts_value(rec.first_seen)}
-        doc["lastSeen"] = self._ts_value(rec.last_seen)
         self._remove([ref])
         picks = (rec.identity, rec.place, rec.profile)
-        body = msgspec.json.encode(doc)
-        self._add(_Inserted(rec.id, rec.first_seen, rec.last_seen, body, picks, doc))
+        self._add(self._entry(rec.id, rec.first_seen, rec.last_seen, picks, doc))
         self.version += 1
 
     def create(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Add a customer made through the API (a fresh high id, null timestamps); return it."""
-        doc = {"id": self._take_high_id(), **doc, "firstSeen": None, "lastSeen": None}
-        self._add(_Inserted(doc["id"], NULL_TS, NULL_TS, msgspec.json.encode(doc), (0, 0, 0), doc))
+        ident = self._take_high_id()
+        entry = self._entry(ident, NULL_TS, NULL_TS, (0, 0, 0), {"id": ident, **doc})
+        self._add(entry)
         self.version += 1
-        return doc
+        return entry.doc or {}
 
-    def _ts_value(self, ts: int) -> int | str | None:
-        if ts == NULL_TS:
-            return None
-        return str(ts) if self.timestamps_as_strings else ts
+    def _entry(self, ident: int, first: int, last: int, picks: Picks, doc: Any) -> _Inserted:
+        if doc is None:  # a pool customer: encoded from its picks
+            return _Inserted(ident, first, last, self._encode(ident, first, last, picks), picks)
+        doc = {**doc, "firstSeen": self._ts_value(first), "lastSeen": self._ts_value(last)}
+        return _Inserted(ident, first, last, msgspec.json.encode(doc), picks, doc)
 
     def _take_low_id(self) -> int:
         if self._low_id < 1:
