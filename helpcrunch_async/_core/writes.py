@@ -9,9 +9,9 @@ The rules, also in the README ("Writing"):
 1. Reads, ``PATCH``, ``PUT`` and ``DELETE`` repeat safely: each attempt is decided
    as a read's is (`_core.retry.decide`: 429, 5xx, dropped connections, timeouts and
    damaged bodies are retried within ``max_retries``).
-2. A ``DELETE`` of a record answered 404 after an attempt of the same call whose fate is
-   unknown (rule 4's cases, or aiohttp's own silent repeat on a dropped keep-alive
-   connection) succeeded: the earlier attempt deleted the record.
+2. A ``DELETE`` of a record answered 404 after an attempt of the same call whose
+   fate is unknown (rule 4's cases, or aiohttp's own silent repeat on a dropped
+   keep-alive connection) succeeded: the earlier attempt deleted the record.
 3. A create (``POST /customers``, ``/chats``, ``/messages``, ``/events``) is sent
    again only when its attempt provably was not processed: it never left
    (`Failure.NOT_SENT`: connection refused, DNS, TLS, a connect timeout) or the
@@ -26,8 +26,9 @@ The rules, also in the README ("Writing"):
    so sending again is safe (it counts as a retry; with none left the call raises
    the attempt's error, a clean failure). Not found after a 2xx: the server said it
    wrote what cannot be found, so `AmbiguousWriteError`. Nothing to read back by (an
-   event; a customer with neither ``userId`` nor email): `AmbiguousWriteError`,
-   which says what may or may not have happened.
+   event; a customer with neither ``userId`` nor email), or several records that
+   may each be the one (rule 7): `AmbiguousWriteError`, which says what may or
+   may not have happened. A read-back that fails is one too.
 6. Every other 4xx ends the call: the server refused the write and applied nothing.
 7. A record read back matches a create when its own fields equal what was sent and
    it was created at or after ``sent - CLOCK_SKEW`` (`created_within`): the API
@@ -60,6 +61,7 @@ __all__ = [
     "decide_write",
     "effect_of",
     "resolve",
+    "unknown_fate",
 ]
 
 CLOCK_SKEW = 5.0
