@@ -15,6 +15,7 @@ import helpcrunch_async as hc
 from helpcrunch_async._core.write_params import (
     CHAT_STATUSES,
     RATINGS,
+    chat_body,
     check_rating,
     check_reader,
     check_snooze,
@@ -23,6 +24,7 @@ from helpcrunch_async._core.write_params import (
     customer_body,
     event_body,
     merge_custom_data,
+    message_body,
     tag_body,
 )
 from helpcrunch_async._models.customers import Customer
@@ -136,6 +138,44 @@ def test_a_record_body_round_trips_every_writable_field(customer: Customer) -> N
         customer.email,
         customer.user_id,
     )
+
+
+IDS = st.integers(1, 2**63 - 1)
+
+
+@given(
+    customer=IDS,
+    application=IDS,
+    assignee=st.none() | IDS,
+    department=st.none() | IDS,
+)
+def test_a_chat_body(
+    customer: int, application: int, assignee: int | None, department: int | None
+) -> None:
+    body = chat_body(customer, application, assignee, department)
+    expected = {"customer": customer, "application": application}
+    expected |= {"assignee": assignee} if assignee is not None else {}
+    expected |= {"department": department} if department is not None else {}
+    assert msgspec.json.decode(msgspec.json.encode(body)) == expected
+
+
+@given(
+    chat=IDS,
+    text=st.text(min_size=1).filter(str.strip),
+    agent=st.none() | IDS,
+    private=st.booleans(),
+)
+def test_a_message_body(chat: int, text: str, agent: int | None, *, private: bool) -> None:
+    if private and agent is None:
+        with pytest.raises(hc.InvalidParameterError, match="agent"):
+            message_body(chat, text, agent, private)
+        return
+    body = message_body(chat, text, agent, private)
+    expected: dict[str, Any] = {"chat": chat, "text": text}
+    expected["type"] = "private" if private else "message"
+    if agent is not None:
+        expected["agent"] = agent
+    assert msgspec.json.decode(msgspec.json.encode(body)) == expected
 
 
 BAD_CUSTOM = [

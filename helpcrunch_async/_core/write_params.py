@@ -35,6 +35,7 @@ __all__ = [
     "Omit",
     "Reader",
     "UpdateFields",
+    "chat_body",
     "check_rating",
     "check_reader",
     "check_snooze",
@@ -45,6 +46,7 @@ __all__ = [
     "customer_body",
     "event_body",
     "merge_custom_data",
+    "message_body",
     "tag_body",
 ]
 
@@ -262,6 +264,41 @@ def check_reader(by: object) -> str:
     if by == "customer":
         return "readByCustomer"
     raise InvalidParameterError(f"by must be 'agent' or 'customer', got {by!r:.40}")
+
+
+def chat_body(
+    customer: object, application: object, assignee: object, department: object
+) -> dict[str, Any]:
+    """Return the body of ``POST /chats``: ids checked, the optional ones left out when None."""
+    body: dict[str, Any] = {
+        "customer": check_positive_int("customer", customer),
+        "application": check_positive_int("application", application),
+    }
+    if assignee is not None:
+        body["assignee"] = check_positive_int("assignee", assignee)
+    if department is not None:
+        body["department"] = check_positive_int("department", department)
+    return body
+
+
+def message_body(chat_id: object, text: object, agent: object, private: object) -> dict[str, Any]:
+    """Return the body of ``POST /messages``: ``{chat, text, type[, agent]}``.
+
+    No ``agent`` posts as the customer; ``private`` (a note only agents see)
+    needs an agent.
+    """
+    if not isinstance(private, bool):
+        raise InvalidParameterError(f"private must be a bool, got {private!r:.40}")
+    body: dict[str, Any] = {
+        "chat": check_positive_int("chat_id", chat_id),
+        "text": check_text(text),
+        "type": "private" if private else "message",
+    }
+    if agent is not None:
+        body["agent"] = check_positive_int("agent", agent)
+    elif private:
+        raise InvalidParameterError("a private note needs an agent: customers write no notes")
+    return body
 
 
 def check_text(text: object) -> str:

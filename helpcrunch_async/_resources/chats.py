@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from helpcrunch_async._core.filters import Filter
 from helpcrunch_async._core.params import CHAT_SORTS, check_limit, check_offset, check_positive_int
 from helpcrunch_async._core.write_params import (
     Reader,
+    chat_body,
     check_rating,
     check_reader,
     check_snooze,
     check_status,
-    check_text,
+    message_body,
 )
 from helpcrunch_async._core.writes import CLOCK_SKEW, created_within
 from helpcrunch_async._errors import InvalidParameterError
@@ -259,14 +260,7 @@ class Chats(Resource):
         message). Should the answer be lost, the customer's chats created since
         it was sent are read rather than sending it twice.
         """
-        body: dict[str, Any] = {
-            "customer": check_positive_int("customer", customer),
-            "application": check_positive_int("application", application),
-        }
-        if assignee is not None:
-            body["assignee"] = check_positive_int("assignee", assignee)
-        if department is not None:
-            body["department"] = check_positive_int("department", department)
+        body = chat_body(customer, application, assignee, department)
 
         async def find(sent: float, _now: float) -> list[Chat]:
             since = math.floor(sent - CLOCK_SKEW)
@@ -338,17 +332,7 @@ class Chats(Resource):
         the answer be lost, the chat's newest messages are read for this text,
         author and time rather than posting it twice.
         """
-        body: dict[str, Any] = {
-            "chat": check_positive_int("chat_id", chat_id),
-            "text": check_text(text),
-            "type": "private" if private else "message",
-        }
-        if not isinstance(private, bool):
-            raise InvalidParameterError(f"private must be a bool, got {private!r:.40}")
-        if agent is not None:
-            body["agent"] = check_positive_int("agent", agent)
-        elif private:
-            raise InvalidParameterError("a private note needs an agent: customers write no notes")
+        body = message_body(chat_id, text, agent, private)
 
         async def find(sent: float, _now: float) -> list[Message]:
             page = await self.messages(chat_id, limit=100)
