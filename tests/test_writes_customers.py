@@ -246,3 +246,31 @@ async def test_update_many_raises_a_chunk_s_other_failure_once_every_chunk_is_do
         with pytest.raises(hc.AuthenticationError):
             await client.customers.update_many([{"id": i, "notes": "y"} for i in ids])
         assert [(emu.customer(i) or {})["notes"] for i in ids[10:]] == ["y", "y"]
+
+
+async def test_lookup_shares_one_search_among_many_keys() -> None:
+    async with Emulator(customers=60, api_key=KEY) as emu, client_for(emu) as client:
+        made = [
+            await client.customers.create(user_id=f"k-{n}", email=f"K{n}@x.org") for n in range(45)
+        ]
+        emu.reset_log()
+        keys = [f"k-{n}" for n in range(45)] + ["nobody"]
+        found = await client.customers.lookup("user_id", keys, per_search=20)
+        assert [e.path for e in emu.log] == ["/v1/customers/search"] * 3  # 46 keys, 20 a search
+        assert [[c.id for c in found[f"k-{n}"]] for n in range(45)] == [[c.id] for c in made]
+        assert found["nobody"] == []
+        by_email = await client.customers.lookup("email", ["K3@x.org"])
+        assert [c.id for c in by_email["K3@x.org"]] == [made[3].id]
+        by_id = await client.customers.lookup("id", [made[0].id, 5])
+        assert (len(by_id[made[0].id]), by_id[5]) == (1, [])
+        emu.reset_log()
+        bad_calls: list[Any] = [
+            lambda: client.customers.lookup("user_id", [""]),
+            lambda: client.customers.lookup("id", ["1"]),
+            lambda: client.customers.lookup("name", ["x"]),  # type: ignore[arg-type]
+            lambda: client.customers.lookup("email", "a@x.org"),
+        ]
+        for bad in bad_calls:
+            with pytest.raises(hc.InvalidParameterError):
+                await bad()
+        assert emu.log == []

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from helpcrunch_async._core.filters import Filter
 from helpcrunch_async._core.params import SORTS, check_positive_int
@@ -66,6 +66,15 @@ BATCH_SIZE = 10
 _DUPLICATE_USER_ID = "invalid_userId_value"
 # The keys a created customer is read back by, in the order tried (rule 5).
 _KEYS = (("user_id", "customers.userId"), ("email", "customers.email"))
+KEYS_PER_SEARCH = 20
+"""How many keys one lookup search holds, joined with OR (``lookup``'s default)."""
+# lookup(by=...): the search field and the attribute compared.
+_LOOKUPS = {
+    "id": ("customers.id", "id"),
+    "user_id": ("customers.userId", "user_id"),
+    "email": ("customers.email", "email"),
+}
+LookupKey = Literal["id", "user_id", "email"]
 
 __all__ = ["Customers"]
 
@@ -282,10 +291,8 @@ class Customers(Resource):
         return [result for chunk in done if isinstance(chunk, list) for result in chunk]
 
     async def _update_chunk(self, chunk: _Chunk) -> builtins.list[UpdateResult]:
-        ids = list(dict.fromkeys(ident for ident, _ in chunk))
-        where = [Filter("customers.id", "=", ident) for ident in ids]
-        page = await self.search(where, comparison="OR", limit=len(ids))
-        current = {customer.id: customer for customer in page.data}
+        found = await self.lookup("id", [ident for ident, _ in chunk], per_search=BATCH_SIZE)
+        current = {ident: matches[0] for ident, matches in found.items() if matches}
         items, sent_ids = [], []
         for ident, update in chunk:
             if ident in current:
@@ -339,10 +346,42 @@ class Customers(Resource):
         return customer
 
     async def _by_key(self, field: str, key: str) -> builtins.list[Customer]:
-        page = await self.search([Filter(field, "=", key)], limit=100)
-        # A search may match more loosely than equality; the key must be equal.
-        attribute = "user_id" if field == "customers.userId" else "email"
-        return [c for c in page.data if getattr(c, attribute) == key]
+        by: LookupKey = "user_id" if field == "customers.userId" else "email"
+        return (await self.lookup(by, [key]))[key]
+
+    async def lookup(
+        self, by: LookupKey, keys: Iterable[int | str], *, per_search: int = KEYS_PER_SEARCH
+    ) -> dict[int | str, builtins.list[Customer]]:
+        """Return, for each key, the customers whose ``by`` (id, user_id, email) equals it.
+
+        An empty list: none. Keys share requests: one search holds up to
+        ``per_search`` keys joined with OR (and pages through what matches), so
+        N keys cost about N / ``per_search`` requests. Emails compare in any
+        case. Every key is checked before any request.
+        """
+        if by not in _LOOKUPS:
+            raise InvalidParameterError(f"by must be one of {sorted(_LOOKUPS)}, got {by!r:.40}")
+        field, attribute = _LOOKUPS[by]
+        per = check_positive_int("per_search", per_search)
+        unique = list(dict.fromkeys(_lookup_key(by, key) for key in _items(keys, "keys")))
+        found: dict[int | str, builtins.list[Customer]] = {key: [] for key in unique}
+        folded = by == "email"
+        index = {_folded(key, folded): key for key in unique}
+        for start in range(0, len(unique), per):
+            where = [Filter(field, "=", key) for key in unique[start : start + per]]
+            offset, total = 0, 1
+            while offset < total:
+                page = await self.search(where, comparison="OR", offset=offset)
+                for customer in page.data:
+                    # A search may match more loosely than equality: the key must be equal.
+                    value = getattr(customer, attribute)
+                    key = None if value is None else index.get(_folded(value, folded))
+                    if key is not None:
+                        found[key].append(customer)
+                offset, total = offset + len(page.data), page.total
+                if not page.data:
+                    break
+        return found
 
     def _finder(
         self, body: dict[str, Any]
@@ -411,11 +450,21 @@ def _key_of(body: Mapping[str, Any]) -> tuple[str | None, str]:
     return None, ""
 
 
-def _items(items: object) -> list[object]:
+def _lookup_key(by: str, key: object) -> int | str:
+    if by == "id":
+        return check_positive_int("id", key)
+    if not isinstance(key, str) or not key:
+        raise InvalidParameterError(f"every {by} must be a non-empty string, got {key!r:.40}")
+    return key
+
+
+def _folded(key: int | str, folded: bool) -> int | str:
+    return key.casefold() if folded and isinstance(key, str) else key
+
+
+def _items(items: object, name: str = "items") -> list[object]:
     if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
-        raise InvalidParameterError(
-            f"items must be a list of mappings with an id, got {type(items).__name__}"
-        )
+        raise InvalidParameterError(f"{name} must be a list, got {type(items).__name__}")
     return list(items)
 
 
