@@ -224,3 +224,19 @@ async def test_every_attempt_of_every_write_counts_against_the_one_cap() -> None
         assert max_in_any_window(arrivals, period) <= limit
         for n in range(6):
             assert len(with_user_id(emu, f"cap-{n}")) == 1
+
+
+async def test_an_ambiguous_write_never_carries_the_key_a_proxy_echoed() -> None:
+    secret = "sk-live-SECRET-0123456789"  # noqa: S105 -- a made-up key to hunt for
+    async with (
+        Emulator(customers=5, api_key=secret, echo_auth=True, write_faults=WriteFaults()) as emu,
+        hc.HelpCrunch(secret, base_url=emu.base_url, backoff=0.01) as client,
+    ):
+        emu.write_faults.fail = {1: "500"}
+        with pytest.raises(hc.AmbiguousWriteError) as caught:
+            await client.customers.add_event(emu.expected_ids()[0], "Upgraded")
+    assert "***" in str(caught.value)  # the echo was there, scrubbed
+    assert secret not in str(caught.value)
+    assert secret not in repr(caught.value.__dict__)
+    assert caught.value.__context__ is None
+    assert caught.value.__cause__ is None

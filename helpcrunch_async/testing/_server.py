@@ -764,14 +764,8 @@ class Emulator:
         fault = self._dice.pick(self.faults, number, accepted=accepted)
         raw = await request.read() if request.can_read_body else b""
         answer = self._answer(request, raw, compute, fault, accepted=accepted, wait=wait)
-        after_write = None
-        if answer.applied:
-            self._writes_applied += 1
-            after_write = self._write_dice.pick(self.write_faults, self._writes_applied)
-            if after_write is not None:
-                fault = f"applied-{after_write}"
-            if after_write == "500":
-                answer = _Answer(500, status_body(500, self.error_style))
+        answer, after_write = self._after_write(request, answer)
+        fault = fault if after_write is None else f"applied-{after_write}"
         self.log.append(
             LogEntry(
                 arrival,
@@ -795,6 +789,18 @@ class Emulator:
         if delay > 0:
             await self._sleep(delay)
         return await self._respond(request, answer, fault)
+
+    def _after_write(self, request: web.Request, answer: _Answer) -> tuple[_Answer, str | None]:
+        """Return the answer and the write fault (``_write_faults``) of an applied write."""
+        if not answer.applied:
+            return answer, None
+        self._writes_applied += 1
+        after_write = self._write_dice.pick(self.write_faults, self._writes_applied)
+        if after_write == "500":
+            answer = _Answer(500, status_body(500, self.error_style))
+            if self.faults.echo_auth:
+                answer.body = echo_header(answer.body, request.headers.get("Authorization"))
+        return answer, after_write
 
     def _answer(
         self,

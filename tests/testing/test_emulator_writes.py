@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from helpcrunch_async.testing import Emulator
-from helpcrunch_async.testing._write_faults import WriteFaults
+from helpcrunch_async.testing._write_faults import WriteDice, WriteFaults
 from helpcrunch_async.testing._written import Readings
 
 if TYPE_CHECKING:
@@ -217,3 +217,33 @@ async def test_refused_writes_are_not_counted_as_applied() -> None:
     async with http(write_faults=WriteFaults(fail={1: "500"})) as call:
         assert (await call("PATCH", "/customers/1", {"name": "x"}))[0] == 404
         assert (await call("POST", "/customers", {"name": "x"}))[0] == 500
+
+
+def test_write_settings_are_checked() -> None:
+    for bad in (
+        Readings(batch_items="sometimes"),
+        Readings(custom_data="x"),
+        Readings(update_tags="x"),
+        Readings(chat_created=202),
+    ):
+        with pytest.raises(ValueError, match="is"):
+            bad.validate()
+    for faults in (
+        WriteFaults(fail={0: "drop"}),
+        WriteFaults(fail={1: "explode"}),
+        WriteFaults(drop_rate=0.7, error_rate=0.7),
+        WriteFaults(stall=-1),
+    ):
+        with pytest.raises(ValueError, match=r"write fail|rates|stall"):
+            faults.validate()
+
+
+def test_write_fault_rates_strike_each_kind_from_a_seeded_stream() -> None:
+    faults = WriteFaults(drop_rate=0.2, error_rate=0.2, stall_rate=0.2)
+    first = [WriteDice(7).pick(faults, n) for n in range(1, 2)]
+    dice = WriteDice(7)
+    picks = [dice.pick(faults, n) for n in range(1, 2001)]
+    assert picks[:1] == first
+    for kind in ("drop", "500", "stall"):
+        assert 300 < picks.count(kind) < 500
+    assert 700 < picks.count(None) < 900
