@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import socket
 
@@ -26,6 +28,7 @@ from helpcrunch_async._core.writes import (
 )
 from helpcrunch_async._shell.budget import LocalBudget
 from helpcrunch_async._shell.transport import Transport
+from helpcrunch_async.testing import Emulator
 
 POLICY = RetryPolicy(max_retries=3, base=0.0, cap=0.0)
 STATUSES = st.sampled_from([200, 201, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503, 504, 505])
@@ -187,3 +190,44 @@ async def test_the_transport_says_a_refused_connection_never_left() -> None:
         await transport.aclose()
     assert answer.failure is Failure.NOT_SENT
     assert answer.status is None
+
+
+async def test_the_transport_says_a_connect_that_timed_out_never_left() -> None:
+    # A listening socket whose accept queue is full: Linux drops further SYNs, so
+    # connecting hangs until the attempt's timeout, before a byte of the request left.
+    server = socket.socket()
+    fillers: list[socket.socket] = []
+    transport = Transport(
+        budget=LocalBudget(100, 1.0), timeout=0.3, secret=Secret("k"), user_agent="t"
+    )
+    try:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        for _ in range(4):
+            filler = socket.socket()
+            filler.settimeout(0.0)  # non-blocking: the connect is left in flight
+            fillers.append(filler)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+        await asyncio.sleep(0.05)
+        answer = await transport.send("POST", URL(f"http://127.0.0.1:{port}/v1/x"), b"{}")
+    finally:
+        await transport.aclose()
+        for filler in fillers:
+            filler.close()
+        server.close()
+    assert answer.failure is Failure.NOT_SENT
+
+
+async def test_the_transport_says_a_request_sent_and_unanswered_may_have_arrived() -> None:
+    async with Emulator(customers=1, fail={1: "hang"}, hang=5.0) as emu:
+        transport = Transport(
+            budget=LocalBudget(100, 1.0), timeout=0.3, secret=Secret("k"), user_agent="t"
+        )
+        try:
+            answer = await transport.send("POST", URL(emu.base_url + "/customers"), b"{}")
+        finally:
+            await transport.aclose()
+        assert answer.failure is Failure.TIMEOUT
+        assert len(emu.log) == 1
