@@ -28,7 +28,7 @@ import msgspec
 from helpcrunch_async.testing._chats import APPLICATION_IDS, Customer, Message
 from helpcrunch_async.testing._dataset import NULL_TS
 from helpcrunch_async.testing._wire import errors_body, status_body
-from helpcrunch_async.testing._writes import Reply, decode_json
+from helpcrunch_async.testing._writes import MISSING, OK, Reply, decode_json, refusal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,9 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatWrites"]
 
-_OK = 200
-_BAD = 400
-_MISSING = 404
 _STATUSES = {
     "new": "new",
     "opened": "opened",
@@ -81,15 +78,12 @@ class ChatWrites:
         return self.chats.customers.stamp(int(self._clock()))
 
     def _invalid(self, code: str, message: str) -> Reply:
-        entries = [(code, message)]
-        if self._style() == "new":
-            entries.insert(0, ("invalid_request", "Invalid request"))
-        return Reply(_BAD, errors_body(entries))
+        return refusal(code, message, self._style())
 
     def _chat_missing(self, code: str = "chat_not_found") -> Reply:
         if self._style() == "new":
-            return Reply(_MISSING, status_body(_MISSING, "new", chat=True))
-        return Reply(_MISSING, errors_body([(code, "Chat is missing")]))
+            return Reply(MISSING, status_body(MISSING, "new", chat=True))
+        return Reply(MISSING, errors_body([(code, "Chat is missing")]))
 
     def _agent_index(self, agent_id: object) -> int | None:
         for k, agent in enumerate(self.chats.team.agents):
@@ -103,7 +97,7 @@ class ChatWrites:
                 return k
         return None
 
-    def _reply(self, index: int, status: int = _OK) -> Reply:
+    def _reply(self, index: int, status: int = OK) -> Reply:
         return Reply(status, self.chats.chat_json(index), applied=True)
 
     def create(self, raw: bytes) -> Reply:  # noqa: PLR0911 -- one answer per documented refusal
@@ -128,7 +122,7 @@ class ChatWrites:
         data = self.chats.customers
         ref = data.find(customer_id)
         if ref is None:
-            return Reply(_MISSING, status_body(_MISSING, self._style()))
+            return Reply(MISSING, status_body(MISSING, self._style()))
         person = msgspec.json.decode(data.body(ref), type=dict[str, Any])
         customer = Customer(
             customer_id,
@@ -158,7 +152,7 @@ class ChatWrites:
         """``PUT /chats/{action}`` with ``{"id": ..., ...}``."""
         handler = _ACTIONS.get(action)
         if handler is None:
-            return Reply(_MISSING, status_body(_MISSING, self._style()))
+            return Reply(MISSING, status_body(MISSING, self._style()))
         found = self._target(decode_json(raw))
         if found is None:
             return self._chat_missing(
@@ -261,7 +255,7 @@ class ChatWrites:
         if body.get("agent") is not None:
             agent = self._agent_index(body["agent"])
             if agent is None:
-                return Reply(_MISSING, errors_body([("entity_not_found", "Agent not found")]))
+                return refusal("entity_not_found", "Agent not found", self._style(), MISSING)
         message = Message(
             id=0,
             time=self._now(),
@@ -280,7 +274,7 @@ class ChatWrites:
         elif agent is not None and chat.status in ("new", "empty"):
             chat.status = "opened"
         wire = self.chats.message_wire(chat, message)
-        return Reply(_OK, msgspec.json.encode(wire), applied=True)
+        return Reply(OK, msgspec.json.encode(wire), applied=True)
 
 
 _ACTIONS: dict[str, Callable[[ChatWrites, int, dict[str, Any]], Reply]] = {

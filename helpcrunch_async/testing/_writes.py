@@ -54,11 +54,11 @@ if TYPE_CHECKING:
 
     from helpcrunch_async.testing._dataset import Dataset
 
-__all__ = ["AccountWrites", "Reply", "decode_json"]
+__all__ = ["BAD", "MISSING", "OK", "AccountWrites", "Reply", "decode_json", "refusal"]
 
-_OK = 200
-_BAD = 400
-_MISSING = 404
+OK = 200
+BAD = 400
+MISSING = 404
 _NO_BODY = object()
 
 
@@ -68,6 +68,14 @@ class Reply(NamedTuple):
     status: int
     body: bytes
     applied: bool = False
+
+
+def refusal(code: str, message: str, style: str, status: int = BAD) -> Reply:
+    """Return a refusal with one specific entry (after ``invalid_request`` in the new style)."""
+    entries = [(code, message)]
+    if style == "new":
+        entries.insert(0, ("invalid_request", "Invalid request"))
+    return Reply(status, errors_body(entries))
 
 
 def decode_json(raw: bytes) -> object:
@@ -100,19 +108,16 @@ class AccountWrites:
     # -- answers ---------------------------------------------------------------------
 
     def _invalid(self, problems: list[tuple[str, str]]) -> Reply:
-        return Reply(_BAD, field_errors_body(problems, self._style()))
+        return Reply(BAD, field_errors_body(problems, self._style()))
 
     def _missing(self) -> Reply:
-        return Reply(_MISSING, status_body(_MISSING, self._style()))
+        return Reply(MISSING, status_body(MISSING, self._style()))
 
     def _duplicate_user_id(self) -> Reply:
-        entry = ("invalid_userId_value", "userId value is invalid: it is taken")
-        if self._style() == "new":
-            return Reply(_BAD, errors_body([("invalid_request", "Invalid request"), entry]))
-        return Reply(_BAD, errors_body([entry]))
+        return refusal("invalid_userId_value", "userId value is taken", self._style())
 
     @staticmethod
-    def _json(doc: object, status: int = _OK) -> Reply:
+    def _json(doc: object, status: int = OK) -> Reply:
         return Reply(status, msgspec.json.encode(doc), applied=True)
 
     def _doc(self, text: str) -> dict[str, Any] | None:
@@ -205,7 +210,7 @@ class AccountWrites:
                 out.append(msgspec.json.decode(reply.body))
             else:
                 out.append({"id": ident, **msgspec.json.decode(reply.body)})
-        return Reply(_OK, msgspec.json.encode({"data": out}), applied=applied)
+        return Reply(OK, msgspec.json.encode({"data": out}), applied=applied)
 
     def delete(self, text: str) -> Reply:
         """``DELETE /customers/{id}``."""
@@ -263,7 +268,7 @@ class AccountWrites:
     def organization() -> Reply:
         """``GET /organization``: the account itself."""
         org = {"id": 4242, "domain": "emulated", "teamOnline": True, "chatEnabled": True}
-        return Reply(_OK, msgspec.json.encode({"data": org}))
+        return Reply(OK, msgspec.json.encode({"data": org}))
 
     @staticmethod
     def applications() -> Reply:
@@ -273,4 +278,4 @@ class AccountWrites:
             {"id": APPLICATION_IDS[1], "name": "telegram", "displayName": "Telegram"},
         ]
         data = [{**app, "type": app["name"], "active": True} for app in apps]
-        return Reply(_OK, msgspec.json.encode({"data": data}))
+        return Reply(OK, msgspec.json.encode({"data": data}))
