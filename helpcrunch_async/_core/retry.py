@@ -91,8 +91,10 @@ def is_retryable(status: int | None) -> bool:
 class Failure(enum.Enum):
     """An attempt that gave no usable answer, and why."""
 
+    NOT_SENT = "not sent"
+    """Provably never left: connection refused, DNS, TLS, or a connect timeout."""
     CONNECTION = "connection"
-    """No complete answer: refused, reset, cut short, TLS or DNS failure."""
+    """No complete answer after the request may have left: reset, dropped, cut short."""
     TIMEOUT = "timeout"
     """No complete answer within the attempt's timeout."""
     BAD_BODY = "bad body"
