@@ -59,9 +59,10 @@ class ExportRefusedError(Exception):
 class ExportSettings(msgspec.Struct, frozen=True, kw_only=True):
     """What an export is made with; a resume must match it.
 
-    ``formula_guard`` (CSV: a leading apostrophe before ``= + - @``; off with
-    ``--csv-raw``) and ``excel`` (CSV: a byte-order mark first) shape the
-    bytes, so a resume with another value would mix two forms in one file.
+    ``formula_guard`` (CSV: a leading apostrophe before a formula, see
+    `cells.is_formula`; off with ``--csv-raw``) and ``excel`` (CSV: a
+    byte-order mark first) shape the bytes, so a resume with another value
+    would mix two forms in one file.
     """
 
     kind: str = "customers"
