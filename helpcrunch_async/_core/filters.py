@@ -45,7 +45,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal, TypeGuard, get_args
 
-from helpcrunch_async._core.params import check_int64
+from helpcrunch_async._core.params import check_int64, check_text
 from helpcrunch_async._errors import InvalidParameterError
 
 __all__ = [
@@ -292,20 +292,8 @@ def _checked_value(name: str, kind: FieldType, value: object) -> _Checked:
             raise InvalidParameterError(
                 f"filter on {name}: the value must be a string, got {value!r}"
             )
-        return _encodable(f"filter on {name}: the value", value)
+        return check_text(f"filter on {name}: the value", value)
     return _tags(name, value)
-
-
-def _encodable(what: str, text: str) -> str:
-    """Return ``text`` if it can be sent as UTF-8 (no lone surrogate), naming ``what`` if not."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidParameterError(
-            f"{what} is not valid text: {text[exc.start]!r} at position {exc.start} is a lone "
-            "surrogate, which no UTF-8 request can carry (was it decoded with errors=?)"
-        ) from None
-    return text
 
 
 def _timestamp(name: str, value: object) -> int:
@@ -336,7 +324,7 @@ def _tags(name: str, value: object) -> tuple[str, ...]:
                 f"filter on {name}: each tag must be a non-empty name or {{'name': name}}, "
                 f"got {tag!r}"
             )
-        tags.append(_encodable(f"filter on {name}: the tag {len(tags) + 1}", tag_name))
+        tags.append(check_text(f"filter on {name}: the tag {len(tags) + 1}", tag_name))
     if not tags:
         raise InvalidParameterError(f"filter on {name}: give at least one tag")
     return tuple(tags)

@@ -43,6 +43,7 @@ __all__ = [
     "check_rate",
     "check_seconds",
     "check_sort",
+    "check_text",
 ]
 
 # The one home of the default: the client and the command both use it.
@@ -164,7 +165,23 @@ def check_budget_key(key: object) -> str:
         raise InvalidParameterError(
             f"the budget key must be a non-empty name without braces, got {key!r}"
         )
-    return key
+    return check_text("the budget key", key)
+
+
+def check_text(what: str, text: str) -> str:
+    """Return ``text`` if UTF-8 can carry it (no lone surrogate); else say so, naming ``what``.
+
+    A lone surrogate (what ``errors="surrogateescape"`` leaves of undecodable
+    bytes) would fail deep in a request's encoding, outside the error tree.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidParameterError(
+            f"{what} is not valid text: {text[exc.start]!r} at position {exc.start} is a lone "
+            "surrogate, which no UTF-8 request can carry (was it decoded with errors=?)"
+        ) from None
+    return text
 
 
 def api_key_problem(key: object) -> str | None:
@@ -180,6 +197,11 @@ def api_key_problem(key: object) -> str | None:
             "the API key contains a control character (a NUL byte, a line break or another); "
             "check how it was read or pasted"
         )
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in key):  # noqa: PLR2004 -- the surrogate range
+        return (
+            "the API key contains a lone surrogate, which no request header can carry; "
+            "check how it was read (undecodable bytes?)"
+        )
     return None
 
 
@@ -190,7 +212,11 @@ def check_base_url(base_url: object) -> URL:
     """
     if not isinstance(base_url, str | URL):
         raise InvalidParameterError(f"base_url must be a URL string, got {base_url!r}")
-    url = URL(str(base_url).rstrip("/"))
+    text = check_text("base_url", str(base_url))
+    try:
+        url = URL(text.rstrip("/"))
+    except (ValueError, UnicodeError) as exc:  # yarl's refusals: a bad port, an invalid host
+        raise InvalidParameterError(f"base_url is not a valid URL: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise InvalidParameterError(f"base_url must be an http(s) URL with a host, got {url}")
     if url.user or url.password:
