@@ -44,6 +44,7 @@ __all__ = [
     "check_seconds",
     "check_sort",
     "check_text",
+    "is_loopback_host",
 ]
 
 # The one home of the default: the client and the command both use it.
@@ -221,14 +222,15 @@ def check_base_url(base_url: object) -> URL:
         raise InvalidParameterError(f"base_url must be an http(s) URL with a host, got {url}")
     if url.user or url.password:
         raise InvalidParameterError("base_url must not carry credentials; pass api_key instead")
-    if url.scheme == "http" and not _is_loopback(url.host):
+    if url.scheme == "http" and not is_loopback_host(url.host):
         raise InvalidParameterError(
             f"base_url must use https (plain http is allowed only to a loopback host), got {url}"
         )
     return url
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """Return whether ``host`` (a name or an address, IPv6 in brackets or not) is this machine."""
     if host == "localhost":
         return True
     try:
