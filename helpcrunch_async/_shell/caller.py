@@ -142,6 +142,8 @@ class Caller:
             result = Result(failure=answer.failure, pause=answer.pause)
             if answer.failure is Failure.TIMEOUT:
                 return result, None, RequestTimeoutError(f"{what}: {answer.detail}", request=what)
+            if answer.failure is Failure.TOO_LARGE:
+                return result, None, DecodeError(f"{what}: {answer.detail}", reason=answer.detail)
             return result, None, TransportError(f"{what}: {answer.detail}", request=what)
         status = answer.status
         assert status is not None  # noqa: S101 -- an answer without a failure has a status
