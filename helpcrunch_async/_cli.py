@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._core.filters import COMPARISONS, search_fields
-from ._core.params import DEFAULT_BASE_URL, ORDERS, check_base_url, check_positive_int
+from ._core.params import (
+    DEFAULT_BASE_URL,
+    ORDERS,
+    check_base_url,
+    check_positive_int,
+    check_text,
+)
 from ._export import exit_codes as codes
 from ._export.chat_list import digest_of_ids, read_chat_ids
 from ._export.checkpoint import FORMATS, ExportRefusedError, ExportSettings, Format
@@ -366,6 +372,7 @@ def _api_key(args: argparse.Namespace) -> str:
 def _redis_budget(args: argparse.Namespace) -> RateBudget | None:
     if args.redis_url is None:
         return None
+    check_text("--redis-url", args.redis_url)
     try:
         from helpcrunch_async._redis.budget import RedisBudget  # noqa: PLC0415 -- optional: needs redis
     except ImportError as exc:

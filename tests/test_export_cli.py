@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from typing import TYPE_CHECKING
 
 import pytest
 from export_fixtures import (
+    CLI,
     SECRET_KEY,
     checkpoint,
+    cli_env,
     export_args,
     jsonl_records,
     run_cli,
@@ -353,3 +356,29 @@ def test_a_bad_parameter_found_after_requests_is_not_exit_2() -> None:
     assert exit_code(ExportResult("failed", 3, 3, None, found)) == 4
     # Before any request, it is the usage error it says it is.
     assert exit_code(ExportResult("failed", 0, 0, None, found)) == 2
+
+
+def test_argument_bytes_that_are_not_utf_8_are_refused_naming_the_option(
+    tmp_path: Path, emulator: ThreadedEmulator
+) -> None:
+    # Python hands argv bytes that are not UTF-8 over as lone surrogates.
+    out = tmp_path / "x.jsonl"
+    argv = [os.fsencode(a) for a in export_args(out, emulator.base_url)]
+    for extra, says in (
+        ([b"--filter", b"customers.name", b"~", b"caf\xe9"], "filter on customers.name: the value"),
+        ([b"--redis-url", b"redis://127.0.0.1:1/\xff", b"--redis-key", b"k"], "--redis-url"),
+        ([b"--redis-url", b"redis://127.0.0.1:1/0", b"--redis-key", b"k\xff"], "the budget key"),
+    ):
+        done = subprocess.run(  # noqa: S603 -- our own interpreter and module
+            [*(os.fsencode(a) for a in CLI), *argv, *extra],
+            env=cli_env(),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        err = done.stderr.decode(errors="replace")
+        assert done.returncode == 2, err
+        assert f"{says} is not valid text" in err
+        assert "Traceback" not in err
+    assert emulator.log == []
+    assert not out.exists()
