@@ -3,7 +3,8 @@
 One argparse formatter for ``helpcrunch-async`` (each command) and the
 standalone emulator, so that ``--help`` says what an option is when it is not
 given. An option whose default means "not given" (None, False, an empty list)
-shows none; a help text that already names its default is left as it is.
+shows none; a help text that already names its default (``default: x``, ``(x)``)
+is left as it is.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         default = action.default
         if (
             "%(default)" in text
+            or "default" in text
+            or f"({default})" in text
             or not action.option_strings
             or default is None
             or default is False
