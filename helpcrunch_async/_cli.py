@@ -182,7 +182,7 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
             nargs=3,
             action="append",
             metavar=("FIELD", "OP", "VALUE"),
-            help=_filter_help(source.name),  # type: ignore[arg-type]  # searchable kinds
+            help=_filter_help("chats" if source.name == "chats" else "customers"),
         )
         search.add_argument(
             "--comparison",

@@ -46,8 +46,10 @@ def _count(floor: int) -> Callable[[str], int]:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if not floor <= value <= MAX_INT:
+        if value < floor:
             raise argparse.ArgumentTypeError(f"must be an integer >= {floor}, got {text}")
+        if value > MAX_INT:
+            raise argparse.ArgumentTypeError(f"must be at most 2**63 - 1, got {text:.30}")
         return value
 
     return parse
