@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ._core.filters import COMPARISONS, search_fields
 from ._core.params import (
     DEFAULT_BASE_URL,
+    DEFAULT_FALLBACK_WORKERS,
     ORDERS,
     check_base_url,
     check_positive_int,
@@ -227,6 +228,13 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
     )
     api.add_argument("--redis-url", metavar="URL", help="share the rate budget through Redis")
     api.add_argument("--redis-key", metavar="NAME", help="the shared budget's key in Redis")
+    api.add_argument(
+        "--redis-processes",
+        type=int,
+        default=DEFAULT_FALLBACK_WORKERS,
+        metavar="N",
+        help="processes sharing the budget: if Redis goes away, each keeps to rate-limit / N",
+    )
 
     shown = parser.add_argument_group("display")
     shown.add_argument(
@@ -373,6 +381,12 @@ def _redis_budget(args: argparse.Namespace) -> RateBudget | None:
     if args.redis_url is None:
         return None
     check_text("--redis-url", args.redis_url)
+    if not 1 <= args.redis_processes <= args.rate_limit:
+        raise UsageError(
+            f"--redis-processes must be from 1 to --rate-limit ({args.rate_limit}), got "
+            f"{args.redis_processes}: if Redis goes away, each process keeps to "
+            "rate-limit / N requests a period, at least one"
+        )
     try:
         from helpcrunch_async._redis.budget import RedisBudget  # noqa: PLC0415 -- optional: needs redis
     except ImportError as exc:
@@ -381,7 +395,11 @@ def _redis_budget(args: argparse.Namespace) -> RateBudget | None:
             "install helpcrunch-async[redis]"
         ) from None
     budget: RateBudget = RedisBudget(
-        args.redis_url, args.redis_key, limit=args.rate_limit, period=args.rate_period
+        args.redis_url,
+        args.redis_key,
+        limit=args.rate_limit,
+        period=args.rate_period,
+        fallback_workers=args.redis_processes,
     )
     return budget
 

@@ -382,3 +382,16 @@ def test_argument_bytes_that_are_not_utf_8_are_refused_naming_the_option(
         assert "Traceback" not in err
     assert emulator.log == []
     assert not out.exists()
+
+
+def test_a_low_rate_limit_with_redis_names_the_option_the_command_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", SECRET_KEY)
+    out = tmp_path / "x.jsonl"
+    redis = ["--redis-url", "redis://127.0.0.1:1/0", "--redis-key", "k", "--rate-limit", "2"]
+    assert main(["export", "customers", "--out", str(out), *redis]) == 2
+    err = capsys.readouterr().err
+    assert "--redis-processes must be from 1 to --rate-limit (2), got 4" in err
+    assert "fallback_workers" not in err
+    assert not out.exists()

@@ -23,6 +23,7 @@ from helpcrunch_async._models.common import MAX_INT
 __all__ = [
     "CHAT_SORTS",
     "DEFAULT_BASE_URL",
+    "DEFAULT_FALLBACK_WORKERS",
     "DEFAULT_MAX_BODY_SIZE",
     "MAX_INT",
     "ORDERS",
@@ -151,6 +152,10 @@ def check_rate(limit: object, period: object, margin: object) -> tuple[int, floa
         check_seconds("rate period", period),
         check_optional_seconds("rate margin", margin),
     )
+
+
+# How many processes a shared budget assumes share it, unless told.
+DEFAULT_FALLBACK_WORKERS = 4
 
 
 def check_fallback_workers(workers: object, limit: int) -> int:

@@ -75,7 +75,7 @@ from helpcrunch_async._core.cap import (
     Settler,
     default_margin,
 )
-from helpcrunch_async._core.params import check_rate, check_seconds
+from helpcrunch_async._core.params import DEFAULT_FALLBACK_WORKERS, check_rate, check_seconds
 from helpcrunch_async._core.shared_cap import (
     default_probe_interval,
     fallback_share,
@@ -183,7 +183,7 @@ class RedisBudget:
         limit: int = 120,
         period: float = 60.0,
         margin: float | None = None,
-        fallback_workers: int = 4,
+        fallback_workers: int = DEFAULT_FALLBACK_WORKERS,
         probe_interval: float | None = None,
         redis_timeout: float = 2.0,
     ) -> None:
@@ -261,7 +261,7 @@ class RedisBudget:
         limit: int = 120,
         period: float = 60.0,
         margin: float | None = None,
-        fallback_workers: int = 4,
+        fallback_workers: int = DEFAULT_FALLBACK_WORKERS,
         probe_interval: float | None = None,
         redis_timeout: float = 2.0,
     ) -> Self:
