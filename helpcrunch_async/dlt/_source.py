@@ -152,7 +152,7 @@ def _held(state: dict[str, Any]) -> array[int]:
 def helpcrunch_source(
     api_key: str | None = None,
     *,
-    base_url: str = "https://api.helpcrunch.com/v1",
+    base_url: str | None = None,
     rate_limit: int = 120,
     rate_period: float = 60.0,
     redis_url: str | None = None,
@@ -168,7 +168,8 @@ def helpcrunch_source(
     every resource of a run; ``redis_url`` shares it with other processes
     (``redis_key`` names the budget). ``api_key`` falls back to
     ``HELPCRUNCH_API_KEY``, then to dlt's secrets (``sources.helpcrunch.api_key``);
-    it is never written to dlt's state, trace or schema. ``overlap`` seconds are
+    it is never written to dlt's state, trace or schema. ``base_url`` falls back
+    as the client's does (``HELPCRUNCH_BASE_URL``, then the real API). ``overlap`` seconds are
     subtracted from each cursor (clock skew, visits in flight). ``full``
     reads everything again and applies the deletions that shows. ``report``,
     when given, is filled in as the run goes.
