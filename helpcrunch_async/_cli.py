@@ -25,6 +25,7 @@ from ._core.params import (
     check_text,
 )
 from ._export import exit_codes as codes
+from ._export.cells import FORMULA_RULES
 from ._export.chat_list import digest_of_ids, read_chat_ids
 from ._export.checkpoint import FORMATS, ExportRefusedError, ExportSettings, Format
 from ._export.progress import MIN_INTERVAL, check_interval
@@ -286,6 +287,7 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
         # Normalised, so that a trailing slash does not make a resume look foreign.
         base_url=str(check_base_url(args.base_url)),
         formula_guard=not args.csv_raw,
+        formula_rules=FORMULA_RULES,
         excel=args.excel,
         filters=filters,
         # Without filters the comparison means nothing: keep it from splitting resumes.

@@ -395,3 +395,29 @@ def test_a_low_rate_limit_with_redis_names_the_option_the_command_has(
     assert "--redis-processes must be from 1 to --rate-limit (2), got 4" in err
     assert "fallback_workers" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("name", "refused"), [("c.csv", True), ("c.jsonl", False)])
+def test_a_csv_begun_under_the_old_formula_guard_is_not_resumed_under_the_new(
+    name: str, refused: bool, tmp_path: Path, emulator: ThreadedEmulator
+) -> None:
+    out = tmp_path / name
+    done = run_cli(*export_args(out, emulator.base_url, "--progress", "off"))
+    assert done.returncode == 0, done.stderr
+    # A checkpoint as the earlier version wrote it: no rules number, and (here) unfinished.
+    path = out.with_name(out.name + ".checkpoint.json")
+    saved = json.loads(path.read_text())
+    del saved["settings"]["formula_rules"]
+    saved["complete"] = False
+    path.write_text(json.dumps(saved))
+    before = out.read_bytes()
+    emulator.reset_log()
+
+    done = run_cli(*export_args(out, emulator.base_url, "--resume", "--progress", "off"))
+    if refused:
+        assert done.returncode == 2, done.stderr
+        assert "guarded by the rules of another version" in done.stderr
+        assert out.read_bytes() == before
+        assert emulator.log == []
+    else:
+        assert done.returncode == 0, done.stderr

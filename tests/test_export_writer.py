@@ -264,6 +264,7 @@ def test_the_checkpoint_never_holds_more_than_its_fields(tmp_path: Path) -> None
         "page_size",
         "base_url",
         "formula_guard",
+        "formula_rules",
         "excel",
         "filters",
         "comparison",

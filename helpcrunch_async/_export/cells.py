@@ -20,6 +20,7 @@ import msgspec
 
 __all__ = [
     "CSV_COLUMNS",
+    "FORMULA_RULES",
     "cell",
     "csv_cells",
     "customer_values",
@@ -76,6 +77,9 @@ CSV_COLUMNS: tuple[str, ...] = (
 #      such as `! | : $ "`. So `+1 555 0100`, `-12.5`, `-1e+16` and
 #      `+7 (777) 123-45-67` stay as they are; `+HYPERLINK(...)`, `-A1`,
 #      `+cmd|' /C calc'!A0` and `-2+3+cmd|...` are guarded.
+# The number of these rules, kept in a CSV export's checkpoint: a file begun
+# under other rules (1: every leading = + - @ guarded) cannot be resumed under these.
+FORMULA_RULES: Final = 2
 _ALWAYS_GUARDED: Final = frozenset("=@\t\r'")
 _SIGNS: Final = frozenset("+-")
 _NUMBER_CHARS: Final = frozenset("0123456789 .,()/+-")
