@@ -10,6 +10,7 @@ import aiohttp
 from ._core.params import (
     BASE_URL_VARIABLE,
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_BODY_SIZE,
     api_key_problem,
     base_url_from,
     check_non_negative_int,
@@ -54,7 +55,10 @@ class HelpCrunch:
     bound) raises `RateLimitError` at once, with its ``retry_after``, instead
     of holding every request that long; so does every call of this client
     waiting for its slot then, and every call made while the pause lasts
-    (of any client sharing the budget). Pass ``session`` to use an aiohttp
+    (of any client sharing the budget). A body larger than ``max_body_size``
+    bytes once decompressed (8 MiB by default; a documented page is far
+    smaller) is refused as it is read, with `DecodeError`, and not retried.
+    Pass ``session`` to use an aiohttp
     session you own (it is then never closed here; its own middlewares are
     replaced per request by the budget's). Use it as ``async with``, or call
     `close`.
@@ -75,6 +79,7 @@ class HelpCrunch:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         max_rate_limit_wait: float | None = 120.0,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         # The key leaves every local at once, before anything can raise: an
         # error reporter records the locals of each frame on a traceback.
@@ -93,6 +98,7 @@ class HelpCrunch:
         check_seconds("backoff", backoff, allow_zero=True)
         check_seconds("max_backoff", max_backoff, allow_zero=True)
         max_pause = check_optional_seconds("max_rate_limit_wait", max_rate_limit_wait)
+        max_body = check_positive_int("max_body_size", max_body_size)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise InvalidParameterError(
                 f"session must be an aiohttp.ClientSession, got {session!r}"
@@ -113,6 +119,7 @@ class HelpCrunch:
             user_agent=f"helpcrunch-async/{VERSION}",
             session=session,
             max_pause=max_pause,
+            max_body=max_body,
         )
         self._url = url
         self._concurrency = concurrency

@@ -99,8 +99,20 @@ def test_rule_3_a_create_is_sent_again_only_when_provably_unprocessed(result: Re
         Result(status=503),
         Result(status=504),
         Result(status=200, failure=Failure.BAD_BODY),
+        Result(status=201, failure=Failure.TOO_LARGE),
+        Result(status=500, failure=Failure.TOO_LARGE),
     ],
-    ids=["timeout", "dropped", "500", "502", "503", "504", "2xx-damaged"],
+    ids=[
+        "timeout",
+        "dropped",
+        "500",
+        "502",
+        "503",
+        "504",
+        "2xx-damaged",
+        "2xx-too-large",
+        "5xx-too-large",
+    ],
 )
 def test_rule_4_any_other_failure_of_a_create_is_read_back(result: Result) -> None:
     decision = decide_write(
@@ -114,7 +126,8 @@ def test_rule_4_any_other_failure_of_a_create_is_read_back(result: Result) -> No
         unknown_before=False,
     )
     assert decision.step is Step.READ_BACK
-    assert decision.applied is (result.failure is Failure.BAD_BODY)
+    two_hundred = result.status is not None and 200 <= result.status < 300
+    assert decision.applied is (result.failure is not None and two_hundred)
 
 
 @given(result=RESULTS)

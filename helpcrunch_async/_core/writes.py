@@ -19,8 +19,9 @@ The rules, also in the README ("Writing"):
    left either).
 4. Any other failure of a create leaves its fate unknown: a timeout after the
    request was sent, the connection dropped before the whole answer came, a 5xx.
-   A 2xx whose body did not arrive whole or did not decode was applied, but its
-   record is lost. Either way nothing is sent again before the fate is read back.
+   A 2xx whose body did not arrive whole, did not decode, or was larger than
+   ``max_body_size`` was applied, but its record is lost. Either way nothing is
+   sent again before the fate is read back.
 5. Reading back (`resolve`): found, the call returns the record read, as if the
    first answer had arrived. Not found after an unknown fate: nothing was applied,
    so sending again is safe (it counts as a retry; with none left the call raises
@@ -72,6 +73,9 @@ CREATE_PATHS = frozenset({"/customers", "/chats", "/messages", "/events"})
 
 _NOT_FOUND = 404
 _SERVER_ERRORS = 500
+_SUCCESS = range(200, 300)
+# Failures after the request may have reached the server's processing (rule 4).
+_UNKNOWN_FAILURES = (Failure.CONNECTION, Failure.TIMEOUT, Failure.BAD_BODY, Failure.TOO_LARGE)
 
 
 class Effect(enum.Enum):
@@ -118,7 +122,7 @@ class WriteDecision:
 
 def unknown_fate(result: Result) -> bool:
     """Return whether an attempt may have been applied without our knowing (rule 4)."""
-    if result.failure in (Failure.CONNECTION, Failure.TIMEOUT, Failure.BAD_BODY):
+    if result.failure in _UNKNOWN_FAILURES:
         return True
     return result.failure is None and result.status is not None and result.status >= _SERVER_ERRORS
 
@@ -145,7 +149,9 @@ def decide_write(
     if deletes and unknown_before and result.failure is None and result.status == _NOT_FOUND:
         return WriteDecision(Step.SUCCESS, deleted=True)
     if effect is Effect.CREATE and unknown_fate(result):
-        applied = result.failure is Failure.BAD_BODY
+        applied = result.failure is Failure.BAD_BODY or (
+            result.failure is Failure.TOO_LARGE and result.status in _SUCCESS
+        )
         return WriteDecision(Step.READ_BACK, applied=applied)
     # What is left of a create's retried results never reached the server's
     # processing: NOT_SENT, PAUSED and 429 (rule 3); the 5xx went to rule 4.

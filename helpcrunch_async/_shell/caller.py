@@ -211,9 +211,12 @@ class Caller:
         """
         secret = self._transport.secret
         if answer.failure is not None:
-            result = Result(failure=answer.failure, pause=answer.pause)
+            # A body too large to read still came with its status: a create's rules need it.
+            result = Result(status=answer.status, failure=answer.failure, pause=answer.pause)
             if answer.failure is Failure.TIMEOUT:
                 return result, None, RequestTimeoutError(f"{what}: {answer.detail}", request=what)
+            if answer.failure is Failure.TOO_LARGE:
+                return result, None, DecodeError(f"{what}: {answer.detail}", reason=answer.detail)
             return result, None, TransportError(f"{what}: {answer.detail}", request=what)
         status = answer.status
         assert status is not None  # noqa: S101 -- an answer without a failure has a status

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import hdrs
 
+from helpcrunch_async._core.params import DEFAULT_MAX_BODY_SIZE
 from helpcrunch_async._core.retry import Failure, parse_retry_after
 from helpcrunch_async._errors import ClientClosedError
 
@@ -112,7 +113,8 @@ class Transport:
     connecting, sending, the headers and the whole body together. Time spent
     waiting for a slot is never counted against it. ``max_pause`` is
     ``max_rate_limit_wait``: a send that would start inside a longer 429 pause
-    is not made.
+    is not made. ``max_body`` bounds a body as it is read, after decompression:
+    reading stops at the first byte beyond it, and the connection is dropped.
     """
 
     def __init__(
@@ -124,8 +126,10 @@ class Transport:
         user_agent: str,
         session: aiohttp.ClientSession | None = None,
         max_pause: float | None = None,
+        max_body: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         self._budget = budget
+        self._max_body = max_body
         self._timeout = timeout
         self._secret = secret
         self._user_agent = user_agent
@@ -229,7 +233,18 @@ class Transport:
                 trace_request_ctx=attempt,
             ) as response:
                 async with asyncio.timeout_at(attempt.deadline):
-                    body = await response.read()
+                    body = await _read_at_most(response.content, self._max_body)
+                if body is None:
+                    response.close()
+                    return Answer(
+                        status=response.status,
+                        attempts=attempt.count,
+                        failure=Failure.TOO_LARGE,
+                        detail=(
+                            f"the body is larger than max_body_size ({self._max_body:,} bytes "
+                            "once decompressed); refused, not read further"
+                        ),
+                    )
                 return Answer(
                     status=response.status,
                     body=body,
@@ -363,3 +378,17 @@ def _http_date(value: str | None, previous: int | None) -> int | None:
     if when.tzinfo is None:
         return previous
     return int(when.timestamp())
+
+
+async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """Return the whole body, or None as soon as it grows past ``limit`` bytes.
+
+    aiohttp inflates a compressed body in bounded steps as it is read, so a
+    small gzip that would inflate to gigabytes costs at most about ``limit``.
+    """
+    body = bytearray()
+    async for chunk in content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
