@@ -44,6 +44,13 @@ from helpcrunch_async.testing._search import (
     parse_search,
 )
 from helpcrunch_async.testing._team import build_team
+from helpcrunch_async.testing._webhook_hub import Record, WebhookHub
+from helpcrunch_async.testing._webhooks import (
+    DeliveryRecord,
+    Subscription,
+    WebhookSender,
+    WebhookSettings,
+)
 from helpcrunch_async.testing._wire import (
     ERROR_STYLES,
     MALFORMED_BODIES,
@@ -159,6 +166,8 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         page_cache: int = 128,
+        webhooks: Iterable[Subscription | Mapping[str, Any]] = (),
+        webhook_settings: WebhookSettings | None = None,
     ) -> None:
         """Build the dataset and settings; nothing listens until ``start``."""
         self.dataset = Dataset(
@@ -220,6 +229,14 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._sleeping: set[asyncio.Task[Any]] = set()
+        self.webhooks = WebhookHub(
+            self.dataset,
+            self.chats,
+            WebhookSender(
+                [Subscription.of(s) for s in webhooks], webhook_settings or WebhookSettings(), seed
+            ),
+        )
+        self.dataset.removing = self.webhooks.customer_removed
 
     @property
     def chats_updated_at(self) -> bool:
@@ -268,6 +285,7 @@ class Emulator:
             await runner.cleanup()
             raise
         self._runner = runner
+        await self.webhooks.sender.start()
         self.port = runner.addresses[0][1]
         self.started_at = time.monotonic()
         loop = asyncio.get_running_loop()
@@ -288,6 +306,7 @@ class Emulator:
         # Sleeping handlers (latency, hang) would hold the shutdown for their whole delay.
         for task in list(self._sleeping):
             task.cancel()
+        await self.webhooks.sender.stop()
         await runner.cleanup()
 
     async def __aenter__(self) -> Self:
@@ -369,7 +388,10 @@ class Emulator:
     def insert(self, count: int, position: str = "start") -> list[int]:
         """Insert ``count`` customers at ``position`` of the latest list request's order."""
         _, descending = self._last_order
-        return self.dataset.insert(count, position, descending=descending)
+        ids = self.dataset.insert(count, position, descending=descending)
+        for customer_id in ids:
+            self.emit("customer.new", customer=customer_id)
+        return ids
 
     def delete(
         self, count: int = 0, position: str = "start", *, ids: Iterable[int] = ()
@@ -399,22 +421,40 @@ class Emulator:
 
     def add_chats(self, count: int) -> list[int]:
         """Open ``count`` chats (fresh ids above all others, a customer message each)."""
-        return self.chats.add_chats(count)
+        ids = self.chats.add_chats(count)
+        self.webhooks.chats_added(ids)
+        return ids
 
     def add_messages(self, chat_id: int, count: int = 1, sender: str | None = None) -> list[int]:
         """Append ``count`` messages to a chat; return their ids (see ``ChatData``).
 
         ``sender`` is ``customer``, ``agent`` or None (alternating, customer first).
         """
-        return self.chats.add_messages(self._chat_index(chat_id), count, sender)
+        return self._add_messages(self._chat_index(chat_id), count, sender)
 
     def close_chat(self, chat_id: int, by: str = "agent") -> None:
         """Close a chat now: status ``closed``, ``closedAt`` and ``updatedAt`` move."""
-        self.chats.close(self._chat_index(chat_id), by)
+        self._close(self._chat_index(chat_id), by)
 
     def reassign_chat(self, chat_id: int, agent_id: int | None) -> None:
         """Give a chat to the agent ``agent_id`` (None unassigns); ``updatedAt`` moves."""
-        self.chats.reassign(self._chat_index(chat_id), agent_id)
+        self._reassign(self._chat_index(chat_id), agent_id)
+
+    # Drift and the methods above change chats through these, which emit the events.
+    def _add_messages(self, index: int, count: int, sender: str | None) -> list[int]:
+        status = self.chats.chat(index).status
+        ids = self.chats.add_messages(index, count, sender)
+        self.webhooks.messages_added(self.chats.chat_id(index), ids, status)
+        return ids
+
+    def _close(self, index: int, by: str) -> None:
+        status = self.chats.chat(index).status
+        self.chats.close(index, by)
+        self.webhooks.chat_closed(self.chats.chat_id(index), status)
+
+    def _reassign(self, index: int, agent_id: int | None) -> None:
+        self.chats.reassign(index, agent_id)
+        self.webhooks.chat_assigned(self.chats.chat_id(index))
 
     def delete_chats(self, ids: Iterable[int]) -> list[int]:
         """Delete the chats with these ids; return the ids that were present."""
@@ -443,12 +483,70 @@ class Emulator:
         if change.add_chats:
             self.add_chats(change.add_chats)
         for index in self.chats.random_live(change.add_messages):
-            self.chats.add_messages(index, 1)
+            self._add_messages(index, 1, None)
         for index in self.chats.random_open(change.close_chats):
-            self.chats.close(index)
+            self._close(index, "agent")
         if self.team.agents:
             for index in self.chats.random_live(change.reassign_chats):
-                self.chats.reassign(index, self.chats.random_agent_id())
+                self._reassign(index, self.chats.random_agent_id())
+
+    # -- webhooks ------------------------------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        *,
+        customer: Record = None,
+        chat: Record = None,
+        message: Record = None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """Deliver ``event`` to the subscriptions that take it; return its id (None: none do).
+
+        The one entry point for every change to the account: each mutation calls it
+        once per event it fires, after the change (so the payload shows the new
+        state), with the records it is about: ``customer`` for customer events,
+        ``chat`` for chat events, ``chat`` and ``message`` for message events, each
+        an id read from the live account now, or the record as the REST API
+        serialises it (for one already gone: a deleted customer's bytes reach it
+        through ``Dataset.removing``, before the removal). ``fields`` are laid over
+        ``eventData``. What fires what: ``insert`` ``customer.new``, a deletion
+        ``customer.deleted``, ``add_chats`` ``chat.new`` and its messages' events,
+        ``add_messages`` each message's event and ``chat.status_updated`` when the
+        status moved, ``close_chat`` those and ``chat.closed``, ``reassign_chat``
+        ``chat.assigned``; visits and chat deletions fire none (none is documented).
+        """
+        return self.webhooks.emit(
+            event, customer=customer, chat=chat, message=message, fields=fields
+        )
+
+    def trigger(
+        self,
+        event: str,
+        *,
+        customer: Record = None,
+        chat: Record = None,
+        message: Record = None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """Send any of the 20 event types now, as ``stripe trigger`` does; return its id.
+
+        The account does not change. Records default to the first customer or chat
+        (and a message event's message to the chat's newest one of that kind);
+        ``fields`` override ``eventData``'s top-level keys.
+        """
+        return self.webhooks.trigger(
+            event, customer=customer, chat=chat, message=message, fields=fields
+        )
+
+    async def webhooks_settled(self) -> None:
+        """Wait until every webhook is delivered or given up (bound it with asyncio.timeout)."""
+        await self.webhooks.sender.settled()
+
+    @property
+    def deliveries(self) -> list[DeliveryRecord]:
+        """Every webhook delivery attempt so far, in order."""
+        return self.webhooks.sender.records
 
     # -- truth for tests -----------------------------------------------------------
 
