@@ -2,10 +2,13 @@
 
 ``Emulator`` runs in the caller's event loop (``async with Emulator() as emu``);
 ``ThreadedEmulator`` runs one in a background thread for synchronous code; the pytest
-plugin (``helpcrunch_emulator`` fixtures) builds on the latter.
+plugin (``helpcrunch_emulator`` fixtures) builds on the latter. With
+``webhooks=[Subscription(url, secret, events)]`` it delivers signed webhooks for every
+change it makes; ``WebhookCollector`` (the ``helpcrunch_webhooks`` fixture) receives them.
 """
 
 from helpcrunch_async.testing._chats import CHAT_SORT_FIELDS, ChatData
+from helpcrunch_async.testing._collector import ReceivedWebhook, ThreadedCollector, WebhookCollector
 from helpcrunch_async.testing._dataset import SORT_FIELDS, Dataset
 from helpcrunch_async.testing._faults import FAULT_KINDS, Drift, Faults
 from helpcrunch_async.testing._log import LogEntry
@@ -13,6 +16,8 @@ from helpcrunch_async.testing._policies import POLICY_NAMES, max_in_any_window
 from helpcrunch_async.testing._search import CHAT_FIELDS, CUSTOMER_FIELDS
 from helpcrunch_async.testing._server import Emulator
 from helpcrunch_async.testing._thread import ThreadedEmulator
+from helpcrunch_async.testing._webhook_plan import DeliveryFaults, RetrySchedule
+from helpcrunch_async.testing._webhooks import DeliveryRecord, Subscription, WebhookSettings
 
 __all__ = [
     "CHAT_FIELDS",
@@ -23,10 +28,18 @@ __all__ = [
     "SORT_FIELDS",
     "ChatData",
     "Dataset",
+    "DeliveryFaults",
+    "DeliveryRecord",
     "Drift",
     "Emulator",
     "Faults",
     "LogEntry",
+    "ReceivedWebhook",
+    "RetrySchedule",
+    "Subscription",
+    "ThreadedCollector",
     "ThreadedEmulator",
+    "WebhookCollector",
+    "WebhookSettings",
     "max_in_any_window",
 ]

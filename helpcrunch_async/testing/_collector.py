@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 MAX_BODY = 1 << 20
 
 
-class Delivery(msgspec.Struct, frozen=True):
+class ReceivedWebhook(msgspec.Struct, frozen=True):
     """One request the collector received.
 
     ``verified`` says whether its signature matched the body under the collector's
@@ -70,7 +70,7 @@ class WebhookCollector:
         host: str = "127.0.0.1",
         port: int = 0,
         path: str = "/webhooks",
-        status: Callable[[Delivery], int] | None = None,
+        status: Callable[[ReceivedWebhook], int] | None = None,
     ) -> None:
         """Keep the settings; ``secret`` defaults to a fresh random one."""
         self.secret = SigningSecret(secret or secrets.token_hex(16))
@@ -78,7 +78,7 @@ class WebhookCollector:
         self.port = port
         self.path = path
         self._status = status
-        self.deliveries: list[Delivery] = []
+        self.deliveries: list[ReceivedWebhook] = []
         self._runner: web.AppRunner | None = None
         self._arrived = threading.Condition()
         self._changed: asyncio.Event | None = None
@@ -172,7 +172,7 @@ class WebhookCollector:
             verified = len(signatures) == 1
         except WebhookSignatureError:
             verified = False
-        delivery = Delivery(
+        delivery = ReceivedWebhook(
             body, signature, len(signatures), verified, _decode(body), 200, time.monotonic()
         )
         status = 200 if verified else 401
@@ -262,7 +262,7 @@ class ThreadedCollector:
         return self.collector.secret
 
     @property
-    def deliveries(self) -> list[Delivery]:
+    def deliveries(self) -> list[ReceivedWebhook]:
         """A snapshot of every request received."""
         return list(self.collector.deliveries)
 
