@@ -350,6 +350,12 @@ class _WireChat(msgspec.Struct, rename="camel", kw_only=True, gc=False):
     snoozed_until: _Timestamp = None
     application_id: Int64 | None = None
 
+    def __post_init__(self) -> None:
+        # Here, not in `normalised`, so that msgspec reports a bad one with its path.
+        self.created_at = seconds(self.created_at, "createdAt")
+        self.closed_at = seconds(self.closed_at, "closedAt")
+        self.snoozed_until = seconds(self.snoozed_until, "snoozedUntil")
+
     def normalised(self) -> WebhookChat:
         chat_id = _first(self.snake_chat_id, self.chat_id, self.id)
         closed_by = self.closed_by
@@ -362,9 +368,9 @@ class _WireChat(msgspec.Struct, rename="camel", kw_only=True, gc=False):
             communicated_agents=[a if type(a) is int else a.id for a in self.communicated_agents],  # type: ignore[union-attr]  # an int or a _Ref
             closed_by=closed_by.id if isinstance(closed_by, _Ref) else closed_by,
             rating=self.rating,
-            created_at=seconds(self.created_at, "createdAt"),
-            closed_at=seconds(self.closed_at, "closedAt"),
-            snoozed_until=seconds(self.snoozed_until, "snoozedUntil"),
+            created_at=self.created_at,  # type: ignore[arg-type]  # made an int | None above
+            closed_at=self.closed_at,  # type: ignore[arg-type]  # made an int | None above
+            snoozed_until=self.snoozed_until,  # type: ignore[arg-type]  # made an int | None above
             application_id=self.application_id,
         )
 
@@ -403,7 +409,11 @@ def decode_event(body: bytes) -> Event:
         return _typed(envelope, data)
     except msgspec.ValidationError as exc:
         # The inner decode's paths start at eventData; say so.
-        raise msgspec.ValidationError(str(exc).replace("`$", "`$.eventData", 1)) from None
+        text = str(exc)
+        text = (
+            text.replace("`$", "`$.eventData", 1) if "`$" in text else f"{text} - at `$.eventData`"
+        )
+        raise msgspec.ValidationError(text) from None
 
 
 def _typed(envelope: _Envelope, data: bytes) -> Event:

@@ -90,15 +90,15 @@ def decode(body: bytes) -> Event:
     """
     try:
         return decode_event(body)
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError: first
+        reason = str(exc)
+        raise WebhookPayloadError(
+            f"the webhook body is not the documented shape: {reason}", reason=reason
+        ) from None
     except msgspec.DecodeError as exc:
         reason = str(exc)
         raise WebhookPayloadError(
             f"the webhook body is not JSON: {reason}", reason=reason
-        ) from None
-    except msgspec.ValidationError as exc:
-        reason = str(exc)
-        raise WebhookPayloadError(
-            f"the webhook body is not the documented shape: {reason}", reason=reason
         ) from None
     except RecursionError:
         reason = "the JSON is nested too deeply to decode"
