@@ -142,13 +142,22 @@ class WebhookCollector:
 
     async def wait_events(self, count: int) -> list[dict[str, Any]]:
         """Wait until ``count`` distinct verified events arrived (bound it with asyncio.timeout)."""
+        while len(events := self.events) < count:
+            await self._next()
+        return events
+
+    async def wait_deliveries(self, count: int) -> list[ReceivedWebhook]:
+        """Wait until ``count`` requests arrived, verified or not (bound it in time)."""
+        while len(self.deliveries) < count:
+            await self._next()
+        return list(self.deliveries)
+
+    async def _next(self) -> None:
         changed = self._changed
         if changed is None:
             raise RuntimeError("the collector is not running")
-        while len(events := self.events) < count:
-            changed.clear()
-            await changed.wait()
-        return events
+        changed.clear()
+        await changed.wait()
 
     def wait_events_blocking(self, count: int, timeout: float) -> list[dict[str, Any]]:
         """Block until ``count`` distinct verified events arrived; TimeoutError past ``timeout``."""

@@ -229,13 +229,9 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._sleeping: set[asyncio.Task[Any]] = set()
-        self.webhooks = WebhookHub(
-            self.dataset,
-            self.chats,
-            WebhookSender(
-                [Subscription.of(s) for s in webhooks], webhook_settings or WebhookSettings(), seed
-            ),
-        )
+        hooks = [Subscription.of(s) for s in webhooks]
+        sender = WebhookSender(hooks, webhook_settings or WebhookSettings())
+        self.webhooks = WebhookHub(self.dataset, self.chats, sender)
         self.dataset.removing = self.webhooks.customer_removed
 
     @property

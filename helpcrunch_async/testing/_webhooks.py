@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +99,8 @@ class WebhookSettings:
 
     ``clock`` gives the envelope's unix seconds (``createdAt``, ``lastAttemptAt``);
     ``timeout`` bounds one attempt; ``queue_size`` bounds the unsettled deliveries.
+    Event ids are random UUIDs, unique across runs (a receiver's dedup store may
+    outlive a test run), unless ``id_seed`` makes them repeat with it.
     """
 
     schedule: RetrySchedule = dataclasses.field(default_factory=RetrySchedule)
@@ -105,6 +108,7 @@ class WebhookSettings:
     timeout: float = 5.0
     queue_size: int = 10_000
     clock: Callable[[], float] = time.time
+    id_seed: int | None = None
 
     def __post_init__(self) -> None:
         """Refuse a non-positive timeout or queue size."""
@@ -155,12 +159,10 @@ class _Lane:
 class WebhookSender:
     """Deliver emitted events to subscriptions (see the module docstring)."""
 
-    def __init__(
-        self, subscriptions: Iterable[Subscription], settings: WebhookSettings, seed: int = 0
-    ) -> None:
+    def __init__(self, subscriptions: Iterable[Subscription], settings: WebhookSettings) -> None:
         """Keep the subscriptions; nothing is sent before ``start``."""
         self.settings = settings
-        self.seed = seed
+        self._id_seed = secrets.randbits(64) if settings.id_seed is None else settings.id_seed
         self._lanes = [_Lane(i, s) for i, s in enumerate(subscriptions)]
         self._wanted = frozenset().union(*(lane.subscription.events for lane in self._lanes))
         self.records: list[DeliveryRecord] = []
@@ -188,7 +190,7 @@ class WebhookSender:
         """Queue ``event`` and its ``eventData`` for each subscription taking it; return its id."""
         self._events += 1
         number = self._events
-        ident = event_id(self.seed, number)
+        ident = event_id(self._id_seed, number)
         created = int(self.settings.clock())
         for lane in self._lanes:
             if event not in lane.subscription.events:

@@ -291,7 +291,9 @@ async def run_with_faults(faults: DeliveryFaults, events: int = 30) -> WebhookCo
             customers=50,
             chats=5,
             webhooks=[receiver.subscription()],
-            webhook_settings=settings(faults=faults, schedule=RetrySchedule((0.01,) * 8)),
+            webhook_settings=settings(
+                faults=faults, schedule=RetrySchedule((0.01,) * 8), id_seed=5
+            ),
         ) as emu,
     ):
         for _ in range(events):
