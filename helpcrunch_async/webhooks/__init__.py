@@ -60,7 +60,7 @@ from helpcrunch_async._models.events import (
     WebhookChat,
 )
 from helpcrunch_async._redis.dedup import RedisDedup
-from helpcrunch_async.webhooks._aiohttp import AiohttpHandler, aiohttp_handler
+from helpcrunch_async.webhooks._aiohttp import AiohttpRoute, aiohttp_handler
 from helpcrunch_async.webhooks._asgi import WebhookApp, asgi_app
 from helpcrunch_async.webhooks._dedup import Dedup, MemoryDedup
 from helpcrunch_async.webhooks._inbox import Inbox
@@ -71,7 +71,7 @@ __all__ = [
     "DEFAULT_TOLERANCE",
     "EVENT_TYPES",
     "SIGNATURE_HEADER",
-    "AiohttpHandler",
+    "AiohttpRoute",
     "ChatAssigned",
     "ChatClosed",
     "ChatEvent",

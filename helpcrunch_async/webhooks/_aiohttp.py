@@ -1,13 +1,13 @@
 """`aiohttp_handler`: the webhook receiver as an aiohttp.web route handler.
 
-``app.router.add_post("/webhooks", handler)``; with a spool, also
-``app.cleanup_ctx.append(handler.lifespan)`` so that its worker starts with the
+``app.router.add_post("/webhooks", route)``; with a spool, also
+``app.cleanup_ctx.append(route.lifespan)`` so that its worker starts with the
 app (and drains what a previous run left) and stops with it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from aiohttp import web
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from helpcrunch_async.webhooks._dedup import Dedup
     from helpcrunch_async.webhooks._receiver import Handler
 
-__all__ = ["AiohttpHandler", "aiohttp_handler"]
+__all__ = ["AiohttpHandler", "AiohttpRoute", "aiohttp_handler"]
 
 # The read size; the limit is checked after each chunk, so at most this much past it is read.
 _CHUNK = 64 * 1024
@@ -70,17 +70,42 @@ class AiohttpHandler:
             await self.receiver.stop()
 
 
+class AiohttpRoute(Protocol):
+    """What `aiohttp_handler` returns: a coroutine function (as aiohttp.web wants a route).
+
+    ``lifespan`` is for ``app.cleanup_ctx`` and ``receiver`` the shared logic.
+    """
+
+    receiver: Receiver
+
+    def lifespan(self, app: web.Application) -> AsyncIterator[None]:
+        """Start the spool's worker with ``app`` and stop it with it."""
+        ...
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        """Receive one delivery."""
+        ...
+
+
 def aiohttp_handler(
     handle: Handler,
     *,
     secret: SecretsArgument,
     dedup: Dedup | None = None,
     **options: Any,
-) -> AiohttpHandler:
+) -> AiohttpRoute:
     """Return an aiohttp.web handler that verifies, deduplicates and hands deliveries to ``handle``.
 
-    The arguments and options are `asgi_app`'s.
+    The arguments and options are `asgi_app`'s. Add it as a POST route; with
+    a spool, also ``app.cleanup_ctx.append(route.lifespan)``.
     """
     receiver = Receiver(handle, secret=secret, dedup=dedup, **options)
     del secret
-    return AiohttpHandler(receiver)
+    handler = AiohttpHandler(receiver)
+
+    # A true coroutine function: aiohttp wraps (with a deprecation warning) anything else.
+    async def route(request: web.Request) -> web.StreamResponse:
+        return await handler(request)
+
+    route.__dict__.update(receiver=receiver, lifespan=handler.lifespan)
+    return cast("AiohttpRoute", route)

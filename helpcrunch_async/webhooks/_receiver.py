@@ -93,6 +93,7 @@ class Receiver:
         self.max_body = check_positive_int("max_body", max_body)
         self._retry_base = check_seconds("retry_base", retry_base)
         self._retry_cap = check_seconds("retry_cap", retry_cap)
+        # The freshness check (rule 5) reads this clock; the spool keeps real time.
         self._clock = clock
         self.inbox = spool if isinstance(spool, Inbox) or spool is None else Inbox(spool)
         self._worker: asyncio.Task[None] | None = None
@@ -122,7 +123,7 @@ class Receiver:
         try:
             if self.inbox is not None:
                 await self.start()
-                await self.inbox.put(event.id, _name(event), bytes(body), self._clock())
+                await self.inbox.put(event.id, _name(event), bytes(body), time.time())
                 if self._wake is not None:
                     self._wake.set()
             else:
@@ -164,13 +165,13 @@ class Receiver:
             return
         while True:
             wake.clear()
-            rows = await inbox.due(self._clock(), _BATCH)
+            rows = await inbox.due(time.time(), _BATCH)
             for row in rows:
                 await self._handle_spooled(inbox, row.id, row.body, row.attempts)
             if rows:
                 continue
             upcoming = await inbox.next_due()
-            pause = _IDLE_POLL if upcoming is None else upcoming - self._clock()
+            pause = _IDLE_POLL if upcoming is None else upcoming - time.time()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=min(max(pause, 0.0), _IDLE_POLL))
 
@@ -188,7 +189,7 @@ class Receiver:
             logger.exception(
                 "spooled webhook %s: the handler failed; retried in %.1f s", event_id, delay
             )
-            await inbox.failed(event_id, self._clock() + delay, type(exc).__name__)
+            await inbox.failed(event_id, time.time() + delay, type(exc).__name__)
             return
         await inbox.done(event_id)
 
