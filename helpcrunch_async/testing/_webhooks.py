@@ -304,7 +304,8 @@ class WebhookSender:
             outcome, status = "lost", None
         else:
             outcome, status = await self._send(subscription.target, body, headers)
-        self._record(lane, delivery, outcome, status, bad_signature=plan.bad_signature)
+        sent_bad = plan.bad_signature and not plan.lost
+        self._record(lane, delivery, outcome, status, bad_signature=sent_bad)
         if outcome == "delivered":
             if plan.duplicate:
                 _, again = await self._send(subscription.target, body, headers)
