@@ -23,6 +23,7 @@ from helpcrunch_async.testing._server import Emulator
 from helpcrunch_async.testing._webhook_events import EVENT_TYPES
 from helpcrunch_async.testing._webhook_plan import DeliveryFaults, RetrySchedule
 from helpcrunch_async.testing._webhooks import Subscription, WebhookSettings
+from helpcrunch_async.webhooks import SigningSecret
 
 _FAULT_RATES = ("loss", "bad_signature", "duplicate", "reorder")
 
@@ -77,7 +78,7 @@ def webhook_options(args: argparse.Namespace) -> dict[str, Any]:
         return {}
     if not args.webhook_secret_file:
         raise ValueError("--webhook needs --webhook-secret-file F (the signing secret)")
-    secret = read_secret(args.webhook_secret_file)
+    secret = SigningSecret(read_secret(args.webhook_secret_file))
     events = _events(args.webhook_events)
     subscriptions = [
         Subscription(url, secret, events, allow_remote=args.webhook_allow_remote)

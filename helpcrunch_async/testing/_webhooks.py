@@ -68,14 +68,15 @@ class Subscription:
         allow_remote: bool = False,
     ) -> None:
         """Check every argument, naming the problem (never the secret)."""
-        self.target: Target = check_url(url, allow_remote=allow_remote)
         self.url = url
-        self.allow_remote = allow_remote
-        if isinstance(secret, str) and secret:
-            secret = SigningSecret(secret)
-        if not isinstance(secret, SigningSecret):
+        key = SigningSecret(secret) if isinstance(secret, str) and secret else secret
+        # Whatever is raised below, no frame's locals hold the secret's text.
+        del secret
+        if not isinstance(key, SigningSecret):
             raise TypeError("a subscription's secret is a non-empty str")
-        self.secret: SigningSecret = secret
+        self.secret: SigningSecret = key
+        self.target: Target = check_url(url, allow_remote=allow_remote)
+        self.allow_remote = allow_remote
         if isinstance(events, str):
             raise TypeError("events is a list of event types, not one str")
         chosen = EVENT_TYPES if events is None else tuple(map(check_event, events))
@@ -85,7 +86,9 @@ class Subscription:
 
     def __repr__(self) -> str:
         """Show the URL and the number of event types, never the secret."""
-        return f"Subscription({self.url!r}, events={len(self.events)} types)"
+        # getattr: a half-built one (a traceback's locals) shows too.
+        events = len(getattr(self, "events", ()))
+        return f"Subscription({getattr(self, 'url', None)!r}, events={events} types)"
 
     @classmethod
     def of(cls, value: Subscription | Mapping[str, Any]) -> Subscription:

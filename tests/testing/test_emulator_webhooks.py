@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import traceback
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -404,6 +405,16 @@ def test_subscriptions_refuse_bad_arguments_and_never_show_the_secret() -> None:
         DeliveryFaults(loss_rate=1.5)
     with pytest.raises(ValueError, match="timeout"):
         WebhookSettings(timeout=0)
+
+
+def test_no_traceback_local_holds_the_secret() -> None:
+    for url in ("http://example.com/", "ftp://127.0.0.1/"):
+        with pytest.raises(ValueError, match="webhook") as caught:
+            Subscription(url, "never-in-a-traceback-0123")
+        shown = traceback.TracebackException.from_exception(caught.value, capture_locals=True)
+        shown_locals = [frame.locals or {} for frame in shown.stack]
+        assert any("self" in names for names in shown_locals)  # Subscription's own frame
+        assert not [v for names in shown_locals for v in names.values() if "never-in" in v]
 
 
 def test_trigger_refuses_what_it_cannot_send() -> None:
