@@ -121,6 +121,11 @@ class Emulator:
     ``both`` or ``none``; unknown in the reference, ``total`` by default as the public
     clients read it); ``chats_updated_at`` adds ``updatedAt`` to chats (the chat model
     has none; search filters on it either way).
+
+    Webhooks: each of ``webhooks`` (a ``Subscription``, or a mapping of its arguments)
+    gets a signed delivery, at least once, of every event the account's changes fire
+    (see ``emit``) or ``trigger`` sends; ``webhook_settings`` sets the retry schedule,
+    the delivery faults, the bounds and the clock (see ``_webhooks`` and ``_webhook_plan``).
     """
 
     def __init__(

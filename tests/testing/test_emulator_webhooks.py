@@ -427,6 +427,31 @@ def test_trigger_refuses_what_it_cannot_send() -> None:
         emu.trigger("customer.new", customer=1)
 
 
+async def test_the_admin_routes_trigger_and_list_deliveries(collector: WebhookCollector) -> None:
+    async with (
+        Emulator(
+            customers=10, chats=2, webhooks=[collector.subscription()], webhook_settings=settings()
+        ) as emu,
+        aiohttp.ClientSession(emu.url) as http,
+    ):
+        spec = {"event": "chat.rated", "fields": {"rating": "poor"}}
+        async with http.post("/_emulator/trigger", json=spec) as answer:
+            assert answer.status == 200
+            event_id = (await answer.json())["id"]
+        bad_specs: list[Any] = [{"event": "chat.created"}, {"event": "chat.new", "chat": {}}, []]
+        for bad in bad_specs:
+            async with http.post("/_emulator/trigger", json=bad) as answer:
+                assert answer.status == 400
+        await settle(emu)
+        async with http.get("/_emulator/webhooks") as answer:
+            [record] = await answer.json()
+    assert record["event_id"] == event_id
+    assert record["outcome"] == "delivered"
+    [delivery] = collector.deliveries
+    assert delivery.envelope is not None
+    assert delivery.envelope["eventData"]["rating"] == "poor"
+
+
 # -- the pytest fixture -----------------------------------------------------------------
 
 
