@@ -11,7 +11,7 @@ and does it. The rules:
    ``schedule.delays[n] * schedule.scale`` seconds later, until the delays run out;
    then the delivery is given up. HelpCrunch documents no schedule: this one is
    ours (about a day and a half in all, like common senders), and ``scale``
-   compresses it for tests (``scale=0.001``: under two minutes).
+   compresses it for tests (``scale=0.001``: about two minutes in all).
 4. Faults are a pure function of ``(seed, event number, subscription, attempt, kind)``,
    so a seed repeats them whatever the timing: ``loss_rate`` (the attempt never
    reaches the receiver; the sender counts it as a timeout at once),
