@@ -21,6 +21,7 @@ from aiohttp import web
 
 from helpcrunch_async.testing._webhooks import Subscription
 from helpcrunch_async.webhooks import (
+    DEFAULT_MAX_BODY,
     SIGNATURE_HEADER,
     SigningSecret,
     WebhookSignatureError,
@@ -30,9 +31,6 @@ from helpcrunch_async.webhooks import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from types import TracebackType
-
-# The largest body recorded; a bigger one is answered 413 unread.
-MAX_BODY = 1 << 20
 
 
 class ReceivedWebhook(msgspec.Struct, frozen=True):
@@ -107,7 +105,7 @@ class WebhookCollector:
     async def start(self) -> None:
         """Listen."""
         self._changed = asyncio.Event()
-        app = web.Application(client_max_size=MAX_BODY)
+        app = web.Application(client_max_size=DEFAULT_MAX_BODY)
         app.router.add_post(self.path, self._receive)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -171,7 +169,7 @@ class WebhookCollector:
         return events
 
     async def _receive(self, request: web.Request) -> web.Response:
-        if (request.content_length or 0) > MAX_BODY:
+        if (request.content_length or 0) > DEFAULT_MAX_BODY:
             return web.Response(status=413)
         body = await request.read()
         signatures = request.headers.getall(SIGNATURE_HEADER, [])

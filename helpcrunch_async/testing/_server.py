@@ -237,7 +237,8 @@ class Emulator:
         hooks = [Subscription.of(s) for s in webhooks]
         sender = WebhookSender(hooks, webhook_settings or WebhookSettings())
         self.webhooks = WebhookHub(self.dataset, self.chats, sender)
-        self.dataset.removing = self.webhooks.customer_removed
+        if sender.wants("customer.deleted"):
+            self.dataset.removing = self.webhooks.customer_removed
 
     @property
     def chats_updated_at(self) -> bool:

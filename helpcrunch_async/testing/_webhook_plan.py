@@ -152,6 +152,8 @@ def check_url(url: str, *, allow_remote: bool = False) -> Target:
     """Return the target of a subscription URL, or raise ValueError naming the problem."""
     if not isinstance(url, str):
         raise TypeError(f"a webhook URL is a str, got {type(url).__name__}")
+    if not url.isascii() or any(c.isspace() or not c.isprintable() for c in url):
+        raise ValueError("a webhook URL is printable ASCII without spaces: percent-encode the rest")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"a webhook URL is http:// or https://, got scheme {parts.scheme!r}")

@@ -332,7 +332,7 @@ class WebhookSender:
                 status = await post(target, body, headers)
         except TimeoutError:
             return "timeout", None
-        except (OSError, AnswerError):
+        except (OSError, AnswerError, ValueError):
             return "error", None
         return ("delivered" if delivered(status) else "refused"), status
 

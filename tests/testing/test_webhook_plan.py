@@ -104,6 +104,8 @@ def test_loopback_targets(url: str, target: tuple[bool, str, int, str]) -> None:
         ("http:///nohost", "needs a host"),
         ("http://127.0.0.1:99999/", "port"),
         ("http://localhost.example.com/", "not loopback"),
+        ("http://127.0.0.1/caf\u00e9", "printable ASCII"),
+        ("http://127.0.0.1/a b", "printable ASCII"),
     ],
 )
 def test_bad_urls_are_named(url: str, problem: str) -> None:
