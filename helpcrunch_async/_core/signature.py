@@ -42,6 +42,7 @@ __all__ = [
     "signature_problem",
     "signing_secrets",
     "verify",
+    "verify_with",
 ]
 
 SIGNATURE_HEADER = "X-HelpCrunch-Signature"
@@ -128,6 +129,11 @@ def verify(body: bytes, signature: str | None, secret: SecretsArgument) -> None:
     """
     keys = signing_secrets(secret)
     del secret
+    verify_with(body, signature, keys)
+
+
+def verify_with(body: bytes, signature: str | None, keys: Sequence[SigningSecret]) -> None:
+    """`verify` with secrets already checked by `signing_secrets` (the receivers' hot path)."""
     if not isinstance(body, bytes | bytearray | memoryview):
         raise InvalidParameterError(
             f"the webhook body must be the raw bytes as received, got {type(body).__name__}"

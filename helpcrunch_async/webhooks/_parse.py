@@ -14,7 +14,7 @@ from helpcrunch_async._core.delivery import (
     staleness_problem,
 )
 from helpcrunch_async._core.params import check_optional_seconds
-from helpcrunch_async._core.signature import SIGNATURE_HEADER, signing_secrets, verify
+from helpcrunch_async._core.signature import SIGNATURE_HEADER, signing_secrets, verify_with
 from helpcrunch_async._errors import WebhookPayloadError, WebhookSignatureError
 from helpcrunch_async._models.events import decode_event
 
@@ -74,7 +74,7 @@ def checked_event(
     problem = header_count_problem(signatures, SIGNATURE_HEADER)
     if problem is not None:
         raise WebhookSignatureError(problem)
-    verify(body, signatures[0] if signatures else None, keys)
+    verify_with(body, signatures[0] if signatures else None, keys)
     event = decode(body)
     problem = staleness_problem(event.last_attempt_at, now, tolerance)
     if problem is not None:
