@@ -444,19 +444,23 @@ class Emulator:
 
     # Drift and the methods above change chats through these, which emit the events.
     def _add_messages(self, index: int, count: int, sender: str | None) -> list[int]:
-        status = self.chats.chat(index).status
+        chat_id = self.chats.chat_id(index)
+        before = self.webhooks.chat_before(chat_id)
         ids = self.chats.add_messages(index, count, sender)
-        self.webhooks.messages_added(self.chats.chat_id(index), ids, status)
+        self.webhooks.messages_added(chat_id, ids, before)
         return ids
 
     def _close(self, index: int, by: str) -> None:
-        status = self.chats.chat(index).status
+        chat_id = self.chats.chat_id(index)
+        before = self.webhooks.chat_before(chat_id)
         self.chats.close(index, by)
-        self.webhooks.chat_closed(self.chats.chat_id(index), status)
+        self.webhooks.chat_changed(chat_id, before)
 
     def _reassign(self, index: int, agent_id: int | None) -> None:
+        chat_id = self.chats.chat_id(index)
+        before = self.webhooks.chat_before(chat_id)
         self.chats.reassign(index, agent_id)
-        self.webhooks.chat_assigned(self.chats.chat_id(index))
+        self.webhooks.chat_changed(chat_id, before)
 
     def delete_chats(self, ids: Iterable[int]) -> list[int]:
         """Delete the chats with these ids; return the ids that were present."""
@@ -514,9 +518,12 @@ class Emulator:
         through ``Dataset.removing``, before the removal). ``fields`` are laid over
         ``eventData``. What fires what: ``insert`` ``customer.new``, a deletion
         ``customer.deleted``, ``add_chats`` ``chat.new`` and its messages' events,
-        ``add_messages`` each message's event and ``chat.status_updated`` when the
-        status moved, ``close_chat`` those and ``chat.closed``, ``reassign_chat``
-        ``chat.assigned``; visits and chat deletions fire none (none is documented).
+        ``add_messages`` each message's event; a change to a chat or a customer
+        what the difference fires (``_webhook_events`` rule 7: ``close_chat``
+        ``chat.status_updated`` and ``chat.closed``, ``reassign_chat``
+        ``chat.assigned``, ...), through ``webhooks.chat_before`` and
+        ``webhooks.chat_changed`` (``customer_before``, ``customer_changed``) around
+        the change; visits and chat deletions fire none (none is documented).
         """
         return self.webhooks.emit(
             event, customer=customer, chat=chat, message=message, fields=fields

@@ -22,6 +22,16 @@ webhook flavour the reference documents (``../shared/reference/api/webhooks.md``
    ``createdAt``, ``edited``, ``id``, ``read``, ``text``, ``updatedAt``: no ``chat``,
    ``from`` or ``type`` (the event's name says them).
 6. ``fields`` given to a payload are laid over ``eventData`` last, top-level keys only.
+7. What a change fires is read from the record before and after it, as the REST API
+   serialises them. A chat: ``chat.status_updated`` when the status moved, then
+   ``chat.closed`` when it became closed; ``chat.snoozed`` when ``snoozedUntil`` was
+   set or moved, ``chat.unsnoozed`` when it was cleared; ``chat.assigned`` when the
+   assignee's id changed; ``chat.rated`` when a rating was set or changed. A
+   customer: ``customer.email_updated`` (a null email counts), ``customer.tags_changed``
+   (the set of tag names; none counts), ``customer.unsubscribed`` /
+   ``customer.subscribed``, ``customer.blocked`` / ``customer.unblocked``. A new
+   record fires ``chat.new`` or ``customer.new``, a removed customer
+   ``customer.deleted``, a new message its own event (``message_event``).
 """
 
 from __future__ import annotations
@@ -142,6 +152,46 @@ def message_data(
             "updatedAt": millis(message.get("updatedAt") or message["createdAt"]),
         },
     }
+
+
+def _ident(value: Mapping[str, Any] | None) -> Any:
+    return None if value is None else value.get("id")
+
+
+def chat_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Return the chat events that a change from ``before`` to ``after`` fires (rule 7)."""
+    events: list[str] = []
+    if before["status"] != after["status"]:
+        events.append("chat.status_updated")
+        if after["status"] == "closed":
+            events.append("chat.closed")
+    was, now = before.get("snoozedUntil"), after.get("snoozedUntil")
+    if now is not None and now != was:
+        events.append("chat.snoozed")
+    elif was is not None and now is None:
+        events.append("chat.unsnoozed")
+    if _ident(before.get("assignee")) != _ident(after.get("assignee")):
+        events.append("chat.assigned")
+    if after.get("rating") is not None and after.get("rating") != before.get("rating"):
+        events.append("chat.rated")
+    return events
+
+
+def customer_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Return the customer events that a change from ``before`` to ``after`` fires (rule 7)."""
+    events: list[str] = []
+    if before.get("email") != after.get("email"):
+        events.append("customer.email_updated")
+    names = [{tag.get("name") for tag in record.get("tags") or ()} for record in (before, after)]
+    if names[0] != names[1]:
+        events.append("customer.tags_changed")
+    for key, on, off in (
+        ("unsubscribed", "customer.unsubscribed", "customer.subscribed"),
+        ("blocked", "customer.blocked", "customer.unblocked"),
+    ):
+        if bool(before.get(key)) != bool(after.get(key)):
+            events.append(on if after.get(key) else off)
+    return events
 
 
 def event_id(seed: int, number: int) -> str:

@@ -16,8 +16,10 @@ import msgspec
 from helpcrunch_async.testing._webhook_events import (
     CHAT_EVENTS,
     CUSTOMER_EVENTS,
+    chat_changes,
     chat_data,
     check_event,
+    customer_changes,
     customer_data,
     message_data,
     message_event,
@@ -121,33 +123,46 @@ class WebhookHub:
             chat, count = self._messages(chat_id)
             self._messages_fired(chat_id, [self._message_record(chat, j) for j in range(count)])
 
-    def messages_added(self, chat_id: int, message_ids: list[int], status: str) -> None:
-        """Fire each new message's event, then ``chat.status_updated`` if ``status`` moved."""
-        if not self.listening:
+    def messages_added(
+        self, chat_id: int, message_ids: list[int], before: dict[str, Any] | None
+    ) -> None:
+        """Fire each new message's event, then what the chat's change fires."""
+        if before is None:
             return
         self._messages_fired(chat_id, [self._message(chat_id, m) for m in message_ids])
-        self._status_moved(chat_id, status)
+        self.chat_changed(chat_id, before)
 
-    def chat_closed(self, chat_id: int, status: str) -> None:
-        """Fire ``chat.status_updated`` (if it was not closed) and ``chat.closed``."""
-        if self.listening:
-            self._status_moved(chat_id, status)
-            self.emit("chat.closed", chat=chat_id)
+    def chat_before(self, chat_id: int) -> dict[str, Any] | None:
+        """Return the chat as it is before a change (None, reading nothing, if none listens).
 
-    def chat_assigned(self, chat_id: int) -> None:
-        """Fire ``chat.assigned``."""
-        if self.listening:
-            self.emit("chat.assigned", chat=chat_id)
+        Call it before changing a chat and ``chat_changed`` after.
+        """
+        return self._chat(chat_id) if self.listening else None
+
+    def chat_changed(self, chat_id: int, before: dict[str, Any] | None) -> None:
+        """Fire what the chat's change since ``before`` fires (``chat_changes``)."""
+        if before is not None:
+            for event in chat_changes(before, self._chat(chat_id)):
+                self.emit(event, chat=chat_id)
+
+    def customer_before(self, customer_id: int) -> dict[str, Any] | None:
+        """Return the customer before a change (None, reading nothing, if none listens).
+
+        Call it before changing a customer and ``customer_changed`` after.
+        """
+        return self._customer(customer_id) if self.listening else None
+
+    def customer_changed(self, customer_id: int, before: dict[str, Any] | None) -> None:
+        """Fire what the customer's change since ``before`` fires (``customer_changes``)."""
+        if before is not None:
+            for event in customer_changes(before, self._customer(customer_id)):
+                self.emit(event, customer=customer_id)
 
     def _messages_fired(self, chat_id: int, messages: list[dict[str, Any]]) -> None:
         for record in messages:
             event = message_event(record)
             if event is not None:
                 self.emit(event, chat=chat_id, message=record)
-
-    def _status_moved(self, chat_id: int, before: str) -> None:
-        if self._chats.chat(self._chat_index(chat_id)).status != before:
-            self.emit("chat.status_updated", chat=chat_id)
 
     # -- reading the account ------------------------------------------------------
 

@@ -171,6 +171,23 @@ async def test_each_change_to_the_account_fires_its_events(collector: WebhookCol
     assert deleted["eventData"] == first["eventData"]  # the record as it was before removal
 
 
+async def test_a_write_reports_its_change_around_it(collector: WebhookCollector) -> None:
+    # What the write routes do: a snapshot before the change, the difference after it.
+    async with Emulator(
+        customers=10, chats=3, webhooks=[collector.subscription()], webhook_settings=settings()
+    ) as emu:
+        customer_id = emu.expected_ids()[0]
+        live = emu.customer(customer_id)
+        assert live is not None
+        before = {**live, "email": "old@example.org", "tags": [], "blocked": True}
+        emu.webhooks.customer_changed(customer_id, before)
+        await settle(emu)
+        silent = Emulator(customers=10)
+        assert silent.webhooks.customer_before(customer_id) is None  # nobody listens
+    names = [d.envelope["event"] for d in collector.deliveries if d.envelope]
+    assert names == ["customer.email_updated", "customer.tags_changed", "customer.unblocked"]
+
+
 async def test_drift_fires_events_and_a_subscription_takes_only_its_types(
     collector: WebhookCollector,
 ) -> None:

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from helpcrunch_async._models.common import seconds
 from helpcrunch_async.testing._webhook_events import (
+    chat_changes,
     chat_data,
     check_event,
+    customer_changes,
     customer_data,
     event_id,
     message_event,
@@ -162,3 +164,62 @@ def test_event_ids_are_uuids_that_repeat_with_their_seed() -> None:
     assert first != event_id(1, 2)
     assert first != event_id(2, 1)
     assert first[14] == "4"  # a version-4 UUID
+
+
+CHAT = {"status": "opened", "snoozedUntil": None, "assignee": {"id": 501}, "rating": None}
+
+
+@pytest.mark.parametrize(
+    ("change", "events"),
+    [
+        ({}, []),
+        ({"status": "pending"}, ["chat.status_updated"]),
+        ({"status": "closed"}, ["chat.status_updated", "chat.closed"]),
+        ({"status": "on hold", "snoozedUntil": 9}, ["chat.status_updated", "chat.snoozed"]),
+        ({"assignee": {"id": 502}}, ["chat.assigned"]),
+        ({"assignee": None}, ["chat.assigned"]),
+        ({"assignee": {"id": 501, "name": "renamed"}}, []),
+        (
+            {"status": "closed", "rating": "great"},
+            ["chat.status_updated", "chat.closed", "chat.rated"],
+        ),
+    ],
+)
+def test_what_a_chat_change_fires(change: dict[str, object], events: list[str]) -> None:
+    assert chat_changes(CHAT, {**CHAT, **change}) == events
+
+
+def test_unsnoozing_and_rerating() -> None:
+    snoozed = {**CHAT, "snoozedUntil": 5, "rating": "poor"}
+    assert chat_changes(snoozed, {**snoozed, "snoozedUntil": None}) == ["chat.unsnoozed"]
+    assert chat_changes(snoozed, {**snoozed, "rating": "great"}) == ["chat.rated"]
+
+
+CUSTOMER = {
+    "email": "a@x.test",
+    "tags": [{"name": "Lead"}],
+    "unsubscribed": False,
+    "blocked": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "events"),
+    [
+        ({}, []),
+        ({"email": None}, ["customer.email_updated"]),
+        ({"tags": []}, ["customer.tags_changed"]),
+        ({"tags": [{"name": "Lead", "color": "#fff"}]}, []),
+        ({"unsubscribed": True}, ["customer.unsubscribed"]),
+        ({"blocked": True}, ["customer.blocked"]),
+        ({"email": "b@x.test", "blocked": True}, ["customer.email_updated", "customer.blocked"]),
+    ],
+)
+def test_what_a_customer_change_fires(change: dict[str, object], events: list[str]) -> None:
+    assert customer_changes(CUSTOMER, {**CUSTOMER, **change}) == events
+    back = {
+        "customer.unsubscribed": "customer.subscribed",
+        "customer.blocked": "customer.unblocked",
+    }
+    reverse = customer_changes({**CUSTOMER, **change}, CUSTOMER)
+    assert reverse == [back.get(event, event) for event in events]
