@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import logging
 import random
+import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +98,7 @@ class Receiver:
         self._clock = clock
         self.inbox = spool if isinstance(spool, Inbox) or spool is None else Inbox(spool)
         self._worker: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
         self._wake: asyncio.Event | None = None
 
     def __repr__(self) -> str:
@@ -145,9 +147,13 @@ class Receiver:
         """Open the spool and start its worker (no-op without a spool, or if started)."""
         if self.inbox is None or self._worker is not None:
             return
-        await self.inbox.open()
-        self._wake = asyncio.Event()
-        self._worker = asyncio.create_task(self._drain(), name="helpcrunch-webhook-spool")
+        # Two first deliveries at once must not start two workers.
+        async with self._starting:
+            if self._worker is not None:
+                return
+            await self.inbox.open()
+            self._wake = asyncio.Event()
+            self._worker = asyncio.create_task(self._drain(), name="helpcrunch-webhook-spool")
 
     async def stop(self) -> None:
         """Stop the worker (an event in hand stays spooled) and close the spool."""
@@ -165,12 +171,18 @@ class Receiver:
             return
         while True:
             wake.clear()
-            rows = await inbox.due(time.time(), _BATCH)
-            for row in rows:
-                await self._handle_spooled(inbox, row.id, row.body, row.attempts)
-            if rows:
-                continue
-            upcoming = await inbox.next_due()
+            try:
+                rows = await inbox.due(time.time(), _BATCH)
+                for row in rows:
+                    await self._handle_spooled(inbox, row.id, row.body, row.attempts)
+                if rows:
+                    continue
+                upcoming = await inbox.next_due()
+            except sqlite3.Error:
+                # A file locked by another process past the timeout, a full disk: the
+                # events stay spooled, and the worker tries again instead of dying.
+                logger.exception("the webhook spool could not be read; trying again")
+                upcoming = None
             pause = _IDLE_POLL if upcoming is None else upcoming - time.time()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=min(max(pause, 0.0), _IDLE_POLL))

@@ -12,6 +12,7 @@ import pytest
 from webhook_servers import KINDS, NOW, SECRET, event_body, post, raw_request, serve, signed
 
 from helpcrunch_async import InvalidParameterError, webhooks
+from helpcrunch_async.webhooks._receiver import Receiver
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -177,3 +178,22 @@ def test_bad_receiver_arguments_are_refused_before_serving() -> None:
         webhooks.asgi_app(None, secret=SECRET)  # type: ignore[arg-type]  # on purpose
     app = webhooks.asgi_app(handle, secret="hidden-value-123")  # noqa: S106 -- a test key
     assert "hidden-value-123" not in repr(app)
+
+
+async def test_concurrent_first_deliveries_start_one_spool_worker(tmp_path: Path) -> None:
+    handler = FlakyHandler()
+    receiver = Receiver(handler, secret=SECRET, spool=tmp_path / "inbox.sqlite3", clock=lambda: NOW)
+    bodies = [event_body(f"first-{n}") for n in range(10)]
+    try:
+        statuses = await asyncio.gather(
+            *(receiver.deliver(body, [webhooks.sign(body, SECRET)]) for body in bodies)
+        )
+        assert statuses == [200] * 10
+        workers = [t for t in asyncio.all_tasks() if t.get_name() == "helpcrunch-webhook-spool"]
+        assert len(workers) == 1
+        async with asyncio.timeout(20):
+            while len(handler.handled) < 10:  # noqa: ASYNC110 -- polls the worker's progress
+                await asyncio.sleep(0.01)
+    finally:
+        await receiver.stop()
+    assert sorted(handler.handled) == sorted(f"first-{n}" for n in range(10))
