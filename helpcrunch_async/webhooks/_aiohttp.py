@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from aiohttp import web
-
 from helpcrunch_async._core.delivery import (
     BAD_REQUEST,
     METHOD_NOT_ALLOWED,
@@ -22,6 +20,8 @@ from helpcrunch_async.webhooks._receiver import Receiver
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    from aiohttp import web
 
     from helpcrunch_async._core.signature import SecretsArgument
     from helpcrunch_async.webhooks._dedup import Dedup
@@ -44,6 +44,9 @@ class AiohttpHandler:
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         """Receive one delivery; the answer is always empty."""
+        # Imported on use: `import helpcrunch_async` need not load the server (about 0.1 s).
+        from aiohttp import web  # noqa: PLC0415 -- imported on use, as said above
+
         if request.method != "POST":
             return web.Response(status=METHOD_NOT_ALLOWED, headers={"Allow": "POST"})
         declared = content_length(request.headers.getall("Content-Length", []))
