@@ -155,8 +155,9 @@ def asgi_app(
 ) -> WebhookApp:
     """Return an ASGI app that verifies, deduplicates and hands each delivery to ``handle``.
 
-    ``handle(event)`` is a coroutine function (or a plain function); its return
-    means done (answered 200), an exception means "deliver again" (500).
+    ``handle(event)`` is a coroutine function (or a plain function, called on
+    the event loop, so keep it short or spool); its return means done
+    (answered 200), an exception means "deliver again" (500).
     ``secret`` is the signing key or several (a rotation); ``dedup`` a
     `MemoryDedup` (the default), a `RedisDedup` or any `Dedup`. Options:
     ``tolerance`` (seconds, default 300; None: no check), ``max_body`` (bytes,
