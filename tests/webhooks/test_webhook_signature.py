@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import pickle
 import traceback
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -180,3 +181,40 @@ def test_any_header_value_is_accepted_or_refused_never_a_crash(junk: str) -> Non
         pass
     else:
         assert junk.strip().lower() == reference(BODY, SECRET)
+
+
+def test_every_header_container_is_read_for_every_value() -> None:
+    from multidict import CIMultiDict  # noqa: PLC0415 -- aiohttp's own
+    from starlette.datastructures import Headers  # noqa: PLC0415 -- FastAPI's own
+
+    good = reference(BODY, SECRET)
+    once: list[Any] = [
+        CIMultiDict([("x-helpcrunch-signature", good)]),
+        Headers(raw=[(b"x-helpcrunch-signature", good.encode())]),
+        [(b"X-HelpCrunch-Signature", good.encode())],
+        {"x-helpcrunch-signature": good},
+    ]
+    for headers in once:
+        assert webhooks.parse(BODY, headers, SECRET, now=1700000000).id == "e-1"
+    twice: list[Any] = [
+        CIMultiDict([("X-HelpCrunch-Signature", good), ("x-helpcrunch-signature", good)]),
+        Headers(raw=[(b"x-helpcrunch-signature", good.encode())] * 2),
+        [(b"x-helpcrunch-signature", good.encode())] * 2,
+    ]
+    for headers in twice:
+        with pytest.raises(webhooks.WebhookSignatureError, match="2 times"):
+            webhooks.parse(BODY, headers, SECRET, now=1700000000)
+
+
+def test_the_tolerance_reads_the_injected_clock_and_can_be_turned_off() -> None:
+    headers = {"X-HelpCrunch-Signature": reference(BODY, SECRET)}
+    assert webhooks.parse(BODY, headers, SECRET, now=1700000000 + 300)
+    assert webhooks.parse(BODY, headers, SECRET, now=1700000000 - 300)
+    for now in (1700000000 + 301, 1700000000 - 301):
+        with pytest.raises(webhooks.WebhookSignatureError, match="tolerance of 300 s"):
+            webhooks.parse(BODY, headers, SECRET, now=now)
+    assert webhooks.parse(BODY, headers, SECRET, tolerance=None, now=0)
+    with pytest.raises(webhooks.WebhookSignatureError, match="tolerance of 10 s"):
+        webhooks.parse(BODY, headers, SECRET, tolerance=10, now=1700000011)
+    with pytest.raises(InvalidParameterError, match="tolerance"):
+        webhooks.parse(BODY, headers, SECRET, tolerance=-1)
