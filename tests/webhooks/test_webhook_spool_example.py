@@ -91,3 +91,10 @@ async def test_triggered_events_are_acknowledged_spooled_and_handled(tmp_path: P
     assert "the customer wrote" in lines[1]
     assert app.returncode == 0, stderr.decode()[-2000:]
     assert "example-signing-key" not in stderr.decode()
+
+
+def test_the_readme_shows_the_example_verbatim() -> None:
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / "examples" / "webhooks_spool.py").read_text()
+    marker = "<!-- example: examples/webhooks_spool.py -->\n```python\n"
+    assert marker + example + "```\n" in readme
