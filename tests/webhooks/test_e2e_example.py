@@ -31,10 +31,10 @@ def free_port() -> int:
 async def read_lines(
     stream: asyncio.StreamReader, lines: list[str], started: asyncio.Event
 ) -> None:
-    """Keep the server's stderr drained; say when its startup line went by."""
+    """Keep the server's stderr drained; say when it listens."""
     while line := await stream.readline():
         lines.append(line.decode(errors="replace"))
-        if "Application startup complete" in lines[-1]:
+        if "Uvicorn running on" in lines[-1]:  # listening: startup runs before the bind
             started.set()
 
 
@@ -102,7 +102,7 @@ async def test_the_app_answers_each_new_customer_message_once(tmp_path: Path) ->
     assert API_KEY not in text
     customer_messages = {r.event_id for r in records if r.event == "message.chat.customer"}
     assert len(customer_messages) == 4  # one opening each new chat, one more in the first
-    assert {r.status for r in records} == {200}
+    assert {r.status for r in records} == {200}, records
     assert any(r.outcome == "duplicate" for r in records)
     answered = re.findall(r"answering chat (\d+) \(status \w+\) of customer (\d+)", text)
     # Once per customer message, duplicates and other event types acknowledged unanswered.
