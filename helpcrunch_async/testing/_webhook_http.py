@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import ssl
 from typing import TYPE_CHECKING
 
@@ -28,12 +29,16 @@ class AnswerError(Exception):
     """The receiver answered something that is not an HTTP/1.x status line."""
 
 
-async def post(target: Target, body: bytes, headers: Mapping[str, str]) -> int:
+async def post(
+    target: Target, body: bytes, headers: Mapping[str, str], *, loopback: bool = True
+) -> int:
     """POST ``body`` to ``target``; return the answer's status code.
 
-    Raises ``OSError`` for a refused or broken connection, ``AnswerError`` for an
-    answer that is not HTTP; the caller bounds it in time (``asyncio.timeout``). The
-    connection is closed before this returns or raises, cancelled or not.
+    Raises ``OSError`` for a refused or broken connection, or (``loopback``) one
+    that did not reach a loopback address (``localhost`` resolved elsewhere), before
+    a byte is sent; ``AnswerError`` for an answer that is not HTTP. The caller bounds
+    it in time (``asyncio.timeout``). The connection is closed before this returns
+    or raises, cancelled or not.
     """
     reader, writer = await asyncio.open_connection(
         target.host,
@@ -42,6 +47,9 @@ async def post(target: Target, body: bytes, headers: Mapping[str, str]) -> int:
         limit=_HEAD_LIMIT,
     )
     try:
+        peer = writer.get_extra_info("peername")
+        if loopback and not (peer and ipaddress.ip_address(peer[0]).is_loopback):
+            raise ConnectionRefusedError(f"{target.host} did not resolve to a loopback address")
         writer.write(_request(target, body, headers))
         await writer.drain()
         try:

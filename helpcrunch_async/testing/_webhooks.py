@@ -306,12 +306,12 @@ class WebhookSender:
         if plan.lost:
             outcome, status = "lost", None
         else:
-            outcome, status = await self._send(subscription.target, body, headers)
+            outcome, status = await self._send(subscription, body, headers)
         sent_bad = plan.bad_signature and not plan.lost
         self._record(lane, delivery, outcome, status, bad_signature=sent_bad)
         if outcome == "delivered":
             if plan.duplicate:
-                _, again = await self._send(subscription.target, body, headers)
+                _, again = await self._send(subscription, body, headers)
                 self._record(lane, delivery, "duplicate", again, bad_signature=False)
             self._settle()
             return
@@ -325,11 +325,12 @@ class WebhookSender:
         self._later(wait, lane.queue.put_nowait, delivery)
 
     async def _send(
-        self, target: Target, body: bytes, headers: dict[str, str]
+        self, subscription: Subscription, body: bytes, headers: dict[str, str]
     ) -> tuple[str, int | None]:
+        loopback = not subscription.allow_remote
         try:
             async with asyncio.timeout(self.settings.timeout):
-                status = await post(target, body, headers)
+                status = await post(subscription.target, body, headers, loopback=loopback)
         except TimeoutError:
             return "timeout", None
         except (OSError, AnswerError, ValueError):
