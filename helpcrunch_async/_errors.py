@@ -16,7 +16,7 @@ The tree::
     ├── IncompleteScanError         a scan ended short of the total; .missing, .at_offset
     ├── InvalidParameterError       bad arguments, raised before any request (also a ValueError)
     ├── ClientClosedError           a request on a closed client (also a RuntimeError)
-    ├── RedisUnavailableError       a shared rate budget's Redis cannot be reached at start
+    ├── RedisUnavailableError       the Redis of a shared rate budget or dedup store is not there
     └── WebhookError                a webhook delivery was refused (the receiving side)
         ├── WebhookSignatureError   not signed by a known secret: missing, malformed,
         │                           wrong, twice, or older than the tolerance (answered 401)
@@ -103,7 +103,7 @@ class ClientClosedError(HelpCrunchError, RuntimeError):
 
 
 class RedisUnavailableError(HelpCrunchError):
-    """The Redis server of a shared rate budget could not be reached at start."""
+    """The Redis server of a shared rate budget or webhook dedup store could not be reached."""
 
 
 class APIError(HelpCrunchError):
