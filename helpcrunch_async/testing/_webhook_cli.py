@@ -55,19 +55,46 @@ def configure_webhooks(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--webhook-events", metavar="A,B", help="only these event types (default: all 20)"
     )
-    group.add_argument("--webhook-allow-remote", action="store_true")
+    group.add_argument(
+        "--webhook-allow-remote", action="store_true", help="allow non-loopback webhook URLs"
+    )
     group.add_argument(
         "--webhook-retry-scale",
         type=float,
         default=1.0,
-        help="multiply the retry schedule (5 s, 30 s, ... 1 day) by this (default: %(default)s)",
+        metavar="X",
+        help="multiply the retry schedule (5 s, 30 s, ... 1 day) by X (default: %(default)s)",
     )
-    group.add_argument("--webhook-timeout", type=float, default=5.0, help="seconds per attempt")
+    group.add_argument(
+        "--webhook-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds per attempt (default: %(default)s)",
+    )
     for kind in _FAULT_RATES:
         name = kind.replace("_", "-")
-        group.add_argument(f"--webhook-{name}-rate", type=float, default=0.0, metavar="P")
-    group.add_argument("--webhook-delay", type=float, default=0.0, help="seconds before attempts")
-    group.add_argument("--webhook-fault-seed", type=int, default=0)
+        group.add_argument(
+            f"--webhook-{name}-rate",
+            type=float,
+            default=0.0,
+            metavar="P",
+            help=f"share of attempts with the {kind.replace('_', ' ')} fault (default: 0)",
+        )
+    group.add_argument(
+        "--webhook-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="seconds before each attempt (default: %(default)s)",
+    )
+    group.add_argument(
+        "--webhook-fault-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the delivery faults (default: %(default)s)",
+    )
 
 
 def webhook_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -115,9 +142,15 @@ def trigger_parser() -> argparse.ArgumentParser:
     parser.add_argument("event", metavar="EVENT", help=f"one of: {', '.join(EVENT_TYPES)}")
     parser.add_argument("--url", required=True, help="where to POST it")
     parser.add_argument("--secret-file", required=True, metavar="F", help="the signing secret")
-    parser.add_argument("--customer", type=int, help="a customer id (customer events)")
-    parser.add_argument("--chat", type=int, help="a chat id (chat and message events)")
-    parser.add_argument("--message", type=int, help="a message id of --chat (message events)")
+    parser.add_argument(
+        "--customer", type=int, metavar="ID", help="a customer id (default: the first)"
+    )
+    parser.add_argument(
+        "--chat", type=int, metavar="ID", help="a chat id, chat and message events (the first)"
+    )
+    parser.add_argument(
+        "--message", type=int, metavar="ID", help="a message of --chat (its newest of the kind)"
+    )
     parser.add_argument(
         "--field",
         action="append",
@@ -125,14 +158,40 @@ def trigger_parser() -> argparse.ArgumentParser:
         metavar="KEY=JSON",
         help="set eventData's KEY to a JSON value (text that is not JSON is a string)",
     )
-    parser.add_argument("--customers", type=int, default=1000, help="the emulated account's size")
-    parser.add_argument("--chats", type=int, default=20, help="its chats")
-    parser.add_argument("--seed", type=int, default=0, help="its seed")
     parser.add_argument(
-        "--attempts", type=int, default=1, help="attempts until a 2xx (default: %(default)s)"
+        "--customers",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="customers of the emulated account (default: %(default)s)",
     )
-    parser.add_argument("--retry-delay", type=float, default=1.0, help="seconds between attempts")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per attempt")
+    parser.add_argument(
+        "--chats", type=int, default=20, metavar="N", help="its chats (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="its seed (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--attempts",
+        type=int,
+        default=1,
+        metavar="N",
+        help="attempts until a 2xx (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--retry-delay",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between attempts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds per attempt (default: %(default)s)",
+    )
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback URL")
     return parser
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
@@ -115,7 +116,7 @@ class WebhookSettings:
 
     def __post_init__(self) -> None:
         """Refuse a non-positive timeout or queue size."""
-        if not self.timeout > 0:
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
             raise ValueError(f"the webhook timeout must be > 0 seconds, got {self.timeout!r}")
         if self.queue_size < 1:
             raise ValueError(f"the webhook queue_size must be >= 1, got {self.queue_size!r}")

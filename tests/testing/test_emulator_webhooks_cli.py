@@ -122,6 +122,9 @@ async def test_trigger_retries_then_reports_failure(secret_file: Path) -> None:
         (("chat.new", "--chat", "1"), "no chat with id 1"),
         (("chat.new", "--attempts", "0"), "--attempts must be >= 1"),
         (("chat.new", "--field", "=1"), "--field takes KEY=JSON"),
+        (("chat.new", "--timeout", "nan"), "timeout must be > 0"),
+        (("chat.new", "--retry-delay", "inf", "--attempts", "2"), "finite"),
+        (("chat.new", "--customers", "-1"), "size must be >= 0"),
     ],
 )
 async def test_trigger_refuses_bad_input_before_sending(
