@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from helpcrunch_async.testing import ReceivedWebhook
 
+pytestmark = pytest.mark.slow
+
 SECRET = "whsec-cli-test-value"  # noqa: S105 -- the tests' own signing key
 EMULATOR = (sys.executable, "-m", "helpcrunch_async.testing")
 
