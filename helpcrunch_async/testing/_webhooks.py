@@ -3,7 +3,7 @@
 ``Emulator(webhooks=[Subscription(url, secret, events)])`` hands every event it emits
 to a ``WebhookSender``, which delivers it to each subscription at least once, by the
 rules of ``_webhook_plan`` (schedule, faults, loopback only) with bodies made by
-``_webhook_events``, signed as HelpCrunch signs them (``_core/signature``).
+``_webhook_events``, signed as HelpCrunch signs them (``webhooks.sign``).
 
 Per subscription one worker sends one attempt at a time, in the order the events were
 emitted, except where a retry or a reorder fault says otherwise; a failed attempt
@@ -201,7 +201,8 @@ class WebhookSender:
                 continue
             if self._pending >= self.settings.queue_size:
                 self.overflowed += 1
-                logger.warning("webhook queue full: event %s to %s dropped", ident, lane.index)
+                url = lane.subscription.url
+                logger.warning("webhook queue full: event %s to %s dropped", ident, url)
                 continue
             self._pending += 1
             self._idle.clear()
@@ -229,7 +230,7 @@ class WebhookSender:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return  # not started: ``start`` releases what is held
+            return  # only a reorder hold comes here unstarted, and ``start`` releases it
         handle: asyncio.TimerHandle
 
         def fire() -> None:
