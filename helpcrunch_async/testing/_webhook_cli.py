@@ -25,7 +25,7 @@ from helpcrunch_async.testing._webhook_plan import DeliveryFaults, RetrySchedule
 from helpcrunch_async.testing._webhooks import Subscription, WebhookSettings
 from helpcrunch_async.webhooks import SigningSecret
 
-_FAULT_RATES = ("loss", "bad_signature", "duplicate", "reorder")
+_FAULT_RATES = ("loss", "bad_signature", "duplicate", "reorder", "overlap")
 
 
 def read_secret(path: str) -> str:

@@ -18,6 +18,10 @@ and does it. The rules:
    ``bad_signature_rate`` (the attempt is signed with a wrong key),
    ``duplicate_rate`` (after a 2xx, the same bytes are sent once more),
    ``string_data_rate`` (``eventData`` sent as a JSON string, as one consumer saw),
+   ``overlap_rate`` (the attempt is given up as timed out while still in flight and
+   the next one is sent beside it at once: two copies of the event reach the
+   receiver together, and only the second's answer counts, as with a sender
+   whose timeout is shorter than the receiver's handler),
    ``delay`` plus uniform ``delay_jitter`` seconds before each attempt, and
    ``reorder_rate`` (an event is held back until the next event to the same
    subscription has been queued, or ``reorder_wait`` seconds).
@@ -69,6 +73,7 @@ class DeliveryFaults:
     duplicate_rate: float = 0.0
     reorder_rate: float = 0.0
     string_data_rate: float = 0.0
+    overlap_rate: float = 0.0
     delay: float = 0.0
     delay_jitter: float = 0.0
     reorder_wait: float = 0.5
@@ -82,6 +87,7 @@ class DeliveryFaults:
             "duplicate_rate": self.duplicate_rate,
             "reorder_rate": self.reorder_rate,
             "string_data_rate": self.string_data_rate,
+            "overlap_rate": self.overlap_rate,
         }
         for name, rate in rates.items():
             if not 0 <= rate <= 1:
@@ -101,6 +107,7 @@ class AttemptPlan(NamedTuple):
     bad_signature: bool
     duplicate: bool
     string_data: bool
+    overlap: bool = False
 
 
 def roll(seed: int, kind: str, *key: int) -> float:
@@ -120,6 +127,7 @@ def plan_attempt(faults: DeliveryFaults, number: int, lane: int, attempt: int) -
         bad_signature=roll(seed, "signature", *key) < faults.bad_signature_rate,
         duplicate=roll(seed, "duplicate", *key) < faults.duplicate_rate,
         string_data=roll(seed, "string", *key) < faults.string_data_rate,
+        overlap=roll(seed, "overlap", *key) < faults.overlap_rate,
     )
 
 

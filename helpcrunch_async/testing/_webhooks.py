@@ -30,6 +30,7 @@ import msgspec
 from helpcrunch_async.testing._webhook_events import EVENT_TYPES, check_event, envelope, event_id
 from helpcrunch_async.testing._webhook_http import AnswerError, post
 from helpcrunch_async.testing._webhook_plan import (
+    AttemptPlan,
     DeliveryFaults,
     RetrySchedule,
     Target,
@@ -127,8 +128,10 @@ class DeliveryRecord(msgspec.Struct, frozen=True):
 
     ``outcome`` is ``delivered`` (2xx), ``refused`` (another status), ``timeout``,
     ``error`` (connection refused or broken, or not HTTP), ``lost`` (a loss fault:
-    never sent) or ``duplicate`` (a duplicate fault's second copy). ``status`` is the
-    answer's code, if one came; ``bad_signature`` tells a signature fault.
+    never sent), ``duplicate`` (a duplicate fault's second copy) or ``overlapped``
+    (an overlap fault's attempt, given up while in flight: its answer is not
+    heeded). ``status`` is the answer's code, if one came; ``bad_signature`` tells a
+    signature fault.
     """
 
     event_id: str
@@ -286,34 +289,15 @@ class WebhookSender:
         plan = plan_attempt(settings.faults, delivery.number, lane.index, delivery.attempt)
         if plan.delay > 0:
             await asyncio.sleep(plan.delay)
-        data: dict[str, Any] | str = delivery.data
-        if plan.string_data:
-            data = msgspec.json.encode(delivery.data).decode()
-        body = envelope(
-            delivery.event,
-            data,
-            ident=delivery.ident,
-            created_at=delivery.created_at,
-            attempts=delivery.attempt,
-            last_attempt_at=int(settings.clock()),
-        )
         subscription = lane.subscription
-        key = _WRONG_KEY if plan.bad_signature else subscription.secret
-        headers = {
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(body, key),
-        }
-        if plan.lost:
-            outcome, status = "lost", None
+        if plan.overlap and settings.schedule.after(delivery.attempt) is not None:
+            outcome, request = await self._overlapped(lane, delivery, plan)
         else:
-            outcome, status = await self._send(subscription, body, headers)
-        sent_bad = plan.bad_signature and not plan.lost
-        self._record(lane, delivery, outcome, status, bad_signature=sent_bad)
+            request = self._request(lane, delivery, plan)
+            outcome = await self._one(lane, delivery, plan, request)
         if outcome == "delivered":
             if plan.duplicate:
-                _, again = await self._send(subscription, body, headers)
+                _, again = await self._send(subscription, *request)
                 self._record(lane, delivery, "duplicate", again, bad_signature=False)
             self._settle()
             return
@@ -325,6 +309,69 @@ class WebhookSender:
             return
         delivery.attempt += 1
         self._later(wait, lane.queue.put_nowait, delivery)
+
+    def _request(
+        self, lane: _Lane, delivery: _Delivery, plan: AttemptPlan
+    ) -> tuple[bytes, dict[str, str]]:
+        """Return the body and headers of ``delivery``'s current attempt, signed now."""
+        data: dict[str, Any] | str = delivery.data
+        if plan.string_data:
+            data = msgspec.json.encode(delivery.data).decode()
+        body = envelope(
+            delivery.event,
+            data,
+            ident=delivery.ident,
+            created_at=delivery.created_at,
+            attempts=delivery.attempt,
+            last_attempt_at=int(self.settings.clock()),
+        )
+        key = _WRONG_KEY if plan.bad_signature else lane.subscription.secret
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: sign(body, key),
+        }
+        return body, headers
+
+    async def _one(
+        self,
+        lane: _Lane,
+        delivery: _Delivery,
+        plan: AttemptPlan,
+        request: tuple[bytes, dict[str, str]],
+    ) -> str:
+        """Send one attempt (or lose it); record and return its outcome."""
+        if plan.lost:
+            outcome, status = "lost", None
+        else:
+            outcome, status = await self._send(lane.subscription, *request)
+        sent_bad = plan.bad_signature and not plan.lost
+        self._record(lane, delivery, outcome, status, bad_signature=sent_bad)
+        return outcome
+
+    async def _overlapped(
+        self, lane: _Lane, delivery: _Delivery, plan: AttemptPlan
+    ) -> tuple[str, tuple[bytes, dict[str, str]]]:
+        """Send this attempt and the next one at once; the next one's answer decides.
+
+        As a sender whose timeout is shorter than the receiver's handler: it gives the
+        first attempt up while it is still in flight and retries at once, so the two
+        reach the receiver together. The first is recorded as ``overlapped``.
+        """
+        first = self._request(lane, delivery, plan._replace(lost=False, bad_signature=False))
+        earlier = dataclasses.replace(delivery)
+        delivery.attempt += 1
+        second_plan = plan_attempt(
+            self.settings.faults, delivery.number, lane.index, delivery.attempt
+        )._replace(lost=False)
+        second = self._request(lane, delivery, second_plan)
+        (_, status), outcome = await asyncio.gather(
+            self._send(lane.subscription, *first),
+            self._one(lane, delivery, second_plan, second),
+        )
+        self._record(lane, earlier, "overlapped", status, bad_signature=False)
+        return outcome, second
 
     async def _send(
         self, subscription: Subscription, body: bytes, headers: dict[str, str]

@@ -364,6 +364,31 @@ async def test_duplicates_are_the_same_bytes_and_event_data_may_come_as_a_string
         assert isinstance(event, webhooks.CustomerNew)
 
 
+async def test_an_overlap_sends_the_next_attempt_beside_the_first() -> None:
+    def refuse_the_next_attempt(delivery: ReceivedWebhook) -> int:
+        return 503 if delivery.envelope and delivery.envelope["attempts"] == 1 else 200
+
+    async with WebhookCollector(status=refuse_the_next_attempt) as receiver:
+        faults = DeliveryFaults(overlap_rate=1.0)
+        async with Emulator(
+            customers=5,
+            webhooks=[receiver.subscription()],
+            webhook_settings=settings(faults=faults, schedule=RetrySchedule((0.01,) * 3)),
+        ) as emu:
+            emu.trigger("customer.new")
+            await settle(emu)
+            outcomes = [(r.attempts, r.outcome) for r in emu.deliveries]
+    # Attempts 0 and 1 together; 1 refused, so 2 follows, beside 3 (delivered).
+    assert sorted(outcomes) == [
+        (0, "overlapped"),
+        (1, "refused"),
+        (2, "overlapped"),
+        (3, "delivered"),
+    ]
+    assert sorted(d.envelope["attempts"] for d in receiver.deliveries if d.envelope) == [0, 1, 2, 3]
+    assert all(d.verified for d in receiver.deliveries)
+
+
 async def test_a_delay_holds_each_attempt() -> None:
     receiver = await run_with_faults(DeliveryFaults(delay=0.01, delay_jitter=0.01), events=3)
     assert len(receiver.events) == 3

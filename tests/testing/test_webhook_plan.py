@@ -57,16 +57,17 @@ def test_the_dice_depend_only_on_their_key(seed: int, number: int, lane: int, at
     )
     assert 0 <= roll(seed, "loss", number, lane, attempt) < 1
     never = plan_attempt(DeliveryFaults(seed=seed), number, lane, attempt)
-    assert never == (0.0, False, False, False, False)
+    assert never == (0.0, False, False, False, False, False)
     certain = DeliveryFaults(
         loss_rate=1,
         bad_signature_rate=1,
         duplicate_rate=1,
         string_data_rate=1,
         reorder_rate=1,
+        overlap_rate=1,
         seed=seed,
     )
-    assert plan_attempt(certain, number, lane, attempt)[1:] == (True, True, True, True)
+    assert plan_attempt(certain, number, lane, attempt)[1:] == (True,) * 5
     assert held_back(certain, number, lane)
 
 
