@@ -45,18 +45,24 @@ SETTINGS = WebhookSettings(
 
 
 class FlakyHandler:
-    """Records every event it handles; raises on its first ``failures`` calls."""
+    """Records every event it handles; raises on its first ``failures`` calls.
 
-    def __init__(self, failures: int) -> None:
+    Each call takes ``pause`` seconds, so that copies delivered together overlap in it.
+    """
+
+    def __init__(self, failures: int, pause: float = 0.0) -> None:
         self.failures = failures
+        self.pause = pause
         self.calls = 0
         self.handled: list[str] = []
         self.changed = asyncio.Event()
 
     async def __call__(self, event: webhooks.Event) -> None:
         self.calls += 1
-        if self.calls <= self.failures:
-            raise RuntimeError(f"failure {self.calls} on purpose")
+        number = self.calls
+        await asyncio.sleep(self.pause)
+        if number <= self.failures:
+            raise RuntimeError(f"failure {number} on purpose")
         self.handled.append(event.id)
         self.changed.set()
 
@@ -137,3 +143,30 @@ async def test_a_spooling_receiver_acknowledges_at_once_and_loses_nothing(
     # Acknowledged once stored: the handler's failures are retried by the worker, not by
     # HelpCrunch, so no delivery was answered 500.
     assert not [r for r in emu.deliveries if r.status == 500]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_copies_delivered_together_while_the_handler_fails_lose_nothing(kind: str) -> None:
+    # A sender that gives an attempt up while the handler still runs and retries at once:
+    # the second copy meets the first in the handler, and only its answer counts. A
+    # receiver that answers 2xx to a copy whose id is still in hand ("a duplicate") ends
+    # the deliveries before the handler returned; when the first copy's handler then
+    # fails, the event is lost. The in-hand copy must not be acknowledged (answer it
+    # non-2xx, or wait for the first copy's outcome).
+    handler = FlakyHandler(failures=2, pause=0.02)
+    overlapping = WebhookSettings(
+        schedule=RetrySchedule(delays=(0.02,) * 12),
+        faults=DeliveryFaults(overlap_rate=1.0, seed=2),
+        id_seed=ID_SEED,
+    )
+    async with serve(kind, handler, clock=time.time) as url:
+        hook = Subscription(url, SECRET)
+        async with Emulator(customers=20, webhooks=[hook], webhook_settings=overlapping) as emu:
+            expected = {emu.trigger("customer.new") for _ in range(5)}
+            async with asyncio.timeout(30):
+                await emu.webhooks_settled()
+            records = emu.deliveries
+            assert emu.webhooks.sender.given_up == 0
+    assert {r.outcome for r in records} >= {"overlapped", "delivered"}
+    assert len(handler.handled) == len(set(handler.handled))
+    assert set(handler.handled) == expected  # none lost
