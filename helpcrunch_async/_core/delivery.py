@@ -20,8 +20,11 @@ and does no I/O; the time is an argument. The receivers (`webhooks.asgi_app`,
    delivery attempt carries its own ``lastAttemptAt``, so HelpCrunch's late
    retries pass, while a body captured and replayed after the dedup window
    does not. ``tolerance`` None turns the check off.
-6. Once: a delivery of an event id that is already claimed (handled, spooled,
-   or being handled) is acknowledged (200) without calling the handler.
+6. Once: a delivery of an event id already handled (or spooled) is
+   acknowledged (200) without calling the handler. A copy that arrives while
+   the id is in another request's hands is 503: acknowledged, it could end
+   the deliveries before that request's handler returned, and if the handler
+   then failed, nothing would deliver the event again.
 7. Done means returned: 200 once the handler has returned; 500 when it
    raised, and the claim is released, so HelpCrunch's redelivery is handled.
 8. Spooled means durable: with a spool, 200 once the event is committed to
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACCEPTED",
     "BAD_REQUEST",
+    "BUSY",
     "DEFAULT_MAX_BODY",
     "DEFAULT_TOLERANCE",
     "FAILED",
@@ -64,6 +68,7 @@ BAD_REQUEST = 400
 METHOD_NOT_ALLOWED = 405
 TOO_LARGE = 413
 FAILED = 500
+BUSY = 503
 
 
 def content_length(values: Sequence[str]) -> int | str | None:

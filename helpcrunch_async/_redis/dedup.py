@@ -1,9 +1,11 @@
 """`RedisDedup`: webhook deduplication shared by every worker that uses one Redis.
 
-A claim is ``SET key token NX PX pending_ttl``: one worker wins, the others
-acknowledge the duplicate. Releasing with ``done=True`` turns the key into a
-mark that lives ``ttl`` seconds (the dedup window); ``done=False`` deletes it,
-so the redelivery is handled. Both releases act only if the key still holds
+A claim is ``SET key token NX PX pending_ttl`` (in a script that also reads
+what a lost race found): one worker wins; a key that says ``done`` is a
+duplicate to acknowledge, one that holds another claim's token is in hand.
+Releasing with ``done=True`` turns the key into a mark that lives ``ttl``
+seconds (the dedup window); ``done=False`` deletes it, so the redelivery is
+handled. Both releases act only if the key still holds
 this claim's random token (a Lua script), so a claim that outlived its
 ``pending_ttl`` and was taken over by another worker is never undone by the
 first one. ``pending_ttl`` bounds how long a crashed worker's claim blocks a
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Self
 from helpcrunch_async._core.params import check_seconds
 from helpcrunch_async._errors import RedisUnavailableError
 from helpcrunch_async._redis.budget import _import_redis, _redact
+from helpcrunch_async.webhooks._dedup import Claim
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -32,6 +35,13 @@ DEFAULT_TTL = 24 * 3600.0
 
 DEFAULT_PENDING_TTL = 300.0
 """How long a claim blocks redeliveries by default when its worker never releases it."""
+
+# KEYS[1] the id's key; ARGV[1] the claim's token, ARGV[2] the claim's lifetime in ms.
+_CLAIM = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 'new' end
+if redis.call('GET', KEYS[1]) == 'done' then return 'done' end
+return 'busy'
+"""
 
 # KEYS[1] the id's key; ARGV[1] the claim's token, ARGV[2] "done" or "",
 # ARGV[3] the mark's lifetime in ms. Acts only on this claim's own key.
@@ -74,6 +84,7 @@ class RedisDedup:
         self._redis: Redis = aioredis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=no_retry
         )
+        self._claim: AsyncScript = self._redis.register_script(_CLAIM)
         self._release: AsyncScript = self._redis.register_script(_RELEASE)
         # The token of each claim this instance holds, until released.
         self._tokens: dict[str, str] = {}
@@ -121,13 +132,14 @@ class RedisDedup:
         """Close the connection pool."""
         await self._redis.aclose()
 
-    async def claim(self, event_id: str) -> bool:
-        """Return True if this worker now owns ``event_id`` (``SET NX``); False if another does."""
+    async def claim(self, event_id: str) -> Claim:
+        """Take ``event_id`` in hand (``SET NX``), or say it is handled or in another's hands."""
         token = secrets.token_hex(16)
-        won = await self._redis.set(self._prefix + event_id, token, nx=True, px=self._pending_ms)
-        if won:
+        found = await self._claim(keys=[self._prefix + event_id], args=[token, self._pending_ms])
+        claim = Claim(found.decode() if isinstance(found, bytes) else found)
+        if claim is Claim.NEW:
             self._tokens[event_id] = token
-        return bool(won)
+        return claim
 
     async def release(self, event_id: str, *, done: bool) -> None:
         """Mark ``event_id`` handled for ``ttl`` (``done``), or delete this claim."""

@@ -62,7 +62,7 @@ from helpcrunch_async._models.events import (
 from helpcrunch_async._redis.dedup import RedisDedup
 from helpcrunch_async.webhooks._aiohttp import AiohttpRoute, aiohttp_handler
 from helpcrunch_async.webhooks._asgi import WebhookApp, asgi_app
-from helpcrunch_async.webhooks._dedup import Dedup, MemoryDedup
+from helpcrunch_async.webhooks._dedup import Claim, Dedup, MemoryDedup
 from helpcrunch_async.webhooks._inbox import Inbox
 from helpcrunch_async.webhooks._parse import decode, parse
 
@@ -80,6 +80,7 @@ __all__ = [
     "ChatSnoozed",
     "ChatStatusUpdated",
     "ChatUnsnoozed",
+    "Claim",
     "CustomerBlocked",
     "CustomerDeleted",
     "CustomerEmailUpdated",

@@ -5,21 +5,35 @@ at once. A receiver *claims* an event's id before it handles it and
 *releases* the claim afterwards: ``done=True`` keeps the id marked (a later
 delivery is acknowledged without calling the handler), ``done=False`` forgets
 it, so that a failed handler leaves nothing marked done and the redelivery is
-handled.
+handled. A copy that arrives while the id is in another request's hands is
+`Claim.BUSY`, not a duplicate: acknowledging it would end the deliveries
+before that request's handler returned, and lose the event if it then failed.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import secrets
 from typing import Protocol, runtime_checkable
 
 from helpcrunch_async._core.params import check_positive_int
 
-__all__ = ["DEFAULT_WINDOW", "Dedup", "MemoryDedup"]
+__all__ = ["DEFAULT_WINDOW", "Claim", "Dedup", "MemoryDedup"]
 
 DEFAULT_WINDOW = 100_000
 """How many handled ids `MemoryDedup` remembers by default (its memory: about 80 bytes each)."""
+
+
+class Claim(enum.Enum):
+    """What a claim on an event id found."""
+
+    NEW = "new"
+    """The caller owns the id now: handle the event, then release the claim."""
+    DONE = "done"
+    """Handled (or spooled) before: acknowledge without handling it again."""
+    BUSY = "busy"
+    """In another request's hands: do not acknowledge; the sender tries again."""
 
 
 @runtime_checkable
@@ -30,8 +44,8 @@ class Dedup(Protocol):
     it; any object with these two coroutines does.
     """
 
-    async def claim(self, event_id: str) -> bool:
-        """Return True if the caller now owns ``event_id``; False if it is handled or in hand."""
+    async def claim(self, event_id: str) -> Claim:
+        """Take ``event_id`` in hand (`Claim.NEW`), or say it is handled or in hand elsewhere."""
         ...
 
     async def release(self, event_id: str, *, done: bool) -> None:
@@ -72,21 +86,23 @@ class MemoryDedup:
         digest = hashlib.blake2b(event_id.encode(), digest_size=8, key=self._key).digest()
         return int.from_bytes(digest, "big")
 
-    async def claim(self, event_id: str) -> bool:
-        """Return True if ``event_id`` is neither remembered nor in hand, and take it in hand."""
+    async def claim(self, event_id: str) -> Claim:
+        """Take ``event_id`` in hand unless it is remembered (DONE) or in hand (BUSY)."""
         return self.claim_now(event_id)
 
     async def release(self, event_id: str, *, done: bool) -> None:
         """End a claim: remember the id if ``done``, else forget it."""
         self.release_now(event_id, done=done)
 
-    def claim_now(self, event_id: str) -> bool:
+    def claim_now(self, event_id: str) -> Claim:
         """`claim` without a coroutine, for synchronous callers (and benchmarks)."""
         key = self._digest(event_id)
-        if key in self._done or key in self._pending:
-            return False
+        if key in self._done:
+            return Claim.DONE
+        if key in self._pending:
+            return Claim.BUSY
         self._pending.add(key)
-        return True
+        return Claim.NEW
 
     def release_now(self, event_id: str, *, done: bool) -> None:
         """`release` without a coroutine."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from helpcrunch_async._core.delivery import (
     ACCEPTED,
     BAD_REQUEST,
+    BUSY,
     DEFAULT_MAX_BODY,
     DEFAULT_TOLERANCE,
     FAILED,
@@ -33,7 +34,7 @@ from helpcrunch_async._errors import (
     WebhookPayloadError,
     WebhookSignatureError,
 )
-from helpcrunch_async.webhooks._dedup import Dedup, MemoryDedup
+from helpcrunch_async.webhooks._dedup import Claim, Dedup, MemoryDedup
 from helpcrunch_async.webhooks._inbox import Inbox
 from helpcrunch_async.webhooks._parse import checked_event, decode
 
@@ -118,9 +119,13 @@ class Receiver:
         except WebhookPayloadError as exc:
             logger.warning("webhook refused (400): %s", exc)
             return BAD_REQUEST
-        if not await self._dedup.claim(event.id):
+        claim = await self._dedup.claim(event.id)
+        if claim is Claim.DONE:
             logger.debug("webhook %s: a duplicate, acknowledged", event.id)
             return ACCEPTED
+        if claim is not Claim.NEW:
+            logger.debug("webhook %s: a copy of one in hand, not acknowledged (503)", event.id)
+            return BUSY
         done = False
         try:
             if self.inbox is not None:

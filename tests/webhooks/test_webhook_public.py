@@ -28,6 +28,7 @@ EXPECTED = [
     "ChatSnoozed",
     "ChatStatusUpdated",
     "ChatUnsnoozed",
+    "Claim",
     "CustomerBlocked",
     "CustomerDeleted",
     "CustomerEmailUpdated",
