@@ -197,3 +197,26 @@ async def test_concurrent_first_deliveries_start_one_spool_worker(tmp_path: Path
     finally:
         await receiver.stop()
     assert sorted(handler.handled) == sorted(f"first-{n}" for n in range(10))
+
+
+async def test_a_copy_meeting_its_twin_in_hand_is_not_acknowledged() -> None:
+    release = asyncio.Event()
+    calls: list[str] = []
+
+    async def handle(event: webhooks.Event) -> None:
+        calls.append(event.id)
+        await release.wait()
+        if len(calls) == 1:
+            raise RuntimeError("the first call fails, after its twin arrived")
+
+    receiver = Receiver(handle, secret=SECRET, clock=lambda: NOW)
+    body = event_body("twin")
+    signature = [webhooks.sign(body, SECRET)]
+    first = asyncio.create_task(receiver.deliver(body, signature))
+    await asyncio.sleep(0.01)
+    assert await receiver.deliver(body, signature) == 503  # in hand: the sender must try again
+    release.set()
+    assert await first == 500
+    assert await receiver.deliver(body, signature) == 200  # the retry is handled
+    assert await receiver.deliver(body, signature) == 200  # and now a duplicate
+    assert calls == ["twin", "twin"]
