@@ -1,8 +1,8 @@
 """End to end: the emulator delivers to our receivers (uvicorn, aiohttp.web) through faults.
 
 The emulator changes its account and triggers every documented type; its sender
-duplicates, reorders, loses and mis-signs attempts and retries each failure on a
-compressed schedule; the handler fails its first two calls. Every event must be
+duplicates, reorders, loses, mis-signs and overlaps attempts and retries each failure
+on a compressed schedule; the handler fails its first two calls. Every event must be
 handled exactly once, none lost, and the duplicates acknowledged without a call.
 """
 
@@ -36,6 +36,7 @@ FAULTS = DeliveryFaults(
     reorder_wait=0.05,
     loss_rate=0.1,
     bad_signature_rate=0.1,
+    overlap_rate=0.1,
     delay_jitter=0.002,
     seed=11,
 )
@@ -114,6 +115,7 @@ def check_exactly_once(emu: Emulator, handler: FlakyHandler, expected: set[str])
     assert {r.status for r in duplicates} == {200}  # acknowledged, the handler not called
     assert {r.status for r in records if r.bad_signature} == {401}
     assert any(r.outcome == "lost" for r in records)
+    assert any(r.outcome == "overlapped" for r in records)
     emitted = [event_id(ID_SEED, n) for n in range(1, len(expected) + 1)]
     first_delivered = list(dict.fromkeys(r.event_id for r in records if r.outcome == "delivered"))
     assert first_delivered != emitted  # reordered (and retried) on the way
