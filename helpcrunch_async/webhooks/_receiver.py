@@ -138,7 +138,8 @@ class Receiver:
             done = True
         except Exception:
             logger.exception(
-                "webhook %s: the handler failed; HelpCrunch will deliver again", event.id
+                "webhook %s: not handled (or not spooled); HelpCrunch will deliver again",
+                event.id,
             )
             return FAILED
         finally:
@@ -198,11 +199,14 @@ class Receiver:
         try:
             await call_handler(self._handle, decode(body))
         except Exception as exc:
+            # Equal jitter (a draw in the upper half of the backoff), not full: a
+            # failing handler is never called again at once, in a hot loop.
             delay = backoff_delay(
-                attempts + 1, base=self._retry_base, cap=self._retry_cap, rand=random.random()
+                attempts + 1,
+                base=self._retry_base,
+                cap=self._retry_cap,
+                rand=0.5 + random.random() / 2,
             )
-            # At least half the ceiling: a failing handler is never called in a hot loop.
-            delay = max(delay, min(self._retry_cap, self._retry_base) / 2)
             logger.exception(
                 "spooled webhook %s: the handler failed; retried in %.1f s", event_id, delay
             )
