@@ -44,13 +44,8 @@ from helpcrunch_async.testing._search import (
     parse_search,
 )
 from helpcrunch_async.testing._team import build_team
-from helpcrunch_async.testing._webhook_hub import Record, WebhookHub
-from helpcrunch_async.testing._webhooks import (
-    DeliveryRecord,
-    Subscription,
-    WebhookSender,
-    WebhookSettings,
-)
+from helpcrunch_async.testing._webhook_hub import WebhookHub, WebhookMethods
+from helpcrunch_async.testing._webhooks import Subscription, WebhookSender, WebhookSettings
 from helpcrunch_async.testing._wire import (
     ERROR_STYLES,
     MALFORMED_BODIES,
@@ -101,7 +96,7 @@ class _Answer:
     retry_after: int | None = None
 
 
-class Emulator:
+class Emulator(WebhookMethods):
     """A HelpCrunch API emulator served by aiohttp.web on loopback.
 
     Use it as ``async with Emulator(customers=1000) as emu:`` and point a client at
@@ -495,67 +490,6 @@ class Emulator:
         if self.team.agents:
             for index in self.chats.random_live(change.reassign_chats):
                 self._reassign(index, self.chats.random_agent_id())
-
-    # -- webhooks ------------------------------------------------------------------
-
-    def emit(
-        self,
-        event: str,
-        *,
-        customer: Record = None,
-        chat: Record = None,
-        message: Record = None,
-        fields: Mapping[str, Any] | None = None,
-    ) -> str | None:
-        """Deliver ``event`` to the subscriptions that take it; return its id (None: none do).
-
-        The one entry point for every change to the account: each mutation calls it
-        once per event it fires, after the change (so the payload shows the new
-        state), with the records it is about: ``customer`` for customer events,
-        ``chat`` for chat events, ``chat`` and ``message`` for message events, each
-        an id read from the live account now, or the record as the REST API
-        serialises it (for one already gone: a deleted customer's bytes reach it
-        through ``Dataset.removing``, before the removal). ``fields`` are laid over
-        ``eventData``. What fires what: ``insert`` ``customer.new``, a deletion
-        ``customer.deleted``, ``add_chats`` ``chat.new`` and its messages' events,
-        ``add_messages`` each message's event; a change to a chat or a customer
-        what the difference fires (``_webhook_events`` rule 7: ``close_chat``
-        ``chat.status_updated`` and ``chat.closed``, ``reassign_chat``
-        ``chat.assigned``, ...), through ``webhooks.chat_before`` and
-        ``webhooks.chat_changed`` (``customer_before``, ``customer_changed``) around
-        the change; visits and chat deletions fire none (none is documented).
-        """
-        return self.webhooks.emit(
-            event, customer=customer, chat=chat, message=message, fields=fields
-        )
-
-    def trigger(
-        self,
-        event: str,
-        *,
-        customer: Record = None,
-        chat: Record = None,
-        message: Record = None,
-        fields: Mapping[str, Any] | None = None,
-    ) -> str | None:
-        """Send any of the 20 event types now, as ``stripe trigger`` does; return its id.
-
-        The account does not change. Records default to the first customer or chat
-        (and a message event's message to the chat's newest one of that kind);
-        ``fields`` override ``eventData``'s top-level keys.
-        """
-        return self.webhooks.trigger(
-            event, customer=customer, chat=chat, message=message, fields=fields
-        )
-
-    async def webhooks_settled(self) -> None:
-        """Wait until every webhook is delivered or given up (bound it with asyncio.timeout)."""
-        await self.webhooks.sender.settled()
-
-    @property
-    def deliveries(self) -> list[DeliveryRecord]:
-        """Every webhook delivery attempt so far, in order."""
-        return self.webhooks.sender.records
 
     # -- truth for tests -----------------------------------------------------------
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from helpcrunch_async.testing._chats import Chat, ChatData
     from helpcrunch_async.testing._dataset import Dataset
-    from helpcrunch_async.testing._webhooks import WebhookSender
+    from helpcrunch_async.testing._webhooks import DeliveryRecord, WebhookSender
 
 Record = int | dict[str, Any] | None
 """An id of a live record, or the record as the REST API serialises it (one now gone)."""
@@ -235,3 +235,68 @@ class WebhookHub:
             if message_event(record) == event:
                 return record
         return self._message_record(found, count - 1)
+
+
+class WebhookMethods:
+    """The ``Emulator``'s webhook methods, over its ``webhooks`` hub (a base of ``Emulator``)."""
+
+    webhooks: WebhookHub
+
+    def emit(
+        self,
+        event: str,
+        *,
+        customer: Record = None,
+        chat: Record = None,
+        message: Record = None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """Deliver ``event`` to the subscriptions that take it; return its id (None: none do).
+
+        The one entry point for every change to the account: each mutation calls it
+        once per event it fires, after the change (so the payload shows the new
+        state), with the records it is about: ``customer`` for customer events,
+        ``chat`` for chat events, ``chat`` and ``message`` for message events, each
+        an id read from the live account now, or the record as the REST API
+        serialises it (for one already gone: a deleted customer's bytes reach it
+        through ``Dataset.removing``, before the removal). ``fields`` are laid over
+        ``eventData``. What fires what: ``insert`` ``customer.new``, a deletion
+        ``customer.deleted``, ``add_chats`` ``chat.new`` and its messages' events,
+        ``add_messages`` each message's event; a change to a chat or a customer
+        what the difference fires (``_webhook_events`` rule 7: ``close_chat``
+        ``chat.status_updated`` and ``chat.closed``, ``reassign_chat``
+        ``chat.assigned``, ...), through ``webhooks.chat_before`` and
+        ``webhooks.chat_changed`` (``customer_before``, ``customer_changed``) around
+        the change; visits and chat deletions fire none (none is documented).
+        """
+        return self.webhooks.emit(
+            event, customer=customer, chat=chat, message=message, fields=fields
+        )
+
+    def trigger(
+        self,
+        event: str,
+        *,
+        customer: Record = None,
+        chat: Record = None,
+        message: Record = None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """Send any of the 20 event types now, as ``stripe trigger`` does; return its id.
+
+        The account does not change. Records default to the first customer or chat
+        (and a message event's message to the chat's newest one of that kind);
+        ``fields`` override ``eventData``'s top-level keys.
+        """
+        return self.webhooks.trigger(
+            event, customer=customer, chat=chat, message=message, fields=fields
+        )
+
+    async def webhooks_settled(self) -> None:
+        """Wait until every webhook is delivered or given up (bound it with asyncio.timeout)."""
+        await self.webhooks.sender.settled()
+
+    @property
+    def deliveries(self) -> list[DeliveryRecord]:
+        """Every webhook delivery attempt so far, in order."""
+        return self.webhooks.sender.records
