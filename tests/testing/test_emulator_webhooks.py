@@ -38,7 +38,7 @@ def ticking(start: int = 1_700_000_000) -> Callable[[], float]:
 
 
 def settings(**changes: Any) -> WebhookSettings:
-    return WebhookSettings(**{"schedule": FAST, "clock": ticking(), "timeout": 2.0, **changes})
+    return WebhookSettings(**{"schedule": FAST, "clock": ticking(), "timeout": 5.0, **changes})
 
 
 @pytest.fixture
@@ -321,6 +321,16 @@ async def run_with_faults(faults: DeliveryFaults, events: int = 30) -> WebhookCo
     return receiver
 
 
+def what_arrived(receiver: WebhookCollector) -> list[tuple[Any, ...]]:
+    """Each copy by event, attempt and verdict: what a seed repeats, whatever the timing."""
+    arrived = [
+        (d.envelope["id"], d.envelope["attempts"], d.verified, d.envelope["eventData"])
+        for d in receiver.deliveries
+        if d.envelope
+    ]
+    return sorted(arrived, key=repr)
+
+
 async def test_faults_lose_nothing_and_repeat_with_their_seed() -> None:
     faults = DeliveryFaults(
         loss_rate=0.3,
@@ -333,8 +343,7 @@ async def test_faults_lose_nothing_and_repeat_with_their_seed() -> None:
     first = await run_with_faults(faults)
     again = await run_with_faults(faults)
     assert len(first.events) == 30
-    bodies = [(d.body, d.verified) for d in first.deliveries]
-    assert bodies == [(d.body, d.verified) for d in again.deliveries]
+    assert what_arrived(first) == what_arrived(again)
     assert any(not d.verified for d in first.deliveries)  # bad signatures, answered 401
     ids = [d.envelope["id"] for d in first.deliveries if d.verified and d.envelope]
     assert len(ids) > len(set(ids))  # duplicates
