@@ -131,7 +131,7 @@ class DeliveryRecord(msgspec.Struct, frozen=True):
     never sent), ``duplicate`` (a duplicate fault's second copy) or ``overlapped``
     (an overlap fault's attempt, given up while in flight: its answer is not
     heeded). ``status`` is the answer's code, if one came; ``bad_signature`` tells a
-    signature fault.
+    signature fault; ``time`` is ``time.monotonic()`` when the attempt ended.
     """
 
     event_id: str

@@ -205,6 +205,22 @@ async def test_drift_fires_events_and_a_subscription_takes_only_its_types(
     assert names == ["customer.deleted", "customer.new", "customer.new"]
 
 
+async def test_each_subscription_gets_its_types_and_one_event_has_one_id(
+    collector: WebhookCollector,
+) -> None:
+    async with WebhookCollector() as chats_only:
+        hooks = [collector.subscription(), chats_only.subscription(["chat.new"])]
+        async with Emulator(
+            customers=10, chats=2, webhooks=hooks, webhook_settings=settings()
+        ) as emu:
+            chat_event = emu.trigger("chat.new")
+            customer_event = emu.trigger("customer.new")
+            await settle(emu)
+    assert [e["id"] for e in collector.events] == [chat_event, customer_event]
+    assert [e["id"] for e in chats_only.events] == [chat_event]
+    assert chats_only.deliveries[0].verified  # signed with its own secret
+
+
 async def test_nobody_subscribed_costs_nothing() -> None:
     async with Emulator(customers=20, chats=3) as emu:
         assert emu.trigger("chat.new") is None
