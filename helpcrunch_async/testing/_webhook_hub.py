@@ -5,6 +5,15 @@
 live account, exactly as the REST API would serialise them, shapes them with
 ``_webhook_events`` and hands them to the ``WebhookSender``. When no subscription
 takes an event type, emitting it reads nothing.
+
+What a write route of the emulated API calls, after applying the write: a created
+customer ``emit("customer.new", customer=id)``; a customer update (PUT, PATCH,
+batch, tags) ``customer_before(id)`` before and ``customer_changed(id, before)``
+after; a deletion through the dataset fires ``customer.deleted`` by itself
+(``Dataset.removing``); a created chat ``emit("chat.new", chat=id)``; a chat update
+(status, assignee, snooze, rating) ``chat_before`` and ``chat_changed``; a posted
+message ``emit(message_event(record), chat=id, message=record)`` with the message as
+the REST API serialises it.
 """
 
 from __future__ import annotations
