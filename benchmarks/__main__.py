@@ -41,6 +41,7 @@ PARTS = (
     ("fanout", "Fan-out: the messages of many chats"),
     ("sync", "Sync: an incremental dlt sync against a full pass"),
     ("gzip_bomb", "A gzip bomb: peak RSS with the body bound"),
+    ("webhooks", "Webhooks: verified events per second, dedup memory"),
 )
 NAMES = tuple(name for name, _ in PARTS)
 

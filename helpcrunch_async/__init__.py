@@ -11,6 +11,7 @@ Fetch every customer as fast as the API's cap allows, and never over it::
         print(scan.stats)
 """
 
+from . import webhooks
 from ._client import DEFAULT_BASE_URL, HelpCrunch
 from ._core.filters import Filter
 from ._errors import (
@@ -115,4 +116,5 @@ __all__ = [
     "TransportError",
     "UpdateResult",
     "__version__",
+    "webhooks",
 ]

@@ -17,7 +17,11 @@ The tree::
     ├── IncompleteScanError         a scan ended short of the total; .missing, .at_offset
     ├── InvalidParameterError       bad arguments, raised before any request (also a ValueError)
     ├── ClientClosedError           a request on a closed client (also a RuntimeError)
-    └── RedisUnavailableError       a shared rate budget's Redis cannot be reached at start
+    ├── RedisUnavailableError       the Redis of a shared rate budget or dedup store is not there
+    └── WebhookError                a webhook delivery was refused (the receiving side)
+        ├── WebhookSignatureError   not signed by a known secret: missing, malformed,
+        │                           wrong, twice, or older than the tolerance (answered 401)
+        └── WebhookPayloadError     signed, but not JSON of the documented shape (answered 400)
 
 Any other status (an unlisted 4xx, a redirect, which is never followed) is an
 `APIError` itself. ``APIError.errors`` holds *every* entry of the body's
@@ -66,6 +70,9 @@ __all__ = [
     "RequestTimeoutError",
     "ServerError",
     "TransportError",
+    "WebhookError",
+    "WebhookPayloadError",
+    "WebhookSignatureError",
     "error_for_status",
 ]
 
@@ -98,7 +105,7 @@ class ClientClosedError(HelpCrunchError, RuntimeError):
 
 
 class RedisUnavailableError(HelpCrunchError):
-    """The Redis server of a shared rate budget could not be reached at start."""
+    """The Redis server of a shared rate budget or webhook dedup store could not be reached."""
 
 
 class APIError(HelpCrunchError):
@@ -384,3 +391,34 @@ class IncompleteScanError(HelpCrunchError):
         self.missing = missing
         self.at_offset = at_offset
         self.total = total
+
+
+class WebhookError(HelpCrunchError):
+    """A webhook delivery was refused; the subclass says why.
+
+    Messages name the problem only: never the body, the expected digest or a
+    signing secret, so they are safe to log.
+    """
+
+
+class WebhookSignatureError(WebhookError):
+    """The delivery does not prove it came from HelpCrunch now.
+
+    The ``X-HelpCrunch-Signature`` header is missing, empty, sent twice, not 40
+    hex digits, or no configured secret's HMAC of the body; or the signed
+    ``lastAttemptAt`` lies further from now than the receiver's tolerance (a
+    replay). Receivers answer it with 401 and an empty body.
+    """
+
+
+class WebhookPayloadError(WebhookError):
+    """A correctly signed body that is not JSON of the documented webhook shape.
+
+    ``reason`` is the decoder's explanation with the JSON path (``Expected
+    `object`, got `str` - at `$.eventData.customer```); it never holds the body.
+    Receivers answer it with 400.
+    """
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message

@@ -54,7 +54,18 @@ NOT_RUN = {
     "pip install ": "installs from the package index",
     "export HELPCRUNCH_API_KEY=": "sets the key, which this test sets itself",
     "helpcrunch-async emulator": "serves until stopped: tests/testing/test_emulator_cli.py",
+    "python -m helpcrunch_async.testing trigger ": (
+        "needs a receiver listening: tests/webhooks/test_webhook_spool_example.py triggers the"
+        " spooling example the same way"
+    ),
     "python -m helpcrunch_async.testing ": "serves until stopped, the same as `emulator`",
+    "echo -n ": (
+        "writes the signing key for the receiver and trigger lines after it:"
+        " tests/webhooks/test_webhook_spool_example.py does the same"
+    ),
+    "HELPCRUNCH_WEBHOOK_SECRET_FILE=": (
+        "serves until stopped: tests/webhooks/test_webhook_spool_example.py serves the same example"
+    ),
     "helpcrunch-async sync --only customers --destination postgres": "needs a PostgreSQL",
     "HELPCRUNCH_API_KEY=... EXPORT_DIR=./exports uvicorn ": (
         "serves until stopped: tests/test_fastapi_example.py serves the same app"

@@ -27,6 +27,7 @@ from helpcrunch_async._core.params import MAX_INT, api_key_problem, is_loopback_
 from helpcrunch_async.testing._faults import FAULT_KINDS, parse_drift, parse_fail
 from helpcrunch_async.testing._policies import POLICY_NAMES
 from helpcrunch_async.testing._server import Emulator
+from helpcrunch_async.testing._webhook_cli import configure_webhooks, webhook_options
 from helpcrunch_async.testing._wire import ERROR_STYLES, PLACEMENTS
 
 if TYPE_CHECKING:
@@ -181,6 +182,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="K=KIND",
         help=f"answer the K-th request with KIND, one of {', '.join(FAULT_KINDS)}",
     )
+    configure_webhooks(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -236,8 +238,9 @@ def run(args: argparse.Namespace) -> int:
             timestamps_as_strings=args.timestamps_as_strings,
             host=args.host,
             port=args.port,
+            **webhook_options(args),
         )
-    except ValueError as error:
+    except (TypeError, ValueError) as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
     return asyncio.run(_serve(emulator))

@@ -143,6 +143,8 @@ class Dataset:
         self._next_ref = -1
         self._low_id = FIRST_ID - 1
         self._high_id = FIRST_ID + ID_STRIDE * size
+        # Called with each customer's body just before a deletion removes it (webhooks).
+        self.removing: Callable[[bytes], None] | None = None
         self._future_ts = EPOCH + SPAN + LAST_SEEN_LAG
         self._rng = random.Random(f"helpcrunch-emulator-drift-{seed}")
         self.version = 0
@@ -581,6 +583,9 @@ class Dataset:
             refs = [self.refs(p, 1, sort, descending=descending)[0] for p in where]
         return self._remove(refs)
 
+    def _is_deleted(self, index: int) -> bool:
+        return self._deleted is not None and bool(self._deleted[index])
+
     def delete_ids(self, ids: Iterable[int]) -> list[int]:
         """Remove the customers with these ids; return the ids that were present."""
         refs = [ref for ref in map(self.find, ids) if ref is not None]
@@ -589,6 +594,8 @@ class Dataset:
     def _remove(self, refs: list[int]) -> list[int]:
         removed: list[int] = []
         for ref in refs:
+            if self.removing is not None and (ref < 0 or not self._is_deleted(ref)):
+                self.removing(self.body(ref))
             if ref < 0:
                 record = self._inserted.pop(ref)
                 del self._inserted_ids[record.id]

@@ -47,6 +47,8 @@ from helpcrunch_async.testing._search import (
     parse_search,
 )
 from helpcrunch_async.testing._team import build_team
+from helpcrunch_async.testing._webhook_hub import WebhookHub, WebhookMethods
+from helpcrunch_async.testing._webhooks import Subscription, WebhookSender, WebhookSettings
 from helpcrunch_async.testing._wire import (
     ERROR_STYLES,
     MALFORMED_BODIES,
@@ -103,7 +105,7 @@ class _Answer:
     applied: bool = False
 
 
-class Emulator:
+class Emulator(WebhookMethods):
     """A HelpCrunch API emulator served by aiohttp.web on loopback.
 
     Use it as ``async with Emulator(customers=1000) as emu:`` and point a client at
@@ -131,6 +133,11 @@ class Emulator:
     ``write_faults`` (a ``WriteFaults``) fail a write after it was applied, and
     ``clock`` (unix seconds) stamps what writes create. All three may be changed
     while it runs (``emu.readings``, ``emu.write_faults``).
+
+    Webhooks: each of ``webhooks`` (a ``Subscription``, or a mapping of its arguments)
+    gets a signed delivery, at least once, of every event the account's changes fire
+    (see ``emit``) or ``trigger`` sends; ``webhook_settings`` sets the retry schedule,
+    the delivery faults, the bounds and the clock (see ``_webhooks`` and ``_webhook_plan``).
     """
 
     def __init__(
@@ -180,6 +187,8 @@ class Emulator:
         readings: Readings | None = None,
         write_faults: WriteFaults | None = None,
         clock: Callable[[], float] = time.time,
+        webhooks: Iterable[Subscription | Mapping[str, Any]] = (),
+        webhook_settings: WebhookSettings | None = None,
     ) -> None:
         """Build the dataset and settings; nothing listens until ``start``."""
         self.dataset = Dataset(
@@ -253,6 +262,11 @@ class Emulator:
         style = self._style
         self.writes = AccountWrites(self.dataset, self.readings, style=style, clock=clock)
         self.chat_writes = ChatWrites(self.chats, self.readings, style=style, clock=clock)
+        hooks = [Subscription.of(s) for s in webhooks]
+        sender = WebhookSender(hooks, webhook_settings or WebhookSettings())
+        self.webhooks = WebhookHub(self.dataset, self.chats, sender)
+        if sender.wants("customer.deleted"):
+            self.dataset.removing = self.webhooks.customer_removed
 
     def _style(self) -> str:
         return self.error_style
@@ -306,6 +320,7 @@ class Emulator:
             await runner.cleanup()
             raise
         self._runner = runner
+        await self.webhooks.sender.start()
         self.port = runner.addresses[0][1]
         self.started_at = time.monotonic()
         loop = asyncio.get_running_loop()
@@ -326,6 +341,7 @@ class Emulator:
         # Sleeping handlers (latency, hang) would hold the shutdown for their whole delay.
         for task in list(self._sleeping):
             task.cancel()
+        await self.webhooks.sender.stop()
         await runner.cleanup()
 
     async def __aenter__(self) -> Self:
@@ -408,7 +424,10 @@ class Emulator:
     def insert(self, count: int, position: str = "start") -> list[int]:
         """Insert ``count`` customers at ``position`` of the latest list request's order."""
         _, descending = self._last_order
-        return self.dataset.insert(count, position, descending=descending)
+        ids = self.dataset.insert(count, position, descending=descending)
+        for customer_id in ids:
+            self.emit("customer.new", customer=customer_id)
+        return ids
 
     def delete(
         self, count: int = 0, position: str = "start", *, ids: Iterable[int] = ()
@@ -440,22 +459,44 @@ class Emulator:
 
     def add_chats(self, count: int) -> list[int]:
         """Open ``count`` chats (fresh ids above all others, a customer message each)."""
-        return self.chats.add_chats(count)
+        ids = self.chats.add_chats(count)
+        self.webhooks.chats_added(ids)
+        return ids
 
     def add_messages(self, chat_id: int, count: int = 1, sender: str | None = None) -> list[int]:
         """Append ``count`` messages to a chat; return their ids (see ``ChatData``).
 
         ``sender`` is ``customer``, ``agent`` or None (alternating, customer first).
         """
-        return self.chats.add_messages(self._chat_index(chat_id), count, sender)
+        return self._add_messages(self._chat_index(chat_id), count, sender)
 
     def close_chat(self, chat_id: int, by: str = "agent") -> None:
         """Close a chat now: status ``closed``, ``closedAt`` and ``updatedAt`` move."""
-        self.chats.close(self._chat_index(chat_id), by)
+        self._close(self._chat_index(chat_id), by)
 
     def reassign_chat(self, chat_id: int, agent_id: int | None) -> None:
         """Give a chat to the agent ``agent_id`` (None unassigns); ``updatedAt`` moves."""
-        self.chats.reassign(self._chat_index(chat_id), agent_id)
+        self._reassign(self._chat_index(chat_id), agent_id)
+
+    # Drift and the methods above change chats through these, which emit the events.
+    def _add_messages(self, index: int, count: int, sender: str | None) -> list[int]:
+        chat_id = self.chats.chat_id(index)
+        before = self.webhooks.chat_before(chat_id)
+        ids = self.chats.add_messages(index, count, sender)
+        self.webhooks.messages_added(chat_id, ids, before)
+        return ids
+
+    def _close(self, index: int, by: str) -> None:
+        chat_id = self.chats.chat_id(index)
+        before = self.webhooks.chat_before(chat_id)
+        self.chats.close(index, by)
+        self.webhooks.chat_changed(chat_id, before)
+
+    def _reassign(self, index: int, agent_id: int | None) -> None:
+        chat_id = self.chats.chat_id(index)
+        before = self.webhooks.chat_before(chat_id)
+        self.chats.reassign(index, agent_id)
+        self.webhooks.chat_changed(chat_id, before)
 
     def delete_chats(self, ids: Iterable[int]) -> list[int]:
         """Delete the chats with these ids; return the ids that were present."""
@@ -484,12 +525,12 @@ class Emulator:
         if change.add_chats:
             self.add_chats(change.add_chats)
         for index in self.chats.random_live(change.add_messages):
-            self.chats.add_messages(index, 1)
+            self._add_messages(index, 1, None)
         for index in self.chats.random_open(change.close_chats):
-            self.chats.close(index)
+            self._close(index, "agent")
         if self.team.agents:
             for index in self.chats.random_live(change.reassign_chats):
-                self.chats.reassign(index, self.chats.random_agent_id())
+                self._reassign(index, self.chats.random_agent_id())
 
     # -- truth for tests -----------------------------------------------------------
 
