@@ -24,6 +24,7 @@ __all__ = [
     "BASE_URL_VARIABLE",
     "CHAT_SORTS",
     "DEFAULT_BASE_URL",
+    "DEFAULT_BUDGET_KEY",
     "DEFAULT_FALLBACK_WORKERS",
     "DEFAULT_MAX_BODY_SIZE",
     "MAX_INT",
@@ -159,6 +160,9 @@ def check_rate(limit: object, period: object, margin: object) -> tuple[int, floa
 
 # How many processes a shared budget assumes share it, unless told.
 DEFAULT_FALLBACK_WORKERS = 4
+# The shared budget's name in Redis, unless told: every process using one key
+# then shares one cap by default (RedisBudget, the dlt source, the commands).
+DEFAULT_BUDGET_KEY = "helpcrunch"
 
 
 def check_fallback_workers(workers: object, limit: int) -> int:

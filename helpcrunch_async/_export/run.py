@@ -19,15 +19,14 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
-import logging
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from helpcrunch_async._cli import exit_codes as codes
 from helpcrunch_async._client import HelpCrunch
 from helpcrunch_async._errors import RateLimitError
-from helpcrunch_async._export import exit_codes as codes
 from helpcrunch_async._export.checkpoint import ExportRefusedError, ExportSettings
 from helpcrunch_async._export.progress import ProgressDisplay, format_duration, summary_text
 from helpcrunch_async._export.sources import SOURCES
@@ -245,15 +244,11 @@ async def export_command(
     stopper = Stopper(stream)
     installed = stopper.installed(release=release_signals)
     with installed if handle_signals else contextlib.nullcontext(stopper):
-        handler = display.log_handler()
-        logger = logging.getLogger("helpcrunch_async")
-        level = logger.level
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO if verbose else logging.WARNING)
         try:
-            result = await export_records(
-                options, display=None if progress == "off" else display, stopper=stopper
-            )
+            with display.capture_logs(verbose=verbose):
+                result = await export_records(
+                    options, display=None if progress == "off" else display, stopper=stopper
+                )
         except (ExportRefusedError, ValueError) as exc:
             return codes.fail(codes.USAGE, str(exc))
         except OSError as exc:
@@ -261,8 +256,6 @@ async def export_command(
                 codes.LOCAL, f"cannot write {exc.filename or options.out}: {exc.strerror}"
             )
         finally:
-            logger.removeHandler(handler)
-            logger.setLevel(level)
             aclose = getattr(options.rate_budget, "aclose", None)
             if aclose is not None:
                 await aclose()

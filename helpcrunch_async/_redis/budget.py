@@ -75,7 +75,12 @@ from helpcrunch_async._core.cap import (
     Settler,
     default_margin,
 )
-from helpcrunch_async._core.params import DEFAULT_FALLBACK_WORKERS, check_rate, check_seconds
+from helpcrunch_async._core.params import (
+    DEFAULT_BUDGET_KEY,
+    DEFAULT_FALLBACK_WORKERS,
+    check_rate,
+    check_seconds,
+)
 from helpcrunch_async._core.shared_cap import (
     default_probe_interval,
     fallback_share,
@@ -178,7 +183,7 @@ class RedisBudget:
     def __init__(
         self,
         url: str,
-        key: str = "helpcrunch",
+        key: str = DEFAULT_BUDGET_KEY,
         *,
         limit: int = 120,
         period: float = 60.0,
@@ -256,7 +261,7 @@ class RedisBudget:
     async def connect(
         cls,
         url: str,
-        key: str = "helpcrunch",
+        key: str = DEFAULT_BUDGET_KEY,
         *,
         limit: int = 120,
         period: float = 60.0,

@@ -49,6 +49,7 @@ import dlt
 import msgspec
 
 from helpcrunch_async._core.held import decode_ids, encode_ids
+from helpcrunch_async._core.params import DEFAULT_BUDGET_KEY
 from helpcrunch_async._core.reconcile import next_cursor
 from helpcrunch_async._models.agents import Agent, Department
 from helpcrunch_async._models.chats import Chat
@@ -181,7 +182,7 @@ def helpcrunch_source(
     rate_limit: int = 120,
     rate_period: float = 60.0,
     redis_url: str | None = None,
-    redis_key: str = "helpcrunch",
+    redis_key: str = DEFAULT_BUDGET_KEY,
     concurrency: int = 8,
     overlap: int = DEFAULT_OVERLAP,
     full: bool = False,

@@ -1,4 +1,10 @@
-"""The command line's exit codes, which a scheduler can act on, and what each means."""
+"""The command line's exit codes, which a scheduler can act on, and what each means.
+
+One table for every command (``export``, ``sync``, ``import``, ...): a command
+that ends for a reason in it exits with its code, and `exit_code_for` maps an
+error that ended a command to its code. README's "Exit codes" section is this
+table.
+"""
 
 from __future__ import annotations
 
