@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 OK = 0
-# The machine, not the API: the output could not be written (disk full, permissions).
+# The machine, not the API: the output could not be written (disk full, permissions),
+# the sync's state could not be read, another process holds its DuckDB file.
 LOCAL = 1
 USAGE = 2
 AUTH = 3
@@ -46,8 +47,9 @@ INTERRUPTED = 130
 
 HELP_TEXT = """\
 exit codes:
-  0    success (the export is complete)
-  1    local failure: the output file could not be written
+  0    success (the export is complete; the sync loaded what it read)
+  1    local failure: the output file could not be written (the sync: its
+       state cannot be read, or another process holds the DuckDB file)
   2    usage error: bad options, no API key, or an export refused (the file
        exists without --resume/--overwrite, or --resume with other settings)
   3    authentication error: the API refused the key (401/403)
