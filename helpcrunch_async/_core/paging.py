@@ -75,7 +75,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["Fetch", "PageResult", "ScanPlan", "Shortfall", "unexplained_missing"]
+__all__ = ["Fetch", "PageResult", "ScanPlan", "Shortfall"]
 
 T = TypeVar("T")
 
@@ -117,22 +117,6 @@ class Shortfall:
     at_offset: int
     missing: int
     total: int
-
-
-def unexplained_missing(
-    *, total: int | None, start: int, yielded: int, duplicates: int, largest_total: int | None
-) -> int:
-    """Return the items ``total`` counts that neither the scan yielded nor drift explains.
-
-    Drift the scan saw explains a shortfall: items deleted (the total fell from
-    ``largest_total``) and items that moved or were inserted behind the scan
-    (each shows up as one of the ``duplicates``). What remains was lost.
-    """
-    if total is None:
-        return 0
-    missing = total - start - yielded
-    shrunk = 0 if largest_total is None else max(0, largest_total - total)
-    return max(0, missing - shrunk - duplicates)
 
 
 @dataclass(slots=True)
@@ -247,6 +231,11 @@ class ScanPlan(Generic[T]):
     def total(self) -> int | None:
         """The freshest total the answers told (rule 4); None before the first or without."""
         return self._total
+
+    @property
+    def first_total(self) -> int | None:
+        """The total the first answer told."""
+        return self._first_total
 
     @property
     def largest_total(self) -> int | None:

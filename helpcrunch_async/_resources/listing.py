@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from helpcrunch_async._core.filters import Filter, SearchResource
     from helpcrunch_async._shell.caller import Caller
-    from helpcrunch_async._shell.scan import Scan
+    from helpcrunch_async._shell.scan import FetchRange, Scan
     from helpcrunch_async._shell.stats import ScanStats
 
 __all__ = ["Identified", "Page", "Resource", "item_id", "list_params", "search_params"]
@@ -93,6 +93,7 @@ class Resource:
         page_size: int,
         start: int,
         concurrency: int | None,
+        recount: FetchRange[Any] | None = None,
     ) -> S:
         """Return a scan (a ``kind``, such as ``Scan[Chat]``) of every window of one endpoint.
 
@@ -100,7 +101,7 @@ class Resource:
         for each window); items seen before are dropped by their ``id``.
         ``page_size``, ``start`` and ``concurrency`` (the client's when None)
         are checked here, before any request. ``noun`` names the items in log
-        lines and errors ("chats").
+        lines and errors ("chats"); ``recount`` reads them by id range (see `Scan`).
         """
         check_limit(page_size)
         check_offset(start)
@@ -112,7 +113,13 @@ class Resource:
             return PageResult(page.data, page.total)
 
         scan = kind(
-            fetch, key=item_id, page_size=page_size, concurrency=workers, start=start, noun=noun
+            fetch,
+            key=item_id,
+            page_size=page_size,
+            concurrency=workers,
+            start=start,
+            noun=noun,
+            recount=recount,
         )
         self._scans.add(scan)
         return scan
