@@ -176,6 +176,7 @@ class Chats(Resource):
         *,
         page_size: int = 100,
         concurrency: int | None = None,
+        whole: bool = False,
     ) -> FanOutScan[int, Message]:
         """Return a scan of the messages of many chats: every message of the first, then the next.
 
@@ -184,15 +185,21 @@ class Chats(Resource):
         the scan needs. The chats' pages are fetched concurrently under the
         client's one cap, and each chat's messages come in the server's order
         (newest first). A chat of one page costs one request; memory stays
-        bounded however many chats there are. A chat deleted meanwhile (404) is
-        skipped and counted in ``stats.not_found``; any other error ends the
-        scan. What is not ids nor chats (None, a number, a string) is an
+        bounded however many chats there are. A chat named again is read
+        once: each message comes once. A chat deleted meanwhile (404) is
+        skipped and counted in ``stats.not_found`` (and in ``stats.cut_short``
+        if it was gone after its first messages were read); with ``whole``,
+        each chat's messages are held until the chat is read to its end, so a
+        chat deleted part way yields none (memory then holds one chat). Any
+        other error ends the scan. What is not ids nor chats (None, a number, a string) is an
         `InvalidParameterError` at once; so is a list or tuple with an id that is
         not a positive integer. An iterator's or async iterable's bad id is one
         when the scan reaches it, after the chats before it and before any
         request for it.
         """
         _check_chats(chats)
+        if not isinstance(whole, bool):
+            raise InvalidParameterError(f"whole must be True or False, got {whole!r:.40}")
         return self.fan_out(
             chats,
             _messages_path,
@@ -201,6 +208,7 @@ class Chats(Resource):
             noun="messages",
             page_size=page_size,
             concurrency=concurrency,
+            whole=whole,
         )
 
     def iter_changed(

@@ -134,12 +134,14 @@ class Resource:
         noun: str,
         page_size: int,
         concurrency: int | None,
+        whole: bool = False,
     ) -> FanOutScan[int, Any]:
         """Return a fan-out over one GET listing per key: all of the first's items, then the next.
 
         ``path(key)`` is a key's listing (``/chats/{id}/messages``);
         ``listing_id`` turns what ``listings`` holds into a key, raising
-        `InvalidParameterError` for what cannot be one.
+        `InvalidParameterError` for what cannot be one; ``whole`` holds each
+        listing's items until it is read to its end (see `FanOutScan`).
         """
         check_limit(page_size)
         workers = self.workers(concurrency)
@@ -157,6 +159,7 @@ class Resource:
             concurrency=workers,
             listing_id=listing_id,
             noun=noun,
+            whole=whole,
         )
         self._scans.add(scan)
         return scan

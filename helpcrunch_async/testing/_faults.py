@@ -37,6 +37,9 @@ departments):
   say, and every request serves each group in a fresh random order (from a fourth
   seeded stream), so offset pages overlap and miss rows under an unchanged total
   (customers, both searches and chats);
+- ``vanishing_chats={id, ...}`` deletes each of these chats as soon as the first
+  page of its messages (offset 0) has been served: its later pages answer 404, as
+  those of a chat deleted while a client reads it do;
 - ``echo_auth`` appends the request's ``Authorization`` header to the message of every
   error entry, as a careless proxy would.
 
@@ -79,6 +82,7 @@ class Faults:
     data_stops_at: int | None = None
     fake_total: int | None = None
     tie_block: int | None = None
+    vanishing_chats: frozenset[int] = frozenset()
     echo_auth: bool = False
 
     def window(self, offset: int, limit: int) -> int:

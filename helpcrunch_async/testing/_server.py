@@ -693,6 +693,8 @@ class Emulator:
             return self._chat_missing()
         limit = self.faults.window(parsed.offset, parsed.limit)
         total, bodies = self.chats.messages_json(index, parsed.offset, limit)
+        if parsed.offset == 0 and int(request.match_info["id"]) in self.faults.vanishing_chats:
+            self.chats.delete([index])
         body = list_body(bodies, self.faults.reported_total(total), "total", self.messages_key)
         return _Answer(200, body)
 
