@@ -11,6 +11,7 @@ yielded and reads the ranges that differ; chats cannot, so their scan raises.
 from __future__ import annotations
 
 import asyncio
+import csv
 import random
 from typing import TYPE_CHECKING, Any
 
@@ -151,6 +152,26 @@ def test_an_export_of_tied_customers_is_whole_and_exits_zero(
     assert len(ids) == len(set(ids)) == 3000
     assert set(ids) == set(emulator.expected_ids())
     assert checkpoint(out)["complete"] is True
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_resumed_export_of_tied_customers_knows_what_its_file_holds(
+    tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator], fmt: str
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=2000, api_key=SECRET_KEY, data_stops_at=700)
+    out = tmp_path / f"c.{fmt}"
+    first = run_cli(*export_args(out, emulator.base_url))
+    assert first.returncode == 4, first.stderr  # the data stopped short: resumable
+    emulator.configure(data_stops_at=None, tie_block=400)
+    again = run_cli(*export_args(out, emulator.base_url, "--resume"))
+    assert again.returncode == 0, again.stderr
+    if fmt == "jsonl":
+        ids = [r["id"] for r in jsonl_records(out)]
+    else:
+        with out.open(encoding="utf-8", newline="") as file:
+            ids = [int(row["id"]) for row in csv.DictReader(file)]
+    assert len(ids) == len(set(ids)) == 2000
+    assert set(ids) == set(emulator.expected_ids())
 
 
 def test_an_export_of_tied_chats_is_not_called_complete(

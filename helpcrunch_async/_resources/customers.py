@@ -57,6 +57,7 @@ class Customers(Resource):
         page_size: int = 100,
         start: int = 0,
         concurrency: int | None = None,
+        seen: Iterable[int] = (),
     ) -> CustomerScan:
         """Return a scan of every customer, in the server's order, each at most once.
 
@@ -68,7 +69,10 @@ class Customers(Resource):
         with ties in another order on each request serves them) finds them by
         counting id ranges against the ids it yielded (about d·log2(N/100)
         requests for d missed among N) and yields them last; it ends in
-        `IncompleteScanError` if the count still disagrees. The scan is an
+        `IncompleteScanError` if the count still disagrees. A scan from
+        ``start`` does so when ``seen`` holds the ids of the customers before
+        it (a resumed export's); a customer whose id is in ``seen`` is never
+        yielded. The scan is an
         async iterator and an async context manager; its ``stats`` tell what
         happened. Arguments are checked here, before any
         request. (``sort`` and ``order`` stay typed ``str`` here, as they were
@@ -86,6 +90,7 @@ class Customers(Resource):
             start=start,
             concurrency=concurrency,
             recount=self._by_id_range(None),
+            seen=seen,
         )
 
     def _by_id_range(self, body: Mapping[str, Any] | None) -> FetchRange[Customer]:
@@ -150,6 +155,7 @@ class Customers(Resource):
         page_size: int = 100,
         start: int = 0,
         concurrency: int | None = None,
+        seen: Iterable[int] = (),
     ) -> CustomerScan:
         """Return a scan of every customer matching ``where``, like `iter_all` over `search`.
 
@@ -180,6 +186,7 @@ class Customers(Resource):
             start=start,
             concurrency=concurrency,
             recount=self._by_id_range(body) if comparison == "AND" else None,
+            seen=seen,
         )
 
     async def count(self, where: Sequence[Filter] | None = None) -> int:

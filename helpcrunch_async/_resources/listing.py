@@ -10,6 +10,7 @@ through the shared scan engine). Every resource of a client holds the same
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable as CollectionsIterable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import msgspec
@@ -23,7 +24,7 @@ from helpcrunch_async._core.params import (
     check_positive_int,
     check_sort,
 )
-from helpcrunch_async._errors import ClientClosedError
+from helpcrunch_async._errors import ClientClosedError, InvalidParameterError
 from helpcrunch_async._shell.fanout import FanOutScan
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ class Resource:
         start: int,
         concurrency: int | None,
         recount: FetchRange[Any] | None = None,
+        seen: Iterable[int] = (),
     ) -> S:
         """Return a scan (a ``kind``, such as ``Scan[Chat]``) of every window of one endpoint.
 
@@ -101,11 +103,16 @@ class Resource:
         for each window); items seen before are dropped by their ``id``.
         ``page_size``, ``start`` and ``concurrency`` (the client's when None)
         are checked here, before any request. ``noun`` names the items in log
-        lines and errors ("chats"); ``recount`` reads them by id range (see `Scan`).
+        lines and errors ("chats"); ``recount`` reads them by id range and
+        ``seen`` are the ids before ``start`` (see `Scan`).
         """
         check_limit(page_size)
         check_offset(start)
         workers = self.workers(concurrency)
+        if isinstance(seen, str | bytes) or not isinstance(seen, CollectionsIterable):
+            raise InvalidParameterError(
+                f"seen must be an iterable of {noun or 'item'} ids, got {type(seen).__name__}"
+            )
 
         async def fetch(offset: int, limit: int, stats: ScanStats) -> PageResult[Any]:
             window = {**params, "offset": offset, "limit": limit}
@@ -120,6 +127,7 @@ class Resource:
             start=start,
             noun=noun,
             recount=recount,
+            seen=seen,
         )
         self._scans.add(scan)
         return scan

@@ -15,7 +15,7 @@ from helpcrunch_async._core.recount import unexplained_missing
 from helpcrunch_async._errors import IncompleteScanError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from helpcrunch_async._core.paging import ScanPlan, Shortfall
 
@@ -26,6 +26,8 @@ T = TypeVar("T")
 # Pages in a row that bring only items seen before, with a total that did not
 # grow, before a scan calls the server's answers a loop rather than drift.
 _REPEATS = 3
+# Ids added to the set at a time by `Dedup.preload`.
+_PRELOAD_BATCH = 4096
 
 
 class Dedup(Generic[T]):
@@ -64,6 +66,17 @@ class Dedup(Generic[T]):
         self.duplicates += len(items) - len(fresh)
         self.yielded += len(fresh)
         return fresh
+
+    def preload(self, ids: Iterable[int]) -> int:
+        """Know ``ids`` as seen before this scan (not yielded by it); return how many are new."""
+        added = 0
+        batch: list[int] = []
+        for item_id in ids:
+            batch.append(item_id)
+            if len(batch) == _PRELOAD_BATCH:
+                added += sum(self._ids.add_many(batch))
+                batch = []
+        return added + sum(self._ids.add_many(batch))
 
     def ids(self) -> Iterator[int]:
         """Yield the ids seen so far, in ascending order."""

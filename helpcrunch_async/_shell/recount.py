@@ -84,9 +84,9 @@ class Recount(Engine[Ask, Sequence[T], T]):
         plan, listing, noun = self._recount, self._listing, self._noun
         total = plan.total if plan.total is not None else listing.total
         assert total is not None  # noqa: S101 -- a recount follows a listing with a total
-        # Yielded and still there, against the server's count now.
-        held = self._dedup.yielded - plan.gone
-        lost = max(0, total - listing.start - held)
+        # Known before the scan or yielded by it, and still there, against the count now.
+        held = listing.start + self._dedup.yielded - plan.gone
+        lost = max(0, total - held)
         if plan.uncountable or lost:
             reason = (
                 "was not possible: the search sent no total"

@@ -11,7 +11,7 @@ item's integer id, by which items seen twice are dropped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from helpcrunch_async._core.paging import Fetch, PageResult, ScanPlan
@@ -54,8 +54,10 @@ class Scan(Engine[Fetch, Sequence[T], T]):
     raises `IncompleteScanError` after the items it did read. Given
     ``recount(lo, hi, limit, stats)``, which reads the listing's items with an
     id in ``[lo, hi)`` and their count (a search on the id), a scan from
-    offset 0 first finds what it missed by counting id ranges (`Recount`):
-    those items come last, and the scan is complete only if the count then agrees.
+    offset 0 (or given the ids before ``start`` as ``seen``, as a resumed
+    export is) first finds what it missed by counting id ranges (`Recount`):
+    those items come last, and the scan is complete only if the count then
+    agrees. Items whose id is in ``seen`` are never yielded.
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class Scan(Engine[Fetch, Sequence[T], T]):
         start: int = 0,
         noun: str | None = None,
         recount: FetchRange[T] | None = None,
+        seen: Iterable[int] = (),
     ) -> None:
         if noun is not None:
             self._noun = noun
@@ -78,6 +81,8 @@ class Scan(Engine[Fetch, Sequence[T], T]):
         self._scan_plan = plan
         self._fetch_page = fetch_page
         self._dedup: Dedup[T] = Dedup(key)
+        # The ids before ``start``, when the caller knows them: a recount needs them all.
+        self._known_before = self._dedup.preload(seen)
         self._key = key
         self._recount = recount
         self._second: Recount[T] | None = None
@@ -159,7 +164,8 @@ class Scan(Engine[Fetch, Sequence[T], T]):
     def _check_end(self) -> None:
         plan, dedup = self._scan_plan, self._dedup
         missing = known_missing(plan, dedup)
-        if missing and plan.shortfall is None and self._recount is not None and plan.start == 0:
+        knows_start = plan.start == self._known_before
+        if missing and plan.shortfall is None and self._recount is not None and knows_start:
             self._second = Recount(
                 self._recount,
                 listing=plan,
