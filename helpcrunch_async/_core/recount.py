@@ -2,9 +2,8 @@
 
 This module is pure: it imports neither aiohttp nor asyncio and does no I/O.
 The shell (`_shell.scan`) runs a `RecountPlan` on the scan engine once a
-finished scan knows items are missing (see `_core.paging.unexplained_missing`),
-and only for a listing whose search can filter by id (customers; chat search
-has no id field).
+finished scan knows items are missing (`unexplained_missing`), and only for a
+listing whose search can filter by id (customers; chat search has no id field).
 
 The rules:
 
@@ -13,8 +12,8 @@ The rules:
    ones held: a range whose server count equals the yielded ids in it is
    clean; one that differs is split at its median yielded id, down to ranges
    that fit one page, which are read. For ``d`` missing items among ``N``
-   this costs about ``d * log2(N / page)`` requests, never a re-read of the
-   listing.
+   this costs about ``d * log2(N / page)`` requests; when many are missing,
+   a few times the listing's pages at most, as each range is split once.
 2. Found. The items a read brings whose id the scan did not yield are
    released, in the order read (id ranges, not the listing's sort); the
    shell drops any it has seen by then. Yielded ids that are gone from the
@@ -23,8 +22,10 @@ The rules:
    missed one in the same range cancel in the counts, and the missed one is
    not found; the shell's final count cannot tell either.
 4. Uncountable. A page without a total cannot be counted: the plan stops
-   asking, and the shell's final count (`unexplained_missing` again, over
-   what was yielded in the end) decides whether the scan is complete.
+   asking, and the scan is not complete.
+5. The end. The count of the whole span (`total`, the first answer) is the
+   listing's total now; the shell calls the scan complete only if the ids
+   known before it, yielded and not `gone` reach it.
 """
 
 from __future__ import annotations

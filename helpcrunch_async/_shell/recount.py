@@ -84,6 +84,7 @@ class Recount(Engine[Ask, Sequence[T], T]):
         plan, listing, noun = self._recount, self._listing, self._noun
         total = plan.total if plan.total is not None else listing.total
         assert total is not None  # noqa: S101 -- a recount follows a listing with a total
+        self.stats.total_at_end = total
         # Known before the scan or yielded by it, and still there, against the count now.
         held = listing.start + self._dedup.yielded - plan.gone
         lost = max(0, total - held)
