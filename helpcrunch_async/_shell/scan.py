@@ -87,10 +87,11 @@ class Scan(Engine[Fetch, Sequence[T], T]):
         self._recount = recount
         self._second: Recount[T] | None = None
 
-    async def __anext__(self) -> T:
+    async def _next_batch(self) -> T:
+        # Once a page, not once an item: the recount, if one starts, comes after the end.
         if self._second is None:
             try:
-                return await super().__anext__()
+                return await super()._next_batch()
             except StopAsyncIteration:
                 if self._second is None:
                     raise
