@@ -70,10 +70,10 @@ def _searchable(client: HelpCrunch, run: Run, kind: SearchResource) -> RecordStr
     # Customers and chats: their search when the export has filters, else all of them.
     resource = client.customers if kind == "customers" else client.chats
     settings = run.settings
-    # Any: the CLI offers only this kind's sorts and orders, and `seen` to customers only.
+    # Any: the CLI offers only this kind's sorts and orders.
     common: dict[str, Any] = {"sort": settings.sort, "order": settings.order}
-    if kind == "customers" and run.records:
-        # Resumed: the scan drops what the file holds, and can recount what it missed.
+    if run.records:
+        # Resumed: the scan drops what the file holds (customers: and can recount).
         common["seen"] = written_ids(run.out, settings.format)
     if settings.filters:
         scan = resource.iter_search(
