@@ -86,9 +86,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             period=rate_period,
             fallback_workers=int(os.environ.get("HELPCRUNCH_WORKERS", "4")),
         )
+    # The key and the base URL come from HELPCRUNCH_API_KEY and HELPCRUNCH_BASE_URL.
     client = hc.HelpCrunch(
-        os.environ.get("HELPCRUNCH_API_KEY"),
-        base_url=os.environ.get("HELPCRUNCH_BASE_URL", hc.DEFAULT_BASE_URL),
         rate_limit=rate_limit,
         rate_period=rate_period,
         rate_budget=budget,

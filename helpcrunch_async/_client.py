@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Self
 import aiohttp
 
 from ._core.params import (
+    BASE_URL_VARIABLE,
     DEFAULT_BASE_URL,
     api_key_problem,
-    check_base_url,
+    base_url_from,
     check_non_negative_int,
     check_optional_seconds,
     check_positive_int,
@@ -37,7 +38,9 @@ __all__ = ["DEFAULT_BASE_URL", "HelpCrunch"]
 class HelpCrunch:
     """An asyncio client for the HelpCrunch REST API.
 
-    ``api_key`` falls back to the ``HELPCRUNCH_API_KEY`` environment variable.
+    ``api_key`` falls back to the ``HELPCRUNCH_API_KEY`` environment variable,
+    ``base_url`` to ``HELPCRUNCH_BASE_URL`` (unset or blank: the real API,
+    `DEFAULT_BASE_URL`); either is checked like an argument.
     At most ``rate_limit`` requests leave in any ``rate_period`` seconds, every
     attempt counted; pass one ``rate_budget`` (a `LocalBudget`, or a budget
     shared through Redis) to several clients to make them share one cap.
@@ -58,7 +61,7 @@ class HelpCrunch:
         self,
         api_key: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         rate_limit: int = 120,
         rate_period: float = 60.0,
         concurrency: int = 8,
@@ -78,7 +81,7 @@ class HelpCrunch:
         del api_key, raw
         if problem is not None:
             raise InvalidParameterError(problem)
-        url = check_base_url(base_url)
+        url = base_url_from(base_url, os.environ.get(BASE_URL_VARIABLE))
         check_positive_int("rate_limit", rate_limit)
         check_seconds("rate_period", rate_period)
         check_positive_int("concurrency", concurrency)

@@ -67,6 +67,13 @@ ALLOWED: dict[tuple[str, str], str] = {
         "programming errors inside the pure reconciliation plan; find_deleted checks its "
         "arguments first with InvalidParameterError"
     ),
+    ("_core/new_messages.py", "ValueError"): (
+        "programming errors inside the pure new-messages plan (a page size or lookahead "
+        "below one); the sync builds it with the client's checked concurrency"
+    ),
+    ("dlt/command.py", "SyncStateError"): (
+        "CLI-internal: the sync command turns it into the local exit code, naming the folder"
+    ),
     ("_core/held.py", "ValueError"): (
         "a corrupt or impossible held-id encoding, a programming error of the sync's state"
     ),

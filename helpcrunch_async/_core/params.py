@@ -21,6 +21,7 @@ from helpcrunch_async._errors import InvalidParameterError
 from helpcrunch_async._models.common import MAX_INT
 
 __all__ = [
+    "BASE_URL_VARIABLE",
     "CHAT_SORTS",
     "DEFAULT_BASE_URL",
     "MAX_INT",
@@ -30,6 +31,7 @@ __all__ = [
     "Order",
     "Sort",
     "api_key_problem",
+    "base_url_from",
     "check_base_url",
     "check_budget_key",
     "check_fallback_workers",
@@ -47,6 +49,7 @@ __all__ = [
 
 # The one home of the default: the client and the command both use it.
 DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
+BASE_URL_VARIABLE = "HELPCRUNCH_BASE_URL"
 
 Sort = Literal["customers.firstSeen", "customers.lastSeen"]
 """The sort fields of ``GET /customers`` and customer search."""
@@ -200,6 +203,23 @@ def check_base_url(base_url: object) -> URL:
             f"base_url must use https (plain http is allowed only to a loopback host), got {url}"
         )
     return url
+
+
+def base_url_from(given: object, environment: str | None) -> URL:
+    """Return the base URL: ``given``, else the environment's value, else the real API's.
+
+    ``environment`` is the value of ``HELPCRUNCH_BASE_URL`` (``None`` when unset);
+    empty or blank counts as unset. Either is checked like `check_base_url`, and
+    a bad value from the environment is named as such.
+    """
+    if given is not None:
+        return check_base_url(given)
+    if environment is None or not environment.strip():
+        return check_base_url(DEFAULT_BASE_URL)
+    try:
+        return check_base_url(environment.strip())
+    except InvalidParameterError as error:
+        raise InvalidParameterError(f"{BASE_URL_VARIABLE}: {error}") from None
 
 
 def _is_loopback(host: str) -> bool:

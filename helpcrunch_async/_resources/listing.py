@@ -68,6 +68,11 @@ class Resource:
         self._concurrency = concurrency
         self._scans: weakref.WeakSet[Scan[Any] | FanOutScan[Any, Any]] = weakref.WeakSet()
 
+    @property
+    def server_time(self) -> int | None:
+        """The server's clock by the ``Date`` header of its latest answer (unix seconds)."""
+        return self._caller.server_time
+
     async def page(
         self,
         method: str,

@@ -84,6 +84,11 @@ class Caller:
         self._retry = retry
         self._max_pause = max_rate_limit_wait
 
+    @property
+    def server_time(self) -> int | None:
+        """The server's clock by the ``Date`` header of its latest answer (unix seconds)."""
+        return self._transport.server_time
+
     async def call(
         self,
         method: str,

@@ -18,6 +18,7 @@ client raises has aiohttp's (whose ``request_info`` holds the headers) in its
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -127,6 +128,8 @@ class Transport:
         self._client_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeout, sock_read=timeout
         )
+        # The server's clock (unix seconds) by the `Date` of its latest answer.
+        self.server_time: int | None = None
 
     @property
     def secret(self) -> Secret:
@@ -221,6 +224,7 @@ class Transport:
             async with asyncio.timeout_at(attempt.deadline):
                 response = await handler(req)
             limited = response.status == _TOO_MANY
+            self.server_time = _http_date(response.headers.get(hdrs.DATE), self.server_time)
             await budget.on_answered(attempt.sent_at, time.monotonic() - attempt.admitted, limited)
             if limited:
                 attempt.retry_after = parse_retry_after(
@@ -287,3 +291,16 @@ class Transport:
         self._closed = True
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
+
+
+def _http_date(value: str | None, previous: int | None) -> int | None:
+    """Return an HTTP ``Date`` header as unix seconds (``previous`` if absent or unreadable)."""
+    if not value:
+        return previous
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return previous
+    if when.tzinfo is None:
+        return previous
+    return int(when.timestamp())

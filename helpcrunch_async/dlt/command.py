@@ -4,7 +4,12 @@
 `run` does the sync: it first loads a package that an interrupted run left
 pending (dlt then stops; the cursors in that package are the ones that count),
 then runs the source, printing progress and a summary: per table the rows new,
-changed and deleted, the requests spent, and what a full pass would cost.
+changed, re-read and deleted, the requests spent, and what a full pass would
+cost.
+
+The command turns dlt's anonymous telemetry off (its own runs only: a
+pipeline of the user's keeps the user's setting), and keeps dlt's working
+folder (the sync's state) beside the DuckDB file unless told otherwise.
 """
 
 from __future__ import annotations
@@ -24,7 +29,15 @@ if TYPE_CHECKING:
 
     from helpcrunch_async.dlt._source import SyncReport
 
-__all__ = ["SyncOptions", "configure", "run", "run_sync", "summary_lines"]
+__all__ = [
+    "SyncOptions",
+    "SyncStateError",
+    "configure",
+    "run",
+    "run_sync",
+    "state_folder",
+    "summary_lines",
+]
 
 _RESOURCES = ("customers", "chats", "messages", "agents", "departments")
 
@@ -40,8 +53,9 @@ class SyncOptions:
     # Not "helpcrunch": DuckDB names its catalog after the file, which must differ
     # from the dataset name (dlt warns, DuckDB then cannot resolve the tables).
     pipeline_name: str = "helpcrunch_sync"
+    # dlt's working folder, the sync's state (default: `state_folder`).
     pipelines_dir: Path | None = None
-    # With the duckdb destination: the file (dlt's default: ./<pipeline_name>.duckdb).
+    # With the duckdb destination: the file (default: ./<pipeline_name>.duckdb).
     duckdb_file: Path | None = None
     full: bool = False
     only: tuple[str, ...] = ()
@@ -62,7 +76,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--destination", default="duckdb", help="a dlt destination (duckdb)")
     parser.add_argument("--dataset-name", default="helpcrunch", help="default: %(default)s")
     parser.add_argument("--pipeline-name", default="helpcrunch_sync", help="default: %(default)s")
-    parser.add_argument("--pipelines-dir", type=Path, metavar="DIR", help="dlt's working folder")
+    parser.add_argument(
+        "--pipelines-dir",
+        type=Path,
+        metavar="DIR",
+        help="dlt's working folder, the sync's state (default: beside the DuckDB file)",
+    )
     parser.add_argument(
         "--duckdb-file", type=Path, metavar="FILE", help="default: ./<pipeline-name>.duckdb"
     )
@@ -126,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
     if options.duckdb_file is not None and options.destination != "duckdb":
         sys.stderr.write("error: --duckdb-file goes with --destination duckdb\n")
         return codes.USAGE
+    # Before dlt is first imported: its runtime reads the setting once.
+    _telemetry_off()
     try:
         import dlt  # noqa: F401, PLC0415 -- optional: only this command needs it
     except ImportError:
@@ -133,15 +154,47 @@ def run(args: argparse.Namespace) -> int:
         return codes.USAGE
     try:
         report = run_sync(options, progress=None if args.quiet else sys.stderr)
+    except SyncStateError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return codes.LOCAL
     except Exception as exc:  # noqa: BLE001 -- one line and an exit code, not a traceback
-        cause = _cause(exc)
-        sys.stderr.write(
-            f"error: the sync stopped: {cause}\n(its cursors did not move; run it again)\n"
-        )
-        return codes.exit_code_for(cause)
+        return _failed(exc, options)
     for line in summary_lines(report):
         sys.stdout.write(line + "\n")
     return codes.OK
+
+
+class SyncStateError(Exception):
+    """The sync's own files cannot be used: a state it cannot read, a destination file locked."""
+
+
+def _failed(error: Exception, options: SyncOptions) -> int:
+    local = _local_cause(error)
+    if local is not None:
+        where = options.duckdb_file or Path(f"{options.pipeline_name}.duckdb")
+        sys.stderr.write(
+            f"error: the sync stopped: cannot use {where}: {local}\n"
+            "(nothing was loaded; another process may hold the file: close it, then run again)\n"
+        )
+        return codes.LOCAL
+    cause = _cause(error)
+    sys.stderr.write(
+        f"error: the sync stopped: {cause}\n(its cursors did not move; run it again)\n"
+    )
+    return codes.exit_code_for(cause)
+
+
+def _local_cause(error: BaseException) -> BaseException | None:
+    # A DuckDB file that cannot be opened (locked by another process, no
+    # permission) is the machine's problem, not the API's: exit 1, not 4.
+    import duckdb  # noqa: PLC0415 -- the dlt extra brings it
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, duckdb.IOException | OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _cause(error: BaseException) -> BaseException:
@@ -167,30 +220,49 @@ def _api_key(path: Path | None) -> str:
     return key
 
 
+def state_folder(options: SyncOptions) -> Path:
+    """Return dlt's working folder of a sync: ``--pipelines-dir``, else beside the DuckDB file.
+
+    ``./helpcrunch_sync.duckdb`` keeps its state in ``./helpcrunch_sync.dlt/``;
+    a sync to another destination in ``./<pipeline-name>.dlt/``.
+    """
+    if options.pipelines_dir is not None:
+        return options.pipelines_dir
+    database = options.duckdb_file or Path(f"{options.pipeline_name}.duckdb")
+    return database.with_name(database.stem + ".dlt")
+
+
 def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncReport:
     """Sync once (after loading what an interrupted run left pending); return the report."""
+    _telemetry_off()
     import dlt  # noqa: PLC0415 -- optional dependency
 
     from helpcrunch_async.dlt._source import SyncReport, helpcrunch_source  # noqa: PLC0415 -- needs dlt
 
     destination: Any = options.destination
-    if options.duckdb_file is not None:
-        if destination != "duckdb":
-            raise ValueError("--duckdb-file goes with --destination duckdb")
-        destination = dlt.destinations.duckdb(str(options.duckdb_file))
+    if options.destination == "duckdb":
+        database = options.duckdb_file or Path(f"{options.pipeline_name}.duckdb")
+        destination = dlt.destinations.duckdb(str(database))
+    elif options.duckdb_file is not None:
+        raise ValueError("--duckdb-file goes with --destination duckdb")
     name, dataset = options.pipeline_name, options.dataset_name
-    if options.pipelines_dir is None:
-        pipeline = dlt.pipeline(name, destination=destination, dataset_name=dataset)
-    else:
-        folder = str(options.pipelines_dir)
-        pipeline = dlt.pipeline(name, folder, destination=destination, dataset_name=dataset)
-    if pipeline.has_pending_data:
+    folder = state_folder(options)
+    try:
+        pipeline = dlt.pipeline(name, str(folder), destination=destination, dataset_name=dataset)
+        pending = pipeline.has_pending_data
+    except Exception as exc:  # noqa: BLE001 -- dlt raises many kinds here (JSON, schema, OS)
+        raise SyncStateError(
+            f"cannot read the sync's state in {folder / name} ({type(exc).__name__}: {exc}); "
+            "it is not the API's fault and running again will not mend it: move that folder "
+            "away (the next sync then reads everything again) or restore it from a backup"
+        ) from None
+    if pending:
         # dlt loads pending packages and returns without extracting: the state
         # in that package (cursors included) becomes the state we go on from.
         if progress is not None:
             progress.write("loading the package an interrupted sync left behind\n")
         pipeline.run()
-    report = SyncReport()
+    report = SyncReport(expected=set(options.only or _RESOURCES))
     source = helpcrunch_source(
         options.api_key,
         base_url=options.base_url,
@@ -226,6 +298,21 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
     return report
 
 
+def _telemetry_off() -> None:
+    """Turn dlt's anonymous telemetry off for this process: our command calls nowhere unasked.
+
+    dlt reads ``RUNTIME__DLTHUB_TELEMETRY`` when it first sets up its runtime;
+    if that happened already (dlt used earlier in the process), its tracker
+    is stopped here as well.
+    """
+    os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+    if "dlt" in sys.modules:
+        from dlt.common.runtime import telemetry  # noqa: PLC0415 -- only once dlt is loaded
+
+        if telemetry.is_telemetry_started():
+            telemetry.stop_telemetry()
+
+
 def _progress(report: SyncReport, out: TextIO, stop: threading.Event) -> None:
     started = time.monotonic()
     while not stop.wait(2.0):
@@ -235,26 +322,37 @@ def _progress(report: SyncReport, out: TextIO, stop: threading.Event) -> None:
 
 def _progress_line(report: SyncReport, elapsed: float) -> str:
     rows = ", ".join(
-        f"{name} +{t.new} ~{t.changed} -{t.deleted}" for name, t in report.tables.items()
+        f"{name} +{t.new} ~{t.changed} ={t.reread} -{t.deleted}"
+        for name, t in report.tables.items()
     )
-    line = f"[{elapsed:6.1f}s] {report.requests} requests; {rows or 'starting'}"
+    line = f"[{elapsed:6.1f}s] {report.spent()} requests; {rows or 'starting'}"
+    if report.expected and report.expected <= report.finished:
+        # The reads are over; dlt writes what they brought (no ETA to give).
+        return f"{line}; reading done, writing to the destination"
     total = report.totals.get("customers")
     table = report.tables.get("customers")
     if total and table is not None and "customers" in report.full_reads:
-        done = table.new + table.changed
+        done = table.new + table.changed + table.reread
         line += f"; customers {done}/{total}"
-        if done:
-            line += f", ETA {elapsed * max(total - done, 0) / done:.0f}s"
+        if 0 < done < total:
+            left = elapsed * (total - done) / done
+            line += f", ETA {left:.0f}s" if left >= 1 else ", ETA <1s"
     return line
 
 
 def summary_lines(report: SyncReport) -> list[str]:
-    """Return the summary: per table new/changed/deleted, requests, what a full pass costs."""
-    lines = [f"{'table':<12} {'new':>8} {'changed':>8} {'deleted':>8}"]
+    """Return the summary: per table new/changed/re-read/deleted, requests, a full pass's cost.
+
+    "changed" rows are known to differ (see `TableReport`); "re-read" rows were
+    read again and loaded without a sign that they changed.
+    """
+    lines = [f"{'table':<12} {'new':>8} {'changed':>8} {'re-read':>8} {'deleted':>8}"]
     for name in _RESOURCES:
         table = report.tables.get(name)
         if table is not None:
-            lines.append(f"{name:<12} {table.new:>8} {table.changed:>8} {table.deleted:>8}")
+            lines.append(
+                f"{name:<12} {table.new:>8} {table.changed:>8} {table.reread:>8} {table.deleted:>8}"
+            )
     lines.append(f"requests spent: {report.requests}")
     full = report.full_pass_requests.get("customers")
     if full is not None:

@@ -601,16 +601,20 @@ class ChatData:
             from_=message.sender,
         )
 
-    def messages_json(self, index: int, offset: int, limit: int) -> tuple[int, list[bytes]]:
+    def messages_json(
+        self, index: int, offset: int, limit: int, *, oldest_first: bool = False
+    ) -> tuple[int, list[bytes]]:
         """Return the chat's message total and the JSON of messages ``[offset, offset+limit)``.
 
-        Position 0 is the newest message.
+        Position 0 is the newest message (the oldest with ``oldest_first``).
         """
         chat = self.chat(index)
         count = self.message_count(chat)
         stop = min(count, offset + limit)
         return count, [
-            msgspec.json.encode(self.message_wire(chat, self.message(chat, count - 1 - k)))
+            msgspec.json.encode(
+                self.message_wire(chat, self.message(chat, k if oldest_first else count - 1 - k))
+            )
             for k in range(offset, stop)
         ]
 

@@ -467,6 +467,11 @@ class Dataset:
         self._inserted_ids[record.id] = self._next_ref
         self._next_ref -= 1
 
+    @property
+    def now(self) -> int:
+        """The account's present: no later than its next `tick`, after every timestamp it made."""
+        return self._future_ts
+
     def tick(self) -> int:
         """Return a fresh timestamp later than every one in the account (drift's clock)."""
         self._future_ts += 1
@@ -477,8 +482,8 @@ class Dataset:
         where = self._rng.sample(range(self.total), min(count, self.total))
         return [self.ref_id(self.refs(p, 1, None, descending=False)[0]) for p in where]
 
-    def visit(self, ids: Iterable[int]) -> list[int]:
-        """Move each customer's ``lastSeen`` to a fresh time (``tick``); return the ids found.
+    def visit(self, ids: Iterable[int], *, at: int | None = None) -> list[int]:
+        """Move each customer's ``lastSeen`` to a fresh time (``tick``, or ``at``); return the ids.
 
         A visited base customer is stored like an inserted one under the same id, so the
         lastSeen order, search and the bodies see the visit at once.
@@ -490,7 +495,7 @@ class Dataset:
                 continue
             rec = self.record(ref)
             picks = (rec.identity, rec.place, rec.profile)
-            last = self.tick()
+            last = self.tick() if at is None else at
             if ref < 0:
                 self._inserted.pop(ref)
                 del self._inserted_ids[rec.id]

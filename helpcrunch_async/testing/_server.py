@@ -11,7 +11,8 @@ Every ``/v1`` request goes through the same steps, in this order:
    for a missing or wrong ``Authorization: Bearer <key>``, else 400 with one entry per
    bad parameter, else the data;
 5. it is logged, and drifts due after request k are applied;
-6. latency is slept, then the answer is written (or dropped, cut, broken, withheld).
+6. latency is slept, then the answer is written (or dropped, cut, broken, withheld),
+   with a ``Date`` header in the account's clock (``Dataset.now``), not the machine's.
 
 ``/_emulator/*`` admin routes need no key, are not rate limited and are not logged.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.utils
 import time
 from typing import TYPE_CHECKING, Any, Self
 
@@ -80,6 +82,7 @@ _VARIANT_FIELDS = frozenset(
         "customers_search_total",
         "chats_search_total",
         "chats_updated_at",
+        "messages_order",
     }
 )
 _BAD_REQUEST = 400
@@ -114,7 +117,9 @@ class Emulator:
     old); ``customers_search_total`` and ``chats_search_total`` (``total``, ``meta``,
     ``both`` or ``none``; unknown in the reference, ``total`` by default as the public
     clients read it); ``chats_updated_at`` adds ``updatedAt`` to chats (the chat model
-    has none; search filters on it either way).
+    has none; search filters on it either way); ``messages_order`` lists a chat's
+    messages ``newest`` first (as documented) or ``oldest`` first (a server the
+    docs do not rule out).
     """
 
     def __init__(
@@ -157,6 +162,7 @@ class Emulator:
         customers_search_total: str = "total",
         chats_search_total: str = "total",
         chats_updated_at: bool = False,
+        messages_order: str = "newest",
         host: str = "127.0.0.1",
         port: int = 0,
         page_cache: int = 128,
@@ -204,6 +210,7 @@ class Emulator:
         self.list_total = list_total
         self.customers_search_total = customers_search_total
         self.chats_search_total = chats_search_total
+        self.messages_order = messages_order
         self._check_variants()
         self.policy_name = policy
         self.rate_limit = rate_limit
@@ -234,6 +241,8 @@ class Emulator:
             raise ValueError("messages_key is 'data' or 'messages'")
         if self.list_total not in ("meta", "none"):
             raise ValueError("list_total is 'meta' or 'none'")
+        if self.messages_order not in ("newest", "oldest"):
+            raise ValueError("messages_order is 'newest' or 'oldest'")
         for name in ("customers_search_total", "chats_search_total"):
             if getattr(self, name) not in PLACEMENTS:
                 raise ValueError(f"{name} is one of {PLACEMENTS}")
@@ -314,7 +323,8 @@ class Emulator:
         ``rate_period``, ``count_rejected``, ``window_origin`` (these rebuild the
         policy with fresh state) and ``retry_after``; variant fields are the wire
         variants of the constructor (``error_style``, ``messages_key``, ``list_total``,
-        ``customers_search_total``, ``chats_search_total``, ``chats_updated_at``).
+        ``customers_search_total``, ``chats_search_total``, ``chats_updated_at``,
+        ``messages_order``).
         Invalid values change nothing.
         """
         unknown = set(changes) - _FAULT_FIELDS - _RATE_FIELDS - _VARIANT_FIELDS - {"api_key"}
@@ -386,17 +396,19 @@ class Emulator:
             removed += self.dataset.delete(count, position, sort=sort, descending=descending)
         return removed
 
-    def visit(self, ids: Iterable[int] = (), count: int = 0) -> list[int]:
+    def visit(self, ids: Iterable[int] = (), count: int = 0, *, at: int | None = None) -> list[int]:
         """Let customers visit now: ``ids``, then ``count`` more drawn at random.
 
         Each visit moves the customer's ``lastSeen`` to a fresh time, later than every
         other in the account, so it moves to the end of the lastSeen order and a search
-        on ``customers.lastSeen`` sees it. Returns the visited ids in visit order.
+        on ``customers.lastSeen`` sees it. ``at`` stamps the visits with that time
+        instead (a server clock that jumped: the year 2100, say). Returns the visited
+        ids in visit order.
         """
         chosen = list(ids)
         if count:
             chosen += self.dataset.random_ids(count)
-        return self.dataset.visit(chosen)
+        return self.dataset.visit(chosen, at=at)
 
     def add_chats(self, count: int) -> list[int]:
         """Open ``count`` chats (fresh ids above all others, a customer message each)."""
@@ -692,7 +704,8 @@ class Emulator:
         if index is None:
             return self._chat_missing()
         limit = self.faults.window(parsed.offset, parsed.limit)
-        total, bodies = self.chats.messages_json(index, parsed.offset, limit)
+        oldest = self.messages_order == "oldest"
+        total, bodies = self.chats.messages_json(index, parsed.offset, limit, oldest_first=oldest)
         if parsed.offset == 0 and int(request.match_info["id"]) in self.faults.vanishing_chats:
             self.chats.delete([index])
         body = list_body(bodies, self.faults.reported_total(total), "total", self.messages_key)
@@ -813,6 +826,9 @@ class Emulator:
         self, request: web.Request, answer: _Answer, fault: str | None
     ) -> web.StreamResponse:
         headers = {} if answer.retry_after is None else {"Retry-After": str(answer.retry_after)}
+        # The server's present is the account's clock (later than every timestamp
+        # in it, as a real server's is), not the machine's: the Date a client sees.
+        headers["Date"] = email.utils.formatdate(self.dataset.now, usegmt=True)
         if fault == "truncate":
             return web.Response(
                 status=answer.status,

@@ -167,9 +167,9 @@ class ThreadedEmulator:
         """Return the customer as a dict, or None."""
         return self._call(lambda: self.emulator.customer(customer_id))
 
-    def visit(self, ids: Any = (), count: int = 0) -> list[int]:
+    def visit(self, ids: Any = (), count: int = 0, *, at: int | None = None) -> list[int]:
         """Let customers visit (see ``Emulator.visit``)."""
-        return self._call(lambda: self.emulator.visit(list(ids), count))
+        return self._call(lambda: self.emulator.visit(list(ids), count, at=at))
 
     def add_chats(self, count: int) -> list[int]:
         """Open chats (see ``Emulator.add_chats``)."""
