@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import helpcrunch_async as hc
-from helpcrunch_async._core.reconcile import CountRange
+from helpcrunch_async._core.reconcile import CountRange, ReadRange
 from helpcrunch_async._core.recount import RecountPlan, unexplained_missing
 from helpcrunch_async.testing import Emulator
 
@@ -271,6 +271,19 @@ def test_a_page_without_a_total_ends_the_recount_uncounted() -> None:
     ask = plan.next_fetch()
     assert isinstance(ask, CountRange)
     plan.page_done(ask, [], None)
-    assert plan.uncountable
+    assert plan.uncountable == "the search sent no total"
     assert plan.done
     assert plan.next_fetch() is None
+
+
+def test_a_range_read_empty_where_its_count_says_more_ends_the_recount_uncounted() -> None:
+    plan: RecountPlan[int] = RecountPlan([5, 6], key=int, page_size=100)
+    count = plan.next_fetch()
+    assert isinstance(count, CountRange)
+    plan.page_done(count, [], 5)  # three more than yielded: one page reads them
+    read = plan.next_fetch()
+    assert isinstance(read, ReadRange)
+    plan.page_done(read, [], 5)
+    assert plan.uncountable is not None
+    assert "serves none" in plan.uncountable
+    assert plan.done

@@ -21,8 +21,9 @@ The rules:
 3. The blind spot (`DeletionPlan`'s): a yielded item deleted meanwhile and a
    missed one in the same range cancel in the counts, and the missed one is
    not found; the shell's final count cannot tell either.
-4. Uncountable. A page without a total cannot be counted: the plan stops
-   asking, and the scan is not complete.
+4. Uncountable. A page without a total, or a range read empty where its
+   own count says more, cannot be counted: the plan stops asking
+   (`uncountable` says why), and the scan is not complete.
 5. The end. The count of the whole span (`total`, the first answer) is the
    listing's total now; the shell calls the scan complete only if the ids
    known before it, yielded and not `gone` reach it.
@@ -99,15 +100,15 @@ class RecountPlan(Generic[T]):
         self._plan = DeletionPlan(held, read_size=page_size, span=_SPAN)
         self._queue: list[Ask] = []
         self._found: list[T] = []
-        # A page came without a total (rule 3): nothing more is asked.
-        self.uncountable = False
+        # Why the ranges cannot be counted (rule 4), once they cannot: nothing more is asked.
+        self.uncountable: str | None = None
         # The count of the whole span: the listing's total now.
         self.total: int | None = None
 
     @property
     def done(self) -> bool:
         """Whether every range is settled (or cannot be) and every find released."""
-        settled = self.uncountable or (self._plan.done and not self._queue)
+        settled = self.uncountable is not None or (self._plan.done and not self._queue)
         return settled and not self._found
 
     @property
@@ -129,7 +130,7 @@ class RecountPlan(Generic[T]):
 
     def next_fetch(self) -> Ask | None:
         """Return the next range to count or read, or None until an answer settles more."""
-        if self.uncountable:
+        if self.uncountable is not None:
             return None
         if not self._queue:
             self._queue = self._plan.next_requests()
@@ -138,8 +139,7 @@ class RecountPlan(Generic[T]):
     def page_done(self, fetch: Ask, items: Sequence[T], total: int | None) -> None:
         """Record the answer to ``fetch``: the items in its range and their count."""
         if total is None:
-            self.uncountable = True
-            self._queue.clear()
+            self._stop("the search sent no total")
             return
         if isinstance(fetch, CountRange):
             if (fetch.lo, fetch.hi) == _SPAN:
@@ -148,13 +148,23 @@ class RecountPlan(Generic[T]):
             return
         key = self._key
         ids = [key(item) for item in items]
-        self._plan.read(fetch, ids, total)
+        try:
+            self._plan.read(fetch, ids, total)
+        except ValueError as refused:
+            # The range's data stops short of its own count (`DeletionPlan.read`).
+            self._stop(str(refused))
+            return
         fresh = self._seen.add_many(ids)
         self._found.extend(
             item
             for item, item_id, new in zip(items, ids, fresh, strict=True)
             if new and fetch.lo <= item_id < fetch.hi
         )
+
+    def _stop(self, reason: str) -> None:
+        """Ask nothing more (rule 4): the ranges cannot be counted, for ``reason``."""
+        self.uncountable = reason
+        self._queue.clear()
 
     def release(self) -> Sequence[T] | None:
         """Return the items found so far (rule 2), or None if there are none."""

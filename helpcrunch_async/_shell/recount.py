@@ -88,10 +88,10 @@ class Recount(Engine[Ask, Sequence[T], T]):
         # Known before the scan or yielded by it, and still there, against the count now.
         held = listing.start + self._dedup.yielded - plan.gone
         lost = max(0, total - held)
-        if plan.uncountable or lost:
+        if plan.uncountable is not None or lost:
             reason = (
-                "was not possible: the search sent no total"
-                if plan.uncountable
+                f"was not possible: {plan.uncountable}"
+                if plan.uncountable is not None
                 else f"left {lost} of the server's {total} unfound"
             )
             raise IncompleteScanError(
