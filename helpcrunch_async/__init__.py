@@ -14,6 +14,7 @@ Fetch every customer as fast as the API's cap allows, and never over it::
 from ._client import DEFAULT_BASE_URL, HelpCrunch
 from ._core.filters import Filter
 from ._errors import (
+    AmbiguousWriteError,
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -42,11 +43,14 @@ from ._models.customers import (
     Tag,
 )
 from ._models.messages import Message, MessagesPage
+from ._models.writes import Application, Event, Organization, UpdateResult
 from ._redis.budget import RedisBudget
 from ._resources.agents import Agents
+from ._resources.applications import Applications
 from ._resources.chats import Chats
 from ._resources.customers import Customers
 from ._resources.departments import Departments
+from ._resources.organization import OrganizationResource
 from ._shell.budget import LocalBudget, RateBudget
 from ._shell.fanout import FanOutScan, FanOutStats
 from ._shell.scan import CustomerScan, Scan
@@ -61,6 +65,9 @@ __all__ = [
     "Agent",
     "Agents",
     "AgentsPage",
+    "AmbiguousWriteError",
+    "Application",
+    "Applications",
     "AuthenticationError",
     "BadRequestError",
     "Chat",
@@ -80,6 +87,7 @@ __all__ = [
     "DepartmentsPage",
     "Device",
     "ErrorEntry",
+    "Event",
     "FanOutScan",
     "FanOutStats",
     "Filter",
@@ -92,6 +100,8 @@ __all__ = [
     "Message",
     "MessagesPage",
     "NotFoundError",
+    "Organization",
+    "OrganizationResource",
     "PermissionDeniedError",
     "RateBudget",
     "RateLimitError",
@@ -103,5 +113,6 @@ __all__ = [
     "ServerError",
     "Tag",
     "TransportError",
+    "UpdateResult",
     "__version__",
 ]

@@ -15,26 +15,38 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._core.filters import COMPARISONS
-from ._core.params import DEFAULT_BASE_URL, ORDERS, check_base_url
+from ._core.filters import COMPARISONS, search_fields
+from ._core.params import (
+    DEFAULT_BASE_URL,
+    DEFAULT_FALLBACK_WORKERS,
+    ORDERS,
+    check_base_url,
+    check_positive_int,
+    check_text,
+)
 from ._export import exit_codes as codes
+from ._export.cells import FORMULA_RULES
 from ._export.chat_list import digest_of_ids, read_chat_ids
 from ._export.checkpoint import FORMATS, ExportRefusedError, ExportSettings, Format
 from ._export.progress import MIN_INTERVAL, check_interval
 from ._export.run import ExportOptions, run_export
 from ._export.sources import SOURCES, check_filters
 from ._export.stopping import ignore_late_signals
+from ._help_format import HelpFormatter
 from .dlt import command as sync_cli
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from helpcrunch_async._core.filters import SearchResource
     from helpcrunch_async._export.sources import Source
     from helpcrunch_async._shell.budget import RateBudget
 
 __all__ = ["main"]
 
 _PAGE_SIZE = 100
+# The format each known suffix of --out means; any other suffix needs --format.
+_SUFFIX_FORMATS: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 _EMULATOR = "Serve an emulated HelpCrunch API on loopback until SIGINT or SIGTERM."
 
 
@@ -82,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
             "try the emulated API with `demo`."
         ),
         epilog=codes.HELP_TEXT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -98,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
                 "The API key comes from HELPCRUNCH_API_KEY or --api-key-file."
             ),
             epilog=codes.HELP_TEXT,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=HelpFormatter,
         )
         _export_options(kind, source)
         kind.set_defaults(command=_export_command, kind=source.name)
@@ -107,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="export from an embedded emulated account, with progress",
         description="Start an emulated HelpCrunch account in-process and export it.",
+        formatter_class=HelpFormatter,
     )
     demo.add_argument("--customers", type=int, default=30_000, help="account size")
     demo.add_argument(
@@ -122,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
             "Needs helpcrunch-async[dlt]. The API key comes from HELPCRUNCH_API_KEY or "
             "--api-key-file."
         ),
+        formatter_class=HelpFormatter,
     )
     sync_cli.configure(sync)
     sync.set_defaults(command=sync_cli.run)
@@ -134,15 +148,20 @@ def _parser() -> argparse.ArgumentParser:
 def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
     output = parser.add_argument_group("output")
     output.add_argument("--out", type=Path, required=True, metavar="FILE", help="output file")
-    output.add_argument("--format", choices=FORMATS, default=None, help="default: from FILE")
+    output.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="default: from FILE's suffix, csv for .csv, jsonl for .jsonl or .ndjson",
+    )
     if source.sorts:
         output.add_argument(
             "--sort",
             choices=(*source.sorts, "none"),
             default=source.default_sort or "none",
-            help="server sort field (default: %(default)s)",
+            help="server sort field; 'none' leaves the order to the server",
         )
-        output.add_argument("--order", choices=ORDERS, default="asc", help="default: %(default)s")
+        output.add_argument("--order", choices=ORDERS, default="asc", help="sort order")
     else:
         parser.set_defaults(sort="none", order="asc")
     start = output.add_mutually_exclusive_group()
@@ -151,7 +170,7 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
     output.add_argument(
         "--csv-raw",
         action="store_true",
-        help="write CSV cells verbatim (no apostrophe before a leading = + - @)",
+        help="write CSV cells verbatim (no apostrophe before what a spreadsheet would run)",
     )
     output.add_argument(
         "--excel",
@@ -165,17 +184,13 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
             nargs=3,
             action="append",
             metavar=("FIELD", "OP", "VALUE"),
-            help=(
-                f"read {source.name} search: e.g. --filter {source.name}.createdAt '>=' "
-                "2026-01-01T00:00:00+00:00 (repeatable; dates as unix seconds or ISO 8601 "
-                "with an offset, tags as names separated by commas)"
-            ),
+            help=_filter_help("chats" if source.name == "chats" else "customers"),
         )
         search.add_argument(
             "--comparison",
             choices=COMPARISONS,
             default="AND",
-            help="AND: every filter holds, OR: any (default: %(default)s)",
+            help="AND: every filter holds, OR: any",
         )
     else:
         parser.set_defaults(filter=None, comparison="AND")
@@ -190,7 +205,7 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
         parser.set_defaults(chats=None)
 
     api = parser.add_argument_group("API")
-    api.add_argument("--base-url", default=DEFAULT_BASE_URL, help="default: %(default)s")
+    api.add_argument("--base-url", default=DEFAULT_BASE_URL, help="the API's address")
     api.add_argument("--api-key-file", type=Path, metavar="F", help="read the key from F")
     api.add_argument(
         "--api-key",
@@ -198,7 +213,9 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
         help="the key itself (discouraged: it shows in process lists)",
     )
     api.add_argument("--rate-limit", type=int, default=120, metavar="N", help="requests per period")
-    api.add_argument("--rate-period", type=float, default=60.0, metavar="S", help="seconds")
+    api.add_argument(
+        "--rate-period", type=float, default=60.0, metavar="S", help="seconds in a period"
+    )
     api.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight")
     api.add_argument(
         "--max-rate-limit-wait",
@@ -207,25 +224,32 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
         metavar="S",
         help=(
             "a 429 asking to wait longer than S seconds stops the export (exit 5, resumable) "
-            "instead of waiting; 'none': wait as long as asked (default: %(default)s)"
+            "instead of waiting; 'none': wait as long as asked"
         ),
     )
     api.add_argument("--redis-url", metavar="URL", help="share the rate budget through Redis")
     api.add_argument("--redis-key", metavar="NAME", help="the shared budget's key in Redis")
+    api.add_argument(
+        "--redis-processes",
+        type=int,
+        default=DEFAULT_FALLBACK_WORKERS,
+        metavar="N",
+        help="processes sharing the budget: if Redis goes away, each keeps to rate-limit / N",
+    )
 
     shown = parser.add_argument_group("display")
     shown.add_argument(
         "--progress",
         choices=("auto", "live", "log", "off"),
         default="auto",
-        help="live line on a terminal, log lines otherwise (auto)",
+        help="auto: a live line on a terminal, log lines otherwise",
     )
     shown.add_argument(
         "--progress-interval",
         type=float,
         default=5.0,
         metavar="S",
-        help=f"seconds between log lines (default: %(default)s; at least {MIN_INTERVAL})",
+        help=f"seconds between log lines, at least {MIN_INTERVAL}",
     )
     shown.add_argument("-v", "--verbose", action="store_true", help="log every retry reason")
 
@@ -246,16 +270,14 @@ def _export_command(args: argparse.Namespace) -> int:
 
 def _export_options_from(args: argparse.Namespace) -> ExportOptions:
     check_interval(args.progress_interval)
-    fmt: Format = "csv" if args.out.suffix.lower() == ".csv" else "jsonl"
-    if args.format is not None:
-        fmt = "csv" if args.format == "csv" else "jsonl"
+    fmt = _format(args.out, args.format)
     for flag, given in (("--csv-raw", args.csv_raw), ("--excel", args.excel)):
         if given and fmt != "csv":
             raise UsageError(f"{flag} applies to --format csv only")
     if (args.redis_url is None) != (args.redis_key is None):
         raise UsageError("--redis-url and --redis-key go together")
     filters = tuple((field, op, value) for field, op, value in args.filter or ())
-    chat_ids = None if args.chats is None else tuple(read_chat_ids(args.chats))
+    chat_ids = None if args.chats is None else _chat_ids(args.chats)
     settings = ExportSettings(
         kind=args.kind,
         format=fmt,
@@ -265,6 +287,7 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
         # Normalised, so that a trailing slash does not make a resume look foreign.
         base_url=str(check_base_url(args.base_url)),
         formula_guard=not args.csv_raw,
+        formula_rules=FORMULA_RULES,
         excel=args.excel,
         filters=filters,
         # Without filters the comparison means nothing: keep it from splitting resumes.
@@ -285,6 +308,42 @@ def _export_options_from(args: argparse.Namespace) -> ExportOptions:
         chat_ids=chat_ids,
         max_rate_limit_wait=args.max_rate_limit_wait,
     )
+
+
+def _filter_help(kind: SearchResource) -> str:
+    fields = search_fields(kind)
+    example = next(name for name, type_ in fields.items() if type_ == "date")
+    return (
+        f"read the {kind} search instead of the list, e.g. --filter {example} '>=' "
+        "2026-01-01T00:00:00+00:00 (repeatable). FIELD is one of "
+        f"{', '.join(fields)}. VALUE: dates as unix seconds or ISO 8601 with an offset, "
+        "tags as names separated by commas"
+    )
+
+
+def _format(out: Path, given: str | None) -> Format:
+    """Return the output's format: ``--format``, else the one its suffix names."""
+    if given is not None:
+        return "csv" if given == "csv" else "jsonl"
+    known = _SUFFIX_FORMATS.get(out.suffix.lower())
+    if known is not None:
+        return known
+    if out.is_dir():
+        return "jsonl"  # the writer refuses it, saying that it is a directory
+    suffix = f"suffix {out.suffix!r}" if out.suffix else "no suffix"
+    *others, last = _SUFFIX_FORMATS
+    raise UsageError(
+        f"--out {out} has {suffix}, which names no format this command writes; end the name "
+        f"in {', '.join(others)} or {last}, or give --format jsonl or --format csv"
+    )
+
+
+def _chat_ids(path: Path) -> tuple[int, ...]:
+    """Read ``--chats`` whole and check every id before the first request."""
+    ids = tuple(read_chat_ids(path))
+    for chat_id in ids:
+        check_positive_int(f"--chats {path}: the chat id", chat_id)
+    return ids
 
 
 def _seconds_or_none(text: str) -> float | None:
@@ -323,6 +382,13 @@ def _api_key(args: argparse.Namespace) -> str:
 def _redis_budget(args: argparse.Namespace) -> RateBudget | None:
     if args.redis_url is None:
         return None
+    check_text("--redis-url", args.redis_url)
+    if not 1 <= args.redis_processes <= args.rate_limit:
+        raise UsageError(
+            f"--redis-processes must be from 1 to --rate-limit ({args.rate_limit}), got "
+            f"{args.redis_processes}: if Redis goes away, each process keeps to "
+            "rate-limit / N requests a period, at least one"
+        )
     try:
         from helpcrunch_async._redis.budget import RedisBudget  # noqa: PLC0415 -- optional: needs redis
     except ImportError as exc:
@@ -331,7 +397,11 @@ def _redis_budget(args: argparse.Namespace) -> RateBudget | None:
             "install helpcrunch-async[redis]"
         ) from None
     budget: RateBudget = RedisBudget(
-        args.redis_url, args.redis_key, limit=args.rate_limit, period=args.rate_period
+        args.redis_url,
+        args.redis_key,
+        limit=args.rate_limit,
+        period=args.rate_period,
+        fallback_workers=args.redis_processes,
     )
     return budget
 
@@ -348,7 +418,9 @@ def _emulator_command(argv: Sequence[str]) -> int:
     # parses its own options: `helpcrunch-async emulator --help` lists them.
     from .testing import _cli as emulator_cli  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(prog="helpcrunch-async emulator", description=_EMULATOR)
+    parser = argparse.ArgumentParser(
+        prog="helpcrunch-async emulator", description=_EMULATOR, formatter_class=HelpFormatter
+    )
     emulator_cli.configure(parser)
     try:
         args = parser.parse_args(argv)

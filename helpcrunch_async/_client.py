@@ -10,6 +10,7 @@ import aiohttp
 from ._core.params import (
     BASE_URL_VARIABLE,
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_BODY_SIZE,
     api_key_problem,
     base_url_from,
     check_non_negative_int,
@@ -19,11 +20,14 @@ from ._core.params import (
 )
 from ._core.retry import RetryPolicy
 from ._core.secret import Secret
+from ._core.write_params import OMIT, Omit
 from ._errors import InvalidParameterError
 from ._resources.agents import Agents
+from ._resources.applications import Applications
 from ._resources.chats import Chats
 from ._resources.customers import Customers
 from ._resources.departments import Departments
+from ._resources.organization import OrganizationResource
 from ._shell.budget import LocalBudget, RateBudget
 from ._shell.caller import Caller
 from ._shell.transport import Transport
@@ -51,7 +55,10 @@ class HelpCrunch:
     bound) raises `RateLimitError` at once, with its ``retry_after``, instead
     of holding every request that long; so does every call of this client
     waiting for its slot then, and every call made while the pause lasts
-    (of any client sharing the budget). Pass ``session`` to use an aiohttp
+    (of any client sharing the budget). A body larger than ``max_body_size``
+    bytes once decompressed (8 MiB by default; a documented page is far
+    smaller) is refused as it is read, with `DecodeError`, and not retried.
+    Pass ``session`` to use an aiohttp
     session you own (it is then never closed here; its own middlewares are
     replaced per request by the budget's). Use it as ``async with``, or call
     `close`.
@@ -72,6 +79,7 @@ class HelpCrunch:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         max_rate_limit_wait: float | None = 120.0,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         # The key leaves every local at once, before anything can raise: an
         # error reporter records the locals of each frame on a traceback.
@@ -90,6 +98,7 @@ class HelpCrunch:
         check_seconds("backoff", backoff, allow_zero=True)
         check_seconds("max_backoff", max_backoff, allow_zero=True)
         max_pause = check_optional_seconds("max_rate_limit_wait", max_rate_limit_wait)
+        max_body = check_positive_int("max_body_size", max_body_size)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise InvalidParameterError(
                 f"session must be an aiohttp.ClientSession, got {session!r}"
@@ -110,18 +119,63 @@ class HelpCrunch:
             user_agent=f"helpcrunch-async/{VERSION}",
             session=session,
             max_pause=max_pause,
+            max_body=max_body,
         )
+        self._url = url
+        self._concurrency = concurrency
+        self._wire(RetryPolicy(max_retries=max_retries, base=backoff, cap=max_backoff), max_pause)
+
+    def _wire(self, retry: RetryPolicy, max_pause: float | None) -> None:
+        """Build the caller and the resources over ``self._transport``."""
+        self._retry, self._max_pause = retry, max_pause
         caller = Caller(
             transport=self._transport,
-            base_url=url,
-            retry=RetryPolicy(max_retries=max_retries, base=backoff, cap=max_backoff),
+            base_url=self._url,
+            retry=retry,
             max_rate_limit_wait=max_pause,
         )
         # One caller for every resource: every request draws on the one budget.
-        self.customers = Customers(caller, concurrency=concurrency)
-        self.chats = Chats(caller, concurrency=concurrency)
-        self.agents = Agents(caller, concurrency=concurrency)
-        self.departments = Departments(caller, concurrency=concurrency)
+        self.customers = Customers(caller, concurrency=self._concurrency)
+        self.chats = Chats(caller, concurrency=self._concurrency)
+        self.agents = Agents(caller, concurrency=self._concurrency)
+        self.departments = Departments(caller, concurrency=self._concurrency)
+        self.organization = OrganizationResource(caller)
+        self.applications = Applications(caller)
+
+    def with_options(
+        self,
+        *,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        max_rate_limit_wait: float | Omit | None = OMIT,
+    ) -> HelpCrunch:
+        """Return a view of this client that calls with other retry, timeout and 429-wait settings.
+
+        The view shares this client's connection pool, rate budget and cap
+        (every request of both counts once against the one limit); what is not
+        passed stays as this client has it (``max_rate_limit_wait=None`` means
+        wait however long). Closing the view closes only its own scans; closing
+        this client closes the view too. A web request handler wants
+        ``with_options(max_retries=0, timeout=2.0, max_rate_limit_wait=0)``; a
+        batch job a long wait. Arguments are checked as the constructor checks them.
+        """
+        retry = self._retry
+        if max_retries is not None:
+            check_non_negative_int("max_retries", max_retries)
+            retry = RetryPolicy(max_retries=max_retries, base=retry.base, cap=retry.cap)
+        seconds = self._transport.timeout
+        if timeout is not None:
+            seconds = check_seconds("timeout", timeout)
+        max_pause = self._max_pause
+        if max_rate_limit_wait is not OMIT:
+            max_pause = check_optional_seconds("max_rate_limit_wait", max_rate_limit_wait)
+        view = object.__new__(HelpCrunch)
+        view.base_url, view.budget = self.base_url, self.budget
+        # The view's own members, set as __init__ sets them.
+        view._url, view._concurrency = self._url, self._concurrency
+        view._transport = self._transport.view(timeout=seconds, max_pause=max_pause)
+        view._wire(retry, max_pause)
+        return view
 
     def __repr__(self) -> str:
         # Never the key: not even a prefix of it. Error reporters call this on a

@@ -13,6 +13,7 @@ The tree::
     ├── TransportError              no complete answer: connection faults, once retries are spent
     │   └── RequestTimeoutError     no complete answer in time
     ├── DecodeError                 a 2xx body that is not the documented shape
+    ├── AmbiguousWriteError         a create whose fate cannot be read back: applied or not
     ├── IncompleteScanError         a scan ended short of the total; .missing, .at_offset
     ├── InvalidParameterError       bad arguments, raised before any request (also a ValueError)
     ├── ClientClosedError           a request on a closed client (also a RuntimeError)
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIError",
+    "AmbiguousWriteError",
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
@@ -345,6 +347,24 @@ def error_for_status(
             retry_after=retry_after,
         )
     return cls(message, status=status, errors=entries or (), request=request, body_excerpt=excerpt)
+
+
+class AmbiguousWriteError(HelpCrunchError):
+    """A create whose fate cannot be known: it may or may not have been applied.
+
+    Raised only after an attempt whose answer was lost (a timeout after the
+    request was sent, a dropped connection, a 5xx, a 2xx whose body did not
+    arrive whole) when nothing can be read back to tell (an event; a customer
+    with neither ``user_id`` nor email), or when the server answered 2xx and
+    the record cannot be found. Nothing was sent again. ``request`` is the
+    method and path, ``applied`` True when a 2xx said the write happened and
+    None when unknown, and the message says what to check before trying again.
+    """
+
+    def __init__(self, message: str, *, request: str, applied: bool | None) -> None:
+        super().__init__(message)
+        self.request = request
+        self.applied = applied
 
 
 class IncompleteScanError(HelpCrunchError):

@@ -11,13 +11,16 @@ EXPECTED = [
     "FAULT_KINDS",
     "POLICY_NAMES",
     "SORT_FIELDS",
+    "WRITE_FAULT_KINDS",
     "ChatData",
     "Dataset",
     "Drift",
     "Emulator",
     "Faults",
     "LogEntry",
+    "Readings",
     "ThreadedEmulator",
+    "WriteFaults",
     "max_in_any_window",
 ]
 

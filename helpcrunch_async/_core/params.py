@@ -24,6 +24,8 @@ __all__ = [
     "BASE_URL_VARIABLE",
     "CHAT_SORTS",
     "DEFAULT_BASE_URL",
+    "DEFAULT_FALLBACK_WORKERS",
+    "DEFAULT_MAX_BODY_SIZE",
     "MAX_INT",
     "ORDERS",
     "SORTS",
@@ -45,11 +47,16 @@ __all__ = [
     "check_rate",
     "check_seconds",
     "check_sort",
+    "check_text",
+    "is_loopback_host",
 ]
 
 # The one home of the default: the client and the command both use it.
 DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
 BASE_URL_VARIABLE = "HELPCRUNCH_BASE_URL"
+# The most bytes one answer's body may hold once decompressed. A documented page
+# (100 customers with their custom data) is well under 1 MiB; a gzip bomb is not.
+DEFAULT_MAX_BODY_SIZE = 8 * 1024 * 1024
 
 Sort = Literal["customers.firstSeen", "customers.lastSeen"]
 """The sort fields of ``GET /customers`` and customer search."""
@@ -150,6 +157,10 @@ def check_rate(limit: object, period: object, margin: object) -> tuple[int, floa
     )
 
 
+# How many processes a shared budget assumes share it, unless told.
+DEFAULT_FALLBACK_WORKERS = 4
+
+
 def check_fallback_workers(workers: object, limit: int) -> int:
     """Return ``workers`` if it is an int from 1 to ``limit``: each needs a request per period."""
     count = check_positive_int("fallback_workers", workers)
@@ -167,7 +178,23 @@ def check_budget_key(key: object) -> str:
         raise InvalidParameterError(
             f"the budget key must be a non-empty name without braces, got {key!r}"
         )
-    return key
+    return check_text("the budget key", key)
+
+
+def check_text(what: str, text: str) -> str:
+    """Return ``text`` if UTF-8 can carry it (no lone surrogate); else say so, naming ``what``.
+
+    A lone surrogate (what ``errors="surrogateescape"`` leaves of undecodable
+    bytes) would fail deep in a request's encoding, outside the error tree.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidParameterError(
+            f"{what} is not valid text: {text[exc.start]!r} at position {exc.start} is a lone "
+            "surrogate, which no UTF-8 request can carry (was it decoded with errors=?)"
+        ) from None
+    return text
 
 
 def api_key_problem(key: object) -> str | None:
@@ -183,6 +210,11 @@ def api_key_problem(key: object) -> str | None:
             "the API key contains a control character (a NUL byte, a line break or another); "
             "check how it was read or pasted"
         )
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in key):  # noqa: PLR2004 -- the surrogate range
+        return (
+            "the API key contains a lone surrogate, which no request header can carry; "
+            "check how it was read (undecodable bytes?)"
+        )
     return None
 
 
@@ -193,12 +225,16 @@ def check_base_url(base_url: object) -> URL:
     """
     if not isinstance(base_url, str | URL):
         raise InvalidParameterError(f"base_url must be a URL string, got {base_url!r}")
-    url = URL(str(base_url).rstrip("/"))
+    text = check_text("base_url", str(base_url))
+    try:
+        url = URL(text.rstrip("/"))
+    except (ValueError, UnicodeError) as exc:  # yarl's refusals: a bad port, an invalid host
+        raise InvalidParameterError(f"base_url is not a valid URL: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise InvalidParameterError(f"base_url must be an http(s) URL with a host, got {url}")
     if url.user or url.password:
         raise InvalidParameterError("base_url must not carry credentials; pass api_key instead")
-    if url.scheme == "http" and not _is_loopback(url.host):
+    if url.scheme == "http" and not is_loopback_host(url.host):
         raise InvalidParameterError(
             f"base_url must use https (plain http is allowed only to a loopback host), got {url}"
         )
@@ -222,7 +258,8 @@ def base_url_from(given: object, environment: str | None) -> URL:
         raise InvalidParameterError(f"{BASE_URL_VARIABLE}: {error}") from None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """Return whether ``host`` (a name or an address, IPv6 in brackets or not) is this machine."""
     if host == "localhost":
         return True
     try:

@@ -291,7 +291,13 @@ def _exit_code(result: ExportResult) -> int:
     error = result.error
     if error is not None:
         code = codes.exit_code_for(error)
-        if code == codes.AUTH:
+        sent = result.written > 0 or (result.stats is not None and result.stats.requests > 0)
+        if code == codes.USAGE and sent:
+            # Found only once requests went out: exit 2 would claim nothing was
+            # sent, and --resume would meet the same refusal again.
+            code = codes.FAILED
+            hint = "; found after requests were sent: correct it and start over with --overwrite"
+        elif code == codes.AUTH:
             hint = ""
         elif isinstance(error, RateLimitError):
             hint = f"; the checkpoint is current: {resume_hint(error.retry_after, time.time())}"

@@ -1,32 +1,59 @@
-"""The ``chats`` resource: list, get and search chats, and read their messages."""
+"""The ``chats`` resource: list, get and search chats, read their messages, and write them.
+
+Writes: ``create`` (read back by customer and creation time should its answer be
+lost), the updates (``set_status``, ``assign``, ``unassign``, ``set_department``,
+``snooze``, ``rate``, ``mark_read``: ``PUT /chats/<what>`` with the chat id in the
+body, each safe to repeat), and ``send_message`` (read back by chat, text, author
+and creation time). See `_core.writes` for the rules.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterable, Iterable
 from typing import TYPE_CHECKING
 
+from helpcrunch_async._core.filters import Filter
 from helpcrunch_async._core.params import CHAT_SORTS, check_limit, check_offset, check_positive_int
+from helpcrunch_async._core.write_params import (
+    Reader,
+    chat_body,
+    check_rating,
+    check_reader,
+    check_snooze,
+    check_status,
+    message_body,
+)
+from helpcrunch_async._core.writes import CLOCK_SKEW, created_within
 from helpcrunch_async._errors import InvalidParameterError
 from helpcrunch_async._models.chats import Chat, decode_chat, decode_chats_page, decode_chats_window
 from helpcrunch_async._models.messages import Message, decode_messages_page
 from helpcrunch_async._resources import changes
 from helpcrunch_async._resources.listing import Resource, list_params, search_params
+from helpcrunch_async._resources.writing import CHAT_CREATE, CHAT_UPDATE, MESSAGE_CREATE, Sender
 from helpcrunch_async._shell.scan import Scan
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from datetime import datetime
 
-    from helpcrunch_async._core.filters import Comparison, Filter
+    from helpcrunch_async._core.filters import Comparison
     from helpcrunch_async._core.params import ChatSort, Order
     from helpcrunch_async._models.chats import ChatsPage
     from helpcrunch_async._models.messages import MessagesPage
+    from helpcrunch_async._shell.caller import Caller
     from helpcrunch_async._shell.fanout import FanOutScan
 
 __all__ = ["Chats"]
 
 
 class Chats(Resource):
-    """``client.chats``: the chats, chat search and each chat's messages."""
+    """``client.chats``: the chats, chat search, each chat's messages, and the writes."""
+
+    def __init__(self, caller: Caller, *, concurrency: int) -> None:
+        """Read and write through ``caller``; scans run ``concurrency`` requests at once."""
+        super().__init__(caller, concurrency=concurrency)
+        self._writes = Sender(caller)
 
     async def list(
         self,
@@ -232,6 +259,109 @@ class Chats(Resource):
         `changes.iter_changed_chats`.
         """
         return changes.iter_changed_chats(self, since, after_id, overlap=overlap)
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        customer: int,
+        application: int,
+        assignee: int | None = None,
+        department: int | None = None,
+    ) -> Chat:
+        """Open a chat for ``customer`` in ``application`` (see ``client.applications``).
+
+        The chat starts ``empty`` (the docs advise against leaving it so: send a
+        message). Should the answer be lost, the customer's chats created since
+        it was sent are read rather than sending it twice.
+        """
+        body = chat_body(customer, application, assignee, department)
+
+        async def find(sent: float, _now: float) -> list[Chat]:
+            since = math.floor(sent - CLOCK_SKEW)
+            where = [
+                Filter("chats.customer", "=", customer),
+                Filter("chats.createdAt", ">=", since),
+            ]
+            page = await self.search(where, limit=100)
+            return [
+                chat
+                for chat in page.data
+                if created_within(chat.created_at, sent=sent)
+                and chat.application_id in (None, application)
+            ]
+
+        return await self._writes.send(CHAT_CREATE, body, find=find)
+
+    async def _update(self, action: str, chat_id: int, **fields: object) -> Chat:
+        body = {"id": check_positive_int("chat_id", chat_id), **fields}
+        return await self._writes.send(CHAT_UPDATE, body, action=action)
+
+    async def set_status(self, chat_id: int, status: str) -> Chat:
+        """Set a chat's status; every spelling the docs use is taken.
+
+        ``new``, ``opened`` (``open``), ``pending``, ``onhold`` (``on hold``,
+        ``on-hold``), ``no communication`` or ``closed``; anything else is
+        refused before any request.
+        """
+        return await self._update("status", chat_id, status=check_status(status))
+
+    async def assign(self, chat_id: int, agent_id: int) -> Chat:
+        """Assign a chat to the agent ``agent_id``."""
+        return await self._update(
+            "assignee", chat_id, assignee=check_positive_int("agent_id", agent_id)
+        )
+
+    async def unassign(self, chat_id: int) -> Chat:
+        """Leave a chat with no assignee."""
+        return await self._update("assignee", chat_id, assignee=None)
+
+    async def set_department(self, chat_id: int, department_id: int | None) -> Chat:
+        """Move a chat to the department ``department_id`` (None: to none)."""
+        if department_id is not None:
+            check_positive_int("department_id", department_id)
+        return await self._update("department", chat_id, department=department_id)
+
+    async def snooze(self, chat_id: int, until: datetime | int | None) -> Chat:
+        """Snooze a chat until ``until`` (an aware datetime or unix seconds); None unsnoozes."""
+        return await self._update("snooze", chat_id, snoozedUntil=check_snooze(until))
+
+    async def rate(self, chat_id: int, rating: str) -> Chat:
+        """Rate a chat: ``perfect``, ``great``, ``average``, ``poor`` or ``very poor``.
+
+        The server takes it only for a closed chat, not yet rated, with an
+        agent's message (else `BadRequestError`).
+        """
+        return await self._update("rate", chat_id, rating=check_rating(rating))
+
+    async def mark_read(self, chat_id: int, *, by: Reader) -> Chat:
+        """Mark a chat read ``by`` the ``agent`` or the ``customer``."""
+        return await self._update(check_reader(by), chat_id, read=True)
+
+    async def send_message(
+        self, chat_id: int, text: str, *, agent: int | None = None, private: bool = False
+    ) -> Message:
+        """Post ``text`` to a chat as the agent ``agent`` (None: as the customer).
+
+        ``private`` makes it a note only agents see (an agent's only). Should
+        the answer be lost, the chat's newest messages are read for this text,
+        author and time rather than posting it twice.
+        """
+        body = message_body(chat_id, text, agent, private)
+
+        async def find(sent: float, _now: float) -> list[Message]:
+            page = await self.messages(chat_id, limit=100)
+            return [
+                message
+                for message in page.data
+                if message.text == text
+                and message.type == body["type"]
+                and (message.agent.id if message.agent else None) == agent
+                and created_within(message.created_at, sent=sent)
+            ]
+
+        return await self._writes.send(MESSAGE_CREATE, body, find=find)
 
 
 def _check_chats(chats: object) -> None:

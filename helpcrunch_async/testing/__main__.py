@@ -3,6 +3,7 @@
 import argparse
 import sys
 
+from helpcrunch_async._help_format import HelpFormatter
 from helpcrunch_async.testing._cli import configure, run
 
 
@@ -11,6 +12,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         prog="python -m helpcrunch_async.testing",
         description="Serve an emulated HelpCrunch API on loopback.",
+        formatter_class=HelpFormatter,
     )
     configure(parser)
     return run(parser.parse_args())

@@ -212,6 +212,10 @@ class Chat:
     changed_at: int | None = None
     # Set for chats made by drift (their customer may be deleted later).
     fixed_customer: Customer | None = None
+    # Set by the API's writes (``_chat_writes``): they override what the messages say
+    # (``snoozed_until`` NULL_TS: unsnoozed).
+    snoozed_until: int | None = None
+    read_by: dict[str, bool] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(slots=True)
@@ -396,6 +400,11 @@ class ChatData:
     def _customer(self, ref: int) -> Customer:
         data = self.customers
         rec = data.record(ref)
+        live = data.find(rec.id)
+        doc = None if live is None else data.doc(live)
+        if doc is not None:  # written through the API: its own values
+            tags = frozenset(tag["name"] for tag in doc["tags"])
+            return Customer(rec.id, doc["name"], doc["email"], doc["userId"], tags)
         identity = data.decoded.identities[rec.identity]
         return Customer(
             rec.id,
@@ -544,10 +553,14 @@ class ChatData:
         """Return ``chat`` as the API serialises it."""
         d = self.derive(chat)
         newest = d.newest
-        snoozed = None
-        if chat.status == "on hold" and newest is not None:
+        snoozed = chat.snoozed_until
+        if snoozed is None and chat.status == "on hold" and newest is not None:
             snoozed = newest.time + chat.snooze_days * 86_400
-        read_by_agent = chat.status == "closed" or (newest is not None and newest.agent is not None)
+        elif snoozed == NULL_TS:  # unsnoozed through the API
+            snoozed = None
+        read_by_agent = chat.read_by.get(
+            "agent", chat.status == "closed" or (newest is not None and newest.agent is not None)
+        )
         department = None
         if chat.department is not None:
             dep = self.team.departments[chat.department]
@@ -563,7 +576,9 @@ class ChatData:
             "created_at": self._ts(chat.created_at),
             "last_message_at": self._ts(newest.time if newest else None),
             "read_by_agent": read_by_agent,
-            "read_by_customer": newest is not None and (newest.sender == "customer" or newest.read),
+            "read_by_customer": chat.read_by.get(
+                "customer", newest is not None and (newest.sender == "customer" or newest.read)
+            ),
             "created_with": chat.created_with,
             "snoozed_until": self._ts(snoozed),
             "last_message_text": newest.text if newest else None,
@@ -816,6 +831,48 @@ class ChatData:
             self.add_messages(index, 1 + (self._rng.randrange(2) if participants else 0))
             ids.append(chat_id)
         return ids
+
+    def open_chat(self, customer: Customer, fields: dict[str, Any]) -> int:
+        """Open an empty chat for ``customer`` (the API's ``POST /chats``); return its index.
+
+        ``fields`` sets the new chat's attributes (``created_at``, ``application_id``,
+        ``assignee``, ``department``, ``created_with``).
+        """
+        index = self.count
+        chat_id = self._next_chat_id
+        self._next_chat_id += 1 + self._rng.randrange(CHAT_STRIDE)
+        self._added_ids.append(chat_id)
+        base: dict[str, Any] = {
+            "participants": (),
+            "gap": 1,
+            "base_count": 0,
+            "agent_started": False,
+            "status": "empty",
+            "closed_at": None,
+            "closed_by": None,
+            "rating": None,
+            "snooze_days": 1,
+            "salt": self._rng.getrandbits(64),
+        }
+        self._changed[index] = Chat(
+            index=index, id=chat_id, customer_ref=0, fixed_customer=customer, **base, **fields
+        )
+        self._dirty.add(index)
+        self.version += 1
+        return index
+
+    def post(self, index: int, message: Message) -> Chat:
+        """Append ``message`` (the API's ``POST /messages``) with a fresh id; return the chat."""
+        chat = self.touch(index)
+        message.id = self._next_message_id
+        self._next_message_id += 1
+        chat.extras.append(message)
+        chat.changed_at = message.time
+        return chat
+
+    def touch(self, index: int) -> Chat:
+        """Return chat ``index`` to be changed in place (its keys are recomputed)."""
+        return self._touch(index)
 
     def close(self, index: int, by: str = "agent") -> None:
         """Close the chat now (``closedAt`` and ``updatedAt`` move to a fresh time)."""

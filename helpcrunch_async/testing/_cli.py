@@ -1,41 +1,126 @@
 """The emulator's command line: ``python -m helpcrunch_async.testing [options]``.
 
 ``configure`` adds the options to a parser and ``run`` serves until SIGINT or SIGTERM,
-so ``helpcrunch-async emulator`` can reuse both. At start ``run`` prints exactly one
-line, ``listening on http://HOST:PORT/v1``, flushed, so a parent process that asked for
-``--port 0`` can read the port.
+so ``helpcrunch-async emulator`` can reuse both. At start ``run`` prints
+``listening on http://HOST:PORT/v1`` as its first line, then the key it accepts and
+a command to try, flushed, so a parent process that asked for ``--port 0`` can read
+the port from the first line.
+
+Every option is checked as it is parsed: a port outside 0..65535, a count below
+its floor, a number that is not finite (``nan``, ``inf``) or outside its range, an
+empty key are refused with exit code 2 and a line naming the option. The admin
+routes (``/_emulator/*``) take no key, so a host that is not this machine is
+refused unless ``--allow-non-loopback`` says so, and then served with a warning.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import shlex
 import signal
 import sys
+from typing import TYPE_CHECKING
 
+from helpcrunch_async._core.params import MAX_INT, api_key_problem, is_loopback_host
 from helpcrunch_async.testing._faults import FAULT_KINDS, parse_drift, parse_fail
 from helpcrunch_async.testing._policies import POLICY_NAMES
 from helpcrunch_async.testing._server import Emulator
 from helpcrunch_async.testing._wire import ERROR_STYLES, PLACEMENTS
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_MAX_PORT = 65535
+# What a standalone emulator serves unless told otherwise: enough of every kind
+# that each export has something to write.
+DEFAULT_CHATS = 100
+
+
+def _count(floor: int) -> Callable[[str], int]:
+    """Return an argparse type: an integer from ``floor`` up to the API's largest."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < floor:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {floor}, got {text}")
+        if value > MAX_INT:
+            raise argparse.ArgumentTypeError(f"must be at most 2**63 - 1, got {text:.30}")
+        return value
+
+    return parse
+
+
+def _number(
+    floor: float, ceiling: float = math.inf, *, above: bool = False
+) -> Callable[[str], float]:
+    """Return an argparse type: a finite number from ``floor`` (or above it) up to ``ceiling``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        low_ok = value > floor if above else value >= floor
+        if not (math.isfinite(value) and low_ok and value <= ceiling):
+            bound = f"> {floor:g}" if above else f">= {floor:g}"
+            if math.isfinite(ceiling):
+                bound += f" and <= {ceiling:g}"
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text}")
+        return value
+
+    return parse
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= _MAX_PORT:
+        raise argparse.ArgumentTypeError(
+            f"a port is 0 to {_MAX_PORT} (0 picks a free one), got {text}"
+        )
+    return value
+
+
+def _key(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the key is empty: no client could send it")
+    # Said without the key: it may be a real one pasted by mistake.
+    problem = api_key_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text.strip()
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the emulator's options to ``parser``."""
     server = parser.add_argument_group("server")
+    server.add_argument("--host", default="127.0.0.1", help="address to bind")
     server.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+        "--allow-non-loopback",
+        action="store_true",
+        help="serve on a --host other machines can reach; the admin routes need no key",
     )
-    server.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    server.add_argument("--api-key", default="test-key", help="accepted Bearer key")
+    server.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
+    server.add_argument("--api-key", type=_key, default="test-key", help="accepted Bearer key")
     data = parser.add_argument_group("data")
-    data.add_argument("--customers", type=int, default=1000, help="dataset size")
-    data.add_argument("--chats", type=int, default=0, help="number of chats")
-    data.add_argument("--agents", type=int, default=5, help="number of agents")
-    data.add_argument("--departments", type=int, default=2, help="number of departments")
+    data.add_argument("--customers", type=_count(0), default=1000, help="dataset size")
+    data.add_argument("--chats", type=_count(0), default=DEFAULT_CHATS, help="number of chats")
+    data.add_argument("--agents", type=_count(0), default=5, help="number of agents")
+    data.add_argument("--departments", type=_count(0), default=2, help="number of departments")
     data.add_argument(
-        "--messages-per-chat", type=float, default=20.0, help="mean messages a chat (heavy-tailed)"
+        "--messages-per-chat",
+        type=_number(0),
+        default=20.0,
+        help="mean messages a chat (heavy-tailed)",
     )
-    data.add_argument("--seed", type=int, default=0, help="dataset seed")
+    data.add_argument("--seed", type=_count(0), default=0, help="dataset seed")
     data.add_argument("--custom-data-as-object", action="store_true")
     data.add_argument("--timestamps-as-strings", action="store_true")
     wire = parser.add_argument_group("wire variants")
@@ -56,31 +141,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     rate = parser.add_argument_group("rate limit")
     rate.add_argument("--policy", choices=POLICY_NAMES, default="none")
-    rate.add_argument("--rate-limit", type=int, default=120, help="requests per period")
-    rate.add_argument("--rate-period", type=float, default=60.0, help="seconds")
+    rate.add_argument("--rate-limit", type=_count(1), default=120, help="requests per period")
+    rate.add_argument("--rate-period", type=_number(0, above=True), default=60.0, help="seconds")
     rate.add_argument("--retry-after", action=argparse.BooleanOptionalAction, default=True)
     rate.add_argument("--count-rejected", action=argparse.BooleanOptionalAction, default=False)
     faults = parser.add_argument_group("faults")
-    faults.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
-    faults.add_argument("--jitter", type=float, default=0.0, help="extra uniform seconds")
+    faults.add_argument("--latency", type=_number(0), default=0.0, help="seconds per answer")
+    faults.add_argument("--jitter", type=_number(0), default=0.0, help="extra uniform seconds")
     faults.add_argument(
         "--arrival-delay",
-        type=float,
+        type=_number(0),
         default=0.0,
         help="seconds each request spends on the way in, before it is counted",
     )
     faults.add_argument(
-        "--arrival-jitter", type=float, default=0.0, help="extra uniform seconds on the way in"
+        "--arrival-jitter",
+        type=_number(0),
+        default=0.0,
+        help="extra uniform seconds on the way in",
     )
     for kind in ("error", "drop", "truncate", "malformed"):
-        faults.add_argument(f"--{kind}-rate", type=float, default=0.0, help="share in [0, 1]")
-    faults.add_argument("--fault-seed", type=int, default=0)
+        faults.add_argument(
+            f"--{kind}-rate", type=_number(0, 1), default=0.0, help="share in [0, 1]"
+        )
+    faults.add_argument("--fault-seed", type=_count(0), default=0)
     hostile = parser.add_argument_group("hostile server")
-    hostile.add_argument("--page-cap", type=int, default=None, help="serve at most K a page")
+    hostile.add_argument("--page-cap", type=_count(1), default=None, help="serve at most K a page")
     hostile.add_argument(
-        "--data-stops-at", type=int, default=None, help="serve nothing at positions >= N"
+        "--data-stops-at", type=_count(0), default=None, help="serve nothing at positions >= N"
     )
-    hostile.add_argument("--fake-total", type=int, default=None, help="claim this total")
+    hostile.add_argument("--fake-total", type=_count(0), default=None, help="claim this total")
     hostile.add_argument(
         "--echo-auth", action="store_true", help="echo Authorization in error messages"
     )
@@ -95,6 +185,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; return the exit status."""
+    if not is_loopback_host(args.host):
+        if not args.allow_non_loopback:
+            sys.stderr.write(
+                f"error: --host {args.host} is not a loopback address: anyone who reaches "
+                "it could read the emulated data and use the /_emulator/* admin routes, which "
+                "need no key; bind 127.0.0.1, or pass --allow-non-loopback to mean it\n"
+            )
+            return 2
+        sys.stderr.write(
+            f"warning: serving on {args.host}: whoever reaches it can use the /_emulator/* "
+            "admin routes (change data, faults, the log) without a key\n"
+        )
     try:
         emulator = Emulator(
             customers=args.customers,
@@ -152,7 +254,12 @@ async def _serve(emulator: Emulator) -> int:
         sys.stderr.write(f"error: {error}\n")
         return 1
     try:
-        sys.stdout.write(f"listening on {emulator.base_url}\n")
+        sys.stdout.write(
+            f"listening on {emulator.base_url}\n"
+            f"api key: {emulator.api_key}\n"
+            f"try: HELPCRUNCH_API_KEY={shlex.quote(emulator.api_key)} helpcrunch-async "
+            f"export chats --base-url {emulator.base_url} --out chats.jsonl\n"
+        )
         sys.stdout.flush()
         await stop.wait()
     finally:

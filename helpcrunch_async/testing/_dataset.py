@@ -32,7 +32,9 @@ import bisect
 import random
 from array import array
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
+
+import msgspec
 
 from helpcrunch_async.testing._pools import (
     IDENTITY_POOL,
@@ -63,6 +65,7 @@ _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 
 Key = tuple[int, int]
+Picks = tuple[int, int, int]
 
 
 def _mix(z: int) -> int:
@@ -79,6 +82,8 @@ class _Inserted:
     last_seen: int
     body: bytes
     picks: tuple[int, int, int]
+    # A customer written through the API: its whole JSON object (see ``store``).
+    doc: dict[str, Any] | None = None
 
 
 class Record(NamedTuple):
@@ -224,12 +229,13 @@ class Dataset:
             )
         )
 
-    def _ts_json(self, ts: int) -> bytes:
+    def _ts_value(self, ts: int) -> int | str | None:
         if ts == NULL_TS:
-            return b"null"
-        if self.timestamps_as_strings:
-            return b'"%d"' % ts
-        return b"%d" % ts
+            return None
+        return str(ts) if self.timestamps_as_strings else ts
+
+    def _ts_json(self, ts: int) -> bytes:
+        return msgspec.json.encode(self._ts_value(ts))
 
     # -- references: base index >= 0, inserted customer < 0 ---------------------------
 
@@ -477,6 +483,11 @@ class Dataset:
         self._future_ts += 1
         return self._future_ts
 
+    def stamp(self, now: int) -> int:
+        """Return the time of a write made at unix second ``now``: never before the drift clock."""
+        self._future_ts = max(self._future_ts, now)
+        return self._future_ts
+
     def random_ids(self, count: int) -> list[int]:
         """Return up to ``count`` distinct live ids drawn from the drift stream."""
         where = self._rng.sample(range(self.total), min(count, self.total))
@@ -496,6 +507,7 @@ class Dataset:
             rec = self.record(ref)
             picks = (rec.identity, rec.place, rec.profile)
             last = self.tick() if at is None else at
+            doc = self.doc(ref)
             if ref < 0:
                 self._inserted.pop(ref)
                 del self._inserted_ids[rec.id]
@@ -504,11 +516,39 @@ class Dataset:
                     self._deleted = bytearray(self.size)
                 self._deleted[ref] = 1
                 self._deleted_list.append(ref)
-            body = self._encode(rec.id, rec.first_seen, last, picks)
-            self._add(_Inserted(rec.id, rec.first_seen, last, body, picks))
+            self._add(self._entry(rec.id, rec.first_seen, last, picks, doc))
             visited.append(rec.id)
         self.version += 1
         return visited
+
+    def doc(self, ref: int) -> dict[str, Any] | None:
+        """Return the JSON object of a customer written through the API, else None."""
+        return self._inserted[ref].doc if ref < 0 else None
+
+    def store(self, doc: dict[str, Any]) -> None:
+        """Make ``doc`` the live customer's whole object; its timestamps (and place) stay."""
+        ref = self.find(doc["id"])
+        if ref is None:
+            raise KeyError(f"no customer with id {doc['id']}")
+        rec = self.record(ref)
+        self._remove([ref])
+        picks = (rec.identity, rec.place, rec.profile)
+        self._add(self._entry(rec.id, rec.first_seen, rec.last_seen, picks, doc))
+        self.version += 1
+
+    def create(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Add a customer made through the API (a fresh high id, null timestamps); return it."""
+        ident = self._take_high_id()
+        entry = self._entry(ident, NULL_TS, NULL_TS, (0, 0, 0), {"id": ident, **doc})
+        self._add(entry)
+        self.version += 1
+        return entry.doc or {}
+
+    def _entry(self, ident: int, first: int, last: int, picks: Picks, doc: Any) -> _Inserted:
+        if doc is None:  # a pool customer: encoded from its picks
+            return _Inserted(ident, first, last, self._encode(ident, first, last, picks), picks)
+        doc = {**doc, "firstSeen": self._ts_value(first), "lastSeen": self._ts_value(last)}
+        return _Inserted(ident, first, last, msgspec.json.encode(doc), picks, doc)
 
     def _take_low_id(self) -> int:
         if self._low_id < 1:

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from helpcrunch_async.testing._admin import admin_routes
 from helpcrunch_async.testing._chat_search import search_chats
+from helpcrunch_async.testing._chat_writes import ChatWrites
 from helpcrunch_async.testing._chats import CHAT_SORT_FIELDS, ChatData
 from helpcrunch_async.testing._customer_search import search_customers
 from helpcrunch_async.testing._dataset import Dataset
@@ -60,6 +61,9 @@ from helpcrunch_async.testing._wire import (
     truncated,
     validation_body,
 )
+from helpcrunch_async.testing._write_faults import WriteDice, WriteFaults
+from helpcrunch_async.testing._writes import AccountWrites, Reply
+from helpcrunch_async.testing._written import Readings
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -96,6 +100,8 @@ class _Answer:
     status: int
     body: bytes
     retry_after: int | None = None
+    # A write that changed the account (the after-the-write faults strike only these).
+    applied: bool = False
 
 
 class Emulator:
@@ -120,6 +126,12 @@ class Emulator:
     has none; search filters on it either way); ``messages_order`` lists a chat's
     messages ``newest`` first (as documented) or ``oldest`` first (a server the
     docs do not rule out).
+
+    Writes (``_writes``, ``_chat_writes``) change the account for every later read;
+    ``readings`` (a ``Readings``) picks among the readings the docs leave open,
+    ``write_faults`` (a ``WriteFaults``) fail a write after it was applied, and
+    ``clock`` (unix seconds) stamps what writes create. All three may be changed
+    while it runs (``emu.readings``, ``emu.write_faults``).
     """
 
     def __init__(
@@ -166,6 +178,9 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         page_cache: int = 128,
+        readings: Readings | None = None,
+        write_faults: WriteFaults | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Build the dataset and settings; nothing listens until ``start``."""
         self.dataset = Dataset(
@@ -228,6 +243,20 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._sleeping: set[asyncio.Task[Any]] = set()
+        # Writes (``_writes``, ``_chat_writes``): ``readings`` picks among the docs'
+        # open readings, ``write_faults`` strike after a write was applied.
+        self.readings = readings or Readings()
+        self.readings.validate()
+        self.write_faults = write_faults or WriteFaults()
+        self.write_faults.validate()
+        self._write_dice = WriteDice(fault_seed)
+        self._writes_applied = 0
+        style = self._style
+        self.writes = AccountWrites(self.dataset, self.readings, style=style, clock=clock)
+        self.chat_writes = ChatWrites(self.chats, self.readings, style=style, clock=clock)
+
+    def _style(self) -> str:
+        return self.error_style
 
     @property
     def chats_updated_at(self) -> bool:
@@ -577,9 +606,39 @@ class Emulator:
         app.router.add_get("/v1/chats/{id}/messages", self._route(self._messages_answer))
         app.router.add_get("/v1/agents", self._route(self._agents_answer))
         app.router.add_get("/v1/departments", self._route(self._departments_answer))
+        self._add_write_routes(app)
         app.router.add_route("*", "/v1/{tail:.*}", self._route(self._unknown_answer))
         app.router.add_routes(admin_routes(self))
         return app
+
+    def _add_write_routes(self, app: web.Application) -> None:
+        w, c = self.writes, self.chat_writes
+        routes: list[tuple[str, str, Callable[[dict[str, str], bytes], Reply]]] = [
+            ("POST", "/v1/customers", lambda _, raw: w.create(raw)),
+            ("PUT", "/v1/customers/batch", lambda _, raw: w.batch(raw)),
+            ("PATCH", "/v1/customers/{id}", lambda m, raw: w.patch(m["id"], raw)),
+            ("PUT", "/v1/customers/{id}", lambda m, raw: w.put(m["id"], raw)),
+            ("DELETE", "/v1/customers/{id}", lambda m, _: w.delete(m["id"])),
+            ("PUT", "/v1/customers/{id}/tags", lambda m, raw: w.tag(m["id"], raw, add=True)),
+            ("DELETE", "/v1/customers/{id}/tags", lambda m, raw: w.tag(m["id"], raw, add=False)),
+            ("POST", "/v1/events", lambda _, raw: w.event(raw)),
+            ("GET", "/v1/organization", lambda _, __: w.organization()),
+            ("GET", "/v1/applications", lambda _, __: w.applications()),
+            ("POST", "/v1/chats", lambda _, raw: c.create(raw)),
+            ("PUT", "/v1/chats/{action}", lambda m, raw: c.update(m["action"], raw)),
+            ("POST", "/v1/messages", lambda _, raw: c.message(raw)),
+        ]
+        for method, path, handler in routes:
+
+            def compute(
+                request: web.Request,
+                raw: bytes,
+                handler: Callable[[dict[str, str], bytes], Reply] = handler,
+            ) -> _Answer:
+                reply = handler(dict(request.match_info), raw)
+                return _Answer(reply.status, reply.body, applied=reply.applied)
+
+            app.router.add_route(method, path, self._route(compute))
 
     def _route(self, compute: _Compute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -738,6 +797,8 @@ class Emulator:
         fault = self._dice.pick(self.faults, number, accepted=accepted)
         raw = await request.read() if request.can_read_body else b""
         answer = self._answer(request, raw, compute, fault, accepted=accepted, wait=wait)
+        answer, after_write = self._after_write(request, answer)
+        fault = fault if after_write is None else f"applied-{after_write}"
         self.log.append(
             LogEntry(
                 arrival,
@@ -756,9 +817,23 @@ class Emulator:
         delay = self._dice.delay(self.faults)
         if fault == "hang":
             delay += self.faults.hang
+        if after_write == "stall":
+            delay += self.write_faults.stall
         if delay > 0:
             await self._sleep(delay)
         return await self._respond(request, answer, fault)
+
+    def _after_write(self, request: web.Request, answer: _Answer) -> tuple[_Answer, str | None]:
+        """Return the answer and the write fault (``_write_faults``) of an applied write."""
+        if not answer.applied:
+            return answer, None
+        self._writes_applied += 1
+        after_write = self._write_dice.pick(self.write_faults, self._writes_applied)
+        if after_write == "500":
+            answer = _Answer(500, status_body(500, self.error_style))
+            if self.faults.echo_auth:
+                answer.body = echo_header(answer.body, request.headers.get("Authorization"))
+        return answer, after_write
 
     def _answer(
         self,
@@ -838,6 +913,12 @@ class Emulator:
             )
         if fault == "drop":
             return await self._drop(request, answer, headers)
+        if fault == "applied-drop":
+            # Hang up before a byte of the answer: the client cannot tell what happened.
+            transport = request.transport
+            if transport is not None:
+                transport.close()
+            raise asyncio.CancelledError
         return web.Response(
             status=answer.status, body=answer.body, content_type=_JSON, headers=headers
         )
