@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import random
+import signal
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -287,3 +289,21 @@ def test_a_range_read_empty_where_its_count_says_more_ends_the_recount_uncounted
     assert plan.uncountable is not None
     assert "serves none" in plan.uncountable
     assert plan.done
+
+
+async def test_the_emulator_command_plays_a_sort_without_a_tiebreaker() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "helpcrunch_async.testing", "--port", "0",
+        "--customers", "300", "--api-key", KEY, "--tie-block", "300",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
+        base_url = line.removeprefix("listening on ").strip()
+        async with hc.HelpCrunch(KEY, base_url=base_url) as client:
+            pages = [await client.customers.list(offset=0, limit=100) for _ in range(3)]
+        assert len({tuple(c.id for c in page.data) for page in pages}) == 3
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 10) == 0
