@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from helpcrunch_async.testing._thread import ThreadedEmulator
 
 
-def _sync(folder: Path, *more: str) -> list[str]:
+def _sync(folder: Path, *more: str, only: str = "agents") -> list[str]:
     return [
         "sync",
         "--duckdb-file",
@@ -30,7 +30,7 @@ def _sync(folder: Path, *more: str) -> list[str]:
         "--rate-period",
         "1",
         "--only",
-        "agents",
+        only,
         "--quiet",
         *more,
     ]
@@ -122,3 +122,21 @@ def test_the_renderer_writes_a_commands_own_lines_live_or_as_log_lines() -> None
     display.say("loading")
     # The live line is cleared before a line of its own, so the two never mix.
     assert live.getvalue() == "\r\x1b[2K12 requests\r\x1b[2Kloading\n"
+
+
+def test_the_sync_stops_at_a_pause_longer_than_max_rate_limit_wait(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The sync had no such option: a long Retry-After held the whole run.
+    emulator = helpcrunch_emulator_factory(
+        customers=500, policy="fixed", rate_limit=3, rate_period=1.0
+    )
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", emulator.api_key)
+    argv = [*_sync(tmp_path, only="customers"), "--base-url", emulator.base_url]
+    assert main([*argv, "--rate-limit", "50", "--max-rate-limit-wait", "0"]) == 5
+    err = capsys.readouterr().err
+    assert "error: the sync stopped:" in err
+    assert "429" in err

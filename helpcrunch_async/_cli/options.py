@@ -4,7 +4,7 @@ Each ``add_*`` function adds one group of options to a command's parser; the
 matching reader turns the parsed values into what the client takes, checked
 before any request, or raises `UsageError` naming the option. A command adds
 the groups it uses: ``export`` and ``import`` all of them, ``sync`` all but
-``--redis-processes`` and ``--max-rate-limit-wait``, which the dlt source does not take.
+``--redis-processes``, which the dlt source does not take.
 
 1. The key comes from ``--api-key-file``, ``--api-key`` (with a warning: it
    shows in process lists) or ``HELPCRUNCH_API_KEY``, in that order; given
@@ -35,7 +35,11 @@ from helpcrunch_async._core.params import (
     BASE_URL_VARIABLE,
     DEFAULT_BASE_URL,
     DEFAULT_BUDGET_KEY,
+    DEFAULT_CONCURRENCY,
     DEFAULT_FALLBACK_WORKERS,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_PERIOD,
     MAX_INT,
     api_key_problem,
     base_url_from,
@@ -96,16 +100,32 @@ def add_api(
         metavar="K",
         help="the key itself (discouraged: it shows in process lists)",
     )
-    api.add_argument("--rate-limit", type=int, default=120, metavar="N", help="requests per period")
     api.add_argument(
-        "--rate-period", type=float, default=60.0, metavar="S", help="seconds in a period"
+        "--rate-limit",
+        type=int,
+        default=DEFAULT_RATE_LIMIT,
+        metavar="N",
+        help="requests per period",
     )
-    api.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight")
+    api.add_argument(
+        "--rate-period",
+        type=float,
+        default=DEFAULT_RATE_PERIOD,
+        metavar="S",
+        help="seconds in a period",
+    )
+    api.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help="requests in flight",
+    )
     if stops is not None:
         api.add_argument(
             "--max-rate-limit-wait",
             type=_seconds_or_none,
-            default=120.0,
+            default=DEFAULT_MAX_RATE_LIMIT_WAIT,
             metavar="S",
             help=(
                 f"a 429 asking to wait longer than S seconds stops {stops} (exit 5, "

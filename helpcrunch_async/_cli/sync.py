@@ -80,7 +80,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="S",
         help="seconds each cursor is moved back (clock skew, visits in flight)",
     )
-    options.add_api(parser, processes=False)
+    options.add_api(parser, stops="the sync", processes=False)
     options.add_display(parser, interval=_INTERVAL)
     parser.add_argument("--quiet", action="store_true", help="no progress lines (--progress off)")
     parser.set_defaults(command=run)
@@ -133,6 +133,7 @@ def _sync_options(args: argparse.Namespace) -> SyncOptions:
         rate_limit=args.rate_limit,
         rate_period=args.rate_period,
         concurrency=args.concurrency,
+        max_rate_limit_wait=args.max_rate_limit_wait,
         redis_url=redis_url,
         redis_key=redis_key,
         overlap=args.overlap,

@@ -25,8 +25,12 @@ __all__ = [
     "CHAT_SORTS",
     "DEFAULT_BASE_URL",
     "DEFAULT_BUDGET_KEY",
+    "DEFAULT_CONCURRENCY",
     "DEFAULT_FALLBACK_WORKERS",
     "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_MAX_RATE_LIMIT_WAIT",
+    "DEFAULT_RATE_LIMIT",
+    "DEFAULT_RATE_PERIOD",
     "MAX_INT",
     "ORDERS",
     "SORTS",
@@ -55,6 +59,13 @@ __all__ = [
 # The one home of the default: the client and the command both use it.
 DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
 BASE_URL_VARIABLE = "HELPCRUNCH_BASE_URL"
+# The documented cap, 120 requests a minute, which every entry point assumes unless told.
+DEFAULT_RATE_LIMIT = 120
+DEFAULT_RATE_PERIOD = 60.0
+# Requests of one scan in flight, unless told.
+DEFAULT_CONCURRENCY = 8
+# A 429 asking for a longer pause (seconds) raises instead of holding every request.
+DEFAULT_MAX_RATE_LIMIT_WAIT = 120.0
 # The most bytes one answer's body may hold once decompressed. A documented page
 # (100 customers with their custom data) is well under 1 MiB; a gzip bomb is not.
 DEFAULT_MAX_BODY_SIZE = 8 * 1024 * 1024

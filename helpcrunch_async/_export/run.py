@@ -26,6 +26,12 @@ from typing import TYPE_CHECKING, Literal
 
 from helpcrunch_async._cli import exit_codes as codes
 from helpcrunch_async._client import HelpCrunch
+from helpcrunch_async._core.params import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_PERIOD,
+)
 from helpcrunch_async._errors import RateLimitError
 from helpcrunch_async._export.checkpoint import ExportRefusedError, ExportSettings
 from helpcrunch_async._export.progress import ProgressDisplay, format_duration, summary_text
@@ -68,14 +74,14 @@ class ExportOptions:
     api_key: str = field(repr=False)
     resume: bool = False
     overwrite: bool = False
-    rate_limit: int = 120
-    rate_period: float = 60.0
-    concurrency: int = 8
+    rate_limit: int = DEFAULT_RATE_LIMIT
+    rate_period: float = DEFAULT_RATE_PERIOD
+    concurrency: int = DEFAULT_CONCURRENCY
     rate_budget: RateBudget | None = None
     # messages: the chats of --chats, in order (None: every chat of the account).
     chat_ids: tuple[int, ...] | None = None
     # A 429 asking for a longer pause ends the run at once (None: wait as asked).
-    max_rate_limit_wait: float | None = 120.0
+    max_rate_limit_wait: float | None = DEFAULT_MAX_RATE_LIMIT_WAIT
 
 
 @dataclass(slots=True)

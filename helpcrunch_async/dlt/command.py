@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from helpcrunch_async._core.params import DEFAULT_BASE_URL, DEFAULT_BUDGET_KEY
+from helpcrunch_async._core.params import (
+    DEFAULT_BASE_URL,
+    DEFAULT_BUDGET_KEY,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_PERIOD,
+)
 from helpcrunch_async._export.progress import ProgressDisplay
 from helpcrunch_async._resources.changes import DEFAULT_OVERLAP
 
@@ -63,9 +70,10 @@ class SyncOptions:
     duckdb_file: Path | None = None
     full: bool = False
     only: tuple[str, ...] = ()
-    rate_limit: int = 120
-    rate_period: float = 60.0
-    concurrency: int = 8
+    rate_limit: int = DEFAULT_RATE_LIMIT
+    rate_period: float = DEFAULT_RATE_PERIOD
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_rate_limit_wait: float | None = DEFAULT_MAX_RATE_LIMIT_WAIT
     redis_url: str | None = None
     redis_key: str = DEFAULT_BUDGET_KEY
     overlap: int = DEFAULT_OVERLAP
@@ -137,6 +145,7 @@ def run_sync(
         redis_url=options.redis_url,
         redis_key=options.redis_key,
         concurrency=options.concurrency,
+        max_rate_limit_wait=options.max_rate_limit_wait,
         overlap=options.overlap,
         full=options.full,
         report=report,
