@@ -29,7 +29,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, get_args
 
 from helpcrunch_async._core.params import (
     BASE_URL_VARIABLE,
@@ -46,7 +46,12 @@ from helpcrunch_async._core.params import (
     check_budget_key,
     check_text,
 )
-from helpcrunch_async._export.progress import MIN_INTERVAL, ProgressDisplay, check_interval
+from helpcrunch_async._export.progress import (
+    MIN_INTERVAL,
+    Progress,
+    ProgressDisplay,
+    check_interval,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,8 +74,6 @@ __all__ = [
 ]
 
 KEY_SOURCES = "The API key comes from HELPCRUNCH_API_KEY or --api-key-file."
-
-Progress = Literal["auto", "live", "log", "off"]
 
 
 class UsageError(Exception):
@@ -153,7 +156,7 @@ def add_display(parser: argparse.ArgumentParser, *, interval: float = 5.0) -> No
     shown = parser.add_argument_group("display")
     shown.add_argument(
         "--progress",
-        choices=("auto", "live", "log", "off"),
+        choices=get_args(Progress),
         default="auto",
         help="auto: a live line on a terminal, log lines otherwise",
     )
@@ -245,9 +248,7 @@ def display(args: argparse.Namespace) -> ProgressDisplay | None:
     check_interval(args.progress_interval)
     if args.progress == "off":
         return None
-    stream = sys.stderr
-    live = args.progress == "live" or (args.progress == "auto" and stream.isatty())
-    return ProgressDisplay(stream, live=live, interval=args.progress_interval)
+    return ProgressDisplay.chosen(sys.stderr, args.progress, args.progress_interval)
 
 
 # --- argparse types: checked as parsed ---------------------------------------------------

@@ -22,7 +22,7 @@ import shutil
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, TextIO
+from typing import TYPE_CHECKING, Final, Literal, TextIO
 
 from helpcrunch_async._errors import InvalidParameterError
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIN_INTERVAL",
+    "Progress",
     "ProgressDisplay",
     "RateMeter",
     "Snapshot",
@@ -42,6 +43,8 @@ __all__ = [
     "summary_text",
 ]
 
+# What --progress takes: a live line, log lines, none, or live on a terminal only.
+Progress = Literal["auto", "live", "log", "off"]
 # Progress lines more often than this are a busy loop that buries the log, not progress.
 MIN_INTERVAL: Final = 0.1
 
@@ -193,6 +196,12 @@ class ProgressDisplay:
         self._meter = RateMeter()
         self._metered = ""
         self._drawn = False
+
+    @classmethod
+    def chosen(cls, stream: TextIO, progress: Progress, interval: float) -> ProgressDisplay:
+        """Return the display ``--progress`` asks for: ``auto`` is live on a terminal only."""
+        live = progress == "live" or (progress == "auto" and stream.isatty())
+        return cls(stream, live=live, interval=interval)
 
     def draw(self, snapshot: Snapshot) -> None:
         """Write the current line now."""

@@ -34,7 +34,12 @@ from helpcrunch_async._core.params import (
 )
 from helpcrunch_async._errors import RateLimitError
 from helpcrunch_async._export.checkpoint import ExportRefusedError, ExportSettings
-from helpcrunch_async._export.progress import ProgressDisplay, format_duration, summary_text
+from helpcrunch_async._export.progress import (
+    Progress,
+    ProgressDisplay,
+    format_duration,
+    summary_text,
+)
 from helpcrunch_async._export.sources import SOURCES
 from helpcrunch_async._export.stopping import Stopper
 from helpcrunch_async._export.stream import GroupDone, Run
@@ -205,7 +210,7 @@ async def export_records(
 def run_export(
     options: ExportOptions,
     *,
-    progress: Literal["auto", "live", "log", "off"] = "auto",
+    progress: Progress = "auto",
     interval: float = 5.0,
     verbose: bool = False,
     as_program: bool = False,
@@ -231,7 +236,7 @@ def run_export(
 async def export_command(
     options: ExportOptions,
     *,
-    progress: Literal["auto", "live", "log", "off"] = "auto",
+    progress: Progress = "auto",
     interval: float = 5.0,
     verbose: bool = False,
     handle_signals: bool = True,
@@ -244,9 +249,8 @@ async def export_command(
     with ``release_signals`` they are ignored from then on (see `Stopper.installed`).
     """
     stream = sys.stderr
-    live = progress == "live" or (progress == "auto" and stream.isatty())
     noun = SOURCES[options.settings.kind].noun
-    display = ProgressDisplay(stream, live=live, interval=interval)
+    display = ProgressDisplay.chosen(stream, progress, interval)
     stopper = Stopper(stream)
     installed = stopper.installed(release=release_signals)
     with installed if handle_signals else contextlib.nullcontext(stopper):
