@@ -16,7 +16,8 @@ contradict each other or say nothing:
   ``invalid_request`` with the page's own typo ("Chat must me closed...").
 - ``POST /messages``: ``type`` ``message`` (default) or ``private``; no ``agent`` posts
   as the customer. A customer's message reopens a closed chat and makes an ``empty``
-  one ``new``; an agent's makes ``new`` and ``empty`` ones ``opened``.
+  one ``new``; an agent's reply makes ``new`` and ``empty`` ones ``opened``; a
+  private note, which the customer never sees, moves no status.
 
 Webhooks: every applied write tells the account's ``WebhookHub`` (its docstring lists
 the calls), whose one rule (``_webhook_events`` rule 7) decides what fires: a created
@@ -293,7 +294,7 @@ class ChatWrites:
         if agent is None and chat.status in ("closed", "empty", "no communication"):
             chat.status = "opened" if chat.status == "closed" else "new"
             chat.closed_at = chat.closed_by = chat.rating = None
-        elif agent is not None and chat.status in ("new", "empty"):
+        elif agent is not None and kind == "message" and chat.status in ("new", "empty"):
             chat.status = "opened"
         self._hub.messages_added(chat_id, [message.id], before)
         wire = self.chats.message_wire(chat, message)

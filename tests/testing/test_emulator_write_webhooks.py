@@ -258,6 +258,21 @@ async def test_a_new_chat_and_its_messages_fire_their_events(h: Harness) -> None
     ]
 
 
+async def test_a_private_note_moves_no_status(h: Harness) -> None:
+    """A note the customer never sees fires message.private alone: the chat stays new."""
+    customer = h.emu.truth_customers()[0]["id"]
+    chat = await h.client.chats.create(customer=customer, application=APP)
+    await h.client.chats.send_message(chat.id, "Hello?")
+    assert await h.names(asyncio.sleep(0)) == [
+        "chat.new",
+        "message.chat.customer",
+        "chat.status_updated",
+    ]
+    note = h.client.chats.send_message(chat.id, "Looks like a lead", agent=AGENT, private=True)
+    assert await h.names(note) == ["message.private"]
+    assert (await h.client.chats.get(chat.id)).status == "new"
+
+
 async def test_chat_updates_fire_what_the_difference_fires(h: Harness) -> None:
     customer = h.emu.truth_customers()[0]["id"]
     client = h.client
