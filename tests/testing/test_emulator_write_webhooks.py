@@ -18,6 +18,7 @@ import helpcrunch_async as hc
 from helpcrunch_async import webhooks
 from helpcrunch_async.testing import (
     Emulator,
+    Readings,
     RetrySchedule,
     WebhookCollector,
     WebhookSettings,
@@ -135,7 +136,14 @@ async def test_replace_fires_the_email_and_the_tags_it_cleared(h: Harness) -> No
     assert tags_changed.customer.tags == []
 
 
-async def test_batch_fires_one_event_per_item_changed(h: Harness) -> None:
+@pytest.mark.parametrize("reading", ["merge", "replace"])
+async def test_batch_fires_one_event_per_item_changed(reading: str) -> None:
+    """Under either reading of batch items the client's whole records fire the same events."""
+    async with harness(readings=Readings(batch_items=reading)) as h:
+        await batch_fires_one_event_per_item_changed(h)
+
+
+async def batch_fires_one_event_per_item_changed(h: Harness) -> None:
     first, second, third = (c["id"] for c in h.emu.truth_customers()[:3])
     results, events = await h.fired(
         h.client.customers.update_many(
