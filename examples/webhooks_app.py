@@ -120,6 +120,8 @@ async def note_author(client: hc.HelpCrunch) -> int:
     """Return the agent who writes the notes: HELPCRUNCH_AGENT_ID, else the first agent."""
     configured = os.environ.get("HELPCRUNCH_AGENT_ID")
     if configured:
+        if not (configured.isascii() and configured.isdigit()):
+            raise RuntimeError(f"HELPCRUNCH_AGENT_ID is an agent's numeric id, got {configured!r}")
         return int(configured)
     agents = (await client.agents.list(limit=1)).data
     if not agents:
