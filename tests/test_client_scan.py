@@ -390,3 +390,23 @@ async def test_customers_iter_all_is_a_generic_scan() -> None:
         assert isinstance(scan, hc.CustomerScan)
         assert isinstance(scan, hc.Scan)
         await scan.aclose()
+
+
+@pytest.mark.parametrize("customers", [0, 50, 300, 1234])
+async def test_pages_are_the_answers_read_never_more_than_requests(customers: int) -> None:
+    # The summary once said "300 requests, 301 pages": the scan's last release
+    # (nothing more to hand out) was counted as a page.
+    async with Emulator(customers=customers, api_key=KEY) as emu, client_for(emu) as client:
+        ids, stats = await scan_ids(client)
+        assert stats.pages == stats.requests == len(emu.log)
+    assert len(ids) == customers
+
+
+async def test_pages_leave_out_the_retries_that_requests_count() -> None:
+    async with (
+        Emulator(customers=800, api_key=KEY, fail={2: "503", 5: "drop"}) as emu,
+        client_for(emu) as client,
+    ):
+        _, stats = await scan_ids(client)
+    assert stats.retries == 2
+    assert stats.pages == stats.requests - 2

@@ -112,7 +112,18 @@ class DeletionPlan:
     `deleted` is the sorted list of held ids the server no longer has.
     """
 
-    def __init__(self, held: Iterable[int], *, read_size: int = READ_SIZE) -> None:
+    def __init__(
+        self,
+        held: Iterable[int],
+        *,
+        read_size: int = READ_SIZE,
+        span: tuple[int, int] | None = None,
+    ) -> None:
+        """Plan the check of ``held`` ids over ``[min(held), max(held) + 1)``, or ``span``.
+
+        A ``span`` reaching past the held ids also finds the ids outside them
+        that we do not hold (in `unknown`): how a scan finds what it missed.
+        """
         if read_size < 1:
             raise ValueError("read_size must be at least 1")
         self._held: list[int] = sorted(set(held))
@@ -123,7 +134,12 @@ class DeletionPlan:
         self._unknown: list[int] = []
         self._read_next: set[_Node] = set()
         self.requests = 0
-        if self._held:
+        if span is not None:
+            lo, hi = span
+            if lo >= hi or (self._held and not lo <= self._held[0] <= self._held[-1] < hi):
+                raise ValueError(f"span [{lo}, {hi}) must be a range that holds every held id")
+            self._ready.append(_Pending(_Node(lo, hi, 0, len(self._held))))
+        elif self._held:
             root = _Node(self._held[0], self._held[-1] + 1, 0, len(self._held))
             if len(self._held) <= read_size:
                 # One page holds all of it: read instead of counting first.

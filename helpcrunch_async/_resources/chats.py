@@ -113,11 +113,16 @@ class Chats(Resource):
         page_size: int = 100,
         start: int = 0,
         concurrency: int | None = None,
+        seen: Iterable[int] = (),
     ) -> Scan[Chat]:
         """Return a scan of every chat, in the server's order, each at most once.
 
         The same engine as ``customers.iter_all``: concurrent windows under the
-        client's cap, reassembled in order, repaired when the total moves.
+        client's cap, reassembled in order, repaired when the total moves. A
+        chat whose id is in ``seen`` (a resumed export's) is never yielded.
+        Chat search has no id field, so a scan that knows it missed chats
+        (served twice in place of others under a total that did not grow)
+        cannot find them: it ends in `IncompleteScanError`.
         """
         params = list_params(0, page_size, sort, order, CHAT_SORTS)
         return self.scan(
@@ -130,6 +135,7 @@ class Chats(Resource):
             page_size=page_size,
             start=start,
             concurrency=concurrency,
+            seen=seen,
         )
 
     def iter_search(
@@ -142,6 +148,7 @@ class Chats(Resource):
         page_size: int = 100,
         start: int = 0,
         concurrency: int | None = None,
+        seen: Iterable[int] = (),
     ) -> Scan[Chat]:
         """Return a scan of every chat matching ``where``, like `iter_all` over `search`.
 
@@ -168,6 +175,7 @@ class Chats(Resource):
             page_size=page_size,
             start=start,
             concurrency=concurrency,
+            seen=seen,
         )
 
     def iter_messages(
@@ -203,6 +211,7 @@ class Chats(Resource):
         *,
         page_size: int = 100,
         concurrency: int | None = None,
+        whole: bool = False,
     ) -> FanOutScan[int, Message]:
         """Return a scan of the messages of many chats: every message of the first, then the next.
 
@@ -211,15 +220,21 @@ class Chats(Resource):
         the scan needs. The chats' pages are fetched concurrently under the
         client's one cap, and each chat's messages come in the server's order
         (newest first). A chat of one page costs one request; memory stays
-        bounded however many chats there are. A chat deleted meanwhile (404) is
-        skipped and counted in ``stats.not_found``; any other error ends the
-        scan. What is not ids nor chats (None, a number, a string) is an
+        bounded however many chats there are. A chat named again is read
+        once: each message comes once. A chat deleted meanwhile (404) is
+        skipped and counted in ``stats.not_found`` (and in ``stats.cut_short``
+        if it was gone after its first messages were read); with ``whole``,
+        each chat's messages are held until the chat is read to its end, so a
+        chat deleted part way yields none (memory then holds one chat). Any
+        other error ends the scan. What is not ids nor chats (None, a number, a string) is an
         `InvalidParameterError` at once; so is a list or tuple with an id that is
         not a positive integer. An iterator's or async iterable's bad id is one
         when the scan reaches it, after the chats before it and before any
         request for it.
         """
         _check_chats(chats)
+        if not isinstance(whole, bool):
+            raise InvalidParameterError(f"whole must be True or False, got {whole!r:.40}")
         return self.fan_out(
             chats,
             _messages_path,
@@ -228,6 +243,7 @@ class Chats(Resource):
             noun="messages",
             page_size=page_size,
             concurrency=concurrency,
+            whole=whole,
         )
 
     def iter_changed(

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from helpcrunch_async._core.filters import Filter
+from helpcrunch_async._core.paging import PageResult
 from helpcrunch_async._core.params import SORTS, check_positive_int
 from helpcrunch_async._core.write_params import (
     CustomerFields,
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
     from helpcrunch_async._models.customers import Customer, CustomersPage
     from helpcrunch_async._models.writes import Event
     from helpcrunch_async._shell.caller import Caller
+    from helpcrunch_async._shell.scan import FetchRange
+    from helpcrunch_async._shell.stats import ScanStats
 
 # Checked update_many items: (id, the update's body).
 _Chunk = list[tuple[int, dict[str, Any]]]
@@ -112,14 +115,24 @@ class Customers(Resource):
         page_size: int = 100,
         start: int = 0,
         concurrency: int | None = None,
+        seen: Iterable[int] = (),
     ) -> CustomerScan:
         """Return a scan of every customer, in the server's order, each at most once.
 
         The first page learns ``total``; the remaining windows are fetched
         concurrently (``concurrency`` at most, the client's by default) and
         reassembled in order. ``start`` skips the first customers (resuming an
-        export). The scan is an async iterator and an async context manager;
-        its ``stats`` tell what happened. Arguments are checked here, before any
+        export). A scan from offset 0 that knows it missed customers (served
+        twice in place of others under a total that did not grow, as a sort
+        with ties in another order on each request serves them) finds them by
+        counting id ranges against the ids it yielded (about d·log2(N/100)
+        requests for d missed among N) and yields them last; it ends in
+        `IncompleteScanError` if the count still disagrees. A scan from
+        ``start`` does so when ``seen`` holds the ids of the customers before
+        it (a resumed export's); a customer whose id is in ``seen`` is never
+        yielded. The scan is an
+        async iterator and an async context manager; its ``stats`` tell what
+        happened. Arguments are checked here, before any
         request. (``sort`` and ``order`` stay typed ``str`` here, as they were
         before `Sort` and `Order` existed, so callers passing ``str`` still type-check.)
         """
@@ -134,7 +147,31 @@ class Customers(Resource):
             page_size=page_size,
             start=start,
             concurrency=concurrency,
+            recount=self._by_id_range(None),
+            seen=seen,
         )
+
+    def _by_id_range(self, body: Mapping[str, Any] | None) -> FetchRange[Customer]:
+        """Return the reader of the customers a search ``body`` finds (all: None) in an id range.
+
+        What a scan that missed customers counts and reads them with (see `Scan`).
+        ``body`` is a checked search body joined by ``AND``.
+        """
+        base: Mapping[str, Any] = body if body is not None else {"filter": [], "order": "asc"}
+
+        async def fetch(lo: int, hi: int, limit: int, stats: ScanStats) -> PageResult[Customer]:
+            ids = (Filter("customers.id", ">=", lo), Filter("customers.id", "<", hi))
+            window = {
+                **base,
+                "filter": [*base["filter"], *(f.wire for f in ids)],
+                "comparison": "AND",
+                "offset": 0,
+                "limit": limit,
+            }
+            page = await self.page("POST", "/customers/search", window, decode_search_window, stats)
+            return PageResult(page.data, page.total)
+
+        return fetch
 
     async def search(
         self,
@@ -176,11 +213,15 @@ class Customers(Resource):
         page_size: int = 100,
         start: int = 0,
         concurrency: int | None = None,
+        seen: Iterable[int] = (),
     ) -> CustomerScan:
         """Return a scan of every customer matching ``where``, like `iter_all` over `search`.
 
         Filters are checked here, before any request. Should the server send no
         count with its pages, the scan reads on until a page comes back short.
+        Under ``AND``, customers the scan missed are found by id range (see
+        `iter_all`); under ``OR`` an id range cannot narrow the search, so such a
+        scan ends in `IncompleteScanError`.
         """
         body = search_params(
             where,
@@ -202,6 +243,8 @@ class Customers(Resource):
             page_size=page_size,
             start=start,
             concurrency=concurrency,
+            recount=self._by_id_range(body) if comparison == "AND" else None,
+            seen=seen,
         )
 
     async def count(self, where: Sequence[Filter] | None = None) -> int:

@@ -10,6 +10,7 @@ through the shared scan engine). Every resource of a client holds the same
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable as CollectionsIterable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import msgspec
@@ -23,7 +24,7 @@ from helpcrunch_async._core.params import (
     check_positive_int,
     check_sort,
 )
-from helpcrunch_async._errors import ClientClosedError
+from helpcrunch_async._errors import ClientClosedError, InvalidParameterError
 from helpcrunch_async._shell.fanout import FanOutScan
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
     from helpcrunch_async._core.filters import Filter, SearchResource
     from helpcrunch_async._shell.caller import Caller
-    from helpcrunch_async._shell.scan import Scan
+    from helpcrunch_async._shell.scan import FetchRange, Scan
     from helpcrunch_async._shell.stats import ScanStats
 
 __all__ = ["Identified", "Page", "Resource", "item_id", "list_params", "search_params"]
@@ -98,6 +99,8 @@ class Resource:
         page_size: int,
         start: int,
         concurrency: int | None,
+        recount: FetchRange[Any] | None = None,
+        seen: Iterable[int] = (),
     ) -> S:
         """Return a scan (a ``kind``, such as ``Scan[Chat]``) of every window of one endpoint.
 
@@ -105,11 +108,16 @@ class Resource:
         for each window); items seen before are dropped by their ``id``.
         ``page_size``, ``start`` and ``concurrency`` (the client's when None)
         are checked here, before any request. ``noun`` names the items in log
-        lines and errors ("chats").
+        lines and errors ("chats"); ``recount`` reads them by id range and
+        ``seen`` are the ids before ``start`` (see `Scan`).
         """
         check_limit(page_size)
         check_offset(start)
         workers = self.workers(concurrency)
+        if isinstance(seen, str | bytes) or not isinstance(seen, CollectionsIterable):
+            raise InvalidParameterError(
+                f"seen must be an iterable of {noun or 'item'} ids, got {type(seen).__name__}"
+            )
 
         async def fetch(offset: int, limit: int, stats: ScanStats) -> PageResult[Any]:
             window = {**params, "offset": offset, "limit": limit}
@@ -117,7 +125,14 @@ class Resource:
             return PageResult(page.data, page.total)
 
         scan = kind(
-            fetch, key=item_id, page_size=page_size, concurrency=workers, start=start, noun=noun
+            fetch,
+            key=item_id,
+            page_size=page_size,
+            concurrency=workers,
+            start=start,
+            noun=noun,
+            recount=recount,
+            seen=seen,
         )
         self._scans.add(scan)
         return scan
@@ -132,12 +147,14 @@ class Resource:
         noun: str,
         page_size: int,
         concurrency: int | None,
+        whole: bool = False,
     ) -> FanOutScan[int, Any]:
         """Return a fan-out over one GET listing per key: all of the first's items, then the next.
 
         ``path(key)`` is a key's listing (``/chats/{id}/messages``);
         ``listing_id`` turns what ``listings`` holds into a key, raising
-        `InvalidParameterError` for what cannot be one.
+        `InvalidParameterError` for what cannot be one; ``whole`` holds each
+        listing's items until it is read to its end (see `FanOutScan`).
         """
         check_limit(page_size)
         workers = self.workers(concurrency)
@@ -155,6 +172,7 @@ class Resource:
             concurrency=workers,
             listing_id=listing_id,
             noun=noun,
+            whole=whole,
         )
         self._scans.add(scan)
         return scan

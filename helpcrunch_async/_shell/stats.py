@@ -24,7 +24,8 @@ class ScanStats:
     ``requests`` counts every attempt on the wire (retries and 429s included),
     ``retries`` the attempts beyond the first for a page, ``rate_limited`` the 429
     answers, ``pause_seconds`` the time spent paused by 429s (overlapping pauses
-    counted once, not once per worker), ``repairs`` the extra windows fetched
+    counted once, not once per worker), ``pages`` the pages answered (each at
+    least one of the ``requests``, so never more), ``repairs`` the extra windows fetched
     because customers may have slid between two windows, ``duplicates`` the
     customers dropped because they were already yielded (offsets shifted under
     inserts), ``missing`` how many

@@ -173,6 +173,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     hostile.add_argument("--fake-total", type=_count(0), default=None, help="claim this total")
     hostile.add_argument(
+        "--tie-block",
+        type=_count(2),
+        default=None,
+        help="a sort without tiebreaker: rows tie in groups of K, each in a new order per request",
+    )
+    hostile.add_argument(
         "--echo-auth", action="store_true", help="echo Authorization in error messages"
     )
     faults.add_argument(
@@ -243,6 +249,8 @@ def run(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
+    # A fault setting only, not one more constructor argument (it has many).
+    emulator.configure(tie_block=args.tie_block)
     return asyncio.run(_serve(emulator))
 
 

@@ -62,6 +62,7 @@ from helpcrunch_async.testing._wire import (
     echo_header,
     field_errors_body,
     list_body,
+    page_body,
     parse_list_query,
     status_body,
     truncated,
@@ -709,7 +710,13 @@ class Emulator(WebhookMethods):
         faults = self.faults
         served = dataclasses.replace(parsed, limit=faults.window(parsed.offset, parsed.limit))
         claimed = None if faults.fake_total is None else faults.fake_total
-        return _Answer(200, self._pages.get(served, claimed))
+        if faults.tie_block is None:
+            return _Answer(200, self._pages.get(served, claimed))
+        data = self.dataset
+        start, count = faults.tie_window(served.offset, served.limit)
+        rows = data.refs(start, count, served.sort, descending=served.descending)
+        refs = self._dice.tied(faults, rows, start, served.offset, served.limit)
+        return _Answer(200, page_body(faults.reported_total(data.total), data.bodies(refs)))
 
     def _customer_answer(self, request: web.Request, _: bytes) -> _Answer:
         text = request.match_info["id"]
@@ -736,10 +743,14 @@ class Emulator(WebhookMethods):
         query = self._search_query(raw, CUSTOMER_FIELDS, CUSTOMER_SORTS)
         if isinstance(query, _Answer):
             return query
-        limit = self.faults.window(query.offset, query.limit)
-        total, refs = search_customers(self.dataset, dataclasses.replace(query, limit=limit))
+        faults = self.faults
+        limit = faults.window(query.offset, query.limit)
+        start, count = faults.tie_window(query.offset, limit)
+        window = dataclasses.replace(query, offset=start, limit=count)
+        total, rows = search_customers(self.dataset, window)
+        refs = self._dice.tied(faults, rows[:count], start, query.offset, limit)
         body = list_body(
-            self.dataset.bodies(refs[:limit]),
+            self.dataset.bodies(refs),
             self.faults.reported_total(total),
             self.customers_search_total,
         )
@@ -750,8 +761,11 @@ class Emulator(WebhookMethods):
         if not isinstance(parsed, ListQuery):
             return self._bad_query(parsed)
         chats = self.chats
-        limit = self.faults.window(parsed.offset, parsed.limit)
-        indices = chats.page(parsed.sort, parsed.offset, limit, descending=parsed.descending)
+        faults = self.faults
+        limit = faults.window(parsed.offset, parsed.limit)
+        start, count = faults.tie_window(parsed.offset, limit)
+        rows = chats.page(parsed.sort, start, count, descending=parsed.descending)
+        indices = self._dice.tied(faults, rows, start, parsed.offset, limit)
         body = list_body(
             [chats.chat_json(i) for i in indices],
             self.faults.reported_total(chats.total),
@@ -763,10 +777,14 @@ class Emulator(WebhookMethods):
         query = self._search_query(raw, CHAT_FIELDS, CHAT_SORTS)
         if isinstance(query, _Answer):
             return query
-        limit = self.faults.window(query.offset, query.limit)
-        total, indices = search_chats(self.chats, dataclasses.replace(query, limit=limit))
+        faults = self.faults
+        limit = faults.window(query.offset, query.limit)
+        start, count = faults.tie_window(query.offset, limit)
+        window = dataclasses.replace(query, offset=start, limit=count)
+        total, rows = search_chats(self.chats, window)
+        indices = self._dice.tied(faults, rows[:count], start, query.offset, limit)
         body = list_body(
-            [self.chats.chat_json(i) for i in indices[:limit]],
+            [self.chats.chat_json(i) for i in indices],
             self.faults.reported_total(total),
             self.chats_search_total,
         )
@@ -797,6 +815,8 @@ class Emulator(WebhookMethods):
         limit = self.faults.window(parsed.offset, parsed.limit)
         oldest = self.messages_order == "oldest"
         total, bodies = self.chats.messages_json(index, parsed.offset, limit, oldest_first=oldest)
+        if parsed.offset == 0 and int(request.match_info["id"]) in self.faults.vanishing_chats:
+            self.chats.delete([index])
         body = list_body(bodies, self.faults.reported_total(total), "total", self.messages_key)
         return _Answer(200, body)
 
