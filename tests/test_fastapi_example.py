@@ -166,3 +166,34 @@ async def test_one_customer_a_404_and_a_background_export(
     assert done == sorted(done)
     lines = (await asyncio.to_thread(Path(final["path"]).read_bytes)).splitlines()
     assert [json.loads(line)["id"] for line in lines] == expected
+
+
+async def test_the_app_tags_a_customer_in_the_account(
+    app_url: str, emulator: ThreadedEmulator
+) -> None:
+    """The write reaches the emulator's account; bad input is refused before any request."""
+    customer = emulator.expected_ids("customers.firstSeen", "asc")[3]
+    async with aiohttp.ClientSession(app_url) as http:
+        async with http.post(
+            f"/customers/{customer}/tags", json={"tags": ["VIP", "From the app"]}
+        ) as response:
+            assert response.status == 200, await response.text()
+            answered = await response.json()
+        sent = len(emulator.log)
+        refused: list[dict[str, Any]] = [{"tags": "VIP"}, {"tags": []}, {"tags": [""]}, {}]
+        for bad in refused:
+            async with http.post(f"/customers/{customer}/tags", json=bad) as response:
+                assert response.status == 422, (bad, await response.text())
+        assert len(emulator.log) == sent  # refused before any request
+        async with http.post("/customers/999999999/tags", json={"tags": ["VIP"]}) as response:
+            assert response.status == 404
+    stored = emulator.customer(customer)
+    assert stored is not None
+    names = [tag["name"] for tag in stored["tags"]]
+    assert {"VIP", "From the app"} <= set(names)
+    assert [tag["name"] for tag in answered["tags"]] == names
+    writes = [(e.method, e.path, e.status) for e in emulator.log if e.method != "GET"]
+    assert writes == [
+        ("PUT", f"/v1/customers/{customer}/tags", 200),
+        ("PUT", "/v1/customers/999999999/tags", 404),
+    ]

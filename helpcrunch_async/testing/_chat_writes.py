@@ -16,7 +16,17 @@ contradict each other or say nothing:
   ``invalid_request`` with the page's own typo ("Chat must me closed...").
 - ``POST /messages``: ``type`` ``message`` (default) or ``private``; no ``agent`` posts
   as the customer. A customer's message reopens a closed chat and makes an ``empty``
-  one ``new``; an agent's makes ``new`` and ``empty`` ones ``opened``.
+  one ``new``; an agent's reply makes ``new`` and ``empty`` ones ``opened``; a
+  private note, which the customer never sees, moves no status.
+
+Webhooks: every applied write tells the account's ``WebhookHub`` (its docstring lists
+the calls), whose one rule (``_webhook_events`` rule 7) decides what fires: a created
+chat ``chat.new``; an update what the chat's difference fires (``chat.status_updated``
+and ``chat.closed``, ``chat.assigned``, ``chat.snoozed``/``chat.unsnoozed``,
+``chat.rated``; a department or a read mark none, as none is documented); a posted
+message its own event (``message.chat.agent``, ``message.private``,
+``message.chat.customer``), then what the chat's change fires (a reply that opens a
+new chat: ``chat.status_updated``). A refused write (4xx) fires none.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from helpcrunch_async.testing._chats import Chat, ChatData
+    from helpcrunch_async.testing._webhook_hub import WebhookHub
     from helpcrunch_async.testing._written import Readings
 
 __all__ = ["ChatWrites"]
@@ -66,9 +77,14 @@ class ChatWrites:
         *,
         style: Callable[[], str],
         clock: Callable[[], float],
+        hub: WebhookHub,
     ) -> None:
-        """Write into ``chats``; ``style`` gives the error style, ``clock`` unix seconds."""
+        """Write into ``chats``; ``style`` gives the error style, ``clock`` unix seconds.
+
+        ``hub`` hears every applied change (see the module docstring).
+        """
         self.chats = chats
+        self._hub = hub
         self.readings = readings
         self._style = style
         self._clock = clock
@@ -139,6 +155,7 @@ class ChatWrites:
             "created_with": "public_api",
         }
         index = self.chats.open_chat(customer, fields)
+        self._hub.emit("chat.new", chat=self.chats.chat_id(index))
         return self._reply(index, self.readings.chat_created)
 
     def _target(self, body: object) -> tuple[int, dict[str, Any]] | None:
@@ -159,7 +176,12 @@ class ChatWrites:
                 "not_fount" if action.startswith("read") else "chat_not_found"
             )
         index, body = found
-        return handler(self, index, body)
+        chat_id = self.chats.chat_id(index)
+        before = self._hub.chat_before(chat_id)
+        reply = handler(self, index, body)
+        if reply.applied:
+            self._hub.chat_changed(chat_id, before)
+        return reply
 
     def _status(self, index: int, body: dict[str, Any]) -> Reply:
         raw = body.get("status")
@@ -267,12 +289,14 @@ class ChatWrites:
             edited_at=None,
             broadcast_type=None,
         )
+        before = self._hub.chat_before(chat_id)
         chat = self.chats.post(index, message)
         if agent is None and chat.status in ("closed", "empty", "no communication"):
             chat.status = "opened" if chat.status == "closed" else "new"
             chat.closed_at = chat.closed_by = chat.rating = None
-        elif agent is not None and chat.status in ("new", "empty"):
+        elif agent is not None and kind == "message" and chat.status in ("new", "empty"):
             chat.status = "opened"
+        self._hub.messages_added(chat_id, [message.id], before)
         wire = self.chats.message_wire(chat, message)
         return Reply(OK, msgspec.json.encode(wire), applied=True)
 

@@ -533,7 +533,8 @@ class Dataset:
         if ref is None:
             raise KeyError(f"no customer with id {doc['id']}")
         rec = self.record(ref)
-        self._remove([ref])
+        # Replaced in place, not deleted: ``removing`` (customer.deleted) is not told.
+        self._remove([ref], deleting=False)
         picks = (rec.identity, rec.place, rec.profile)
         self._add(self._entry(rec.id, rec.first_seen, rec.last_seen, picks, doc))
         self.version += 1
@@ -591,11 +592,12 @@ class Dataset:
         refs = [ref for ref in map(self.find, ids) if ref is not None]
         return self._remove(refs)
 
-    def _remove(self, refs: list[int]) -> list[int]:
+    def _remove(self, refs: list[int], *, deleting: bool = True) -> list[int]:
         removed: list[int] = []
+        tell = self.removing if deleting else None
         for ref in refs:
-            if self.removing is not None and (ref < 0 or not self._is_deleted(ref)):
-                self.removing(self.body(ref))
+            if tell is not None and (ref < 0 or not self._is_deleted(ref)):
+                tell(self.body(ref))
             if ref < 0:
                 record = self._inserted.pop(ref)
                 del self._inserted_ids[record.id]

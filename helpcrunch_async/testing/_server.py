@@ -48,7 +48,12 @@ from helpcrunch_async.testing._search import (
 )
 from helpcrunch_async.testing._team import build_team
 from helpcrunch_async.testing._webhook_hub import WebhookHub, WebhookMethods
-from helpcrunch_async.testing._webhooks import Subscription, WebhookSender, WebhookSettings
+from helpcrunch_async.testing._webhooks import (
+    Subscription,
+    WebhookSender,
+    WebhookSettings,
+    one_clock,
+)
 from helpcrunch_async.testing._wire import (
     ERROR_STYLES,
     MALFORMED_BODIES,
@@ -132,13 +137,15 @@ class Emulator(WebhookMethods):
     Writes (``_writes``, ``_chat_writes``) change the account for every later read;
     ``readings`` (a ``Readings``) picks among the readings the docs leave open,
     ``write_faults`` (a ``WriteFaults``) fail a write after it was applied, and
-    ``clock`` (unix seconds) stamps what writes create. All three may be changed
-    while it runs (``emu.readings``, ``emu.write_faults``).
+    ``clock`` (unix seconds; ``time.time`` by default) stamps what writes create and
+    the webhooks they fire. The first two may be changed while it runs
+    (``emu.readings``, ``emu.write_faults``).
 
     Webhooks: each of ``webhooks`` (a ``Subscription``, or a mapping of its arguments)
     gets a signed delivery, at least once, of every event the account's changes fire
-    (see ``emit``) or ``trigger`` sends; ``webhook_settings`` sets the retry schedule,
-    the delivery faults, the bounds and the clock (see ``_webhooks`` and ``_webhook_plan``).
+    (see ``emit``), the API's writes included, or ``trigger`` sends;
+    ``webhook_settings`` sets the retry schedule, the delivery faults and the bounds
+    (see ``_webhooks`` and ``_webhook_plan``); a clock given there is the writes' too.
     """
 
     def __init__(
@@ -187,7 +194,7 @@ class Emulator(WebhookMethods):
         page_cache: int = 128,
         readings: Readings | None = None,
         write_faults: WriteFaults | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         webhooks: Iterable[Subscription | Mapping[str, Any]] = (),
         webhook_settings: WebhookSettings | None = None,
     ) -> None:
@@ -260,14 +267,16 @@ class Emulator(WebhookMethods):
         self.write_faults.validate()
         self._write_dice = WriteDice(fault_seed)
         self._writes_applied = 0
-        style = self._style
-        self.writes = AccountWrites(self.dataset, self.readings, style=style, clock=clock)
-        self.chat_writes = ChatWrites(self.chats, self.readings, style=style, clock=clock)
         hooks = [Subscription.of(s) for s in webhooks]
-        sender = WebhookSender(hooks, webhook_settings or WebhookSettings())
+        sender = WebhookSender(hooks, one_clock(clock, webhook_settings))
         self.webhooks = WebhookHub(self.dataset, self.chats, sender)
         if sender.wants("customer.deleted"):
             self.dataset.removing = self.webhooks.customer_removed
+        # Writes stamp their records and the webhooks they fire by the one clock.
+        style, clock = self._style, sender.clock
+        hub = self.webhooks
+        self.writes = AccountWrites(self.dataset, self.readings, style=style, clock=clock, hub=hub)
+        self.chat_writes = ChatWrites(self.chats, self.readings, style=style, clock=clock, hub=hub)
 
     def _style(self) -> str:
         return self.error_style

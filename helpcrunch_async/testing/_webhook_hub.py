@@ -6,14 +6,15 @@ live account, exactly as the REST API would serialise them, shapes them with
 ``_webhook_events`` and hands them to the ``WebhookSender``. When no subscription
 takes an event type, emitting it reads nothing.
 
-What a write route of the emulated API calls, after applying the write: a created
+What a write route of the emulated API (``_writes``, ``_chat_writes``) calls around
+the write it applied (a refused write fires nothing): a created
 customer ``emit("customer.new", customer=id)``; a customer update (PUT, PATCH,
 batch, tags) ``customer_before(id)`` before and ``customer_changed(id, before)``
 after; a deletion through the dataset fires ``customer.deleted`` by itself
 (``Dataset.removing``); a created chat ``emit("chat.new", chat=id)``; a chat update
 (status, assignee, snooze, rating) ``chat_before`` and ``chat_changed``; a posted
-message ``emit(message_event(record), chat=id, message=record)`` with the message as
-the REST API serialises it.
+message ``chat_before`` before, and ``messages_added`` after (its event, then what
+the chat's change fires).
 """
 
 from __future__ import annotations
@@ -269,7 +270,8 @@ class WebhookMethods:
         an id read from the live account now, or the record as the REST API
         serialises it (for one already gone: a deleted customer's bytes reach it
         through ``Dataset.removing``, before the removal). ``fields`` are laid over
-        ``eventData``. What fires what: ``insert`` ``customer.new``, a deletion
+        ``eventData``. What fires what: the API's writes what HelpCrunch sends for
+        them (``_writes``, ``_chat_writes``), ``insert`` ``customer.new``, a deletion
         ``customer.deleted``, ``add_chats`` ``chat.new`` and its messages' events,
         ``add_messages`` each message's event; a change to a chat or a customer
         what the difference fires (``_webhook_events`` rule 7: ``close_chat``

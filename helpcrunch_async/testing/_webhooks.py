@@ -103,7 +103,9 @@ class WebhookSettings:
     """How the sender behaves: schedule, faults, bounds and clock.
 
     ``clock`` gives the envelope's unix seconds (``createdAt``, ``lastAttemptAt``);
-    ``timeout`` bounds one attempt; ``queue_size`` bounds the unsettled deliveries.
+    None (the default) is the emulator's own clock (``Emulator(clock=...)``, the one
+    its writes stamp records by; ``time.time`` without one). ``timeout`` bounds one
+    attempt; ``queue_size`` bounds the unsettled deliveries.
     Event ids are random UUIDs, unique across runs (a receiver's dedup store may
     outlive a test run), unless ``id_seed`` makes them repeat with it.
     """
@@ -112,7 +114,7 @@ class WebhookSettings:
     faults: DeliveryFaults = dataclasses.field(default_factory=DeliveryFaults)
     timeout: float = 5.0
     queue_size: int = 10_000
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] | None = None
     id_seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -121,6 +123,26 @@ class WebhookSettings:
             raise ValueError(f"the webhook timeout must be > 0 seconds, got {self.timeout!r}")
         if self.queue_size < 1:
             raise ValueError(f"the webhook queue_size must be >= 1, got {self.queue_size!r}")
+
+
+def one_clock(
+    clock: Callable[[], float] | None, settings: WebhookSettings | None
+) -> WebhookSettings:
+    """Return ``settings`` (default ones if None) whose clock is the emulator's ``clock``.
+
+    An emulator has one clock: its writes and its webhooks read the same. Given in one
+    place (``Emulator(clock=...)`` or ``WebhookSettings(clock=...)``) it serves both;
+    two different clocks are refused (ValueError); none at all is ``time.time``.
+    """
+    settings = settings or WebhookSettings()
+    if settings.clock is None:
+        return dataclasses.replace(settings, clock=clock or time.time)
+    if clock is not None and clock is not settings.clock:
+        raise ValueError(
+            "two clocks: give Emulator(clock=...) or WebhookSettings(clock=...), not both; "
+            "the emulator's writes and webhooks read one clock"
+        )
+    return settings
 
 
 class DeliveryRecord(msgspec.Struct, frozen=True):
@@ -183,6 +205,11 @@ class WebhookSender:
         self._running = False
 
     @property
+    def clock(self) -> Callable[[], float]:
+        """The clock of the envelopes' unix seconds (``settings.clock``, else ``time.time``)."""
+        return self.settings.clock or time.time
+
+    @property
     def subscriptions(self) -> tuple[Subscription, ...]:
         """The subscriptions, in the order given."""
         return tuple(lane.subscription for lane in self._lanes)
@@ -198,7 +225,7 @@ class WebhookSender:
         self._events += 1
         number = self._events
         ident = event_id(self._id_seed, number)
-        created = int(self.settings.clock())
+        created = int(self.clock())
         for lane in self._lanes:
             if event not in lane.subscription.events:
                 continue
@@ -323,7 +350,7 @@ class WebhookSender:
             ident=delivery.ident,
             created_at=delivery.created_at,
             attempts=delivery.attempt,
-            last_attempt_at=int(self.settings.clock()),
+            last_attempt_at=int(self.clock()),
         )
         key = _WRONG_KEY if plan.bad_signature else lane.subscription.secret
         headers = {

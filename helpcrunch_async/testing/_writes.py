@@ -26,6 +26,14 @@ What the emulator chose where the vendor's pages contradict each other or say no
   ``{id, customer, name, data, createdAt}``.
 - ``GET /organization``: ``{"data": {id, domain, teamOnline, chatEnabled}}``;
   ``GET /applications``: ``{"data": [{id, name, displayName, type, active}]}``.
+
+Webhooks: every applied write tells the account's ``WebhookHub`` what changed (its
+docstring lists the calls), and the hub's one rule (``_webhook_events`` rule 7)
+decides what fires: a create ``customer.new``; an update, a replace, a batch item or
+a tag change what the difference fires (``customer.email_updated``,
+``customer.tags_changed``; nothing when nothing documented moved); a deletion
+``customer.deleted`` (through ``Dataset.removing``). ``POST /events`` fires none (no
+event type is documented for it), and a refused write (4xx) none.
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from helpcrunch_async.testing._dataset import Dataset
+    from helpcrunch_async.testing._webhook_hub import WebhookHub
 
 __all__ = ["BAD", "MISSING", "OK", "AccountWrites", "Reply", "decode_json", "refusal"]
 
@@ -96,9 +105,14 @@ class AccountWrites:
         *,
         style: Callable[[], str],
         clock: Callable[[], float],
+        hub: WebhookHub,
     ) -> None:
-        """Write into ``dataset``; ``style`` gives the error style, ``clock`` unix seconds."""
+        """Write into ``dataset``; ``style`` gives the error style, ``clock`` unix seconds.
+
+        ``hub`` hears every applied change (see the module docstring).
+        """
         self.dataset = dataset
+        self._hub = hub
         self.readings = readings
         self.tags = Tags()
         self.events: list[dict[str, Any]] = []
@@ -158,6 +172,7 @@ class AccountWrites:
             return self._duplicate_user_id()
         as_object = self.dataset.custom_data_as_object
         doc = self.dataset.create(new_customer(fields, self.tags, as_object=as_object))
+        self._hub.emit("customer.new", customer=doc["id"])
         return self._json(doc)
 
     def _update(self, text: str, body: object, *, replace: bool) -> Reply:
@@ -170,11 +185,13 @@ class AccountWrites:
         user_id = fields.get("userId", doc["userId"])
         if user_id != doc["userId"] and self.user_id_taken(user_id, doc["id"]):
             return self._duplicate_user_id()
+        before = self._hub.customer_before(doc["id"])
         if replace:
             doc = replaced(doc, fields, self.tags)
         else:
             doc = merged(doc, fields, self.tags, self.readings)
         self.dataset.store(doc)
+        self._hub.customer_changed(doc["id"], before)
         return self._json(doc)
 
     def patch(self, text: str, raw: bytes) -> Reply:
@@ -231,8 +248,10 @@ class AccountWrites:
             return self._invalid([("tags", "This value should be a list of {name}.")])
         have = [tag["name"] for tag in doc["tags"]]
         wanted = have + names if add else [n for n in have if n not in names]
+        before = self._hub.customer_before(doc["id"])
         doc["tags"] = self.tags.resolve(wanted)
         self.dataset.store(doc)
+        self._hub.customer_changed(doc["id"], before)
         return self._json(doc)
 
     # -- events, organization, applications -----------------------------------------
