@@ -4,6 +4,7 @@
   URL, cap, concurrency, Redis, max-rate-limit-wait, progress) and their checks;
 - `exit_codes`: the one table of exit codes, and an error's code;
 - `commands`: the parser, which each command module adds itself to;
+- `help_format`: how every ``--help`` shows an option's default;
 - `export`, `sync`, `demo`, `emulator`: a command each (``add`` and ``run``).
 
 The progress renderer is `_export.progress.ProgressDisplay`, which every

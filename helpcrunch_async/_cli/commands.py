@@ -7,7 +7,7 @@ import sys
 
 from helpcrunch_async._cli import demo, emulator, export, sync
 from helpcrunch_async._cli import exit_codes as codes
-from helpcrunch_async._help_format import HelpFormatter
+from helpcrunch_async._cli.help_format import HelpFormatter
 
 __all__ = ["parser", "run"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from helpcrunch_async._help_format import HelpFormatter
+from helpcrunch_async._cli.help_format import HelpFormatter
 
 if TYPE_CHECKING:
     import argparse

@@ -12,7 +12,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from helpcrunch_async._cli import exit_codes as codes
-from helpcrunch_async._help_format import HelpFormatter
+from helpcrunch_async._cli.help_format import HelpFormatter
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from helpcrunch_async._cli import exit_codes as codes
 from helpcrunch_async._cli import options
+from helpcrunch_async._cli.help_format import HelpFormatter
 from helpcrunch_async._cli.options import UsageError
 from helpcrunch_async._core.filters import COMPARISONS, search_fields
 from helpcrunch_async._core.params import ORDERS, check_positive_int
@@ -21,7 +22,6 @@ from helpcrunch_async._export.checkpoint import FORMATS, ExportRefusedError, Exp
 from helpcrunch_async._export.progress import check_interval
 from helpcrunch_async._export.run import ExportOptions, run_export
 from helpcrunch_async._export.sources import SOURCES, check_filters
-from helpcrunch_async._help_format import HelpFormatter
 
 if TYPE_CHECKING:
     import argparse

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from helpcrunch_async._cli import exit_codes as codes
 from helpcrunch_async._cli import options
+from helpcrunch_async._cli.help_format import HelpFormatter
 from helpcrunch_async._cli.options import UsageError
 from helpcrunch_async._core.params import DEFAULT_BUDGET_KEY
 from helpcrunch_async._errors import HelpCrunchError
-from helpcrunch_async._help_format import HelpFormatter
 from helpcrunch_async.dlt.command import (
     RESOURCE_NAMES,
     SyncOptions,
