@@ -151,8 +151,10 @@ def add_api(
         )
 
 
-def add_display(parser: argparse.ArgumentParser, *, interval: float = 5.0) -> None:
-    """Add ``--progress``, ``--progress-interval`` and ``-v``."""
+def add_display(
+    parser: argparse.ArgumentParser, *, interval: float = 5.0, quiet: bool = False
+) -> None:
+    """Add ``--progress``, ``--progress-interval`` and ``-v`` (and ``--quiet`` if ``quiet``)."""
     shown = parser.add_argument_group("display")
     shown.add_argument(
         "--progress",
@@ -168,6 +170,8 @@ def add_display(parser: argparse.ArgumentParser, *, interval: float = 5.0) -> No
         help=f"seconds between log lines, at least {MIN_INTERVAL}",
     )
     shown.add_argument("-v", "--verbose", action="store_true", help="log every retry reason")
+    if quiet:
+        shown.add_argument("--quiet", action="store_true", help="the same as --progress off")
 
 
 # --- reading them ------------------------------------------------------------------------

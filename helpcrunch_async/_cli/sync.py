@@ -52,9 +52,13 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     defaults = SyncOptions(api_key="")
     target = parser.add_argument_group("destination")
-    target.add_argument("--destination", default="duckdb", help="a dlt destination (duckdb)")
-    target.add_argument("--dataset-name", default=defaults.dataset_name)
-    target.add_argument("--pipeline-name", default=defaults.pipeline_name)
+    target.add_argument("--destination", default=defaults.destination, help="a dlt destination")
+    target.add_argument(
+        "--dataset-name", default=defaults.dataset_name, help="the dataset the tables go to"
+    )
+    target.add_argument(
+        "--pipeline-name", default=defaults.pipeline_name, help="dlt's name for the pipeline"
+    )
     target.add_argument(
         "--pipelines-dir",
         type=Path,
@@ -81,8 +85,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="seconds each cursor is moved back (clock skew, visits in flight)",
     )
     options.add_api(parser, stops="the sync", processes=False)
-    options.add_display(parser, interval=_INTERVAL)
-    parser.add_argument("--quiet", action="store_true", help="no progress lines (--progress off)")
+    options.add_display(parser, interval=_INTERVAL, quiet=True)
     parser.set_defaults(command=run)
 
 
