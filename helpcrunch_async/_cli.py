@@ -24,6 +24,7 @@ from ._export.progress import MIN_INTERVAL, check_interval
 from ._export.run import ExportOptions, run_export
 from ._export.sources import SOURCES, check_filters
 from ._export.stopping import ignore_late_signals
+from ._import import command as import_cli
 from .dlt import command as sync_cli
 
 if TYPE_CHECKING:
@@ -126,6 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     sync_cli.configure(sync)
     sync.set_defaults(command=sync_cli.run)
 
+    import_cli.configure(
+        commands, connection=_connection_options, api_key=_api_key, rate_budget=_redis_budget
+    )
+
     # Listed for --help only: main() hands `emulator ...` to _emulator_command.
     commands.add_parser("emulator", help="serve an emulated HelpCrunch API on loopback")
     return parser
@@ -189,6 +194,10 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
     else:
         parser.set_defaults(chats=None)
 
+    _connection_options(parser)
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
     api = parser.add_argument_group("API")
     api.add_argument("--base-url", default=DEFAULT_BASE_URL, help="default: %(default)s")
     api.add_argument("--api-key-file", type=Path, metavar="F", help="read the key from F")
