@@ -30,7 +30,13 @@ from helpcrunch_async._export.progress import (
 )
 from helpcrunch_async._export.run import resume_hint
 from helpcrunch_async._export.stopping import Stopper
-from helpcrunch_async._import.engine import ImportOptions, ImportResult, Progress, import_file
+from helpcrunch_async._import.engine import (
+    WINDOW,
+    ImportOptions,
+    ImportResult,
+    Progress,
+    import_file,
+)
 from helpcrunch_async._shell.stats import ScanStats
 
 if TYPE_CHECKING:
@@ -88,6 +94,13 @@ def configure(
     start = rows.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true", help="continue from FILE's checkpoint")
     start.add_argument("--overwrite", action="store_true", help="start over, forgetting it")
+    rows.add_argument(
+        "--window",
+        type=int,
+        default=WINDOW,
+        metavar="N",
+        help="rows looked up and written together; a crash redoes at most N (%(default)s)",
+    )
     rows.add_argument("--strict", action="store_true", help="refuse the whole file if a row is bad")
     rows.add_argument(
         "--csv-raw", action="store_true", help="the CSV was exported with --csv-raw (no guard)"
@@ -107,6 +120,8 @@ def _options(
     fmt = args.format or ("csv" if args.source.suffix.lower() == ".csv" else "jsonl")
     if args.csv_raw and fmt != "csv":
         raise ValueError("--csv-raw applies to --format csv only")
+    if args.window < 1:
+        raise ValueError(f"--window must be at least 1, got {args.window}")
     if not args.source.is_file():
         raise ValueError(f"--in {args.source}: no such file")
     return ImportOptions(
@@ -125,6 +140,7 @@ def _options(
         concurrency=args.concurrency,
         rate_budget=rate_budget(args),
         max_rate_limit_wait=args.max_rate_limit_wait,
+        window=args.window,
     )
 
 

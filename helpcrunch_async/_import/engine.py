@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from helpcrunch_async._shell.budget import RateBudget
 
 __all__ = [
+    "WINDOW",
     "CountingBudget",
     "ImportOptions",
     "ImportResult",
