@@ -160,6 +160,7 @@ def plan(journal: Journal, end_line: int, actions: Mapping[int, Action]) -> Jour
     # tells a create that landed from a row that was there before.
     if journal.pending is not None:
         written = {**written, **journal.pending.plan}
+        end_line = max(end_line, journal.pending.end_line)
     return msgspec.structs.replace(journal, pending=Pending(end_line=end_line, plan=written))
 
 
@@ -178,12 +179,9 @@ def settle(journal: Journal, end_line: int, counts: Counts, rejects_bytes: int) 
         msg = f"a window cannot end at line {end_line}, before line {journal.lines_done}"
         raise ValueError(msg)
     pending = journal.pending
-    if pending is not None and pending.end_line > end_line:
-        # Part of a crashed run's plan lies past this window: keep that part.
-        left = {line: a for line, a in pending.plan.items() if line > end_line}
-        kept: Pending | None = Pending(end_line=pending.end_line, plan=left)
-    else:
-        kept = None
+    left = {} if pending is None else {k: a for k, a in pending.plan.items() if k > end_line}
+    # Part of a crashed run's plan may lie past this window: keep that part.
+    kept = None if pending is None or not left else Pending(end_line=pending.end_line, plan=left)
     return msgspec.structs.replace(
         journal,
         lines_done=end_line,
