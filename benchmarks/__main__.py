@@ -40,6 +40,7 @@ PARTS = (
     ("shared_budget", "Shared budget"),
     ("fanout", "Fan-out: the messages of many chats"),
     ("sync", "Sync: an incremental dlt sync against a full pass"),
+    ("import_customers", "Import: rows against the per-row loop"),
 )
 NAMES = tuple(name for name, _ in PARTS)
 
