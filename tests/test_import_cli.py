@@ -40,6 +40,10 @@ def _writes(emulator: ThreadedEmulator, since: int) -> list[tuple[str, str]]:
     ]
 
 
+def journal_text(source: Path) -> str:
+    return source.with_name(source.name + ".import.checkpoint.json").read_text(encoding="utf-8")
+
+
 def _rejects(source: Path) -> list[dict[str, Any]]:
     path = source.with_name(source.name + ".rejects.jsonl")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -73,9 +77,18 @@ def test_rows_are_merged_created_and_a_second_run_writes_nothing(
     source = tmp_path / "rows.jsonl"
     write_jsonl(source, records)
     before = len(emulator.log)
-    done = run_cli(*import_args(source, emulator.base_url, *QUIET), key=KEY)
+    slow = ("--rate-limit", "20", "--rate-period", "1", "--window", "10")
+    progress = ("--progress", "log", "--progress-interval", "0.1")
+    done = run_cli(*import_args(source, emulator.base_url, *slow, *progress), key=KEY)
     assert done.returncode == 0, done.stderr
     assert_applied_once(emulator, records)
+    # The export's progress renderer: rows done of all, the counts so far, rate and ETA.
+    assert "progress: " in done.stderr
+    assert " / 50 rows (" in done.stderr
+    assert "ETA" in done.stderr
+    # The key is never in what the command prints or writes.
+    for text in (done.stderr, journal_text(source)):
+        assert KEY not in text
     writes = _writes(emulator, before)
     # 30 updates, ten a batch; a tag each; 20 creates, one a request.
     assert writes.count(("PUT", "/v1/customers/batch")) == 3
@@ -209,3 +222,20 @@ def test_a_started_import_is_not_started_again_without_resume(
     changed = run_cli(*import_args(source, emulator.base_url, "--resume", *QUIET), key=KEY)
     assert changed.returncode == 2
     assert "the input changed" in changed.stderr
+
+
+@pytest.mark.parametrize("planted", [".rejects.jsonl", ".import.checkpoint.json"])
+def test_a_link_planted_beside_the_input_is_never_followed(
+    planted: str, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator], tmp_path: Path
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=0, api_key=KEY)
+    source = tmp_path / "rows.jsonl"
+    write_jsonl(source, rows(0, 2))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n", encoding="utf-8")
+    source.with_name(source.name + planted).symlink_to(victim)
+    done = run_cli(*import_args(source, emulator.base_url, *QUIET), key=KEY)
+    assert done.returncode == 2, done.stderr
+    assert "symbolic link" in done.stderr
+    assert victim.read_text(encoding="utf-8") == "keep me\n"
+    assert emulator.log == []

@@ -176,6 +176,7 @@ async def _command(
 
     def note(state: Progress) -> None:
         counts = state.counts
+        stats.requests, stats.pages = state.requests, state.searches
         done = counts.created + counts.updated + counts.unchanged + counts.rejected
         latest[:] = [
             Snapshot(

@@ -169,10 +169,16 @@ class CountingBudget:
 
 @dataclass(slots=True)
 class Progress:
-    """Where a running import is: its ``rows``, the ``counts`` of those settled."""
+    """Where a running import is: its ``rows``, the ``counts`` of those settled, its costs.
+
+    ``requests`` counts every attempt on the wire so far, ``searches`` the
+    search pages read.
+    """
 
     rows: int
     counts: Counts = field(default_factory=Counts)
+    requests: int = 0
+    searches: int = 0
 
 
 def check_rows(options: ImportOptions) -> list[Row | Rejected]:
@@ -225,7 +231,7 @@ async def import_file(
         options.rate_budget or LocalBudget(options.rate_limit, options.rate_period)
     )
     rejects = RejectsFile(rejects_path(options.source), keep=journal.rejects_bytes)
-    job = _Job(options, rows, journal, rejects, state=state, progress=progress)
+    job = _Job(options, rows, journal, rejects, state=state, progress=progress, budget=budget)
     try:
         async with HelpCrunch(
             options.api_key,
@@ -290,12 +296,14 @@ class _Job:
         *,
         state: Progress,
         progress: Callable[[Progress], None] | None,
+        budget: CountingBudget,
     ) -> None:
         self.options = options
         self.rows = rows
         self.journal = journal
         self.rejects = rejects
         self.state = state
+        self.budget = budget
         self.progress = progress
         self.keys_per_search = START_KEYS
         self.path = journal_path(options.source)
@@ -338,6 +346,7 @@ class _Job:
         self.journal = settle(self.journal, end, outcome.counts, size)
         write_journal(self.path, self.journal)
         self.state.counts = self.journal.counts
+        self.state.requests = self.budget.requests
         if self.progress is not None:
             self.progress(self.state)
 
@@ -356,6 +365,7 @@ class _Job:
                             where, comparison="OR", offset=offset, limit=PAGE
                         )
                     found.extend(page.data)
+                    self.state.searches += 1
                     offset = next_offset(offset, len(page.data), page.total)
             except APIError as exc:
                 less = smaller(self.keys_per_search, len(keys))
