@@ -153,6 +153,46 @@ def test_the_diff_sends_only_what_differs_and_adds_missing_tags() -> None:
     assert decide(same, [have], "upsert", planned="update").counted == "update"
 
 
+row_fields = st.fixed_dictionaries(
+    {"user_id": st.just("u")},
+    optional={
+        "name": st.none() | text,
+        "notes": st.none() | text,
+        "company": st.none() | text,
+        "tags": st.lists(text.filter(str.strip), max_size=3),
+        "custom_data": st.dictionaries(text.filter(bool), scalar, max_size=3),
+    },
+)
+
+
+def _applied(raw: dict[str, Any], decision: Any) -> dict[str, Any]:
+    """What the account holds after a decision's update: fields set, data merged, tags added."""
+    merged = dict(raw)
+    for name, value in decision.fields.items():
+        if name == "custom_data":
+            have = {i["property"]: i["value"] for i in merged["customData"]}
+            have.update(value)
+            merged["customData"] = [{"property": k, "value": v} for k, v in have.items()]
+        else:
+            merged[{"user_id": "userId"}.get(name, name)] = value
+    merged["tags"] = [*merged["tags"], *({"name": n} for n in decision.add_tags)]
+    return merged
+
+
+@given(customers.map(lambda c: {**c, "userId": "u"}), row_fields)
+def test_a_row_applied_once_is_unchanged_the_second_time(
+    raw: dict[str, Any], fields: dict[str, Any]
+) -> None:
+    row = Row(1, "u", fields)
+    first = decide(row, [decode_customer(msgspec.json.encode(raw))], "upsert")
+    assert first.action in ("update", "unchanged")
+    after = decode_customer(msgspec.json.encode(_applied(raw, first)))
+    again = decide(row, [after], "upsert")
+    assert again.action == "unchanged", again
+    # Nothing the row does not name is sent: never a replace.
+    assert set(first.fields) <= set(fields) - {"tags"}
+
+
 @given(scalar, scalar)
 def test_values_compare_by_type(a: object, b: object) -> None:
     expected = msgspec.json.encode(a) == msgspec.json.encode(b) or (
