@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from export_fixtures import CLI, cli_env, run_cli
+from export_fixtures import CLI, cli_env, run_cli, start_cli, wait_for_text
 from import_fixtures import KEY, assert_applied_once, import_args, journal, rows, seed, write_jsonl
 
 if TYPE_CHECKING:
@@ -63,3 +63,30 @@ def test_killed_twice_then_resumed_applies_every_row_once(
     counts = journal(source)["counts"]
     assert counts == {"created": NEW, "updated": EXISTING, "unchanged": 0, "rejected": 0}
     assert journal(source)["complete"] is True
+
+
+def test_sigterm_stops_cleanly_and_resume_finishes(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator], tmp_path: Path
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=0, api_key=KEY)
+    seed(emulator, EXISTING)
+    records = rows(EXISTING, NEW)
+    source = tmp_path / "rows.jsonl"
+    write_jsonl(source, records)
+    args = import_args(source, emulator.base_url, *CAP)
+    stderr = tmp_path / "stderr.txt"
+    process = start_cli(*args, stderr=stderr, key=KEY)
+    # Once the first window is settled, the import is well under way.
+    assert wait_for_text(
+        source.with_name(source.name + ".import.checkpoint.json"), '"lines_done": 25', 30
+    )
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 130
+    said = stderr.read_text(encoding="utf-8")
+    assert "stopped by SIGTERM" in said
+    assert "interrupted: 120 rows" in said
+    assert journal(source)["complete"] is False
+    done = run_cli(*args, "--resume", key=KEY, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert_applied_once(emulator, records)
+    assert journal(source)["counts"]["created"] == NEW
