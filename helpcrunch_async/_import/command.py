@@ -242,8 +242,8 @@ def _exit_code(result: ImportResult) -> int:
     if result.state == "refused":
         return codes.fail(
             codes.USAGE,
-            f"--strict: {result.counts.rejected} rows are bad (see {result.rejects}); "
-            "nothing was sent",
+            f"--strict: {result.counts.rejected} rows are bad"
+            f"{'' if result.rejects is None else f' (see {result.rejects})'}; nothing was sent",
         )
     if result.state == "interrupted":
         sys.stderr.write(

@@ -215,16 +215,14 @@ async def import_file(
         guarded=options.guarded,
     )
     rows = check_rows(options)
-    journal = _open_journal(options, settings)
-    state = Progress(len(rows), journal.counts)
+    saved = _saved_journal(options, settings)
     early = [row for row in rows if isinstance(row, Rejected)]
     if options.strict and early:
-        rejects = RejectsFile(rejects_path(options.source), keep=0)
-        try:
-            rejects.append(early)
-        finally:
-            rejects.close()
-        return ImportResult("refused", Counts(rejected=len(early)), len(rows), rejects=rejects.path)
+        return _refuse(options, saved, early, len(rows))
+    journal = saved or start(settings)
+    if saved is None:
+        write_journal(journal_path(options.source), journal)
+    state = Progress(len(rows), journal.counts)
     if journal.complete:
         return ImportResult("already complete", journal.counts, len(rows))
     budget = CountingBudget(
@@ -262,7 +260,8 @@ async def import_file(
     return result
 
 
-def _open_journal(options: ImportOptions, settings: ImportSettings) -> Journal:
+def _saved_journal(options: ImportOptions, settings: ImportSettings) -> Journal | None:
+    """Return the checkpoint to resume (None: start anew), or refuse; write nothing."""
     path = journal_path(options.source)
     saved = read_journal(path)
     if saved is not None and options.resume:
@@ -273,9 +272,23 @@ def _open_journal(options: ImportOptions, settings: ImportSettings) -> Journal:
             f"an import of {options.source} began already ({path.name}); pass --resume to "
             "continue it or --overwrite to start over"
         )
-    journal = start(settings)
-    write_journal(path, journal)
-    return journal
+    return None
+
+
+def _refuse(
+    options: ImportOptions, saved: Journal | None, early: list[Rejected], rows: int
+) -> ImportResult:
+    """``--strict`` with bad rows: list them in the rejects file, start nothing, send nothing."""
+    result = ImportResult("refused", Counts(rejected=len(early)), rows)
+    # A started import's rejects file belongs to its checkpoint: leave it as it is.
+    if saved is None:
+        rejects = RejectsFile(rejects_path(options.source), keep=0)
+        try:
+            rejects.append(early)
+        finally:
+            rejects.close()
+        result.rejects = rejects.path
+    return result
 
 
 @dataclass(slots=True)
