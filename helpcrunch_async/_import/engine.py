@@ -412,8 +412,11 @@ class _Job:
             async with gate:
                 try:
                     await send()
-                except (BadRequestError, NotFoundError, AmbiguousWriteError) as exc:
+                except (BadRequestError, NotFoundError) as exc:
                     refused[line] = f"refused: {exc}"
+                except AmbiguousWriteError as exc:
+                    # Rare (several customers fit the read-back): say so, never guess.
+                    refused[line] = f"may or may not have been written: {exc}"
 
         sends: list[Awaitable[None]] = []
         for row in rows:
