@@ -1,4 +1,4 @@
-"""The ``helpcrunch-async`` command: ``export``, ``sync``, ``demo`` and ``emulator``.
+"""The ``helpcrunch-async`` command: ``export``, ``import``, ``sync``, ``demo`` and ``emulator``.
 
 This module turns options into an `ExportOptions` (reading the API key from the
 environment or a file, never echoing it) and a run's outcome into an exit code
