@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 from helpcrunch_async._core.import_rows import MATCHES, MODES
 from helpcrunch_async._core.params import check_base_url
+from helpcrunch_async._errors import InvalidParameterError
 from helpcrunch_async._export import exit_codes as codes
 from helpcrunch_async._export.checkpoint import FORMATS, ExportRefusedError
 from helpcrunch_async._export.progress import (
@@ -116,14 +117,14 @@ def _options(
 ) -> ImportOptions:
     check_interval(args.progress_interval)
     if (args.redis_url is None) != (args.redis_key is None):
-        raise ValueError("--redis-url and --redis-key go together")
+        raise InvalidParameterError("--redis-url and --redis-key go together")
     fmt = args.format or ("csv" if args.source.suffix.lower() == ".csv" else "jsonl")
     if args.csv_raw and fmt != "csv":
-        raise ValueError("--csv-raw applies to --format csv only")
+        raise InvalidParameterError("--csv-raw applies to --format csv only")
     if args.window < 1:
-        raise ValueError(f"--window must be at least 1, got {args.window}")
+        raise InvalidParameterError(f"--window must be at least 1, got {args.window}")
     if not args.source.is_file():
-        raise ValueError(f"--in {args.source}: no such file")
+        raise InvalidParameterError(f"--in {args.source}: no such file")
     return ImportOptions(
         source=args.source,
         format=fmt,
