@@ -52,7 +52,11 @@ REJECTED = 6
 """Exit code: the import is complete, but some rows were rejected (see FILE.rejects.jsonl)."""
 HELP_TEXT = (
     codes.HELP_TEXT.replace("the export is complete", "the import is complete, no row rejected")
-    + f"\n  {REJECTED}    done, but some rows were rejected: see FILE.rejects.jsonl"
+    .replace("an export refused", "an import refused")
+    .replace(
+        "  130 ",
+        f"  {REJECTED}    done, but some rows were rejected: see FILE.rejects.jsonl\n  130 ",
+    )
 )
 
 
@@ -78,7 +82,9 @@ def configure(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rows = customers.add_argument_group("input")
-    rows.add_argument("--in", dest="source", type=Path, required=True, metavar="FILE")
+    rows.add_argument(
+        "--in", dest="source", type=Path, required=True, metavar="FILE", help="JSONL or CSV rows"
+    )
     rows.add_argument("--format", choices=FORMATS, default=None, help="default: from FILE")
     rows.add_argument(
         "--match",
