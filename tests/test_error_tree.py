@@ -102,11 +102,21 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("_cli/options.py", "UsageError"): "CLI-internal: turned into the usage exit code and message",
     ("_cli/export.py", "UsageError"): "CLI-internal: turned into the usage exit code and message",
     ("_cli/sync.py", "UsageError"): "CLI-internal: turned into the usage exit code and message",
+    ("_cli/imports.py", "UsageError"): "CLI-internal: turned into the usage exit code and message",
     ("_cli/options.py", "ArgumentTypeError"): (
         "argparse's protocol for an option's type function: argparse turns it into its usage error"
     ),
     ("_export/messages.py", "ExportRefusedError"): (
         "CLI-internal: the export command turns it into its usage exit code"
+    ),
+    ("_core/import_journal.py", "ExportRefusedError"): (
+        "CLI-internal: the import command turns a refused resume into its usage exit code"
+    ),
+    ("_import/engine.py", "ExportRefusedError"): (
+        "CLI-internal: the import command turns it into its usage exit code"
+    ),
+    ("_import/files.py", "ExportRefusedError"): (
+        "CLI-internal: the import command turns it into its usage exit code"
     ),
 }
 # The emulator is a test server with its own surface (plain ValueError for bad

@@ -5,7 +5,8 @@
 - `exit_codes`: the one table of exit codes, and an error's code;
 - `commands`: the parser, which each command module adds itself to;
 - `help_format`: how every ``--help`` shows an option's default;
-- `export`, `sync`, `demo`, `emulator`: a command each (``add`` and ``run``).
+- `export`, `imports` (``import``), `sync`, `demo`, `emulator`: a command each
+  (``add`` and ``run``).
 
 The progress renderer is `_export.progress.ProgressDisplay`, which every
 command draws with. A new command is a module with ``add(commands)`` (its

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from helpcrunch_async._cli import demo, emulator, export, sync
+from helpcrunch_async._cli import demo, emulator, export, imports, sync
 from helpcrunch_async._cli import exit_codes as codes
 from helpcrunch_async._cli.help_format import HelpFormatter
 
@@ -48,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(required=True, metavar="COMMAND")
     export.add(commands)
+    imports.add(commands)
     demo.add(commands)
     sync.add(commands)
     emulator.add(commands)
