@@ -41,6 +41,17 @@ def _export(folder: Path, *more: str) -> list[str]:
     return ["export", "agents", "--out", out, "--rate-limit", "1000", "--rate-period", "1", *more]
 
 
+def _import(folder: Path, *more: str) -> list[str]:
+    rows = folder / "rows.jsonl"
+    rows.write_text('{"user_id": "u1", "name": "Ann"}\n', encoding="utf-8")
+    return ["import", "customers", "--in", str(rows), "--rate-limit", "1000", *more]
+
+
+EVERY_COMMAND = pytest.mark.parametrize(
+    "command", [_sync, _export, _import], ids=["sync", "export", "import"]
+)
+
+
 @pytest.mark.parametrize("command", [_sync, _export], ids=["sync", "export"])
 def test_the_base_url_falls_back_to_the_environment_as_the_clients_does(
     command: Callable[..., list[str]],
@@ -56,7 +67,7 @@ def test_the_base_url_falls_back_to_the_environment_as_the_clients_does(
     assert {e.path for e in emulator.log} == {"/v1/agents"}
 
 
-@pytest.mark.parametrize("command", [_sync, _export], ids=["sync", "export"])
+@EVERY_COMMAND
 def test_a_bad_base_url_in_the_environment_is_a_usage_error_naming_it(
     command: Callable[..., list[str]],
     tmp_path: Path,
@@ -69,7 +80,7 @@ def test_a_bad_base_url_in_the_environment_is_a_usage_error_naming_it(
     assert "HELPCRUNCH_BASE_URL" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [_sync, _export], ids=["sync", "export"])
+@EVERY_COMMAND
 def test_a_redis_key_without_a_redis_url_is_refused(
     command: Callable[..., list[str]],
     tmp_path: Path,
@@ -101,7 +112,7 @@ def test_the_key_on_the_command_line_is_taken_with_a_warning(
     assert emulator.api_key not in err
 
 
-@pytest.mark.parametrize("command", [_sync, _export], ids=["sync", "export"])
+@EVERY_COMMAND
 def test_the_help_shows_the_one_exit_code_table(
     command: Callable[..., list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
