@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -151,3 +153,29 @@ def test_the_sync_stops_at_a_pause_longer_than_max_rate_limit_wait(
     err = capsys.readouterr().err
     assert "error: the sync stopped:" in err
     assert "429" in err
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "helpcrunch_async._export.run",
+        "helpcrunch_async._import.command",
+        "helpcrunch_async._cli.exit_codes",
+        "helpcrunch_async.testing._cli",
+    ],
+)
+def test_a_module_that_takes_the_exit_codes_can_be_imported_before_the_command_line(
+    first: str,
+) -> None:
+    # They import _cli.exit_codes, and the commands import them: _cli must load
+    # without its commands, or the first of these to be imported half-loads.
+    code = (
+        f"import {first}\n"
+        "from helpcrunch_async._cli import main\n"
+        "raise SystemExit(main(['export', 'agents', '--help']))\n"
+    )
+    done = subprocess.run(  # noqa: S603 -- our own interpreter, a fixed script
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert HELP_TEXT in done.stdout
