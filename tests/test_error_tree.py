@@ -99,8 +99,11 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("_export/writer.py", "ExportRefusedError"): (
         "CLI-internal: the export command turns it into its usage exit code"
     ),
-    ("_cli.py", "UsageError"): "CLI-internal: turned into the usage exit code and message",
-    ("_cli.py", "ArgumentTypeError"): (
+    ("_cli/options.py", "UsageError"): "CLI-internal: turned into the usage exit code and message",
+    ("_cli/export.py", "UsageError"): "CLI-internal: turned into the usage exit code and message",
+    ("_cli/sync.py", "UsageError"): "CLI-internal: turned into the usage exit code and message",
+    ("_cli/imports.py", "UsageError"): "CLI-internal: turned into the usage exit code and message",
+    ("_cli/options.py", "ArgumentTypeError"): (
         "argparse's protocol for an option's type function: argparse turns it into its usage error"
     ),
     ("_export/messages.py", "ExportRefusedError"): (
