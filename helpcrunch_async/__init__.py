@@ -39,10 +39,10 @@ from ._models.customers import (
     Customer,
     CustomersPage,
     Device,
-    ErrorEntry,
     Location,
     Tag,
 )
+from ._models.errors import ErrorEntry
 from ._models.messages import Message, MessagesPage
 from ._models.writes import Application, Event, Organization, UpdateResult
 from ._redis.budget import RedisBudget
