@@ -189,7 +189,7 @@ class Resource:
             await scan.abort(
                 ClientClosedError(
                     "the HelpCrunch client was closed before this scan ended: "
-                    f"{scan.stats.customers} items were read, the rest were not"
+                    f"{scan.stats.items} items were read, the rest were not"
                 )
             )
 

@@ -38,7 +38,7 @@ class Scan(Engine[Fetch, Sequence[T], T]):
     ``contextlib.aclosing`` or `aclose` cancel every request still in flight at
     once. ``stats`` tells what happened (requests, retries, 429s, duplicates
     dropped, total at start and end) while the scan runs and after it ends;
-    ``stats.customers`` counts the items yielded, whatever their kind.
+    ``stats.items`` counts the items yielded.
 
     ``fetch_page(offset, limit, stats)`` fetches one window, ``key(item)`` is
     the id by which an item seen twice is dropped; at most ``concurrency``
@@ -153,7 +153,7 @@ class Scan(Engine[Fetch, Sequence[T], T]):
         if dropped:
             self.stats.duplicates += dropped
             logger.info("dropped %d %s already yielded (offsets shifted)", dropped, self._noun)
-        self.stats.customers += len(fresh)
+        self.stats.items += len(fresh)
         plan = self._scan_plan
         if dedup.repeating(released, fresh, plan.total):
             if plan.total is None:
