@@ -13,7 +13,8 @@ Fetch every customer as fast as the API's cap allows, and never over it::
 
 from . import webhooks
 from ._client import DEFAULT_BASE_URL, HelpCrunch
-from ._core.filters import Filter
+from ._core.filters import Comparison, Filter
+from ._core.params import ChatSort, Order, Sort
 from ._errors import (
     AmbiguousWriteError,
     APIError,
@@ -74,9 +75,11 @@ __all__ = [
     "Chat",
     "ChatCustomer",
     "ChatDepartment",
+    "ChatSort",
     "Chats",
     "ChatsPage",
     "ClientClosedError",
+    "Comparison",
     "CustomDataItem",
     "Customer",
     "CustomerScan",
@@ -101,6 +104,7 @@ __all__ = [
     "Message",
     "MessagesPage",
     "NotFoundError",
+    "Order",
     "Organization",
     "OrganizationResource",
     "PermissionDeniedError",
@@ -112,6 +116,7 @@ __all__ = [
     "Scan",
     "ScanStats",
     "ServerError",
+    "Sort",
     "Tag",
     "TransportError",
     "UpdateResult",

@@ -63,7 +63,7 @@ async def test_the_emulator_serves_each_tie_in_another_order_on_every_request() 
 
 
 @pytest.mark.parametrize("sort", [None, "customers.firstSeen", "customers.lastSeen"])
-async def test_a_scan_of_tied_customers_finds_every_one_it_missed(sort: str | None) -> None:
+async def test_a_scan_of_tied_customers_finds_every_one_it_missed(sort: hc.Sort | None) -> None:
     async with Emulator(customers=3000, seed=3, api_key=KEY) as emu, client_for(emu) as client:
         emu.faults.tie_block = 300
         scan = client.customers.iter_all(sort=sort)
