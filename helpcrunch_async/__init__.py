@@ -50,12 +50,12 @@ from ._redis.budget import RedisBudget
 from ._resources.agents import Agents
 from ._resources.applications import Applications
 from ._resources.chats import Chats
-from ._resources.customers import Customers
+from ._resources.customers import Customers, CustomerScan
 from ._resources.departments import Departments
 from ._resources.organization import OrganizationResource
 from ._shell.budget import LocalBudget, RateBudget
 from ._shell.fanout import FanOutScan, FanOutStats
-from ._shell.scan import CustomerScan, Scan
+from ._shell.scan import Scan
 from ._shell.stats import ScanStats
 from ._version import VERSION
 

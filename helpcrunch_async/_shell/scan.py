@@ -15,13 +15,12 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from helpcrunch_async._core.paging import Fetch, PageResult, ScanPlan
-from helpcrunch_async._models.customers import Customer
 from helpcrunch_async._shell.checks import Dedup, check_complete, known_missing, repeating_error
 from helpcrunch_async._shell.engine import Engine
 from helpcrunch_async._shell.recount import FetchRange, Recount
 from helpcrunch_async._shell.stats import ScanStats
 
-__all__ = ["CustomerScan", "FetchPage", "FetchRange", "PageResult", "Scan"]
+__all__ = ["FetchPage", "FetchRange", "PageResult", "Scan"]
 
 logger = logging.getLogger("helpcrunch_async")
 
@@ -190,13 +189,3 @@ class Scan(Engine[Fetch, Sequence[T], T]):
                 stats.missing,
                 self._noun,
             )
-
-
-class CustomerScan(Scan[Customer]):
-    """Every customer of the account, in the server's sort order, each at most once.
-
-    A `Scan` of `Customer` items keyed by ``id``: what ``customers.iter_all``
-    returns.
-    """
-
-    _noun = "customers"
