@@ -171,6 +171,19 @@ def test_the_drawn_tree_names_every_class_of_the_module() -> None:
     assert issubclass(hc.ClientClosedError, RuntimeError)
 
 
+def test_errors_import_nothing_of_the_package_but_the_error_body() -> None:
+    # The bottom of the import graph: an arrow from here to _core or to a resource's
+    # models would point up (the scrub of wire text is passed in as a function).
+    tree = ast.parse((PACKAGE / "_errors.py").read_text())
+    ours = {
+        node.module or ""
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and (node.level or (node.module or "").startswith("helpcrunch_async"))
+    }
+    assert ours == {"_models.errors"}
+
+
 def redis_budget(**kwargs: Any) -> object:
     pytest.importorskip("redis")
     return hc.RedisBudget("redis://127.0.0.1:1/0", **kwargs)

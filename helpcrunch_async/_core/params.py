@@ -73,13 +73,13 @@ DEFAULT_MAX_BODY_SIZE = 8 * 1024 * 1024
 Sort = Literal["customers.firstSeen", "customers.lastSeen"]
 """The sort fields of ``GET /customers`` and customer search."""
 Order = Literal["asc", "desc"]
-SORTS: tuple[str, ...] = ("customers.firstSeen", "customers.lastSeen")
+SORTS: tuple[str, ...] = get_args(Sort)
 ChatSort = Literal[
     "chats.createdAt", "chats.lastCustomerMessageAt", "chats.lastMessageAt", "chats.closedAt"
 ]
 """The sort fields of ``GET /chats`` and chat search (chats.md lists these four)."""
 CHAT_SORTS: tuple[str, ...] = get_args(ChatSort)
-ORDERS: tuple[str, ...] = ("asc", "desc")
+ORDERS: tuple[str, ...] = get_args(Order)
 MAX_LIMIT = 100
 
 
