@@ -23,7 +23,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from helpcrunch_async._client import HelpCrunch
 from helpcrunch_async._errors import RateLimitError
@@ -56,12 +56,20 @@ __all__ = [
 State = Literal["complete", "already complete", "interrupted", "failed"]
 
 
+@runtime_checkable
+class ClosingBudget(Protocol):
+    """A rate budget holding a connection of its own (a shared Redis budget)."""
+
+    async def aclose(self) -> None:
+        """Release the budget's connection."""
+
+
 @dataclass(slots=True, kw_only=True)
 class ExportOptions:
     """Everything one export needs; the key is kept out of the repr.
 
-    A ``rate_budget`` with an ``aclose`` method (a shared Redis budget) is closed
-    by `run_export` when the export ends.
+    A ``rate_budget`` that is a `ClosingBudget` (a shared Redis budget) is closed by
+    `run_export` when the export ends.
     """
 
     out: Path
@@ -263,9 +271,8 @@ async def export_command(
         finally:
             logger.removeHandler(handler)
             logger.setLevel(level)
-            aclose = getattr(options.rate_budget, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            if isinstance(options.rate_budget, ClosingBudget):
+                await options.rate_budget.aclose()
         stream.write(
             summary_text(
                 state=result.state,
