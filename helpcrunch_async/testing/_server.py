@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Self
 import msgspec
 from aiohttp import web
 
+from helpcrunch_async.testing._account import Account
 from helpcrunch_async.testing._admin import admin_routes
 from helpcrunch_async.testing._chat_search import search_chats
 from helpcrunch_async.testing._chat_writes import ChatWrites
@@ -37,7 +38,7 @@ from helpcrunch_async.testing._dataset import Dataset
 from helpcrunch_async.testing._faults import Drift, FaultDice, Faults
 from helpcrunch_async.testing._log import LogEntry
 from helpcrunch_async.testing._pages import PageCache
-from helpcrunch_async.testing._policies import RatePolicy, make_policy, retry_after_seconds
+from helpcrunch_async.testing._policies import RateLimit, RatePolicy, retry_after_seconds
 from helpcrunch_async.testing._search import (
     CHAT_FIELDS,
     CHAT_SORTS,
@@ -55,10 +56,9 @@ from helpcrunch_async.testing._webhooks import (
     one_clock,
 )
 from helpcrunch_async.testing._wire import (
-    ERROR_STYLES,
     MALFORMED_BODIES,
-    PLACEMENTS,
     ListQuery,
+    WireVariants,
     echo_header,
     field_errors_body,
     list_body,
@@ -81,25 +81,50 @@ if TYPE_CHECKING:
 _JSON = "application/json"
 _TOO_MANY = 429
 _FAULT_FIELDS = frozenset(f.name for f in dataclasses.fields(Faults))
-_RATE_FIELDS = frozenset(
-    {"policy", "rate_limit", "rate_period", "count_rejected", "window_origin", "retry_after"}
-)
-# Wire variants where the reference documents several shapes (see ``Emulator``).
-_VARIANT_FIELDS = frozenset(
-    {
-        "error_style",
-        "messages_key",
-        "list_total",
-        "customers_search_total",
-        "chats_search_total",
-        "chats_updated_at",
-        "messages_order",
-    }
-)
+# ``configure``'s rate names and the ``RateLimit`` fields they set.
+_RATE_FIELDS = {
+    "policy": "policy",
+    "rate_limit": "limit",
+    "rate_period": "period",
+    "count_rejected": "count_rejected",
+    "window_origin": "window_origin",
+    "retry_after": "retry_after",
+}
+_VARIANT_FIELDS = frozenset(f.name for f in dataclasses.fields(WireVariants))
 _BAD_REQUEST = 400
 _NOT_FOUND = 404
 # The grace given to in-flight handlers at stop before they are cancelled.
 _SHUTDOWN_GRACE = 0.05
+
+
+def _rate_limit(
+    rate: RateLimit | None, policy: str | None, limit: int | None, period: float | None
+) -> RateLimit:
+    """Return ``rate``, or one built from the conveniences; refuse both at once."""
+    if rate is None:
+        default = RateLimit()
+        return RateLimit(
+            policy=default.policy if policy is None else policy,
+            limit=default.limit if limit is None else limit,
+            period=default.period if period is None else period,
+        )
+    if (policy, limit, period) != (None, None, None):
+        raise TypeError(
+            "give the rate limit once: rate=RateLimit(...) or policy=/rate_limit=/rate_period="
+        )
+    return rate
+
+
+def _own_faults(faults: Faults | None, latency: float | None) -> Faults:
+    """Return a copy of ``faults`` (runtime changes do not reach the caller's), checked."""
+    if faults is None:
+        own = Faults() if latency is None else Faults(latency=latency)
+    elif latency is not None:
+        raise TypeError("give the latency once: faults=Faults(latency=...) or latency=")
+    else:
+        own = dataclasses.replace(faults, fail=dict(faults.fail))
+    own.validate()
+    return own
 
 
 @dataclasses.dataclass(slots=True)
@@ -120,19 +145,26 @@ class Emulator(WebhookMethods):
     ``visit``, ``add_chats``, ``add_messages``, ``close_chat``, ``reassign_chat``,
     ``delete_chats``).
 
-    The account: ``customers`` customers, ``agents`` agents, ``departments`` departments
-    and ``chats`` chats with about ``messages_per_chat`` messages each on average
-    (heavy-tailed), all deterministic from ``seed`` and the sizes and made on demand.
+    A few conveniences are keywords: ``customers``, ``chats``, ``seed``, ``api_key``,
+    ``policy``/``rate_limit``/``rate_period`` and ``latency``. Everything else comes as
+    a settings object, each described where it is defined:
 
-    Wire variants, where the reference documents several shapes: ``error_style``
-    (``old``/``new``, see ``_wire``); ``messages_key`` (``data``, or ``messages`` as in
-    one old snapshot); ``list_total`` for agents and departments (``meta`` new, ``none``
-    old); ``customers_search_total`` and ``chats_search_total`` (``total``, ``meta``,
-    ``both`` or ``none``; unknown in the reference, ``total`` by default as the public
-    clients read it); ``chats_updated_at`` adds ``updatedAt`` to chats (the chat model
-    has none; search filters on it either way); ``messages_order`` lists a chat's
-    messages ``newest`` first (as documented) or ``oldest`` first (a server the
-    docs do not rule out).
+    - ``account`` (an ``Account``): agents, departments, messages per chat and
+      formats. The account is deterministic from ``seed`` and the sizes, made on
+      demand.
+    - ``rate`` (a ``RateLimit``): the policy and its manners (``count_rejected``,
+      ``window_origin``, ``retry_after``); instead of the rate conveniences, not with
+      them (TypeError).
+    - ``faults`` (a ``Faults``, copied) with ``fault_seed`` and ``drift`` (``Drift``
+      events): what goes wrong and when; ``latency`` is one of its fields, given there
+      or as the convenience, not both (TypeError).
+    - ``variants`` (a ``WireVariants``): the wire's shape where the reference
+      documents several (error bodies, the messages' key and order, where totals go,
+      ``updatedAt`` on chats).
+
+    ``configure`` changes a setting of ``faults``, ``rate`` or ``variants`` (by its
+    field name; ``rate_limit``, ``rate_period`` for the rate's) while it runs.
+    ``host``, ``port`` and ``page_cache`` (customer pages kept encoded) shape the server.
 
     Writes (``_writes``, ``_chat_writes``) change the account for every later read;
     ``readings`` (a ``Readings``) picks among the readings the docs leave open,
@@ -152,104 +184,54 @@ class Emulator(WebhookMethods):
         self,
         *,
         customers: int = 1000,
-        seed: int = 0,
         chats: int = 0,
-        agents: int = 5,
-        departments: int = 2,
-        messages_per_chat: float = 20.0,
+        seed: int = 0,
         api_key: str = "test-key",
-        policy: str = "none",
-        rate_limit: int = 120,
-        rate_period: float = 60.0,
-        retry_after: bool = True,
-        count_rejected: bool = False,
-        window_origin: float = 0.0,
-        latency: float = 0.0,
-        jitter: float = 0.0,
-        arrival_delay: float = 0.0,
-        arrival_jitter: float = 0.0,
-        error_rate: float = 0.0,
-        drop_rate: float = 0.0,
-        truncate_rate: float = 0.0,
-        malformed_rate: float = 0.0,
-        fail: Mapping[int, str] | None = None,
-        hang: float = 3600.0,
-        page_cap: int | None = None,
-        data_stops_at: int | None = None,
-        fake_total: int | None = None,
-        echo_auth: bool = False,
-        fault_seed: int = 0,
+        policy: str | None = None,
+        rate_limit: int | None = None,
+        rate_period: float | None = None,
+        latency: float | None = None,
+        account: Account | None = None,
+        rate: RateLimit | None = None,
+        faults: Faults | None = None,
+        variants: WireVariants | None = None,
         drift: Iterable[Drift] = (),
-        custom_data_as_object: bool = False,
-        timestamps_as_strings: bool = False,
-        error_style: str = "old",
-        messages_key: str = "data",
-        list_total: str = "meta",
-        customers_search_total: str = "total",
-        chats_search_total: str = "total",
-        chats_updated_at: bool = False,
-        messages_order: str = "newest",
+        fault_seed: int = 0,
+        readings: Readings | None = None,
+        write_faults: WriteFaults | None = None,
+        webhooks: Iterable[Subscription | Mapping[str, Any]] = (),
+        webhook_settings: WebhookSettings | None = None,
+        clock: Callable[[], float] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         page_cache: int = 128,
-        readings: Readings | None = None,
-        write_faults: WriteFaults | None = None,
-        clock: Callable[[], float] | None = None,
-        webhooks: Iterable[Subscription | Mapping[str, Any]] = (),
-        webhook_settings: WebhookSettings | None = None,
     ) -> None:
-        """Build the dataset and settings; nothing listens until ``start``."""
+        """Build the account and settings; nothing listens until ``start``."""
+        self.account = account or Account()
+        self.variants = variants or WireVariants()
+        self.rate = _rate_limit(rate, policy, rate_limit, rate_period)
+        self.faults = _own_faults(faults, latency)
         self.dataset = Dataset(
             customers,
             seed,
-            custom_data_as_object=custom_data_as_object,
-            timestamps_as_strings=timestamps_as_strings,
+            custom_data_as_object=self.account.custom_data_as_object,
+            timestamps_as_strings=self.account.timestamps_as_strings,
         )
-        self.team = build_team(agents, departments, seed)
+        self.team = build_team(self.account.agents, self.account.departments, seed)
         self.chats = ChatData(
             chats,
             seed,
             self.dataset,
             self.team,
-            messages_per_chat=messages_per_chat,
-            timestamps_as_strings=timestamps_as_strings,
-            with_updated_at=chats_updated_at,
+            messages_per_chat=self.account.messages_per_chat,
+            timestamps_as_strings=self.account.timestamps_as_strings,
+            with_updated_at=self.variants.chats_updated_at,
         )
         self._pages = PageCache(self.dataset, page_cache)
         self.api_key = api_key
         self.host = host
         self.port = port
-        self.faults = Faults(
-            latency=latency,
-            jitter=jitter,
-            arrival_delay=arrival_delay,
-            arrival_jitter=arrival_jitter,
-            error_rate=error_rate,
-            drop_rate=drop_rate,
-            truncate_rate=truncate_rate,
-            malformed_rate=malformed_rate,
-            fail=dict(fail or {}),
-            hang=hang,
-            page_cap=page_cap,
-            data_stops_at=data_stops_at,
-            fake_total=fake_total,
-            echo_auth=echo_auth,
-        )
-        self.faults.validate()
-        self.error_style = error_style
-        self.messages_key = messages_key
-        self.list_total = list_total
-        self.customers_search_total = customers_search_total
-        self.chats_search_total = chats_search_total
-        self.messages_order = messages_order
-        self._check_variants()
-        self.policy_name = policy
-        self.rate_limit = rate_limit
-        self.rate_period = rate_period
-        self.count_rejected = count_rejected
-        self.window_origin = window_origin
-        self.retry_after = retry_after
-        self.policy: RatePolicy = self._make_policy()
+        self.policy: RatePolicy = self.rate.build()
         self.drift: tuple[Drift, ...] = tuple(drift)
         self.log: list[LogEntry] = []
         self.started_at: float | None = None
@@ -279,25 +261,17 @@ class Emulator(WebhookMethods):
         self.chat_writes = ChatWrites(self.chats, self.readings, style=style, clock=clock, hub=hub)
 
     def _style(self) -> str:
-        return self.error_style
+        return self.variants.error_style
 
     @property
-    def chats_updated_at(self) -> bool:
-        """Whether chats carry ``updatedAt`` on the wire."""
-        return self.chats.with_updated_at
+    def policy_name(self) -> str:
+        """The rate policy's name (``rate.policy``)."""
+        return self.rate.policy
 
-    def _check_variants(self) -> None:
-        if self.error_style not in ERROR_STYLES:
-            raise ValueError(f"error_style is one of {ERROR_STYLES}")
-        if self.messages_key not in ("data", "messages"):
-            raise ValueError("messages_key is 'data' or 'messages'")
-        if self.list_total not in ("meta", "none"):
-            raise ValueError("list_total is 'meta' or 'none'")
-        if self.messages_order not in ("newest", "oldest"):
-            raise ValueError("messages_order is 'newest' or 'oldest'")
-        for name in ("customers_search_total", "chats_search_total"):
-            if getattr(self, name) not in PLACEMENTS:
-                raise ValueError(f"{name} is one of {PLACEMENTS}")
+    @property
+    def retry_after(self) -> bool:
+        """Whether a 429 carries ``Retry-After`` (``rate.retry_after``)."""
+        return self.rate.retry_after
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -381,55 +355,26 @@ class Emulator(WebhookMethods):
         ``messages_order``).
         Invalid values change nothing.
         """
-        unknown = set(changes) - _FAULT_FIELDS - _RATE_FIELDS - _VARIANT_FIELDS - {"api_key"}
+        unknown = set(changes) - _FAULT_FIELDS - _RATE_FIELDS.keys() - _VARIANT_FIELDS - {"api_key"}
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
-        variants = {k: v for k, v in changes.items() if k in _VARIANT_FIELDS - {"chats_updated_at"}}
+        # Everything is checked before anything changes.
+        variants = dataclasses.replace(
+            self.variants, **{k: v for k, v in changes.items() if k in _VARIANT_FIELDS}
+        )
         fault_changes = {k: v for k, v in changes.items() if k in _FAULT_FIELDS}
         faults = dataclasses.replace(self.faults, **fault_changes)
         faults.validate()
-        rate = {
-            "policy_name": changes.get("policy", self.policy_name),
-            "rate_limit": changes.get("rate_limit", self.rate_limit),
-            "rate_period": changes.get("rate_period", self.rate_period),
-            "count_rejected": changes.get("count_rejected", self.count_rejected),
-            "window_origin": changes.get("window_origin", self.window_origin),
-        }
-        policy = make_policy(
-            rate["policy_name"],
-            rate["rate_limit"],
-            rate["rate_period"],
-            count_rejected=rate["count_rejected"],
-            origin=rate["window_origin"],
-        )
-        saved = {k: getattr(self, k) for k in variants}
-        for name, value in variants.items():
-            setattr(self, name, value)
-        try:
-            self._check_variants()
-        except ValueError:
-            for name, value in saved.items():
-                setattr(self, name, value)
-            raise
+        rate_changes = {_RATE_FIELDS[k]: v for k, v in changes.items() if k in _RATE_FIELDS}
+        rate = dataclasses.replace(self.rate, **rate_changes)
+        self.variants = variants
+        self.chats.with_updated_at = variants.chats_updated_at
         for name in fault_changes:
             setattr(self.faults, name, getattr(faults, name))
-        if changes.keys() & (_RATE_FIELDS - {"retry_after"}):
-            for name, value in rate.items():
-                setattr(self, name, value)
-            self.policy = policy
-        self.retry_after = changes.get("retry_after", self.retry_after)
+        if rate_changes.keys() - {"retry_after"}:
+            self.policy = rate.build()
+        self.rate = rate
         self.api_key = changes.get("api_key", self.api_key)
-        if "chats_updated_at" in changes:
-            self.chats.with_updated_at = bool(changes["chats_updated_at"])
-
-    def _make_policy(self) -> RatePolicy:
-        return make_policy(
-            self.policy_name,
-            self.rate_limit,
-            self.rate_period,
-            count_rejected=self.count_rejected,
-            origin=self.window_origin,
-        )
 
     def insert(self, count: int, position: str = "start") -> list[int]:
         """Insert ``count`` customers at ``position`` of the latest list request's order."""
@@ -638,9 +583,9 @@ class Emulator(WebhookMethods):
             "statuses": statuses,
             "total": self.total,
             "chats": self.chats_total,
-            "policy": self.policy_name,
-            "rate_limit": self.rate_limit,
-            "rate_period": self.rate_period,
+            "policy": self.rate.policy,
+            "rate_limit": self.rate.limit,
+            "rate_period": self.rate.period,
         }
 
     # -- the application -----------------------------------------------------------
@@ -697,10 +642,10 @@ class Emulator(WebhookMethods):
         return handle
 
     def _unknown_answer(self, _: web.Request, __: bytes) -> _Answer:
-        return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.error_style))
+        return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.variants.error_style))
 
     def _bad_query(self, problems: list[str]) -> _Answer:
-        return _Answer(_BAD_REQUEST, validation_body(problems, self.error_style))
+        return _Answer(_BAD_REQUEST, validation_body(problems, self.variants.error_style))
 
     def _customers_answer(self, request: web.Request, _: bytes) -> _Answer:
         parsed = parse_list_query(request.query)
@@ -724,7 +669,7 @@ class Emulator(WebhookMethods):
         if text.isascii() and text.isdigit():
             body = self.dataset.customer_json(int(text))
         if body is None:
-            return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.error_style))
+            return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.variants.error_style))
         return _Answer(200, body)
 
     def _search_query(
@@ -737,7 +682,7 @@ class Emulator(WebhookMethods):
         parsed = parse_search(body, fields, sorts)
         if isinstance(parsed, SearchQuery):
             return parsed
-        return _Answer(_BAD_REQUEST, field_errors_body(parsed, self.error_style))
+        return _Answer(_BAD_REQUEST, field_errors_body(parsed, self.variants.error_style))
 
     def _customers_search_answer(self, _: web.Request, raw: bytes) -> _Answer:
         query = self._search_query(raw, CUSTOMER_FIELDS, CUSTOMER_SORTS)
@@ -752,7 +697,7 @@ class Emulator(WebhookMethods):
         body = list_body(
             self.dataset.bodies(refs),
             self.faults.reported_total(total),
-            self.customers_search_total,
+            self.variants.customers_search_total,
         )
         return _Answer(200, body)
 
@@ -786,7 +731,7 @@ class Emulator(WebhookMethods):
         body = list_body(
             [self.chats.chat_json(i) for i in indices],
             self.faults.reported_total(total),
-            self.chats_search_total,
+            self.variants.chats_search_total,
         )
         return _Answer(200, body)
 
@@ -797,7 +742,7 @@ class Emulator(WebhookMethods):
         return self.chats.find(int(text))
 
     def _chat_missing(self) -> _Answer:
-        return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.error_style, chat=True))
+        return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.variants.error_style, chat=True))
 
     def _chat_answer(self, request: web.Request, _: bytes) -> _Answer:
         index = self._chat_index_of(request)
@@ -813,11 +758,13 @@ class Emulator(WebhookMethods):
         if index is None:
             return self._chat_missing()
         limit = self.faults.window(parsed.offset, parsed.limit)
-        oldest = self.messages_order == "oldest"
+        oldest = self.variants.messages_order == "oldest"
         total, bodies = self.chats.messages_json(index, parsed.offset, limit, oldest_first=oldest)
         if parsed.offset == 0 and int(request.match_info["id"]) in self.faults.vanishing_chats:
             self.chats.delete([index])
-        body = list_body(bodies, self.faults.reported_total(total), "total", self.messages_key)
+        body = list_body(
+            bodies, self.faults.reported_total(total), "total", self.variants.messages_key
+        )
         return _Answer(200, body)
 
     def _team_answer(self, request: web.Request, items: tuple[bytes, ...]) -> _Answer:
@@ -827,7 +774,7 @@ class Emulator(WebhookMethods):
         limit = self.faults.window(parsed.offset, parsed.limit)
         page = list(items[parsed.offset : parsed.offset + limit])
         return _Answer(
-            200, list_body(page, self.faults.reported_total(len(items)), self.list_total)
+            200, list_body(page, self.faults.reported_total(len(items)), self.variants.list_total)
         )
 
     def _agents_answer(self, request: web.Request, _: bytes) -> _Answer:
@@ -880,7 +827,7 @@ class Emulator(WebhookMethods):
         self._writes_applied += 1
         after_write = self._write_dice.pick(self.write_faults, self._writes_applied)
         if after_write == "500":
-            answer = _Answer(500, status_body(500, self.error_style))
+            answer = _Answer(500, status_body(500, self.variants.error_style))
             if self.faults.echo_auth:
                 answer.body = echo_header(answer.body, request.headers.get("Authorization"))
         return answer, after_write
@@ -910,7 +857,7 @@ class Emulator(WebhookMethods):
         accepted: bool,
         wait: float | None,
     ) -> _Answer:
-        style = self.error_style
+        style = self.variants.error_style
         if fault is not None and fault.isdigit():
             status = int(fault)
             return _Answer(status, status_body(status, style), self._retry_after(status, None))
@@ -926,7 +873,7 @@ class Emulator(WebhookMethods):
         return answer
 
     def _retry_after(self, status: int, wait: float | None) -> int | None:
-        if status != _TOO_MANY or not self.retry_after:
+        if status != _TOO_MANY or not self.rate.retry_after:
             return None
         return retry_after_seconds(wait)
 
