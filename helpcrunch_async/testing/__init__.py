@@ -11,7 +11,8 @@ it delivers signed webhooks for every change it makes; ``WebhookCollector`` (the
 """
 
 from helpcrunch_async.testing._account import Account
-from helpcrunch_async.testing._chats import CHAT_SORT_FIELDS, ChatData
+from helpcrunch_async.testing._chat_generation import CHAT_SORT_FIELDS
+from helpcrunch_async.testing._chats import ChatData
 from helpcrunch_async.testing._collector import ReceivedWebhook, ThreadedCollector, WebhookCollector
 from helpcrunch_async.testing._dataset import SORT_FIELDS, Dataset
 from helpcrunch_async.testing._faults import FAULT_KINDS, Drift, Faults

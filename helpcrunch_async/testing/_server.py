@@ -25,30 +25,22 @@ import email.utils
 import time
 from typing import TYPE_CHECKING, Any, Self
 
-import msgspec
 from aiohttp import web
 
 from helpcrunch_async.testing._account import Account
+from helpcrunch_async.testing._account_changes import AccountChanges
+from helpcrunch_async.testing._account_truth import AccountTruth
 from helpcrunch_async.testing._admin import admin_routes
-from helpcrunch_async.testing._chat_search import search_chats
 from helpcrunch_async.testing._chat_writes import ChatWrites
-from helpcrunch_async.testing._chats import CHAT_SORT_FIELDS, ChatData
-from helpcrunch_async.testing._customer_search import search_customers
+from helpcrunch_async.testing._chats import ChatData
 from helpcrunch_async.testing._dataset import Dataset
 from helpcrunch_async.testing._faults import Drift, FaultDice, Faults
 from helpcrunch_async.testing._log import LogEntry
 from helpcrunch_async.testing._pages import PageCache
 from helpcrunch_async.testing._policies import RateLimit, RatePolicy, retry_after_seconds
-from helpcrunch_async.testing._search import (
-    CHAT_FIELDS,
-    CHAT_SORTS,
-    CUSTOMER_FIELDS,
-    CUSTOMER_SORTS,
-    SearchQuery,
-    parse_search,
-)
+from helpcrunch_async.testing._read_answers import BAD_REQUEST, Answer, ReadAnswers
 from helpcrunch_async.testing._team import build_team
-from helpcrunch_async.testing._webhook_hub import WebhookHub, WebhookMethods
+from helpcrunch_async.testing._webhook_hub import WebhookHub
 from helpcrunch_async.testing._webhooks import (
     Subscription,
     WebhookSender,
@@ -57,16 +49,10 @@ from helpcrunch_async.testing._webhooks import (
 )
 from helpcrunch_async.testing._wire import (
     MALFORMED_BODIES,
-    ListQuery,
     WireVariants,
     echo_header,
-    field_errors_body,
-    list_body,
-    page_body,
-    parse_list_query,
     status_body,
     truncated,
-    validation_body,
 )
 from helpcrunch_async.testing._write_faults import WriteDice, WriteFaults
 from helpcrunch_async.testing._writes import AccountWrites, Reply
@@ -76,7 +62,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Mapping
     from types import TracebackType
 
-    _Compute = Callable[[web.Request, bytes], "_Answer"]
+    _Compute = Callable[[web.Request, bytes], Answer]
 
 _JSON = "application/json"
 _TOO_MANY = 429
@@ -91,8 +77,6 @@ _RATE_FIELDS = {
     "retry_after": "retry_after",
 }
 _VARIANT_FIELDS = frozenset(f.name for f in dataclasses.fields(WireVariants))
-_BAD_REQUEST = 400
-_NOT_FOUND = 404
 # The grace given to in-flight handlers at stop before they are cancelled.
 _SHUTDOWN_GRACE = 0.05
 
@@ -127,16 +111,7 @@ def _own_faults(faults: Faults | None, latency: float | None) -> Faults:
     return own
 
 
-@dataclasses.dataclass(slots=True)
-class _Answer:
-    status: int
-    body: bytes
-    retry_after: int | None = None
-    # A write that changed the account (the after-the-write faults strike only these).
-    applied: bool = False
-
-
-class Emulator(WebhookMethods):
+class Emulator(AccountChanges, AccountTruth, ReadAnswers):
     """A HelpCrunch API emulator served by aiohttp.web on loopback.
 
     Use it as ``async with Emulator(customers=1000) as emu:`` and point a client at
@@ -376,197 +351,6 @@ class Emulator(WebhookMethods):
         self.rate = rate
         self.api_key = changes.get("api_key", self.api_key)
 
-    def insert(self, count: int, position: str = "start") -> list[int]:
-        """Insert ``count`` customers at ``position`` of the latest list request's order."""
-        _, descending = self._last_order
-        ids = self.dataset.insert(count, position, descending=descending)
-        for customer_id in ids:
-            self.emit("customer.new", customer=customer_id)
-        return ids
-
-    def delete(
-        self, count: int = 0, position: str = "start", *, ids: Iterable[int] = ()
-    ) -> list[int]:
-        """Delete the customers with ``ids``, then ``count`` more from ``position``.
-
-        ``position`` refers to the order of the latest list request (id order before
-        any). Returns the deleted ids.
-        """
-        removed = self.dataset.delete_ids(ids)
-        if count:
-            sort, descending = self._last_order
-            removed += self.dataset.delete(count, position, sort=sort, descending=descending)
-        return removed
-
-    def visit(self, ids: Iterable[int] = (), count: int = 0, *, at: int | None = None) -> list[int]:
-        """Let customers visit now: ``ids``, then ``count`` more drawn at random.
-
-        Each visit moves the customer's ``lastSeen`` to a fresh time, later than every
-        other in the account, so it moves to the end of the lastSeen order and a search
-        on ``customers.lastSeen`` sees it. ``at`` stamps the visits with that time
-        instead (a server clock that jumped: the year 2100, say). Returns the visited
-        ids in visit order.
-        """
-        chosen = list(ids)
-        if count:
-            chosen += self.dataset.random_ids(count)
-        return self.dataset.visit(chosen, at=at)
-
-    def add_chats(self, count: int) -> list[int]:
-        """Open ``count`` chats (fresh ids above all others, a customer message each)."""
-        ids = self.chats.add_chats(count)
-        self.webhooks.chats_added(ids)
-        return ids
-
-    def add_messages(self, chat_id: int, count: int = 1, sender: str | None = None) -> list[int]:
-        """Append ``count`` messages to a chat; return their ids (see ``ChatData``).
-
-        ``sender`` is ``customer``, ``agent`` or None (alternating, customer first).
-        """
-        return self._add_messages(self._chat_index(chat_id), count, sender)
-
-    def close_chat(self, chat_id: int, by: str = "agent") -> None:
-        """Close a chat now: status ``closed``, ``closedAt`` and ``updatedAt`` move."""
-        self._close(self._chat_index(chat_id), by)
-
-    def reassign_chat(self, chat_id: int, agent_id: int | None) -> None:
-        """Give a chat to the agent ``agent_id`` (None unassigns); ``updatedAt`` moves."""
-        self._reassign(self._chat_index(chat_id), agent_id)
-
-    # Drift and the methods above change chats through these, which emit the events.
-    def _add_messages(self, index: int, count: int, sender: str | None) -> list[int]:
-        chat_id = self.chats.chat_id(index)
-        before = self.webhooks.chat_before(chat_id)
-        ids = self.chats.add_messages(index, count, sender)
-        self.webhooks.messages_added(chat_id, ids, before)
-        return ids
-
-    def _close(self, index: int, by: str) -> None:
-        chat_id = self.chats.chat_id(index)
-        before = self.webhooks.chat_before(chat_id)
-        self.chats.close(index, by)
-        self.webhooks.chat_changed(chat_id, before)
-
-    def _reassign(self, index: int, agent_id: int | None) -> None:
-        chat_id = self.chats.chat_id(index)
-        before = self.webhooks.chat_before(chat_id)
-        self.chats.reassign(index, agent_id)
-        self.webhooks.chat_changed(chat_id, before)
-
-    def delete_chats(self, ids: Iterable[int]) -> list[int]:
-        """Delete the chats with these ids; return the ids that were present."""
-        found = [(chat_id, self.chats.find(chat_id)) for chat_id in ids]
-        present = [(chat_id, index) for chat_id, index in found if index is not None]
-        self.chats.delete(index for _, index in present)
-        return [chat_id for chat_id, _ in present]
-
-    def _chat_index(self, chat_id: int) -> int:
-        index = self.chats.find(chat_id)
-        if index is None:
-            raise KeyError(f"no chat with id {chat_id}")
-        return index
-
-    def apply(self, change: Drift) -> None:
-        """Apply a drift's changes now, whatever its trigger says."""
-        self._apply(change)
-
-    def _apply(self, change: Drift) -> None:
-        if change.delete:
-            self.delete(change.delete, change.position)
-        if change.insert:
-            self.insert(change.insert, change.position)
-        if change.visits:
-            self.visit(count=change.visits)
-        if change.add_chats:
-            self.add_chats(change.add_chats)
-        for index in self.chats.random_live(change.add_messages):
-            self._add_messages(index, 1, None)
-        for index in self.chats.random_open(change.close_chats):
-            self._close(index, "agent")
-        if self.team.agents:
-            for index in self.chats.random_live(change.reassign_chats):
-                self._reassign(index, self.chats.random_agent_id())
-
-    # -- truth for tests -----------------------------------------------------------
-
-    @property
-    def total(self) -> int:
-        """The current number of customers."""
-        return self.dataset.total
-
-    def expected_ids(self, sort: str | None = None, order: str = "asc") -> list[int]:
-        """Return every current id in the server's order for ``sort`` and ``order``."""
-        if order not in ("asc", "desc"):
-            raise ValueError("order is 'asc' or 'desc'")
-        return self.dataset.ids(sort, descending=order == "desc")
-
-    def customer_json(self, customer_id: int) -> bytes | None:
-        """Return the exact bytes the server sends for a customer, or None if absent."""
-        return self.dataset.customer_json(customer_id)
-
-    def customer(self, customer_id: int) -> dict[str, Any] | None:
-        """Return the customer decoded to a dict, or None if absent."""
-        body = self.customer_json(customer_id)
-        return None if body is None else msgspec.json.decode(body, type=dict[str, Any])
-
-    def truth_customers(self) -> list[dict[str, Any]]:
-        """Return every live customer, in id order, exactly as the API serialises it."""
-        data = self.dataset
-        refs = data.refs(0, data.total, None, descending=False)
-        return [msgspec.json.decode(body, type=dict[str, Any]) for body in data.bodies(refs)]
-
-    @property
-    def chats_total(self) -> int:
-        """The current number of chats."""
-        return self.chats.total
-
-    def expected_chat_ids(self, sort: str | None = None, order: str = "asc") -> list[int]:
-        """Return every current chat id in the server's order for ``sort`` and ``order``."""
-        if order not in ("asc", "desc"):
-            raise ValueError("order is 'asc' or 'desc'")
-        if sort is not None and sort not in CHAT_SORT_FIELDS:
-            raise ValueError(f"sort is one of {CHAT_SORT_FIELDS}")
-        return self.chats.ids(sort, descending=order == "desc")
-
-    def chat_json(self, chat_id: int) -> bytes | None:
-        """Return the exact bytes the server sends for a chat, or None if absent."""
-        index = self.chats.find(chat_id)
-        return None if index is None else self.chats.chat_json(index)
-
-    def chat(self, chat_id: int) -> dict[str, Any] | None:
-        """Return the chat decoded to a dict, or None if absent."""
-        body = self.chat_json(chat_id)
-        return None if body is None else msgspec.json.decode(body, type=dict[str, Any])
-
-    def chat_updated_at(self, chat_id: int) -> int:
-        """Return the chat's ``updatedAt`` (what ``chats.updatedAt`` filters compare)."""
-        chats = self.chats
-        return chats.derive(chats.chat(self._chat_index(chat_id))).updated_at
-
-    def truth_chats(self) -> list[dict[str, Any]]:
-        """Return every live chat, in id order, exactly as the API serialises it."""
-        chats = self.chats
-        return [msgspec.json.decode(chats.chat_json(i), type=dict[str, Any]) for i in chats.live()]
-
-    def message_count(self, chat_id: int) -> int:
-        """Return how many messages the chat has."""
-        chats = self.chats
-        return chats.message_count(chats.chat(self._chat_index(chat_id)))
-
-    def truth_messages(self, chat_id: int) -> list[dict[str, Any]]:
-        """Return every message of a chat, newest first, exactly as the API serialises them."""
-        index = self._chat_index(chat_id)
-        _, bodies = self.chats.messages_json(index, 0, 1 << 30)
-        return [msgspec.json.decode(body, type=dict[str, Any]) for body in bodies]
-
-    def truth_agents(self) -> list[dict[str, Any]]:
-        """Return every agent as ``GET /agents`` serialises it, in the server's order."""
-        return [msgspec.json.decode(b, type=dict[str, Any]) for b in self.team.agent_json]
-
-    def truth_departments(self) -> list[dict[str, Any]]:
-        """Return every department as ``GET /departments`` serialises it, in order."""
-        return [msgspec.json.decode(b, type=dict[str, Any]) for b in self.team.department_json]
-
     def reset_log(self) -> None:
         """Forget the logged requests (the request numbering for ``fail`` continues)."""
         self.log.clear()
@@ -629,9 +413,9 @@ class Emulator(WebhookMethods):
                 request: web.Request,
                 raw: bytes,
                 handler: Callable[[dict[str, str], bytes], Reply] = handler,
-            ) -> _Answer:
+            ) -> Answer:
                 reply = handler(dict(request.match_info), raw)
-                return _Answer(reply.status, reply.body, applied=reply.applied)
+                return Answer(reply.status, reply.body, applied=reply.applied)
 
             app.router.add_route(method, path, self._route(compute))
 
@@ -640,148 +424,6 @@ class Emulator(WebhookMethods):
             return await self._serve(request, compute)
 
         return handle
-
-    def _unknown_answer(self, _: web.Request, __: bytes) -> _Answer:
-        return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.variants.error_style))
-
-    def _bad_query(self, problems: list[str]) -> _Answer:
-        return _Answer(_BAD_REQUEST, validation_body(problems, self.variants.error_style))
-
-    def _customers_answer(self, request: web.Request, _: bytes) -> _Answer:
-        parsed = parse_list_query(request.query)
-        if not isinstance(parsed, ListQuery):
-            return self._bad_query(parsed)
-        self._last_order = (parsed.sort, parsed.descending)
-        faults = self.faults
-        served = dataclasses.replace(parsed, limit=faults.window(parsed.offset, parsed.limit))
-        claimed = None if faults.fake_total is None else faults.fake_total
-        if faults.tie_block is None:
-            return _Answer(200, self._pages.get(served, claimed))
-        data = self.dataset
-        start, count = faults.tie_window(served.offset, served.limit)
-        rows = data.refs(start, count, served.sort, descending=served.descending)
-        refs = self._dice.tied(faults, rows, start, served.offset, served.limit)
-        return _Answer(200, page_body(faults.reported_total(data.total), data.bodies(refs)))
-
-    def _customer_answer(self, request: web.Request, _: bytes) -> _Answer:
-        text = request.match_info["id"]
-        body = None
-        if text.isascii() and text.isdigit():
-            body = self.dataset.customer_json(int(text))
-        if body is None:
-            return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.variants.error_style))
-        return _Answer(200, body)
-
-    def _search_query(
-        self, raw: bytes, fields: dict[str, Any], sorts: tuple[str, ...]
-    ) -> SearchQuery | _Answer:
-        try:
-            body = msgspec.json.decode(raw) if raw else {}
-        except msgspec.DecodeError:
-            body = None
-        parsed = parse_search(body, fields, sorts)
-        if isinstance(parsed, SearchQuery):
-            return parsed
-        return _Answer(_BAD_REQUEST, field_errors_body(parsed, self.variants.error_style))
-
-    def _customers_search_answer(self, _: web.Request, raw: bytes) -> _Answer:
-        query = self._search_query(raw, CUSTOMER_FIELDS, CUSTOMER_SORTS)
-        if isinstance(query, _Answer):
-            return query
-        faults = self.faults
-        limit = faults.window(query.offset, query.limit)
-        start, count = faults.tie_window(query.offset, limit)
-        window = dataclasses.replace(query, offset=start, limit=count)
-        total, rows = search_customers(self.dataset, window)
-        refs = self._dice.tied(faults, rows[:count], start, query.offset, limit)
-        body = list_body(
-            self.dataset.bodies(refs),
-            self.faults.reported_total(total),
-            self.variants.customers_search_total,
-        )
-        return _Answer(200, body)
-
-    def _chats_answer(self, request: web.Request, _: bytes) -> _Answer:
-        parsed = parse_list_query(request.query, CHAT_SORT_FIELDS)
-        if not isinstance(parsed, ListQuery):
-            return self._bad_query(parsed)
-        chats = self.chats
-        faults = self.faults
-        limit = faults.window(parsed.offset, parsed.limit)
-        start, count = faults.tie_window(parsed.offset, limit)
-        rows = chats.page(parsed.sort, start, count, descending=parsed.descending)
-        indices = self._dice.tied(faults, rows, start, parsed.offset, limit)
-        body = list_body(
-            [chats.chat_json(i) for i in indices],
-            self.faults.reported_total(chats.total),
-            "meta",
-        )
-        return _Answer(200, body)
-
-    def _chats_search_answer(self, _: web.Request, raw: bytes) -> _Answer:
-        query = self._search_query(raw, CHAT_FIELDS, CHAT_SORTS)
-        if isinstance(query, _Answer):
-            return query
-        faults = self.faults
-        limit = faults.window(query.offset, query.limit)
-        start, count = faults.tie_window(query.offset, limit)
-        window = dataclasses.replace(query, offset=start, limit=count)
-        total, rows = search_chats(self.chats, window)
-        indices = self._dice.tied(faults, rows[:count], start, query.offset, limit)
-        body = list_body(
-            [self.chats.chat_json(i) for i in indices],
-            self.faults.reported_total(total),
-            self.variants.chats_search_total,
-        )
-        return _Answer(200, body)
-
-    def _chat_index_of(self, request: web.Request) -> int | None:
-        text = request.match_info["id"]
-        if not (text.isascii() and text.isdigit()):
-            return None
-        return self.chats.find(int(text))
-
-    def _chat_missing(self) -> _Answer:
-        return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.variants.error_style, chat=True))
-
-    def _chat_answer(self, request: web.Request, _: bytes) -> _Answer:
-        index = self._chat_index_of(request)
-        if index is None:
-            return self._chat_missing()
-        return _Answer(200, self.chats.chat_json(index))
-
-    def _messages_answer(self, request: web.Request, _: bytes) -> _Answer:
-        parsed = parse_list_query(request.query, None)
-        if not isinstance(parsed, ListQuery):
-            return self._bad_query(parsed)
-        index = self._chat_index_of(request)
-        if index is None:
-            return self._chat_missing()
-        limit = self.faults.window(parsed.offset, parsed.limit)
-        oldest = self.variants.messages_order == "oldest"
-        total, bodies = self.chats.messages_json(index, parsed.offset, limit, oldest_first=oldest)
-        if parsed.offset == 0 and int(request.match_info["id"]) in self.faults.vanishing_chats:
-            self.chats.delete([index])
-        body = list_body(
-            bodies, self.faults.reported_total(total), "total", self.variants.messages_key
-        )
-        return _Answer(200, body)
-
-    def _team_answer(self, request: web.Request, items: tuple[bytes, ...]) -> _Answer:
-        parsed = parse_list_query(request.query, None)
-        if not isinstance(parsed, ListQuery):
-            return self._bad_query(parsed)
-        limit = self.faults.window(parsed.offset, parsed.limit)
-        page = list(items[parsed.offset : parsed.offset + limit])
-        return _Answer(
-            200, list_body(page, self.faults.reported_total(len(items)), self.variants.list_total)
-        )
-
-    def _agents_answer(self, request: web.Request, _: bytes) -> _Answer:
-        return self._team_answer(request, self.team.agent_json)
-
-    def _departments_answer(self, request: web.Request, _: bytes) -> _Answer:
-        return self._team_answer(request, self.team.department_json)
 
     async def _serve(self, request: web.Request, compute: _Compute) -> web.StreamResponse:
         inbound = self._dice.arrival_delay(self.faults)
@@ -820,14 +462,14 @@ class Emulator(WebhookMethods):
             await self._sleep(delay)
         return await self._respond(request, answer, fault)
 
-    def _after_write(self, request: web.Request, answer: _Answer) -> tuple[_Answer, str | None]:
+    def _after_write(self, request: web.Request, answer: Answer) -> tuple[Answer, str | None]:
         """Return the answer and the write fault (``_write_faults``) of an applied write."""
         if not answer.applied:
             return answer, None
         self._writes_applied += 1
         after_write = self._write_dice.pick(self.write_faults, self._writes_applied)
         if after_write == "500":
-            answer = _Answer(500, status_body(500, self.variants.error_style))
+            answer = Answer(500, status_body(500, self.variants.error_style))
             if self.faults.echo_auth:
                 answer.body = echo_header(answer.body, request.headers.get("Authorization"))
         return answer, after_write
@@ -841,9 +483,9 @@ class Emulator(WebhookMethods):
         *,
         accepted: bool,
         wait: float | None,
-    ) -> _Answer:
+    ) -> Answer:
         answer = self._compute(request, raw, compute, fault, accepted=accepted, wait=wait)
-        if self.faults.echo_auth and answer.status >= _BAD_REQUEST:
+        if self.faults.echo_auth and answer.status >= BAD_REQUEST:
             answer.body = echo_header(answer.body, request.headers.get("Authorization"))
         return answer
 
@@ -856,20 +498,20 @@ class Emulator(WebhookMethods):
         *,
         accepted: bool,
         wait: float | None,
-    ) -> _Answer:
+    ) -> Answer:
         style = self.variants.error_style
         if fault is not None and fault.isdigit():
             status = int(fault)
-            return _Answer(status, status_body(status, style), self._retry_after(status, None))
+            return Answer(status, status_body(status, style), self._retry_after(status, None))
         if fault == "hang":
-            return _Answer(504, status_body(504))
+            return Answer(504, status_body(504))
         if not accepted:
-            return _Answer(429, status_body(429, style), self._retry_after(429, wait))
+            return Answer(429, status_body(429, style), self._retry_after(429, wait))
         if not self._authorized(request.headers.get("Authorization")):
-            return _Answer(401, status_body(401, style))
+            return Answer(401, status_body(401, style))
         answer = compute(request, raw)
         if fault == "malformed":
-            return _Answer(200, MALFORMED_BODIES[self._requests % len(MALFORMED_BODIES)])
+            return Answer(200, MALFORMED_BODIES[self._requests % len(MALFORMED_BODIES)])
         return answer
 
     def _retry_after(self, status: int, wait: float | None) -> int | None:
@@ -895,7 +537,7 @@ class Emulator(WebhookMethods):
             self._sleeping.discard(task)
 
     async def _respond(
-        self, request: web.Request, answer: _Answer, fault: str | None
+        self, request: web.Request, answer: Answer, fault: str | None
     ) -> web.StreamResponse:
         headers = {} if answer.retry_after is None else {"Retry-After": str(answer.retry_after)}
         # The server's present is the account's clock (later than every timestamp
@@ -921,7 +563,7 @@ class Emulator(WebhookMethods):
         )
 
     async def _drop(
-        self, request: web.Request, answer: _Answer, headers: dict[str, str]
+        self, request: web.Request, answer: Answer, headers: dict[str, str]
     ) -> web.StreamResponse:
         # Promise the whole body, send half of it, hang up: the client's read fails.
         response = web.StreamResponse(status=answer.status, headers=headers)
