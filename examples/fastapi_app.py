@@ -1,4 +1,4 @@
-"""A FastAPI app over one HelpCrunch client: fetch a customer; export them all in the background.
+"""A FastAPI app over one HelpCrunch client: fetch and tag a customer; export them all.
 
 Run it::
 
@@ -8,7 +8,11 @@ The pattern: one `HelpCrunch` client for the whole app, created in the lifespan
 (inside the running loop, as aiohttp requires) and closed at shutdown, so every
 request shares one connection pool and one rate cap. An export runs as an
 asyncio task owned by the app, not by the request that started it; shutdown
-cancels it, which stops its requests at once.
+cancels it, which stops its requests at once. ``POST /customers/{id}/tags``
+writes: it tags the customer through a view of the client made for a web request
+(``with_options``: the same pool and cap, no retry, no 429 wait), so a slow or
+rate-limited HelpCrunch answers the caller at once (503 with ``Retry-After``)
+instead of holding the request.
 
 Configuration comes from the environment: ``HELPCRUNCH_API_KEY`` (required),
 ``HELPCRUNCH_BASE_URL``, ``HELPCRUNCH_RATE_LIMIT`` and ``HELPCRUNCH_RATE_PERIOD``
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -29,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Body, FastAPI, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
@@ -60,7 +65,7 @@ class Export:
         return {
             "id": self.id,
             "state": self.state,
-            "customers": stats.customers if stats else 0,
+            "customers": stats.items if stats else 0,
             "total": stats.total_at_end if stats else None,
             "requests": stats.requests if stats else 0,
             "error": self.error,
@@ -86,15 +91,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             period=rate_period,
             fallback_workers=int(os.environ.get("HELPCRUNCH_WORKERS", "4")),
         )
+    # The key and the base URL come from HELPCRUNCH_API_KEY and HELPCRUNCH_BASE_URL.
     client = hc.HelpCrunch(
-        os.environ.get("HELPCRUNCH_API_KEY"),
-        base_url=os.environ.get("HELPCRUNCH_BASE_URL", hc.DEFAULT_BASE_URL),
         rate_limit=rate_limit,
         rate_period=rate_period,
         rate_budget=budget,
     )
     tasks: set[asyncio.Task[None]] = set()
     app.state.client = client
+    # For writes on behalf of a caller who waits: fail fast, on the same pool and cap.
+    app.state.fast = client.with_options(max_retries=0, timeout=5.0, max_rate_limit_wait=0)
     app.state.export_dir = export_dir
     app.state.exports = {}
     app.state.tasks = tasks
@@ -120,6 +126,28 @@ async def get_customer(request: Request, customer_id: Annotated[int, PathParam(g
         customer = await client.customers.get(customer_id)
     except hc.NotFoundError:
         raise HTTPException(404, f"no customer {customer_id}") from None
+    except hc.HelpCrunchError as exc:
+        raise HTTPException(502, f"HelpCrunch: {exc}") from None
+    return Response(msgspec.json.encode(customer), media_type="application/json")
+
+
+@app.post("/customers/{customer_id}/tags")
+async def tag_customer(
+    request: Request,
+    customer_id: Annotated[int, PathParam(ge=1)],
+    tags: Annotated[list[str], Body(embed=True, min_length=1, max_length=20)],
+) -> Response:
+    """Add ``{"tags": [...]}`` to a customer (unknown tags are created); return the customer."""
+    client: hc.HelpCrunch = request.app.state.fast
+    try:
+        customer = await client.customers.tag(customer_id, tags)
+    except hc.InvalidParameterError as exc:  # an empty tag name: refused before any request
+        raise HTTPException(422, str(exc)) from None
+    except hc.NotFoundError:
+        raise HTTPException(404, f"no customer {customer_id}") from None
+    except hc.RateLimitError as exc:
+        wait = {} if exc.retry_after is None else {"Retry-After": str(math.ceil(exc.retry_after))}
+        raise HTTPException(503, "HelpCrunch is rate limiting: try again", wait) from None
     except hc.HelpCrunchError as exc:
         raise HTTPException(502, f"HelpCrunch: {exc}") from None
     return Response(msgspec.json.encode(customer), media_type="application/json")

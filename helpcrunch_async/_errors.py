@@ -13,10 +13,15 @@ The tree::
     ├── TransportError              no complete answer: connection faults, once retries are spent
     │   └── RequestTimeoutError     no complete answer in time
     ├── DecodeError                 a 2xx body that is not the documented shape
+    ├── AmbiguousWriteError         a create whose fate cannot be read back: applied or not
     ├── IncompleteScanError         a scan ended short of the total; .missing, .at_offset
     ├── InvalidParameterError       bad arguments, raised before any request (also a ValueError)
     ├── ClientClosedError           a request on a closed client (also a RuntimeError)
-    └── RedisUnavailableError       a shared rate budget's Redis cannot be reached at start
+    ├── RedisUnavailableError       the Redis of a shared rate budget or dedup store is not there
+    └── WebhookError                a webhook delivery was refused (the receiving side)
+        ├── WebhookSignatureError   not signed by a known secret: missing, malformed,
+        │                           wrong, twice, or older than the tolerance (answered 401)
+        └── WebhookPayloadError     signed, but not JSON of the documented shape (answered 400)
 
 Any other status (an unlisted 4xx, a redirect, which is never followed) is an
 `APIError` itself. ``APIError.errors`` holds *every* entry of the body's
@@ -30,8 +35,9 @@ Exceptions carry only what their raiser passes; the request is described by its
 method and its path with query, never by its headers, so the API key (which
 travels only in the ``Authorization`` header) cannot reach a message, a log line
 or a pickle. Text from the wire (a body, the decoder's account of it) enters an
-exception only here, through ``secret.scrub``, so a server or proxy that echoes
-the key gets it back as ``***``. Every exception pickles and copies with all its
+exception only here, through the ``scrub`` function its builder is given (the
+client passes the key's `Secret.scrub`), so a server or proxy that echoes the
+key gets it back as ``***``. Every exception pickles and copies with all its
 attributes, and none is raised with another library's exception as its cause
 or context.
 """
@@ -39,17 +45,15 @@ or context.
 from __future__ import annotations
 
 import http
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, AnyStr, Protocol, Self
 
 import msgspec
 
-from ._models.customers import ErrorEntry, decode_error_body
-
-if TYPE_CHECKING:
-    from ._core.secret import Secret
+from ._models.errors import ErrorEntry, decode_error_body
 
 __all__ = [
     "APIError",
+    "AmbiguousWriteError",
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
@@ -62,13 +66,25 @@ __all__ = [
     "RateLimitError",
     "RedisUnavailableError",
     "RequestTimeoutError",
+    "Scrub",
     "ServerError",
     "TransportError",
+    "WebhookError",
+    "WebhookPayloadError",
+    "WebhookSignatureError",
     "error_for_status",
 ]
 
 # How much of an unexpected body a message or an attribute keeps.
 EXCERPT_BYTES = 200
+
+
+class Scrub(Protocol):
+    """Return wire text (``str`` or ``bytes``) with every copy of a secret redacted."""
+
+    def __call__(self, data: AnyStr, /) -> AnyStr:
+        """Return ``data`` redacted, of the same type."""
+        ...
 
 
 def _rebuild(cls: type[HelpCrunchError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
@@ -96,7 +112,7 @@ class ClientClosedError(HelpCrunchError, RuntimeError):
 
 
 class RedisUnavailableError(HelpCrunchError):
-    """The Redis server of a shared rate budget could not be reached at start."""
+    """The Redis server of a shared rate budget or webhook dedup store could not be reached."""
 
 
 class APIError(HelpCrunchError):
@@ -211,17 +227,17 @@ class DecodeError(HelpCrunchError):
         body: bytes,
         *,
         request: str,
-        secret: Secret | None = None,
+        scrub: Scrub | None = None,
     ) -> Self:
         """Wrap a msgspec error raised while decoding ``body``, the answer to ``request``.
 
-        ``reason`` is the decoder's text; it and the excerpt are scrubbed of ``secret``.
+        ``reason`` is the decoder's text; it and the excerpt are passed through ``scrub``.
         """
         reason = str(exc)
         if isinstance(exc, RecursionError):
             reason = "the JSON is nested too deeply to decode"
-        if secret is not None:
-            reason, body = secret.scrub(reason), secret.scrub(body)
+        if scrub is not None:
+            reason, body = scrub(reason), scrub(body)
         return cls(
             f"{request}: the body is not the documented shape: {reason}",
             body_excerpt=body,
@@ -308,7 +324,7 @@ def error_for_status(
     *,
     request: str,
     retry_after: float | None = None,
-    secret: Secret | None = None,
+    scrub: Scrub | None = None,
 ) -> APIError:
     """Return the exception for an answer with a non-success ``status``.
 
@@ -316,11 +332,11 @@ def error_for_status(
     is not JSON, or not that shape, still gives an `APIError` of the right class
     with no entries and the body's start in the message. ``request`` names the
     call (method and path with query; never headers). ``retry_after`` is kept on
-    a `RateLimitError`. The body is scrubbed of ``secret`` before anything is
+    a `RateLimitError`. The body is passed through ``scrub`` before anything is
     read from it. Pure: never raises, never does I/O.
     """
-    if secret is not None:
-        body = secret.scrub(body)
+    if scrub is not None:
+        body = scrub(body)
     cls = _class_for(status)
     entries = _entries(body)
     if entries:
@@ -347,6 +363,24 @@ def error_for_status(
     return cls(message, status=status, errors=entries or (), request=request, body_excerpt=excerpt)
 
 
+class AmbiguousWriteError(HelpCrunchError):
+    """A create whose fate cannot be known: it may or may not have been applied.
+
+    Raised only after an attempt whose answer was lost (a timeout after the
+    request was sent, a dropped connection, a 5xx, a 2xx whose body did not
+    arrive whole) when nothing can be read back to tell (an event; a customer
+    with neither ``user_id`` nor email), or when the server answered 2xx and
+    the record cannot be found. Nothing was sent again. ``request`` is the
+    method and path, ``applied`` True when a 2xx said the write happened and
+    None when unknown, and the message says what to check before trying again.
+    """
+
+    def __init__(self, message: str, *, request: str, applied: bool | None) -> None:
+        super().__init__(message)
+        self.request = request
+        self.applied = applied
+
+
 class IncompleteScanError(HelpCrunchError):
     """A scan ended short of what the server's totals promise, with no drift to explain it.
 
@@ -364,3 +398,34 @@ class IncompleteScanError(HelpCrunchError):
         self.missing = missing
         self.at_offset = at_offset
         self.total = total
+
+
+class WebhookError(HelpCrunchError):
+    """A webhook delivery was refused; the subclass says why.
+
+    Messages name the problem only: never the body, the expected digest or a
+    signing secret, so they are safe to log.
+    """
+
+
+class WebhookSignatureError(WebhookError):
+    """The delivery does not prove it came from HelpCrunch now.
+
+    The ``X-HelpCrunch-Signature`` header is missing, empty, sent twice, not 40
+    hex digits, or no configured secret's HMAC of the body; or the signed
+    ``lastAttemptAt`` lies further from now than the receiver's tolerance (a
+    replay). Receivers answer it with 401 and an empty body.
+    """
+
+
+class WebhookPayloadError(WebhookError):
+    """A correctly signed body that is not JSON of the documented webhook shape.
+
+    ``reason`` is the decoder's explanation with the JSON path (``Expected
+    `object`, got `str` - at `$.eventData.customer```); it never holds the body.
+    Receivers answer it with 400.
+    """
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message

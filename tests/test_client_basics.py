@@ -169,3 +169,39 @@ async def test_a_closed_client_refuses_new_requests(emu: Emulator) -> None:
     with pytest.raises(RuntimeError, match="closed"):
         await client.customers.list(limit=1)
     assert len(emu.log) == 1
+
+
+def test_base_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPCRUNCH_BASE_URL", "http://127.0.0.1:1/v1/")
+    assert hc.HelpCrunch(KEY).base_url == "http://127.0.0.1:1/v1"
+    # An argument wins over the environment.
+    assert hc.HelpCrunch(KEY, base_url="http://[::1]:2/v1").base_url == "http://[::1]:2/v1"
+
+
+@pytest.mark.parametrize("value", [None, "", "  "])
+def test_no_base_url_anywhere_is_the_real_api(
+    monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    if value is None:
+        monkeypatch.delenv("HELPCRUNCH_BASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("HELPCRUNCH_BASE_URL", value)
+    assert hc.HelpCrunch(KEY).base_url == hc.DEFAULT_BASE_URL
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("http://api.helpcrunch.com/v1", "https"),
+        ("ftp://127.0.0.1/v1", "http"),
+        ("https://user:pw@api.helpcrunch.com/v1", "credentials"),
+    ],
+)
+def test_a_bad_base_url_in_the_environment_is_named(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("HELPCRUNCH_BASE_URL", value)
+    with pytest.raises(hc.InvalidParameterError, match=problem) as info:
+        hc.HelpCrunch(KEY)
+    assert "HELPCRUNCH_BASE_URL" in str(info.value)
+    assert "pw" not in str(info.value)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Account, Emulator, Faults, RateLimit
 from helpcrunch_async.testing._policies import max_in_any_window
 
 if TYPE_CHECKING:
@@ -48,12 +48,14 @@ async def test_never_over_the_cap_under_every_window_type(
         Emulator(
             customers=1500,
             api_key=KEY,
-            policy=policy,
-            rate_limit=R,
-            rate_period=W,
-            retry_after=retry_after,
-            count_rejected=count_rejected,
             latency=0.01,
+            rate=RateLimit(
+                policy=policy,
+                limit=R,
+                period=W,
+                count_rejected=count_rejected,
+                retry_after=retry_after,
+            ),
         ) as emu,
         client_for(emu) as client,
     ):
@@ -87,8 +89,7 @@ async def test_jitter_on_the_way_in_never_bunches_arrivals_past_the_cap(policy: 
             policy=policy,
             rate_limit=R,
             rate_period=W,
-            arrival_jitter=0.08,
-            latency=0.01,
+            faults=Faults(latency=0.01, arrival_jitter=0.08),
         ) as emu,
         client_for(emu) as client,
     ):
@@ -112,8 +113,7 @@ async def test_a_no_burst_server_whose_arrivals_jitter_refuses_the_opening_only(
             policy="no-burst",
             rate_limit=limit,
             rate_period=W,
-            arrival_jitter=0.01,
-            latency=0.01,
+            faults=Faults(latency=0.01, arrival_jitter=0.01),
         ) as emu,
         client_for(emu, rate_limit=limit) as client,
     ):
@@ -148,7 +148,7 @@ async def test_an_account_that_fits_in_one_window_does_not_wait_for_pacing() -> 
 
 async def test_retry_after_is_honoured_by_every_worker() -> None:
     async with (
-        Emulator(customers=3000, api_key=KEY, fail={3: "429"}, latency=0.01) as emu,
+        Emulator(customers=3000, api_key=KEY, faults=Faults(latency=0.01, fail={3: "429"})) as emu,
         client_for(emu) as client,
     ):
         ids, stats = await scan(client)
@@ -188,8 +188,8 @@ async def test_sends_settled_against_a_slow_opening_move_when_quicker_answers_co
     for _ in range(2):
         async with (
             Emulator(
-                customers=50, api_key=KEY, policy="sliding", rate_limit=limit,
-                rate_period=W, latency=0.05, arrival_delay=0.03, arrival_jitter=0.04,
+                customers=50, api_key=KEY, policy="sliding", rate_limit=limit, rate_period=W,
+                faults=Faults(latency=0.05, arrival_delay=0.03, arrival_jitter=0.04),
             ) as emu,
             client_for(emu, rate_limit=limit) as client,
         ):  # fmt: skip
@@ -206,7 +206,9 @@ async def test_sends_settled_against_a_slow_opening_move_when_quicker_answers_co
 
 async def test_a_listing_of_one_page_costs_one_request_and_a_bad_key_one_401() -> None:
     async with (
-        Emulator(customers=50, chats=3, messages_per_chat=21.0, api_key=KEY) as emu,
+        Emulator(
+            customers=50, chats=3, api_key=KEY, account=Account(messages_per_chat=21.0)
+        ) as emu,
         client_for(emu, rate_limit=120) as client,
     ):
         chat = (await client.chats.list(limit=1)).data[0]

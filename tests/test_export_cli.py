@@ -5,22 +5,29 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from typing import TYPE_CHECKING
 
 import pytest
 from export_fixtures import (
+    CLI,
     SECRET_KEY,
     checkpoint,
+    cli_env,
     export_args,
     jsonl_records,
     run_cli,
 )
 
 from helpcrunch_async._cli import main
+from helpcrunch_async._core.filters import Filter, search_fields
+from helpcrunch_async._errors import InvalidParameterError
 from helpcrunch_async._export.cells import CSV_COLUMNS
-from helpcrunch_async._export.run import resume_hint
+from helpcrunch_async._export.run import ExportResult, resume_hint
+from helpcrunch_async._export.run import _exit_code as exit_code
+from helpcrunch_async.testing import Faults
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -93,7 +100,7 @@ def test_an_api_error_exits_4_and_keeps_what_was_written(
     tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
 ) -> None:
     emulator = helpcrunch_emulator_factory(
-        customers=CUSTOMERS, seed=7, api_key=SECRET_KEY, fail={3: "400"}
+        customers=CUSTOMERS, seed=7, api_key=SECRET_KEY, faults=Faults(fail={3: "400"})
     )
     out = tmp_path / "c.jsonl"
     done = run_cli(*export_args(out, emulator.base_url, "--concurrency", "1"))
@@ -178,7 +185,7 @@ def test_api_key_on_the_command_line_warns_and_a_key_file_works(
             ["export", "customers", "--out", "x.jsonl", "--base-url", "http://example.com/v1"],
             "https",
         ),
-        (["export", "customers", "--out", "x.jsonl", "--redis-url", "redis://x"], "together"),
+        (["export", "customers", "--out", "x.jsonl", "--redis-key", "k"], "needs --redis-url"),
         (["export", "customers", "--out", "x.jsonl", "--csv-raw"], "csv only"),
         (["export", "customers", "--out", "x.jsonl", "--rate-limit", "0"], "rate_limit"),
     ],
@@ -256,3 +263,162 @@ def test_a_rate_limit_says_when_to_resume() -> None:
     assert "wait 1h00m" in hint
     assert "--resume after 2023-11-14 23:13:20 UTC" in hint
     assert "--resume later" in resume_hint(None, now)
+
+
+# --- what the command says before it sends anything ------------------------------------
+
+
+@pytest.mark.parametrize("name", ["c.xlsx", "c.json", "c"])
+def test_an_output_suffix_that_names_no_format_is_refused(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", SECRET_KEY)
+    out = tmp_path / name
+    assert main(["export", "customers", "--out", str(out), "--base-url", "http://127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out} has" in err
+    assert "--format jsonl or --format csv" in err
+    assert not out.exists()
+
+
+def test_an_unknown_suffix_is_written_in_the_format_given(
+    tmp_path: Path, emulator: ThreadedEmulator
+) -> None:
+    out = tmp_path / "customers.txt"
+    done = run_cli(*export_args(out, emulator.base_url, "--format", "csv", "--progress", "off"))
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes().split(b"\r\n", 1)[0].decode() == ",".join(CSV_COLUMNS)
+
+
+def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "chats", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for shown in (
+        "requests per period (default: 120)",
+        "(default: chats.createdAt)",
+        "sort order (default: asc)",
+        "(default: AND)",
+        "requests in flight (default: 8)",
+        "(default: https://api.helpcrunch.com/v1)",
+        "at least 0.1 (default: 5.0)",
+    ):
+        assert shown in text
+    assert "(default: None)" not in text
+    assert "(default: False)" not in text
+
+
+@pytest.mark.parametrize("kind", ["customers", "chats"])
+def test_the_filter_example_in_the_help_is_one_the_command_takes(
+    kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export", kind, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    field = text.split("e.g. --filter ", 1)[1].split()[0]
+    assert field in search_fields(kind)  # type: ignore[arg-type]
+    Filter.from_text(field, ">=", "2026-01-01T00:00:00+00:00")
+
+
+def test_a_mistyped_filter_field_is_answered_with_a_guess(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", SECRET_KEY)
+    out = tmp_path / "x.jsonl"
+    argv = ["export", "customers", "--out", str(out), "--filter", "customers.emial", "~", "x"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "did you mean customers.email?" in err
+    assert "chats." not in err
+    argv = ["export", "chats", "--out", str(out), "--filter", "chats.createdAt", ">=", "2026-01-01"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "has no offset" in err
+    assert "tzinfo" not in err
+    assert not out.exists()
+
+
+def test_chat_ids_beyond_64_bits_are_refused_before_any_request(
+    tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=5, chats=3, api_key=SECRET_KEY)
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"1\n2\n{2**63}\n")
+    out = tmp_path / "m.jsonl"
+    argv = export_args(out, emulator.base_url, "--chats", str(ids), kind="messages")
+    done = run_cli(*argv)
+    assert done.returncode == 2, done.stderr
+    assert "9223372036854775808" in done.stderr
+    assert "--resume" not in done.stderr
+    assert emulator.log == []
+    assert not out.exists()
+
+
+def test_a_bad_parameter_found_after_requests_is_not_exit_2() -> None:
+    found = InvalidParameterError("chat_id must be at most 2**63 - 1")
+    assert exit_code(ExportResult("failed", 3, 3, None, found)) == 4
+    # Before any request, it is the usage error it says it is.
+    assert exit_code(ExportResult("failed", 0, 0, None, found)) == 2
+
+
+def test_argument_bytes_that_are_not_utf_8_are_refused_naming_the_option(
+    tmp_path: Path, emulator: ThreadedEmulator
+) -> None:
+    # Python hands argv bytes that are not UTF-8 over as lone surrogates.
+    out = tmp_path / "x.jsonl"
+    argv = [os.fsencode(a) for a in export_args(out, emulator.base_url)]
+    for extra, says in (
+        ([b"--filter", b"customers.name", b"~", b"caf\xe9"], "filter on customers.name: the value"),
+        ([b"--redis-url", b"redis://127.0.0.1:1/\xff", b"--redis-key", b"k"], "--redis-url"),
+        ([b"--redis-url", b"redis://127.0.0.1:1/0", b"--redis-key", b"k\xff"], "the budget key"),
+    ):
+        done = subprocess.run(  # noqa: S603 -- our own interpreter and module
+            [*(os.fsencode(a) for a in CLI), *argv, *extra],
+            env=cli_env(),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        err = done.stderr.decode(errors="replace")
+        assert done.returncode == 2, err
+        assert f"{says} is not valid text" in err
+        assert "Traceback" not in err
+    assert emulator.log == []
+    assert not out.exists()
+
+
+def test_a_low_rate_limit_with_redis_names_the_option_the_command_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", SECRET_KEY)
+    out = tmp_path / "x.jsonl"
+    redis = ["--redis-url", "redis://127.0.0.1:1/0", "--redis-key", "k", "--rate-limit", "2"]
+    assert main(["export", "customers", "--out", str(out), *redis]) == 2
+    err = capsys.readouterr().err
+    assert "--redis-processes must be from 1 to --rate-limit (2), got 4" in err
+    assert "fallback_workers" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("name", "refused"), [("c.csv", True), ("c.jsonl", False)])
+def test_a_csv_begun_under_the_old_formula_guard_is_not_resumed_under_the_new(
+    name: str, refused: bool, tmp_path: Path, emulator: ThreadedEmulator
+) -> None:
+    out = tmp_path / name
+    done = run_cli(*export_args(out, emulator.base_url, "--progress", "off"))
+    assert done.returncode == 0, done.stderr
+    # A checkpoint as the earlier version wrote it: no rules number, and (here) unfinished.
+    path = out.with_name(out.name + ".checkpoint.json")
+    saved = json.loads(path.read_text())
+    del saved["settings"]["formula_rules"]
+    saved["complete"] = False
+    path.write_text(json.dumps(saved))
+    before = out.read_bytes()
+    emulator.reset_log()
+
+    done = run_cli(*export_args(out, emulator.base_url, "--resume", "--progress", "off"))
+    if refused:
+        assert done.returncode == 2, done.stderr
+        assert "guarded by the rules of another version" in done.stderr
+        assert out.read_bytes() == before
+        assert emulator.log == []
+    else:
+        assert done.returncode == 0, done.stderr

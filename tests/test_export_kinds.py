@@ -13,6 +13,7 @@ import pytest
 from export_fixtures import SECRET_KEY, checkpoint, export_args, jsonl_records, run_cli
 
 from helpcrunch_async._export.forms import CSV_FORMS
+from helpcrunch_async.testing import Account, Faults
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,7 +29,11 @@ CHATS = 60
 @pytest.fixture
 def account(helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]) -> ThreadedEmulator:
     return helpcrunch_emulator_factory(
-        customers=300, chats=CHATS, agents=140, departments=120, seed=5, api_key=SECRET_KEY
+        customers=300,
+        chats=CHATS,
+        seed=5,
+        api_key=SECRET_KEY,
+        account=Account(agents=140, departments=120),
     )
 
 
@@ -99,7 +104,7 @@ def test_messages_of_the_chats_a_file_names_in_its_order(
     done = run_cli(*export_args(out, account.base_url, "--chats", str(ids), kind="messages"))
     assert done.returncode == 0, done.stderr
     assert [r["id"] for r in jsonl_records(out)] == expected_messages(account, chosen)
-    assert "1 gone before their messages were read" in done.stderr
+    assert "1 deleted meanwhile and not written (0 of them while" in done.stderr
     # No chat listing: one request per small chat, none for the list.
     paths = {entry.path for entry in account.log}
     assert not any(path.endswith("/chats") for path in paths)
@@ -110,6 +115,33 @@ def test_messages_of_the_chats_a_file_names_in_its_order(
     )
     assert refused.returncode == 2
     assert "--chats" in refused.stderr
+
+
+def test_a_chat_deleted_while_its_messages_are_read_is_absent_not_half_written(
+    tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
+) -> None:
+    emulator = helpcrunch_emulator_factory(
+        customers=20,
+        chats=8,
+        seed=4,
+        api_key=SECRET_KEY,
+        latency=0.05,
+        account=Account(messages_per_chat=200),
+    )
+    chats = emulator.expected_chat_ids("chats.createdAt", "asc")
+    truth = {chat: [m["id"] for m in emulator.truth_messages(chat)] for chat in chats}
+    big = next(chat for chat in chats if len(truth[chat]) > 250)  # three pages
+    # With latency, the chat's first page is handed out before its second answers 404.
+    emulator.configure(vanishing_chats=frozenset({big}))
+    out = tmp_path / "messages.jsonl"
+    done = run_cli(*export_args(out, emulator.base_url, kind="messages"))
+    assert done.returncode == 0, done.stderr
+    written = [r["id"] for r in jsonl_records(out)]
+    assert written == [i for chat in chats if chat != big for i in truth[chat]]
+    assert "1 deleted meanwhile and not written (1 of them while" in done.stderr
+    saved = checkpoint(out)
+    assert saved["complete"] is True
+    assert saved["mark"]["position"] == len(chats)
 
 
 @pytest.mark.parametrize(
@@ -214,7 +246,7 @@ def test_a_resumed_messages_export_refuses_a_changed_chat_list(
     tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
 ) -> None:
     emulator = helpcrunch_emulator_factory(
-        customers=50, chats=CHATS, seed=5, api_key=SECRET_KEY, fail={12: "400"}
+        customers=50, chats=CHATS, seed=5, api_key=SECRET_KEY, faults=Faults(fail={12: "400"})
     )
     out = tmp_path / "messages.jsonl"
     args = export_args(out, emulator.base_url, "--concurrency", "1", kind="messages")

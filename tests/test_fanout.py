@@ -19,6 +19,7 @@ from page_servers import Listing, PageServer, listing_fetcher
 
 import helpcrunch_async as hc
 from helpcrunch_async._shell.fanout import FanOutScan
+from helpcrunch_async.testing import Account
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -117,7 +118,7 @@ async def test_every_message_chat_by_chat_in_server_order_one_request_per_small_
         # One request for a chat of one page (or none); one per page beyond.
         assert counts[chat] == max(1, -(-sizes(chat) // 100)), chat
     assert scan.stats.listings == scan.stats.listings_done == 120
-    assert scan.stats.customers == len(got)
+    assert scan.stats.items == len(got)
     assert scan.stats.requests == sum(counts.values())
     assert scan.current_listing == chats[-1] or sizes(chats[-1]) == 0
 
@@ -267,3 +268,75 @@ async def test_an_empty_source_costs_nothing() -> None:
         assert server.log == []
     with contextlib.suppress(StopAsyncIteration):
         await anext(scan)
+
+
+# -- each chat once, and whole or absent, against the emulator ------------------------
+
+EMULATOR_KEY = "test-key"
+
+
+def emulator_client(emu: Any) -> hc.HelpCrunch:
+    return hc.HelpCrunch(
+        EMULATOR_KEY, base_url=emu.base_url, rate_limit=10_000, rate_period=1.0, backoff=0.01
+    )
+
+
+async def test_a_chat_named_again_is_read_once_so_each_message_comes_once() -> None:
+    from helpcrunch_async.testing import Emulator  # noqa: PLC0415 -- this section's server
+
+    async with (
+        Emulator(
+            customers=10,
+            chats=5,
+            seed=2,
+            api_key=EMULATOR_KEY,
+            account=Account(messages_per_chat=30),
+        ) as emu,
+        emulator_client(emu) as client,
+    ):
+        first, second = emu.expected_chat_ids()[:2]
+        async with client.chats.iter_messages_of([first, first, second, first]) as scan:
+            ids = [m.id async for m in scan]
+        expected = [m["id"] for c in (first, second) for m in emu.truth_messages(c)]
+        asked = [e.path for e in emu.log]
+    assert ids == expected
+    assert len(asked) == len(set(asked)) == 2
+    assert scan.stats.listings == scan.stats.listings_done == 2
+
+
+@pytest.mark.parametrize("whole", [False, True])
+async def test_a_chat_deleted_after_its_first_page_is_counted_and_with_whole_absent(
+    *, whole: bool
+) -> None:
+    from helpcrunch_async.testing import Emulator  # noqa: PLC0415 -- as above
+
+    async with (
+        Emulator(
+            customers=10,
+            chats=6,
+            seed=4,
+            api_key=EMULATOR_KEY,
+            account=Account(messages_per_chat=200),
+        ) as emu,
+        emulator_client(emu) as client,
+    ):
+        chats = emu.expected_chat_ids()
+        big = next(c for c in chats if emu.message_count(c) > 100)
+        truth = {c: [m["id"] for m in emu.truth_messages(c)] for c in chats}
+        emu.faults.vanishing_chats = frozenset({big})
+        async with client.chats.iter_messages_of(chats, whole=whole) as scan:
+            ids = [m.id async for m in scan]
+    others = [i for c in chats if c != big for i in truth[c]]
+    assert scan.stats.not_found == scan.stats.cut_short == 1
+    if whole:
+        assert ids == others
+    else:
+        # Streaming: the first page went out before the chat was gone; the stats say so.
+        assert [i for i in ids if i in set(truth[big])] == truth[big][:100]
+        assert [i for i in ids if i not in set(truth[big])] == others
+
+
+async def test_whole_that_is_not_a_bool_is_refused_before_any_request() -> None:
+    async with hc.HelpCrunch(EMULATOR_KEY, base_url="http://127.0.0.1:9/v1") as client:
+        with pytest.raises(hc.InvalidParameterError, match="whole"):
+            client.chats.iter_messages_of([1], whole="yes")  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import socket
@@ -47,25 +48,17 @@ def emulator(helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]) -> Th
     )
 
 
-@pytest.fixture
-def app_url(tmp_path: Path, emulator: ThreadedEmulator) -> Iterator[str]:
-    """Serve the example with uvicorn; at teardown stop it and check it shut down cleanly."""
+@contextlib.contextmanager
+def served(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
+    """Serve ``app`` (module:attribute in examples/) with uvicorn; check a clean shutdown."""
     port = free_port()
-    env = cli_env()
-    env.update(
-        HELPCRUNCH_BASE_URL=emulator.base_url,
-        HELPCRUNCH_RATE_LIMIT="20",
-        HELPCRUNCH_RATE_PERIOD="1",
-        EXPORT_DIR=str(tmp_path / "exports"),
-    )
-    log = tmp_path / "uvicorn.log"
     with log.open("wb") as err:
         server = subprocess.Popen(  # noqa: S603 -- our interpreter, fixed arguments
             [
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "fastapi_app:app",
+                app,
                 "--app-dir",
                 str(EXAMPLES),
                 "--host",
@@ -90,6 +83,44 @@ def app_url(tmp_path: Path, emulator: ThreadedEmulator) -> Iterator[str]:
         if server.poll() is None:
             server.kill()
             server.wait(5)
+
+
+@pytest.fixture
+def app_url(tmp_path: Path, emulator: ThreadedEmulator) -> Iterator[str]:
+    """Serve the export example against the emulator."""
+    env = cli_env()
+    env.update(
+        HELPCRUNCH_BASE_URL=emulator.base_url,
+        HELPCRUNCH_RATE_LIMIT="20",
+        HELPCRUNCH_RATE_PERIOD="1",
+        EXPORT_DIR=str(tmp_path / "exports"),
+    )
+    with served("fastapi_app:app", env, tmp_path / "uvicorn.log") as url:
+        yield url
+
+
+@pytest.fixture
+def lifespan_url(tmp_path: Path, emulator: ThreadedEmulator) -> Iterator[str]:
+    """Serve the README's example, configured by the environment alone."""
+    env = cli_env()
+    env["HELPCRUNCH_BASE_URL"] = emulator.base_url
+    with served("fastapi_lifespan:app", env, tmp_path / "uvicorn.log") as url:
+        yield url
+
+
+async def test_the_readme_app_serves_a_customer_and_a_404(
+    lifespan_url: str, emulator: ThreadedEmulator
+) -> None:
+    first = emulator.expected_ids("customers.firstSeen", "asc")[0]
+    async with aiohttp.ClientSession(lifespan_url) as http:
+        async with http.get(f"/customers/{first}") as response:
+            assert response.status == 200
+            one = await response.json()
+        async with http.get("/customers/999999999") as response:
+            assert response.status == 404
+    wanted = emulator.customer(first)
+    assert wanted is not None
+    assert (one["id"], one["email"]) == (wanted["id"], wanted["email"])
 
 
 async def poll_until_done(http: aiohttp.ClientSession, url: str) -> list[dict[str, Any]]:
@@ -135,3 +166,34 @@ async def test_one_customer_a_404_and_a_background_export(
     assert done == sorted(done)
     lines = (await asyncio.to_thread(Path(final["path"]).read_bytes)).splitlines()
     assert [json.loads(line)["id"] for line in lines] == expected
+
+
+async def test_the_app_tags_a_customer_in_the_account(
+    app_url: str, emulator: ThreadedEmulator
+) -> None:
+    """The write reaches the emulator's account; bad input is refused before any request."""
+    customer = emulator.expected_ids("customers.firstSeen", "asc")[3]
+    async with aiohttp.ClientSession(app_url) as http:
+        async with http.post(
+            f"/customers/{customer}/tags", json={"tags": ["VIP", "From the app"]}
+        ) as response:
+            assert response.status == 200, await response.text()
+            answered = await response.json()
+        sent = len(emulator.log)
+        refused: list[dict[str, Any]] = [{"tags": "VIP"}, {"tags": []}, {"tags": [""]}, {}]
+        for bad in refused:
+            async with http.post(f"/customers/{customer}/tags", json=bad) as response:
+                assert response.status == 422, (bad, await response.text())
+        assert len(emulator.log) == sent  # refused before any request
+        async with http.post("/customers/999999999/tags", json={"tags": ["VIP"]}) as response:
+            assert response.status == 404
+    stored = emulator.customer(customer)
+    assert stored is not None
+    names = [tag["name"] for tag in stored["tags"]]
+    assert {"VIP", "From the app"} <= set(names)
+    assert [tag["name"] for tag in answered["tags"]] == names
+    writes = [(e.method, e.path, e.status) for e in emulator.log if e.method != "GET"]
+    assert writes == [
+        ("PUT", f"/v1/customers/{customer}/tags", 200),
+        ("PUT", "/v1/customers/999999999/tags", 404),
+    ]

@@ -247,3 +247,83 @@ def test_from_text(field: str, text: str, value: object) -> None:
 def test_from_text_refuses_what_the_type_refuses(field: str, text: str) -> None:
     with pytest.raises(InvalidParameterError, match=f"filter on {field}"):
         Filter.from_text(field, "=", text)
+
+
+# --- refusals a person can act on; nothing unchecked reaches the wire --------------------
+
+
+def test_a_mistyped_field_gets_a_guess_and_only_its_own_search_fields() -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        Filter.from_text("customers.emial", "~", "gmail")
+    message = str(caught.value)
+    assert "did you mean customers.email?" in message
+    assert "customers search takes customers.id" in message
+    assert "chats." not in message
+    with pytest.raises(InvalidParameterError, match=r"did you mean chats\.createdAt\?"):
+        Filter("chats.createAt", ">=", 0)
+
+
+def test_a_field_of_the_other_search_is_refused_with_a_guess() -> None:
+    with pytest.raises(InvalidParameterError, match=r"did you mean chats\.customer\.email\?"):
+        body([Filter("customers.email", "~", "x")], "chats")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("2026-01-01T00:00:00", "has no offset"),
+        ("2026-01-01", "2026-01-01T00:00:00+00:00 for UTC"),
+        ("18 Jun 2020", "is not a date; give unix seconds"),
+    ],
+)
+def test_a_date_from_the_command_line_is_refused_in_its_own_terms(text: str, says: str) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        Filter.from_text("chats.createdAt", ">=", text)
+    message = str(caught.value)
+    assert says in message
+    assert "tzinfo" not in message
+    assert "datetime" not in message
+
+
+def test_a_date_with_z_is_taken() -> None:
+    assert Filter.from_text("chats.createdAt", ">=", "2026-01-01T00:00:00Z").wire["value"] == (
+        1767225600
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("customers.email", "bad\ud800", "the value is not valid text"),
+        ("chats.status", "\udfff", "the value is not valid text"),
+        ("customers.tagsData", ["Lead", "x\udc80y"], "the tag 2 is not valid text"),
+        ("chats.customer.tagsData", [{"name": "\ud83d"}], "the tag 1 is not valid text"),
+    ],
+)
+def test_text_that_utf_8_cannot_carry_is_refused_when_the_filter_is_built(
+    field: str, value: object, says: str
+) -> None:
+    with pytest.raises(InvalidParameterError, match=f"filter on {field}: {says}"):
+        Filter(field, "=", value)
+    if isinstance(value, str):
+        with pytest.raises(InvalidParameterError, match=f"filter on {field}"):
+            Filter.from_text(field, "=", value)
+
+
+@given(st.text(st.characters(categories=["Cs"]), min_size=1, max_size=3), st.text(max_size=5))
+def test_any_lone_surrogate_is_refused(surrogates: str, around: str) -> None:
+    with pytest.raises(InvalidParameterError, match="lone surrogate"):
+        Filter("customers.name", "~", around + surrogates + around)
+
+
+def test_a_filter_cannot_be_changed_after_its_check() -> None:
+    built = Filter("customers.tagsData", "=", ["Lead"])
+    built.wire["value"] = "not checked"
+    built.wire["field"] = "customers.password"
+    built.value.append({"name": 7})
+    assert built.wire == {
+        "field": "customers.tagsData",
+        "operator": "=",
+        "value": [{"name": "Lead"}],
+    }
+    assert body([built])["filter"] == [built.wire]

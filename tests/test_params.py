@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+import helpcrunch_async
 from helpcrunch_async._core.params import (
+    api_key_problem,
     check_base_url,
+    check_budget_key,
     check_limit,
     check_offset,
     check_order,
     check_seconds,
     check_sort,
 )
+from helpcrunch_async._core.shared_cap import key_names
 from helpcrunch_async._errors import InvalidParameterError
 
 
@@ -79,3 +83,36 @@ def test_seconds(value: object) -> None:
     with pytest.raises(InvalidParameterError, match="timeout"):
         check_seconds("timeout", value)
     assert check_seconds("timeout", 0, allow_zero=True) == 0.0
+
+
+# --- text that no request can carry is refused at the call, naming the argument ----------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080/v1\ud800", "https://api\udc80.example/v1", "https://x/v1?q=\udfff"],
+)
+def test_a_base_url_with_a_lone_surrogate_is_refused(url: str) -> None:
+    with pytest.raises(InvalidParameterError, match="base_url is not valid text"):
+        check_base_url(url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/v1", "http://[::1/v1"])
+def test_a_base_url_yarl_cannot_parse_is_an_invalid_parameter(url: str) -> None:
+    with pytest.raises(InvalidParameterError, match="base_url is not a valid URL"):
+        check_base_url(url)
+
+
+def test_a_budget_key_with_a_lone_surrogate_is_refused() -> None:
+    with pytest.raises(InvalidParameterError, match="the budget key is not valid text"):
+        check_budget_key("acme\ud800")
+    with pytest.raises(InvalidParameterError, match="the budget key is not valid text"):
+        key_names("acme\udfff")
+
+
+def test_an_api_key_with_a_lone_surrogate_is_refused_without_quoting_it() -> None:
+    key = "sk-live-\udc80-SECRET"
+    with pytest.raises(InvalidParameterError, match="lone surrogate") as caught:
+        helpcrunch_async.HelpCrunch(key)
+    assert "SECRET" not in str(caught.value)
+    assert api_key_problem("sk-live-ok") is None

@@ -18,17 +18,22 @@ from helpcrunch_async._core.reconcile import (
     chat_change_searches,
     customer_change_searches,
     deletion_request_bound,
+    next_cursor,
 )
 
 
 class Server:
     """The server side of the plan's questions: a sorted list of the ids it has."""
 
-    def __init__(self, ids: set[int], *, top: int = 0, read_size: int = 100) -> None:
+    def __init__(
+        self, ids: set[int], *, top: int = 0, read_size: int = 100, cap: int | None = None
+    ) -> None:
         self.ids = sorted(ids)
         # The highest id ever created (deleted ones included): auto-increment goes on from it.
         self.top = max([top, *self.ids[-1:]])
         self.read_size = read_size
+        # A server that serves at most this many a page, whatever is asked for.
+        self.served = read_size if cap is None else min(cap, read_size)
         self.requests = 0
 
     def count(self, lo: int, hi: int) -> int:
@@ -38,7 +43,7 @@ class Server:
     def page(self, lo: int, hi: int) -> tuple[list[int], int]:
         self.requests += 1
         inside = self.ids[bisect_left(self.ids, lo) : bisect_left(self.ids, hi)]
-        return inside[: self.read_size], len(inside)
+        return inside[: self.served], len(inside)
 
     def create(self, step: int) -> None:
         self.top += step
@@ -219,20 +224,62 @@ def test_read_size_must_be_positive() -> None:
         DeletionPlan([1], read_size=0)
 
 
-def test_customer_searches_bound_last_seen_above_by_the_servers_high_water_mark() -> None:
-    first, second = customer_change_searches(since=1_000, until=5_000, after_id=77, overlap=60)
-    assert first.filters == (
-        ("customers.lastSeen", ">=", 940),
-        ("customers.lastSeen", "<", 5_000),
-    )
+def test_customer_searches_read_last_seen_with_no_upper_bound() -> None:
+    # A visit during the scan moves a customer past any bound taken at its
+    # start: an upper bound would lose it (the call's promise is every customer
+    # seen since `since - overlap` when it began).
+    first, second = customer_change_searches(since=1_000, after_id=77, overlap=60)
+    assert first.filters == (("customers.lastSeen", ">=", 940),)
     assert (first.sort, first.order) == ("customers.lastSeen", "asc")
     assert second.filters == (("customers.id", ">", 77),)
     assert (second.sort, second.order) == ("customers.firstSeen", "asc")
-    assert len(customer_change_searches(since=1, until=2, after_id=None, overlap=0)) == 1
-    (only,) = customer_change_searches(since=1, until=None, after_id=5, overlap=0)
-    assert only.filters == (("customers.id", ">", 5),)
+    assert len(customer_change_searches(since=1, after_id=None, overlap=0)) == 1
     with pytest.raises(ValueError, match="overlap"):
-        customer_change_searches(since=1, until=2, after_id=None, overlap=-1)
+        customer_change_searches(since=1, after_id=None, overlap=-1)
+
+
+def test_a_cursor_never_moves_past_the_servers_present() -> None:
+    year_2100 = 4_102_444_800
+    now = 1_796_000_000
+    assert next_cursor(year_2100, now, 1_700_000_000) == now
+    assert next_cursor(1_700_000_500, now, 1_700_000_000) == 1_700_000_500
+    # No Date header: the server's newest timestamp, as before.
+    assert next_cursor(year_2100, None, None) == year_2100
+    # Nothing seen: the previous cursor stays (clamped to the present too).
+    assert next_cursor(None, now, 1_700_000_000) == 1_700_000_000
+    assert next_cursor(None, now, year_2100) == now
+    assert next_cursor(None, None, None) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    held=st.sets(st.integers(1, 4_000), min_size=1, max_size=1_200),
+    data=st.data(),
+    cap=st.integers(1, 99),
+    seed=st.integers(0, 2**32),
+)
+def test_a_server_that_serves_short_pages_never_makes_a_live_id_look_deleted(
+    held: set[int], data: st.DataObject, cap: int, seed: int
+) -> None:
+    # The deletion count used to read a small range with one request and take
+    # every held id missing from that short page as deleted.
+    ordered = sorted(held)
+    gone = set(data.draw(st.lists(st.sampled_from(ordered), unique=True)))
+    server = Server(held - gone, cap=cap)
+    plan = DeletionPlan(held)
+    assert run(plan, server, rng=random.Random(seed)) == sorted(gone)
+    assert plan.unknown == []
+
+
+@pytest.mark.parametrize("cap", [80, 50])
+def test_nothing_deleted_under_a_page_cap_reports_nothing(cap: int) -> None:
+    held = set(range(1, 81))
+    plan = DeletionPlan(held)
+    assert run(plan, Server(held, cap=cap)) == []
+    held = set(range(1, 3_001))
+    gone = {1_234}
+    plan = DeletionPlan(held)
+    assert run(plan, Server(held - gone, cap=cap)) == [1_234]
 
 
 def test_chat_searches_sort_by_creation_which_never_moves() -> None:
@@ -248,13 +295,16 @@ def test_chat_searches_sort_by_creation_which_never_moves() -> None:
 @given(
     keys=st.lists(st.integers(0, 400), min_size=0, max_size=600),
     page_size=st.sampled_from([3, 10, 100]),
+    cap=st.none() | st.integers(1, 100),
     data=st.data(),
 )
 def test_a_keyset_scan_misses_nothing_that_stays_however_others_leave_or_join(
-    keys: list[int], page_size: int, data: st.DataObject
+    keys: list[int], page_size: int, cap: int | None, data: st.DataObject
 ) -> None:
-    # Records (key, id), sorted by key then id as the server sorts ties.
+    # Records (key, id), sorted by key then id as the server sorts ties; the
+    # server serves at most `cap` a page (fewer than asked for, when smaller).
     rows = sorted((k, i) for i, k in enumerate(keys))
+    served = page_size if cap is None else min(cap, page_size)
     ties = max((keys.count(k) for k in set(keys)), default=0)
     leave = set(data.draw(st.lists(st.sampled_from(rows), unique=True))) if rows else set()
     plan = Keyset(page_size)
@@ -271,25 +321,46 @@ def test_a_keyset_scan_misses_nothing_that_stays_however_others_leave_or_join(
             live.append(new)
             live.sort()
         start = [r for r in live if plan.value is None or r[0] >= plan.value]
-        page = start[plan.skip : plan.skip + page_size]
+        page = start[plan.skip : plan.skip + served]
         read.extend(i for _, i in page)
-        plan.page_read([k for k, _ in page])
+        plan.page_read([k for k, _ in page], len(start))
+    assert not plan.shortfall
     stayed = {i for k, i in rows if (k, i) in set(live)}
-    if ties < page_size:
+    if ties < served:
         assert stayed <= set(read)
     # Pages cost at most about what offset pages cost, plus the re-read ties.
-    assert len(read) <= len(rows) + 600 * 2 + (len(read) // page_size + 1) * ties
+    assert len(read) <= len(rows) + 600 * 2 + (len(read) // served + 1) * ties
 
 
 def test_a_keyset_page_of_one_value_counts_into_the_tie_group() -> None:
     plan = Keyset(3)
-    plan.page_read([1, 2, 2])
+    plan.page_read([1, 2, 2], 20)
     assert (plan.value, plan.skip) == (2, 0)
-    plan.page_read([2, 2, 2])
+    plan.page_read([2, 2, 2], 19)
     assert (plan.value, plan.skip) == (2, 3)
-    plan.page_read([2, 2, 2])
+    plan.page_read([2, 2, 2], 19)
     assert (plan.value, plan.skip) == (2, 6)
-    plan.page_read([2, 5])
+    plan.page_read([2, 5], 8)
     assert plan.done
     with pytest.raises(ValueError, match="sort value"):
-        Keyset(2).page_read([1, None])
+        Keyset(2).page_read([1, None], 10)
+
+
+def test_a_short_keyset_page_is_not_the_end_while_the_total_counts_more() -> None:
+    # A server that serves 50 of the 100 asked for: the scan used to stop there.
+    plan = Keyset(100)
+    plan.page_read(list(range(50)), 120)
+    assert not plan.done
+    assert (plan.value, plan.skip) == (49, 0)
+    plan.page_read(list(range(49, 99)), 71)
+    assert not plan.done
+    plan.page_read(list(range(98, 120)), 22)
+    assert plan.done
+    assert not plan.shortfall
+
+
+def test_an_empty_keyset_page_where_the_total_counts_more_is_a_shortfall() -> None:
+    plan = Keyset(100)
+    plan.page_read([], 30)
+    assert plan.done
+    assert plan.shortfall

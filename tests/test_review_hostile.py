@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Account, Emulator, Faults, WireVariants
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -247,13 +247,12 @@ async def test_a_capped_listing_without_a_count_is_read_whole(
         Emulator(
             customers=25,
             chats=25,
-            agents=25,
-            departments=25,
             api_key=KEY,
-            page_cap=10,
-            list_total="none",
-            customers_search_total="none",
-            chats_search_total="none",
+            account=Account(agents=25, departments=25),
+            faults=Faults(page_cap=10),
+            variants=WireVariants(
+                list_total="none", customers_search_total="none", chats_search_total="none"
+            ),
         ) as emu,
         hc.HelpCrunch(KEY, base_url=emu.base_url) as client,
     ):
@@ -361,7 +360,9 @@ async def test_a_scan_cut_short_by_closing_the_client_is_not_an_end(
 ) -> None:
     # The client closed by another task (a web app's shutdown) ended the
     # consumer's `async for` normally: a partial read looked complete.
-    async with Emulator(customers=300, chats=200, agents=300, api_key=KEY, latency=0.01) as emu:
+    async with Emulator(
+        customers=300, chats=200, api_key=KEY, latency=0.01, account=Account(agents=300)
+    ) as emu:
         client = hc.HelpCrunch(KEY, base_url=emu.base_url, rate_limit=10_000, rate_period=1.0)
         scan = scan_of(client)
         read: list[Any] = []
@@ -430,7 +431,11 @@ async def test_errors_name_what_the_scan_reads() -> None:
     # Every scan but the customers' said "items are missing".
     async with (
         Emulator(
-            customers=5, chats=30, agents=30, departments=12, api_key=KEY, data_stops_at=7
+            customers=5,
+            chats=30,
+            api_key=KEY,
+            account=Account(agents=30, departments=12),
+            faults=Faults(data_stops_at=7),
         ) as emu,
         hc.HelpCrunch(KEY, base_url=emu.base_url) as client,
     ):

@@ -28,7 +28,7 @@ from helpcrunch_async._resources.changes import (
     iter_new_messages,
     reconcile_ids,
 )
-from helpcrunch_async.testing import Drift
+from helpcrunch_async.testing import Account, Drift, Faults, WireVariants, max_in_any_window
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -111,7 +111,7 @@ async def test_find_deleted_fails_at_once_on_a_count_no_id_range_can_hold(
 ) -> None:
     # A made-up total (10**12 customers in a range of a few thousand ids) would
     # otherwise be split and counted for ever.
-    emulator = helpcrunch_emulator_factory(customers=200, fake_total=10**12)
+    emulator = helpcrunch_emulator_factory(customers=200, faults=Faults(fake_total=10**12))
     held = emulator.expected_ids()
     async with _client(emulator) as client:
         with pytest.raises(IncompleteScanError, match="holds at most"):
@@ -122,10 +122,10 @@ async def test_find_deleted_fails_at_once_on_a_count_no_id_range_can_hold(
 async def test_iter_changed_yields_the_visited_and_the_new_once_despite_visits_during_the_scan(
     helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
 ) -> None:
-    # Visits while the scan runs (its requests are the 3rd and later): customers
+    # Visits while the scan runs (its requests are the 2nd and later): customers
     # move to the end of the lastSeen order.
     emulator = helpcrunch_emulator_factory(
-        customers=3_000, seed=5, drift=[Drift(after_request=k, visits=15) for k in range(3, 12)]
+        customers=3_000, seed=5, drift=[Drift(after_request=k, visits=15) for k in range(2, 11)]
     )
     async with _client(emulator) as client:
         since = await customers_high_water(client.customers)
@@ -139,14 +139,168 @@ async def test_iter_changed_yields_the_visited_and_the_new_once_despite_visits_d
         changed = iter_changed_customers(client.customers, since + 1, after_id, overlap=0)
         ids = [c.id async for c in changed]
     assert len(ids) == len(set(ids))
-    # Customers who visit again during the scan leave its lastSeen window (it
-    # ends at the newest lastSeen when it began): they are the next sync's.
+    # Every customer seen since `since` when the call began is yielded, those
+    # who visit again during the scan included.
+    assert visited | new <= set(ids)
     now = {c["id"]: int(c["lastSeen"] or 0) for c in emulator.truth_customers()}
-    again = {i for i in visited if now[i] > high}
-    assert again
-    assert (visited - again) | new <= set(ids)
-    # Nothing unchanged slips in.
-    assert set(ids) <= visited | new
+    during = {i for i, seen in now.items() if seen > high}
+    assert during - visited
+    # Nothing unchanged slips in: the rest visited during the scan.
+    assert set(ids) <= visited | new | during
+
+
+async def test_a_customer_seen_before_the_call_and_again_during_it_is_yielded(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    # The harness: 330 visits, then 20 of those visit again while the scan runs.
+    # The scan's upper bound, taken at its start, used to exclude their new
+    # lastSeen: 310 yielded, the 20 missing.
+    emulator = helpcrunch_emulator_factory(customers=3_000, seed=11)
+    async with _client(emulator) as client:
+        since = await customers_high_water(client.customers)
+    assert since is not None
+    visited = emulator.visit(count=330)
+    # The last 20 visitors: still ahead of the scan after its first page.
+    again = visited[-20:]
+    ids: list[int] = []
+    async with _client(emulator) as client:
+        changed = iter_changed_customers(client.customers, since + 1, overlap=0)
+        async for customer in changed:
+            ids.append(customer.id)
+            if len(ids) == 1:
+                # After the first page: 20 of those not read yet visit again.
+                emulator.visit(again)
+    assert len(ids) == len(set(ids))
+    assert set(ids) == set(visited)
+
+
+async def test_changed_chats_are_yielded_though_they_change_again_during_the_scan(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=50, chats=600, seed=8)
+    async with _client(emulator) as client:
+        page = await client.chats.list(limit=1, sort="chats.lastMessageAt", order="desc")
+    since = int(page.data[0].last_message_at or 0) + 1
+    chat_ids = emulator.expected_chat_ids()
+    moved = random.Random(2).sample(chat_ids, 150)
+    for chat_id in moved:
+        emulator.add_messages(chat_id, 1)
+    ids: list[int] = []
+    async with _client(emulator) as client:
+        async for chat in iter_changed_chats(client.chats, since, overlap=0):
+            ids.append(chat.id)
+            if len(ids) == 1:
+                for chat_id in moved[:40]:
+                    emulator.close_chat(chat_id)
+    assert len(ids) == len(set(ids))
+    assert set(moved) <= set(ids)
+
+
+@pytest.mark.parametrize("page_cap", [80, 50])
+async def test_find_deleted_under_a_page_cap_finds_exactly_the_deleted(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator], page_cap: int
+) -> None:
+    # A server that serves at most 80 (or 50) a page: nothing deleted must
+    # report nothing, one deletion among 3,000 exactly one.
+    emulator = helpcrunch_emulator_factory(customers=80, faults=Faults(page_cap=page_cap))
+    async with _client(emulator) as client:
+        assert await client.customers.find_deleted(emulator.expected_ids()) == []
+    emulator = helpcrunch_emulator_factory(
+        customers=3_000, seed=3, faults=Faults(page_cap=page_cap)
+    )
+    held = emulator.expected_ids()
+    gone = emulator.delete(1, "random")
+    async with _client(emulator) as client:
+        assert await client.customers.find_deleted(held) == gone
+
+
+async def test_iter_changed_under_a_page_cap_misses_no_visit(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    # The change scan by key used to stop at the first page shorter than 100:
+    # 71 of 120 visits missed under a cap of 50.
+    emulator = helpcrunch_emulator_factory(customers=2_000, seed=12, faults=Faults(page_cap=50))
+    async with _client(emulator) as client:
+        since = await customers_high_water(client.customers)
+    assert since is not None
+    visited = set(emulator.visit(count=120))
+    async with _client(emulator) as client:
+        ids = [c.id async for c in client.customers.iter_changed(since + 1, overlap=0)]
+    assert set(ids) == visited
+
+
+async def test_new_chats_and_messages_under_a_page_cap_all_arrive(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    emulator = helpcrunch_emulator_factory(
+        customers=50,
+        chats=200,
+        seed=13,
+        account=Account(messages_per_chat=60.0),
+        faults=Faults(page_cap=30),
+    )
+    top = max(emulator.expected_chat_ids())
+    async with _client(emulator) as client:
+        page = await client.chats.list(limit=1, sort="chats.lastMessageAt", order="desc")
+        since = int(page.data[0].last_message_at or 0) + 1
+        opened = set(emulator.add_chats(75))
+        found = {c.id async for c in client.chats.iter_changed(since, top, overlap=0)}
+        assert opened <= found
+        every = emulator.expected_chat_ids()[:40]
+        news = {
+            chat_id: [m.id for m in messages]
+            async for chat_id, messages in iter_new_messages(client.chats, every, since=None)
+        }
+    assert news == {c: [m["id"] for m in emulator.truth_messages(c)] for c in every}
+
+
+async def test_new_messages_listed_oldest_first_are_all_found(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    # The incremental read assumed newest first and stopped at the first old
+    # message: 57 of 60 new messages missed on a server that lists oldest first.
+    emulator = helpcrunch_emulator_factory(
+        customers=50,
+        chats=30,
+        seed=14,
+        account=Account(messages_per_chat=150.0),
+        variants=WireVariants(messages_order="oldest"),
+    )
+    async with _client(emulator) as client:
+        page = await client.chats.list(limit=1, sort="chats.lastMessageAt", order="desc")
+    since = int(page.data[0].last_message_at or 0) + 1
+    chat_ids = emulator.expected_chat_ids()[:6]
+    added = {chat_id: emulator.add_messages(chat_id, 10) for chat_id in chat_ids}
+    async with _client(emulator) as client:
+        news = {
+            chat_id: sorted(m.id for m in messages)
+            async for chat_id, messages in iter_new_messages(client.chats, chat_ids, since=since)
+        }
+    assert news == {chat_id: sorted(ids) for chat_id, ids in added.items()}
+
+
+async def test_the_clients_concurrency_bounds_the_deletion_count_and_the_messages(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+) -> None:
+    # Both reads hard-coded 8 requests at once; the client says 2. A request
+    # is answered `latency` after it arrives, so with 2 in flight no 3
+    # arrivals fall within one latency of each other.
+    latency = 0.05
+    emulator = helpcrunch_emulator_factory(customers=5_000, chats=40, seed=15, latency=latency)
+    held = emulator.expected_ids()
+    emulator.delete(12, "random")
+    emulator.reset_log()
+    async with _client(emulator, concurrency=2) as client:
+        await reconcile_ids(client.customers, held)
+        counted = [e.time for e in emulator.log]
+        emulator.reset_log()
+        async for _ in iter_new_messages(client.chats, emulator.expected_chat_ids(), since=None):
+            pass
+        read = [e.time for e in emulator.log]
+    assert len(counted) > 12
+    assert len(read) >= 40
+    assert max_in_any_window(counted, latency * 0.9) <= 2
+    assert max_in_any_window(read, latency * 0.9) <= 2
 
 
 async def test_arguments_are_refused_before_any_request(

@@ -74,3 +74,22 @@ def test_a_sync_and_another_process_share_one_cap(
     assert len(theirs) > 10
     assert max_in_any_window([e.time for e in emulator.log], PERIOD) <= LIMIT
     assert all(e.status != 429 for e in emulator.log)
+
+
+def test_a_cap_below_four_with_redis_is_not_refused(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
+    tmp_path: Path,
+    redis_server: RedisServer,  # noqa: F811 -- the fixture imported above
+) -> None:
+    # It was refused naming `fallback_workers`, which the command line does not have.
+    emulator = helpcrunch_emulator_factory(customers=20)
+    report = sync(
+        emulator,
+        tmp_path,
+        only=("customers",),
+        rate_limit=3,
+        rate_period=0.2,
+        redis_url=redis_server.url,
+        redis_key="small-cap",
+    )
+    assert report.tables["customers"].new == 20

@@ -1,4 +1,4 @@
-"""Search filters: which fields each search takes, which operators and values each type takes.
+r"""Search filters: which fields each search takes, which operators and values each type takes.
 
 This module is pure: it imports neither aiohttp nor asyncio, and reads no clock.
 
@@ -27,6 +27,11 @@ tags       =                        tag names (``["Lead"]``) or ``[{"name": "Lea
 * ``chats.status`` takes a string, sent exactly as given. The examples send
   numeric codes (``"3"``, ``"5"``) whose meaning no vendor text states, so no
   mapping from names to codes is made here.
+* Text (a string value, a tag name) must be encodable as UTF-8: a lone
+  surrogate (``"\ud800"``, what a bad decode leaves) is refused when the
+  filter is built, not when its body is encoded.
+* A filter never changes once checked: ``wire`` is a new dict on every read,
+  built from the checked value, so nothing unchecked can reach a request.
 * Not filterable here, because no field table lists them: ``customers.firstSeen``
   (a sort key only) and ``customers.createdAt`` (named once in a note).
 """
@@ -34,12 +39,13 @@ tags       =                        tag names (``["Lead"]``) or ``[{"name": "Lea
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal, TypeGuard, get_args
 
-from helpcrunch_async._core.params import check_int64
+from helpcrunch_async._core.params import check_int64, check_text
 from helpcrunch_async._errors import InvalidParameterError
 
 __all__ = [
@@ -52,6 +58,7 @@ __all__ = [
     "Operator",
     "SearchResource",
     "search_body",
+    "search_fields",
 ]
 
 Operator = Literal["=", "!=", ">", "<", ">=", "<=", "~", "!~"]
@@ -110,6 +117,13 @@ _FIELDS: Mapping[SearchResource, Mapping[str, FieldType]] = {
 _ALL_FIELDS: Mapping[str, FieldType] = {**CUSTOMER_FIELDS, **CHAT_FIELDS}
 
 WireValue = int | str | list[dict[str, str]]
+# The checked value, immutable: an id or a date, a string, or tag names.
+_Checked = int | str | tuple[str, ...]
+
+
+def search_fields(resource: SearchResource) -> Mapping[str, FieldType]:
+    """Return the fields ``resource``'s search takes, with their types, in the docs' order."""
+    return _FIELDS[resource]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -126,16 +140,13 @@ class Filter:
     field: str
     operator: Operator
     value: Any
-    wire: dict[str, WireValue] = dataclasses.field(init=False, repr=False, compare=False)
+    _checked: _Checked = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Check the filter and build its wire form, or raise `InvalidParameterError`."""
+        """Check the filter and keep its checked value, or raise `InvalidParameterError`."""
         name = self.field
         if not isinstance(name, str) or name not in _ALL_FIELDS:
-            raise InvalidParameterError(
-                f"filter field {name!r} is not searchable; customers search takes "
-                f"{', '.join(CUSTOMER_FIELDS)}; chats search takes {', '.join(CHAT_FIELDS)}"
-            )
+            raise InvalidParameterError(_unknown_field(name))
         kind = _ALL_FIELDS[name]
         allowed = _OPERATORS[kind]
         if not isinstance(self.operator, str) or self.operator not in allowed:
@@ -143,12 +154,16 @@ class Filter:
                 f"filter on {name}: operator {self.operator!r} does not apply to {kind} fields"
                 f"; use one of {' '.join(op for op in OPERATORS if op in allowed)}"
             )
-        wire = {
-            "field": name,
-            "operator": self.operator,
-            "value": _wire_value(name, kind, self.value),
-        }
-        object.__setattr__(self, "wire", wire)
+        object.__setattr__(self, "_checked", _checked_value(name, kind, self.value))
+
+    @property
+    def wire(self) -> dict[str, WireValue]:
+        """The JSON object the API receives: a new dict on every read, from the checked value."""
+        checked = self._checked
+        value: WireValue = (
+            [{"name": tag} for tag in checked] if isinstance(checked, tuple) else checked
+        )
+        return {"field": self.field, "operator": self.operator, "value": value}
 
     @classmethod
     def from_text(cls, field: str, operator: str, text: str) -> Filter:
@@ -163,10 +178,11 @@ class Filter:
         if kind in ("integer", "date") and _is_decimal(text):
             value = int(text)
         elif kind == "date":
-            try:
-                value = datetime.fromisoformat(text)
-            except ValueError:
-                value = text  # refused below, with the field named
+            value = _date_from_text(field, text)
+        elif kind == "integer":
+            raise InvalidParameterError(
+                f"filter on {field}: {text[:40]!r} is not an id; give decimal digits"
+            )
         elif kind == "tags":
             value = [name.strip() for name in text.split(",") if name.strip()]
         return cls(field, operator, value)  # type: ignore[arg-type]  # checked in __post_init__
@@ -194,8 +210,8 @@ def search_body(
     for item in filters:
         if item.field not in fields:
             raise InvalidParameterError(
-                f"filter on {item.field}: {resource} search does not take this field; "
-                f"it takes {', '.join(fields)}"
+                f"filter on {item.field}: {resource} search does not take this field"
+                f"{_did_you_mean(item.field, fields)}; it takes {', '.join(fields)}"
             )
     if not isinstance(comparison, str) or comparison not in COMPARISONS:
         raise InvalidParameterError(
@@ -230,7 +246,39 @@ def _filter_list(where: object) -> list[Filter]:
     return filters
 
 
-def _wire_value(name: str, kind: FieldType, value: object) -> WireValue:
+def _unknown_field(name: object) -> str:
+    """Say that ``name`` is not searchable: what it may be, and what each search takes."""
+    if not isinstance(name, str):
+        return f"a filter field must be a name such as customers.email, got {name!r}"
+    searches = [r for r in _FIELDS if name.startswith(f"{r}.")] or list(_FIELDS)
+    takes = "; ".join(f"{r} search takes {', '.join(_FIELDS[r])}" for r in searches)
+    known = [field for r in searches for field in _FIELDS[r]]
+    return f"filter field {name[:60]!r} is not searchable{_did_you_mean(name, known)}; {takes}"
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _date_from_text(name: str, text: str) -> int:
+    """Return unix seconds from command-line text: digits, or ISO 8601 with an offset."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidParameterError(
+            f"filter on {name}: {text[:40]!r} is not a date; give unix seconds (1767225600) "
+            "or an ISO 8601 time with its offset (2026-01-01T00:00:00+00:00 or ...Z)"
+        ) from None
+    if moment.utcoffset() is None:
+        raise InvalidParameterError(
+            f"filter on {name}: {text[:40]!r} has no offset, so it names no single instant; "
+            f"add one, for example {moment.isoformat()}+00:00 for UTC"
+        )
+    return _timestamp(name, moment)
+
+
+def _checked_value(name: str, kind: FieldType, value: object) -> _Checked:
     if kind == "integer":
         if not _is_int(value):
             raise InvalidParameterError(
@@ -244,7 +292,7 @@ def _wire_value(name: str, kind: FieldType, value: object) -> WireValue:
             raise InvalidParameterError(
                 f"filter on {name}: the value must be a string, got {value!r}"
             )
-        return value
+        return check_text(f"filter on {name}: the value", value)
     return _tags(name, value)
 
 
@@ -263,12 +311,12 @@ def _timestamp(name: str, value: object) -> int:
     )
 
 
-def _tags(name: str, value: object) -> list[dict[str, str]]:
+def _tags(name: str, value: object) -> tuple[str, ...]:
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, list | tuple):
         raise InvalidParameterError(
             f"filter on {name}: tags must be a list of names or of {{'name': ...}}, got {value!r}"
         )
-    tags: list[dict[str, str]] = []
+    tags: list[str] = []
     for tag in value:
         tag_name = tag.get("name") if isinstance(tag, Mapping) and len(tag) == 1 else tag
         if not isinstance(tag_name, str) or not tag_name:
@@ -276,10 +324,10 @@ def _tags(name: str, value: object) -> list[dict[str, str]]:
                 f"filter on {name}: each tag must be a non-empty name or {{'name': name}}, "
                 f"got {tag!r}"
             )
-        tags.append({"name": tag_name})
+        tags.append(check_text(f"filter on {name}: the tag {len(tags) + 1}", tag_name))
     if not tags:
         raise InvalidParameterError(f"filter on {name}: give at least one tag")
-    return tags
+    return tuple(tags)
 
 
 def _is_int(value: object) -> TypeGuard[int]:

@@ -18,7 +18,7 @@ from bisect import bisect_left
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
 __all__ = ["IdSet"]
 
@@ -114,6 +114,19 @@ class IdSet:
                 # add() may have created the chunk or turned it into a bitmap.
                 chunk = chunks.get(high)
         return result
+
+    def __iter__(self) -> Iterator[int]:
+        """Yield the members in ascending order."""
+        for high in sorted(self._chunks):
+            chunk = self._chunks[high]
+            base = high << _LOW_BITS
+            if type(chunk) is bytearray:
+                for index, byte in enumerate(chunk):
+                    if byte:
+                        low = index << 3
+                        yield from (base + low + bit for bit in range(8) if byte & (1 << bit))
+            else:
+                yield from (base + low for low in chunk)
 
     def memory_bytes(self) -> int:
         """Return the bytes held by the chunks' payloads (not counting the dict)."""

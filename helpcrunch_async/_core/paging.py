@@ -44,21 +44,18 @@ The rules:
    shrank and the listing is read; otherwise the plan ends with a `Shortfall`
    saying what is missing, and the shell raises it. A made-up total (10^12)
    therefore costs at most a lookahead of requests, not one per page.
-7. Repair. Two neighbouring answers read under different totals may have
-   lost items between them when the earlier one saw the larger total, by
-   ``d``. Either items were deleted after the earlier window was read and
-   before the later one, so the later window's first ``d`` items slid back to
-   just before it, or items were inserted after the later window was read and
-   before the earlier one, so the earlier window's last ``d`` were pushed to
-   just past it. The order of the answers cannot tell which: the server may
-   read requests in another order than it answers them. So, before the later
+7. Repair. Two neighbouring answers, the earlier read under a total larger
+   by ``d``, may have lost items between them: deleted in between (the later
+   window's first ``d`` slid back before it) or inserted in between, the
+   later window read first (the earlier one's last ``d`` were pushed past
+   it); the order of the answers cannot tell which. So, before the later
    window is released, the ``2 * d`` items around its start (``d`` at most a
-   page) are fetched again and released first; the duplicates this brings are
-   dropped by the shell. When the later window saw the larger total, the
-   change only brings duplicates. The end of the data is a boundary too: when
-   the last window saw a larger total than the freshest, its ``d`` last
-   offsets are fetched again before the scan ends. A repair is best effort: further changes
-   while it is in flight, or changes that cancel out in the totals, go unseen.
+   page) are fetched again and released first; the shell drops the
+   duplicates. When the last window saw a larger total than the freshest,
+   its ``d`` last offsets are fetched again before the scan ends. A repair
+   is best effort: changes while it is in flight, or changes that cancel
+   out in the totals, go unseen (the shell's final count, `_core.recount`,
+   still sees what they cost).
 8. The plan is done when the head reaches the end of the data; answers
    already buffered past it are released then too (they cost nothing more,
    and the shell drops what it has seen).
@@ -72,18 +69,14 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["Fetch", "PageResult", "ScanPlan", "Shortfall", "unexplained_missing"]
+__all__ = ["Fetch", "PageResult", "ScanPlan", "Shortfall"]
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
 class PageResult(Generic[T]):
-    """One page as a scan needs it: its ``items`` in the server's order and its ``total``.
-
-    ``total`` is None for endpoints whose pages carry none (the old agents and
-    departments variant): the scan then pages on until a page comes back short.
-    """
+    """One page as a scan needs it: its ``items`` in order, its ``total`` (None: none sent)."""
 
     items: Sequence[T]
     total: int | None
@@ -93,11 +86,8 @@ class PageResult(Generic[T]):
 class Fetch:
     """One request of a scan: ``limit`` items from ``offset``.
 
-    ``repair_for`` is the offset of the window a repair window is released
-    before (None otherwise); ``probe`` marks the one small request that asks
-    whether the data really stops where an empty page said it did;
-    ``confirm`` the request that asks whether a short page without a total
-    was the end (rule 5).
+    ``repair_for``: the offset of the window a repair is released before
+    (rule 7); ``probe``: the small request of rule 6; ``confirm``: rule 5's.
     """
 
     offset: int
@@ -114,22 +104,6 @@ class Shortfall:
     at_offset: int
     missing: int
     total: int
-
-
-def unexplained_missing(
-    *, total: int | None, start: int, yielded: int, duplicates: int, largest_total: int | None
-) -> int:
-    """Return the items ``total`` counts that neither the scan yielded nor drift explains.
-
-    Drift the scan saw explains a shortfall: items deleted (the total fell from
-    ``largest_total``) and items that moved or were inserted behind the scan
-    (each shows up as one of the ``duplicates``). What remains was lost.
-    """
-    if total is None:
-        return 0
-    missing = total - start - yielded
-    shrunk = 0 if largest_total is None else max(0, largest_total - total)
-    return max(0, missing - shrunk - duplicates)
 
 
 @dataclass(slots=True)
@@ -235,6 +209,11 @@ class ScanPlan(Generic[T]):
     def total(self) -> int | None:
         """The freshest total the answers told (rule 4); None before the first or without."""
         return self._total
+
+    @property
+    def first_total(self) -> int | None:
+        """The total the first answer told."""
+        return self._first_total
 
     @property
     def largest_total(self) -> int | None:
@@ -349,8 +328,7 @@ class ScanPlan(Generic[T]):
     def _served(self, count: int) -> None:
         """Learn the page size the server serves, once two short pages agree (rule 5).
 
-        One short page alone may be a fluke; planning the rest of a long scan
-        in its size could multiply the requests.
+        One short page may be a fluke, and a long scan planned in its size costly.
         """
         seen = self._short_counts
         seen[count] = seen.get(count, 0) + 1

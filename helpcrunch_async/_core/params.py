@@ -21,8 +21,16 @@ from helpcrunch_async._errors import InvalidParameterError
 from helpcrunch_async._models.common import MAX_INT
 
 __all__ = [
+    "BASE_URL_VARIABLE",
     "CHAT_SORTS",
     "DEFAULT_BASE_URL",
+    "DEFAULT_BUDGET_KEY",
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_FALLBACK_WORKERS",
+    "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_MAX_RATE_LIMIT_WAIT",
+    "DEFAULT_RATE_LIMIT",
+    "DEFAULT_RATE_PERIOD",
     "MAX_INT",
     "ORDERS",
     "SORTS",
@@ -30,6 +38,7 @@ __all__ = [
     "Order",
     "Sort",
     "api_key_problem",
+    "base_url_from",
     "check_base_url",
     "check_budget_key",
     "check_fallback_workers",
@@ -43,21 +52,34 @@ __all__ = [
     "check_rate",
     "check_seconds",
     "check_sort",
+    "check_text",
+    "is_loopback_host",
 ]
 
 # The one home of the default: the client and the command both use it.
 DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
+BASE_URL_VARIABLE = "HELPCRUNCH_BASE_URL"
+# The documented cap, 120 requests a minute, which every entry point assumes unless told.
+DEFAULT_RATE_LIMIT = 120
+DEFAULT_RATE_PERIOD = 60.0
+# Requests of one scan in flight, unless told.
+DEFAULT_CONCURRENCY = 8
+# A 429 asking for a longer pause (seconds) raises instead of holding every request.
+DEFAULT_MAX_RATE_LIMIT_WAIT = 120.0
+# The most bytes one answer's body may hold once decompressed. A documented page
+# (100 customers with their custom data) is well under 1 MiB; a gzip bomb is not.
+DEFAULT_MAX_BODY_SIZE = 8 * 1024 * 1024
 
 Sort = Literal["customers.firstSeen", "customers.lastSeen"]
 """The sort fields of ``GET /customers`` and customer search."""
 Order = Literal["asc", "desc"]
-SORTS: tuple[str, ...] = ("customers.firstSeen", "customers.lastSeen")
+SORTS: tuple[str, ...] = get_args(Sort)
 ChatSort = Literal[
     "chats.createdAt", "chats.lastCustomerMessageAt", "chats.lastMessageAt", "chats.closedAt"
 ]
 """The sort fields of ``GET /chats`` and chat search (chats.md lists these four)."""
 CHAT_SORTS: tuple[str, ...] = get_args(ChatSort)
-ORDERS: tuple[str, ...] = ("asc", "desc")
+ORDERS: tuple[str, ...] = get_args(Order)
 MAX_LIMIT = 100
 
 
@@ -147,6 +169,13 @@ def check_rate(limit: object, period: object, margin: object) -> tuple[int, floa
     )
 
 
+# How many processes a shared budget assumes share it, unless told.
+DEFAULT_FALLBACK_WORKERS = 4
+# The shared budget's name in Redis, unless told: every process using one key
+# then shares one cap by default (RedisBudget, the dlt source, the commands).
+DEFAULT_BUDGET_KEY = "helpcrunch"
+
+
 def check_fallback_workers(workers: object, limit: int) -> int:
     """Return ``workers`` if it is an int from 1 to ``limit``: each needs a request per period."""
     count = check_positive_int("fallback_workers", workers)
@@ -164,7 +193,23 @@ def check_budget_key(key: object) -> str:
         raise InvalidParameterError(
             f"the budget key must be a non-empty name without braces, got {key!r}"
         )
-    return key
+    return check_text("the budget key", key)
+
+
+def check_text(what: str, text: str) -> str:
+    """Return ``text`` if UTF-8 can carry it (no lone surrogate); else say so, naming ``what``.
+
+    A lone surrogate (what ``errors="surrogateescape"`` leaves of undecodable
+    bytes) would fail deep in a request's encoding, outside the error tree.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidParameterError(
+            f"{what} is not valid text: {text[exc.start]!r} at position {exc.start} is a lone "
+            "surrogate, which no UTF-8 request can carry (was it decoded with errors=?)"
+        ) from None
+    return text
 
 
 def api_key_problem(key: object) -> str | None:
@@ -180,6 +225,11 @@ def api_key_problem(key: object) -> str | None:
             "the API key contains a control character (a NUL byte, a line break or another); "
             "check how it was read or pasted"
         )
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in key):  # noqa: PLR2004 -- the surrogate range
+        return (
+            "the API key contains a lone surrogate, which no request header can carry; "
+            "check how it was read (undecodable bytes?)"
+        )
     return None
 
 
@@ -190,19 +240,41 @@ def check_base_url(base_url: object) -> URL:
     """
     if not isinstance(base_url, str | URL):
         raise InvalidParameterError(f"base_url must be a URL string, got {base_url!r}")
-    url = URL(str(base_url).rstrip("/"))
+    text = check_text("base_url", str(base_url))
+    try:
+        url = URL(text.rstrip("/"))
+    except (ValueError, UnicodeError) as exc:  # yarl's refusals: a bad port, an invalid host
+        raise InvalidParameterError(f"base_url is not a valid URL: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise InvalidParameterError(f"base_url must be an http(s) URL with a host, got {url}")
     if url.user or url.password:
         raise InvalidParameterError("base_url must not carry credentials; pass api_key instead")
-    if url.scheme == "http" and not _is_loopback(url.host):
+    if url.scheme == "http" and not is_loopback_host(url.host):
         raise InvalidParameterError(
             f"base_url must use https (plain http is allowed only to a loopback host), got {url}"
         )
     return url
 
 
-def _is_loopback(host: str) -> bool:
+def base_url_from(given: object, environment: str | None) -> URL:
+    """Return the base URL: ``given``, else the environment's value, else the real API's.
+
+    ``environment`` is the value of ``HELPCRUNCH_BASE_URL`` (``None`` when unset);
+    empty or blank counts as unset. Either is checked like `check_base_url`, and
+    a bad value from the environment is named as such.
+    """
+    if given is not None:
+        return check_base_url(given)
+    if environment is None or not environment.strip():
+        return check_base_url(DEFAULT_BASE_URL)
+    try:
+        return check_base_url(environment.strip())
+    except InvalidParameterError as error:
+        raise InvalidParameterError(f"{BASE_URL_VARIABLE}: {error}") from None
+
+
+def is_loopback_host(host: str) -> bool:
+    """Return whether ``host`` (a name or an address, IPv6 in brackets or not) is this machine."""
     if host == "localhost":
         return True
     try:

@@ -9,7 +9,10 @@ customers in an id range in one request (a search on ``customers.id >= lo`` and
 ``customers.id < hi``; its ``total``). We know how many ids we hold in the same
 range. Where the two agree the range is taken as clean; where they differ it is
 split in two at its median held id, down to ranges whose server count fits one
-page (``read_size``), which are read and compared id by id. The count of the
+page (``read_size``), which are read and compared id by id. Only a page that
+holds a range's whole count is read that way: a server may serve fewer a page
+than asked for, and a short page then lowers ``read_size`` to what it served
+and the range is split further, never read as "the rest is gone". The count of the
 right half of a split is not asked for: it is the parent's count minus the
 left half's. For ``d`` deletions among ``N`` held ids this costs at most
 ``1 + d * (ceil(log2(N / read_size)) + 2)`` requests, against ``N / read_size``
@@ -39,7 +42,8 @@ Finding changes by searching (`customer_change_searches`, `chat_change_searches`
 see each function for the searches and why their sort cannot let a record slip
 past while the scan runs. Cursors are in the server's clock, never ours: the
 next ``since`` is the highest timestamp the server had when this scan started
-(an emulator's clock, or a server's skewed one, is then harmless).
+(an emulator's clock, or a server's skewed one, is then harmless), and never
+past the server's present (`next_cursor`).
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ __all__ = [
     "chat_change_searches",
     "customer_change_searches",
     "deletion_request_bound",
+    "next_cursor",
 ]
 
 # One page of a search: a range that counts this many or fewer is read at once.
@@ -107,7 +112,18 @@ class DeletionPlan:
     `deleted` is the sorted list of held ids the server no longer has.
     """
 
-    def __init__(self, held: Iterable[int], *, read_size: int = READ_SIZE) -> None:
+    def __init__(
+        self,
+        held: Iterable[int],
+        *,
+        read_size: int = READ_SIZE,
+        span: tuple[int, int] | None = None,
+    ) -> None:
+        """Plan the check of ``held`` ids over ``[min(held), max(held) + 1)``, or ``span``.
+
+        A ``span`` reaching past the held ids also finds the ids outside them
+        that we do not hold (in `unknown`): how a scan finds what it missed.
+        """
         if read_size < 1:
             raise ValueError("read_size must be at least 1")
         self._held: list[int] = sorted(set(held))
@@ -118,7 +134,12 @@ class DeletionPlan:
         self._unknown: list[int] = []
         self._read_next: set[_Node] = set()
         self.requests = 0
-        if self._held:
+        if span is not None:
+            lo, hi = span
+            if lo >= hi or (self._held and not lo <= self._held[0] <= self._held[-1] < hi):
+                raise ValueError(f"span [{lo}, {hi}) must be a range that holds every held id")
+            self._ready.append(_Pending(_Node(lo, hi, 0, len(self._held))))
+        elif self._held:
             root = _Node(self._held[0], self._held[-1] + 1, 0, len(self._held))
             if len(self._held) <= read_size:
                 # One page holds all of it: read instead of counting first.
@@ -172,11 +193,23 @@ class DeletionPlan:
                 self._settle(pending.sibling, right, explicit=False)
 
     def read(self, ask: ReadRange, ids: Sequence[int], total: int) -> None:
-        """Record one page of the ids in ``ask`` and the search's ``total``."""
+        """Record one page of the ids in ``ask`` and the search's ``total``.
+
+        A page that holds fewer ids than ``total`` is not the whole range (the
+        server serves fewer a page than asked, or the range grew): nothing is
+        inferred from it. Its size becomes the read size (pages of that many
+        are what this server serves) and the range is split and counted again
+        like any range that differs. An empty page where ``total`` counts more
+        is a `ValueError`: the server's data stops short of its own count.
+        """
         pending = self._asked.pop(ask)
         node = pending.node
-        if total > len(ids) and total > self._read_size:
-            # More than a page by the time it was read: count it as a range.
+        if len(ids) < total:
+            if not ids:
+                raise ValueError(
+                    f"the server counts {total} ids in [{ask.lo}, {ask.hi}) and serves none"
+                )
+            self._read_size = min(self._read_size, len(ids))
             self._settle(node, total, explicit=True)
             return
         present = {i for i in ids if node.lo <= i < node.hi}
@@ -184,6 +217,59 @@ class DeletionPlan:
         self._deleted.extend(i for i in held if i not in present)
         held_set = set(held)
         self._unknown.extend(sorted(i for i in present if i not in held_set))
+
+    # -- the engine's plan protocol (`_shell.engine.Plan`) ----------------------
+
+    def next_fetch(self) -> CountRange | ReadRange | None:
+        """Return one request that may be sent now (and mark it sent), or None."""
+        if not self._ready:
+            return None
+        pending = self._ready.pop(0)
+        node = pending.node
+        ask: CountRange | ReadRange
+        if node in self._read_next:
+            self._read_next.discard(node)
+            ask = ReadRange(node.lo, node.hi)
+        else:
+            ask = CountRange(node.lo, node.hi)
+        self._asked[ask] = pending
+        self.requests += 1
+        return ask
+
+    def page_done(
+        self, fetch: CountRange | ReadRange, items: Sequence[int], total: int | None
+    ) -> None:
+        """Record an answer: a count's ``total``, or a read's ids and ``total`` (never None)."""
+        if total is None:
+            raise ValueError("a deletion count needs the server's total")
+        if isinstance(fetch, CountRange):
+            self.counted(fetch, total)
+        else:
+            self.read(fetch, items, total)
+
+    def release(self) -> None:
+        """Release nothing: the outcome is `deleted` and `unknown` once `done`."""
+
+    def obsolete(self) -> list[CountRange | ReadRange]:
+        """Return no request: every answer counts."""
+        return []
+
+    def cancel(self, fetch: CountRange | ReadRange) -> None:
+        """Put a request the shell cancelled back in line."""
+        pending = self._asked.pop(fetch, None)
+        if pending is not None:
+            if isinstance(fetch, ReadRange):
+                self._read_next.add(pending.node)
+            self._ready.append(pending)
+            self.requests -= 1
+
+    @property
+    def opening(self) -> bool:
+        """No opening pair: the first count is one request."""
+        return False
+
+    def open_now(self) -> None:
+        """Nothing to open."""
 
     def _settle(self, node: _Node, count: int, *, explicit: bool) -> None:
         held = node.stop - node.start
@@ -246,20 +332,18 @@ class ChangeSearch:
 
 
 def customer_change_searches(
-    *, since: int, until: int | None, after_id: int | None, overlap: int
+    *, since: int, after_id: int | None, overlap: int
 ) -> list[ChangeSearch]:
     """Return the searches that find every customer seen since ``since`` or newer than ``after_id``.
 
-    1. ``lastSeen`` in ``[since - overlap, until)``, sorted by ``lastSeen``
-       ascending. ``until`` is one past the highest ``lastSeen`` on the server
-       when the scan starts (the shell asks for it: one request), in the
-       server's own clock. A visit during the scan gives a customer a
-       ``lastSeen`` at or above ``until``, which takes it *out* of the set
-       (the shell reads it by key, `Keyset`, so the leaver shifts nothing);
-       that customer is found by the next sync, whose ``since`` is this
-       ``until - 1``. Without the bound, a visit would move a customer from the
-       middle of the set to its end, past a cursor or an offset.
-       ``until=None`` (no customer seen since ``since``) skips this search.
+    1. ``lastSeen >= since - overlap``, sorted by ``lastSeen`` ascending, with
+       no upper bound, read by key (`Keyset`). A visit during the scan gives a
+       customer a ``lastSeen`` above every other, which moves it to the end of
+       the order, ahead of the cursor wherever it was: the scan reads it there
+       (again, if it had read it before; the shell drops the repeat), so a
+       customer in the set when the scan began is found, however often it
+       visits meanwhile. The scan ends when it reaches the end of the set:
+       visits faster than the scan reads would keep it going.
     2. If ``after_id`` is given: ``id > after_id``, sorted by ``firstSeen``
        ascending (customers never seen have no ``lastSeen``, so search 1 cannot
        find them). ``firstSeen`` is set once, and new customers come with the
@@ -269,18 +353,13 @@ def customer_change_searches(
     """
     if overlap < 0:
         raise ValueError("overlap must not be negative")
-    searches: list[ChangeSearch] = []
-    if until is not None:
-        searches.append(
-            ChangeSearch(
-                filters=(
-                    ("customers.lastSeen", ">=", since - overlap),
-                    ("customers.lastSeen", "<", until),
-                ),
-                sort="customers.lastSeen",
-                order="asc",
-            )
+    searches = [
+        ChangeSearch(
+            filters=(("customers.lastSeen", ">=", since - overlap),),
+            sort="customers.lastSeen",
+            order="asc",
         )
+    ]
     if after_id is not None:
         searches.append(
             ChangeSearch(
@@ -290,6 +369,22 @@ def customer_change_searches(
             )
         )
     return searches
+
+
+def next_cursor(high: int | None, server_now: int | None, previous: int | None) -> int | None:
+    """Return the next run's ``since``: the server's newest timestamp, never past its present.
+
+    1. ``high`` is the newest timestamp the server had when the scan began (its
+       own clock, not ours).
+    2. A cursor never moves past ``server_now`` (the server's ``Date`` header,
+       when it sent one): one record stamped in the future (a server clock that
+       jumped, a bad import) would otherwise hide every later change until a
+       full pass.
+    3. With nothing to go on (no record, no date), the previous cursor stays.
+    """
+    if high is None:
+        return previous if server_now is None or previous is None else min(previous, server_now)
+    return high if server_now is None else min(high, server_now)
 
 
 def chat_change_searches(*, since: int, overlap: int) -> list[ChangeSearch]:
@@ -328,17 +423,26 @@ class Keyset:
     """Page a search by its sort value, not by offset: the plan of one keyset scan.
 
     Offsets shift when records leave or join the set during a scan (a visit
-    takes a customer out of a ``lastSeen`` window; an update brings a chat into
-    an ``updatedAt`` one), and a record at a window boundary can slip past. Here
-    each page asks for the records whose sort value is at least the last one
-    read (`value`, as one more ``>=`` filter) from offset `skip`. Usually `skip`
-    is 0 and the records of that last value are read again (the caller drops
-    them by id): one or a few a page, which costs about 1% more pages when
-    values rarely tie. Only when a whole page holds one value does `skip` count
-    into that tie group. A record that leaves the set is simply not there any
-    more; one that joins behind the cursor is for the next sync; none that stays
-    can slip, with one blind spot: a record leaving a tie group larger than a
-    page while it is being read shifts that group by one.
+    moves a customer to the end of the ``lastSeen`` order; an update brings a
+    chat into an ``updatedAt`` set), and a record at a window boundary can slip
+    past. Here each page asks for the records whose sort value is at least the
+    last one read (`value`, as one more ``>=`` filter) from offset `skip`.
+
+    1. Usually `skip` is 0 and the records of that last value are read again
+       (the caller drops them by id): one or a few a page, which costs about 1%
+       more pages when values rarely tie. Only when a whole page holds one
+       value does `skip` count into that tie group.
+    2. The scan ends when a page reaches the ``total`` its search counts (the
+       records at or above `value`, from `skip`), never because a page came
+       back shorter than asked: a server may serve fewer a page than asked for
+       (any number), and the next page starts after what it did serve.
+    3. An empty page while ``total`` counts more is data that stops short:
+       `done`, with `shortfall` set (the shell raises it).
+
+    A record that leaves the set is simply not there any more; one whose value
+    moves up (a visit) is read again at its new value; none that stays can
+    slip, with one blind spot: a record leaving a tie group larger than a page
+    while it is being read shifts that group by one.
     """
 
     def __init__(self, page_size: int = READ_SIZE) -> None:
@@ -348,10 +452,17 @@ class Keyset:
         self.value: int | None = None
         self.skip = 0
         self.done = False
+        self.shortfall = False
 
-    def page_read(self, keys: Sequence[int | None]) -> None:
-        """Record the sort values of one page, in order; decide where the next starts."""
-        if len(keys) < self.page_size:
+    def page_read(self, keys: Sequence[int | None], total: int) -> None:
+        """Record the sort values of one page, in order, and its search's ``total``."""
+        if not keys:
+            # Rule 3: nothing served where the count says there is more.
+            self.done = True
+            self.shortfall = total > self.skip
+            return
+        if self.skip + len(keys) >= total:
+            # Rule 2: this page reached the end of what the search counts.
             self.done = True
             return
         last = keys[-1]

@@ -22,6 +22,9 @@ The rules:
    request until the pause it decided ends. A pause longer than
    ``max_rate_limit_wait`` fails the call at once instead, and so does an
    attempt that would start inside such a pause.
+6. A body that inflates past ``max_body_size`` (a gzip bomb, or a server
+   sending far more than any documented page) is never retried: it was
+   refused, not damaged, and the next attempt would cost as much again.
 """
 
 from __future__ import annotations
@@ -91,14 +94,18 @@ def is_retryable(status: int | None) -> bool:
 class Failure(enum.Enum):
     """An attempt that gave no usable answer, and why."""
 
+    NOT_SENT = "not sent"
+    """Provably never left: connection refused, DNS, TLS, or a connect timeout."""
     CONNECTION = "connection"
-    """No complete answer: refused, reset, cut short, TLS or DNS failure."""
+    """No complete answer after the request may have left: reset, dropped, cut short."""
     TIMEOUT = "timeout"
     """No complete answer within the attempt's timeout."""
     BAD_BODY = "bad body"
     """A 2xx answer whose body is not the documented shape."""
     PAUSED = "paused"
     """Not sent: the budget pauses for a 429 longer than ``max_rate_limit_wait``."""
+    TOO_LARGE = "too large"
+    """A body longer than ``max_body_size`` once decompressed; read no further."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +145,8 @@ def decide(
     too_long = result.failure is Failure.PAUSED or (
         limited and max_pause is not None and result.pause > max_pause
     )
+    if result.failure is Failure.TOO_LARGE:
+        return Decision(Outcome.FAIL)
     outcome = Outcome.RETRY if result.failure is not None else classify(result.status)
     if too_long or (outcome is Outcome.RETRY and policy.exhausted(retries + 1)):
         return Decision(Outcome.FAIL, too_long=too_long)

@@ -13,15 +13,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
+import re
 from typing import Any, Final
 
 import msgspec
 
 __all__ = [
     "CSV_COLUMNS",
+    "FORMULA_RULES",
     "cell",
     "csv_cells",
     "customer_values",
+    "is_formula",
     "iso_utc",
     "join_tags",
     "split_tags",
@@ -60,10 +63,27 @@ CSV_COLUMNS: tuple[str, ...] = (
     "customData",
 )
 
-# A cell starting with one of these is a formula to a spreadsheet: a customer's
-# name is typed by a website visitor, so it must not run in the support team's
-# Excel (OWASP "CSV injection"). A leading apostrophe makes it text.
-_FORMULA_STARTS: Final = frozenset("=+-@\t\r'")
+# Formula guard (OWASP "CSV injection"): a customer's name is typed by a website
+# visitor, so it must not run in the support team's Excel. A leading apostrophe
+# makes a cell text. The rules, in order:
+#   1. A cell starting with `=` or `@`, a tab or a carriage return is guarded:
+#      each starts a formula (or hides one behind blank space).
+#   2. A cell starting with an apostrophe is guarded, so that `unguard_cell`
+#      (drop one leading apostrophe) inverts the guard exactly.
+#   3. A cell starting with `+` or `-` is guarded unless the rest holds only the
+#      characters of a number or a phone number (digits, space, `. , ( ) / + -`)
+#      or is a number with an exponent (`1.5e+16`): a formula can then reach no
+#      function, cell, sheet or DDE link, since each needs a letter or a sign
+#      such as `! | : $ "`. So `+1 555 0100`, `-12.5`, `-1e+16` and
+#      `+7 (777) 123-45-67` stay as they are; `+HYPERLINK(...)`, `-A1`,
+#      `+cmd|' /C calc'!A0` and `-2+3+cmd|...` are guarded.
+# The number of these rules, kept in a CSV export's checkpoint: a file begun
+# under other rules (1: every leading = + - @ guarded) cannot be resumed under these.
+FORMULA_RULES: Final = 2
+_ALWAYS_GUARDED: Final = frozenset("=@\t\r'")
+_SIGNS: Final = frozenset("+-")
+_NUMBER_CHARS: Final = frozenset("0123456789 .,()/+-")
+_EXPONENT_NUMBER: Final = re.compile(r"[0-9]*\.?[0-9]+[eE][+-]?[0-9]+")
 
 
 def csv_cells(customer: Any, *, formula_guard: bool = True) -> tuple[str, ...]:
@@ -73,8 +93,10 @@ def csv_cells(customer: Any, *, formula_guard: bool = True) -> tuple[str, ...]:
     plus an ISO 8601 UTC copy. ``tags`` holds the tag names joined by ``|``
     (see `join_tags`); ``customData`` a JSON object ``{property: value}``, so a
     spreadsheet's "contains" filter finds ``"Plan":"Premium"``. With
-    ``formula_guard`` a text cell starting with ``= + - @``, a tab, a carriage
-    return or an apostrophe gets one leading apostrophe (`unguard_cell` undoes it).
+    ``formula_guard`` a text cell that a spreadsheet would run as a formula
+    (`is_formula`: ``=`` or ``@`` first, ``+`` or ``-`` before anything but a
+    number or phone number, a tab, a carriage return) or that starts with an
+    apostrophe gets one leading apostrophe (`unguard_cell` undoes it).
     """
     values = customer_values(msgspec.to_builtins(customer))
     return tuple(cell(value, formula_guard=formula_guard) for value in values)
@@ -156,9 +178,24 @@ def cell(value: Any, *, formula_guard: bool) -> str:
     if isinstance(value, int | float):
         return repr(value)
     text = str(value)
-    if formula_guard and text and text[0] in _FORMULA_STARTS:
+    if formula_guard and is_formula(text):
         return "'" + text
     return text
+
+
+def is_formula(text: str) -> bool:
+    """Return whether the formula guard puts an apostrophe before ``text`` (rules above)."""
+    if not text:
+        return False
+    first = text[0]
+    if first in _ALWAYS_GUARDED:
+        return True
+    rest = text[1:]
+    return (
+        first in _SIGNS
+        and not _NUMBER_CHARS.issuperset(rest)
+        and _EXPONENT_NUMBER.fullmatch(rest) is None
+    )
 
 
 def timestamp(value: Any) -> int | float | None:

@@ -42,6 +42,7 @@ __all__ = [
     "checkpoint_path",
     "read_checkpoint",
     "read_own_file",
+    "replace_file",
     "write_checkpoint",
 ]
 
@@ -59,9 +60,10 @@ class ExportRefusedError(Exception):
 class ExportSettings(msgspec.Struct, frozen=True, kw_only=True):
     """What an export is made with; a resume must match it.
 
-    ``formula_guard`` (CSV: a leading apostrophe before ``= + - @``; off with
-    ``--csv-raw``) and ``excel`` (CSV: a byte-order mark first) shape the
-    bytes, so a resume with another value would mix two forms in one file.
+    ``formula_guard`` (CSV: a leading apostrophe before a formula, see
+    `cells.is_formula`; off with ``--csv-raw``) and ``excel`` (CSV: a
+    byte-order mark first) shape the bytes, so a resume with another value
+    would mix two forms in one file.
     """
 
     kind: str = "customers"
@@ -71,6 +73,9 @@ class ExportSettings(msgspec.Struct, frozen=True, kw_only=True):
     page_size: int
     base_url: str
     formula_guard: bool = True
+    # The guard's rules (`cells.FORMULA_RULES`); absent from checkpoints written
+    # before they were numbered, whose CSV guarded every leading + and -.
+    formula_rules: int = 1
     excel: bool = False
     # Searchable kinds: each --filter as given (FIELD, OP, VALUE), and --comparison.
     filters: tuple[tuple[str, str, str], ...] = ()
@@ -195,7 +200,11 @@ def _check_numbers(checkpoint: Checkpoint, path: Path) -> None:
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Replace the checkpoint at ``path`` atomically and durably."""
-    data = msgspec.json.format(msgspec.json.encode(checkpoint)) + b"\n"
+    replace_file(path, msgspec.json.format(msgspec.json.encode(checkpoint)) + b"\n")
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Replace the file at ``path`` with ``data`` atomically and durably, following no link."""
     # mkstemp creates with O_EXCL | O_NOFOLLOW under a random name: nothing
     # planted beside the output can redirect this write.
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -268,6 +277,14 @@ def check_same(saved: ExportSettings, wanted: ExportSettings, out: Path) -> None
                 f"cannot resume {out}: it was exported {had} {flag}, and one file cannot mix "
                 f"both forms; resume {had} {flag}, or start over with --overwrite"
             )
+    guarded = saved.format == "csv" and saved.formula_guard
+    if guarded and saved.formula_rules != wanted.formula_rules:
+        raise ExportRefusedError(
+            f"cannot resume {out}: its CSV cells were guarded by the rules of another version "
+            f"of this tool ({saved.formula_rules}, these are {wanted.formula_rules}), and one "
+            "file cannot mix both forms; start over with --overwrite, or finish it with the "
+            "version that began it"
+        )
 
 
 def _filters_text(settings: ExportSettings) -> str:

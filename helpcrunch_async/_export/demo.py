@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import shlex
+import shutil
 import sys
 from pathlib import Path
 
 from helpcrunch_async._export.checkpoint import ExportSettings
 from helpcrunch_async._export.run import ExportOptions, export_command
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Emulator, Faults
 
 __all__ = ["run_demo"]
 
@@ -26,6 +28,7 @@ _RATE_LIMIT = 40
 _RATE_PERIOD = 2.0
 _LATENCY = 0.05
 _JITTER = 0.05
+_NAME = "helpcrunch-async"
 
 
 def run_demo(*, customers: int = 30_000, out: Path = Path("demo-output/customers.jsonl")) -> int:
@@ -36,10 +39,27 @@ def run_demo(*, customers: int = 30_000, out: Path = Path("demo-output/customers
         sys.stdout.write(f"{out.resolve()}\n")
         sys.stderr.write(
             "demo: done. Against your own account:\n"
-            "      HELPCRUNCH_API_KEY=... helpcrunch-async export customers "
+            f"      HELPCRUNCH_API_KEY=... {_command()} export customers "
             "--out customers.jsonl\n"
         )
     return code
+
+
+def _command() -> str:
+    """Return the command as this shell can run it: by name when on the PATH, else by path.
+
+    `make demo` runs from a virtual environment that is not activated, so the
+    name alone would be "command not found" there.
+    """
+    if shutil.which(_NAME) is not None:
+        return _NAME
+    beside = Path(sys.executable).parent / _NAME
+    if beside.is_file():
+        try:
+            return shlex.quote(str(beside.relative_to(Path.cwd())))
+        except ValueError:
+            return shlex.quote(str(beside))
+    return f"{shlex.quote(sys.executable)} -m helpcrunch_async"
 
 
 async def _demo(customers: int, out: Path) -> int:
@@ -52,8 +72,7 @@ async def _demo(customers: int, out: Path) -> int:
         policy="sliding",
         rate_limit=_RATE_LIMIT,
         rate_period=_RATE_PERIOD,
-        latency=_LATENCY,
-        jitter=_JITTER,
+        faults=Faults(latency=_LATENCY, jitter=_JITTER),
     )
     async with emulator:
         say = sys.stderr.write

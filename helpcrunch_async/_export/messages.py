@@ -4,10 +4,13 @@ The first run lists the chats (every chat of the account, oldest first by
 ``chats.createdAt``, or the ids of ``--chats``) into the frozen chat list (see
 `chat_list`), and only then reads their messages with the fan-out of
 ``client.chats.iter_messages_of``: every message of the first chat, then of the
-second, each chat's newest first, as the server orders them. When a message
-of a later chat arrives, every chat before it is whole (those without messages,
-or deleted meanwhile, too), and the stream yields a `GroupDone`, so the
-checkpoint can say how many chats are done. A resumed run skips those and reads the rest.
+second, each chat's newest first, as the server orders them. A chat is whole
+or absent: its messages are held until the chat is read to its end, so a chat
+deleted while it is read (404 after its first page) writes none. When a
+message of a later chat arrives, every chat before it is done (those without
+messages, or deleted meanwhile, too), and the stream yields a `GroupDone`, so
+the checkpoint can say how many chats are done. A resumed run skips those and
+reads the rest.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ class MessagesStream:
     def snapshot(self, records: int) -> Snapshot:
         """Chats done of the list (messages written beside), or chats listed so far."""
         if self._messages is None:
-            listed = 0 if self._listing is None else self._listing.stats.customers
+            listed = 0 if self._listing is None else self._listing.stats.items
             total = None if self._listing is None else self._listing.stats.total_at_end
             return Snapshot(listed, self.stats, total, "chats listed")
         assert self._chats is not None  # noqa: S101 -- set before the messages start
@@ -68,16 +71,17 @@ class MessagesStream:
         )
 
     def notes(self) -> list[str]:
-        """Say how the chats were listed and how many were gone before their messages came."""
+        """Say how the chats were listed and how many were gone (deleted) and so not written."""
         notes = []
         if self._listing is not None:
             listing = self._listing.stats
             notes.append(f"chat list: {listing.customers:,} chats in {listing.requests:,} requests")
         if self._messages is not None:
-            gone = self._messages.stats.not_found
+            stats = self._messages.stats
             notes.append(
                 f"chats done: {self._position:,} of {self._chats.count if self._chats else 0:,}"
-                f"; {gone:,} gone before their messages were read"
+                f"; {stats.not_found:,} deleted meanwhile and not written "
+                f"({stats.cut_short:,} of them while their messages were being read)"
             )
         return notes
 
@@ -115,7 +119,9 @@ class MessagesStream:
                 run.note_chats(self._chats)
         chats = self._chats
         scan = self._client.chats.iter_messages_of(
-            read_list(path, chats, skip=run.position), page_size=run.settings.page_size
+            read_list(path, chats, skip=run.position),
+            page_size=run.settings.page_size,
+            whole=True,
         )
         self._messages = scan
         # The same list again, to tell when a chat is whole: the fan-out yields every

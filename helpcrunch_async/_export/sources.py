@@ -10,13 +10,14 @@ their messages (see `messages`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from helpcrunch_async._core.filters import Filter, search_body
 from helpcrunch_async._core.params import CHAT_SORTS, SORTS
 from helpcrunch_async._export.chat_list import chat_list_path, read_list
 from helpcrunch_async._export.messages import MessagesStream
 from helpcrunch_async._export.stream import RecordStream, Run, ScanStream
+from helpcrunch_async._export.written import written_ids
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,20 +70,24 @@ def _searchable(client: HelpCrunch, run: Run, kind: SearchResource) -> RecordStr
     # Customers and chats: their search when the export has filters, else all of them.
     resource = client.customers if kind == "customers" else client.chats
     settings = run.settings
-    common = {"sort": settings.sort, "order": settings.order}
+    # Any: the CLI offers only this kind's sorts and orders.
+    common: dict[str, Any] = {"sort": settings.sort, "order": settings.order}
+    if run.records:
+        # Resumed: the scan drops what the file holds (customers: and can recount).
+        common["seen"] = written_ids(run.out, settings.format)
     if settings.filters:
         scan = resource.iter_search(
             filters_of(settings),
             comparison=settings.comparison,  # type: ignore[arg-type]  # checked by check_filters
             page_size=settings.page_size,
             start=run.records,
-            **common,  # type: ignore[arg-type]  # the CLI offers only this kind's sorts and orders
+            **common,
         )
     else:
         scan = resource.iter_all(
             page_size=settings.page_size,
             start=run.records,
-            **common,  # type: ignore[arg-type]  # as above
+            **common,
         )
     return ScanStream(scan, kind)
 

@@ -76,7 +76,14 @@ from helpcrunch_async._core.cap import (
     Settler,
     default_margin,
 )
-from helpcrunch_async._core.params import check_rate, check_seconds
+from helpcrunch_async._core.params import (
+    DEFAULT_BUDGET_KEY,
+    DEFAULT_FALLBACK_WORKERS,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_PERIOD,
+    check_rate,
+    check_seconds,
+)
 from helpcrunch_async._core.shared_cap import (
     default_probe_interval,
     fallback_share,
@@ -131,6 +138,36 @@ def _redact(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+class _Script:
+    """One of the budget's Lua scripts; a command Redis refuses is an error of the tree.
+
+    Redis answers a script that meets a key of another type (``WRONGTYPE``: the
+    budget's key name is taken by something else), or that it cannot run, with
+    an error reply, not a fault of the connection: falling back would not cure
+    it, so it is raised as `RedisUnavailableError`, naming the keys.
+    """
+
+    def __init__(self, budget: RedisBudget, source: str, refused: type[BaseException]) -> None:
+        self._budget = budget
+        self._script: AsyncScript = budget._redis.register_script(source)  # noqa: SLF001 -- its owner's client
+        self._refused = refused
+        self.script = self._script.script
+
+    async def __call__(self, *, keys: list[str], args: list[str]) -> Any:
+        """Run the script; raise `RedisUnavailableError` if Redis refuses it."""
+        try:
+            return await self._script(keys=keys, args=args)
+        except self._refused as exc:
+            reply = str(exc)
+        # Raised here, outside the except block: no redis exception as its context.
+        budget = self._budget
+        raise RedisUnavailableError(
+            f"the shared rate budget {budget._key!r} cannot use Redis at {budget._url}: "  # noqa: SLF001 -- its owner
+            f"Redis refused its script ({reply[:200]}); if another program uses a key "
+            f"among {', '.join(keys)}, give the budget another key"
+        )
+
+
 class RedisBudget:
     """A rate budget shared by every process that uses the same Redis ``url`` and ``key``.
 
@@ -149,12 +186,12 @@ class RedisBudget:
     def __init__(
         self,
         url: str,
-        key: str = "helpcrunch",
+        key: str = DEFAULT_BUDGET_KEY,
         *,
-        limit: int = 120,
-        period: float = 60.0,
+        limit: int = DEFAULT_RATE_LIMIT,
+        period: float = DEFAULT_RATE_PERIOD,
         margin: float | None = None,
-        fallback_workers: int = 4,
+        fallback_workers: int = DEFAULT_FALLBACK_WORKERS,
         probe_interval: float | None = None,
         redis_timeout: float = 2.0,
     ) -> None:
@@ -187,11 +224,12 @@ class RedisBudget:
             OSError,
             TimeoutError,
         )
-        self._acquire_script: AsyncScript = self._redis.register_script(scripts.ACQUIRE)
-        self._success_script: AsyncScript = self._redis.register_script(scripts.ON_SUCCESS)
-        self._limited_script: AsyncScript = self._redis.register_script(scripts.ON_RATE_LIMITED)
-        self._rejoin_script: AsyncScript = self._redis.register_script(scripts.REJOIN)
-        self._sent_script: AsyncScript = self._redis.register_script(scripts.ON_SENT)
+        refused = aioredis.ResponseError
+        self._acquire_script = _Script(self, scripts.ACQUIRE, refused)
+        self._success_script = _Script(self, scripts.ON_SUCCESS, refused)
+        self._limited_script = _Script(self, scripts.ON_RATE_LIMITED, refused)
+        self._rejoin_script = _Script(self, scripts.REJOIN, refused)
+        self._sent_script = _Script(self, scripts.ON_SENT, refused)
         # The state's epoch as last seen: a new one means Redis lost the shared log.
         self._epoch: str | None = None
         # Shared, fallback or hand-over, and the local share: the pure part.
@@ -230,12 +268,12 @@ class RedisBudget:
     async def connect(
         cls,
         url: str,
-        key: str = "helpcrunch",
+        key: str = DEFAULT_BUDGET_KEY,
         *,
-        limit: int = 120,
-        period: float = 60.0,
+        limit: int = DEFAULT_RATE_LIMIT,
+        period: float = DEFAULT_RATE_PERIOD,
         margin: float | None = None,
-        fallback_workers: int = 4,
+        fallback_workers: int = DEFAULT_FALLBACK_WORKERS,
         probe_interval: float | None = None,
         redis_timeout: float = 2.0,
     ) -> Self:

@@ -1,13 +1,14 @@
 """What changed since a sync: counts, change scans, deletions, new messages.
 
-Shell glue over the pure plans of `_core.reconcile`. Each function takes the
-resource object (``client.customers`` or ``client.chats``); the resources
-delegate their ``count``, ``iter_changed`` and ``find_deleted`` methods here.
+Shell glue over the pure plans of `_core.reconcile` and `_core.new_messages`.
+Each function takes the resource object (``client.customers`` or
+``client.chats``); the resources delegate their ``count``, ``iter_changed`` and
+``find_deleted`` methods here. The deletion count and the new-messages read run
+on the scan engine (`_shell.engine.Engine`) with the client's concurrency.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from helpcrunch_async._core.filters import Filter
 from helpcrunch_async._core.idset import IdSet
+from helpcrunch_async._core.new_messages import MessageFetch, NewMessagesPlan, Released
+from helpcrunch_async._core.paging import PageResult
 from helpcrunch_async._core.params import check_positive_int
 from helpcrunch_async._core.reconcile import (
     READ_SIZE,
@@ -26,7 +29,15 @@ from helpcrunch_async._core.reconcile import (
     chat_change_searches,
     customer_change_searches,
 )
-from helpcrunch_async._errors import DecodeError, IncompleteScanError, InvalidParameterError
+from helpcrunch_async._errors import (
+    DecodeError,
+    IncompleteScanError,
+    InvalidParameterError,
+    NotFoundError,
+)
+from helpcrunch_async._models.messages import Message, decode_messages_page
+from helpcrunch_async._shell.engine import Engine
+from helpcrunch_async._shell.stats import ScanStats
 
 if TYPE_CHECKING:
     from collections.abc import (
@@ -34,6 +45,7 @@ if TYPE_CHECKING:
         AsyncIterator,
         Awaitable,
         Callable,
+        Coroutine,
         Sequence,
     )
 
@@ -41,7 +53,6 @@ if TYPE_CHECKING:
     from helpcrunch_async._core.params import ChatSort, Order, Sort
     from helpcrunch_async._models.chats import Chat
     from helpcrunch_async._models.customers import Customer
-    from helpcrunch_async._models.messages import Message
     from helpcrunch_async._resources.chats import Chats
     from helpcrunch_async._resources.customers import Customers
 
@@ -145,42 +156,32 @@ def iter_changed_customers(
     after_id: int | None = None,
     *,
     overlap: int = DEFAULT_OVERLAP,
-    until: int | None = None,
 ) -> AsyncIterator[Customer]:
     """Yield every customer seen since ``since - overlap`` or with an id above ``after_id``, once.
 
-    ``until`` (default: one past the server's highest ``lastSeen``, asked for
-    first) bounds the ``lastSeen`` search above; a customer who visits during
-    the scan is found by the next call, whose ``since`` is ``until - 1``. See
-    `customer_change_searches` for the searches. The ``lastSeen`` search is
-    read a page at a time by key (`Keyset`), not by the scan engine's offsets:
-    visits take customers out of its window while it is read, which shifts
-    offsets under a concurrent scan and could let one slip. The requests still
-    go through the client's one cap and its retries; the ``id`` search uses the
-    scan engine. Arguments are checked here, before any request; close the
-    iterator (``aclose``) to stop early.
+    The promise: every customer whose ``lastSeen`` was at or after ``since -
+    overlap`` when the call began, or whose id is above ``after_id``, is
+    yielded by this call, once, however often it visits while the call runs.
+    See `customer_change_searches` for the searches. The ``lastSeen`` search
+    is read a page at a time by key (`Keyset`), not by offsets, with no upper
+    bound: a visit moves a customer to the end of that order, where the scan
+    still finds it. The ``id`` search uses the scan engine. Both read servers
+    that serve fewer a page than asked for. The requests go through the
+    client's one cap and its retries. Arguments are checked here, before any
+    request; close the iterator (``aclose``) to stop early.
     """
     _check_changes(since, after_id, overlap)
-    if until is not None:
-        check_positive_int("until", until)
-    return _changed_customers(customers, since, after_id, overlap, until)
+    return _changed_customers(customers, since, after_id, overlap)
 
 
 async def _changed_customers(
-    customers: Customers, since: int, after_id: int | None, overlap: int, until: int | None
+    customers: Customers, since: int, after_id: int | None, overlap: int
 ) -> AsyncIterator[Customer]:
-    bound = until
-    if bound is None:
-        high = await customers_high_water(customers, since=since - overlap)
-        bound = None if high is None else high + 1
     seen = IdSet()
-    searches = customer_change_searches(
-        since=since, until=bound, after_id=after_id, overlap=overlap
-    )
-    for search in searches:
+    for search in customer_change_searches(since=since, after_id=after_id, overlap=overlap):
         where = [_filter(*f) for f in search.filters]
         if search.sort == "customers.lastSeen":
-            # Visits take customers out of this set while it is read: by key.
+            # Visits move customers to the end of this order while it is read: by key.
             async def page(where: list[Filter], offset: int) -> Any:
                 return await customers.search(
                     where, sort="customers.lastSeen", order="asc", offset=offset, limit=READ_SIZE
@@ -225,7 +226,15 @@ async def _by_key(
         answer = await page([*where, *cursor], plan.skip)
         for item in answer.data:
             yield item
-        plan.page_read([key(item) for item in answer.data])
+        plan.page_read([key(item) for item in answer.data], _total(answer))
+    if plan.shortfall:
+        raise IncompleteScanError(
+            f"the search on {field} stopped short: an empty page at offset {plan.skip} "
+            "where its total counts more",
+            missing=0,
+            at_offset=plan.skip,
+            total=None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,22 +247,45 @@ class Reconciled:
 
 
 async def reconcile_ids(
-    customers: Customers, known_ids: Iterable[int], *, concurrency: int = 8
+    customers: Customers, known_ids: Iterable[int], *, concurrency: int | None = None
 ) -> Reconciled:
-    """Count id ranges until the held ids that are gone are known (see `DeletionPlan`)."""
+    """Count id ranges until the held ids that are gone are known (see `DeletionPlan`).
+
+    The counts run on the scan engine, at most ``concurrency`` at once (the
+    client's when None). A range is read only when a page holds all of it:
+    on a server that serves fewer a page than asked for, a short page is
+    counted and split, never read as "the rest is gone".
+    """
     if isinstance(known_ids, (str, bytes)) or not isinstance(known_ids, Iterable):
         raise InvalidParameterError(
             f"known_ids must be an iterable of customer ids, got {type(known_ids).__name__}"
         )
     ids = [check_positive_int("each of known_ids", i) for i in known_ids]
     plan = DeletionPlan(ids, read_size=READ_SIZE)
-    gate = asyncio.Semaphore(concurrency)
+    async with _Counting(customers, plan, concurrency=customers.workers(concurrency)) as scan:
+        async for _ in scan:
+            pass
+    if plan.unknown:
+        logger.warning(
+            "%d customers exist inside the held id range that were never held", len(plan.unknown)
+        )
+    return Reconciled(plan.deleted, plan.unknown, plan.requests)
 
-    async def answer(ask: CountRange | ReadRange) -> None:
+
+class _Counting(Engine[CountRange | ReadRange, None, int]):
+    """The deletion count's requests on the scan engine: counts and reads of id ranges."""
+
+    def __init__(self, customers: Customers, plan: DeletionPlan, *, concurrency: int) -> None:
+        super().__init__(plan, concurrency=concurrency, stats=ScanStats())
+        self._customers = customers
+
+    def _request(self, fetch: CountRange | ReadRange) -> Coroutine[Any, Any, PageResult[int]]:
+        return self._answer(fetch)
+
+    async def _answer(self, ask: CountRange | ReadRange) -> PageResult[int]:
         where = [_filter("customers.id", ">=", ask.lo), _filter("customers.id", "<", ask.hi)]
-        async with gate:
-            limit = 1 if isinstance(ask, CountRange) else READ_SIZE
-            page = await customers.search(where, offset=0, limit=limit)
+        limit = 1 if isinstance(ask, CountRange) else READ_SIZE
+        page = await self._customers.search(where, offset=0, limit=limit)
         total = _total(page)
         if total > ask.hi - ask.lo:
             # Ids are distinct integers: more of them than the range holds is a
@@ -265,24 +297,22 @@ async def reconcile_ids(
                 at_offset=0,
                 total=total,
             )
-        if isinstance(ask, CountRange):
-            plan.counted(ask, total)
-        else:
-            plan.read(ask, [c.id for c in page.data], total)
+        ids = [c.id for c in page.data] if isinstance(ask, ReadRange) else []
+        if isinstance(ask, ReadRange) and total and not ids:
+            raise IncompleteScanError(
+                f"cannot check for deletions: the server counts {total} customers with an id "
+                f"in [{ask.lo}, {ask.hi}) and serves none of them",
+                missing=total,
+                at_offset=0,
+                total=total,
+            )
+        return PageResult(ids, total)
 
-    while not plan.done:
-        try:
-            async with asyncio.TaskGroup() as group:
-                for ask in plan.next_requests():
-                    group.create_task(answer(ask))
-        except ExceptionGroup as failed:
-            # The others were cancelled; the caller sees the first error, as a scan's.
-            raise failed.exceptions[0] from None
-    if plan.unknown:
-        logger.warning(
-            "%d customers exist inside the held id range that were never held", len(plan.unknown)
-        )
-    return Reconciled(plan.deleted, plan.unknown, plan.requests)
+    def _deliver(self, released: None) -> list[int]:  # noqa: ARG002 -- the plan releases nothing
+        return []
+
+    def _rank(self, fetch: CountRange | ReadRange) -> tuple[int, ...]:
+        return (fetch.lo,)
 
 
 async def find_deleted(customers: Customers, known_ids: Iterable[int]) -> IdList:
@@ -337,7 +367,9 @@ async def _changed_chats(
 
 
 async def _newest_chats(chats: Chats, after_id: int) -> AsyncGenerator[Chat, None]:
-    # Chat ids cannot be searched: the newest end of GET /chats, a page at a time.
+    # Chat ids cannot be searched: the newest end of GET /chats, a page at a
+    # time. The next page starts after what the server served (it may serve
+    # fewer than asked for); only the total, an empty page or an old id ends it.
     offset = 0
     while True:
         page = await chats.list(
@@ -347,62 +379,78 @@ async def _newest_chats(chats: Chats, after_id: int) -> AsyncGenerator[Chat, Non
             if chat.id <= after_id:
                 return
             yield chat
-        if len(page.data) < READ_SIZE:
+        offset += len(page.data)
+        if not page.data or offset >= page.total:
             return
-        offset += READ_SIZE
 
 
-async def iter_new_messages(
-    chats: Chats, chat_ids: Sequence[int], *, since: int | None, concurrency: int = 8
+def iter_new_messages(
+    chats: Chats, chat_ids: Sequence[int], *, since: int | None, concurrency: int | None = None
 ) -> AsyncIterator[tuple[int, list[Message]]]:
     """Yield ``(chat_id, messages)`` per chat, in order: its messages created at ``since`` or later.
 
-    Messages come newest first, so a chat's pages are read from the front until
-    one holds a message older than ``since``: a chat with few new messages costs
-    one request. ``since=None`` reads every message. A chat gone meanwhile
-    (404) yields an empty list. Up to ``concurrency`` chats are read at once.
+    Whatever order the server lists a chat's messages in (newest first, as
+    documented, or oldest first), the read learns it from the messages and
+    reads only the pages that can hold new ones; with no provable order it
+    reads the whole chat (see `_core.new_messages`). A chat with a few new
+    messages costs one request (two when they are listed oldest first).
+    ``since=None`` reads every message. A chat gone meanwhile (404) yields an
+    empty list. The reads run on the scan engine, at most ``concurrency``
+    requests at once (the client's when None).
     """
-    gate = asyncio.Semaphore(concurrency)
-
-    async def bounded(chat_id: int) -> list[Message]:
-        async with gate:
-            return await _read_new(chats, chat_id, since)
-
-    # A sliding window of tasks keeps the output in order and memory bounded.
-    window: list[tuple[int, asyncio.Task[list[Message]]]] = []
-    ids = iter(chat_ids)
-    try:
-        for chat_id in ids:
-            window.append((chat_id, asyncio.create_task(bounded(chat_id))))
-            if len(window) >= 2 * concurrency:
-                head, task = window.pop(0)
-                yield head, await task
-        while window:
-            head, task = window.pop(0)
-            yield head, await task
-    finally:
-        for _, task in window:
-            task.cancel()
-        if window:
-            await asyncio.gather(*(t for _, t in window), return_exceptions=True)
+    workers = chats.workers(concurrency)
+    plan: NewMessagesPlan[Message] = NewMessagesPlan(
+        list(chat_ids), since, _message_created, lookahead=2 * workers
+    )
+    return _NewMessages(chats, plan, concurrency=workers)
 
 
-async def _read_new(chats: Chats, chat_id: int, since: int | None) -> list[Message]:
-    # Pages from the newest end until one reaches a message older than since.
-    from helpcrunch_async._errors import NotFoundError  # noqa: PLC0415 -- see _filter
+def _message_created(message: Message) -> int | None:
+    return message.created_at
 
-    found: list[Message] = []
-    offset = 0
-    while True:
-        try:
-            page = await chats.messages(chat_id, offset=offset, limit=READ_SIZE)
-        except NotFoundError:
-            return found
-        for message in page.data:
-            created = message.created_at
-            if since is not None and created is not None and created < since:
-                return found
-            found.append(message)
-        if len(page.data) < READ_SIZE:
-            return found
-        offset += READ_SIZE
+
+class _NewMessages(Engine[MessageFetch, Released[Message], Any]):
+    """The new messages of many chats on the scan engine: one item per chat."""
+
+    _noun = "messages"
+
+    def __init__(self, chats: Chats, plan: NewMessagesPlan[Message], *, concurrency: int) -> None:
+        super().__init__(plan, concurrency=concurrency, stats=ScanStats())
+        self._chats = chats
+        self._messages = plan
+
+    # Pages hold messages and the scan yields (chat, messages): Any covers both.
+    def _request(self, fetch: MessageFetch) -> Coroutine[Any, Any, PageResult[Any]]:
+        return self._answer(fetch)
+
+    async def _answer(self, fetch: MessageFetch) -> PageResult[Any]:
+        window = {"offset": fetch.offset, "limit": fetch.limit}
+        path = f"/chats/{fetch.chat}/messages"
+        page = await self._chats.page("GET", path, window, decode_messages_page, self.stats)
+        return PageResult(page.data, page.total)
+
+    def _absorb(self, fetch: MessageFetch, error: BaseException) -> bool:
+        if not isinstance(error, NotFoundError):
+            return False
+        self._messages.gone(fetch)
+        return True
+
+    def _deliver(self, released: Released[Message]) -> list[Any]:
+        if released.shortfall:
+            self._fail(
+                IncompleteScanError(
+                    f"chat {released.chat}: its messages stopped short of the total it counts",
+                    missing=0,
+                    at_offset=0,
+                    total=None,
+                )
+            )
+            return []
+        # Messages written meanwhile shift offsets: a message read twice goes once.
+        ids = IdSet()
+        fresh = [m for m in released.messages if ids.add(m.id)]
+        self.stats.customers += len(fresh)
+        return [(released.chat, fresh)]
+
+    def _rank(self, fetch: MessageFetch) -> tuple[int, ...]:
+        return (fetch.index, fetch.offset)

@@ -26,6 +26,7 @@ from helpcrunch_async._core.retry import (
     RetryPolicy,
     decide,
 )
+from helpcrunch_async._core.writes import Effect, Step, WriteDecision, decide_write, unknown_fate
 from helpcrunch_async._errors import (
     EXCERPT_BYTES,
     DecodeError,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
     from helpcrunch_async._shell.transport import Answer, Transport
 
-__all__ = ["AttemptCost", "Caller", "CostSink"]
+__all__ = ["AttemptCost", "Caller", "CostSink", "Unresolved"]
 
 T = TypeVar("T")
 logger = logging.getLogger("helpcrunch_async")
@@ -58,6 +59,19 @@ class AttemptCost:
     rate_limited: int
     pause: float
     at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """A create whose last attempt left its fate unknown: read back before anything else.
+
+    ``error`` is what that attempt would raise, ``applied`` True when a 2xx said the
+    write happened (its body was lost), ``retries`` the retries made so far.
+    """
+
+    error: HelpCrunchError
+    applied: bool
+    retries: int
 
 
 class CostSink(Protocol):
@@ -83,6 +97,11 @@ class Caller:
         self._base_url = base_url
         self._retry = retry
         self._max_pause = max_rate_limit_wait
+
+    @property
+    def server_time(self) -> int | None:
+        """The server's clock by the ``Date`` header of its latest answer (unix seconds)."""
+        return self._transport.server_time
 
     async def call(
         self,
@@ -129,6 +148,59 @@ class Caller:
             self._log_retry(answer, decision, error, what, retries)
             await asyncio.sleep(decision.delay)
 
+    @property
+    def policy(self) -> RetryPolicy:
+        """The retry policy of every call of this caller."""
+        return self._retry
+
+    async def write(
+        self,
+        method: str,
+        path: str,
+        decode: Callable[[bytes], T],
+        body: bytes | None,
+        *,
+        effect: Effect,
+        deletes: bool = False,
+        retries: int = 0,
+    ) -> T | Unresolved:
+        """Send one write, following `_core.writes.decide_write`; never send a create twice.
+
+        Returns the decoded body of a 2xx, or `Unresolved` when a create's fate is
+        unknown (the caller reads back, rules 4 and 5). A record's DELETE
+        (``deletes``) answered 404 after an attempt whose fate was unknown returns
+        ``decode(b"")`` (rule 2). Raises
+        like `call` otherwise. ``retries`` counts the retries made before (a create
+        sent again after a read-back found nothing).
+        """
+        url = self._base_url.with_path(self._base_url.path + path)
+        what = f"{method} {url.path_qs}"
+        unknown = False
+        while True:
+            answer = await self._transport.send(method, url, body)
+            result, decoded, error = self._judge(answer, decode, what)
+            decision: WriteDecision = decide_write(
+                result,
+                effect=effect,
+                deletes=deletes,
+                retries=retries,
+                policy=self._retry,
+                rand=random.random(),
+                max_pause=self._max_pause,
+                unknown_before=unknown or answer.attempts > 1,
+            )
+            unknown = unknown or unknown_fate(result)
+            if decision.step is Step.SUCCESS:
+                return decode(b"") if decision.deleted else cast("T", decoded)
+            assert error is not None  # noqa: S101 -- every step but success has its error
+            if decision.step is Step.READ_BACK:
+                return Unresolved(error, decision.applied, retries)
+            if decision.step is Step.FAIL:
+                raise self._too_long(answer, what) if decision.too_long else error
+            retries += 1
+            self._log_retry(answer, Decision(Outcome.RETRY, decision.delay), error, what, retries)
+            await asyncio.sleep(decision.delay)
+
     def _judge(
         self, answer: Answer, decode: Callable[[bytes], T], what: str
     ) -> tuple[Result, T | None, HelpCrunchError | None]:
@@ -137,11 +209,14 @@ class Caller:
         Errors are built here, never raised: the loop raises them outside any
         ``except`` block, so none carries another exception as its context.
         """
-        secret = self._transport.secret
+        scrub = self._transport.secret.scrub
         if answer.failure is not None:
-            result = Result(failure=answer.failure, pause=answer.pause)
+            # A body too large to read still came with its status: a create's rules need it.
+            result = Result(status=answer.status, failure=answer.failure, pause=answer.pause)
             if answer.failure is Failure.TIMEOUT:
                 return result, None, RequestTimeoutError(f"{what}: {answer.detail}", request=what)
+            if answer.failure is Failure.TOO_LARGE:
+                return result, None, DecodeError(f"{what}: {answer.detail}", reason=answer.detail)
             return result, None, TransportError(f"{what}: {answer.detail}", request=what)
         status = answer.status
         assert status is not None  # noqa: S101 -- an answer without a failure has a status
@@ -152,10 +227,10 @@ class Caller:
             except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
                 # msgspec raises RecursionError for a body nested past its depth:
                 # a hostile body like any other, not a crash of another kind.
-                error = DecodeError.from_msgspec(exc, answer.body, request=what, secret=secret)
+                error = DecodeError.from_msgspec(exc, answer.body, request=what, scrub=scrub)
             return Result(status=status, failure=Failure.BAD_BODY), None, error
         error = error_for_status(
-            status, answer.body, request=what, retry_after=answer.retry_after, secret=secret
+            status, answer.body, request=what, retry_after=answer.retry_after, scrub=scrub
         )
         return Result(status=status, pause=answer.pause), None, error
 

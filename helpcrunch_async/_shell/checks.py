@@ -1,8 +1,9 @@
 """Dropping items seen twice, and telling a complete listing from one that stopped short.
 
 Shell code over `_core.idset.IdSet` and the plan's totals: `Dedup` keeps a
-listing's ids, `check_complete` raises `IncompleteScanError` when a finished
-listing fell short of its total with no drift to explain it.
+listing's ids, `known_missing` says how many items a finished listing surely
+missed (`_core.recount.unexplained_missing`), and `check_complete` raises
+`IncompleteScanError` when there are any, or when the data stopped short.
 """
 
 from __future__ import annotations
@@ -10,21 +11,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from helpcrunch_async._core.idset import IdSet
-from helpcrunch_async._core.paging import unexplained_missing
+from helpcrunch_async._core.recount import unexplained_missing
 from helpcrunch_async._errors import IncompleteScanError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from helpcrunch_async._core.paging import ScanPlan, Shortfall
 
-__all__ = ["Dedup", "check_complete", "repeating_error"]
+__all__ = ["Dedup", "check_complete", "known_missing", "repeating_error"]
 
 T = TypeVar("T")
 
 # Pages in a row that bring only items seen before, with a total that did not
 # grow, before a scan calls the server's answers a loop rather than drift.
 _REPEATS = 3
+# Ids added to the set at a time by `Dedup.preload`.
+_PRELOAD_BATCH = 4096
 
 
 class Dedup(Generic[T]):
@@ -64,6 +67,21 @@ class Dedup(Generic[T]):
         self.yielded += len(fresh)
         return fresh
 
+    def preload(self, ids: Iterable[int]) -> int:
+        """Know ``ids`` as seen before this scan (not yielded by it); return how many are new."""
+        added = 0
+        batch: list[int] = []
+        for item_id in ids:
+            batch.append(item_id)
+            if len(batch) == _PRELOAD_BATCH:
+                added += sum(self._ids.add_many(batch))
+                batch = []
+        return added + sum(self._ids.add_many(batch))
+
+    def ids(self) -> Iterator[int]:
+        """Yield the ids seen so far, in ascending order."""
+        return iter(self._ids)
+
     def repeating(self, items: Sequence[T], fresh: Sequence[T], total: int | None) -> bool:
         """Whether the server serves seen items again and again instead of the next ones.
 
@@ -87,28 +105,35 @@ class Dedup(Generic[T]):
         return self._repeats >= _REPEATS or first_again
 
 
+def known_missing(plan: ScanPlan[Any], dedup: Dedup[Any]) -> int:
+    """Return how many items a finished listing surely missed (see `unexplained_missing`)."""
+    return unexplained_missing(
+        total=plan.total,
+        start=plan.start,
+        yielded=dedup.yielded,
+        duplicates=dedup.duplicates,
+        first_total=plan.first_total,
+        largest_total=plan.largest_total,
+    )
+
+
 def check_complete(plan: ScanPlan[Any], dedup: Dedup[Any], *, noun: str, where: str = "") -> None:
-    """Raise `IncompleteScanError` if a finished listing fell short of its total.
+    """Raise `IncompleteScanError` if a finished listing surely missed items.
 
     ``where`` names the listing in the message (a fan-out's chat).
     """
     shortfall = plan.shortfall
     if shortfall is not None:
         raise _incomplete(shortfall, noun=noun, where=where)
-    lost = unexplained_missing(
-        total=plan.total,
-        start=plan.start,
-        yielded=dedup.yielded,
-        duplicates=dedup.duplicates,
-        largest_total=plan.largest_total,
-    )
+    lost = known_missing(plan, dedup)
     if lost:
         total = plan.total
         raise IncompleteScanError(
             f"{where}the scan yielded {dedup.yielded} {noun} from offset {plan.start}, "
-            f"{lost} fewer than the server's total of {total} counts, and no drift the scan "
-            f"saw ({dedup.duplicates} duplicates, the total at most {plan.largest_total}) "
-            "explains them",
+            f"{lost} fewer than the server's total of {total} counts, with "
+            f"{dedup.duplicates} served twice (a sort with ties in another order on each "
+            "request, or items that moved) and no growth of the total to explain them; "
+            f"this listing cannot be searched by id to find the {noun} missed",
             missing=lost,
             at_offset=plan.head,
             total=total,

@@ -90,7 +90,7 @@ class Engine(Generic[F, R, T]):
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._started else "new")
         return (
-            f"<{type(self).__name__} {state} items={self.stats.customers} "
+            f"<{type(self).__name__} {state} items={self.stats.items} "
             f"requests={self.stats.requests} in_flight={len(self._tasks)}>"
         )
 
@@ -164,7 +164,6 @@ class Engine(Generic[F, R, T]):
                     raise StopAsyncIteration
                 released = self._plan.release() if self._error is None else None
                 if released is not None:
-                    self.stats.pages += 1
                     fresh = self._deliver(released)
                     # The head moved: windows further on may start now.
                     self._dispatch()
@@ -225,6 +224,9 @@ class Engine(Generic[F, R, T]):
                 self._fail(error, self._rank(fetch))
         else:
             page = task.result()
+            # A page is an answer read; a release (which may join a repair to
+            # its window, or hand out nothing at the end) is not.
+            self.stats.pages += 1
             self._on_answer(fetch, page)
             self._plan.page_done(fetch, page.items, page.total)
         self._dispatch()

@@ -12,11 +12,20 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterable, Callable, Coroutine, Hashable, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    Callable,
+    Coroutine,
+    Hashable,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from helpcrunch_async._core.fanout import FanOutPlan, LaneFetch, Released
+from helpcrunch_async._core.idset import IdSet
 from helpcrunch_async._core.paging import PageResult
 from helpcrunch_async._errors import HelpCrunchError, NotFoundError
 from helpcrunch_async._shell.checks import Dedup, check_complete, repeating_error
@@ -41,17 +50,21 @@ _KEEP_GONE = 1000
 class FanOutStats(ScanStats):
     """`ScanStats` of a fan-out, plus what happened to its listings.
 
-    ``listings`` counts the keys taken, ``listings_done`` the listings whose
-    every item has been yielded (or that were skipped), in key order: the first
-    ``listings_done`` keys are finished. ``not_found`` counts the listings that
-    were gone (404) and skipped; ``not_found_keys`` holds the first 1,000 of
-    their keys. ``customers`` counts the items yielded, of whatever kind.
+    ``listings`` counts the keys taken (a key repeated is taken once),
+    ``listings_done`` the listings whose every item has been yielded (or that
+    were skipped), in key order: the first ``listings_done`` keys are
+    finished. ``not_found`` counts the listings that were gone (404) and
+    skipped; ``not_found_keys`` holds the first 1,000 of their keys;
+    ``cut_short`` counts those of them that were gone after some of their
+    items had been read (yielded, unless the scan holds whole listings).
+    ``customers`` counts the items yielded, of whatever kind.
     """
 
     listings: int = 0
     listings_done: int = 0
     not_found: int = 0
     not_found_keys: list[Hashable] = field(default_factory=list)
+    cut_short: int = 0
 
 
 class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
@@ -63,10 +76,14 @@ class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
     is the item's id, by which an item seen twice within a listing is dropped.
     At most ``concurrency`` requests are in flight across all listings, and at
     most twice that many pages wait or fly ahead of the consumer besides the
-    current listing's. A listing of one page costs one request. A listing that
-    is gone (`NotFoundError`) is counted in ``stats.not_found`` and skipped;
-    any other error ends the scan. ``current_listing`` is the key of the last
-    item yielded. An async iterable with ``aclose`` is closed with the scan.
+    current listing's. A listing of one page costs one request. A key seen
+    before is skipped: each listing is read once, so each item comes once. A
+    listing that is gone (`NotFoundError`) is counted in ``stats.not_found``
+    and skipped; any other error ends the scan. With ``whole``, a listing's
+    items are held until it is read to its end and then yielded together, so
+    a listing gone part way yields none of them (memory then holds one
+    listing). ``current_listing`` is the key of the last item yielded. An
+    async iterable with ``aclose`` is closed with the scan.
     """
 
     def __init__(
@@ -79,6 +96,7 @@ class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
         concurrency: int,
         listing_id: Callable[[Any], K] | None = None,
         noun: str = "items",
+        whole: bool = False,
     ) -> None:
         plan: FanOutPlan[K, T] = FanOutPlan(page_size=page_size, lookahead=2 * concurrency)
         self.stats: FanOutStats
@@ -100,6 +118,12 @@ class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
         self._dedup: Dedup[T] = Dedup(key)
         self._listing: int | None = None
         self.current_listing: K | None = None
+        # Keys taken so far (ints, as every resource's are, compactly; others in a set).
+        self._taken_ids = IdSet()
+        self._taken: set[Hashable] = set()
+        self._whole = whole
+        # The head listing's items, held until it is read to its end (``whole``).
+        self._held: list[T] = []
 
     def _request(self, fetch: LaneFetch[K]) -> Coroutine[Any, Any, PageResult[T]]:
         inner = fetch.fetch
@@ -123,32 +147,48 @@ class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
         if released.index != self._listing:
             self._listing = released.index
             self._dedup = Dedup(self._key)
-        dedup = self._dedup
-        fresh = dedup.fresh(released.items)
+            self._held = []
+        fresh = self._dedup.fresh(released.items)
         stats = self.stats
         stats.duplicates += len(released.items) - len(fresh)
-        stats.customers += len(fresh)
+        if released.skipped and released.listing.data_end is not None:
+            # Gone after a page of it was answered (and perhaps yielded).
+            stats.cut_short += 1
+        failed = self._failed(released, fresh)
+        if released.finished:
+            stats.listings_done += 1
+            if self._room is not None:
+                self._room.set()
+        if self._whole:
+            # Held until the listing is read to its end; dropped if it is gone or failed.
+            self._held.extend(fresh)
+            fresh = []
+            if released.finished:
+                whole = not (released.skipped or failed)
+                fresh, self._held = (self._held if whole else []), []
+        stats.items += len(fresh)
         if fresh:
             self.current_listing = released.key
+        return fresh
+
+    def _failed(self, released: Released[K, T], fresh: Sequence[T]) -> bool:
+        """Check a listing's release (repeats; at its end, completeness); fail the scan if bad."""
+        dedup, listing = self._dedup, released.listing
         where = f"{released.key!r}: "
-        listing = released.listing
+        error: HelpCrunchError | None = None
         if dedup.repeating(released.items, fresh, listing.total):
             if listing.total is None:
                 listing.stop()
             else:
-                self._fail(
-                    repeating_error(listing, noun=self._noun, where=where), (released.index,)
-                )
-        if released.finished:
-            if not released.skipped:
-                try:
-                    check_complete(listing, dedup, noun=self._noun, where=where)
-                except HelpCrunchError as error:
-                    self._fail(error, (released.index,))
-            stats.listings_done += 1
-            if self._room is not None:
-                self._room.set()
-        return fresh
+                error = repeating_error(listing, noun=self._noun, where=where)
+        if error is None and released.finished and not released.skipped:
+            try:
+                check_complete(listing, dedup, noun=self._noun, where=where)
+            except HelpCrunchError as incomplete:
+                error = incomplete
+        if error is not None:
+            self._fail(error, (released.index,))
+        return error is not None
 
     def _before_dispatch(self) -> None:
         plan = self._fan
@@ -170,7 +210,15 @@ class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
             self._room.set()
 
     def _take(self, item: Any) -> None:
-        self._fan.add_key(self._listing_id(item))
+        key = self._listing_id(item)
+        if isinstance(key, int):
+            if not self._taken_ids.add(key):
+                return
+        elif key in self._taken:
+            return
+        else:
+            self._taken.add(key)
+        self._fan.add_key(key)
         self.stats.listings += 1
 
     def _source_failed(self, error: Exception) -> None:

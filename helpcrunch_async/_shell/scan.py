@@ -11,16 +11,16 @@ item's integer id, by which items seen twice are dropped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from helpcrunch_async._core.paging import Fetch, PageResult, ScanPlan
-from helpcrunch_async._models.customers import Customer
-from helpcrunch_async._shell.checks import Dedup, check_complete, repeating_error
+from helpcrunch_async._shell.checks import Dedup, check_complete, known_missing, repeating_error
 from helpcrunch_async._shell.engine import Engine
+from helpcrunch_async._shell.recount import FetchRange, Recount
 from helpcrunch_async._shell.stats import ScanStats
 
-__all__ = ["CustomerScan", "FetchPage", "PageResult", "Scan"]
+__all__ = ["FetchPage", "FetchRange", "PageResult", "Scan"]
 
 logger = logging.getLogger("helpcrunch_async")
 
@@ -37,7 +37,7 @@ class Scan(Engine[Fetch, Sequence[T], T]):
     ``contextlib.aclosing`` or `aclose` cancel every request still in flight at
     once. ``stats`` tells what happened (requests, retries, 429s, duplicates
     dropped, total at start and end) while the scan runs and after it ends;
-    ``stats.customers`` counts the items yielded, whatever their kind.
+    ``stats.items`` counts the items yielded.
 
     ``fetch_page(offset, limit, stats)`` fetches one window, ``key(item)`` is
     the id by which an item seen twice is dropped; at most ``concurrency``
@@ -48,8 +48,15 @@ class Scan(Engine[Fetch, Sequence[T], T]):
     A scan never ends short as if it were complete: when the server's pages
     stop before its total (empty pages where it counts more, the same items
     again), or the items yielded fall short of the total by more than the
-    deletions and moves the scan saw, it raises `IncompleteScanError` after
-    the items it did read.
+    inserts behind it explain (items served twice in place of others, as a
+    sort whose ties come in another order on each request serves them), it
+    raises `IncompleteScanError` after the items it did read. Given
+    ``recount(lo, hi, limit, stats)``, which reads the listing's items with an
+    id in ``[lo, hi)`` and their count (a search on the id), a scan from
+    offset 0 (or given the ids before ``start`` as ``seen``, as a resumed
+    export is) first finds what it missed by counting id ranges (`Recount`):
+    those items come last, and the scan is complete only if the count then
+    agrees. Items whose id is in ``seen`` are never yielded.
     """
 
     def __init__(
@@ -61,6 +68,8 @@ class Scan(Engine[Fetch, Sequence[T], T]):
         concurrency: int,
         start: int = 0,
         noun: str | None = None,
+        recount: FetchRange[T] | None = None,
+        seen: Iterable[int] = (),
     ) -> None:
         if noun is not None:
             self._noun = noun
@@ -71,6 +80,33 @@ class Scan(Engine[Fetch, Sequence[T], T]):
         self._scan_plan = plan
         self._fetch_page = fetch_page
         self._dedup: Dedup[T] = Dedup(key)
+        # The ids before ``start``, when the caller knows them: a recount needs them all.
+        self._known_before = self._dedup.preload(seen)
+        self._key = key
+        self._recount = recount
+        self._second: Recount[T] | None = None
+
+    async def _next_batch(self) -> T:
+        # Once a page, not once an item: the recount, if one starts, comes after the end.
+        if self._second is None:
+            try:
+                return await super()._next_batch()
+            except StopAsyncIteration:
+                if self._second is None:
+                    raise
+        return await self._second.__anext__()
+
+    async def abort(self, error: BaseException) -> None:
+        """Stop the scan (and its recount, if one runs); see `Engine.abort`."""
+        if self._second is not None:
+            await self._second.abort(error)
+        await super().abort(error)
+
+    async def aclose(self) -> None:
+        """Stop the scan and its recount, if one runs; see `Engine.aclose`."""
+        await super().aclose()
+        if self._second is not None:
+            await self._second.aclose()
 
     @property
     def page_size(self) -> int:
@@ -116,7 +152,7 @@ class Scan(Engine[Fetch, Sequence[T], T]):
         if dropped:
             self.stats.duplicates += dropped
             logger.info("dropped %d %s already yielded (offsets shifted)", dropped, self._noun)
-        self.stats.customers += len(fresh)
+        self.stats.items += len(fresh)
         plan = self._scan_plan
         if dedup.repeating(released, fresh, plan.total):
             if plan.total is None:
@@ -126,7 +162,22 @@ class Scan(Engine[Fetch, Sequence[T], T]):
         return fresh
 
     def _check_end(self) -> None:
-        check_complete(self._scan_plan, self._dedup, noun=self._noun)
+        plan, dedup = self._scan_plan, self._dedup
+        missing = known_missing(plan, dedup)
+        knows_start = plan.start == self._known_before
+        if missing and plan.shortfall is None and self._recount is not None and knows_start:
+            self._second = Recount(
+                self._recount,
+                listing=plan,
+                dedup=dedup,
+                key=self._key,
+                missing=missing,
+                concurrency=self._concurrency,
+                stats=self.stats,
+                noun=self._noun,
+            )
+            return
+        check_complete(plan, dedup, noun=self._noun)
         stats = self.stats
         if stats.total_changed or stats.duplicates or stats.missing:
             logger.warning(
@@ -138,13 +189,3 @@ class Scan(Engine[Fetch, Sequence[T], T]):
                 stats.missing,
                 self._noun,
             )
-
-
-class CustomerScan(Scan[Customer]):
-    """Every customer of the account, in the server's sort order, each at most once.
-
-    A `Scan` of `Customer` items keyed by ``id``: what ``customers.iter_all``
-    returns.
-    """
-
-    _noun = "customers"

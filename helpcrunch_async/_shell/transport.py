@@ -13,11 +13,19 @@ Nothing here raises for a failed attempt: aiohttp's exceptions become an
 `Answer` with a `Failure` and a scrubbed description, so that no exception the
 client raises has aiohttp's (whose ``request_info`` holds the headers) in its
 ``__cause__`` or ``__context__``, and no frame on its traceback holds the key.
+
+The `Failure` tells whether the server may have the request, which decides
+whether a create may be sent again (`_core.writes`): an attempt that provably
+never left is `Failure.NOT_SENT` (refused, DNS, TLS, a connect timeout, or, on
+our own session, whose trace sees the headers go out, a timeout before they
+went); one that may have left is `Failure.CONNECTION` or `Failure.TIMEOUT`. A
+borrowed session has no trace, so its timeouts count as sent: the safe side.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -26,6 +34,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import hdrs
 
+from helpcrunch_async._core.params import DEFAULT_MAX_BODY_SIZE
 from helpcrunch_async._core.retry import Failure, parse_retry_after
 from helpcrunch_async._errors import ClientClosedError
 
@@ -91,6 +100,10 @@ class _Attempt:
     deadline: float = field(default=0.0)
     retry_after: float | None = None
     pause: float = 0.0
+    # Set by our session's trace once the request's headers were written: from
+    # then on the server may have the request, before it nothing can have.
+    headers_sent: bool = False
+    traced: bool = False
 
 
 class Transport:
@@ -100,7 +113,8 @@ class Transport:
     connecting, sending, the headers and the whole body together. Time spent
     waiting for a slot is never counted against it. ``max_pause`` is
     ``max_rate_limit_wait``: a send that would start inside a longer 429 pause
-    is not made.
+    is not made. ``max_body`` bounds a body as it is read, after decompression:
+    reading stops at the first byte beyond it, and the connection is dropped.
     """
 
     def __init__(
@@ -112,8 +126,10 @@ class Transport:
         user_agent: str,
         session: aiohttp.ClientSession | None = None,
         max_pause: float | None = None,
+        max_body: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         self._budget = budget
+        self._max_body = max_body
         self._timeout = timeout
         self._secret = secret
         self._user_agent = user_agent
@@ -121,12 +137,21 @@ class Transport:
         self._session = session
         self._owns_session = session is None
         self._closed = False
+        # A view (`view`) sends through its parent's session and is closed with it.
+        self._parent: Transport | None = None
         # Attempts waiting for a slot, and whether a long pause made them give up.
         self._waiting: dict[asyncio.Task[object], list[float]] = {}
         # Per-attempt bounds are ours (see `_admit`): aiohttp's total would count slot waits.
         self._client_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeout, sock_read=timeout
         )
+        # The server's clock (unix seconds) by the `Date` of its latest answer.
+        self.server_time: int | None = None
+
+    @property
+    def timeout(self) -> float:
+        """Seconds for one attempt end to end, once it has its slot."""
+        return self._timeout
 
     @property
     def secret(self) -> Secret:
@@ -143,15 +168,36 @@ class Transport:
             headers[hdrs.CONTENT_TYPE] = "application/json"
         return headers
 
+    def view(self, *, timeout: float, max_pause: float | None) -> Transport:
+        """Return a transport with other bounds over this one's session and budget.
+
+        The view never owns the session: it opens it through this transport (so
+        both share one connection pool) and is closed when this one is.
+        """
+        sibling = Transport(
+            budget=self._budget,
+            timeout=timeout,
+            secret=self._secret,
+            user_agent=self._user_agent,
+            session=self._session,
+            max_pause=max_pause,
+        )
+        sibling._owns_session = False
+        sibling._parent = self._parent or self
+        return sibling
+
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._closed:
             raise ClientClosedError("this HelpCrunch client is closed; create a new one")
+        if self._parent is not None:
+            return self._parent._ensure_session()  # noqa: SLF001 -- the same class
         if self._session is None:
             # More connections than concurrent requests: a request that has its
             # slot must never wait for a connection, or it would reach the
             # server later than the cap's log says it left.
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300)
             trace = aiohttp.TraceConfig()
+            trace.on_request_start.append(self._request_start)
             trace.on_request_headers_sent.append(self._headers_sent)
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -187,7 +233,18 @@ class Transport:
                 trace_request_ctx=attempt,
             ) as response:
                 async with asyncio.timeout_at(attempt.deadline):
-                    body = await response.read()
+                    body = await _read_at_most(response.content, self._max_body)
+                if body is None:
+                    response.close()
+                    return Answer(
+                        status=response.status,
+                        attempts=attempt.count,
+                        failure=Failure.TOO_LARGE,
+                        detail=(
+                            f"the body is larger than max_body_size ({self._max_body:,} bytes "
+                            "once decompressed); refused, not read further"
+                        ),
+                    )
                 return Answer(
                     status=response.status,
                     body=body,
@@ -197,8 +254,14 @@ class Transport:
                 )
         except _PausedTooLong as paused:
             return Answer(attempts=attempt.count, failure=Failure.PAUSED, pause=paused.left)
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # Raised while connecting (refused, DNS, TLS, connect timeout): not a byte left.
+            failure = Failure.NOT_SENT
+            detail = f"{type(exc).__name__}: {self._secret.scrub(str(exc))}"
         except TimeoutError:
             failure, detail = Failure.TIMEOUT, f"no complete answer within {self._timeout:g} s"
+            if attempt.traced and not attempt.headers_sent:
+                failure = Failure.NOT_SENT
         except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
             failure = Failure.CONNECTION
             detail = f"{type(exc).__name__}: {self._secret.scrub(str(exc))}"
@@ -217,10 +280,12 @@ class Transport:
             attempt.admitted = time.monotonic()
             attempt.deadline = asyncio.get_running_loop().time() + self._timeout
             attempt.count += 1
+            attempt.headers_sent = False
             req.headers[hdrs.AUTHORIZATION] = self._secret.bearer()
             async with asyncio.timeout_at(attempt.deadline):
                 response = await handler(req)
             limited = response.status == _TOO_MANY
+            self.server_time = _http_date(response.headers.get(hdrs.DATE), self.server_time)
             await budget.on_answered(attempt.sent_at, time.monotonic() - attempt.admitted, limited)
             if limited:
                 attempt.retry_after = parse_retry_after(
@@ -267,6 +332,18 @@ class Transport:
                 seen.append(pause)
                 task.cancel()
 
+    async def _request_start(
+        self,
+        session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        params: aiohttp.TraceRequestStartParams,
+    ) -> None:
+        # Our session traces every request: a timeout before `_headers_sent` is NOT_SENT.
+        del session, params
+        attempt = context.trace_request_ctx
+        if isinstance(attempt, _Attempt):
+            attempt.traced = True
+
     async def _headers_sent(
         self,
         session: aiohttp.ClientSession,
@@ -278,6 +355,7 @@ class Transport:
         del session, params
         attempt = context.trace_request_ctx
         if isinstance(attempt, _Attempt):
+            attempt.headers_sent = True
             delay = time.monotonic() - attempt.admitted
             if delay > _NEGLIGIBLE:
                 await self._budget.on_sent(attempt.sent_at, delay)
@@ -287,3 +365,30 @@ class Transport:
         self._closed = True
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
+
+
+def _http_date(value: str | None, previous: int | None) -> int | None:
+    """Return an HTTP ``Date`` header as unix seconds (``previous`` if absent or unreadable)."""
+    if not value:
+        return previous
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return previous
+    if when.tzinfo is None:
+        return previous
+    return int(when.timestamp())
+
+
+async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """Return the whole body, or None as soon as it grows past ``limit`` bytes.
+
+    aiohttp inflates a compressed body in bounded steps as it is read, so a
+    small gzip that would inflate to gigabytes costs at most about ``limit``.
+    """
+    body = bytearray()
+    async for chunk in content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)

@@ -15,7 +15,12 @@ What each run reads:
   ``id`` and ``_hc_deleted = true``, a column dlt's ``hard_delete`` hint marks.
 - ``chats``: all at first; then those updated or created since the last run.
 - ``messages`` (a transformer of ``chats``): the messages of the chats that
-  chats yields, and of those only the ones created since the last run.
+  chats yields, and of those only the ones created since the last run, in
+  whatever order the server lists them (`iter_new_messages`).
+
+Cursors never move past the server's present (`next_cursor`, from its ``Date``
+header). The report counts a held row as changed only with a sign of change
+(see `TableReport`); otherwise it is re-read.
 - ``agents``, ``departments``: read whole every run (a few pages); the ids no
   longer there become hard deletes.
 
@@ -33,6 +38,8 @@ edited old message. ``full=True`` refreshes everything.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import logging
 from array import array
 from dataclasses import dataclass, field
@@ -42,6 +49,14 @@ import dlt
 import msgspec
 
 from helpcrunch_async._core.held import decode_ids, encode_ids
+from helpcrunch_async._core.params import (
+    DEFAULT_BUDGET_KEY,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_PERIOD,
+)
+from helpcrunch_async._core.reconcile import next_cursor
 from helpcrunch_async._models.agents import Agent, Department
 from helpcrunch_async._models.chats import Chat
 from helpcrunch_async._models.customers import Customer
@@ -80,10 +95,18 @@ _COLUMNS: dict[str, Any] = {DELETED_COLUMN: {"data_type": "bool", "hard_delete":
 
 @dataclass
 class TableReport:
-    """What one run did to one table: rows new, changed and deleted."""
+    """What one run did to one table: rows new, changed, re-read and deleted.
+
+    ``changed`` counts rows held before whose content moved: for customers a
+    ``lastSeen`` after the last run's cursor, for chats a timestamp after it,
+    for agents and departments fields that differ from the last run's. A row
+    held before that a run reads again without such a sign (the overlap of
+    the cursors, a full pass) is ``reread``: loaded again, not known changed.
+    """
 
     new: int = 0
     changed: int = 0
+    reread: int = 0
     deleted: int = 0
 
 
@@ -99,6 +122,15 @@ class SyncReport:
     totals: dict[str, int] = field(default_factory=dict)
     # Tables read whole in this run (first run, or full=True).
     full_reads: set[str] = field(default_factory=set)
+    # Requests spent so far, read live (the run's one client counts them).
+    live_requests: Callable[[], int] | None = None
+    # The tables the run reads, and those whose reads are over.
+    expected: set[str] = field(default_factory=set)
+    finished: set[str] = field(default_factory=set)
+
+    def spent(self) -> int:
+        """Return the requests spent so far (live while the run reads)."""
+        return self.live_requests() if self.live_requests is not None else self.requests
 
     def table(self, name: str) -> TableReport:
         """Return the report of ``name``, created on first use."""
@@ -152,12 +184,13 @@ def _held(state: dict[str, Any]) -> array[int]:
 def helpcrunch_source(
     api_key: str | None = None,
     *,
-    base_url: str = "https://api.helpcrunch.com/v1",
-    rate_limit: int = 120,
-    rate_period: float = 60.0,
+    base_url: str | None = None,
+    rate_limit: int = DEFAULT_RATE_LIMIT,
+    rate_period: float = DEFAULT_RATE_PERIOD,
     redis_url: str | None = None,
-    redis_key: str = "helpcrunch",
-    concurrency: int = 8,
+    redis_key: str = DEFAULT_BUDGET_KEY,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    max_rate_limit_wait: float | None = DEFAULT_MAX_RATE_LIMIT_WAIT,
     overlap: int = DEFAULT_OVERLAP,
     full: bool = False,
     report: SyncReport | None = None,
@@ -168,7 +201,10 @@ def helpcrunch_source(
     every resource of a run; ``redis_url`` shares it with other processes
     (``redis_key`` names the budget). ``api_key`` falls back to
     ``HELPCRUNCH_API_KEY``, then to dlt's secrets (``sources.helpcrunch.api_key``);
-    it is never written to dlt's state, trace or schema. ``overlap`` seconds are
+    it is never written to dlt's state, trace or schema. ``base_url`` falls back
+    as the client's does (``HELPCRUNCH_BASE_URL``, then the real API); a 429 asking
+    for a pause longer than ``max_rate_limit_wait`` seconds stops the run with
+    `RateLimitError` (None: wait as asked), as the client's. ``overlap`` seconds are
     subtracted from each cursor (clock skew, visits in flight). ``full``
     reads everything again and applies the deletions that shows. ``report``,
     when given, is filled in as the run goes.
@@ -186,16 +222,30 @@ def helpcrunch_source(
 
         url = redis_url
 
+        # RedisBudget's default number of processes sharing the key, but no
+        # more than the limit: each keeps at least one request a period when
+        # Redis is away, and a cap below that default is not refused.
+        default = inspect.signature(RedisBudget).parameters["fallback_workers"].default
+        workers = min(int(default), rate_limit)
+
         def make_budget() -> RateBudget:
-            return RedisBudget(url, redis_key, limit=rate_limit, period=rate_period)
+            return RedisBudget(
+                url, redis_key, limit=rate_limit, period=rate_period, fallback_workers=workers
+            )
 
     else:
         make_budget = local_budget(rate_limit, rate_period)
     shared = SharedClient(
         make_budget,
-        {"api_key": key, "base_url": base_url, "concurrency": concurrency},
+        {
+            "api_key": key,
+            "base_url": base_url,
+            "concurrency": concurrency,
+            "max_rate_limit_wait": max_rate_limit_wait,
+        },
     )
     run = report if report is not None else SyncReport()
+    run.live_requests = lambda: shared.requests
     resources = _Resources(shared, run, overlap=overlap, full=full, concurrency=concurrency)
 
     source: DltSource = _source(resources)
@@ -272,8 +322,10 @@ class _Resources:
         self._chats_cursor: int | None = None
         self._messages_since: tuple[int | None] | None = None
 
-    def _spent(self) -> None:
+    def _spent(self, finished: str | None = None) -> None:
         self._report.requests = self._shared.requests
+        if finished is not None:
+            self._report.finished.add(finished)
 
     async def customers(self) -> _Batches:
         """Yield every customer at first; then deletions (by counting) and what changed."""
@@ -288,6 +340,9 @@ class _Resources:
         # The server's clock when the scan starts: the next run's cursor.
         low = None if since is None else int(since) - self._overlap
         high = await customers_high_water(client.customers, since=low)
+        cursor = next_cursor(
+            high, client.customers.server_time, None if since is None else int(since)
+        )
         gone: set[int] = set()
         scan: AsyncIterator[Any]
         if since is None:
@@ -304,13 +359,13 @@ class _Resources:
                     since=int(since),
                     after_id=int(after_id) if after_id is not None else None,
                     overlap=self._overlap,
-                    until=None if high is None else high + 1,
                 ),
                 # Customers inside the held range that were never held (see reconcile).
                 _each(client.customers.get, found.unknown),
             )
         seen: array[int] = array("q")
-        async for batch in self._batches(table, scan, set(held), seen, skip=gone):
+        moved = _after(since, _customer_times, lambda: client.customers.server_time)
+        async for batch in self._batches(table, scan, set(held), seen, moved, skip=gone):
             yield batch
         if since is None and held:
             # A full pass: what we held and did not see is gone.
@@ -326,11 +381,11 @@ class _Resources:
         self._report.totals["customers"] = total
         self._report.full_pass_requests["customers"] = max(1, -(-total // 100))
         state["held"] = now_held
-        state["since"] = high if high is not None else (since or 0)
+        state["since"] = cursor if cursor is not None else 0
         # Ids only grow: the highest ever held, even if that customer is gone.
         previous = [int(after_id)] if after_id is not None else []
         state["after_id"] = max([*seen, *kept[-1:], *previous], default=None)
-        self._spent()
+        self._spent("customers")
 
     async def _batches(
         self,
@@ -338,6 +393,7 @@ class _Resources:
         scan: AsyncIterator[Any],
         held: set[int],
         seen: array[int],
+        changed: Callable[[Any], bool],
         *,
         skip: set[int] | frozenset[int] = frozenset(),
     ) -> _Batches:
@@ -346,10 +402,13 @@ class _Resources:
             if item.id in skip:
                 continue
             seen.append(item.id)
-            if item.id in held:
+            moved = changed(item)  # asked of every row: it may note what it saw
+            if item.id not in held:
+                table.new += 1
+            elif moved:
                 table.changed += 1
             else:
-                table.new += 1
+                table.reread += 1
             batch.append(_record(item))
             if len(batch) >= _BATCH:
                 yield batch
@@ -375,7 +434,9 @@ class _Resources:
         held = _held(state)
         since = None if self._full else state.get("since")
         high = await chats_high_water(client.chats)
-        self._chats_cursor = high if high is not None else (since or 0)
+        previous = None if since is None else int(since)
+        cursor = next_cursor(high, client.chats.server_time, previous)
+        self._chats_cursor = cursor if cursor is not None else 0
         scan: AsyncIterator[Any]
         if since is None:
             self._report.full_reads.add("chats")
@@ -388,7 +449,8 @@ class _Resources:
                 overlap=self._overlap,
             )
         seen: array[int] = array("q")
-        async for batch in self._batches(table, scan, set(held), seen):
+        moved = _after(since, _chat_times, lambda: client.chats.server_time)
+        async for batch in self._batches(table, scan, set(held), seen, moved):
             yield batch
         now_held = encode_ids([*held, *seen])
         chats = len(decode_ids(now_held))
@@ -397,7 +459,7 @@ class _Resources:
         self._report.full_pass_requests["chats"] = -(-chats // 100) + chats
         state["held"] = now_held
         state["since"] = self._chats_cursor
-        self._spent()
+        self._spent("chats")
 
     async def messages(self, chats: list[dict[str, Any]]) -> _Batches:
         """Yield the messages of the chats in one page of ``chats`` created since the last run."""
@@ -412,17 +474,18 @@ class _Resources:
         cutoff = None if previous is None else int(previous) - self._overlap
         ids = [c["id"] for c in chats if not c.get(DELETED_COLUMN)]
         batch: list[dict[str, Any]] = []
-        async for _, messages in iter_new_messages(
-            client.chats, ids, since=cutoff, concurrency=self._concurrency
-        ):
+        async for _, messages in iter_new_messages(client.chats, ids, since=cutoff):
             batch.extend(_record(message) for message in messages)
-            table.new += len(messages)
+            # Created after the last run's cursor: new; else read again in the overlap.
+            fresh = sum(1 for m in messages if _created_after(m, previous))
+            table.new += fresh
+            table.reread += len(messages) - fresh
             if len(batch) >= _BATCH:
                 yield batch
                 batch = []
         if batch:
             yield batch
-        self._spent()
+        self._spent("messages" if "chats" in self._report.finished else None)
 
     async def agents(self) -> _Batches:
         """Yield every agent, every run; the ones gone become hard deletes."""
@@ -440,8 +503,16 @@ class _Resources:
         state = dlt.current.resource_state()
         table = self._report.table(name)
         held = _held(state)
+        # A digest of each row of the last run (a few rows): changed means it differs.
+        before: dict[str, str] = dict(state.get("digests") or {})
+        after: dict[str, str] = {}
         seen: array[int] = array("q")
-        async for batch in self._batches(table, scan, set(held), seen, skip=frozenset()):
+
+        def differs(item: Any) -> bool:
+            digest = after[str(item.id)] = _digest(item)
+            return before.get(str(item.id)) != digest
+
+        async for batch in self._batches(table, scan, set(held), seen, differs):
             yield batch
         seen_set = set(seen)
         gone = [i for i in held if i not in seen_set]
@@ -449,7 +520,47 @@ class _Resources:
             table.deleted += len(gone)
             yield _deleted(gone)
         state["held"] = encode_ids(seen)
-        self._spent()
+        state["digests"] = after
+        self._spent(name)
+
+
+def _digest(item: msgspec.Struct) -> str:
+    return hashlib.blake2b(msgspec.json.encode(item), digest_size=8).hexdigest()
+
+
+def _created_after(message: Message, since: object) -> bool:
+    created = message.created_at
+    return since is None or created is None or created > int(str(since))
+
+
+def _customer_times(customer: Customer) -> tuple[int | None, ...]:
+    return (customer.last_seen,)
+
+
+def _chat_times(chat: Chat) -> tuple[int | None, ...]:
+    return (chat.updated_at, chat.last_message_at, chat.closed_at, chat.created_at)
+
+
+def _after(
+    since: object,
+    times: Callable[[Any], tuple[int | None, ...]],
+    present: Callable[[], int | None],
+) -> Callable[[Any], bool]:
+    """Return whether a record's timestamps moved past the last run's cursor ``since``.
+
+    A timestamp past the server's ``present`` (its latest ``Date``) is no sign
+    of a change: a record stamped in the future is re-read every run.
+    """
+    if since is None:
+        # A full pass: nothing to compare with, so a held row is re-read.
+        return lambda _: False
+    cursor = int(str(since))
+
+    def moved(item: Any) -> bool:
+        now = present()
+        return any(t is not None and cursor < t and (now is None or t <= now) for t in times(item))
+
+    return moved
 
 
 async def _chain(*scans: AsyncIterator[Any]) -> AsyncIterator[Any]:

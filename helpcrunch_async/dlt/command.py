@@ -1,10 +1,15 @@
-"""``helpcrunch-async sync``: keep a dlt destination (a DuckDB file by default) current.
+"""One sync run, as ``helpcrunch-async sync`` (``_cli.sync``) and the sync demo make it.
 
-`configure` adds the options to an argparse parser without importing dlt;
-`run` does the sync: it first loads a package that an interrupted run left
-pending (dlt then stops; the cursors in that package are the ones that count),
-then runs the source, printing progress and a summary: per table the rows new,
-changed and deleted, the requests spent, and what a full pass would cost.
+`run_sync` first loads a package that an interrupted run left pending (dlt
+then stops; the cursors in that package are the ones that count), then runs
+the source, drawing progress; `summary_lines` says per table the rows new,
+changed, re-read and deleted, the requests spent, and what a full pass would
+cost.
+
+A run turns dlt's anonymous telemetry off (its own runs only: a pipeline of
+the user's keeps the user's setting), and keeps dlt's working folder (the
+sync's state) beside the DuckDB file unless told otherwise. Nothing here
+imports dlt until a sync runs.
 """
 
 from __future__ import annotations
@@ -17,16 +22,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from helpcrunch_async._export import exit_codes as codes
+from helpcrunch_async._core.params import (
+    DEFAULT_BASE_URL,
+    DEFAULT_BUDGET_KEY,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_PERIOD,
+)
+from helpcrunch_async._export.progress import ProgressDisplay
+from helpcrunch_async._resources.changes import DEFAULT_OVERLAP
 
 if TYPE_CHECKING:
-    import argparse
-
     from helpcrunch_async.dlt._source import SyncReport
 
-__all__ = ["SyncOptions", "configure", "run", "run_sync", "summary_lines"]
+__all__ = [
+    "RESOURCE_NAMES",
+    "SyncOptions",
+    "SyncStateError",
+    "run_sync",
+    "state_folder",
+    "summary_lines",
+    "telemetry_off",
+]
 
-_RESOURCES = ("customers", "chats", "messages", "agents", "departments")
+# The source's resources, in the summary's order; named here too so that the
+# command line can check --only without importing dlt.
+RESOURCE_NAMES = ("customers", "chats", "messages", "agents", "departments")
+# Seconds between progress lines when run_sync is handed a bare stream.
+_INTERVAL = 2.0
 
 
 @dataclass(frozen=True)
@@ -34,163 +58,85 @@ class SyncOptions:
     """Everything one sync needs; the key is held here only, never printed."""
 
     api_key: str
-    base_url: str = "https://api.helpcrunch.com/v1"
+    base_url: str = DEFAULT_BASE_URL
     destination: str = "duckdb"
     dataset_name: str = "helpcrunch"
     # Not "helpcrunch": DuckDB names its catalog after the file, which must differ
     # from the dataset name (dlt warns, DuckDB then cannot resolve the tables).
     pipeline_name: str = "helpcrunch_sync"
+    # dlt's working folder, the sync's state (default: `state_folder`).
     pipelines_dir: Path | None = None
-    # With the duckdb destination: the file (dlt's default: ./<pipeline_name>.duckdb).
+    # With the duckdb destination: the file (default: ./<pipeline_name>.duckdb).
     duckdb_file: Path | None = None
     full: bool = False
     only: tuple[str, ...] = ()
-    rate_limit: int = 120
-    rate_period: float = 60.0
-    concurrency: int = 8
+    rate_limit: int = DEFAULT_RATE_LIMIT
+    rate_period: float = DEFAULT_RATE_PERIOD
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_rate_limit_wait: float | None = DEFAULT_MAX_RATE_LIMIT_WAIT
     redis_url: str | None = None
-    redis_key: str = "helpcrunch"
-    overlap: int = 300
+    redis_key: str = DEFAULT_BUDGET_KEY
+    overlap: int = DEFAULT_OVERLAP
 
     def __repr__(self) -> str:
         """Name the target, never the key."""
         return f"SyncOptions(base_url={self.base_url!r}, destination={self.destination!r}, ...)"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Add the ``sync`` options to ``parser``."""
-    parser.add_argument("--destination", default="duckdb", help="a dlt destination (duckdb)")
-    parser.add_argument("--dataset-name", default="helpcrunch", help="default: %(default)s")
-    parser.add_argument("--pipeline-name", default="helpcrunch_sync", help="default: %(default)s")
-    parser.add_argument("--pipelines-dir", type=Path, metavar="DIR", help="dlt's working folder")
-    parser.add_argument(
-        "--duckdb-file", type=Path, metavar="FILE", help="default: ./<pipeline-name>.duckdb"
-    )
-    parser.add_argument("--full", action="store_true", help="read everything again")
-    parser.add_argument(
-        "--only",
-        metavar="LIST",
-        help=f"comma-separated subset of {','.join(_RESOURCES)} (chats and messages go together)",
-    )
-    parser.add_argument("--base-url", default="https://api.helpcrunch.com/v1")
-    parser.add_argument("--api-key-file", type=Path, metavar="F", help="read the key from F")
-    parser.add_argument("--rate-limit", type=int, default=120, metavar="N")
-    parser.add_argument("--rate-period", type=float, default=60.0, metavar="S")
-    parser.add_argument("--concurrency", type=int, default=8, metavar="N")
-    parser.add_argument("--redis-url", metavar="URL", help="share the rate budget through Redis")
-    parser.add_argument("--redis-key", default="helpcrunch", metavar="NAME")
-    parser.add_argument("--overlap", type=int, default=300, metavar="S", help="cursor overlap")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+class SyncStateError(Exception):
+    """The sync's own files cannot be used: a state it cannot read, a destination file locked."""
 
 
-def _only(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    names = tuple(n.strip() for n in value.split(",") if n.strip())
-    unknown = [n for n in names if n not in _RESOURCES]
-    if unknown:
-        raise ValueError(f"--only: unknown resource {unknown[0]!r}; choose from {_RESOURCES}")
-    # Messages are read for the chats that changed: the two cursors must move
-    # together, or messages of chats synced without them could never be found.
-    if "messages" in names and "chats" not in names:
-        names = (*names, "chats")
-    if "chats" in names and "messages" not in names:
-        names = (*names, "messages")
-    return names
+def state_folder(options: SyncOptions) -> Path:
+    """Return dlt's working folder of a sync: ``--pipelines-dir``, else beside the DuckDB file.
+
+    ``./helpcrunch_sync.duckdb`` keeps its state in ``./helpcrunch_sync.dlt/``;
+    a sync to another destination in ``./<pipeline-name>.dlt/``.
+    """
+    if options.pipelines_dir is not None:
+        return options.pipelines_dir
+    database = options.duckdb_file or Path(f"{options.pipeline_name}.duckdb")
+    return database.with_name(database.stem + ".dlt")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``sync`` from parsed options; return the exit code."""
-    try:
-        key = _api_key(args.api_key_file)
-        options = SyncOptions(
-            api_key=key,
-            base_url=args.base_url,
-            destination=args.destination,
-            dataset_name=args.dataset_name,
-            pipeline_name=args.pipeline_name,
-            pipelines_dir=args.pipelines_dir,
-            duckdb_file=args.duckdb_file,
-            full=args.full,
-            only=_only(args.only),
-            rate_limit=args.rate_limit,
-            rate_period=args.rate_period,
-            concurrency=args.concurrency,
-            redis_url=args.redis_url,
-            redis_key=args.redis_key,
-            overlap=args.overlap,
-        )
-    except ValueError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return codes.USAGE
-    if options.duckdb_file is not None and options.destination != "duckdb":
-        sys.stderr.write("error: --duckdb-file goes with --destination duckdb\n")
-        return codes.USAGE
-    try:
-        import dlt  # noqa: F401, PLC0415 -- optional: only this command needs it
-    except ImportError:
-        sys.stderr.write("error: sync needs dlt: pip install 'helpcrunch-async[dlt]'\n")
-        return codes.USAGE
-    try:
-        report = run_sync(options, progress=None if args.quiet else sys.stderr)
-    except Exception as exc:  # noqa: BLE001 -- one line and an exit code, not a traceback
-        cause = _cause(exc)
-        sys.stderr.write(
-            f"error: the sync stopped: {cause}\n(its cursors did not move; run it again)\n"
-        )
-        return codes.exit_code_for(cause)
-    for line in summary_lines(report):
-        sys.stdout.write(line + "\n")
-    return codes.OK
+def run_sync(
+    options: SyncOptions, *, progress: ProgressDisplay | TextIO | None = None
+) -> SyncReport:
+    """Sync once (after loading what an interrupted run left pending); return the report.
 
-
-def _cause(error: BaseException) -> BaseException:
-    # dlt wraps what a resource raised (PipelineStepFailed, ResourceExtractionError).
-    from helpcrunch_async._errors import HelpCrunchError  # noqa: PLC0415 -- light
-
-    seen = error
-    while seen.__cause__ is not None and not isinstance(seen, HelpCrunchError):
-        seen = seen.__cause__
-    return seen if isinstance(seen, HelpCrunchError) else error
-
-
-def _api_key(path: Path | None) -> str:
-    if path is not None:
-        try:
-            key = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ValueError(f"cannot read --api-key-file: {exc.strerror}") from None
-    else:
-        key = os.environ.get("HELPCRUNCH_API_KEY", "").strip()
-    if not key:
-        raise ValueError("no API key: set HELPCRUNCH_API_KEY or pass --api-key-file FILE")
-    return key
-
-
-def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncReport:
-    """Sync once (after loading what an interrupted run left pending); return the report."""
+    ``progress`` draws a line every few seconds while the sync runs: a
+    `ProgressDisplay`, or a stream that gets a log line every 2 seconds.
+    """
+    display = _display(progress)
+    telemetry_off()
     import dlt  # noqa: PLC0415 -- optional dependency
 
     from helpcrunch_async.dlt._source import SyncReport, helpcrunch_source  # noqa: PLC0415 -- needs dlt
 
     destination: Any = options.destination
-    if options.duckdb_file is not None:
-        if destination != "duckdb":
-            raise ValueError("--duckdb-file goes with --destination duckdb")
-        destination = dlt.destinations.duckdb(str(options.duckdb_file))
+    if options.destination == "duckdb":
+        database = options.duckdb_file or Path(f"{options.pipeline_name}.duckdb")
+        destination = dlt.destinations.duckdb(str(database))
+    elif options.duckdb_file is not None:
+        raise ValueError("--duckdb-file goes with --destination duckdb")
     name, dataset = options.pipeline_name, options.dataset_name
-    if options.pipelines_dir is None:
-        pipeline = dlt.pipeline(name, destination=destination, dataset_name=dataset)
-    else:
-        folder = str(options.pipelines_dir)
-        pipeline = dlt.pipeline(name, folder, destination=destination, dataset_name=dataset)
-    if pipeline.has_pending_data:
+    folder = state_folder(options)
+    try:
+        pipeline = dlt.pipeline(name, str(folder), destination=destination, dataset_name=dataset)
+        pending = pipeline.has_pending_data
+    except Exception as exc:  # noqa: BLE001 -- dlt raises many kinds here (JSON, schema, OS)
+        raise SyncStateError(
+            f"cannot read the sync's state in {folder / name} ({type(exc).__name__}: {exc}); "
+            "it is not the API's fault and running again will not mend it: move that folder "
+            "away (the next sync then reads everything again) or restore it from a backup"
+        ) from None
+    if pending:
         # dlt loads pending packages and returns without extracting: the state
         # in that package (cursors included) becomes the state we go on from.
-        if progress is not None:
-            progress.write("loading the package an interrupted sync left behind\n")
+        if display is not None:
+            display.say("loading the package an interrupted sync left behind")
         pipeline.run()
-    report = SyncReport()
+    report = SyncReport(expected=set(options.only or RESOURCE_NAMES))
     source = helpcrunch_source(
         options.api_key,
         base_url=options.base_url,
@@ -199,6 +145,7 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
         redis_url=options.redis_url,
         redis_key=options.redis_key,
         concurrency=options.concurrency,
+        max_rate_limit_wait=options.max_rate_limit_wait,
         overlap=options.overlap,
         full=options.full,
         report=report,
@@ -207,8 +154,8 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
         source = source.with_resources(*options.only)
     stop = threading.Event()
     ticker = None
-    if progress is not None:
-        ticker = threading.Thread(target=_progress, args=(report, progress, stop), daemon=True)
+    if display is not None:
+        ticker = threading.Thread(target=_progress, args=(report, display, stop), daemon=True)
         ticker.start()
     try:
         # DuckDB reads Parquet in bulk; dlt's default for it, SQL INSERT
@@ -226,35 +173,68 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
     return report
 
 
-def _progress(report: SyncReport, out: TextIO, stop: threading.Event) -> None:
+def _display(progress: ProgressDisplay | TextIO | None) -> ProgressDisplay | None:
+    if progress is None or isinstance(progress, ProgressDisplay):
+        return progress
+    return ProgressDisplay(progress, live=False, interval=_INTERVAL)
+
+
+def telemetry_off() -> None:
+    """Turn dlt's anonymous telemetry off for this process: our command calls nowhere unasked.
+
+    dlt reads ``RUNTIME__DLTHUB_TELEMETRY`` when it first sets up its runtime;
+    if that happened already (dlt used earlier in the process), its tracker
+    is stopped here as well.
+    """
+    os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+    if "dlt" in sys.modules:
+        from dlt.common.runtime import telemetry  # noqa: PLC0415 -- only once dlt is loaded
+
+        if telemetry.is_telemetry_started():
+            telemetry.stop_telemetry()
+
+
+def _progress(report: SyncReport, display: ProgressDisplay, stop: threading.Event) -> None:
+    # A thread, not a task: dlt runs the pipeline (and its own event loop) in this one.
     started = time.monotonic()
-    while not stop.wait(2.0):
-        out.write(_progress_line(report, time.monotonic() - started) + "\n")
-        out.flush()
+    while not stop.wait(display.period):
+        display.show(_progress_line(report, time.monotonic() - started))
+    display.clear()
 
 
 def _progress_line(report: SyncReport, elapsed: float) -> str:
     rows = ", ".join(
-        f"{name} +{t.new} ~{t.changed} -{t.deleted}" for name, t in report.tables.items()
+        f"{name} +{t.new} ~{t.changed} ={t.reread} -{t.deleted}"
+        for name, t in report.tables.items()
     )
-    line = f"[{elapsed:6.1f}s] {report.requests} requests; {rows or 'starting'}"
+    line = f"[{elapsed:6.1f}s] {report.spent()} requests; {rows or 'starting'}"
+    if report.expected and report.expected <= report.finished:
+        # The reads are over; dlt writes what they brought (no ETA to give).
+        return f"{line}; reading done, writing to the destination"
     total = report.totals.get("customers")
     table = report.tables.get("customers")
     if total and table is not None and "customers" in report.full_reads:
-        done = table.new + table.changed
+        done = table.new + table.changed + table.reread
         line += f"; customers {done}/{total}"
-        if done:
-            line += f", ETA {elapsed * max(total - done, 0) / done:.0f}s"
+        if 0 < done < total:
+            left = elapsed * (total - done) / done
+            line += f", ETA {left:.0f}s" if left >= 1 else ", ETA <1s"
     return line
 
 
 def summary_lines(report: SyncReport) -> list[str]:
-    """Return the summary: per table new/changed/deleted, requests, what a full pass costs."""
-    lines = [f"{'table':<12} {'new':>8} {'changed':>8} {'deleted':>8}"]
-    for name in _RESOURCES:
+    """Return the summary: per table new/changed/re-read/deleted, requests, a full pass's cost.
+
+    "changed" rows are known to differ (see `TableReport`); "re-read" rows were
+    read again and loaded without a sign that they changed.
+    """
+    lines = [f"{'table':<12} {'new':>8} {'changed':>8} {'re-read':>8} {'deleted':>8}"]
+    for name in RESOURCE_NAMES:
         table = report.tables.get(name)
         if table is not None:
-            lines.append(f"{name:<12} {table.new:>8} {table.changed:>8} {table.deleted:>8}")
+            lines.append(
+                f"{name:<12} {table.new:>8} {table.changed:>8} {table.reread:>8} {table.deleted:>8}"
+            )
     lines.append(f"requests spent: {report.requests}")
     full = report.full_pass_requests.get("customers")
     if full is not None:

@@ -4,7 +4,8 @@ It serves an emulated account in a background thread (5,000 customers, 300
 chats with their messages, a sliding cap of the real 120 a minute compressed to
 40 a second), then:
 
-1. a first ``sync`` into ``demo-output/helpcrunch_sync.duckdb`` (everything);
+1. a first ``sync`` into ``demo-output/sync/helpcrunch_sync.duckdb`` (everything;
+   the sync's state beside it in ``helpcrunch_sync.dlt/``);
 2. changes in the emulator: 50 visits, 10 new customers, 5 deleted, 3 new
    chats, new messages in 5, 2 closed, 2 reassigned;
 3. a second ``sync``: a handful of requests, not a full pass;
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from helpcrunch_async.dlt.command import SyncOptions, run_sync, summary_lines
+from helpcrunch_async.dlt.command import SyncOptions, run_sync, state_folder, summary_lines
 from helpcrunch_async.testing import ThreadedEmulator
 
 __all__ = ["main"]
@@ -58,7 +59,6 @@ def main(
             api_key=key,
             base_url=emulator.base_url,
             duckdb_file=folder / "helpcrunch_sync.duckdb",
-            pipelines_dir=folder / "pipelines",
             rate_limit=rate_limit,
             rate_period=rate_period,
         )
@@ -66,7 +66,11 @@ def main(
             f"demo: an emulated account at {emulator.base_url}: {customers:,} customers, "
             f"{chats:,} chats\n"
         )
-        say("demo: first sync (everything)\n")
+        say(
+            f"demo: the mirror is {options.duckdb_file}, the sync's state beside it in "
+            f"{state_folder(options)}; dlt's telemetry is off\n"
+            "demo: first sync (everything)\n"
+        )
         for line in summary_lines(run_sync(options, progress=sys.stderr)):
             say(f"  {line}\n")
         emulator.visit(count=50)

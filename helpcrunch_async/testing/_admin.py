@@ -10,7 +10,12 @@ No key, no rate limit, no log entry:
 - ``POST /_emulator/drift``: ``{"insert": n, "delete": n, "position": "start",
   "visits": n, "add_chats": n, "add_messages": n, "close_chats": n,
   "reassign_chats": n}`` (each optional, as ``Drift``); answers
-  ``{"inserted": [ids], "deleted": [ids], "total": n, "chats": n}``.
+  ``{"inserted": [ids], "deleted": [ids], "total": n, "chats": n}``;
+- ``POST /_emulator/trigger``: ``{"event": "chat.new", "customer": id, "chat": id,
+  "message": id, "fields": {...}}`` (all but ``event`` optional, as
+  ``Emulator.trigger``); answers ``{"id": event id or null}``, or 400 with the reason;
+- ``GET /_emulator/webhooks``: every webhook delivery attempt, a JSON list of
+  ``DeliveryRecord`` objects.
 """
 
 from __future__ import annotations
@@ -83,12 +88,29 @@ def admin_routes(emulator: Emulator) -> list[web.RouteDef]:
         )
 
     return [
+        *_webhook_routes(emulator),
         web.get("/_emulator/log", log),
         web.post("/_emulator/reset-log", reset_log),
         web.get("/_emulator/stats", stats),
         web.post("/_emulator/configure", configure),
         web.post("/_emulator/drift", drift),
     ]
+
+
+def _webhook_routes(emulator: Emulator) -> list[web.RouteDef]:
+    async def trigger(request: web.Request) -> web.Response:
+        try:
+            spec = await _body(request)
+            records = {name: spec.get(name) for name in ("customer", "chat", "message", "fields")}
+            event_id = emulator.trigger(str(spec.get("event")), **records)
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError) as error:
+            return web.Response(status=400, text=str(error))
+        return _json({"id": event_id})
+
+    async def deliveries(_: web.Request) -> web.Response:
+        return _json(emulator.deliveries)
+
+    return [web.post("/_emulator/trigger", trigger), web.get("/_emulator/webhooks", deliveries)]
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

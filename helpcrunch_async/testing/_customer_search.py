@@ -16,11 +16,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from helpcrunch_async.testing._search import interval, matches
+from helpcrunch_async.testing._written import written_value
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from helpcrunch_async.testing._dataset import Dataset, Record
+    from helpcrunch_async.testing._customer_records import Record
+    from helpcrunch_async.testing._dataset import Dataset
     from helpcrunch_async.testing._search import Condition, SearchQuery
 
 # Which order each range field is an interval of (None: id order).
@@ -118,6 +120,10 @@ def _predicate(
     combine = any if any_of else all
 
     def test(ref: int) -> bool:
+        doc = data.doc(ref)
+        if doc is not None:
+            # A customer written through the API: its own values, not the pools'.
+            return combine(matches(c, written_value(doc, c.field)) for c in conditions)
         record = data.record(ref)
         return combine(t(record) for t in tests)
 

@@ -31,9 +31,11 @@ from __future__ import annotations
 import bisect
 import random
 from array import array
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
+import msgspec
+
+from helpcrunch_async.testing._customer_records import Inserted, Key, Picks, Record, View
 from helpcrunch_async.testing._pools import (
     IDENTITY_POOL,
     PLACE_POOL,
@@ -42,6 +44,7 @@ from helpcrunch_async.testing._pools import (
     build_pools,
     decode_pools,
 )
+from helpcrunch_async.testing._splitmix import GOLDEN, MASK, MIX_1, MIX_2, mix
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -58,50 +61,6 @@ FIRST_SEEN_HOURS = 43_800  # five years: hourly granularity makes ties common
 SPAN = FIRST_SEEN_HOURS * 3600
 LAST_SEEN_LAG = 400 * 86_400
 NULL_TS = -1  # a null timestamp: sorts below every real one
-
-_MASK = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
-
-Key = tuple[int, int]
-
-
-def _mix(z: int) -> int:
-    # The splitmix64 finaliser: a handful of integer ops, good enough avalanche.
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return z ^ (z >> 31)
-
-
-@dataclass(frozen=True, slots=True)
-class _Inserted:
-    id: int
-    first_seen: int
-    last_seen: int
-    body: bytes
-    picks: tuple[int, int, int]
-
-
-class Record(NamedTuple):
-    """What search compares of one customer: id, timestamps, fragment picks."""
-
-    id: int
-    first_seen: int
-    last_seen: int
-    identity: int
-    place: int
-    profile: int
-
-
-@dataclass(slots=True)
-class _View:
-    """One sort field's permutation and its merge with the current drift."""
-
-    perm: array[int] | None  # None: the identity (id order)
-    version: int = -1
-    deleted_positions: tuple[int, ...] = ()
-    inserted_positions: tuple[int, ...] = ()
-    inserted_refs: tuple[int, ...] = ()
-    inserted_keys: tuple[Key, ...] = ()
 
 
 class Dataset:
@@ -126,18 +85,20 @@ class Dataset:
         self._identities = pools.identities
         self._places = pools.places
         self._profiles = pools.profiles
-        self._salt = _mix((seed * _GOLDEN + 0x5EED) & _MASK)
+        self._salt = mix((seed * GOLDEN + 0x5EED) & MASK)
         self.base_body: Callable[[int], bytes] = self._base_encoder()
-        self._views: dict[str | None, _View] = {None: _View(perm=None)}
+        self._views: dict[str | None, View] = {None: View(perm=None)}
         self._first_seen: array[int] | None = None
         self._last_seen: array[int] | None = None
         self._deleted: bytearray | None = None
         self._deleted_list: list[int] = []
-        self._inserted: dict[int, _Inserted] = {}
+        self._inserted: dict[int, Inserted] = {}
         self._inserted_ids: dict[int, int] = {}
         self._next_ref = -1
         self._low_id = FIRST_ID - 1
         self._high_id = FIRST_ID + ID_STRIDE * size
+        # Called with each customer's body just before a deletion removes it (webhooks).
+        self.removing: Callable[[bytes], None] | None = None
         self._future_ts = EPOCH + SPAN + LAST_SEEN_LAG
         self._rng = random.Random(f"helpcrunch-emulator-drift-{seed}")
         self.version = 0
@@ -150,7 +111,7 @@ class Dataset:
     # -- one customer --------------------------------------------------------------
 
     def _hash(self, index: int) -> int:
-        return _mix((self._salt + index * _GOLDEN) & _MASK)
+        return mix((self._salt + index * GOLDEN) & MASK)
 
     def base_id(self, index: int) -> int:
         """Return the id of base customer ``index``."""
@@ -179,9 +140,9 @@ class Dataset:
         template = b'{"id":%d,%b,"firstSeen":%b,"lastSeen":%b,%b,%b}'
 
         def encode(index: int) -> bytes:
-            z = (salt + index * _GOLDEN) & _MASK
-            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+            z = (salt + index * GOLDEN) & MASK
+            z = ((z ^ (z >> 30)) * MIX_1) & MASK
+            z = ((z ^ (z >> 27)) * MIX_2) & MASK
             h = z ^ (z >> 31)
             if (h >> 3) % 10:
                 first = EPOCH + ((h >> 8) % FIRST_SEEN_HOURS) * 3600
@@ -193,7 +154,7 @@ class Dataset:
                 first_json = null
                 last_json = ts % (EPOCH + (h >> 30) % SPAN)
             # One multiply decorrelates the fragment picks from the timestamps' bits.
-            k = ((h ^ (h >> 29)) * 0xD6E8FEB86659FD93) & _MASK
+            k = ((h ^ (h >> 29)) * 0xD6E8FEB86659FD93) & MASK
             return template % (
                 FIRST_ID + ID_STRIDE * index + h % ID_STRIDE,
                 identities[(k >> 8) % IDENTITY_POOL],
@@ -224,12 +185,13 @@ class Dataset:
             )
         )
 
-    def _ts_json(self, ts: int) -> bytes:
+    def _ts_value(self, ts: int) -> int | str | None:
         if ts == NULL_TS:
-            return b"null"
-        if self.timestamps_as_strings:
-            return b'"%d"' % ts
-        return b"%d" % ts
+            return None
+        return str(ts) if self.timestamps_as_strings else ts
+
+    def _ts_json(self, ts: int) -> bytes:
+        return msgspec.json.encode(self._ts_value(ts))
 
     # -- references: base index >= 0, inserted customer < 0 ---------------------------
 
@@ -266,7 +228,7 @@ class Dataset:
     def picks(self, index: int) -> tuple[int, int, int]:
         """Return the identity, place and profile pool picks of base customer ``index``."""
         h = self._hash(index)
-        k = ((h ^ (h >> 29)) * 0xD6E8FEB86659FD93) & _MASK
+        k = ((h ^ (h >> 29)) * 0xD6E8FEB86659FD93) & MASK
         return (k >> 8) % IDENTITY_POOL, (k >> 24) % PLACE_POOL, (k >> 40) % PROFILE_POOL
 
     def record(self, ref: int) -> Record:
@@ -326,7 +288,7 @@ class Dataset:
         self._refresh(view, sort)
         return self._merge(view, offset, count)
 
-    def _merge(self, view: _View, offset: int, count: int) -> list[int]:
+    def _merge(self, view: View, offset: int, count: int) -> list[int]:
         deleted_positions = view.deleted_positions
         inserted_positions = view.inserted_positions
 
@@ -364,12 +326,12 @@ class Dataset:
                 break
         return out[skip:]
 
-    def _view(self, sort: str | None) -> _View:
+    def _view(self, sort: str | None) -> View:
         view = self._views.get(sort)
         if view is None:
             if sort not in SORT_FIELDS:
                 raise ValueError(f"unknown sort {sort!r}")
-            view = _View(perm=self._permutation(self._timestamp_array(sort)))
+            view = View(perm=self._permutation(self._timestamp_array(sort)))
             self._views[sort] = view
         return view
 
@@ -395,12 +357,12 @@ class Dataset:
         stamps = self._timestamp_array(sort)
         return lambda index: (stamps[index], self.base_id(index))
 
-    def _inserted_key(self, sort: str | None, record: _Inserted) -> Key:
+    def _inserted_key(self, sort: str | None, record: Inserted) -> Key:
         if sort is None:
             return (0, record.id)
         return (record.first_seen if sort == "customers.firstSeen" else record.last_seen, record.id)
 
-    def _refresh(self, view: _View, sort: str | None) -> None:
+    def _refresh(self, view: View, sort: str | None) -> None:
         if view.version == self.version:
             return
         key = self._key(sort)
@@ -457,19 +419,29 @@ class Dataset:
                 self._rng.randrange(PLACE_POOL),
                 self._rng.randrange(PROFILE_POOL),
             )
-            self._add(_Inserted(ident, first, last, self._encode(ident, first, last, picks), picks))
+            self._add(Inserted(ident, first, last, self._encode(ident, first, last, picks), picks))
             ids.append(ident)
         self.version += 1
         return ids
 
-    def _add(self, record: _Inserted) -> None:
+    def _add(self, record: Inserted) -> None:
         self._inserted[self._next_ref] = record
         self._inserted_ids[record.id] = self._next_ref
         self._next_ref -= 1
 
+    @property
+    def now(self) -> int:
+        """The account's present: no later than its next `tick`, after every timestamp it made."""
+        return self._future_ts
+
     def tick(self) -> int:
         """Return a fresh timestamp later than every one in the account (drift's clock)."""
         self._future_ts += 1
+        return self._future_ts
+
+    def stamp(self, now: int) -> int:
+        """Return the time of a write made at unix second ``now``: never before the drift clock."""
+        self._future_ts = max(self._future_ts, now)
         return self._future_ts
 
     def random_ids(self, count: int) -> list[int]:
@@ -477,8 +449,8 @@ class Dataset:
         where = self._rng.sample(range(self.total), min(count, self.total))
         return [self.ref_id(self.refs(p, 1, None, descending=False)[0]) for p in where]
 
-    def visit(self, ids: Iterable[int]) -> list[int]:
-        """Move each customer's ``lastSeen`` to a fresh time (``tick``); return the ids found.
+    def visit(self, ids: Iterable[int], *, at: int | None = None) -> list[int]:
+        """Move each customer's ``lastSeen`` to a fresh time (``tick``, or ``at``); return the ids.
 
         A visited base customer is stored like an inserted one under the same id, so the
         lastSeen order, search and the bodies see the visit at once.
@@ -490,7 +462,8 @@ class Dataset:
                 continue
             rec = self.record(ref)
             picks = (rec.identity, rec.place, rec.profile)
-            last = self.tick()
+            last = self.tick() if at is None else at
+            doc = self.doc(ref)
             if ref < 0:
                 self._inserted.pop(ref)
                 del self._inserted_ids[rec.id]
@@ -499,11 +472,40 @@ class Dataset:
                     self._deleted = bytearray(self.size)
                 self._deleted[ref] = 1
                 self._deleted_list.append(ref)
-            body = self._encode(rec.id, rec.first_seen, last, picks)
-            self._add(_Inserted(rec.id, rec.first_seen, last, body, picks))
+            self._add(self._entry(rec.id, rec.first_seen, last, picks, doc))
             visited.append(rec.id)
         self.version += 1
         return visited
+
+    def doc(self, ref: int) -> dict[str, Any] | None:
+        """Return the JSON object of a customer written through the API, else None."""
+        return self._inserted[ref].doc if ref < 0 else None
+
+    def store(self, doc: dict[str, Any]) -> None:
+        """Make ``doc`` the live customer's whole object; its timestamps (and place) stay."""
+        ref = self.find(doc["id"])
+        if ref is None:
+            raise KeyError(f"no customer with id {doc['id']}")
+        rec = self.record(ref)
+        # Replaced in place, not deleted: ``removing`` (customer.deleted) is not told.
+        self._remove([ref], deleting=False)
+        picks = (rec.identity, rec.place, rec.profile)
+        self._add(self._entry(rec.id, rec.first_seen, rec.last_seen, picks, doc))
+        self.version += 1
+
+    def create(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Add a customer made through the API (a fresh high id, null timestamps); return it."""
+        ident = self._take_high_id()
+        entry = self._entry(ident, NULL_TS, NULL_TS, (0, 0, 0), {"id": ident, **doc})
+        self._add(entry)
+        self.version += 1
+        return entry.doc or {}
+
+    def _entry(self, ident: int, first: int, last: int, picks: Picks, doc: Any) -> Inserted:
+        if doc is None:  # a pool customer: encoded from its picks
+            return Inserted(ident, first, last, self._encode(ident, first, last, picks), picks)
+        doc = {**doc, "firstSeen": self._ts_value(first), "lastSeen": self._ts_value(last)}
+        return Inserted(ident, first, last, msgspec.json.encode(doc), picks, doc)
 
     def _take_low_id(self) -> int:
         if self._low_id < 1:
@@ -536,14 +538,20 @@ class Dataset:
             refs = [self.refs(p, 1, sort, descending=descending)[0] for p in where]
         return self._remove(refs)
 
+    def _is_deleted(self, index: int) -> bool:
+        return self._deleted is not None and bool(self._deleted[index])
+
     def delete_ids(self, ids: Iterable[int]) -> list[int]:
         """Remove the customers with these ids; return the ids that were present."""
         refs = [ref for ref in map(self.find, ids) if ref is not None]
         return self._remove(refs)
 
-    def _remove(self, refs: list[int]) -> list[int]:
+    def _remove(self, refs: list[int], *, deleting: bool = True) -> list[int]:
         removed: list[int] = []
+        tell = self.removing if deleting else None
         for ref in refs:
+            if tell is not None and (ref < 0 or not self._is_deleted(ref)):
+                tell(self.body(ref))
             if ref < 0:
                 record = self._inserted.pop(ref)
                 del self._inserted_ids[record.id]

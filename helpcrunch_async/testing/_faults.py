@@ -31,6 +31,15 @@ departments):
 - ``data_stops_at=N`` serves nothing at positions >= N (pages at offset >= N come back
   empty, a page across N is cut there) while the total still claims the truth;
 - ``fake_total=T`` reports T as the total instead of the true one;
+- ``tie_block=k`` plays a sort with ties and no tiebreaker (SQL's ``ORDER BY`` on a
+  column many rows share, such as ``firstSeen``, or a null ``lastSeen``): the order's
+  positions fall into tie groups of k consecutive rows, whatever their timestamps
+  say, and every request serves each group in a fresh random order (from a fourth
+  seeded stream), so offset pages overlap and miss rows under an unchanged total
+  (customers, both searches and chats);
+- ``vanishing_chats={id, ...}`` deletes each of these chats as soon as the first
+  page of its messages (offset 0) has been served: its later pages answer 404, as
+  those of a chat deleted while a client reads it do;
 - ``echo_auth`` appends the request's ``Authorization`` header to the message of every
   error entry, as a careless proxy would.
 
@@ -72,6 +81,8 @@ class Faults:
     page_cap: int | None = None
     data_stops_at: int | None = None
     fake_total: int | None = None
+    tie_block: int | None = None
+    vanishing_chats: frozenset[int] = frozenset()
     echo_auth: bool = False
 
     def window(self, offset: int, limit: int) -> int:
@@ -82,6 +93,15 @@ class Faults:
             limit = max(0, min(limit, self.data_stops_at - offset))
         return limit
 
+    def tie_window(self, offset: int, count: int) -> tuple[int, int]:
+        """Return the whole tie groups that hold positions ``[offset, offset + count)``."""
+        block = self.tie_block
+        if block is None or count <= 0:
+            return offset, count
+        start = offset - offset % block
+        stop = -(-(offset + count) // block) * block
+        return start, stop - start
+
     def reported_total(self, total: int) -> int:
         """Return the total a list page claims."""
         return total if self.fake_total is None else self.fake_total
@@ -90,6 +110,8 @@ class Faults:
         """Raise ValueError for negative times, rates outside [0, 1] or unknown kinds."""
         if self.page_cap is not None and self.page_cap < 1:
             raise ValueError("page_cap must be >= 1 (or None)")
+        if self.tie_block is not None and self.tie_block < 2:  # noqa: PLR2004 -- a tie is two rows
+            raise ValueError("tie_block must be >= 2 (or None)")
         for name in ("data_stops_at", "fake_total"):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -113,6 +135,7 @@ class FaultDice:
         self._faults = random.Random(f"helpcrunch-emulator-faults-{seed}")
         self._delays = random.Random(f"helpcrunch-emulator-delays-{seed}")
         self._arrivals = random.Random(f"helpcrunch-emulator-arrivals-{seed}")
+        self._ties = random.Random(f"helpcrunch-emulator-ties-{seed}")
 
     def pick(self, faults: Faults, number: int, *, accepted: bool) -> str | None:
         """Return the fault kind for the ``number``-th request, or None to answer normally."""
@@ -140,6 +163,23 @@ class FaultDice:
         if faults.jitter <= 0:
             return faults.latency
         return faults.latency + self._delays.uniform(0.0, faults.jitter)
+
+    def tied(
+        self, faults: Faults, rows: list[int], start: int, offset: int, count: int
+    ) -> list[int]:
+        """Serve ``count`` rows from ``offset`` of ``rows`` (the tie groups from ``start``).
+
+        Each tie group (``faults.tie_block`` positions) is shuffled afresh first.
+        """
+        block = faults.tie_block
+        if block is None:
+            return rows[offset - start : offset - start + count]
+        shuffled: list[int] = []
+        for low in range(0, len(rows), block):
+            group = rows[low : low + block]
+            self._ties.shuffle(group)
+            shuffled.extend(group)
+        return shuffled[offset - start : offset - start + count]
 
     def arrival_delay(self, faults: Faults) -> float:
         """Return how long this request spends on the way in, before it is counted."""

@@ -14,8 +14,8 @@ class LogEntry(msgspec.Struct, frozen=True):
     the raw query string. ``status`` is the status sent or being sent (a ``hang``
     answers 504 once its time is up, if the client is still there). ``accepted`` is the
     rate policy's verdict, which a forced fault may override. ``fault`` names the fault
-    applied, if any. ``body`` is the request's body as text (the search endpoints'
-    JSON), None when it had none. Every ``/v1`` endpoint is logged here: one log, as
+    applied, if any. ``body`` is the request's body as text (the searches' and
+    the writes' JSON), None when it had none. Every ``/v1`` endpoint is logged here: one log, as
     one rate budget, for the whole API.
     """
 

@@ -136,6 +136,8 @@ _TAGS = (
     ("Churn risk, high", "#f2d600"),
     ('"VIP"', "#c377e0"),
 )
+TAG_COLORS: tuple[tuple[str, str], ...] = _TAGS
+"""The account's tags and their colours, as the synthetic customers carry them."""
 _PLANS = ("Premium", "Standard", "Enterprise (Unlimited) $9999/mo", "Free, forever")
 
 

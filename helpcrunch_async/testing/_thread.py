@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from helpcrunch_async.testing._faults import Faults
     from helpcrunch_async.testing._log import LogEntry
+    from helpcrunch_async.testing._webhooks import DeliveryRecord
 
 T = TypeVar("T")
 
@@ -167,9 +168,9 @@ class ThreadedEmulator:
         """Return the customer as a dict, or None."""
         return self._call(lambda: self.emulator.customer(customer_id))
 
-    def visit(self, ids: Any = (), count: int = 0) -> list[int]:
+    def visit(self, ids: Any = (), count: int = 0, *, at: int | None = None) -> list[int]:
         """Let customers visit (see ``Emulator.visit``)."""
-        return self._call(lambda: self.emulator.visit(list(ids), count))
+        return self._call(lambda: self.emulator.visit(list(ids), count, at=at))
 
     def add_chats(self, count: int) -> list[int]:
         """Open chats (see ``Emulator.add_chats``)."""
@@ -218,6 +219,31 @@ class ThreadedEmulator:
     def truth_departments(self) -> list[dict[str, Any]]:
         """Return every department as the API serialises it."""
         return self._call(self.emulator.truth_departments)
+
+    def trigger(self, event: str, **records: Any) -> str | None:
+        """Send a webhook event now (see ``Emulator.trigger``); return its id."""
+        return self._call(lambda: self.emulator.trigger(event, **records))
+
+    def emit(self, event: str, **records: Any) -> str | None:
+        """Emit a webhook event for a change (see ``Emulator.emit``); return its id."""
+        return self._call(lambda: self.emulator.emit(event, **records))
+
+    def webhooks_settled(self, timeout: float | None = None) -> None:
+        """Block until every webhook is delivered or given up (TimeoutError past ``timeout``)."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the emulator is not running")
+        wait = asyncio.run_coroutine_threadsafe(self.emulator.webhooks_settled(), loop)
+        try:
+            wait.result(self.timeout if timeout is None else timeout)
+        except TimeoutError:
+            wait.cancel()
+            raise
+
+    @property
+    def deliveries(self) -> list[DeliveryRecord]:
+        """A snapshot of every webhook delivery attempt."""
+        return list(self.emulator.deliveries)
 
     def reset_log(self) -> None:
         """Forget the logged requests."""

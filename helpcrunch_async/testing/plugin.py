@@ -1,4 +1,4 @@
-"""The pytest plugin: ``helpcrunch_emulator`` and ``helpcrunch_emulator_factory`` fixtures.
+"""The pytest plugin: the emulator fixtures and ``helpcrunch_webhooks``, a webhook receiver.
 
 Installed packages register it through the ``pytest11`` entry point, so any test can ask
 for a running emulator. Each runs in a background thread with its own event loop
@@ -7,6 +7,14 @@ teardown. Options for ``helpcrunch_emulator`` come from the marker::
 
     @pytest.mark.helpcrunch_emulator(customers=50, policy="sliding", rate_limit=10)
     def test_something(helpcrunch_emulator): ...
+
+``helpcrunch_webhooks`` is a loopback receiver that records every webhook delivered to
+it, verified against its own secret; subscribe an emulator to it::
+
+    def test_hooks(helpcrunch_emulator_factory, helpcrunch_webhooks):
+        emulator = helpcrunch_emulator_factory(webhooks=[helpcrunch_webhooks.subscription()])
+        emulator.trigger("customer.new")
+        [event] = helpcrunch_webhooks.wait(1)
 
 The emulator is imported inside the fixtures, not at plugin load, so merely having the
 package installed costs other projects' test runs nothing.
@@ -21,6 +29,7 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from helpcrunch_async.testing._collector import ThreadedCollector
     from helpcrunch_async.testing._thread import ThreadedEmulator
 
 
@@ -59,3 +68,17 @@ def helpcrunch_emulator(
     marker = request.node.get_closest_marker("helpcrunch_emulator")
     options = dict(marker.kwargs) if marker is not None else {}
     return helpcrunch_emulator_factory(**options)
+
+
+@pytest.fixture
+def helpcrunch_webhooks() -> Iterator[ThreadedCollector]:
+    """Return a running webhook receiver on loopback that records what it gets, verified.
+
+    ``subscription(events=None)`` subscribes an emulator to it; ``wait(n)`` blocks until
+    ``n`` distinct verified events arrived and returns them; ``deliveries`` holds every
+    request with its signature and whether it verified. Stopped at teardown.
+    """
+    from helpcrunch_async.testing._collector import ThreadedCollector  # noqa: PLC0415 -- see module
+
+    with ThreadedCollector() as collector:
+        yield collector
