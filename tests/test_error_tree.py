@@ -81,7 +81,11 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("dlt/command.py", "SyncStateError"): (
         "CLI-internal: the sync command turns it into the local exit code, naming the folder"
     ),
-    ("_core/held.py", "ValueError"): (
+    ("_sync/plan.py", "ValueError"): (
+        "programming errors inside the pure sync plan (a negative overlap or refresh "
+        "window); the command and the source check their options first"
+    ),
+    ("_sync/held.py", "ValueError"): (
         "a corrupt or impossible held-id encoding, a programming error of the sync's state"
     ),
     ("_export/checkpoint.py", "ExportRefusedError"): (

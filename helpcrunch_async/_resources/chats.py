@@ -28,10 +28,10 @@ from helpcrunch_async._core.writes import CLOCK_SKEW, created_within
 from helpcrunch_async._errors import InvalidParameterError
 from helpcrunch_async._models.chats import Chat, decode_chat, decode_chats_page, decode_chats_window
 from helpcrunch_async._models.messages import Message, decode_messages_page
-from helpcrunch_async._resources import changes
 from helpcrunch_async._resources.listing import Resource, list_params, search_params
 from helpcrunch_async._resources.writing import CHAT_CREATE, CHAT_UPDATE, MESSAGE_CREATE, Sender
 from helpcrunch_async._shell.scan import Scan
+from helpcrunch_async._sync import reads as changes
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -34,7 +34,6 @@ from helpcrunch_async._models.customers import (
     decode_search_window,
 )
 from helpcrunch_async._models.writes import UpdateResult, batch_results, record_body
-from helpcrunch_async._resources import changes
 from helpcrunch_async._resources.listing import Resource, list_params, search_params
 from helpcrunch_async._resources.writing import (
     CUSTOMER_BATCH,
@@ -48,6 +47,7 @@ from helpcrunch_async._resources.writing import (
     Sender,
 )
 from helpcrunch_async._shell.scan import CustomerScan
+from helpcrunch_async._sync import reads as changes
 
 if TYPE_CHECKING:
     import builtins

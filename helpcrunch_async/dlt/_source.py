@@ -48,13 +48,13 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import dlt
 import msgspec
 
-from helpcrunch_async._core.held import decode_ids, encode_ids
-from helpcrunch_async._core.reconcile import next_cursor
 from helpcrunch_async._models.agents import Agent, Department
 from helpcrunch_async._models.chats import Chat
 from helpcrunch_async._models.customers import Customer
 from helpcrunch_async._models.messages import Message
-from helpcrunch_async._resources.changes import (
+from helpcrunch_async._sync.held import decode_ids, encode_ids
+from helpcrunch_async._sync.plan import next_cursor, scan_from
+from helpcrunch_async._sync.reads import (
     DEFAULT_OVERLAP,
     chats_high_water,
     customers_high_water,
@@ -323,7 +323,7 @@ class _Resources:
         if since is None:
             self._report.full_reads.add("customers")
         # The server's clock when the scan starts: the next run's cursor.
-        low = None if since is None else int(since) - self._overlap
+        low = None if since is None else scan_from(int(since), self._overlap)
         high = await customers_high_water(client.customers, since=low)
         cursor = next_cursor(
             high, client.customers.server_time, None if since is None else int(since)
@@ -456,7 +456,7 @@ class _Resources:
             self._messages_since = (None if self._full else state.get("since"),)
         (previous,) = self._messages_since
         state["since"] = self._chats_cursor
-        cutoff = None if previous is None else int(previous) - self._overlap
+        cutoff = None if previous is None else scan_from(int(previous), self._overlap)
         ids = [c["id"] for c in chats if not c.get(DELETED_COLUMN)]
         batch: list[dict[str, Any]] = []
         async for _, messages in iter_new_messages(client.chats, ids, since=cutoff):

@@ -1,6 +1,6 @@
 """What changed since a sync: counts, change scans, deletions, new messages.
 
-Shell glue over the pure plans of `_core.reconcile` and `_core.new_messages`.
+Shell glue over the pure plans of `_sync.plan`, `_core.reconcile` and `_core.new_messages`.
 Each function takes the resource object (``client.customers`` or
 ``client.chats``); the resources delegate their ``count``, ``iter_changed`` and
 ``find_deleted`` methods here. The deletion count and the new-messages read run
@@ -26,8 +26,6 @@ from helpcrunch_async._core.reconcile import (
     DeletionPlan,
     Keyset,
     ReadRange,
-    chat_change_searches,
-    customer_change_searches,
 )
 from helpcrunch_async._errors import (
     DecodeError,
@@ -38,6 +36,7 @@ from helpcrunch_async._errors import (
 from helpcrunch_async._models.messages import Message, decode_messages_page
 from helpcrunch_async._shell.engine import Engine
 from helpcrunch_async._shell.stats import ScanStats
+from helpcrunch_async._sync.plan import chat_change_searches, customer_change_searches
 
 if TYPE_CHECKING:
     from collections.abc import (
