@@ -18,11 +18,12 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from helpcrunch_async._export import exit_codes as codes
+from helpcrunch_async.dlt import live as live_cli
 
 if TYPE_CHECKING:
     import argparse
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 _RESOURCES = ("customers", "chats", "messages", "agents", "departments")
+# The inbox's file name in the state folder, when --inbox names no path.
+INBOX_NAME = "webhooks.sqlite3"
+_BESIDE = Path("\0beside")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,11 @@ class SyncOptions:
     redis_url: str | None = None
     redis_key: str = "helpcrunch"
     overlap: int = 300
+    # The webhook inbox `listen` fills (None: none); only the inbox (a live batch).
+    inbox: Path | None = None
+    inbox_only: bool = False
+    # Re-read 1/N of the customers each run (0: off).
+    refresh_days: int = 0
 
     def __repr__(self) -> str:
         """Name the target, never the key."""
@@ -99,7 +108,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-url", metavar="URL", help="share the rate budget through Redis")
     parser.add_argument("--redis-key", default="helpcrunch", metavar="NAME")
     parser.add_argument("--overlap", type=int, default=300, metavar="S", help="cursor overlap")
+    parser.add_argument(
+        "--inbox",
+        nargs="?",
+        const=_BESIDE,
+        type=Path,
+        metavar="PATH",
+        help="apply the webhook events `listen` stored there first "
+        f"(default: {INBOX_NAME} in the state folder)",
+    )
+    parser.add_argument(
+        "--refresh-days",
+        type=int,
+        default=0,
+        metavar="N",
+        help="re-read 1/N of the customers each run: none more than N runs stale (0: off)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    live_cli.configure(parser)
 
 
 def _only(value: str | None) -> tuple[str, ...]:
@@ -138,12 +164,15 @@ def run(args: argparse.Namespace) -> int:
             redis_url=args.redis_url,
             redis_key=args.redis_key,
             overlap=args.overlap,
+            refresh_days=_refresh_days(args.refresh_days),
         )
+        if args.inbox is not None or args.live:
+            beside = args.inbox in {None, _BESIDE}
+            options = replace(options, inbox=inbox_path(options) if beside else args.inbox)
+        live = live_cli.settings(args)
+        _check_destination(options)
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
-        return codes.USAGE
-    if options.duckdb_file is not None and options.destination != "duckdb":
-        sys.stderr.write("error: --duckdb-file goes with --destination duckdb\n")
         return codes.USAGE
     # Before dlt is first imported: its runtime reads the setting once.
     _telemetry_off()
@@ -152,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         sys.stderr.write("error: sync needs dlt: pip install 'helpcrunch-async[dlt]'\n")
         return codes.USAGE
+    if live is not None:
+        return live_cli.run_live(options, live, quiet=args.quiet)
     try:
         report = run_sync(options, progress=None if args.quiet else sys.stderr)
     except SyncStateError as exc:
@@ -162,6 +193,17 @@ def run(args: argparse.Namespace) -> int:
     for line in summary_lines(report):
         sys.stdout.write(line + "\n")
     return codes.OK
+
+
+def _refresh_days(value: int) -> int:
+    if value < 0:
+        raise ValueError(f"--refresh-days must be 0 (off) or more, got {value}")
+    return value
+
+
+def inbox_path(options: SyncOptions) -> Path:
+    """Return the inbox beside the sync's state: ``<state folder>/webhooks.sqlite3``."""
+    return state_folder(options) / INBOX_NAME
 
 
 class SyncStateError(Exception):
@@ -237,14 +279,10 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
     _telemetry_off()
     import dlt  # noqa: PLC0415 -- optional dependency
 
+    from helpcrunch_async.dlt._inbox import applied_ids, settle  # noqa: PLC0415 -- needs dlt
     from helpcrunch_async.dlt._source import SyncReport, helpcrunch_source  # noqa: PLC0415 -- needs dlt
 
-    destination: Any = options.destination
-    if options.destination == "duckdb":
-        database = options.duckdb_file or Path(f"{options.pipeline_name}.duckdb")
-        destination = dlt.destinations.duckdb(str(database))
-    elif options.duckdb_file is not None:
-        raise ValueError("--duckdb-file goes with --destination duckdb")
+    destination = _destination(options)
     name, dataset = options.pipeline_name, options.dataset_name
     folder = state_folder(options)
     try:
@@ -262,7 +300,7 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
         if progress is not None:
             progress.write("loading the package an interrupted sync left behind\n")
         pipeline.run()
-    report = SyncReport(expected=set(options.only or _RESOURCES))
+    report = SyncReport(expected=set(_selected(options) or _RESOURCES))
     source = helpcrunch_source(
         options.api_key,
         base_url=options.base_url,
@@ -274,9 +312,12 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
         overlap=options.overlap,
         full=options.full,
         report=report,
+        inbox=options.inbox,
+        inbox_only=options.inbox_only,
+        refresh_days=options.refresh_days,
     )
-    if options.only:
-        source = source.with_resources(*options.only)
+    if options.inbox_only or options.only:
+        source = source.with_resources(*_selected(options))
     stop = threading.Event()
     ticker = None
     if progress is not None:
@@ -295,7 +336,30 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
         stop.set()
         if ticker is not None:
             ticker.join()
+    if options.inbox is not None:
+        # Committed: the events this load applied leave the inbox now (else the next run).
+        settle(options.inbox, applied_ids(pipeline.state.get("sources", {}).get("helpcrunch", {})))
     return report
+
+
+def _check_destination(options: SyncOptions) -> None:
+    if options.duckdb_file is not None and options.destination != "duckdb":
+        raise ValueError("--duckdb-file goes with --destination duckdb")
+
+
+def _destination(options: SyncOptions) -> Any:
+    import dlt  # noqa: PLC0415 -- optional dependency
+
+    _check_destination(options)
+    if options.destination == "duckdb":
+        database = options.duckdb_file or Path(f"{options.pipeline_name}.duckdb")
+        return dlt.destinations.duckdb(str(database))
+    return options.destination
+
+
+def _selected(options: SyncOptions) -> tuple[str, ...]:
+    # A live batch reads only what events name: no team lists.
+    return ("customers", "chats", "messages") if options.inbox_only else options.only
 
 
 def _telemetry_off() -> None:
@@ -360,4 +424,36 @@ def summary_lines(report: SyncReport) -> list[str]:
     chats = report.full_pass_requests.get("chats")
     if chats is not None:
         lines.append(f"a full pass of the chats and their messages: at least {chats} requests")
+    # With an inbox or a refresh window: what can still be stale, and for how long.
+    if report.inbox is not None or report.refresh_days:
+        lines += staleness_lines(report)
+    return lines
+
+
+def staleness_lines(report: SyncReport) -> list[str]:
+    """Return what the run applied from the inbox, and what can still be stale and for how long."""
+    lines: list[str] = []
+    inbox = report.inbox
+    if inbox is not None:
+        lines.append(
+            f"inbox: {inbox.events} events applied as {inbox.customers} customers and "
+            f"{inbox.chats} chats read again, {inbox.deleted} customers deleted"
+            + (f" ({inbox.skipped} named nothing: left to the scans)" if inbox.skipped else "")
+        )
+    if report.inbox_only:
+        lines.append("stale: what no event announced, until the next full sync run")
+        return lines
+    if report.refresh_days:
+        lines.append(
+            f"refresh: {report.refreshed} customers re-read; each is read whole at least once "
+            f"every {report.refresh_days} runs (at one run a day: at most "
+            f"{report.refresh_days} days stale)"
+        )
+        lines.append("stale: deleted chats and edited old messages until `sync --full`")
+    else:
+        lines.append(
+            "stale: a customer's name, phone, notes or custom data edited without a visit"
+            + (" or an event" if inbox is not None else "")
+            + ", deleted chats and edited old messages, until `sync --full` (or --refresh-days N)"
+        )
     return lines

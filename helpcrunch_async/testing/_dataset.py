@@ -533,7 +533,12 @@ class Dataset:
         if ref is None:
             raise KeyError(f"no customer with id {doc['id']}")
         rec = self.record(ref)
-        self._remove([ref])
+        # A replacement, not a deletion: no customer.deleted webhook for it.
+        hook, self.removing = self.removing, None
+        try:
+            self._remove([ref])
+        finally:
+            self.removing = hook
         picks = (rec.identity, rec.place, rec.profile)
         self._add(self._entry(rec.id, rec.first_seen, rec.last_seen, picks, doc))
         self.version += 1
