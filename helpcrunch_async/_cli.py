@@ -138,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     sync_cli.configure(sync)
+    _listen_command(commands)
     sync.set_defaults(command=sync_cli.run)
 
     # Listed for --help only: main() hands `emulator ...` to _emulator_command.
@@ -427,3 +428,19 @@ def _emulator_command(argv: Sequence[str]) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else codes.USAGE
     return emulator_cli.run(args)
+
+
+def _listen_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .webhooks import _listen  # noqa: PLC0415 -- light; kept beside its command
+
+    listen = commands.add_parser(
+        "listen",
+        help="receive HelpCrunch webhooks into the inbox `sync --inbox` applies",
+        description=(
+            "Serve the webhook receiver; verified, deduplicated events go to the inbox, "
+            "acknowledged once stored."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    _listen.configure(listen)
+    listen.set_defaults(command=_listen.run)
