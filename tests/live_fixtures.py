@@ -118,16 +118,7 @@ def edit_customer(
     emulator: ThreadedEmulator, customer_id: int, event: str, **fields: Any
 ) -> str | None:
     """Change a customer's fields in place (no timestamp moves), fire ``event``; return its id."""
-    emu = emulator.emulator
-
-    def job() -> str | None:
-        doc = emu.customer(customer_id)
-        assert doc is not None
-        doc.update(fields)
-        emu.dataset.store(doc)
-        return emu.emit(event, customer=customer_id)
-
-    return emulator._call(job)
+    return emulator.edit_customer(customer_id, event, **fields)
 
 
 def snooze_chat(emulator: ThreadedEmulator, chat_id: int, until: int) -> None:
