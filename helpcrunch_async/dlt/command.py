@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from helpcrunch_async._export import exit_codes as codes
 from helpcrunch_async.dlt import live as live_cli
+from helpcrunch_async.webhooks._listen import INBOX_NAME
 
 if TYPE_CHECKING:
     import argparse
@@ -41,8 +42,6 @@ __all__ = [
 ]
 
 _RESOURCES = ("customers", "chats", "messages", "agents", "departments")
-# The inbox's file name in the state folder, when --inbox names no path.
-INBOX_NAME = "webhooks.sqlite3"
 _BESIDE = Path("\0beside")
 
 

@@ -38,6 +38,7 @@ from helpcrunch_async.webhooks._listen import (
 if TYPE_CHECKING:
     import argparse
 
+    from helpcrunch_async.dlt._report import SyncReport
     from helpcrunch_async.dlt.command import SyncOptions
 
 __all__ = ["LiveSettings", "configure", "run_live", "settings"]
@@ -130,7 +131,13 @@ def run_live(options: SyncOptions, live: LiveSettings, *, quiet: bool) -> int:
             if not scan and not due:
                 stop.wait(_POLL)
                 continue
-            report = run_sync(replace(options, inbox_only=not scan))
+            try:
+                report = run_sync(replace(options, inbox_only=not scan))
+            except Exception as exc:  # noqa: BLE001 -- the events wait; try again later
+                sys.stderr.write(f"[live] a run failed ({type(exc).__name__}); trying again\n")
+                last_batch = time.monotonic()
+                stop.wait(live.batch_seconds)
+                continue
             last_batch = time.monotonic()
             if scan:
                 next_scan = last_batch + live.scan_hours * 3600
@@ -149,12 +156,11 @@ def run_live(options: SyncOptions, live: LiveSettings, *, quiet: bool) -> int:
     return codes.OK
 
 
-def _line(report: object, lags: list[float], backlog: int, scan: bool) -> str:
-    inbox = getattr(report, "inbox", None)
-    events = 0 if inbox is None else inbox.events
+def _line(report: SyncReport, lags: list[float], backlog: int, scan: bool) -> str:
+    events = 0 if report.inbox is None else report.inbox.events
     lag = "-" if not lags else f"{lags[-1]:.1f}s (median {statistics.median(lags):.1f}s)"
     kind = "full run" if scan else "batch"
-    requests = getattr(report, "requests", 0)
+    requests = report.requests
     return f"[live] {kind}: {events} events, {requests} requests; lag {lag}; backlog {backlog}"
 
 

@@ -29,12 +29,23 @@ if TYPE_CHECKING:
 
     from helpcrunch_async._models.events import Event
 
-__all__ = ["DEFAULT_INBOX", "PATH", "ListenOptions", "configure", "read_secret", "run", "serve"]
+__all__ = [
+    "DEFAULT_INBOX",
+    "INBOX_NAME",
+    "PATH",
+    "ListenOptions",
+    "configure",
+    "read_secret",
+    "run",
+    "serve",
+]
 
 # The route HelpCrunch posts to.
 PATH = "/helpcrunch/webhooks"
+# The inbox's file name in the sync's state folder.
+INBOX_NAME = "webhooks.sqlite3"
 # The default inbox: beside the default sync's state (`sync --inbox` finds it there).
-DEFAULT_INBOX = Path("helpcrunch_sync.dlt") / "webhooks.sqlite3"
+DEFAULT_INBOX = Path("helpcrunch_sync.dlt") / INBOX_NAME
 
 
 @dataclass(frozen=True)
