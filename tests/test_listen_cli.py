@@ -42,6 +42,8 @@ def test_sync_live_needs_its_server_options_and_they_need_live(
     assert "--live needs --port P and --secret-file F" in capsys.readouterr().err
     assert main(["sync", "--port", "8080", "--quiet"]) == 2
     assert "--port goes with --live" in capsys.readouterr().err
+    assert main(["sync", "--inbox", "--only", "agents", "--quiet"]) == 2
+    assert "--only needs both" in capsys.readouterr().err
     assert main(["sync", "--refresh-days", "-1", "--quiet"]) == 2
     assert "--refresh-days" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

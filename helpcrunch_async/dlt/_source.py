@@ -262,8 +262,9 @@ class _Resources:
         self._report.requests = self._shared.requests
         if finished is not None:
             self._report.finished.add(finished)
-            if self._batch is not None:
-                # Written by each resource: dlt keeps only the source state resources write.
+            if self._batch is not None and {"customers", "chats"} <= self._report.finished:
+                # By a resource (dlt keeps only the source state they write), once both
+                # resources that apply events are done.
                 dlt.current.source_state()[APPLIED_KEY] = list(self._batch.event_ids)
 
     async def customers(self) -> Batches:

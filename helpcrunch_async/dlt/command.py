@@ -165,9 +165,7 @@ def run(args: argparse.Namespace) -> int:
             overlap=args.overlap,
             refresh_days=_refresh_days(args.refresh_days),
         )
-        if args.inbox is not None or args.live:
-            beside = args.inbox in {None, _BESIDE}
-            options = replace(options, inbox=inbox_path(options) if beside else args.inbox)
+        options = replace(options, inbox=_inbox(args, options))
         live = live_cli.settings(args)
         _check_destination(options)
     except ValueError as exc:
@@ -192,6 +190,16 @@ def run(args: argparse.Namespace) -> int:
     for line in summary_lines(report):
         sys.stdout.write(line + "\n")
     return codes.OK
+
+
+def _inbox(args: argparse.Namespace, options: SyncOptions) -> Path | None:
+    if args.inbox is None and not args.live:
+        return None
+    if options.only and not {"customers", "chats"} <= set(options.only):
+        raise ValueError(
+            "--inbox and --live apply events to customers and chats: --only needs both"
+        )
+    return inbox_path(options) if args.inbox in {None, _BESIDE} else Path(args.inbox)
 
 
 def _refresh_days(value: int) -> int:
