@@ -84,14 +84,12 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("dlt/live.py", "ValueError"): (
         "CLI-internal: sync --live turns a bad option into its usage exit code"
     ),
-    ("dlt/live.py", "RuntimeError"): (
-        "CLI-internal: the webhook server thread of sync --live did not start; the process stops"
-    ),
     ("webhooks/_listen.py", "ValueError"): (
         "CLI-internal: listen turns a bad option or secret file into its usage exit code"
     ),
     ("webhooks/_listen.py", "RuntimeError"): (
-        "never raised in use: listen stores events (drain=False) and never calls its handler"
+        "CLI-internal: the server thread of sync --live or the demo did not start (the "
+        "process stops); and the handler listen never calls (it stores, drain=False)"
     ),
     ("_sync/plan.py", "ValueError"): (
         "programming errors inside the pure sync plan (a negative overlap or refresh "

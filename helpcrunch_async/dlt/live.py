@@ -16,7 +16,6 @@ the process was down.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import statistics
 import sys
@@ -29,10 +28,10 @@ from helpcrunch_async._export import exit_codes as codes
 from helpcrunch_async.webhooks._inbox import count_waiting
 from helpcrunch_async.webhooks._listen import (
     ListenOptions,
+    ListenThread,
     add_server_options,
     check_port,
     read_secret,
-    serve,
 )
 
 if TYPE_CHECKING:
@@ -111,8 +110,10 @@ def run_live(options: SyncOptions, live: LiveSettings, *, quiet: bool) -> int:
     stop = threading.Event()
     # SIGTERM ends the loop between batches, as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    server = _Server(ListenOptions(live.host, live.port, live.secret, inbox))
-    server.start()
+    server = ListenThread(ListenOptions(live.host, live.port, live.secret, inbox))
+    url = server.start()
+    sys.stdout.write(f"register this webhook URL in HelpCrunch: {url}\n")
+    sys.stdout.flush()
     out = sys.stdout
     lags: list[float] = []
     started = time.monotonic()
@@ -162,45 +163,3 @@ def _line(report: SyncReport, lags: list[float], backlog: int, scan: bool) -> st
     kind = "full run" if scan else "batch"
     requests = report.requests
     return f"[live] {kind}: {events} events, {requests} requests; lag {lag}; backlog {backlog}"
-
-
-class _Server:
-    """The ``listen`` server on a thread of its own, with its own event loop."""
-
-    def __init__(self, options: ListenOptions) -> None:
-        self._options = options
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, name="helpcrunch-listen", daemon=True)
-        self._error: BaseException | None = None
-        self.url: str | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-        if not self._ready.wait(30.0) or self._error is not None:
-            raise RuntimeError(f"the webhook server did not start: {self._error!r}")
-        sys.stdout.write(f"register this webhook URL in HelpCrunch: {self.url}\n")
-        sys.stdout.flush()
-
-    def stop(self) -> None:
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None:
-            loop.call_soon_threadsafe(stop.set)
-        self._thread.join(30.0)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # noqa: BLE001 -- reported to start(), which raises
-            self._error = exc
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        await serve(self._options, self._listening, self._stop)
-
-    def _listening(self, url: str) -> None:
-        self.url = url
-        self._ready.set()

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ __all__ = [
     "INBOX_NAME",
     "PATH",
     "ListenOptions",
+    "ListenThread",
     "configure",
     "read_secret",
     "run",
@@ -164,3 +166,46 @@ async def serve(options: ListenOptions, ready: Callable[[str], None], stop: asyn
 def _stored_only(event: Event) -> None:
     # drain=False: the receiver stores events and never calls its handler.
     raise RuntimeError(f"event {event.id} was to be stored, not handled here")
+
+
+class ListenThread:
+    """The ``listen`` server on a thread of its own, with its own event loop."""
+
+    def __init__(self, options: ListenOptions) -> None:
+        self._options = options
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="helpcrunch-listen", daemon=True)
+        self._error: BaseException | None = None
+        self.url: str | None = None
+
+    def start(self) -> str:
+        """Start serving; return the URL to register once it listens."""
+        self._thread.start()
+        if not self._ready.wait(30.0) or self._error is not None or self.url is None:
+            raise RuntimeError(f"the webhook server did not start: {self._error!r}")
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            loop.call_soon_threadsafe(stop.set)
+        self._thread.join(30.0)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # noqa: BLE001 -- reported to start(), which raises
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        await serve(self._options, self._listening, self._stop)
+
+    def _listening(self, url: str) -> None:
+        self.url = url
+        self._ready.set()
