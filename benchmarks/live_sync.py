@@ -56,7 +56,9 @@ DELETED = 50
 INBOX = "webhooks.sqlite3"
 
 
-def _sizes(quick: bool) -> dict[str, int]:
+def _sizes(quick: bool, customers: int | None = None) -> dict[str, int]:
+    if customers is not None:
+        return {"customers": customers, "chats": max(100, customers // 50)}
     return {"customers": 20_000, "chats": 400} if quick else {"customers": 754_698, "chats": 20_000}
 
 
@@ -167,9 +169,9 @@ def _check(folder: Path, emulator: ThreadedEmulator, day: dict[str, Any]) -> dic
     }
 
 
-def run(quick: bool) -> dict[str, Any]:
-    """Run the benchmark; return its numbers."""
-    sizes = _sizes(quick)
+def run(quick: bool, customers: int | None = None) -> dict[str, Any]:
+    """Run the benchmark (``customers`` overrides the size); return its numbers."""
+    sizes = _sizes(quick, customers)
     port = _free_port()
     hook = Subscription(f"http://127.0.0.1:{port}/helpcrunch/webhooks", SECRET)
     settings = WebhookSettings(schedule=RetrySchedule(delays=(0.5,) * 60), timeout=10.0)
@@ -278,8 +280,9 @@ def main() -> None:
     """Run from the command line and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="the 754,698-customer account")
+    parser.add_argument("--customers", type=int, metavar="N", help="another account size")
     args = parser.parse_args()
-    print(table(run(quick=not args.full)))
+    print(table(run(quick=not args.full, customers=args.customers)))
 
 
 if __name__ == "__main__":
