@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import dlt
 import pytest
 from live_fixtures import HOOK_SECRET, Listener, applied, edit_customer, snooze_chat, waiting
-from sync_fixtures import mirror, sync, truth
+from sync_fixtures import FAST, mirror, sync, truth
 
+from helpcrunch_async.dlt import helpcrunch_source
 from helpcrunch_async.dlt.command import summary_lines
 from helpcrunch_async.testing import DeliveryFaults, RetrySchedule, Subscription, WebhookSettings
 
@@ -94,5 +96,44 @@ def test_one_sync_with_the_inbox_applies_every_announced_change_field_by_field(
         assert waiting(listener.inbox) == []
         assert set(applied(listener.inbox)) == stored
         assert any(line.startswith("inbox: ") for line in summary_lines(report))
+    finally:
+        listener.stop()
+
+
+def test_a_crash_between_the_commit_and_the_settling_applies_nothing_twice(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator], tmp_path: Path
+) -> None:
+    listener = Listener(tmp_path)
+    url = listener.start()
+    try:
+        emulator = helpcrunch_emulator_factory(
+            customers=260, chats=6, seed=3, webhooks=[Subscription(url, HOOK_SECRET)]
+        )
+        sync(emulator, tmp_path, inbox=listener.inbox)
+        touched = announced_changes(emulator)
+        emulator.webhooks_settled(60.0)
+        stored = set(waiting(listener.inbox))
+        # A pipeline of one's own: dlt commits the load, and nothing settles the
+        # events afterwards (as if the process died right after the commit).
+        pipeline = dlt.pipeline(
+            "helpcrunch_sync",
+            pipelines_dir=str(tmp_path / "pipelines"),
+            destination=dlt.destinations.duckdb(str(tmp_path / "mirror.duckdb")),
+            dataset_name="helpcrunch",
+        )
+        source = helpcrunch_source(
+            emulator.api_key, base_url=emulator.base_url, inbox=listener.inbox, **FAST
+        )
+        pipeline.run(source, loader_file_format="parquet")
+        assert set(waiting(listener.inbox)) == stored  # applied, not yet settled
+        assert mirror(tmp_path)["customers"][touched["edited"][0]]["name"] == "Renamed"
+
+        # The next run settles them from the committed state first: none is applied again.
+        report = sync(emulator, tmp_path, inbox=listener.inbox)
+        assert report.inbox is not None
+        assert report.inbox.events == 0
+        assert waiting(listener.inbox) == []
+        assert set(applied(listener.inbox)) == stored
+        assert mirror(tmp_path) == truth(emulator)
     finally:
         listener.stop()
