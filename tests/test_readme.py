@@ -67,6 +67,12 @@ NOT_RUN = {
         "serves until stopped: tests/webhooks/test_webhook_spool_example.py serves the same example"
     ),
     "helpcrunch-async sync --only customers --destination postgres": "needs a PostgreSQL",
+    "helpcrunch-async listen ": (
+        "serves until stopped: tests/test_sync_inbox.py runs it for the emulator's webhooks"
+    ),
+    "helpcrunch-async sync --live ": (
+        "serves until stopped: tests/test_sync_inbox_faults.py runs it, killed and restarted"
+    ),
     "HELPCRUNCH_API_KEY=... EXPORT_DIR=./exports uvicorn ": (
         "serves until stopped: tests/test_fastapi_example.py serves the same app"
     ),

@@ -122,7 +122,11 @@ def test_a_crash_between_the_commit_and_the_settling_applies_nothing_twice(
             dataset_name="helpcrunch",
         )
         source = helpcrunch_source(
-            emulator.api_key, base_url=emulator.base_url, inbox=listener.inbox, **FAST
+            emulator.api_key,
+            base_url=emulator.base_url,
+            inbox=listener.inbox,
+            rate_limit=int(FAST["rate_limit"]),
+            rate_period=FAST["rate_period"],
         )
         pipeline.run(source, loader_file_format="parquet")
         assert set(waiting(listener.inbox)) == stored  # applied, not yet settled

@@ -307,6 +307,9 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
         if progress is not None:
             progress.write("loading the package an interrupted sync left behind\n")
         pipeline.run()
+    if options.inbox is not None:
+        # `listen` may not have run yet: an empty inbox beside the state.
+        options.inbox.parent.mkdir(parents=True, exist_ok=True)
     report = SyncReport(expected=set(_selected(options) or _RESOURCES))
     source = helpcrunch_source(
         options.api_key,
