@@ -241,3 +241,26 @@ def test_sync_live_killed_at_random_moments_then_restarted_ends_equal_with_nothi
     assert report.inbox.events == len(pending)
     assert waiting(inbox) == []
     assert set(applied(inbox)) == delivered(emulator)
+
+
+def test_sync_live_stops_on_sigterm_in_the_middle_of_a_run(
+    helpcrunch_emulator_factory: Callable[..., ThreadedEmulator], tmp_path: Path
+) -> None:
+    emulator = helpcrunch_emulator_factory(customers=2_000, chats=10, seed=2)
+    Listener(tmp_path)  # writes the secret file
+    args = _live(emulator, tmp_path, free_port())
+    slow = [*args[: args.index("--rate-limit")], "--rate-limit", "20", "--rate-period", "1"]
+    process = subprocess.Popen(  # noqa: S603 -- our own command line
+        [*slow, "--batch-seconds", "0.3"], env=cli_env(emulator.api_key), stdout=subprocess.PIPE
+    )
+    try:
+        # The start-up run reads the account at 20 requests a second: stop it midway.
+        wait_for(lambda: len(emulator.log) > 5, 30.0)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()

@@ -104,17 +104,14 @@ def run_live(options: SyncOptions, live: LiveSettings, *, quiet: bool) -> int:
     """Receive and apply until SIGINT, SIGTERM or ``--stop-after``; return the exit code."""
     from helpcrunch_async.dlt.command import run_sync, staleness_lines  # noqa: PLC0415 -- a cycle
 
-    assert options.inbox is not None  # noqa: S101 -- the command sets it with --live
     inbox = options.inbox
+    assert inbox is not None  # noqa: S101 -- the command sets it with --live
     inbox.parent.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     # SIGTERM ends the loop between batches, as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = ListenThread(ListenOptions(live.host, live.port, live.secret, inbox))
-    url = server.start()
-    sys.stdout.write(f"register this webhook URL in HelpCrunch: {url}\n")
-    sys.stdout.flush()
-    out = sys.stdout
+    _say([f"register this webhook URL in HelpCrunch: {server.start()}"])
     lags: list[float] = []
     started = time.monotonic()
     next_scan = started
@@ -135,6 +132,9 @@ def run_live(options: SyncOptions, live: LiveSettings, *, quiet: bool) -> int:
             try:
                 report = run_sync(replace(options, inbox_only=not scan))
             except Exception as exc:  # noqa: BLE001 -- the events wait; try again later
+                if _signalled(exc):
+                    # dlt holds SIGINT and SIGTERM during a run and raises them here.
+                    break
                 sys.stderr.write(f"[live] a run failed ({type(exc).__name__}); trying again\n")
                 last_batch = time.monotonic()
                 stop.wait(live.batch_seconds)
@@ -146,15 +146,29 @@ def run_live(options: SyncOptions, live: LiveSettings, *, quiet: bool) -> int:
             if applied is not None and applied.events and applied.oldest is not None:
                 lags.append(max(0.0, time.time() - applied.oldest))
             if not quiet:
-                out.write(_line(report, lags, count_waiting(inbox), scan) + "\n")
-                if scan:
-                    out.writelines(line + "\n" for line in staleness_lines(report))
-                out.flush()
+                more = staleness_lines(report) if scan else []
+                _say([_line(report, lags, count_waiting(inbox), scan), *more])
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
     return codes.OK
+
+
+def _say(lines: list[str]) -> None:
+    sys.stdout.writelines(f"{line}\n" for line in lines)
+    sys.stdout.flush()
+
+
+def _signalled(error: BaseException) -> bool:
+    from dlt.common.exceptions import SignalReceivedException  # noqa: PLC0415 -- dlt is loaded
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, SignalReceivedException):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _line(report: SyncReport, lags: list[float], backlog: int, scan: bool) -> str:
