@@ -81,7 +81,21 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("dlt/command.py", "SyncStateError"): (
         "CLI-internal: the sync command turns it into the local exit code, naming the folder"
     ),
-    ("_core/held.py", "ValueError"): (
+    ("dlt/live.py", "ValueError"): (
+        "CLI-internal: sync --live turns a bad option into its usage exit code"
+    ),
+    ("webhooks/_listen.py", "ValueError"): (
+        "CLI-internal: listen turns a bad option or secret file into its usage exit code"
+    ),
+    ("webhooks/_listen.py", "RuntimeError"): (
+        "CLI-internal: the server thread of sync --live or the demo did not start (the "
+        "process stops); and the handler listen never calls (it stores, drain=False)"
+    ),
+    ("_sync/plan.py", "ValueError"): (
+        "programming errors inside the pure sync plan (a negative overlap or refresh "
+        "window); the command and the source check their options first"
+    ),
+    ("_sync/held.py", "ValueError"): (
         "a corrupt or impossible held-id encoding, a programming error of the sync's state"
     ),
     ("_export/checkpoint.py", "ExportRefusedError"): (

@@ -71,6 +71,12 @@ NOT_RUN = {
         "needs a file of rows, and the README's account repeats keys (an import ends with "
         "rejected rows, exit 6): tests/test_import_cli.py runs the command"
     ),
+    "helpcrunch-async listen ": (
+        "serves until stopped: tests/test_sync_inbox.py runs it for the emulator's webhooks"
+    ),
+    "helpcrunch-async sync --live ": (
+        "serves until stopped: tests/test_sync_inbox_faults.py runs it, killed and restarted"
+    ),
     "HELPCRUNCH_API_KEY=... EXPORT_DIR=./exports uvicorn ": (
         "serves until stopped: tests/test_fastapi_example.py serves the same app"
     ),

@@ -19,7 +19,7 @@ from helpcrunch_async._errors import (
     IncompleteScanError,
     InvalidParameterError,
 )
-from helpcrunch_async._resources.changes import (
+from helpcrunch_async._sync.reads import (
     count_customers,
     customers_high_water,
     find_deleted,

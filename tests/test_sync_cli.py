@@ -96,6 +96,9 @@ def test_the_sync_demo_ends_with_the_accounts_numbers_in_duckdb(
     out = capsys.readouterr().out
     assert "second sync (what changed)" in out
     assert "holds 405 customers, 23 chats" in out
+    # An edit no search can see reached the mirror through its webhook and the inbox.
+    assert "email in the mirror: announced.by.webhook@example.org" in out
+    assert "inbox: 1 events applied" in out
     # The sync's state beside the DuckDB file, not in dlt's global folder.
     assert (tmp_path / "demo" / "helpcrunch_sync.dlt" / "helpcrunch_sync").is_dir()
 

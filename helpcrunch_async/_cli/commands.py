@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from helpcrunch_async._cli import demo, emulator, export, imports, sync
+from helpcrunch_async._cli import demo, emulator, export, imports, listen, sync
 from helpcrunch_async._cli import exit_codes as codes
 from helpcrunch_async._cli.help_format import HelpFormatter
 
@@ -51,5 +51,6 @@ def parser() -> argparse.ArgumentParser:
     imports.add(commands)
     demo.add(commands)
     sync.add(commands)
+    listen.add(commands)
     emulator.add(commands)
     return top

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,14 +21,17 @@ from helpcrunch_async._cli.help_format import HelpFormatter
 from helpcrunch_async._cli.options import UsageError
 from helpcrunch_async._core.params import DEFAULT_BUDGET_KEY
 from helpcrunch_async._errors import HelpCrunchError
+from helpcrunch_async.dlt import live as live_cli
 from helpcrunch_async.dlt.command import (
     RESOURCE_NAMES,
     SyncOptions,
     SyncStateError,
+    inbox_path,
     run_sync,
     summary_lines,
     telemetry_off,
 )
+from helpcrunch_async.webhooks._listen import INBOX_NAME
 
 if TYPE_CHECKING:
     import argparse
@@ -36,6 +40,8 @@ __all__ = ["add", "run"]
 
 # The sync's log lines come less often than an export's: each is a longer report.
 _INTERVAL = 2.0
+# `--inbox` given without a path: the inbox beside the sync's state.
+_BESIDE = Path("\0beside")
 
 
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,8 +90,25 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="S",
         help="seconds each cursor is moved back (clock skew, visits in flight)",
     )
+    what.add_argument(
+        "--inbox",
+        nargs="?",
+        const=_BESIDE,
+        type=Path,
+        metavar="PATH",
+        help="apply the webhook events `listen` stored there first "
+        f"(default: {INBOX_NAME} in the state folder)",
+    )
+    what.add_argument(
+        "--refresh-days",
+        type=int,
+        default=0,
+        metavar="N",
+        help="re-read 1/N of the customers each run: none more than N runs stale (0: off)",
+    )
     options.add_api(parser, stops="the sync", processes=False)
     options.add_display(parser, interval=_INTERVAL, quiet=True)
+    live_cli.configure(parser)
     parser.set_defaults(command=run)
 
 
@@ -93,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``sync`` from parsed options; return the exit code."""
     try:
         sync = _sync_options(args)
+        sync = replace(sync, inbox=_inbox(args, sync))
+        live = live_cli.settings(args)
         display = None if args.quiet else options.display(args)
     except (UsageError, ValueError) as exc:
         return codes.fail(codes.USAGE, str(exc))
@@ -102,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         import dlt  # noqa: F401, PLC0415 -- optional: only this command needs it
     except ImportError:
         return codes.fail(codes.USAGE, "sync needs dlt: pip install 'helpcrunch-async[dlt]'")
+    if live is not None:
+        return live_cli.run_live(sync, live, quiet=args.quiet)
     try:
         with (
             contextlib.nullcontext()
@@ -140,7 +167,24 @@ def _sync_options(args: argparse.Namespace) -> SyncOptions:
         redis_url=redis_url,
         redis_key=redis_key,
         overlap=args.overlap,
+        refresh_days=_refresh_days(args.refresh_days),
     )
+
+
+def _inbox(args: argparse.Namespace, sync: SyncOptions) -> Path | None:
+    if args.inbox is None and not args.live:
+        return None
+    if sync.only and not {"customers", "chats"} <= set(sync.only):
+        raise UsageError(
+            "--inbox and --live apply events to customers and chats: --only needs both"
+        )
+    return inbox_path(sync) if args.inbox in {None, _BESIDE} else Path(args.inbox)
+
+
+def _refresh_days(value: int) -> int:
+    if value < 0:
+        raise UsageError(f"--refresh-days must be 0 (off) or more, got {value}")
+    return value
 
 
 def _only(value: str | None) -> tuple[str, ...]:

@@ -38,12 +38,8 @@ The assumption that makes it exact, and what happens where it fails:
   an earlier one in a neighbouring range (the inferred count of a right half is
   then too high), and the next check finds it.
 
-Finding changes by searching (`customer_change_searches`, `chat_change_searches`):
-see each function for the searches and why their sort cannot let a record slip
-past while the scan runs. Cursors are in the server's clock, never ours: the
-next ``since`` is the highest timestamp the server had when this scan started
-(an emulator's clock, or a server's skewed one, is then harmless), and never
-past the server's present (`next_cursor`).
+Finding changes by searching, and the cursors: `helpcrunch_async._sync.plan`
+(re-exported here).
 """
 
 from __future__ import annotations
@@ -51,6 +47,15 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+# The change searches and the cursor rule live with the sync's other decisions;
+# their names stay importable from here.
+from helpcrunch_async._sync.plan import (
+    ChangeSearch,
+    chat_change_searches,
+    customer_change_searches,
+    next_cursor,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -320,103 +325,6 @@ def deletion_request_bound(held: int, deletions: int, *, read_size: int = READ_S
         size = -(-size // 2)
         depth += 1
     return 1 + deletions * (depth + 2)
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeSearch:
-    """One search of a change scan: filters (field, operator, value) joined by AND, and a sort."""
-
-    filters: tuple[tuple[str, str, int], ...]
-    sort: str
-    order: str
-
-
-def customer_change_searches(
-    *, since: int, after_id: int | None, overlap: int
-) -> list[ChangeSearch]:
-    """Return the searches that find every customer seen since ``since`` or newer than ``after_id``.
-
-    1. ``lastSeen >= since - overlap``, sorted by ``lastSeen`` ascending, with
-       no upper bound, read by key (`Keyset`). A visit during the scan gives a
-       customer a ``lastSeen`` above every other, which moves it to the end of
-       the order, ahead of the cursor wherever it was: the scan reads it there
-       (again, if it had read it before; the shell drops the repeat), so a
-       customer in the set when the scan began is found, however often it
-       visits meanwhile. The scan ends when it reaches the end of the set:
-       visits faster than the scan reads would keep it going.
-    2. If ``after_id`` is given: ``id > after_id``, sorted by ``firstSeen``
-       ascending (customers never seen have no ``lastSeen``, so search 1 cannot
-       find them). ``firstSeen`` is set once, and new customers come with the
-       latest ``firstSeen``: at the end.
-
-    The two results may overlap; the shell yields each customer once.
-    """
-    if overlap < 0:
-        raise ValueError("overlap must not be negative")
-    searches = [
-        ChangeSearch(
-            filters=(("customers.lastSeen", ">=", since - overlap),),
-            sort="customers.lastSeen",
-            order="asc",
-        )
-    ]
-    if after_id is not None:
-        searches.append(
-            ChangeSearch(
-                filters=(("customers.id", ">", after_id),),
-                sort="customers.firstSeen",
-                order="asc",
-            )
-        )
-    return searches
-
-
-def next_cursor(high: int | None, server_now: int | None, previous: int | None) -> int | None:
-    """Return the next run's ``since``: the server's newest timestamp, never past its present.
-
-    1. ``high`` is the newest timestamp the server had when the scan began (its
-       own clock, not ours).
-    2. A cursor never moves past ``server_now`` (the server's ``Date`` header,
-       when it sent one): one record stamped in the future (a server clock that
-       jumped, a bad import) would otherwise hide every later change until a
-       full pass.
-    3. With nothing to go on (no record, no date), the previous cursor stays.
-    """
-    if high is None:
-        return previous if server_now is None or previous is None else min(previous, server_now)
-    return high if server_now is None else min(high, server_now)
-
-
-def chat_change_searches(*, since: int, overlap: int) -> list[ChangeSearch]:
-    """Return the searches that find every chat changed or created since ``since``.
-
-    1. ``updatedAt >= since - overlap``: chats opened, answered, closed,
-       reassigned or re-rated (every one of those moves ``updatedAt``).
-    2. ``createdAt >= since - overlap``: new chats, in case a new chat's
-       ``updatedAt`` is left empty.
-
-    Both sorted by ``createdAt`` ascending, which never changes for a chat: a
-    change during the scan adds a chat to set 1 at its old place and never
-    moves one inside the set, so no upper bound is needed; the shell reads them
-    by key (`Keyset`), so a chat joining behind the cursor shifts nothing (it
-    is the next sync's). Chat ids cannot be searched;
-    the shell reads the newest chats above ``after_id`` from ``GET /chats``.
-    """
-    if overlap < 0:
-        raise ValueError("overlap must not be negative")
-    low = since - overlap
-    return [
-        ChangeSearch(
-            filters=(("chats.updatedAt", ">=", low),),
-            sort="chats.createdAt",
-            order="asc",
-        ),
-        ChangeSearch(
-            filters=(("chats.createdAt", ">=", low),),
-            sort="chats.createdAt",
-            order="asc",
-        ),
-    ]
 
 
 class Keyset:

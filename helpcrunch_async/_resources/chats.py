@@ -27,7 +27,6 @@ from helpcrunch_async._core.write_params import (
 from helpcrunch_async._core.writes import CLOCK_SKEW, created_within
 from helpcrunch_async._errors import InvalidParameterError
 from helpcrunch_async._models.chats import Chat
-from helpcrunch_async._resources import changes
 from helpcrunch_async._resources.endpoints import (
     CHAT,
     CHAT_CREATE,
@@ -39,6 +38,7 @@ from helpcrunch_async._resources.endpoints import (
 )
 from helpcrunch_async._resources.listing import Resource
 from helpcrunch_async._resources.writing import Sender
+from helpcrunch_async._sync import reads as changes
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

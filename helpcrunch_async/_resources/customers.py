@@ -28,7 +28,6 @@ from helpcrunch_async._core.write_params import (
 )
 from helpcrunch_async._errors import BadRequestError, InvalidParameterError
 from helpcrunch_async._models.writes import UpdateResult, batch_results, record_body
-from helpcrunch_async._resources import changes
 from helpcrunch_async._resources.endpoints import (
     CUSTOMER,
     CUSTOMER_BATCH,
@@ -45,6 +44,7 @@ from helpcrunch_async._resources.endpoints import (
 from helpcrunch_async._resources.listing import Resource
 from helpcrunch_async._resources.writing import Sender
 from helpcrunch_async._shell.scan import Scan
+from helpcrunch_async._sync import reads as changes
 
 if TYPE_CHECKING:
     import builtins

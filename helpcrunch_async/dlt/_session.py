@@ -14,12 +14,13 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from helpcrunch_async._client import HelpCrunch
+from helpcrunch_async._core.params import DEFAULT_FALLBACK_WORKERS
 from helpcrunch_async._shell.budget import LocalBudget, RateBudget
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable
 
-__all__ = ["CountingBudget", "SharedClient"]
+__all__ = ["CountingBudget", "SharedClient", "local_budget", "redis_budget"]
 
 
 class CountingBudget:
@@ -132,3 +133,18 @@ def local_budget(limit: int, period: float) -> Callable[[], RateBudget]:
     """
     budget = LocalBudget(limit, period)
     return lambda: budget
+
+
+def redis_budget(url: str, key: str, limit: int, period: float) -> Callable[[], RateBudget]:
+    """Return a factory of `RedisBudget` ``key`` at ``url``: one cap shared by processes."""
+    from helpcrunch_async._redis.budget import RedisBudget  # noqa: PLC0415 -- optional: needs redis
+
+    # RedisBudget's default number of processes sharing the key, but no
+    # more than the limit: each keeps at least one request a period when
+    # Redis is away, and a cap below that default is not refused.
+    workers = min(DEFAULT_FALLBACK_WORKERS, limit)
+
+    def make_budget() -> RateBudget:
+        return RedisBudget(url, key, limit=limit, period=period, fallback_workers=workers)
+
+    return make_budget

@@ -19,166 +19,83 @@ What each run reads:
   whatever order the server lists them (`iter_new_messages`).
 
 Cursors never move past the server's present (`next_cursor`, from its ``Date``
-header). The report counts a held row as changed only with a sign of change
-(see `TableReport`); otherwise it is re-read.
+header). A held row counts as changed only with a sign of change (`TableReport`).
 - ``agents``, ``departments``: read whole every run (a few pages); the ids no
   longer there become hard deletes.
 
-Records leave as dicts made by ``msgspec.to_builtins`` from our Structs at the
-last moment (dlt's normaliser takes dicts, not msgspec Structs), with the
-API's field names, which dlt turns into snake_case columns. Nested values
-(tags, custom data, location, device, a chat's customer and agents) are kept
-as JSON columns (``max_table_nesting=0``), which every destination can hold
-and which lets hard deletes work on destinations without nested-table deletes.
+Records leave as dicts, nested values as JSON columns (see `dlt._rows`).
 
-What no request can see: an edit that moves no documented timestamp (a name or
-custom data changed by an agent or another integration), a deleted chat, and an
-edited old message. ``full=True`` refreshes everything.
+With an inbox, its webhook events are applied first (`dlt._inbox`). What no
+event or request can see (an agent's edit of a name, a deleted chat, an edited
+old message) the refresh slice or ``full=True`` reads again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import logging
+import os
 from array import array
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 import dlt
-import msgspec
 
-from helpcrunch_async._core.held import decode_ids, encode_ids
 from helpcrunch_async._core.params import (
     DEFAULT_BUDGET_KEY,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RATE_LIMIT_WAIT,
     DEFAULT_RATE_LIMIT,
     DEFAULT_RATE_PERIOD,
+    check_positive_int,
 )
-from helpcrunch_async._core.reconcile import next_cursor
+from helpcrunch_async._errors import InvalidParameterError
 from helpcrunch_async._models.agents import Agent, Department
 from helpcrunch_async._models.chats import Chat
 from helpcrunch_async._models.customers import Customer
 from helpcrunch_async._models.messages import Message
-from helpcrunch_async._resources.changes import (
+from helpcrunch_async._sync.held import decode_ids, encode_ids
+from helpcrunch_async._sync.plan import next_cursor, refresh_slice, scan_from
+from helpcrunch_async._sync.reads import (
     DEFAULT_OVERLAP,
     chats_high_water,
     customers_high_water,
     iter_changed_chats,
     iter_changed_customers,
     iter_new_messages,
+    read_customer_ranges,
+    read_customers_by_id,
     reconcile_ids,
 )
-from helpcrunch_async.dlt._session import SharedClient, local_budget
+from helpcrunch_async.dlt._inbox import APPLIED_KEY, inbox_chats, inbox_customers, take
+from helpcrunch_async.dlt._report import InboxReport, SyncReport, TableReport
+from helpcrunch_async.dlt._rows import (
+    BATCH,
+    DELETED_COLUMN,
+    RESOURCES,
+    Batches,
+    after,
+    chain,
+    chat_times,
+    columns,
+    created_after,
+    customer_times,
+    deleted,
+    digest,
+    each,
+    held_ids,
+    record,
+)
+from helpcrunch_async.dlt._session import SharedClient, local_budget, redis_budget
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+    from collections.abc import AsyncIterator, Callable, Iterable
 
     from dlt.extract.source import DltSource
 
-    from helpcrunch_async._shell.budget import RateBudget
+    from helpcrunch_async._sync.inbox import InboxBatch
 
 __all__ = ["DELETED_COLUMN", "RESOURCES", "SyncReport", "TableReport", "helpcrunch_source"]
 
 logger = logging.getLogger("helpcrunch_async")
-
-RESOURCES = ("customers", "chats", "messages", "agents", "departments")
-# The column that dlt's hard_delete hint reads: true deletes the row with this id.
-DELETED_COLUMN = "_hc_deleted"
-# Records per item handed to dlt: each item crosses from dlt's loop thread to
-# its main thread, so pages, not single records.
-_BATCH = 500
-_Batches: TypeAlias = "AsyncIterator[list[dict[str, Any]]]"
-_COLUMNS: dict[str, Any] = {DELETED_COLUMN: {"data_type": "bool", "hard_delete": True}}
-
-
-@dataclass
-class TableReport:
-    """What one run did to one table: rows new, changed, re-read and deleted.
-
-    ``changed`` counts rows held before whose content moved: for customers a
-    ``lastSeen`` after the last run's cursor, for chats a timestamp after it,
-    for agents and departments fields that differ from the last run's. A row
-    held before that a run reads again without such a sign (the overlap of
-    the cursors, a full pass) is ``reread``: loaded again, not known changed.
-    """
-
-    new: int = 0
-    changed: int = 0
-    reread: int = 0
-    deleted: int = 0
-
-
-@dataclass
-class SyncReport:
-    """What one run did: per table, the requests it spent, and what a full pass would cost."""
-
-    tables: dict[str, TableReport] = field(default_factory=dict)
-    requests: int = 0
-    # Requests a full read of the customers would need now (from the ids held).
-    full_pass_requests: dict[str, int] = field(default_factory=dict)
-    # Records the server has, per table, where known (a full read's total; the ids held).
-    totals: dict[str, int] = field(default_factory=dict)
-    # Tables read whole in this run (first run, or full=True).
-    full_reads: set[str] = field(default_factory=set)
-    # Requests spent so far, read live (the run's one client counts them).
-    live_requests: Callable[[], int] | None = None
-    # The tables the run reads, and those whose reads are over.
-    expected: set[str] = field(default_factory=set)
-    finished: set[str] = field(default_factory=set)
-
-    def spent(self) -> int:
-        """Return the requests spent so far (live while the run reads)."""
-        return self.live_requests() if self.live_requests is not None else self.requests
-
-    def table(self, name: str) -> TableReport:
-        """Return the report of ``name``, created on first use."""
-        return self.tables.setdefault(name, TableReport())
-
-
-def _columns(model: type[msgspec.Struct]) -> dict[str, Any]:
-    """Return dlt column hints for ``model``'s fields, so every column has its type at once.
-
-    Without them dlt infers types from the first values and leaves out a
-    column that only ever held null (and warns). Timestamps are declared as
-    their wire unions at run time (see the models) but always hold int.
-    """
-    hints: dict[str, Any] = dict(_COLUMNS)
-    info = msgspec.inspect.type_info(model)
-    assert isinstance(info, msgspec.inspect.StructType)  # noqa: S101 -- a Struct by type
-    for f in info.fields:
-        hints[f.encode_name] = {"data_type": _data_type(f.type), "nullable": f.name != "id"}
-    return hints
-
-
-def _data_type(kind: msgspec.inspect.Type) -> str:
-    kinds = kind.types if isinstance(kind, msgspec.inspect.UnionType) else (kind,)
-    real = [k for k in kinds if not isinstance(k, msgspec.inspect.NoneType)]
-    simple = {
-        msgspec.inspect.IntType: "bigint",
-        msgspec.inspect.BoolType: "bool",
-        msgspec.inspect.StrType: "text",
-        msgspec.inspect.FloatType: "double",
-    }
-    found = {simple.get(type(k), "json") for k in real}
-    if found in ({"bigint", "double", "text"}, {"bigint", "double"}):
-        return "bigint"  # a timestamp: normalised to int seconds
-    return found.pop() if len(found) == 1 else "json"
-
-
-def _record(item: msgspec.Struct) -> dict[str, Any]:
-    record: dict[str, Any] = msgspec.to_builtins(item)
-    return record
-
-
-def _deleted(ids: Iterable[int]) -> list[dict[str, Any]]:
-    return [{"id": i, DELETED_COLUMN: True} for i in ids]
-
-
-def _held(state: dict[str, Any]) -> array[int]:
-    blob = state.get("held")
-    return decode_ids(blob) if isinstance(blob, bytes) else array("q")
 
 
 def helpcrunch_source(
@@ -194,6 +111,10 @@ def helpcrunch_source(
     overlap: int = DEFAULT_OVERLAP,
     full: bool = False,
     report: SyncReport | None = None,
+    inbox: str | os.PathLike[str] | None = None,
+    inbox_only: bool = False,
+    inbox_limit: int = 100_000,
+    refresh_days: int = 0,
 ) -> DltSource:
     """Return the HelpCrunch dlt source: customers, chats, messages, agents, departments.
 
@@ -208,33 +129,32 @@ def helpcrunch_source(
     subtracted from each cursor (clock skew, visits in flight). ``full``
     reads everything again and applies the deletions that shows. ``report``,
     when given, is filled in as the run goes.
+
+    ``inbox`` is the SQLite file ``helpcrunch-async listen`` fills with webhook
+    events: the run applies up to ``inbox_limit`` of them first (customers
+    named read again whole by id, many a request; deleted ones deleted; chats
+    named read again with their new messages), each record once however many
+    events name it, and settles them once their load is committed (see
+    `helpcrunch_async.dlt._inbox`). ``inbox_only`` applies the inbox and
+    nothing else (the batches of ``sync --live``). ``refresh_days`` N > 0 re-reads
+    ``1/N`` of the customers held each run, so each is read whole at least once
+    every N runs.
     """
+    if isinstance(refresh_days, bool) or not isinstance(refresh_days, int) or refresh_days < 0:
+        raise InvalidParameterError(f"refresh_days must be an int >= 0, got {refresh_days!r}")
+    if inbox_only and inbox is None:
+        raise InvalidParameterError("inbox_only needs an inbox")
+    check_positive_int("inbox_limit", inbox_limit)
     key = api_key
     if key is None:
-        import os  # noqa: PLC0415 -- only for the fallback
-
         key = os.environ.get("HELPCRUNCH_API_KEY") or dlt.secrets.get(
             "sources.helpcrunch.api_key", str
         )
-    make_budget: Callable[[], RateBudget]
-    if redis_url is not None:
-        from helpcrunch_async._redis.budget import RedisBudget  # noqa: PLC0415 -- optional: needs redis
-
-        url = redis_url
-
-        # RedisBudget's default number of processes sharing the key, but no
-        # more than the limit: each keeps at least one request a period when
-        # Redis is away, and a cap below that default is not refused.
-        default = inspect.signature(RedisBudget).parameters["fallback_workers"].default
-        workers = min(int(default), rate_limit)
-
-        def make_budget() -> RateBudget:
-            return RedisBudget(
-                url, redis_key, limit=rate_limit, period=rate_period, fallback_workers=workers
-            )
-
-    else:
-        make_budget = local_budget(rate_limit, rate_period)
+    make_budget = (
+        local_budget(rate_limit, rate_period)
+        if redis_url is None
+        else redis_budget(redis_url, redis_key, rate_limit, rate_period)
+    )
     shared = SharedClient(
         make_budget,
         {
@@ -246,34 +166,49 @@ def helpcrunch_source(
     )
     run = report if report is not None else SyncReport()
     run.live_requests = lambda: shared.requests
-    resources = _Resources(shared, run, overlap=overlap, full=full, concurrency=concurrency)
+    run.refresh_days = refresh_days
+    run.inbox_only = inbox_only
+    resources = _Resources(
+        shared,
+        run,
+        overlap=overlap,
+        full=full,
+        concurrency=concurrency,
+        refresh_days=refresh_days,
+        inbox_only=inbox_only,
+    )
 
-    source: DltSource = _source(resources)
+    source: DltSource = _source(resources, inbox, inbox_limit)
     return source
 
 
-def _source(resources: _Resources) -> DltSource:
+def _source(
+    resources: _Resources, inbox: str | os.PathLike[str] | None, inbox_limit: int
+) -> DltSource:
     @dlt.source(name="helpcrunch", max_table_nesting=0)
     def helpcrunch() -> Any:
+        if inbox is not None:
+            batch = take(inbox, dlt.current.source_state(), inbox_limit)
+            resources.apply(batch)
         merge: dict[str, Any] = {"primary_key": "id", "write_disposition": "merge"}
-        chats = dlt.resource(_plain(resources.chats), name="chats", columns=_columns(Chat), **merge)
+        chats = dlt.resource(_plain(resources.chats), name="chats", columns=columns(Chat), **merge)
         return [
             dlt.resource(
-                _plain(resources.customers), name="customers", columns=_columns(Customer), **merge
+                _plain(resources.customers), name="customers", columns=columns(Customer), **merge
             ),
             chats,
             dlt.transformer(
                 _per_item(resources.messages),
                 name="messages",
                 data_from=chats,
-                columns=_columns(Message),
+                columns=columns(Message),
                 **merge,
             ),
-            dlt.resource(_plain(resources.agents), name="agents", columns=_columns(Agent), **merge),
+            dlt.resource(_plain(resources.agents), name="agents", columns=columns(Agent), **merge),
             dlt.resource(
                 _plain(resources.departments),
                 name="departments",
-                columns=_columns(Department),
+                columns=columns(Department),
                 **merge,
             ),
         ]
@@ -282,9 +217,9 @@ def _source(resources: _Resources) -> DltSource:
     return source
 
 
-def _plain(method: Callable[[], _Batches]) -> Callable[[], _Batches]:
+def _plain(method: Callable[[], Batches]) -> Callable[[], Batches]:
     # dlt tags the function it is given, which a bound method cannot take.
-    async def resource() -> _Batches:
+    async def resource() -> Batches:
         async for batch in method():
             yield batch
 
@@ -292,9 +227,9 @@ def _plain(method: Callable[[], _Batches]) -> Callable[[], _Batches]:
 
 
 def _per_item(
-    method: Callable[[list[dict[str, Any]]], _Batches],
-) -> Callable[[list[dict[str, Any]]], _Batches]:
-    async def transformer(page: list[dict[str, Any]]) -> _Batches:
+    method: Callable[[list[dict[str, Any]]], Batches],
+) -> Callable[[list[dict[str, Any]]], Batches]:
+    async def transformer(page: list[dict[str, Any]]) -> Batches:
         async for batch in method(page):
             yield batch
 
@@ -312,7 +247,14 @@ class _Resources:
         overlap: int,
         full: bool,
         concurrency: int,
+        refresh_days: int = 0,
+        inbox_only: bool = False,
     ) -> None:
+        self._refresh_days = refresh_days
+        self._inbox_only = inbox_only
+        self._batch: InboxBatch | None = None
+        # Chats read again for their customer's summary alone: no messages to read.
+        self._summary_only: set[int] = set()
         self._shared = shared
         self._report = report
         self._overlap = overlap
@@ -322,60 +264,76 @@ class _Resources:
         self._chats_cursor: int | None = None
         self._messages_since: tuple[int | None] | None = None
 
+    def apply(self, batch: InboxBatch) -> None:
+        """Apply ``batch`` of webhook events first in this run."""
+        self._batch, self._report.inbox = batch, InboxReport.of(batch)
+
+    def _inbox(self) -> tuple[InboxBatch, InboxReport]:
+        assert self._batch is not None  # noqa: S101 -- called only with a batch
+        assert self._report.inbox is not None  # noqa: S101 -- set with it by apply
+        return self._batch, self._report.inbox
+
     def _spent(self, finished: str | None = None) -> None:
         self._report.requests = self._shared.requests
         if finished is not None:
             self._report.finished.add(finished)
+            if self._batch is not None and {"customers", "chats"} <= self._report.finished:
+                # By a resource (dlt keeps only the source state they write), once both
+                # resources that apply events are done.
+                dlt.current.source_state()[APPLIED_KEY] = list(self._batch.event_ids)
 
-    async def customers(self) -> _Batches:
-        """Yield every customer at first; then deletions (by counting) and what changed."""
+    async def customers(self) -> Batches:
+        """Yield the inbox's customers; then every customer at first, or deletions and changes."""
         client = await self._shared.get()
         state = dlt.current.resource_state()
         table = self._report.table("customers")
-        held = _held(state)
+        held = held_ids(state)
         since = None if self._full else state.get("since")
         after_id = state.get("after_id")
-        if since is None:
-            self._report.full_reads.add("customers")
+        last_id = int(after_id) if after_id is not None else None
+        # Customers read whole this run (the inbox's): the scans do not load them again.
+        fresh: set[int] = set()
+        gone: set[int] = set()
+        if self._batch is not None and since is not None:
+            inbox = inbox_customers(client, *self._inbox(), table, set(held), fresh, gone)
+            async for batch in inbox:
+                yield batch
+            if self._inbox_only:
+                state["held"] = encode_ids([*(i for i in held if i not in gone), *fresh])
+                self._spent("customers")
+                return
         # The server's clock when the scan starts: the next run's cursor.
-        low = None if since is None else int(since) - self._overlap
+        low = None if since is None else scan_from(int(since), self._overlap)
         high = await customers_high_water(client.customers, since=low)
         cursor = next_cursor(
             high, client.customers.server_time, None if since is None else int(since)
         )
-        gone: set[int] = set()
         scan: AsyncIterator[Any]
         if since is None:
+            self._report.full_reads.add("customers")
             scan = client.customers.iter_all(sort="customers.firstSeen", order="asc")
         else:
-            found = await reconcile_ids(client.customers, held)
-            gone = set(found.deleted)
-            if gone:
-                table.deleted += len(gone)
-                yield _deleted(found.deleted)
-            scan = _chain(
+            unknown: list[int] = []
+            async for batch in self._count(client, table, held, last_id, gone, unknown):
+                yield batch
+            scan = chain(
                 iter_changed_customers(
-                    client.customers,
-                    since=int(since),
-                    after_id=int(after_id) if after_id is not None else None,
-                    overlap=self._overlap,
+                    client.customers, since=int(since), after_id=last_id, overlap=self._overlap
                 ),
                 # Customers inside the held range that were never held (see reconcile).
-                _each(client.customers.get, found.unknown),
+                each(client.customers.get, unknown),
             )
         seen: array[int] = array("q")
-        moved = _after(since, _customer_times, lambda: client.customers.server_time)
-        async for batch in self._batches(table, scan, set(held), seen, moved, skip=gone):
+        moved = after(since, customer_times, lambda: client.customers.server_time)
+        async for batch in self._batches(table, scan, set(held), seen, moved, skip=gone | fresh):
             yield batch
-        if since is None and held:
-            # A full pass: what we held and did not see is gone.
-            seen_set = set(seen)
-            gone = {i for i in held if i not in seen_set}
-            if gone:
-                table.deleted += len(gone)
-                yield _deleted(sorted(gone))
+        async for batch in self._after_scan(client, table, held, since, last_id, seen, fresh, gone):
+            yield batch
         kept = [i for i in held if i not in gone] if since is not None else []
-        now_held = encode_ids([*kept, *seen])
+        now_held = encode_ids([*kept, *seen, *fresh])
+        if self._refresh_days and since is not None:
+            async for batch in self._refresh(client, table, state, now_held, {*seen, *fresh}):
+                yield batch
         # What a full pass would cost now, without a request to count them.
         total = len(decode_ids(now_held))
         self._report.totals["customers"] = total
@@ -383,9 +341,113 @@ class _Resources:
         state["held"] = now_held
         state["since"] = cursor if cursor is not None else 0
         # Ids only grow: the highest ever held, even if that customer is gone.
-        previous = [int(after_id)] if after_id is not None else []
-        state["after_id"] = max([*seen, *kept[-1:], *previous], default=None)
+        previous = [last_id] if last_id is not None else []
+        state["after_id"] = max([*seen, *kept[-1:], *fresh, *previous], default=None)
         self._spent("customers")
+
+    async def _after_scan(  # noqa: PLR0917 -- private: the state of one customers run
+        self,
+        client: Any,
+        table: TableReport,
+        held: Iterable[int],
+        since: object,
+        last_id: int | None,
+        seen: array[int],
+        fresh: set[int],
+        gone: set[int],
+    ) -> Batches:
+        """Yield the deletions a full pass shows, or check the ids the inbox added above."""
+        if since is None:
+            # A full pass: what we held and did not see is gone.
+            seen_set = set(seen)
+            missing = sorted(i for i in held if i not in seen_set)
+            gone.update(missing)
+            if missing:
+                table.deleted += len(missing)
+                yield deleted(missing)
+        elif last_id is not None:
+            above = [i for i in held if i > last_id and i not in gone]
+            async for batch in self._unseen_above(client, table, above, seen, fresh, gone):
+                yield batch
+
+    async def _count(  # noqa: PLR0917 -- private: the state of one customers run
+        self,
+        client: Any,
+        table: TableReport,
+        held: Iterable[int],
+        last_id: int | None,
+        gone: set[int],
+        unknown: list[int],
+    ) -> Batches:
+        """Yield the deletions the count finds among the held ids up to the last run's highest.
+
+        Ids above it (brought by the inbox) are checked after the scan
+        (`_unseen_above`); ids never held inside the range go to ``unknown``.
+        """
+        counted = [i for i in held if i not in gone and (last_id is None or i <= last_id)]
+        found = await reconcile_ids(client.customers, counted)
+        unknown.extend(found.unknown)
+        if found.deleted:
+            gone.update(found.deleted)
+            table.deleted += len(found.deleted)
+            yield deleted(found.deleted)
+
+    async def _unseen_above(  # noqa: PLR0917 -- private; each set is one the caller reads after
+        self,
+        client: Any,
+        table: TableReport,
+        above: list[int],
+        seen: Iterable[int],
+        fresh: set[int],
+        gone: set[int],
+    ) -> Batches:
+        """Check the held ids above the last run's highest that this run's scans did not see.
+
+        The inbox brought them (a ``customer.new``); the id scan reads every id
+        above the last run's highest, so one it did not see was deleted since, or slipped
+        past a scan that deletions shifted: a read by id tells which.
+        """
+        seen_set = set(seen)
+        unseen = [i for i in above if i not in seen_set and i not in fresh]
+        if not unseen:
+            return
+        present, missing = await read_customers_by_id(client.customers, unseen)
+        if missing:
+            gone.update(missing)
+            table.deleted += len(missing)
+            yield deleted(missing)
+        if present:
+            fresh.update(c.id for c in present)
+            table.reread += len(present)
+            yield [record(c) for c in present]
+
+    async def _refresh(
+        self,
+        client: Any,
+        table: TableReport,
+        state: dict[str, Any],
+        held: bytes,
+        read: set[int],
+    ) -> Batches:
+        """Yield this run's refresh slice (`refresh_slice`): customers re-read by id range."""
+        after = state.get("refresh_after")
+        plan = refresh_slice(
+            decode_ids(held), None if after is None else int(after), self._refresh_days
+        )
+        rows: list[dict[str, Any]] = []
+        async for customer in read_customer_ranges(client.customers, plan.ranges):
+            self._report.refreshed += 1
+            if customer.id in read:
+                continue  # read this run already
+            read.add(customer.id)
+            table.reread += 1
+            rows.append(record(customer))
+            if len(rows) >= BATCH:
+                yield rows
+                rows = []
+        if rows:
+            yield rows
+        state["refresh_after"] = plan.next_after
 
     async def _batches(
         self,
@@ -396,7 +458,7 @@ class _Resources:
         changed: Callable[[Any], bool],
         *,
         skip: set[int] | frozenset[int] = frozenset(),
-    ) -> _Batches:
+    ) -> Batches:
         batch: list[dict[str, Any]] = []
         async for item in scan:
             if item.id in skip:
@@ -409,8 +471,8 @@ class _Resources:
                 table.changed += 1
             else:
                 table.reread += 1
-            batch.append(_record(item))
-            if len(batch) >= _BATCH:
+            batch.append(record(item))
+            if len(batch) >= BATCH:
                 yield batch
                 batch = []
                 self._spent()
@@ -426,15 +488,30 @@ class _Resources:
             name = next(n for n, t in self._report.tables.items() if t is table)
             self._report.totals[name] = total
 
-    async def chats(self) -> _Batches:
-        """Yield every chat at first; then the chats updated or created since the last run."""
+    async def chats(self) -> Batches:
+        """Yield the inbox's chats; then every chat at first, or those updated or created since."""
         client = await self._shared.get()
         state = dlt.current.resource_state()
         table = self._report.table("chats")
-        held = _held(state)
+        held = held_ids(state)
         since = None if self._full else state.get("since")
-        high = await chats_high_water(client.chats)
         previous = None if since is None else int(since)
+        after_id = state.get("after_id", held[-1] if held else None)
+        fresh: set[int] = set()
+        gone: set[int] = set()
+        if self._batch is not None and previous is not None:
+            # The messages of these chats are read from the last run's cursor.
+            self._chats_cursor = previous
+            inbox = inbox_chats(
+                client, *self._inbox(), table, set(held), fresh, gone, self._summary_only
+            )
+            async for batch in inbox:
+                yield batch
+            if self._inbox_only:
+                state["held"] = encode_ids([*(i for i in held if i not in gone), *fresh])
+                self._spent("chats")
+                return
+        high = await chats_high_water(client.chats)
         cursor = next_cursor(high, client.chats.server_time, previous)
         self._chats_cursor = cursor if cursor is not None else 0
         scan: AsyncIterator[Any]
@@ -445,23 +522,32 @@ class _Resources:
             scan = iter_changed_chats(
                 client.chats,
                 since=int(since),
-                after_id=held[-1] if held else None,
+                after_id=None if after_id is None else int(after_id),
                 overlap=self._overlap,
             )
         seen: array[int] = array("q")
-        moved = _after(since, _chat_times, lambda: client.chats.server_time)
-        async for batch in self._batches(table, scan, set(held), seen, moved):
+        moved = after(since, chat_times, lambda: client.chats.server_time)
+
+        def changed(chat: Any) -> bool:
+            # Found by the scan too: its messages are read after all.
+            self._summary_only.discard(chat.id)
+            return moved(chat)
+
+        skip = (fresh - self._summary_only) | gone
+        async for batch in self._batches(table, scan, set(held), seen, changed, skip=skip):
             yield batch
-        now_held = encode_ids([*held, *seen])
+        now_held = encode_ids([*(i for i in held if i not in gone), *seen, *fresh])
         chats = len(decode_ids(now_held))
         self._report.totals["chats"] = chats
         # At least a page per 100 chats, and a request per chat for its messages.
         self._report.full_pass_requests["chats"] = -(-chats // 100) + chats
         state["held"] = now_held
         state["since"] = self._chats_cursor
+        previous_id = [] if after_id is None else [int(after_id)]
+        state["after_id"] = max([*seen, *previous_id], default=None)
         self._spent("chats")
 
-    async def messages(self, chats: list[dict[str, Any]]) -> _Batches:
+    async def messages(self, chats: list[dict[str, Any]]) -> Batches:
         """Yield the messages of the chats in one page of ``chats`` created since the last run."""
         client = await self._shared.get()
         state = dlt.current.resource_state()
@@ -471,46 +557,47 @@ class _Resources:
             self._messages_since = (None if self._full else state.get("since"),)
         (previous,) = self._messages_since
         state["since"] = self._chats_cursor
-        cutoff = None if previous is None else int(previous) - self._overlap
+        cutoff = None if previous is None else scan_from(int(previous), self._overlap)
         ids = [c["id"] for c in chats if not c.get(DELETED_COLUMN)]
+        ids = [i for i in ids if i not in self._summary_only]
         batch: list[dict[str, Any]] = []
         async for _, messages in iter_new_messages(client.chats, ids, since=cutoff):
-            batch.extend(_record(message) for message in messages)
+            batch.extend(record(message) for message in messages)
             # Created after the last run's cursor: new; else read again in the overlap.
-            fresh = sum(1 for m in messages if _created_after(m, previous))
+            fresh = sum(1 for m in messages if created_after(m, previous))
             table.new += fresh
             table.reread += len(messages) - fresh
-            if len(batch) >= _BATCH:
+            if len(batch) >= BATCH:
                 yield batch
                 batch = []
         if batch:
             yield batch
         self._spent("messages" if "chats" in self._report.finished else None)
 
-    async def agents(self) -> _Batches:
+    async def agents(self) -> Batches:
         """Yield every agent, every run; the ones gone become hard deletes."""
         client = await self._shared.get()
         async for batch in self._whole("agents", client.agents.iter_all()):
             yield batch
 
-    async def departments(self) -> _Batches:
+    async def departments(self) -> Batches:
         """Yield every department, every run; the ones gone become hard deletes."""
         client = await self._shared.get()
         async for batch in self._whole("departments", client.departments.iter_all()):
             yield batch
 
-    async def _whole(self, name: str, scan: AsyncIterator[Any]) -> _Batches:
+    async def _whole(self, name: str, scan: AsyncIterator[Any]) -> Batches:
         state = dlt.current.resource_state()
         table = self._report.table(name)
-        held = _held(state)
+        held = held_ids(state)
         # A digest of each row of the last run (a few rows): changed means it differs.
         before: dict[str, str] = dict(state.get("digests") or {})
         after: dict[str, str] = {}
         seen: array[int] = array("q")
 
         def differs(item: Any) -> bool:
-            digest = after[str(item.id)] = _digest(item)
-            return before.get(str(item.id)) != digest
+            now = after[str(item.id)] = digest(item)
+            return before.get(str(item.id)) != now
 
         async for batch in self._batches(table, scan, set(held), seen, differs):
             yield batch
@@ -518,62 +605,7 @@ class _Resources:
         gone = [i for i in held if i not in seen_set]
         if gone:
             table.deleted += len(gone)
-            yield _deleted(gone)
+            yield deleted(gone)
         state["held"] = encode_ids(seen)
         state["digests"] = after
         self._spent(name)
-
-
-def _digest(item: msgspec.Struct) -> str:
-    return hashlib.blake2b(msgspec.json.encode(item), digest_size=8).hexdigest()
-
-
-def _created_after(message: Message, since: object) -> bool:
-    created = message.created_at
-    return since is None or created is None or created > int(str(since))
-
-
-def _customer_times(customer: Customer) -> tuple[int | None, ...]:
-    return (customer.last_seen,)
-
-
-def _chat_times(chat: Chat) -> tuple[int | None, ...]:
-    return (chat.updated_at, chat.last_message_at, chat.closed_at, chat.created_at)
-
-
-def _after(
-    since: object,
-    times: Callable[[Any], tuple[int | None, ...]],
-    present: Callable[[], int | None],
-) -> Callable[[Any], bool]:
-    """Return whether a record's timestamps moved past the last run's cursor ``since``.
-
-    A timestamp past the server's ``present`` (its latest ``Date``) is no sign
-    of a change: a record stamped in the future is re-read every run.
-    """
-    if since is None:
-        # A full pass: nothing to compare with, so a held row is re-read.
-        return lambda _: False
-    cursor = int(str(since))
-
-    def moved(item: Any) -> bool:
-        now = present()
-        return any(t is not None and cursor < t and (now is None or t <= now) for t in times(item))
-
-    return moved
-
-
-async def _chain(*scans: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    for scan in scans:
-        async for item in scan:
-            yield item
-
-
-async def _each(get: Callable[[int], Awaitable[Any]], ids: Iterable[int]) -> AsyncIterator[Any]:
-    from helpcrunch_async._errors import NotFoundError  # noqa: PLC0415 -- rare path
-
-    for i in ids:
-        try:
-            yield await get(i)
-        except NotFoundError:
-            continue

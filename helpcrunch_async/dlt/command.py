@@ -31,7 +31,8 @@ from helpcrunch_async._core.params import (
     DEFAULT_RATE_PERIOD,
 )
 from helpcrunch_async._export.progress import ProgressDisplay
-from helpcrunch_async._resources.changes import DEFAULT_OVERLAP
+from helpcrunch_async._sync.reads import DEFAULT_OVERLAP
+from helpcrunch_async.webhooks._listen import INBOX_NAME
 
 if TYPE_CHECKING:
     from helpcrunch_async.dlt._source import SyncReport
@@ -77,10 +78,20 @@ class SyncOptions:
     redis_url: str | None = None
     redis_key: str = DEFAULT_BUDGET_KEY
     overlap: int = DEFAULT_OVERLAP
+    # The webhook inbox `listen` fills (None: none); only the inbox (a live batch).
+    inbox: Path | None = None
+    inbox_only: bool = False
+    # Re-read 1/N of the customers each run (0: off).
+    refresh_days: int = 0
 
     def __repr__(self) -> str:
         """Name the target, never the key."""
         return f"SyncOptions(base_url={self.base_url!r}, destination={self.destination!r}, ...)"
+
+
+def inbox_path(options: SyncOptions) -> Path:
+    """Return the inbox beside the sync's state: ``<state folder>/webhooks.sqlite3``."""
+    return state_folder(options) / INBOX_NAME
 
 
 class SyncStateError(Exception):
@@ -111,14 +122,10 @@ def run_sync(
     telemetry_off()
     import dlt  # noqa: PLC0415 -- optional dependency
 
+    from helpcrunch_async.dlt._inbox import applied_ids, settle  # noqa: PLC0415 -- needs dlt
     from helpcrunch_async.dlt._source import SyncReport, helpcrunch_source  # noqa: PLC0415 -- needs dlt
 
-    destination: Any = options.destination
-    if options.destination == "duckdb":
-        database = options.duckdb_file or Path(f"{options.pipeline_name}.duckdb")
-        destination = dlt.destinations.duckdb(str(database))
-    elif options.duckdb_file is not None:
-        raise ValueError("--duckdb-file goes with --destination duckdb")
+    destination = _destination(options)
     name, dataset = options.pipeline_name, options.dataset_name
     folder = state_folder(options)
     try:
@@ -136,7 +143,10 @@ def run_sync(
         if display is not None:
             display.say("loading the package an interrupted sync left behind")
         pipeline.run()
-    report = SyncReport(expected=set(options.only or RESOURCE_NAMES))
+    if options.inbox is not None:
+        # `listen` may not have run yet: an empty inbox beside the state.
+        options.inbox.parent.mkdir(parents=True, exist_ok=True)
+    report = SyncReport(expected=set(_selected(options) or RESOURCE_NAMES))
     source = helpcrunch_source(
         options.api_key,
         base_url=options.base_url,
@@ -149,9 +159,12 @@ def run_sync(
         overlap=options.overlap,
         full=options.full,
         report=report,
+        inbox=options.inbox,
+        inbox_only=options.inbox_only,
+        refresh_days=options.refresh_days,
     )
-    if options.only:
-        source = source.with_resources(*options.only)
+    if options.inbox_only or options.only:
+        source = source.with_resources(*_selected(options))
     stop = threading.Event()
     ticker = None
     if display is not None:
@@ -170,6 +183,9 @@ def run_sync(
         stop.set()
         if ticker is not None:
             ticker.join()
+    if options.inbox is not None:
+        # Committed: the events this load applied leave the inbox now (else the next run).
+        settle(options.inbox, applied_ids(pipeline.state.get("sources", {}).get("helpcrunch", {})))
     return report
 
 
@@ -177,6 +193,26 @@ def _display(progress: ProgressDisplay | TextIO | None) -> ProgressDisplay | Non
     if progress is None or isinstance(progress, ProgressDisplay):
         return progress
     return ProgressDisplay(progress, live=False, interval=_INTERVAL)
+
+
+def _check_destination(options: SyncOptions) -> None:
+    if options.duckdb_file is not None and options.destination != "duckdb":
+        raise ValueError("--duckdb-file goes with --destination duckdb")
+
+
+def _destination(options: SyncOptions) -> Any:
+    import dlt  # noqa: PLC0415 -- optional dependency
+
+    _check_destination(options)
+    if options.destination == "duckdb":
+        database = options.duckdb_file or Path(f"{options.pipeline_name}.duckdb")
+        return dlt.destinations.duckdb(str(database))
+    return options.destination
+
+
+def _selected(options: SyncOptions) -> tuple[str, ...]:
+    # A live batch reads only what events name: no team lists.
+    return ("customers", "chats", "messages") if options.inbox_only else options.only
 
 
 def telemetry_off() -> None:
@@ -242,4 +278,36 @@ def summary_lines(report: SyncReport) -> list[str]:
     chats = report.full_pass_requests.get("chats")
     if chats is not None:
         lines.append(f"a full pass of the chats and their messages: at least {chats} requests")
+    # With an inbox or a refresh window: what can still be stale, and for how long.
+    if report.inbox is not None or report.refresh_days:
+        lines += staleness_lines(report)
+    return lines
+
+
+def staleness_lines(report: SyncReport) -> list[str]:
+    """Return what the run applied from the inbox, and what can still be stale and for how long."""
+    lines: list[str] = []
+    inbox = report.inbox
+    if inbox is not None:
+        lines.append(
+            f"inbox: {inbox.events} events applied as {inbox.customers} customers and "
+            f"{inbox.chats} chats read again, {inbox.deleted} customers deleted"
+            + (f" ({inbox.skipped} named nothing: left to the scans)" if inbox.skipped else "")
+        )
+    if report.inbox_only:
+        lines.append("stale: what no event announced, until the next full sync run")
+        return lines
+    if report.refresh_days:
+        lines.append(
+            f"refresh: {report.refreshed} customers re-read; each is read whole at least once "
+            f"every {report.refresh_days} runs (at one run a day: at most "
+            f"{report.refresh_days} days stale)"
+        )
+        lines.append("stale: deleted chats and edited old messages until `sync --full`")
+    else:
+        lines.append(
+            "stale: a customer's name, phone, notes or custom data edited without a visit"
+            + (" or an event" if inbox is not None else "")
+            + ", deleted chats and edited old messages, until `sync --full` (or --refresh-days N)"
+        )
     return lines

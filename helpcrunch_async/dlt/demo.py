@@ -7,10 +7,13 @@ chats with their messages, a sliding cap of the real 120 a minute compressed to
 1. a first ``sync`` into ``demo-output/sync/helpcrunch_sync.duckdb`` (everything;
    the sync's state beside it in ``helpcrunch_sync.dlt/``);
 2. changes in the emulator: 50 visits, 10 new customers, 5 deleted, 3 new
-   chats, new messages in 5, 2 closed, 2 reassigned;
-3. a second ``sync``: a handful of requests, not a full pass;
+   chats, new messages in 5, 2 closed, 2 reassigned, and one customer's email
+   edited by an agent: no timestamp moves, so no search can see it, but its
+   ``customer.email_updated`` webhook reaches a ``listen`` server (on a
+   thread here) and waits in the inbox;
+3. a second ``sync --inbox``: a handful of requests, not a full pass;
 4. a look into the DuckDB file: how many customers, chats and messages it holds,
-   against the emulator's own numbers.
+   against the emulator's own numbers, and the edited email.
 
 Each run starts from scratch (the folder is emptied first).
 """
@@ -20,17 +23,31 @@ from __future__ import annotations
 import secrets
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from helpcrunch_async.dlt.command import SyncOptions, run_sync, state_folder, summary_lines
-from helpcrunch_async.testing import ThreadedEmulator
+from helpcrunch_async.dlt.command import (
+    SyncOptions,
+    inbox_path,
+    run_sync,
+    state_folder,
+    summary_lines,
+)
+from helpcrunch_async.testing import Subscription, ThreadedEmulator
+from helpcrunch_async.webhooks._listen import ListenOptions, ListenThread
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["main"]
 
 _FOLDER = Path("demo-output/sync")
 _RATE_LIMIT, _RATE_PERIOD = 40, 1.0
+# The email an agent gives a customer in the demo (announced only by a webhook).
+_ANNOUNCED = "announced.by.webhook@example.org"
 
 
 def main(
@@ -45,23 +62,45 @@ def main(
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     key = secrets.token_urlsafe(24)
+    hook_secret = secrets.token_urlsafe(24)
     say = sys.stdout.write
+    options = SyncOptions(
+        api_key=key,
+        base_url="http://127.0.0.1",  # set below, once the emulator listens
+        duckdb_file=folder / "helpcrunch_sync.duckdb",
+        rate_limit=rate_limit,
+        rate_period=rate_period,
+    )
+    inbox = inbox_path(options)
+    inbox.parent.mkdir(parents=True, exist_ok=True)
+    listener = ListenThread(ListenOptions("127.0.0.1", 0, hook_secret, inbox))
+    url = listener.start()
+    try:
+        return _run(options, url, hook_secret, (customers, chats), say)
+    finally:
+        listener.stop()
+
+
+def _run(
+    options: SyncOptions,
+    url: str,
+    hook_secret: str,
+    sizes: tuple[int, int],
+    say: Callable[[str], object],
+) -> int:
+    customers, chats = sizes
+    rate_limit, rate_period = options.rate_limit, options.rate_period
     with ThreadedEmulator(
         customers=customers,
         chats=chats,
         seed=2024,
-        api_key=key,
+        api_key=options.api_key,
         policy="sliding",
         rate_limit=rate_limit,
         rate_period=rate_period,
+        webhooks=[Subscription(url, hook_secret, ["customer.email_updated"])],
     ) as emulator:
-        options = SyncOptions(
-            api_key=key,
-            base_url=emulator.base_url,
-            duckdb_file=folder / "helpcrunch_sync.duckdb",
-            rate_limit=rate_limit,
-            rate_period=rate_period,
-        )
+        options = replace(options, base_url=emulator.base_url)
         say(
             f"demo: an emulated account at {emulator.base_url}: {customers:,} customers, "
             f"{chats:,} chats\n"
@@ -84,12 +123,17 @@ def main(
             emulator.close_chat(chat_id)
         for chat_id in chat_ids[7:9]:
             emulator.reassign_chat(chat_id, None)
+        edited = emulator.expected_ids()[0]
+        emulator.edit_customer(edited, "customer.email_updated", email=_ANNOUNCED)
+        emulator.webhooks_settled(30.0)
         say(
             "demo: in the emulator: 50 visits, 10 new and 5 deleted customers, 3 new chats, "
-            "messages in 5, 2 closed, 2 reassigned\n"
-            "demo: second sync (what changed)\n"
+            f"messages in 5, 2 closed, 2 reassigned; customer {edited}'s email edited (no "
+            f"timestamp moves; its webhook went to {url}, into the inbox)\n"
+            "demo: second sync (what changed), with --inbox\n"
         )
-        for line in summary_lines(run_sync(options, progress=sys.stderr)):
+        report = run_sync(replace(options, inbox=inbox_path(options)), progress=sys.stderr)
+        for line in summary_lines(report):
             say(f"  {line}\n")
         truth = (
             emulator.total,
@@ -98,11 +142,16 @@ def main(
         )
     with duckdb.connect(str(options.duckdb_file), read_only=True) as con:
         held = tuple(_count(con, name) for name in ("customers", "chats", "messages"))
+        found = con.execute(
+            "select email from helpcrunch.customers where id = ?", [edited]
+        ).fetchone()
+    email = found[0] if found else None
     say(
         f"demo: {options.duckdb_file} holds {held[0]:,} customers, {held[1]:,} chats, "
         f"{held[2]:,} messages; the emulator has {truth[0]:,}, {truth[1]:,}, {truth[2]:,}\n"
+        f"demo: customer {edited}'s email in the mirror: {email} (the webhook brought it)\n"
     )
-    return 0 if held == truth else 1
+    return 0 if held == truth and email == _ANNOUNCED else 1
 
 
 def _count(con: duckdb.DuckDBPyConnection, name: str) -> int:

@@ -220,6 +220,25 @@ class ThreadedEmulator:
         """Return every department as the API serialises it."""
         return self._call(self.emulator.truth_departments)
 
+    def edit_customer(self, customer_id: int, event: str | None, **fields: Any) -> str | None:
+        """Change a customer's fields in place, no timestamp moving; fire ``event`` about it.
+
+        The change no search can see (an agent's edit): ``fields`` are REST keys
+        (``email``, ``name``, ``tags``, ``unsubscribed``...). Returns the event's id
+        (None: no event, or no subscription takes it).
+        """
+
+        def edit() -> str | None:
+            emulator = self.emulator
+            doc = emulator.customer(customer_id)
+            if doc is None:
+                raise KeyError(f"no customer with id {customer_id}")
+            doc.update(fields)
+            emulator.dataset.store(doc)
+            return None if event is None else emulator.emit(event, customer=customer_id)
+
+        return self._call(edit)
+
     def trigger(self, event: str, **records: Any) -> str | None:
         """Send a webhook event now (see ``Emulator.trigger``); return its id."""
         return self._call(lambda: self.emulator.trigger(event, **records))

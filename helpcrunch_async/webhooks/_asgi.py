@@ -163,7 +163,9 @@ def asgi_app(
     ``tolerance`` (seconds, default 300; None: no check), ``max_body`` (bytes,
     default 1 MiB), ``spool`` (a SQLite path or `Inbox`: acknowledge once
     stored, handle in a worker), ``retry_base`` / ``retry_cap`` (the worker's
-    backoff, seconds) and ``clock`` (unix seconds, for tests).
+    backoff, seconds), ``drain`` (default True; False only fills the spool, for
+    another process to apply: ``helpcrunch-async listen``) and ``clock`` (unix
+    seconds, for tests).
     """
     receiver = Receiver(handle, secret=secret, dedup=dedup, **options)
     del secret

@@ -12,6 +12,15 @@ too (the sync applies webhook events from it)::
         next_attempt_at REAL NOT NULL,      -- unix seconds: not handed out before
         last_error      TEXT                -- the last failure's exception type
     )
+    CREATE TABLE webhook_done (
+        id              TEXT PRIMARY KEY,   -- an event applied and removed (`mark_applied`)
+        done_at         REAL NOT NULL       -- unix seconds; kept `DONE_KEPT` seconds
+    )
+
+A process that applies events itself (the sync) reads them with `read_waiting`
+and, once they are applied for good, moves them to ``webhook_done`` with
+`mark_applied`: a redelivery of one of them is then acknowledged by `Inbox.put`
+without being stored again, even after the receiver restarted.
 
 The file is in WAL mode (readers in other processes never block the writer)
 with ``synchronous=FULL``: an event is acknowledged only once its insert is on
@@ -36,11 +45,21 @@ from helpcrunch_async._errors import InvalidParameterError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["SCHEMA_VERSION", "Inbox", "Row"]
+__all__ = [
+    "DONE_KEPT",
+    "SCHEMA_VERSION",
+    "Inbox",
+    "Row",
+    "count_waiting",
+    "mark_applied",
+    "read_waiting",
+]
 
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
+# How long an applied event's id is remembered against redeliveries (seconds).
+DONE_KEPT = 7 * 86400.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhook_inbox (
@@ -53,6 +72,7 @@ CREATE TABLE IF NOT EXISTS webhook_inbox (
     last_error      TEXT
 );
 CREATE INDEX IF NOT EXISTS webhook_inbox_due ON webhook_inbox (next_attempt_at, received_at);
+CREATE TABLE IF NOT EXISTS webhook_done (id TEXT PRIMARY KEY, done_at REAL NOT NULL);
 """
 
 
@@ -106,15 +126,16 @@ class Inbox:
         return self._connection
 
     async def put(self, event_id: str, event: str, body: bytes, now: float) -> bool:
-        """Store an event for its handler; False if its id is already waiting."""
+        """Store an event for its handler; False if its id waits already or was applied."""
 
         def put() -> bool:
             with self._db() as db:
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO webhook_inbox"
                     " (id, event, body, received_at, attempts, next_attempt_at)"
-                    " VALUES (?, ?, ?, ?, 0, ?)",
-                    (event_id, event, body, now, now),
+                    " SELECT ?, ?, ?, ?, 0, ?"
+                    " WHERE NOT EXISTS (SELECT 1 FROM webhook_done WHERE id = ?)",
+                    (event_id, event, body, now, now, event_id),
                 )
                 return cursor.rowcount == 1
 
@@ -174,6 +195,59 @@ class Inbox:
             return int(value)
 
         return await self._run(count)
+
+
+def read_waiting(path: str | os.PathLike[str], limit: int) -> list[Row]:
+    """Return up to ``limit`` waiting events of the inbox file at ``path``, oldest first.
+
+    Blocking (one short query): for a process that applies events itself.
+    """
+    db = _connect(Path(path))
+    try:
+        rows = db.execute(
+            "SELECT id, event, body, received_at, attempts FROM webhook_inbox"
+            " ORDER BY received_at, id LIMIT ?",
+            (limit,),
+        )
+        return [Row(*row) for row in rows]
+    finally:
+        db.close()
+
+
+def count_waiting(path: str | os.PathLike[str]) -> int:
+    """Return how many events wait in the inbox file at ``path`` (blocking, one query)."""
+    db = _connect(Path(path))
+    try:
+        (value,) = db.execute("SELECT COUNT(*) FROM webhook_inbox").fetchone()
+        return int(value)
+    finally:
+        db.close()
+
+
+def mark_applied(path: str | os.PathLike[str], event_ids: list[str], now: float) -> int:
+    """Move ``event_ids`` from waiting to applied in one transaction; return how many moved.
+
+    Ids not waiting (moved before) are ignored, so a repeat is harmless. Ids
+    applied more than `DONE_KEPT` seconds ago are forgotten.
+    """
+    db = _connect(Path(path))
+    moved = 0
+    try:
+        with db:
+            for start in range(0, len(event_ids), 500):
+                chunk = event_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                copy = f"INSERT OR IGNORE INTO webhook_done (id, done_at) SELECT id, ? FROM webhook_inbox WHERE id IN ({marks})"  # noqa: E501, S608 -- only ? marks go in
+                db.execute(copy, (now, *chunk))
+                cursor = db.execute(
+                    f"DELETE FROM webhook_inbox WHERE id IN ({marks})",  # noqa: S608 -- only ?s
+                    chunk,
+                )
+                moved += cursor.rowcount
+            db.execute("DELETE FROM webhook_done WHERE done_at < ?", (now - DONE_KEPT,))
+    finally:
+        db.close()
+    return moved
 
 
 def _connect(path: Path) -> sqlite3.Connection:

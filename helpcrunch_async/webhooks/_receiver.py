@@ -79,6 +79,7 @@ class Receiver:
         retry_base: float = 1.0,
         retry_cap: float = 300.0,
         clock: Callable[[], float] = time.time,
+        drain: bool = True,
     ) -> None:
         self._keys = signing_secrets(secret)
         del secret
@@ -98,6 +99,8 @@ class Receiver:
         # The freshness check (rule 5) reads this clock; the spool keeps real time.
         self._clock = clock
         self.inbox = spool if isinstance(spool, Inbox) or spool is None else Inbox(spool)
+        # False: the spool is only filled; another process applies it (the sync).
+        self._drain_spool = drain
         self._worker: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
         self._wake: asyncio.Event | None = None
@@ -159,7 +162,8 @@ class Receiver:
                 return
             await self.inbox.open()
             self._wake = asyncio.Event()
-            self._worker = asyncio.create_task(self._drain(), name="helpcrunch-webhook-spool")
+            work = self._drain() if self._drain_spool else _idle()
+            self._worker = asyncio.create_task(work, name="helpcrunch-webhook-spool")
 
     async def stop(self) -> None:
         """Stop the worker (an event in hand stays spooled) and close the spool."""
@@ -213,6 +217,11 @@ class Receiver:
             await inbox.failed(event_id, time.time() + delay, type(exc).__name__)
             return
         await inbox.done(event_id)
+
+
+async def _idle() -> None:
+    # Without draining, the worker only waits for stop() to cancel it.
+    await asyncio.Event().wait()
 
 
 def _name(event: Any) -> str:

@@ -1,6 +1,6 @@
 """What changed since a sync: counts, change scans, deletions, new messages.
 
-Shell glue over the pure plans of `_core.reconcile` and `_core.new_messages`.
+Shell glue over the pure plans of `_sync.plan`, `_core.reconcile` and `_core.new_messages`.
 Each function takes the resource object (``client.customers`` or
 ``client.chats``); the resources delegate their ``count``, ``iter_changed`` and
 ``find_deleted`` methods here. The deletion count and the new-messages read run
@@ -9,6 +9,7 @@ on the scan engine (`_shell.engine.Engine`) with the client's concurrency.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
@@ -26,8 +27,6 @@ from helpcrunch_async._core.reconcile import (
     DeletionPlan,
     Keyset,
     ReadRange,
-    chat_change_searches,
-    customer_change_searches,
 )
 from helpcrunch_async._errors import (
     DecodeError,
@@ -38,6 +37,7 @@ from helpcrunch_async._errors import (
 from helpcrunch_async._models.messages import Message, decode_messages_page
 from helpcrunch_async._shell.engine import Engine
 from helpcrunch_async._shell.stats import ScanStats
+from helpcrunch_async._sync.plan import chat_change_searches, customer_change_searches
 
 if TYPE_CHECKING:
     from collections.abc import (
@@ -67,6 +67,10 @@ __all__ = [
     "iter_changed_chats",
     "iter_changed_customers",
     "iter_new_messages",
+    "read_chats_by_id",
+    "read_chats_of_customers",
+    "read_customer_ranges",
+    "read_customers_by_id",
     "reconcile_ids",
 ]
 
@@ -454,3 +458,75 @@ class _NewMessages(Engine[MessageFetch, Released[Message], Any]):
 
     def _rank(self, fetch: MessageFetch) -> tuple[int, ...]:
         return (fetch.index, fetch.offset)
+
+
+async def read_customers_by_id(
+    customers: Customers, ids: Sequence[int]
+) -> tuple[list[Customer], list[int]]:
+    """Return the customers with these ids, read whole, and the ids the server no longer has.
+
+    Many ids a request: `Customers.lookup` joins them with OR in one search.
+    """
+    if not ids:
+        return [], []
+    found = await customers.lookup("id", ids)
+    present = [matches[0] for matches in found.values() if matches]
+    missing = sorted(int(key) for key, matches in found.items() if not matches)
+    return present, missing
+
+
+async def read_chats_by_id(
+    chats: Chats, ids: Sequence[int], *, concurrency: int | None = None
+) -> AsyncIterator[Chat | int]:
+    """Yield each chat with these ids read whole, in order; a chat gone (404) as its bare id.
+
+    Chat ids cannot be searched: one ``GET /chats/{id}`` each, at most
+    ``concurrency`` at once (the client's when None).
+    """
+    workers = chats.workers(concurrency)
+    for start in range(0, len(ids), workers):
+        chunk = ids[start : start + workers]
+        answers = await asyncio.gather(*(_chat_or_gone(chats, i) for i in chunk))
+        for answer in answers:
+            yield answer
+
+
+async def _chat_or_gone(chats: Chats, chat_id: int) -> Chat | int:
+    try:
+        return await chats.get(chat_id)
+    except NotFoundError:
+        return chat_id
+
+
+async def read_customer_ranges(
+    customers: Customers, ranges: Sequence[tuple[int, int]]
+) -> AsyncIterator[Customer]:
+    """Yield every customer whose id is in one of the inclusive ``ranges`` (the refresh slice)."""
+    for lo, hi in ranges:
+        where = [_filter("customers.id", ">=", lo), _filter("customers.id", "<=", hi)]
+        async with customers.iter_search(where, comparison="AND") as scan:
+            async for customer in scan:
+                yield customer
+
+
+async def read_chats_of_customers(chats: Chats, customer_ids: Sequence[int]) -> AsyncIterator[Chat]:
+    """Yield every chat of these customers: a chat carries its customer's name and email.
+
+    As many ids a search as `Customers.lookup` joins, with OR on
+    ``chats.customer``, each read to its total (pages of what the server serves).
+    """
+    # The resources import this module: their constant is read at call time.
+    from helpcrunch_async._resources.customers import KEYS_PER_SEARCH  # noqa: PLC0415
+
+    per_search = KEYS_PER_SEARCH
+    for start in range(0, len(customer_ids), per_search):
+        chunk = customer_ids[start : start + per_search]
+        where = [Filter("chats.customer", "=", i) for i in chunk]
+        offset = 0
+        while True:
+            page = await chats.search(where, comparison="OR", offset=offset, limit=READ_SIZE)
+            for chat in page.data:
+                yield chat
+            offset += len(page.data)
+            if not page.data or offset >= _total(page):
+                break
