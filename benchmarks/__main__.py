@@ -42,6 +42,7 @@ PARTS = (
     ("sync", "Sync: an incremental dlt sync against a full pass"),
     ("gzip_bomb", "A gzip bomb: peak RSS with the body bound"),
     ("webhooks", "Webhooks: verified events per second, dedup memory"),
+    ("import_customers", "Import: rows against the per-row loop"),
 )
 NAMES = tuple(name for name, _ in PARTS)
 
@@ -147,6 +148,15 @@ def _headlines(results: dict[str, dict[str, Any]]) -> list[str]:
             f"| {rows[-1]['peak_mb']:.0f} MB, {rows[-1]['growth_mb']:+.0f} MB over "
             f"{rows[0]['chats']:,} | <= +40 MB at 100,000 (issue 11) "
             f"| {_report.verdict(fanout['memory']['met'])} |"
+        )
+    imported = results.get("import_customers")
+    if imported:
+        ours, loop = imported["rows"]
+        out.append(
+            f"| import of {ours['rows']:,} rows (80% existing, 20% new) vs the per-row loop "
+            f"| {ours['requests']:,} requests against {loop['requests']:,} "
+            f"({imported['ratio']:.1%}) | <= 20% (issue 17) "
+            f"| {_report.verdict(imported['met'])} |"
         )
     return out
 

@@ -1,4 +1,4 @@
-"""The ``helpcrunch-async`` command: ``export``, ``sync``, ``demo`` and ``emulator``.
+"""The ``helpcrunch-async`` command: ``export``, ``import``, ``sync``, ``demo`` and ``emulator``.
 
 This module turns options into an `ExportOptions` (reading the API key from the
 environment or a file, never echoing it) and a run's outcome into an exit code
@@ -33,6 +33,7 @@ from ._export.run import ExportOptions, run_export
 from ._export.sources import SOURCES, check_filters
 from ._export.stopping import ignore_late_signals
 from ._help_format import HelpFormatter
+from ._import import command as import_cli
 from .dlt import command as sync_cli
 
 if TYPE_CHECKING:
@@ -140,6 +141,10 @@ def _parser() -> argparse.ArgumentParser:
     sync_cli.configure(sync)
     sync.set_defaults(command=sync_cli.run)
 
+    import_cli.configure(
+        commands, connection=_connection_options, api_key=_api_key, rate_budget=_redis_budget
+    )
+
     # Listed for --help only: main() hands `emulator ...` to _emulator_command.
     commands.add_parser("emulator", help="serve an emulated HelpCrunch API on loopback")
     return parser
@@ -204,6 +209,10 @@ def _export_options(parser: argparse.ArgumentParser, source: Source) -> None:
     else:
         parser.set_defaults(chats=None)
 
+    _connection_options(parser)
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
     api = parser.add_argument_group("API")
     api.add_argument("--base-url", default=DEFAULT_BASE_URL, help="the API's address")
     api.add_argument("--api-key-file", type=Path, metavar="F", help="read the key from F")

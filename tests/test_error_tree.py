@@ -106,6 +106,15 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("_export/messages.py", "ExportRefusedError"): (
         "CLI-internal: the export command turns it into its usage exit code"
     ),
+    ("_core/import_journal.py", "ExportRefusedError"): (
+        "CLI-internal: the import command turns a refused resume into its usage exit code"
+    ),
+    ("_import/engine.py", "ExportRefusedError"): (
+        "CLI-internal: the import command turns it into its usage exit code"
+    ),
+    ("_import/files.py", "ExportRefusedError"): (
+        "CLI-internal: the import command turns it into its usage exit code"
+    ),
 }
 # The emulator is a test server with its own surface (plain ValueError for bad
 # settings, as stdlib servers raise); it is not the client and raises nothing to it.

@@ -42,6 +42,7 @@ __all__ = [
     "checkpoint_path",
     "read_checkpoint",
     "read_own_file",
+    "replace_file",
     "write_checkpoint",
 ]
 
@@ -199,7 +200,11 @@ def _check_numbers(checkpoint: Checkpoint, path: Path) -> None:
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Replace the checkpoint at ``path`` atomically and durably."""
-    data = msgspec.json.format(msgspec.json.encode(checkpoint)) + b"\n"
+    replace_file(path, msgspec.json.format(msgspec.json.encode(checkpoint)) + b"\n")
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Replace the file at ``path`` with ``data`` atomically and durably, following no link."""
     # mkstemp creates with O_EXCL | O_NOFOLLOW under a random name: nothing
     # planted beside the output can redirect this write.
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -1,0 +1,1 @@
+"""The ``import customers`` command: the export's reverse (see `command`)."""
