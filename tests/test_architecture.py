@@ -43,6 +43,14 @@ UPWARD_TODAY: dict[tuple[str, str], str] = {
         "a type-only import: the error builders take the key's Secret to scrub wire text; "
         "they are to take a scrub function instead"
     ),
+    ("_core.import_journal", "_export.checkpoint"): (
+        "the import's journal raises the export's ExportRefusedError, which lives beside the "
+        "checkpoint's file code; a refusal of the command line belongs to the error tree"
+    ),
+    ("_core.import_rows", "_export.cells"): (
+        "the import reads the CSV columns and cell forms the export writes; that pure table is "
+        "to move where both import it from below"
+    ),
 }
 
 # The modules of a cycle -> why it is there today.
