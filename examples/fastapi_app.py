@@ -65,7 +65,7 @@ class Export:
         return {
             "id": self.id,
             "state": self.state,
-            "customers": stats.customers if stats else 0,
+            "customers": stats.items if stats else 0,
             "total": stats.total_at_end if stats else None,
             "requests": stats.requests if stats else 0,
             "error": self.error,

@@ -13,7 +13,8 @@ Fetch every customer as fast as the API's cap allows, and never over it::
 
 from . import webhooks
 from ._client import DEFAULT_BASE_URL, HelpCrunch
-from ._core.filters import Filter
+from ._core.filters import Comparison, Filter
+from ._core.params import ChatSort, Order, Sort
 from ._errors import (
     AmbiguousWriteError,
     APIError,
@@ -39,22 +40,22 @@ from ._models.customers import (
     Customer,
     CustomersPage,
     Device,
-    ErrorEntry,
     Location,
     Tag,
 )
+from ._models.errors import ErrorEntry
 from ._models.messages import Message, MessagesPage
 from ._models.writes import Application, Event, Organization, UpdateResult
 from ._redis.budget import RedisBudget
 from ._resources.agents import Agents
 from ._resources.applications import Applications
 from ._resources.chats import Chats
-from ._resources.customers import Customers
+from ._resources.customers import Customers, CustomerScan
 from ._resources.departments import Departments
 from ._resources.organization import OrganizationResource
 from ._shell.budget import LocalBudget, RateBudget
 from ._shell.fanout import FanOutScan, FanOutStats
-from ._shell.scan import CustomerScan, Scan
+from ._shell.scan import Scan
 from ._shell.stats import ScanStats
 from ._version import VERSION
 
@@ -74,9 +75,11 @@ __all__ = [
     "Chat",
     "ChatCustomer",
     "ChatDepartment",
+    "ChatSort",
     "Chats",
     "ChatsPage",
     "ClientClosedError",
+    "Comparison",
     "CustomDataItem",
     "Customer",
     "CustomerScan",
@@ -101,6 +104,7 @@ __all__ = [
     "Message",
     "MessagesPage",
     "NotFoundError",
+    "Order",
     "Organization",
     "OrganizationResource",
     "PermissionDeniedError",
@@ -112,6 +116,7 @@ __all__ = [
     "Scan",
     "ScanStats",
     "ServerError",
+    "Sort",
     "Tag",
     "TransportError",
     "UpdateResult",

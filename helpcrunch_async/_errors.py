@@ -35,8 +35,9 @@ Exceptions carry only what their raiser passes; the request is described by its
 method and its path with query, never by its headers, so the API key (which
 travels only in the ``Authorization`` header) cannot reach a message, a log line
 or a pickle. Text from the wire (a body, the decoder's account of it) enters an
-exception only here, through ``secret.scrub``, so a server or proxy that echoes
-the key gets it back as ``***``. Every exception pickles and copies with all its
+exception only here, through the ``scrub`` function its builder is given (the
+client passes the key's `Secret.scrub`), so a server or proxy that echoes the
+key gets it back as ``***``. Every exception pickles and copies with all its
 attributes, and none is raised with another library's exception as its cause
 or context.
 """
@@ -44,14 +45,11 @@ or context.
 from __future__ import annotations
 
 import http
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, AnyStr, Protocol, Self
 
 import msgspec
 
-from ._models.customers import ErrorEntry, decode_error_body
-
-if TYPE_CHECKING:
-    from ._core.secret import Secret
+from ._models.errors import ErrorEntry, decode_error_body
 
 __all__ = [
     "APIError",
@@ -68,6 +66,7 @@ __all__ = [
     "RateLimitError",
     "RedisUnavailableError",
     "RequestTimeoutError",
+    "Scrub",
     "ServerError",
     "TransportError",
     "WebhookError",
@@ -78,6 +77,14 @@ __all__ = [
 
 # How much of an unexpected body a message or an attribute keeps.
 EXCERPT_BYTES = 200
+
+
+class Scrub(Protocol):
+    """Return wire text (``str`` or ``bytes``) with every copy of a secret redacted."""
+
+    def __call__(self, data: AnyStr, /) -> AnyStr:
+        """Return ``data`` redacted, of the same type."""
+        ...
 
 
 def _rebuild(cls: type[HelpCrunchError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
@@ -220,17 +227,17 @@ class DecodeError(HelpCrunchError):
         body: bytes,
         *,
         request: str,
-        secret: Secret | None = None,
+        scrub: Scrub | None = None,
     ) -> Self:
         """Wrap a msgspec error raised while decoding ``body``, the answer to ``request``.
 
-        ``reason`` is the decoder's text; it and the excerpt are scrubbed of ``secret``.
+        ``reason`` is the decoder's text; it and the excerpt are passed through ``scrub``.
         """
         reason = str(exc)
         if isinstance(exc, RecursionError):
             reason = "the JSON is nested too deeply to decode"
-        if secret is not None:
-            reason, body = secret.scrub(reason), secret.scrub(body)
+        if scrub is not None:
+            reason, body = scrub(reason), scrub(body)
         return cls(
             f"{request}: the body is not the documented shape: {reason}",
             body_excerpt=body,
@@ -317,7 +324,7 @@ def error_for_status(
     *,
     request: str,
     retry_after: float | None = None,
-    secret: Secret | None = None,
+    scrub: Scrub | None = None,
 ) -> APIError:
     """Return the exception for an answer with a non-success ``status``.
 
@@ -325,11 +332,11 @@ def error_for_status(
     is not JSON, or not that shape, still gives an `APIError` of the right class
     with no entries and the body's start in the message. ``request`` names the
     call (method and path with query; never headers). ``retry_after`` is kept on
-    a `RateLimitError`. The body is scrubbed of ``secret`` before anything is
+    a `RateLimitError`. The body is passed through ``scrub`` before anything is
     read from it. Pure: never raises, never does I/O.
     """
-    if secret is not None:
-        body = secret.scrub(body)
+    if scrub is not None:
+        body = scrub(body)
     cls = _class_for(status)
     entries = _entries(body)
     if entries:

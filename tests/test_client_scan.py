@@ -67,7 +67,7 @@ async def test_every_customer_once_in_server_order(sort: str | None, order: str)
     async with Emulator(customers=1234, seed=5, api_key=KEY) as emu, client_for(emu) as client:
         ids, stats = await scan_ids(client, sort=sort, order=order)
         assert ids == emu.expected_ids(sort, order)
-    assert stats.customers == 1234
+    assert stats.items == 1234
     assert stats.requests == 13
     assert stats.total_at_start == stats.total_at_end == 1234
     assert not stats.total_changed
@@ -360,7 +360,7 @@ async def test_a_listing_without_total_is_paged_until_a_short_page(rows: int) ->
         Listing(list(range(1, rows + 1)), total=lambda _: None)
     )
     assert ids == list(range(1, rows + 1))
-    assert scan.stats.customers == rows
+    assert scan.stats.items == rows
     assert scan.stats.total_at_start is None
     # Every window up to the first short one (an empty one when the last is
     # full), at least the two windows of the opening, and after a short page

@@ -101,7 +101,7 @@ async def test_a_made_up_total_costs_a_bounded_number_of_requests() -> None:
     assert info.value.missing == 10**12 - 50
     # The opening pair, a fill, the lookahead's empty windows and one probe.
     assert served <= 2 + 1 + 2 * 8 + 1
-    assert scan.stats.customers == 50
+    assert scan.stats.items == 50
 
 
 async def test_a_total_that_shrinks_mid_scan_costs_no_request_per_vanished_page() -> None:

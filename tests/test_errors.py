@@ -24,7 +24,7 @@ from helpcrunch_async._errors import (
     TransportError,
     error_for_status,
 )
-from helpcrunch_async._models.customers import ErrorEntry
+from helpcrunch_async._models.errors import ErrorEntry
 
 REQUEST = "GET /v1/customers?offset=0&limit=100"
 

@@ -184,7 +184,7 @@ def test_api_key_on_the_command_line_warns_and_a_key_file_works(
             ["export", "customers", "--out", "x.jsonl", "--base-url", "http://example.com/v1"],
             "https",
         ),
-        (["export", "customers", "--out", "x.jsonl", "--redis-url", "redis://x"], "together"),
+        (["export", "customers", "--out", "x.jsonl", "--redis-key", "k"], "needs --redis-url"),
         (["export", "customers", "--out", "x.jsonl", "--csv-raw"], "csv only"),
         (["export", "customers", "--out", "x.jsonl", "--rate-limit", "0"], "rate_limit"),
     ],

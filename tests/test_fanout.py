@@ -117,7 +117,7 @@ async def test_every_message_chat_by_chat_in_server_order_one_request_per_small_
         # One request for a chat of one page (or none); one per page beyond.
         assert counts[chat] == max(1, -(-sizes(chat) // 100)), chat
     assert scan.stats.listings == scan.stats.listings_done == 120
-    assert scan.stats.customers == len(got)
+    assert scan.stats.items == len(got)
     assert scan.stats.requests == sum(counts.values())
     assert scan.current_listing == chats[-1] or sizes(chats[-1]) == 0
 

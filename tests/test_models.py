@@ -15,16 +15,14 @@ from helpcrunch_async._models.customers import (
     Customer,
     CustomersPage,
     Device,
-    ErrorBody,
-    ErrorEntry,
     Location,
     Scalar,
     Tag,
     decode_customer,
-    decode_error_body,
     decode_page,
     encode_customer,
 )
+from helpcrunch_async._models.errors import ErrorBody, ErrorEntry, decode_error_body
 
 # The vendor's example page, transcribed as valid JSON (the doc drops a brace in
 # the first customer's customData and has a trailing comma and a missing brace

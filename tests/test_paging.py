@@ -477,10 +477,19 @@ def test_overlapping_pauses_count_once() -> None:
 
 
 def test_stats_report_drift() -> None:
-    stats = ScanStats(total_at_start=100, total_at_end=90, customers=80)
+    stats = ScanStats(total_at_start=100, total_at_end=90, items=80)
     assert stats.total_changed
     assert stats.missing == 10
-    assert ScanStats(total_at_start=5, total_at_end=5, customers=5).missing == 0
+    assert ScanStats(total_at_start=5, total_at_end=5, items=5).missing == 0
+
+
+def test_stats_count_items_of_any_kind_and_keep_the_old_name() -> None:
+    stats = ScanStats(items=3)
+    assert stats.customers == 3  # the deprecated alias reads the same count
+    stats.customers += 2
+    assert stats.items == 5
+    assert "items=5" in repr(stats)
+    assert "customers" not in repr(stats)
 
 
 @given(st.lists(st.integers(min_value=-(2**70), max_value=2**70)))

@@ -55,7 +55,7 @@ async def test_messages_chat_by_chat_each_newest_first_one_request_per_small_cha
     assert len(paths) == needed  # one request per small chat, one per page of the others
     assert scan.stats.requests == needed
     assert scan.stats.listings == scan.stats.listings_done == 400
-    assert scan.stats.customers == len(expected)
+    assert scan.stats.items == len(expected)
 
 
 async def test_chats_as_objects_an_iterator_or_an_async_scan() -> None:

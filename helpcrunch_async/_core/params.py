@@ -24,8 +24,13 @@ __all__ = [
     "BASE_URL_VARIABLE",
     "CHAT_SORTS",
     "DEFAULT_BASE_URL",
+    "DEFAULT_BUDGET_KEY",
+    "DEFAULT_CONCURRENCY",
     "DEFAULT_FALLBACK_WORKERS",
     "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_MAX_RATE_LIMIT_WAIT",
+    "DEFAULT_RATE_LIMIT",
+    "DEFAULT_RATE_PERIOD",
     "MAX_INT",
     "ORDERS",
     "SORTS",
@@ -54,6 +59,13 @@ __all__ = [
 # The one home of the default: the client and the command both use it.
 DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
 BASE_URL_VARIABLE = "HELPCRUNCH_BASE_URL"
+# The documented cap, 120 requests a minute, which every entry point assumes unless told.
+DEFAULT_RATE_LIMIT = 120
+DEFAULT_RATE_PERIOD = 60.0
+# Requests of one scan in flight, unless told.
+DEFAULT_CONCURRENCY = 8
+# A 429 asking for a longer pause (seconds) raises instead of holding every request.
+DEFAULT_MAX_RATE_LIMIT_WAIT = 120.0
 # The most bytes one answer's body may hold once decompressed. A documented page
 # (100 customers with their custom data) is well under 1 MiB; a gzip bomb is not.
 DEFAULT_MAX_BODY_SIZE = 8 * 1024 * 1024
@@ -61,13 +73,13 @@ DEFAULT_MAX_BODY_SIZE = 8 * 1024 * 1024
 Sort = Literal["customers.firstSeen", "customers.lastSeen"]
 """The sort fields of ``GET /customers`` and customer search."""
 Order = Literal["asc", "desc"]
-SORTS: tuple[str, ...] = ("customers.firstSeen", "customers.lastSeen")
+SORTS: tuple[str, ...] = get_args(Sort)
 ChatSort = Literal[
     "chats.createdAt", "chats.lastCustomerMessageAt", "chats.lastMessageAt", "chats.closedAt"
 ]
 """The sort fields of ``GET /chats`` and chat search (chats.md lists these four)."""
 CHAT_SORTS: tuple[str, ...] = get_args(ChatSort)
-ORDERS: tuple[str, ...] = ("asc", "desc")
+ORDERS: tuple[str, ...] = get_args(Order)
 MAX_LIMIT = 100
 
 
@@ -159,6 +171,9 @@ def check_rate(limit: object, period: object, margin: object) -> tuple[int, floa
 
 # How many processes a shared budget assumes share it, unless told.
 DEFAULT_FALLBACK_WORKERS = 4
+# The shared budget's name in Redis, unless told: every process using one key
+# then shares one cap by default (RedisBudget, the dlt source, the commands).
+DEFAULT_BUDGET_KEY = "helpcrunch"
 
 
 def check_fallback_workers(workers: object, limit: int) -> int:

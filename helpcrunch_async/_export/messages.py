@@ -62,7 +62,7 @@ class MessagesStream:
     def snapshot(self, records: int) -> Snapshot:
         """Chats done of the list (messages written beside), or chats listed so far."""
         if self._messages is None:
-            listed = 0 if self._listing is None else self._listing.stats.customers
+            listed = 0 if self._listing is None else self._listing.stats.items
             total = None if self._listing is None else self._listing.stats.total_at_end
             return Snapshot(listed, self.stats, total, "chats listed")
         assert self._chats is not None  # noqa: S101 -- set before the messages start

@@ -7,7 +7,9 @@ seconds, since a log full of carriage returns helps nobody. The summary at the
 end says what the run did and whether the data moved under it.
 
 The text is computed by pure functions (`progress_text`, `summary_text`) from
-a `ScanStats`; `ProgressDisplay` only decides when to write.
+a `ScanStats`; `ProgressDisplay` only decides when and how to write. It is the
+one renderer of every command: the export draws snapshots, the sync and the
+import hand it lines of their own (`show`).
 """
 
 from __future__ import annotations
@@ -20,17 +22,18 @@ import shutil
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, TextIO
+from typing import TYPE_CHECKING, Final, Literal, TextIO
 
 from helpcrunch_async._errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Sequence
+    from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
     from helpcrunch_async._shell.stats import ScanStats
 
 __all__ = [
     "MIN_INTERVAL",
+    "Progress",
     "ProgressDisplay",
     "RateMeter",
     "Snapshot",
@@ -40,10 +43,14 @@ __all__ = [
     "summary_text",
 ]
 
+# What --progress takes: a live line, log lines, none, or live on a terminal only.
+Progress = Literal["auto", "live", "log", "off"]
 # Progress lines more often than this are a busy loop that buries the log, not progress.
 MIN_INTERVAL: Final = 0.1
 
 _CLEAR_LINE = "\r\x1b[2K"
+# A live line is redrawn this often (seconds): a moving clock, not a busy loop.
+_LIVE_PERIOD = 0.25
 # The rate is measured over this many recent seconds: a burst at the start or a
 # 429 pause long ago should not skew the ETA for the rest of a long export.
 _RATE_WINDOW = 20.0
@@ -178,7 +185,8 @@ class ProgressDisplay:
 
     `running` is an async context manager that draws while an export runs, so a
     long 429 pause still shows a moving clock. `log_handler` returns a logging
-    handler that clears the live line before a log record, so the two never mix.
+    handler that clears the live line before a log record, so the two never mix;
+    `capture_logs` installs one for the package's logger while a command runs.
     """
 
     def __init__(self, stream: TextIO, *, live: bool, interval: float) -> None:
@@ -189,13 +197,27 @@ class ProgressDisplay:
         self._metered = ""
         self._drawn = False
 
+    @classmethod
+    def chosen(cls, stream: TextIO, progress: Progress, interval: float) -> ProgressDisplay:
+        """Return the display ``--progress`` asks for: ``auto`` is live on a terminal only."""
+        live = progress == "live" or (progress == "auto" and stream.isatty())
+        return cls(stream, live=live, interval=interval)
+
     def draw(self, snapshot: Snapshot) -> None:
         """Write the current line now."""
         if snapshot.noun != self._metered:
             # Another phase (listing chats, then reading messages): another rate.
             self._meter = RateMeter()
             self._metered = snapshot.noun
-        text = progress_text(snapshot, self._meter.add(time.monotonic(), snapshot.done))
+        self.show(progress_text(snapshot, self._meter.add(time.monotonic(), snapshot.done)))
+
+    @property
+    def period(self) -> float:
+        """Seconds between two lines: a few a second when live, else ``interval``."""
+        return _LIVE_PERIOD if self.live else self.interval
+
+    def show(self, text: str) -> None:
+        """Write ``text`` as the current progress line now."""
         if self.live:
             # A line wider than the terminal wraps, and \r then redraws only its tail.
             width = shutil.get_terminal_size().columns - 1
@@ -203,6 +225,12 @@ class ProgressDisplay:
             self._drawn = True
         else:
             self.stream.write(f"progress: {text}\n")
+        self.stream.flush()
+
+    def say(self, text: str) -> None:
+        """Write ``text`` as a line of its own, below a cleared live line."""
+        self.clear()
+        self.stream.write(text + "\n")
         self.stream.flush()
 
     def clear(self) -> None:
@@ -226,9 +254,8 @@ class ProgressDisplay:
 
     async def _tick(self, snapshot: Callable[[], Snapshot | None]) -> None:
         # Live lines redraw often; plain lines wait a full interval before the first.
-        period = 0.25 if self.live else self.interval
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(self.period)
             current = snapshot()
             if current is not None:
                 self.draw(current)
@@ -236,6 +263,20 @@ class ProgressDisplay:
     def log_handler(self) -> logging.Handler:
         """Return a handler that writes records to the stream below a cleared live line."""
         return _LineHandler(self)
+
+    @contextlib.contextmanager
+    def capture_logs(self, *, verbose: bool) -> Iterator[None]:
+        """Send the package's log records here while the block runs: INFO if ``verbose``."""
+        handler = self.log_handler()
+        logger = logging.getLogger("helpcrunch_async")
+        level = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if verbose else logging.WARNING)
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
 
 
 class _LineHandler(logging.StreamHandler[TextIO]):

@@ -19,17 +19,27 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
-import logging
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from helpcrunch_async._cli import exit_codes as codes
 from helpcrunch_async._client import HelpCrunch
+from helpcrunch_async._core.params import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_PERIOD,
+)
 from helpcrunch_async._errors import RateLimitError
-from helpcrunch_async._export import exit_codes as codes
 from helpcrunch_async._export.checkpoint import ExportRefusedError, ExportSettings
-from helpcrunch_async._export.progress import ProgressDisplay, format_duration, summary_text
+from helpcrunch_async._export.progress import (
+    Progress,
+    ProgressDisplay,
+    format_duration,
+    summary_text,
+)
 from helpcrunch_async._export.sources import SOURCES
 from helpcrunch_async._export.stopping import Stopper
 from helpcrunch_async._export.stream import GroupDone, Run
@@ -69,14 +79,14 @@ class ExportOptions:
     api_key: str = field(repr=False)
     resume: bool = False
     overwrite: bool = False
-    rate_limit: int = 120
-    rate_period: float = 60.0
-    concurrency: int = 8
+    rate_limit: int = DEFAULT_RATE_LIMIT
+    rate_period: float = DEFAULT_RATE_PERIOD
+    concurrency: int = DEFAULT_CONCURRENCY
     rate_budget: RateBudget | None = None
     # messages: the chats of --chats, in order (None: every chat of the account).
     chat_ids: tuple[int, ...] | None = None
     # A 429 asking for a longer pause ends the run at once (None: wait as asked).
-    max_rate_limit_wait: float | None = 120.0
+    max_rate_limit_wait: float | None = DEFAULT_MAX_RATE_LIMIT_WAIT
 
 
 @dataclass(slots=True)
@@ -200,7 +210,7 @@ async def export_records(
 def run_export(
     options: ExportOptions,
     *,
-    progress: Literal["auto", "live", "log", "off"] = "auto",
+    progress: Progress = "auto",
     interval: float = 5.0,
     verbose: bool = False,
     as_program: bool = False,
@@ -226,7 +236,7 @@ def run_export(
 async def export_command(
     options: ExportOptions,
     *,
-    progress: Literal["auto", "live", "log", "off"] = "auto",
+    progress: Progress = "auto",
     interval: float = 5.0,
     verbose: bool = False,
     handle_signals: bool = True,
@@ -239,21 +249,16 @@ async def export_command(
     with ``release_signals`` they are ignored from then on (see `Stopper.installed`).
     """
     stream = sys.stderr
-    live = progress == "live" or (progress == "auto" and stream.isatty())
     noun = SOURCES[options.settings.kind].noun
-    display = ProgressDisplay(stream, live=live, interval=interval)
+    display = ProgressDisplay.chosen(stream, progress, interval)
     stopper = Stopper(stream)
     installed = stopper.installed(release=release_signals)
     with installed if handle_signals else contextlib.nullcontext(stopper):
-        handler = display.log_handler()
-        logger = logging.getLogger("helpcrunch_async")
-        level = logger.level
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO if verbose else logging.WARNING)
         try:
-            result = await export_records(
-                options, display=None if progress == "off" else display, stopper=stopper
-            )
+            with display.capture_logs(verbose=verbose):
+                result = await export_records(
+                    options, display=None if progress == "off" else display, stopper=stopper
+                )
         except (ExportRefusedError, ValueError) as exc:
             return codes.fail(codes.USAGE, str(exc))
         except OSError as exc:
@@ -261,8 +266,6 @@ async def export_command(
                 codes.LOCAL, f"cannot write {exc.filename or options.out}: {exc.strerror}"
             )
         finally:
-            logger.removeHandler(handler)
-            logger.setLevel(level)
             aclose = getattr(options.rate_budget, "aclose", None)
             if aclose is not None:
                 await aclose()

@@ -1,183 +1,53 @@
-"""``helpcrunch-async import customers``: the export's reverse, resumable after a crash.
+"""One import run, as ``helpcrunch-async import customers`` (``_cli.imports``) makes it.
 
-`configure` adds the command to the command line's subparsers, with the
-export's connection and display options (handed in by ``_cli``, which owns
-them); `run` turns the options into an `ImportOptions`, shows progress with the
-export's renderer, prints the summary and returns the exit code: the export's
-codes, plus `REJECTED` for "done, but some rows were rejected".
+`run_import` runs `import_file` with the export's progress renderer and clean
+stops on SIGINT or SIGTERM, prints the summary and returns the exit code: the
+command line's table, where `REJECTED` says "done, but some rows were
+rejected".
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import logging
 import sys
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from helpcrunch_async._core.import_rows import MATCHES, MODES
-from helpcrunch_async._core.params import check_base_url
-from helpcrunch_async._errors import InvalidParameterError
-from helpcrunch_async._export import exit_codes as codes
-from helpcrunch_async._export.checkpoint import FORMATS, ExportRefusedError
-from helpcrunch_async._export.progress import (
-    ProgressDisplay,
-    Snapshot,
-    check_interval,
-    format_duration,
-)
+from helpcrunch_async._cli import exit_codes as codes
+from helpcrunch_async._cli.exit_codes import REJECTED
+from helpcrunch_async._export.checkpoint import ExportRefusedError
+from helpcrunch_async._export.progress import ProgressDisplay, Snapshot, format_duration
 from helpcrunch_async._export.run import resume_hint
 from helpcrunch_async._export.stopping import Stopper
-from helpcrunch_async._import.engine import (
-    WINDOW,
-    ImportOptions,
-    ImportResult,
-    Progress,
-    import_file,
-)
+from helpcrunch_async._import.engine import ImportOptions, ImportResult, Progress, import_file
 from helpcrunch_async._shell.stats import ScanStats
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from pathlib import Path
 
     from helpcrunch_async._core.import_journal import Counts
-    from helpcrunch_async._shell.budget import RateBudget
+    from helpcrunch_async._export.progress import Progress as ProgressChoice
 
-__all__ = ["HELP_TEXT", "REJECTED", "configure", "run_import", "summary_lines"]
-
-REJECTED = 6
-"""Exit code: the import is complete, but some rows were rejected (see FILE.rejects.jsonl)."""
-HELP_TEXT = (
-    codes.HELP_TEXT.replace("the export is complete", "the import is complete, no row rejected")
-    .replace("an export refused", "an import refused")
-    .replace(
-        "  130 ",
-        f"  {REJECTED}    done, but some rows were rejected: see FILE.rejects.jsonl\n  130 ",
-    )
-)
-
-
-def configure(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    *,
-    connection: Callable[[argparse.ArgumentParser], None],
-    api_key: Callable[[argparse.Namespace], str],
-    rate_budget: Callable[[argparse.Namespace], RateBudget | None],
-) -> None:
-    """Add ``import customers`` to ``commands``; ``connection`` adds the export's API options."""
-    parser = commands.add_parser("import", help="import customers from a file")
-    what = parser.add_subparsers(required=True, metavar="WHAT")
-    customers = what.add_parser(
-        "customers",
-        help="create or update customers from a JSONL or CSV file (the export's formats)",
-        description=(
-            "Merge every row of FILE into the account's customers, crash-safe and resumable. "
-            "Every row is checked before the first request. "
-            "The API key comes from HELPCRUNCH_API_KEY or --api-key-file."
-        ),
-        epilog=HELP_TEXT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    rows = customers.add_argument_group("input")
-    rows.add_argument(
-        "--in", dest="source", type=Path, required=True, metavar="FILE", help="JSONL or CSV rows"
-    )
-    rows.add_argument("--format", choices=FORMATS, default=None, help="default: from FILE")
-    rows.add_argument(
-        "--match",
-        choices=MATCHES,
-        default="user_id",
-        help="the key a row is found by (%(default)s)",
-    )
-    rows.add_argument(
-        "--mode",
-        choices=MODES,
-        default="upsert",
-        help="upsert: update or create; create: new customers only; update: existing only",
-    )
-    start = rows.add_mutually_exclusive_group()
-    start.add_argument("--resume", action="store_true", help="continue from FILE's checkpoint")
-    start.add_argument("--overwrite", action="store_true", help="start over, forgetting it")
-    rows.add_argument(
-        "--window",
-        type=int,
-        default=WINDOW,
-        metavar="N",
-        help="rows looked up and written together; a crash redoes at most N (%(default)s)",
-    )
-    rows.add_argument("--strict", action="store_true", help="refuse the whole file if a row is bad")
-    rows.add_argument(
-        "--csv-raw", action="store_true", help="the CSV was exported with --csv-raw (no guard)"
-    )
-    connection(customers)
-    customers.set_defaults(command=lambda args: run_import(args, api_key, rate_budget))
-
-
-def _options(
-    args: argparse.Namespace,
-    api_key: Callable[[argparse.Namespace], str],
-    rate_budget: Callable[[argparse.Namespace], RateBudget | None],
-) -> ImportOptions:
-    check_interval(args.progress_interval)
-    if (args.redis_url is None) != (args.redis_key is None):
-        raise InvalidParameterError("--redis-url and --redis-key go together")
-    fmt = args.format or ("csv" if args.source.suffix.lower() == ".csv" else "jsonl")
-    if args.csv_raw and fmt != "csv":
-        raise InvalidParameterError("--csv-raw applies to --format csv only")
-    if args.window < 1:
-        raise InvalidParameterError(f"--window must be at least 1, got {args.window}")
-    if not args.source.is_file():
-        raise InvalidParameterError(f"--in {args.source}: no such file")
-    return ImportOptions(
-        source=args.source,
-        format=fmt,
-        match=args.match,
-        mode=args.mode,
-        api_key=api_key(args),
-        base_url=str(check_base_url(args.base_url)),
-        guarded=not args.csv_raw,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        strict=args.strict,
-        rate_limit=args.rate_limit,
-        rate_period=args.rate_period,
-        concurrency=args.concurrency,
-        rate_budget=rate_budget(args),
-        max_rate_limit_wait=args.max_rate_limit_wait,
-        window=args.window,
-    )
+__all__ = ["REJECTED", "run_import", "summary_lines"]
 
 
 def run_import(
-    args: argparse.Namespace,
-    api_key: Callable[[argparse.Namespace], str],
-    rate_budget: Callable[[argparse.Namespace], RateBudget | None],
+    options: ImportOptions, *, progress: ProgressChoice, interval: float, verbose: bool
 ) -> int:
-    """Run ``import customers`` from parsed options; return the exit code."""
-    try:
-        options = _options(args, api_key, rate_budget)
-    except Exception as exc:  # noqa: BLE001 -- _cli's UsageError, ValueError: one line, code 2
-        return codes.fail(codes.USAGE, str(exc))
-    return asyncio.run(
-        _command(
-            options, progress=args.progress, interval=args.progress_interval, verbose=args.verbose
-        )
-    )
+    """Run one import with progress on stderr, print its summary, return the exit code."""
+    return asyncio.run(_command(options, progress=progress, interval=interval, verbose=verbose))
 
 
 async def _command(
     options: ImportOptions,
     *,
-    progress: Literal["auto", "live", "log", "off"],
+    progress: ProgressChoice,
     interval: float,
     verbose: bool,
 ) -> int:
     stream = sys.stderr
-    live = progress == "live" or (progress == "auto" and stream.isatty())
-    display = ProgressDisplay(stream, live=live, interval=interval)
+    display = ProgressDisplay.chosen(stream, progress, interval)
     stats = ScanStats()
     latest: list[Snapshot] = []
 
@@ -196,18 +66,13 @@ async def _command(
         ]
 
     stopper = Stopper(stream)
-    handler = display.log_handler()
-    logger = logging.getLogger("helpcrunch_async")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
     ticking = (
         display.running(lambda: latest[0] if latest else None)
         if progress != "off"
         else contextlib.nullcontext()
     )
     try:
-        with stopper.installed(release=True):
+        with stopper.installed(release=True), display.capture_logs(verbose=verbose):
             async with ticking:
                 result = await import_file(options, progress=note, stopper=stopper)
     except (ExportRefusedError, ValueError) as exc:
@@ -217,8 +82,6 @@ async def _command(
             codes.LOCAL, f"cannot write {exc.filename or options.source}: {exc.strerror}"
         )
     finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
         aclose = getattr(options.rate_budget, "aclose", None)
         if aclose is not None:
             await aclose()

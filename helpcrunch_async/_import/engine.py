@@ -44,6 +44,12 @@ from helpcrunch_async._core.import_lookup import (
 )
 from helpcrunch_async._core.import_plan import Decision, decide
 from helpcrunch_async._core.import_rows import KeyTracker, Rejected, Row
+from helpcrunch_async._core.params import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_PERIOD,
+)
 from helpcrunch_async._errors import (
     AmbiguousWriteError,
     APIError,
@@ -100,11 +106,11 @@ class ImportOptions:
     resume: bool = False
     overwrite: bool = False
     strict: bool = False
-    rate_limit: int = 120
-    rate_period: float = 60.0
-    concurrency: int = 8
+    rate_limit: int = DEFAULT_RATE_LIMIT
+    rate_period: float = DEFAULT_RATE_PERIOD
+    concurrency: int = DEFAULT_CONCURRENCY
     rate_budget: RateBudget | None = None
-    max_rate_limit_wait: float | None = 120.0
+    max_rate_limit_wait: float | None = DEFAULT_MAX_RATE_LIMIT_WAIT
     window: int = WINDOW
 
 

@@ -1,4 +1,4 @@
-"""The wire types: msgspec Structs for customers, pages and error bodies.
+"""The wire types: msgspec Structs for customers and their pages.
 
 Attributes are snake_case over the API's camelCase JSON (``rename="camel"``).
 Fields the API may leave out default to ``None``, ``False`` or an empty list, and
@@ -64,13 +64,10 @@ __all__ = [
     "Customer",
     "CustomersPage",
     "Device",
-    "ErrorBody",
-    "ErrorEntry",
     "Location",
     "Scalar",
     "Tag",
     "decode_customer",
-    "decode_error_body",
     "decode_page",
     "decode_search_page",
     "decode_search_window",
@@ -189,29 +186,9 @@ class CustomersPage(msgspec.Struct, rename="camel"):
     data: list[Customer]
 
 
-class ErrorEntry(msgspec.Struct, rename="camel", frozen=True):
-    """One entry of an error body's ``errors`` list.
-
-    ``code`` is machine-readable (``validation_error``, ``invalid_token``, ...),
-    ``message`` is for people. Some documented 400 answers add per-field entries;
-    ``field`` carries the parameter such an entry names, when it names one.
-    """
-
-    code: str = ""
-    message: str = ""
-    field: str | None = None
-
-
-class ErrorBody(msgspec.Struct, rename="camel"):
-    """An error answer's body: ``{"errors": [{"code", "message"}, ...]}``."""
-
-    errors: list[ErrorEntry] = msgspec.field(default_factory=list)
-
-
 _PAGE_DECODER = msgspec.json.Decoder(CustomersPage)
 _SEARCH_DECODER = msgspec.json.Decoder(WirePage[Customer])
 _CUSTOMER_DECODER = msgspec.json.Decoder(Customer)
-_ERROR_DECODER = msgspec.json.Decoder(ErrorBody)
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -247,14 +224,6 @@ def decode_customer(body: bytes) -> Customer:
     Raises like `decode_page`.
     """
     return _CUSTOMER_DECODER.decode(body)
-
-
-def decode_error_body(body: bytes) -> ErrorBody:
-    """Decode an error answer's body strictly; `_errors` adds the tolerance.
-
-    Raises like `decode_page`.
-    """
-    return _ERROR_DECODER.decode(body)
 
 
 def encode_customer(customer: Customer) -> bytes:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from helpcrunch_async._models.common import CLEAN_TIMESTAMP, Int64, seconds
-from helpcrunch_async._models.customers import Customer, ErrorEntry, Scalar
+from helpcrunch_async._models.customers import Customer, Scalar
+from helpcrunch_async._models.errors import ErrorEntry
 from helpcrunch_async._models.messages import Message
 
 __all__ = [

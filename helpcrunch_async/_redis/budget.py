@@ -75,7 +75,14 @@ from helpcrunch_async._core.cap import (
     Settler,
     default_margin,
 )
-from helpcrunch_async._core.params import DEFAULT_FALLBACK_WORKERS, check_rate, check_seconds
+from helpcrunch_async._core.params import (
+    DEFAULT_BUDGET_KEY,
+    DEFAULT_FALLBACK_WORKERS,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_PERIOD,
+    check_rate,
+    check_seconds,
+)
 from helpcrunch_async._core.shared_cap import (
     default_probe_interval,
     fallback_share,
@@ -178,10 +185,10 @@ class RedisBudget:
     def __init__(
         self,
         url: str,
-        key: str = "helpcrunch",
+        key: str = DEFAULT_BUDGET_KEY,
         *,
-        limit: int = 120,
-        period: float = 60.0,
+        limit: int = DEFAULT_RATE_LIMIT,
+        period: float = DEFAULT_RATE_PERIOD,
         margin: float | None = None,
         fallback_workers: int = DEFAULT_FALLBACK_WORKERS,
         probe_interval: float | None = None,
@@ -256,10 +263,10 @@ class RedisBudget:
     async def connect(
         cls,
         url: str,
-        key: str = "helpcrunch",
+        key: str = DEFAULT_BUDGET_KEY,
         *,
-        limit: int = 120,
-        period: float = 60.0,
+        limit: int = DEFAULT_RATE_LIMIT,
+        period: float = DEFAULT_RATE_PERIOD,
         margin: float | None = None,
         fallback_workers: int = DEFAULT_FALLBACK_WORKERS,
         probe_interval: float | None = None,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from helpcrunch_async._resources.writing import APPLICATIONS, Sender
+from helpcrunch_async._resources.endpoints import APPLICATIONS
+from helpcrunch_async._resources.writing import Sender
 
 if TYPE_CHECKING:
     from helpcrunch_async._models.writes import Application

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterable, Iterable
 from typing import TYPE_CHECKING
 
 from helpcrunch_async._core.filters import Filter
-from helpcrunch_async._core.params import CHAT_SORTS, check_limit, check_offset, check_positive_int
+from helpcrunch_async._core.params import check_positive_int
 from helpcrunch_async._core.write_params import (
     Reader,
     chat_body,
@@ -26,12 +26,19 @@ from helpcrunch_async._core.write_params import (
 )
 from helpcrunch_async._core.writes import CLOCK_SKEW, created_within
 from helpcrunch_async._errors import InvalidParameterError
-from helpcrunch_async._models.chats import Chat, decode_chat, decode_chats_page, decode_chats_window
-from helpcrunch_async._models.messages import Message, decode_messages_page
+from helpcrunch_async._models.chats import Chat
 from helpcrunch_async._resources import changes
-from helpcrunch_async._resources.listing import Resource, list_params, search_params
-from helpcrunch_async._resources.writing import CHAT_CREATE, CHAT_UPDATE, MESSAGE_CREATE, Sender
-from helpcrunch_async._shell.scan import Scan
+from helpcrunch_async._resources.endpoints import (
+    CHAT,
+    CHAT_CREATE,
+    CHAT_SEARCH,
+    CHAT_UPDATE,
+    CHATS,
+    MESSAGE_CREATE,
+    MESSAGES,
+)
+from helpcrunch_async._resources.listing import Resource
+from helpcrunch_async._resources.writing import Sender
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -40,9 +47,10 @@ if TYPE_CHECKING:
     from helpcrunch_async._core.filters import Comparison
     from helpcrunch_async._core.params import ChatSort, Order
     from helpcrunch_async._models.chats import ChatsPage
-    from helpcrunch_async._models.messages import MessagesPage
+    from helpcrunch_async._models.messages import Message, MessagesPage
     from helpcrunch_async._shell.caller import Caller
     from helpcrunch_async._shell.fanout import FanOutScan
+    from helpcrunch_async._shell.scan import Scan
 
 __all__ = ["Chats"]
 
@@ -64,13 +72,11 @@ class Chats(Resource):
         order: Order = "asc",
     ) -> ChatsPage:
         """Return one page: ``total`` (from ``meta.total``) and up to ``limit`` (1..100) chats."""
-        params = list_params(offset, limit, sort, order, CHAT_SORTS)
-        return await self.page("GET", "/chats", params, decode_chats_page)
+        return await self.list_page(CHATS, offset=offset, limit=limit, sort=sort, order=order)
 
     async def get(self, chat_id: int) -> Chat:
         """Return one chat by id; `NotFoundError` if there is none."""
-        check_positive_int("chat_id", chat_id)
-        return await self._caller.call("GET", f"/chats/{chat_id}", {}, decode_chat)
+        return await self.read(CHAT, id=check_positive_int("chat_id", chat_id))
 
     async def search(
         self,
@@ -87,23 +93,20 @@ class Chats(Resource):
         ``comparison`` joins the filters (``AND``: all, ``OR``: any). Every
         filter is checked against chat search before any request.
         """
-        body = search_params(
+        return await self.search_page(
+            CHAT_SEARCH,
             where,
-            resource="chats",
             comparison=comparison,
             sort=sort,
             order=order,
             offset=offset,
             limit=limit,
-            sorts=CHAT_SORTS,
         )
-        return await self.page("POST", "/chats/search", body, decode_chats_page)
 
     async def messages(self, chat_id: int, *, offset: int = 0, limit: int = 100) -> MessagesPage:
         """Return one page of a chat's messages, newest first, with their ``total``."""
-        check_positive_int("chat_id", chat_id)
-        params = {"offset": check_offset(offset), "limit": check_limit(limit)}
-        return await self.page("GET", _messages_path(chat_id), params, decode_messages_page)
+        chat = check_positive_int("chat_id", chat_id)
+        return await self.list_page(MESSAGES, offset=offset, limit=limit, id=chat)
 
     def iter_all(
         self,
@@ -124,14 +127,10 @@ class Chats(Resource):
         (served twice in place of others under a total that did not grow)
         cannot find them: it ends in `IncompleteScanError`.
         """
-        params = list_params(0, page_size, sort, order, CHAT_SORTS)
-        return self.scan(
-            "GET",
-            "/chats",
-            params,
-            decode_chats_page,
-            kind=Scan[Chat],
-            noun="chats",
+        return self.scan_list(
+            CHATS,
+            sort=sort,
+            order=order,
             page_size=page_size,
             start=start,
             concurrency=concurrency,
@@ -155,23 +154,12 @@ class Chats(Resource):
         Filters are checked here, before any request. Should the server send no
         count with its pages, the scan reads on until a page comes back short.
         """
-        body = search_params(
+        return self.scan_search(
+            CHAT_SEARCH,
             where,
-            resource="chats",
             comparison=comparison,
             sort=sort,
             order=order,
-            offset=0,
-            limit=page_size,
-            sorts=CHAT_SORTS,
-        )
-        return self.scan(
-            "POST",
-            "/chats/search",
-            body,
-            decode_chats_window,
-            kind=Scan[Chat],
-            noun="chats",
             page_size=page_size,
             start=start,
             concurrency=concurrency,
@@ -192,17 +180,9 @@ class Chats(Resource):
         scan drops the repeats this causes and repairs the window boundaries, so
         no older message slips past.
         """
-        check_positive_int("chat_id", chat_id)
-        return self.scan(
-            "GET",
-            _messages_path(chat_id),
-            {},
-            decode_messages_page,
-            kind=Scan[Message],
-            noun="messages",
-            page_size=page_size,
-            start=start,
-            concurrency=concurrency,
+        chat = check_positive_int("chat_id", chat_id)
+        return self.scan_list(
+            MESSAGES, page_size=page_size, start=start, concurrency=concurrency, id=chat
         )
 
     def iter_messages_of(
@@ -237,10 +217,8 @@ class Chats(Resource):
             raise InvalidParameterError(f"whole must be True or False, got {whole!r:.40}")
         return self.fan_out(
             chats,
-            _messages_path,
-            decode_messages_page,
+            MESSAGES,
             listing_id=_chat_id,
-            noun="messages",
             page_size=page_size,
             concurrency=concurrency,
             whole=whole,
@@ -381,7 +359,3 @@ def _check_chats(chats: object) -> None:
 def _chat_id(chat: int | Chat) -> int:
     """Return a chat's id (a `Chat`'s, or the id itself), checked."""
     return check_positive_int("chat id", chat.id if isinstance(chat, Chat) else chat)
-
-
-def _messages_path(chat_id: int) -> str:
-    return f"/chats/{chat_id}/messages"

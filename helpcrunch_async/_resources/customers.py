@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, Unpack
 
 from helpcrunch_async._core.filters import Filter
-from helpcrunch_async._core.paging import PageResult
-from helpcrunch_async._core.params import SORTS, check_positive_int
+from helpcrunch_async._core.params import check_positive_int
 from helpcrunch_async._core.write_params import (
     CustomerFields,
     UpdateFields,
@@ -28,33 +27,31 @@ from helpcrunch_async._core.write_params import (
     tag_body,
 )
 from helpcrunch_async._errors import BadRequestError, InvalidParameterError
-from helpcrunch_async._models.customers import (
-    decode_customer,
-    decode_page,
-    decode_search_page,
-    decode_search_window,
-)
 from helpcrunch_async._models.writes import UpdateResult, batch_results, record_body
 from helpcrunch_async._resources import changes
-from helpcrunch_async._resources.listing import Resource, list_params, search_params
-from helpcrunch_async._resources.writing import (
+from helpcrunch_async._resources.endpoints import (
+    CUSTOMER,
     CUSTOMER_BATCH,
     CUSTOMER_CREATE,
     CUSTOMER_DELETE,
     CUSTOMER_PATCH,
     CUSTOMER_PUT,
+    CUSTOMER_SEARCH,
     CUSTOMER_TAG,
     CUSTOMER_UNTAG,
+    CUSTOMERS,
     EVENT_CREATE,
-    Sender,
 )
-from helpcrunch_async._shell.scan import CustomerScan
+from helpcrunch_async._resources.listing import Resource
+from helpcrunch_async._resources.writing import Sender
+from helpcrunch_async._shell.scan import Scan
 
 if TYPE_CHECKING:
     import builtins
     from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
     from helpcrunch_async._core.filters import Comparison
+    from helpcrunch_async._core.paging import PageResult
     from helpcrunch_async._core.params import Order, Sort
     from helpcrunch_async._models.customers import Customer, CustomersPage
     from helpcrunch_async._models.writes import Event
@@ -79,7 +76,14 @@ _LOOKUPS = {
 }
 LookupKey = Literal["id", "user_id", "email"]
 
-__all__ = ["Customers"]
+__all__ = ["CustomerScan", "Customers"]
+
+if TYPE_CHECKING:
+    CustomerScan: TypeAlias = Scan[Customer]
+    """Deprecated: the old name of ``Scan[Customer]``, what ``customers.iter_all`` returns."""
+else:
+    # Bare at run time, so that isinstance(scan, CustomerScan) still holds.
+    CustomerScan = Scan
 
 
 class Customers(Resource):
@@ -95,28 +99,26 @@ class Customers(Resource):
         *,
         offset: int = 0,
         limit: int = 100,
-        sort: str | None = None,
-        order: str = "asc",
+        sort: Sort | None = None,
+        order: Order = "asc",
     ) -> CustomersPage:
         """Return one page: ``total`` and up to ``limit`` (1..100) customers from ``offset``."""
-        params = list_params(offset, limit, sort, order, SORTS)
-        return await self.page("GET", "/customers", params, decode_page)
+        return await self.list_page(CUSTOMERS, offset=offset, limit=limit, sort=sort, order=order)
 
     async def get(self, customer_id: int) -> Customer:
         """Return one customer by id; `NotFoundError` if there is none."""
-        check_positive_int("customer_id", customer_id)
-        return await self._caller.call("GET", f"/customers/{customer_id}", {}, decode_customer)
+        return await self.read(CUSTOMER, id=check_positive_int("customer_id", customer_id))
 
     def iter_all(
         self,
         *,
-        sort: str | None = None,
-        order: str = "asc",
+        sort: Sort | None = None,
+        order: Order = "asc",
         page_size: int = 100,
         start: int = 0,
         concurrency: int | None = None,
         seen: Iterable[int] = (),
-    ) -> CustomerScan:
+    ) -> Scan[Customer]:
         """Return a scan of every customer, in the server's order, each at most once.
 
         The first page learns ``total``; the remaining windows are fetched
@@ -132,18 +134,12 @@ class Customers(Resource):
         it (a resumed export's); a customer whose id is in ``seen`` is never
         yielded. The scan is an
         async iterator and an async context manager; its ``stats`` tell what
-        happened. Arguments are checked here, before any
-        request. (``sort`` and ``order`` stay typed ``str`` here, as they were
-        before `Sort` and `Order` existed, so callers passing ``str`` still type-check.)
+        happened. Arguments are checked here, before any request.
         """
-        params = list_params(0, page_size, sort, order, SORTS)
-        return self.scan(
-            "GET",
-            "/customers",
-            params,
-            decode_page,
-            kind=CustomerScan,
-            noun="customers",
+        return self.scan_list(
+            CUSTOMERS,
+            sort=sort,
+            order=order,
             page_size=page_size,
             start=start,
             concurrency=concurrency,
@@ -168,8 +164,7 @@ class Customers(Resource):
                 "offset": 0,
                 "limit": limit,
             }
-            page = await self.page("POST", "/customers/search", window, decode_search_window, stats)
-            return PageResult(page.data, page.total)
+            return await self.window(CUSTOMER_SEARCH, window, stats)
 
         return fetch
 
@@ -191,17 +186,15 @@ class Customers(Resource):
         or ``meta.total`` (the response is undocumented); a page with neither is
         a `DecodeError`.
         """
-        body = search_params(
+        return await self.search_page(
+            CUSTOMER_SEARCH,
             where,
-            resource="customers",
             comparison=comparison,
             sort=sort,
             order=order,
             offset=offset,
             limit=limit,
-            sorts=SORTS,
         )
-        return await self.page("POST", "/customers/search", body, decode_search_page)
 
     def iter_search(
         self,
@@ -214,7 +207,7 @@ class Customers(Resource):
         start: int = 0,
         concurrency: int | None = None,
         seen: Iterable[int] = (),
-    ) -> CustomerScan:
+    ) -> Scan[Customer]:
         """Return a scan of every customer matching ``where``, like `iter_all` over `search`.
 
         Filters are checked here, before any request. Should the server send no
@@ -223,27 +216,16 @@ class Customers(Resource):
         `iter_all`); under ``OR`` an id range cannot narrow the search, so such a
         scan ends in `IncompleteScanError`.
         """
-        body = search_params(
+        return self.scan_search(
+            CUSTOMER_SEARCH,
             where,
-            resource="customers",
             comparison=comparison,
             sort=sort,
             order=order,
-            offset=0,
-            limit=page_size,
-            sorts=SORTS,
-        )
-        return self.scan(
-            "POST",
-            "/customers/search",
-            body,
-            decode_search_window,
-            kind=CustomerScan,
-            noun="customers",
             page_size=page_size,
             start=start,
             concurrency=concurrency,
-            recount=self._by_id_range(body) if comparison == "AND" else None,
+            recount=self._by_id_range,
             seen=seen,
         )
 

@@ -1,17 +1,19 @@
-"""What every resource shares: one paged endpoint asked for one window, or scanned whole.
+"""What every resource shares: an endpoint asked for one record, one window, or every window.
 
-A resource is a short file of glue: it names the path, the parameters, the
-decoder and the id of an item, and leaves the asking to `Resource.page` (one
-window, a GET query or a search's POST body) and `Resource.scan` (every window,
-through the shared scan engine). Every resource of a client holds the same
-`Caller`, so every request of every resource draws on the client's one budget.
+A resource is a short file of glue: each read method is a line over an
+`Endpoint` (`endpoints`), which names the path, the decoder, the noun, the
+sorts and the search. `Resource` does the rest: checks the window's arguments
+(`list_page`, `search_page`), sends one request (`page`, `read`), or scans
+every window through the shared scan engine (`scan_list`, `scan_search`,
+`fan_out`). Every resource of a client holds the same `Caller`, so every
+request of every resource draws on the client's one budget.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable as CollectionsIterable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import msgspec
 
@@ -26,21 +28,31 @@ from helpcrunch_async._core.params import (
 )
 from helpcrunch_async._errors import ClientClosedError, InvalidParameterError
 from helpcrunch_async._shell.fanout import FanOutScan
+from helpcrunch_async._shell.scan import Scan
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 
     from helpcrunch_async._core.filters import Filter, SearchResource
+    from helpcrunch_async._resources.endpoints import Endpoint
     from helpcrunch_async._shell.caller import Caller
-    from helpcrunch_async._shell.scan import FetchRange, Scan
+    from helpcrunch_async._shell.scan import FetchRange
     from helpcrunch_async._shell.stats import ScanStats
 
-__all__ = ["Identified", "Page", "Resource", "item_id", "list_params", "search_params"]
+__all__ = [
+    "Identified",
+    "Page",
+    "Resource",
+    "Roster",
+    "item_id",
+    "list_params",
+    "search_params",
+]
 
-T = TypeVar("T")
+T = TypeVar("T", bound="Identified")
 T_co = TypeVar("T_co", covariant=True)
 P = TypeVar("P")
-S = TypeVar("S", bound="Scan[Any]")
+PageT = TypeVar("PageT", bound="Page[Any]")
 
 # Search bodies hold only str, int, lists and dicts of them.
 _ENCODER = msgspec.json.Encoder()
@@ -87,44 +99,147 @@ class Resource:
         body = _ENCODER.encode(params)
         return await self._caller.call(method, path, {}, decode, stats, body=body)
 
-    def scan(
+    async def read(self, endpoint: Endpoint[P], **path: object) -> P:
+        """Return the one record ``endpoint`` answers with (``path`` fills its template)."""
+        return await self._caller.call(endpoint.method, endpoint.url(**path), {}, endpoint.decode)
+
+    async def list_page(
         self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any],
-        decode: Callable[[bytes], Page[Identified]],
+        endpoint: Endpoint[P],
         *,
-        kind: type[S],
-        noun: str | None = None,
+        offset: int,
+        limit: int,
+        sort: str | None = None,
+        order: str = "asc",
+        **path: object,
+    ) -> P:
+        """Return one page of a GET listing; the arguments are checked first (`list_params`)."""
+        params = list_params(offset, limit, sort, order, endpoint.sorts)
+        return await self.page(endpoint.method, endpoint.url(**path), params, endpoint.decode)
+
+    async def search_page(
+        self,
+        endpoint: Endpoint[P],
+        where: Iterable[Filter],
+        *,
+        comparison: str,
+        sort: str | None,
+        order: str,
+        offset: int,
+        limit: int,
+    ) -> P:
+        """Return one page of a search; every filter is checked first (`search_params`)."""
+        body = search_params(
+            where,
+            endpoint,
+            comparison=comparison,
+            sort=sort,
+            order=order,
+            offset=offset,
+            limit=limit,
+        )
+        return await self.page(endpoint.method, endpoint.path, body, endpoint.decode)
+
+    def scan_list(
+        self,
+        endpoint: Endpoint[Page[T]],
+        *,
+        sort: str | None = None,
+        order: str = "asc",
         page_size: int,
         start: int,
         concurrency: int | None,
         recount: FetchRange[Any] | None = None,
         seen: Iterable[int] = (),
-    ) -> S:
-        """Return a scan (a ``kind``, such as ``Scan[Chat]``) of every window of one endpoint.
+        **path: object,
+    ) -> Scan[T]:
+        """Return a scan of every item of a GET listing (see `scan`); arguments checked here."""
+        params = list_params(0, page_size, sort, order, endpoint.sorts)
+        return self.scan(
+            endpoint,
+            params,
+            page_size=page_size,
+            start=start,
+            concurrency=concurrency,
+            recount=recount,
+            seen=seen,
+            **path,
+        )
+
+    def scan_search(
+        self,
+        endpoint: Endpoint[Page[T]],
+        where: Iterable[Filter],
+        *,
+        comparison: str,
+        sort: str | None,
+        order: str,
+        page_size: int,
+        start: int,
+        concurrency: int | None,
+        recount: Callable[[Mapping[str, Any]], FetchRange[Any]] | None = None,
+        seen: Iterable[int] = (),
+    ) -> Scan[T]:
+        """Return a scan of every item a search finds (see `scan`); filters checked here.
+
+        ``recount(body)`` reads the items of the checked search ``body`` by id
+        range; it is used only under ``AND``, since an id range cannot narrow
+        filters joined by ``OR``.
+        """
+        body = search_params(
+            where,
+            endpoint,
+            comparison=comparison,
+            sort=sort,
+            order=order,
+            offset=0,
+            limit=page_size,
+        )
+        return self.scan(
+            endpoint,
+            body,
+            page_size=page_size,
+            start=start,
+            concurrency=concurrency,
+            recount=recount(body) if recount is not None and comparison == "AND" else None,
+            seen=seen,
+        )
+
+    def scan(
+        self,
+        endpoint: Endpoint[Page[T]],
+        params: Mapping[str, Any],
+        *,
+        page_size: int,
+        start: int,
+        concurrency: int | None,
+        recount: FetchRange[Any] | None = None,
+        seen: Iterable[int] = (),
+        **path: object,
+    ) -> Scan[T]:
+        """Return a `Scan` of every window of ``endpoint``, each item at most once.
 
         ``params`` are one window's (their ``offset`` and ``limit`` are replaced
         for each window); items seen before are dropped by their ``id``.
         ``page_size``, ``start`` and ``concurrency`` (the client's when None)
-        are checked here, before any request. ``noun`` names the items in log
-        lines and errors ("chats"); ``recount`` reads them by id range and
-        ``seen`` are the ids before ``start`` (see `Scan`).
+        are checked here, before any request. ``recount`` reads the items by id
+        range and ``seen`` are the ids before ``start`` (see `Scan`).
         """
         check_limit(page_size)
         check_offset(start)
         workers = self.workers(concurrency)
+        noun = endpoint.noun
         if isinstance(seen, str | bytes) or not isinstance(seen, CollectionsIterable):
             raise InvalidParameterError(
-                f"seen must be an iterable of {noun or 'item'} ids, got {type(seen).__name__}"
+                f"seen must be an iterable of {noun} ids, got {type(seen).__name__}"
             )
+        url = endpoint.url(**path)
 
-        async def fetch(offset: int, limit: int, stats: ScanStats) -> PageResult[Any]:
+        async def fetch(offset: int, limit: int, stats: ScanStats) -> PageResult[T]:
             window = {**params, "offset": offset, "limit": limit}
-            page = await self.page(method, path, window, decode, stats)
-            return PageResult(page.data, page.total)
+            return await self.window(endpoint, window, stats, url=url)
 
-        scan = kind(
+        scan: Scan[T] = Scan(
             fetch,
             key=item_id,
             page_size=page_size,
@@ -137,21 +252,37 @@ class Resource:
         self._scans.add(scan)
         return scan
 
+    async def window(
+        self,
+        endpoint: Endpoint[Page[T]],
+        params: Mapping[str, Any],
+        stats: ScanStats,
+        *,
+        url: str | None = None,
+    ) -> PageResult[T]:
+        """Fetch a scan's window at ``url`` (None: the endpoint's path), costs into ``stats``.
+
+        A window is decoded with the endpoint's ``window`` decoder, where a page
+        may come without its count.
+        """
+        decode = endpoint.window or endpoint.decode
+        path = endpoint.path if url is None else url
+        page = await self.page(endpoint.method, path, params, decode, stats)
+        return PageResult(page.data, page.total)
+
     def fan_out(
         self,
         listings: Iterable[Any] | AsyncIterable[Any],
-        path: Callable[[int], str],
-        decode: Callable[[bytes], Page[Identified]],
+        endpoint: Endpoint[Page[T]],
         *,
         listing_id: Callable[[Any], int],
-        noun: str,
         page_size: int,
         concurrency: int | None,
         whole: bool = False,
-    ) -> FanOutScan[int, Any]:
+    ) -> FanOutScan[int, T]:
         """Return a fan-out over one GET listing per key: all of the first's items, then the next.
 
-        ``path(key)`` is a key's listing (``/chats/{id}/messages``);
+        ``endpoint``'s path takes the key as ``{id}`` (``/chats/{id}/messages``);
         ``listing_id`` turns what ``listings`` holds into a key, raising
         `InvalidParameterError` for what cannot be one; ``whole`` holds each
         listing's items until it is read to its end (see `FanOutScan`).
@@ -159,19 +290,18 @@ class Resource:
         check_limit(page_size)
         workers = self.workers(concurrency)
 
-        async def fetch(key: int, offset: int, limit: int, stats: ScanStats) -> PageResult[Any]:
+        async def fetch(key: int, offset: int, limit: int, stats: ScanStats) -> PageResult[T]:
             window = {"offset": offset, "limit": limit}
-            page = await self.page("GET", path(key), window, decode, stats)
-            return PageResult(page.data, page.total)
+            return await self.window(endpoint, window, stats, url=endpoint.url(id=key))
 
-        scan: FanOutScan[int, Any] = FanOutScan(
+        scan: FanOutScan[int, T] = FanOutScan(
             listings,
             fetch,
             key=item_id,
             page_size=page_size,
             concurrency=workers,
             listing_id=listing_id,
-            noun=noun,
+            noun=endpoint.noun,
             whole=whole,
         )
         self._scans.add(scan)
@@ -189,7 +319,7 @@ class Resource:
             await scan.abort(
                 ClientClosedError(
                     "the HelpCrunch client was closed before this scan ended: "
-                    f"{scan.stats.customers} items were read, the rest were not"
+                    f"{scan.stats.items} items were read, the rest were not"
                 )
             )
 
@@ -211,8 +341,13 @@ class Identified(Protocol):
 def list_params(
     offset: int, limit: int, sort: str | None, order: str, sorts: tuple[str, ...]
 ) -> dict[str, Any]:
-    """Return a list window's checked parameters: offset, limit, sort (if any) and order."""
+    """Return a list window's checked parameters: offset, limit, sort (if any) and order.
+
+    A listing with no ``sorts`` is sent neither a sort nor an order.
+    """
     params: dict[str, Any] = {"offset": check_offset(offset), "limit": check_limit(limit)}
+    if not sorts:
+        return params
     checked = check_sort(sort, optional=True, sorts=sorts)
     if checked is not None:
         params["sort"] = checked
@@ -222,17 +357,18 @@ def list_params(
 
 def search_params(
     where: Iterable[Filter],
+    endpoint: Endpoint[Any],
     *,
-    resource: SearchResource,
     comparison: str,
     sort: str | None,
     order: str,
     offset: int,
     limit: int,
-    sorts: tuple[str, ...],
 ) -> dict[str, Any]:
-    """Return a search window's checked JSON body (filters checked against ``resource``)."""
-    window = list_params(offset, limit, sort, order, sorts)
+    """Return a search window's checked JSON body (filters checked against ``endpoint.search``)."""
+    resource: SearchResource | None = endpoint.search
+    assert resource is not None  # noqa: S101 -- only a search endpoint is searched
+    window = list_params(offset, limit, sort, order, endpoint.sorts)
     return search_body(
         where,
         resource=resource,
@@ -242,3 +378,28 @@ def search_params(
         offset=window["offset"],
         limit=window["limit"],
     )
+
+
+class Roster(Resource, Generic[PageT, T]):
+    """A resource that is one listing, with no sorts: a page of it, or all of it.
+
+    A subclass names its endpoint (``_endpoint = AGENTS``) and its page and item
+    types (``Roster[AgentsPage, Agent]``).
+    """
+
+    _endpoint: Endpoint[PageT]
+
+    async def list(self, *, offset: int = 0, limit: int = 100) -> PageT:
+        """Return one page; ``total`` is None where the server sends no count."""
+        return await self.list_page(self._endpoint, offset=offset, limit=limit)
+
+    def iter_all(
+        self, *, page_size: int = 100, start: int = 0, concurrency: int | None = None
+    ) -> Scan[T]:
+        """Return a scan of every item, in the server's order, each at most once.
+
+        Where the server sends no count (old pages), it reads on until a short page.
+        """
+        return self.scan_list(
+            self._endpoint, page_size=page_size, start=start, concurrency=concurrency
+        )

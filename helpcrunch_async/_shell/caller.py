@@ -209,7 +209,7 @@ class Caller:
         Errors are built here, never raised: the loop raises them outside any
         ``except`` block, so none carries another exception as its context.
         """
-        secret = self._transport.secret
+        scrub = self._transport.secret.scrub
         if answer.failure is not None:
             # A body too large to read still came with its status: a create's rules need it.
             result = Result(status=answer.status, failure=answer.failure, pause=answer.pause)
@@ -227,10 +227,10 @@ class Caller:
             except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
                 # msgspec raises RecursionError for a body nested past its depth:
                 # a hostile body like any other, not a crash of another kind.
-                error = DecodeError.from_msgspec(exc, answer.body, request=what, secret=secret)
+                error = DecodeError.from_msgspec(exc, answer.body, request=what, scrub=scrub)
             return Result(status=status, failure=Failure.BAD_BODY), None, error
         error = error_for_status(
-            status, answer.body, request=what, retry_after=answer.retry_after, secret=secret
+            status, answer.body, request=what, retry_after=answer.retry_after, scrub=scrub
         )
         return Result(status=status, pause=answer.pause), None, error
 

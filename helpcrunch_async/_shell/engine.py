@@ -110,7 +110,7 @@ class Engine(Generic[F, R, T]):
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._started else "new")
         return (
-            f"<{type(self).__name__} {state} items={self.stats.customers} "
+            f"<{type(self).__name__} {state} items={self.stats.items} "
             f"requests={self.stats.requests} in_flight={len(self._tasks)}>"
         )
 

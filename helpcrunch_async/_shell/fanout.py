@@ -166,7 +166,7 @@ class FanOutScan(Engine[LaneFetch[K], Released[K, T], T], Generic[K, T]):
             if released.finished:
                 whole = not (released.skipped or failed)
                 fresh, self._held = (self._held if whole else []), []
-        stats.customers += len(fresh)
+        stats.items += len(fresh)
         if fresh:
             self.current_listing = released.key
         return fresh

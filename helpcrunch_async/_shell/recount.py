@@ -77,7 +77,7 @@ class Recount(Engine[Ask, Sequence[T], T]):
 
     def _deliver(self, released: Sequence[T]) -> list[T]:
         fresh = self._dedup.fresh(released)
-        self.stats.customers += len(fresh)
+        self.stats.items += len(fresh)
         return fresh
 
     def _check_end(self) -> None:

@@ -15,13 +15,12 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from helpcrunch_async._core.paging import Fetch, PageResult, ScanPlan
-from helpcrunch_async._models.customers import Customer
 from helpcrunch_async._shell.checks import Dedup, check_complete, known_missing, repeating_error
 from helpcrunch_async._shell.engine import Engine
 from helpcrunch_async._shell.recount import FetchRange, Recount
 from helpcrunch_async._shell.stats import ScanStats
 
-__all__ = ["CustomerScan", "FetchPage", "FetchRange", "PageResult", "Scan"]
+__all__ = ["FetchPage", "FetchRange", "PageResult", "Scan"]
 
 logger = logging.getLogger("helpcrunch_async")
 
@@ -38,7 +37,7 @@ class Scan(Engine[Fetch, Sequence[T], T]):
     ``contextlib.aclosing`` or `aclose` cancel every request still in flight at
     once. ``stats`` tells what happened (requests, retries, 429s, duplicates
     dropped, total at start and end) while the scan runs and after it ends;
-    ``stats.customers`` counts the items yielded, whatever their kind.
+    ``stats.items`` counts the items yielded.
 
     ``fetch_page(offset, limit, stats)`` fetches one window, ``key(item)`` is
     the id by which an item seen twice is dropped; at most ``concurrency``
@@ -153,7 +152,7 @@ class Scan(Engine[Fetch, Sequence[T], T]):
         if dropped:
             self.stats.duplicates += dropped
             logger.info("dropped %d %s already yielded (offsets shifted)", dropped, self._noun)
-        self.stats.customers += len(fresh)
+        self.stats.items += len(fresh)
         plan = self._scan_plan
         if dedup.repeating(released, fresh, plan.total):
             if plan.total is None:
@@ -190,13 +189,3 @@ class Scan(Engine[Fetch, Sequence[T], T]):
                 stats.missing,
                 self._noun,
             )
-
-
-class CustomerScan(Scan[Customer]):
-    """Every customer of the account, in the server's sort order, each at most once.
-
-    A `Scan` of `Customer` items keyed by ``id``: what ``customers.iter_all``
-    returns.
-    """
-
-    _noun = "customers"

@@ -1,6 +1,6 @@
 """`ScanStats`: what happened during one scan, counted as it runs (it reads the clock).
 
-Shell code: the scan counts pages, customers and totals into it, and the caller
+Shell code: the scan counts pages, items and totals into it, and the caller
 counts every attempt's cost through `add_cost` (it is a `CostSink`).
 """
 
@@ -26,12 +26,14 @@ class ScanStats:
     answers, ``pause_seconds`` the time spent paused by 429s (overlapping pauses
     counted once, not once per worker), ``pages`` the pages answered (each at
     least one of the ``requests``, so never more), ``repairs`` the extra windows fetched
-    because customers may have slid between two windows, ``duplicates`` the
-    customers dropped because they were already yielded (offsets shifted under
+    because items may have slid between two windows, ``items`` the items yielded
+    (customers, chats, messages: whatever the scan reads), ``duplicates`` the
+    items dropped because they were already yielded (offsets shifted under
     inserts), ``missing`` how many
-    customers the final total says the scan did not see (offsets shifted under
-    deletes, or customers that moved in the sort order). ``total_at_start`` and
+    items the final total says the scan did not see (offsets shifted under
+    deletes, or items that moved in the sort order). ``total_at_start`` and
     ``total_at_end`` are the first and the latest ``total`` the server reported.
+    ``customers`` is the old name of ``items``, kept as an alias.
     """
 
     requests: int = 0
@@ -40,11 +42,11 @@ class ScanStats:
     pause_seconds: float = 0.0
     pages: int = 0
     repairs: int = 0
-    customers: int = 0
+    items: int = 0
     duplicates: int = 0
     total_at_start: int | None = None
     total_at_end: int | None = None
-    # A resumed scan starts past customers it does not count as missing.
+    # A resumed scan starts past items it does not count as missing.
     start_offset: int = 0
     started_at: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
@@ -69,11 +71,20 @@ class ScanStats:
         return end - self.started_at
 
     @property
+    def customers(self) -> int:
+        """Deprecated alias of ``items`` (named when scans read only customers)."""
+        return self.items
+
+    @customers.setter
+    def customers(self, value: int) -> None:
+        self.items = value
+
+    @property
     def missing(self) -> int:
-        """Customers the latest total counts beyond those yielded (never negative)."""
+        """Items the latest total counts beyond those yielded (never negative)."""
         if self.total_at_end is None:
             return 0
-        return max(0, self.total_at_end - self.start_offset - self.customers)
+        return max(0, self.total_at_end - self.start_offset - self.items)
 
     def add_cost(self, cost: AttemptCost) -> None:
         """Count what one attempt of a page cost (see `CostSink`)."""

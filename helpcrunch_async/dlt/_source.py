@@ -49,6 +49,13 @@ import dlt
 import msgspec
 
 from helpcrunch_async._core.held import decode_ids, encode_ids
+from helpcrunch_async._core.params import (
+    DEFAULT_BUDGET_KEY,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_PERIOD,
+)
 from helpcrunch_async._core.reconcile import next_cursor
 from helpcrunch_async._models.agents import Agent, Department
 from helpcrunch_async._models.chats import Chat
@@ -178,11 +185,12 @@ def helpcrunch_source(
     api_key: str | None = None,
     *,
     base_url: str | None = None,
-    rate_limit: int = 120,
-    rate_period: float = 60.0,
+    rate_limit: int = DEFAULT_RATE_LIMIT,
+    rate_period: float = DEFAULT_RATE_PERIOD,
     redis_url: str | None = None,
-    redis_key: str = "helpcrunch",
-    concurrency: int = 8,
+    redis_key: str = DEFAULT_BUDGET_KEY,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    max_rate_limit_wait: float | None = DEFAULT_MAX_RATE_LIMIT_WAIT,
     overlap: int = DEFAULT_OVERLAP,
     full: bool = False,
     report: SyncReport | None = None,
@@ -194,7 +202,9 @@ def helpcrunch_source(
     (``redis_key`` names the budget). ``api_key`` falls back to
     ``HELPCRUNCH_API_KEY``, then to dlt's secrets (``sources.helpcrunch.api_key``);
     it is never written to dlt's state, trace or schema. ``base_url`` falls back
-    as the client's does (``HELPCRUNCH_BASE_URL``, then the real API). ``overlap`` seconds are
+    as the client's does (``HELPCRUNCH_BASE_URL``, then the real API); a 429 asking
+    for a pause longer than ``max_rate_limit_wait`` seconds stops the run with
+    `RateLimitError` (None: wait as asked), as the client's. ``overlap`` seconds are
     subtracted from each cursor (clock skew, visits in flight). ``full``
     reads everything again and applies the deletions that shows. ``report``,
     when given, is filled in as the run goes.
@@ -227,7 +237,12 @@ def helpcrunch_source(
         make_budget = local_budget(rate_limit, rate_period)
     shared = SharedClient(
         make_budget,
-        {"api_key": key, "base_url": base_url, "concurrency": concurrency},
+        {
+            "api_key": key,
+            "base_url": base_url,
+            "concurrency": concurrency,
+            "max_rate_limit_wait": max_rate_limit_wait,
+        },
     )
     run = report if report is not None else SyncReport()
     run.live_requests = lambda: shared.requests

@@ -1,15 +1,15 @@
-"""``helpcrunch-async sync``: keep a dlt destination (a DuckDB file by default) current.
+"""One sync run, as ``helpcrunch-async sync`` (``_cli.sync``) and the sync demo make it.
 
-`configure` adds the options to an argparse parser without importing dlt;
-`run` does the sync: it first loads a package that an interrupted run left
-pending (dlt then stops; the cursors in that package are the ones that count),
-then runs the source, printing progress and a summary: per table the rows new,
+`run_sync` first loads a package that an interrupted run left pending (dlt
+then stops; the cursors in that package are the ones that count), then runs
+the source, drawing progress; `summary_lines` says per table the rows new,
 changed, re-read and deleted, the requests spent, and what a full pass would
 cost.
 
-The command turns dlt's anonymous telemetry off (its own runs only: a
-pipeline of the user's keeps the user's setting), and keeps dlt's working
-folder (the sync's state) beside the DuckDB file unless told otherwise.
+A run turns dlt's anonymous telemetry off (its own runs only: a pipeline of
+the user's keeps the user's setting), and keeps dlt's working folder (the
+sync's state) beside the DuckDB file unless told otherwise. Nothing here
+imports dlt until a sync runs.
 """
 
 from __future__ import annotations
@@ -22,24 +22,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from helpcrunch_async._export import exit_codes as codes
+from helpcrunch_async._core.params import (
+    DEFAULT_BASE_URL,
+    DEFAULT_BUDGET_KEY,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_PERIOD,
+)
+from helpcrunch_async._export.progress import ProgressDisplay
+from helpcrunch_async._resources.changes import DEFAULT_OVERLAP
 
 if TYPE_CHECKING:
-    import argparse
-
     from helpcrunch_async.dlt._source import SyncReport
 
 __all__ = [
+    "RESOURCE_NAMES",
     "SyncOptions",
     "SyncStateError",
-    "configure",
-    "run",
     "run_sync",
     "state_folder",
     "summary_lines",
+    "telemetry_off",
 ]
 
-_RESOURCES = ("customers", "chats", "messages", "agents", "departments")
+# The source's resources, in the summary's order; named here too so that the
+# command line can check --only without importing dlt.
+RESOURCE_NAMES = ("customers", "chats", "messages", "agents", "departments")
+# Seconds between progress lines when run_sync is handed a bare stream.
+_INTERVAL = 2.0
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,7 @@ class SyncOptions:
     """Everything one sync needs; the key is held here only, never printed."""
 
     api_key: str
-    base_url: str = "https://api.helpcrunch.com/v1"
+    base_url: str = DEFAULT_BASE_URL
     destination: str = "duckdb"
     dataset_name: str = "helpcrunch"
     # Not "helpcrunch": DuckDB names its catalog after the file, which must differ
@@ -59,165 +70,21 @@ class SyncOptions:
     duckdb_file: Path | None = None
     full: bool = False
     only: tuple[str, ...] = ()
-    rate_limit: int = 120
-    rate_period: float = 60.0
-    concurrency: int = 8
+    rate_limit: int = DEFAULT_RATE_LIMIT
+    rate_period: float = DEFAULT_RATE_PERIOD
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_rate_limit_wait: float | None = DEFAULT_MAX_RATE_LIMIT_WAIT
     redis_url: str | None = None
-    redis_key: str = "helpcrunch"
-    overlap: int = 300
+    redis_key: str = DEFAULT_BUDGET_KEY
+    overlap: int = DEFAULT_OVERLAP
 
     def __repr__(self) -> str:
         """Name the target, never the key."""
         return f"SyncOptions(base_url={self.base_url!r}, destination={self.destination!r}, ...)"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Add the ``sync`` options to ``parser``."""
-    parser.add_argument("--destination", default="duckdb", help="a dlt destination (duckdb)")
-    parser.add_argument("--dataset-name", default="helpcrunch", help="default: %(default)s")
-    parser.add_argument("--pipeline-name", default="helpcrunch_sync", help="default: %(default)s")
-    parser.add_argument(
-        "--pipelines-dir",
-        type=Path,
-        metavar="DIR",
-        help="dlt's working folder, the sync's state (default: beside the DuckDB file)",
-    )
-    parser.add_argument(
-        "--duckdb-file", type=Path, metavar="FILE", help="default: ./<pipeline-name>.duckdb"
-    )
-    parser.add_argument("--full", action="store_true", help="read everything again")
-    parser.add_argument(
-        "--only",
-        metavar="LIST",
-        help=f"comma-separated subset of {','.join(_RESOURCES)} (chats and messages go together)",
-    )
-    parser.add_argument("--base-url", default="https://api.helpcrunch.com/v1")
-    parser.add_argument("--api-key-file", type=Path, metavar="F", help="read the key from F")
-    parser.add_argument("--rate-limit", type=int, default=120, metavar="N")
-    parser.add_argument("--rate-period", type=float, default=60.0, metavar="S")
-    parser.add_argument("--concurrency", type=int, default=8, metavar="N")
-    parser.add_argument("--redis-url", metavar="URL", help="share the rate budget through Redis")
-    parser.add_argument("--redis-key", default="helpcrunch", metavar="NAME")
-    parser.add_argument("--overlap", type=int, default=300, metavar="S", help="cursor overlap")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
-
-
-def _only(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    names = tuple(n.strip() for n in value.split(",") if n.strip())
-    unknown = [n for n in names if n not in _RESOURCES]
-    if unknown:
-        raise ValueError(f"--only: unknown resource {unknown[0]!r}; choose from {_RESOURCES}")
-    # Messages are read for the chats that changed: the two cursors must move
-    # together, or messages of chats synced without them could never be found.
-    if "messages" in names and "chats" not in names:
-        names = (*names, "chats")
-    if "chats" in names and "messages" not in names:
-        names = (*names, "messages")
-    return names
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``sync`` from parsed options; return the exit code."""
-    try:
-        key = _api_key(args.api_key_file)
-        options = SyncOptions(
-            api_key=key,
-            base_url=args.base_url,
-            destination=args.destination,
-            dataset_name=args.dataset_name,
-            pipeline_name=args.pipeline_name,
-            pipelines_dir=args.pipelines_dir,
-            duckdb_file=args.duckdb_file,
-            full=args.full,
-            only=_only(args.only),
-            rate_limit=args.rate_limit,
-            rate_period=args.rate_period,
-            concurrency=args.concurrency,
-            redis_url=args.redis_url,
-            redis_key=args.redis_key,
-            overlap=args.overlap,
-        )
-    except ValueError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return codes.USAGE
-    if options.duckdb_file is not None and options.destination != "duckdb":
-        sys.stderr.write("error: --duckdb-file goes with --destination duckdb\n")
-        return codes.USAGE
-    # Before dlt is first imported: its runtime reads the setting once.
-    _telemetry_off()
-    try:
-        import dlt  # noqa: F401, PLC0415 -- optional: only this command needs it
-    except ImportError:
-        sys.stderr.write("error: sync needs dlt: pip install 'helpcrunch-async[dlt]'\n")
-        return codes.USAGE
-    try:
-        report = run_sync(options, progress=None if args.quiet else sys.stderr)
-    except SyncStateError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return codes.LOCAL
-    except Exception as exc:  # noqa: BLE001 -- one line and an exit code, not a traceback
-        return _failed(exc, options)
-    for line in summary_lines(report):
-        sys.stdout.write(line + "\n")
-    return codes.OK
-
-
 class SyncStateError(Exception):
     """The sync's own files cannot be used: a state it cannot read, a destination file locked."""
-
-
-def _failed(error: Exception, options: SyncOptions) -> int:
-    local = _local_cause(error)
-    if local is not None:
-        where = options.duckdb_file or Path(f"{options.pipeline_name}.duckdb")
-        sys.stderr.write(
-            f"error: the sync stopped: cannot use {where}: {local}\n"
-            "(nothing was loaded; another process may hold the file: close it, then run again)\n"
-        )
-        return codes.LOCAL
-    cause = _cause(error)
-    sys.stderr.write(
-        f"error: the sync stopped: {cause}\n(its cursors did not move; run it again)\n"
-    )
-    return codes.exit_code_for(cause)
-
-
-def _local_cause(error: BaseException) -> BaseException | None:
-    # A DuckDB file that cannot be opened (locked by another process, no
-    # permission) is the machine's problem, not the API's: exit 1, not 4.
-    import duckdb  # noqa: PLC0415 -- the dlt extra brings it
-
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, duckdb.IOException | OSError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-def _cause(error: BaseException) -> BaseException:
-    # dlt wraps what a resource raised (PipelineStepFailed, ResourceExtractionError).
-    from helpcrunch_async._errors import HelpCrunchError  # noqa: PLC0415 -- light
-
-    seen = error
-    while seen.__cause__ is not None and not isinstance(seen, HelpCrunchError):
-        seen = seen.__cause__
-    return seen if isinstance(seen, HelpCrunchError) else error
-
-
-def _api_key(path: Path | None) -> str:
-    if path is not None:
-        try:
-            key = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ValueError(f"cannot read --api-key-file: {exc.strerror}") from None
-    else:
-        key = os.environ.get("HELPCRUNCH_API_KEY", "").strip()
-    if not key:
-        raise ValueError("no API key: set HELPCRUNCH_API_KEY or pass --api-key-file FILE")
-    return key
 
 
 def state_folder(options: SyncOptions) -> Path:
@@ -232,9 +99,16 @@ def state_folder(options: SyncOptions) -> Path:
     return database.with_name(database.stem + ".dlt")
 
 
-def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncReport:
-    """Sync once (after loading what an interrupted run left pending); return the report."""
-    _telemetry_off()
+def run_sync(
+    options: SyncOptions, *, progress: ProgressDisplay | TextIO | None = None
+) -> SyncReport:
+    """Sync once (after loading what an interrupted run left pending); return the report.
+
+    ``progress`` draws a line every few seconds while the sync runs: a
+    `ProgressDisplay`, or a stream that gets a log line every 2 seconds.
+    """
+    display = _display(progress)
+    telemetry_off()
     import dlt  # noqa: PLC0415 -- optional dependency
 
     from helpcrunch_async.dlt._source import SyncReport, helpcrunch_source  # noqa: PLC0415 -- needs dlt
@@ -259,10 +133,10 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
     if pending:
         # dlt loads pending packages and returns without extracting: the state
         # in that package (cursors included) becomes the state we go on from.
-        if progress is not None:
-            progress.write("loading the package an interrupted sync left behind\n")
+        if display is not None:
+            display.say("loading the package an interrupted sync left behind")
         pipeline.run()
-    report = SyncReport(expected=set(options.only or _RESOURCES))
+    report = SyncReport(expected=set(options.only or RESOURCE_NAMES))
     source = helpcrunch_source(
         options.api_key,
         base_url=options.base_url,
@@ -271,6 +145,7 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
         redis_url=options.redis_url,
         redis_key=options.redis_key,
         concurrency=options.concurrency,
+        max_rate_limit_wait=options.max_rate_limit_wait,
         overlap=options.overlap,
         full=options.full,
         report=report,
@@ -279,8 +154,8 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
         source = source.with_resources(*options.only)
     stop = threading.Event()
     ticker = None
-    if progress is not None:
-        ticker = threading.Thread(target=_progress, args=(report, progress, stop), daemon=True)
+    if display is not None:
+        ticker = threading.Thread(target=_progress, args=(report, display, stop), daemon=True)
         ticker.start()
     try:
         # DuckDB reads Parquet in bulk; dlt's default for it, SQL INSERT
@@ -298,7 +173,13 @@ def run_sync(options: SyncOptions, *, progress: TextIO | None = None) -> SyncRep
     return report
 
 
-def _telemetry_off() -> None:
+def _display(progress: ProgressDisplay | TextIO | None) -> ProgressDisplay | None:
+    if progress is None or isinstance(progress, ProgressDisplay):
+        return progress
+    return ProgressDisplay(progress, live=False, interval=_INTERVAL)
+
+
+def telemetry_off() -> None:
     """Turn dlt's anonymous telemetry off for this process: our command calls nowhere unasked.
 
     dlt reads ``RUNTIME__DLTHUB_TELEMETRY`` when it first sets up its runtime;
@@ -313,11 +194,12 @@ def _telemetry_off() -> None:
             telemetry.stop_telemetry()
 
 
-def _progress(report: SyncReport, out: TextIO, stop: threading.Event) -> None:
+def _progress(report: SyncReport, display: ProgressDisplay, stop: threading.Event) -> None:
+    # A thread, not a task: dlt runs the pipeline (and its own event loop) in this one.
     started = time.monotonic()
-    while not stop.wait(2.0):
-        out.write(_progress_line(report, time.monotonic() - started) + "\n")
-        out.flush()
+    while not stop.wait(display.period):
+        display.show(_progress_line(report, time.monotonic() - started))
+    display.clear()
 
 
 def _progress_line(report: SyncReport, elapsed: float) -> str:
@@ -347,7 +229,7 @@ def summary_lines(report: SyncReport) -> list[str]:
     read again and loaded without a sign that they changed.
     """
     lines = [f"{'table':<12} {'new':>8} {'changed':>8} {'re-read':>8} {'deleted':>8}"]
-    for name in _RESOURCES:
+    for name in RESOURCE_NAMES:
         table = report.tables.get(name)
         if table is not None:
             lines.append(

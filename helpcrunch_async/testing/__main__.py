@@ -7,7 +7,7 @@ webhook instead (see ``_webhook_cli``).
 import argparse
 import sys
 
-from helpcrunch_async._help_format import HelpFormatter
+from helpcrunch_async._cli.help_format import HelpFormatter
 from helpcrunch_async.testing._cli import configure, run
 from helpcrunch_async.testing._webhook_cli import trigger_main
 

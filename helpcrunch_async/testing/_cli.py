@@ -6,8 +6,9 @@ so ``helpcrunch-async emulator`` can reuse both. At start ``run`` prints
 a command to try, flushed, so a parent process that asked for ``--port 0`` can read
 the port from the first line.
 
-Every option is checked as it is parsed: a port outside 0..65535, a count below
-its floor, a number that is not finite (``nan``, ``inf``) or outside its range, an
+Every option is checked as it is parsed (the command line's shared checks,
+`_cli.options`, where they apply): a port outside 0..65535, a count below its
+floor, a number that is not finite (``nan``, ``inf``) or outside its range, an
 empty key are refused with exit code 2 and a line naming the option. The admin
 routes (``/_emulator/*``) take no key, so a host that is not this machine is
 refused unless ``--allow-non-loopback`` says so, and then served with a warning.
@@ -17,64 +18,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import shlex
 import signal
 import sys
-from typing import TYPE_CHECKING
 
-from helpcrunch_async._core.params import MAX_INT, api_key_problem, is_loopback_host
+from helpcrunch_async._cli import exit_codes as codes
+from helpcrunch_async._cli.options import api_key_type, count_type, number_type
+from helpcrunch_async._core.params import is_loopback_host
 from helpcrunch_async.testing._faults import FAULT_KINDS, parse_drift, parse_fail
 from helpcrunch_async.testing._policies import POLICY_NAMES
 from helpcrunch_async.testing._server import Emulator
 from helpcrunch_async.testing._webhook_cli import configure_webhooks, webhook_options
 from helpcrunch_async.testing._wire import ERROR_STYLES, PLACEMENTS
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
 _MAX_PORT = 65535
 # What a standalone emulator serves unless told otherwise: enough of every kind
 # that each export has something to write.
 DEFAULT_CHATS = 100
-
-
-def _count(floor: int) -> Callable[[str], int]:
-    """Return an argparse type: an integer from ``floor`` up to the API's largest."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < floor:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {floor}, got {text}")
-        if value > MAX_INT:
-            raise argparse.ArgumentTypeError(f"must be at most 2**63 - 1, got {text:.30}")
-        return value
-
-    return parse
-
-
-def _number(
-    floor: float, ceiling: float = math.inf, *, above: bool = False
-) -> Callable[[str], float]:
-    """Return an argparse type: a finite number from ``floor`` (or above it) up to ``ceiling``."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        low_ok = value > floor if above else value >= floor
-        if not (math.isfinite(value) and low_ok and value <= ceiling):
-            bound = f"> {floor:g}" if above else f">= {floor:g}"
-            if math.isfinite(ceiling):
-                bound += f" and <= {ceiling:g}"
-            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text}")
-        return value
-
-    return parse
 
 
 def _port(text: str) -> int:
@@ -89,16 +49,6 @@ def _port(text: str) -> int:
     return value
 
 
-def _key(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("the key is empty: no client could send it")
-    # Said without the key: it may be a real one pasted by mistake.
-    problem = api_key_problem(text)
-    if problem is not None:
-        raise argparse.ArgumentTypeError(problem)
-    return text.strip()
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the emulator's options to ``parser``."""
     server = parser.add_argument_group("server")
@@ -109,19 +59,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="serve on a --host other machines can reach; the admin routes need no key",
     )
     server.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
-    server.add_argument("--api-key", type=_key, default="test-key", help="accepted Bearer key")
+    server.add_argument(
+        "--api-key", type=api_key_type, default="test-key", help="accepted Bearer key"
+    )
     data = parser.add_argument_group("data")
-    data.add_argument("--customers", type=_count(0), default=1000, help="dataset size")
-    data.add_argument("--chats", type=_count(0), default=DEFAULT_CHATS, help="number of chats")
-    data.add_argument("--agents", type=_count(0), default=5, help="number of agents")
-    data.add_argument("--departments", type=_count(0), default=2, help="number of departments")
+    data.add_argument("--customers", type=count_type(0), default=1000, help="dataset size")
+    data.add_argument("--chats", type=count_type(0), default=DEFAULT_CHATS, help="number of chats")
+    data.add_argument("--agents", type=count_type(0), default=5, help="number of agents")
+    data.add_argument("--departments", type=count_type(0), default=2, help="number of departments")
     data.add_argument(
         "--messages-per-chat",
-        type=_number(0),
+        type=number_type(0),
         default=20.0,
         help="mean messages a chat (heavy-tailed)",
     )
-    data.add_argument("--seed", type=_count(0), default=0, help="dataset seed")
+    data.add_argument("--seed", type=count_type(0), default=0, help="dataset seed")
     data.add_argument("--custom-data-as-object", action="store_true")
     data.add_argument("--timestamps-as-strings", action="store_true")
     wire = parser.add_argument_group("wire variants")
@@ -142,39 +94,43 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     rate = parser.add_argument_group("rate limit")
     rate.add_argument("--policy", choices=POLICY_NAMES, default="none")
-    rate.add_argument("--rate-limit", type=_count(1), default=120, help="requests per period")
-    rate.add_argument("--rate-period", type=_number(0, above=True), default=60.0, help="seconds")
+    rate.add_argument("--rate-limit", type=count_type(1), default=120, help="requests per period")
+    rate.add_argument(
+        "--rate-period", type=number_type(0, above=True), default=60.0, help="seconds"
+    )
     rate.add_argument("--retry-after", action=argparse.BooleanOptionalAction, default=True)
     rate.add_argument("--count-rejected", action=argparse.BooleanOptionalAction, default=False)
     faults = parser.add_argument_group("faults")
-    faults.add_argument("--latency", type=_number(0), default=0.0, help="seconds per answer")
-    faults.add_argument("--jitter", type=_number(0), default=0.0, help="extra uniform seconds")
+    faults.add_argument("--latency", type=number_type(0), default=0.0, help="seconds per answer")
+    faults.add_argument("--jitter", type=number_type(0), default=0.0, help="extra uniform seconds")
     faults.add_argument(
         "--arrival-delay",
-        type=_number(0),
+        type=number_type(0),
         default=0.0,
         help="seconds each request spends on the way in, before it is counted",
     )
     faults.add_argument(
         "--arrival-jitter",
-        type=_number(0),
+        type=number_type(0),
         default=0.0,
         help="extra uniform seconds on the way in",
     )
     for kind in ("error", "drop", "truncate", "malformed"):
         faults.add_argument(
-            f"--{kind}-rate", type=_number(0, 1), default=0.0, help="share in [0, 1]"
+            f"--{kind}-rate", type=number_type(0, 1), default=0.0, help="share in [0, 1]"
         )
-    faults.add_argument("--fault-seed", type=_count(0), default=0)
+    faults.add_argument("--fault-seed", type=count_type(0), default=0)
     hostile = parser.add_argument_group("hostile server")
-    hostile.add_argument("--page-cap", type=_count(1), default=None, help="serve at most K a page")
     hostile.add_argument(
-        "--data-stops-at", type=_count(0), default=None, help="serve nothing at positions >= N"
+        "--page-cap", type=count_type(1), default=None, help="serve at most K a page"
     )
-    hostile.add_argument("--fake-total", type=_count(0), default=None, help="claim this total")
+    hostile.add_argument(
+        "--data-stops-at", type=count_type(0), default=None, help="serve nothing at positions >= N"
+    )
+    hostile.add_argument("--fake-total", type=count_type(0), default=None, help="claim this total")
     hostile.add_argument(
         "--tie-block",
-        type=_count(2),
+        type=count_type(2),
         default=None,
         help="a sort without tiebreaker: rows tie in groups of K, each in a new order per request",
     )
@@ -200,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
                 "it could read the emulated data and use the /_emulator/* admin routes, which "
                 "need no key; bind 127.0.0.1, or pass --allow-non-loopback to mean it\n"
             )
-            return 2
+            return codes.USAGE
         sys.stderr.write(
             f"warning: serving on {args.host}: whoever reaches it can use the /_emulator/* "
             "admin routes (change data, faults, the log) without a key\n"
@@ -247,8 +203,7 @@ def run(args: argparse.Namespace) -> int:
             **webhook_options(args),
         )
     except (TypeError, ValueError) as error:
-        sys.stderr.write(f"error: {error}\n")
-        return 2
+        return codes.fail(codes.USAGE, str(error))
     # A fault setting only, not one more constructor argument (it has many).
     emulator.configure(tie_block=args.tie_block)
     return asyncio.run(_serve(emulator))
@@ -262,8 +217,7 @@ async def _serve(emulator: Emulator) -> int:
     try:
         await emulator.start()
     except OSError as error:
-        sys.stderr.write(f"error: {error}\n")
-        return 1
+        return codes.fail(codes.LOCAL, str(error))
     try:
         sys.stdout.write(
             f"listening on {emulator.base_url}\n"
@@ -275,4 +229,4 @@ async def _serve(emulator: Emulator) -> int:
         await stop.wait()
     finally:
         await emulator.stop()
-    return 0
+    return codes.OK
