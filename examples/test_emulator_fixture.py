@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import ThreadedEmulator
+from helpcrunch_async.testing import Faults, ThreadedEmulator
 
 
 def count_customers(base_url: str, api_key: str) -> int:
@@ -34,6 +34,6 @@ def test_sync_code(helpcrunch_emulator: ThreadedEmulator) -> None:
 
 def test_several(helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]) -> None:
     """The factory starts as many as a test needs; here one whose second request fails."""
-    flaky = helpcrunch_emulator_factory(customers=1000, fail={2: "503"})
+    flaky = helpcrunch_emulator_factory(customers=1000, faults=Faults(fail={2: "503"}))
     assert count_customers(flaky.base_url, flaky.api_key) == 1000
     assert [entry.status for entry in flaky.log].count(503) == 1

@@ -85,6 +85,9 @@ class HelpCrunch:
         max_rate_limit_wait: float | None = DEFAULT_MAX_RATE_LIMIT_WAIT,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
+        # Error reporters call repr on a half-built client (a bad argument): what
+        # it shows is set before anything can raise.
+        self._shown: tuple[str | None, RateBudget | None] = (None, None)
         # The key leaves every local at once, before anything can raise: an
         # error reporter records the locals of each frame on a traceback.
         raw = api_key if api_key is not None else os.environ.get("HELPCRUNCH_API_KEY")
@@ -125,6 +128,7 @@ class HelpCrunch:
             max_pause=max_pause,
             max_body=max_body,
         )
+        self._shown = (self.base_url, self.budget)
         self._url = url
         self._concurrency = concurrency
         self._wire(RetryPolicy(max_retries=max_retries, base=backoff, cap=max_backoff), max_pause)
@@ -174,7 +178,7 @@ class HelpCrunch:
         if max_rate_limit_wait is not OMIT:
             max_pause = check_optional_seconds("max_rate_limit_wait", max_rate_limit_wait)
         view = object.__new__(HelpCrunch)
-        view.base_url, view.budget = self.base_url, self.budget
+        view.base_url, view.budget, view._shown = self.base_url, self.budget, self._shown
         # The view's own members, set as __init__ sets them.
         view._url, view._concurrency = self._url, self._concurrency
         view._transport = self._transport.view(timeout=seconds, max_pause=max_pause)
@@ -182,9 +186,8 @@ class HelpCrunch:
         return view
 
     def __repr__(self) -> str:
-        # Never the key: not even a prefix of it. Error reporters call this on a
-        # half-built client too (a bad argument), so nothing is assumed set.
-        base_url, budget = getattr(self, "base_url", None), getattr(self, "budget", None)
+        # Never the key: not even a prefix of it.
+        base_url, budget = self._shown
         return f"HelpCrunch(base_url={base_url!r}, budget={budget!r})"
 
     async def __aenter__(self) -> Self:

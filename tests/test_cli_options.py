@@ -12,6 +12,7 @@ import pytest
 from helpcrunch_async._cli import main
 from helpcrunch_async._cli.exit_codes import HELP_TEXT
 from helpcrunch_async._export.progress import ProgressDisplay
+from helpcrunch_async.testing import Account
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,7 +63,7 @@ def test_the_base_url_falls_back_to_the_environment_as_the_clients_does(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Both ignored HELPCRUNCH_BASE_URL: their --base-url defaulted to the real API.
-    emulator = helpcrunch_emulator_factory(customers=5, agents=3)
+    emulator = helpcrunch_emulator_factory(customers=5, account=Account(agents=3))
     monkeypatch.setenv("HELPCRUNCH_API_KEY", emulator.api_key)
     monkeypatch.setenv("HELPCRUNCH_BASE_URL", emulator.base_url)
     assert main([*command(tmp_path), "--progress", "off"]) == 0
@@ -105,7 +106,7 @@ def test_the_key_on_the_command_line_is_taken_with_a_warning(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The sync refused --api-key as an unknown option.
-    emulator = helpcrunch_emulator_factory(customers=5, agents=3)
+    emulator = helpcrunch_emulator_factory(customers=5, account=Account(agents=3))
     monkeypatch.delenv("HELPCRUNCH_API_KEY", raising=False)
     argv = [*command(tmp_path), "--base-url", emulator.base_url, "--progress", "off"]
     assert main([*argv, "--api-key", emulator.api_key]) == 0

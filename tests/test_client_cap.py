@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Emulator, Faults, RateLimit
 from helpcrunch_async.testing._policies import max_in_any_window
 
 KEY = "test-key"
@@ -45,12 +45,14 @@ async def test_never_over_the_cap_under_every_window_type(
         Emulator(
             customers=1500,
             api_key=KEY,
-            policy=policy,
-            rate_limit=R,
-            rate_period=W,
-            retry_after=retry_after,
-            count_rejected=count_rejected,
             latency=0.01,
+            rate=RateLimit(
+                policy=policy,
+                limit=R,
+                period=W,
+                count_rejected=count_rejected,
+                retry_after=retry_after,
+            ),
         ) as emu,
         client_for(emu) as client,
     ):
@@ -84,8 +86,7 @@ async def test_jitter_on_the_way_in_never_bunches_arrivals_past_the_cap(policy: 
             policy=policy,
             rate_limit=R,
             rate_period=W,
-            arrival_jitter=0.08,
-            latency=0.01,
+            faults=Faults(latency=0.01, arrival_jitter=0.08),
         ) as emu,
         client_for(emu) as client,
     ):
@@ -109,8 +110,7 @@ async def test_a_no_burst_server_whose_arrivals_jitter_refuses_the_opening_only(
             policy="no-burst",
             rate_limit=limit,
             rate_period=W,
-            arrival_jitter=0.01,
-            latency=0.01,
+            faults=Faults(latency=0.01, arrival_jitter=0.01),
         ) as emu,
         client_for(emu, rate_limit=limit) as client,
     ):
@@ -145,7 +145,7 @@ async def test_an_account_that_fits_in_one_window_does_not_wait_for_pacing() -> 
 
 async def test_retry_after_is_honoured_by_every_worker() -> None:
     async with (
-        Emulator(customers=3000, api_key=KEY, fail={3: "429"}, latency=0.01) as emu,
+        Emulator(customers=3000, api_key=KEY, faults=Faults(latency=0.01, fail={3: "429"})) as emu,
         client_for(emu) as client,
     ):
         ids, stats = await scan(client)
@@ -185,8 +185,8 @@ async def test_sends_settled_against_a_slow_opening_move_when_quicker_answers_co
     for _ in range(2):
         async with (
             Emulator(
-                customers=50, api_key=KEY, policy="sliding", rate_limit=limit,
-                rate_period=W, latency=0.05, arrival_delay=0.03, arrival_jitter=0.04,
+                customers=50, api_key=KEY, policy="sliding", rate_limit=limit, rate_period=W,
+                faults=Faults(latency=0.05, arrival_delay=0.03, arrival_jitter=0.04),
             ) as emu,
             client_for(emu, rate_limit=limit) as client,
         ):  # fmt: skip

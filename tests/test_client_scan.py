@@ -12,7 +12,7 @@ import pytest
 from page_servers import Listing, PageServer, page_fetcher
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Drift, Emulator
+from helpcrunch_async.testing import Drift, Emulator, Faults, RateLimit
 
 KEY = "test-key"
 
@@ -121,7 +121,7 @@ async def test_a_slow_head_page_does_not_stall_the_other_workers(hanging: int) -
     # rest opens a few round trips after the first answer), or the first
     # window after the opening pair.
     async with (
-        Emulator(customers=5000, api_key=KEY, fail={hanging: "hang"}) as emu,
+        Emulator(customers=5000, api_key=KEY, faults=Faults(fail={hanging: "hang"})) as emu,
         client_for(emu, concurrency=4, timeout=1.5) as client,
         client.customers.iter_all() as scan,
     ):
@@ -144,10 +144,7 @@ async def test_a_no_burst_server_costs_one_429_not_one_per_worker(retry_after: b
         Emulator(
             customers=1200,
             api_key=KEY,
-            policy="no-burst",
-            rate_limit=5,
-            rate_period=1.0,
-            retry_after=retry_after,
+            rate=RateLimit(policy="no-burst", limit=5, period=1.0, retry_after=retry_after),
         ) as emu,
         client_for(emu, rate_limit=5, rate_period=1.0, concurrency=8) as client,
     ):
@@ -161,7 +158,9 @@ async def test_a_no_burst_server_costs_one_429_not_one_per_worker(retry_after: b
 @pytest.mark.parametrize("kind", ["500", "502", "503", "504", "drop", "truncate", "malformed"])
 async def test_faults_are_retried_and_nothing_is_lost(kind: str) -> None:
     async with (
-        Emulator(customers=800, api_key=KEY, fail={1: kind, 3: kind, 4: kind}) as emu,
+        Emulator(
+            customers=800, api_key=KEY, faults=Faults(fail={1: kind, 3: kind, 4: kind})
+        ) as emu,
         client_for(emu) as client,
     ):
         ids, stats = await scan_ids(client)
@@ -172,7 +171,9 @@ async def test_faults_are_retried_and_nothing_is_lost(kind: str) -> None:
 
 async def test_random_faults_under_load() -> None:
     async with (
-        Emulator(customers=3000, api_key=KEY, error_rate=0.1, drop_rate=0.05, fault_seed=7) as emu,
+        Emulator(
+            customers=3000, api_key=KEY, fault_seed=7, faults=Faults(error_rate=0.1, drop_rate=0.05)
+        ) as emu,
         client_for(emu, max_retries=8) as client,
     ):
         ids, stats = await scan_ids(client)
@@ -197,7 +198,10 @@ async def test_spent_retries_end_the_scan_and_nothing_keeps_running() -> None:
 
 @pytest.mark.parametrize(("kind", "error"), [("400", hc.BadRequestError), ("404", hc.APIError)])
 async def test_client_errors_are_never_retried(kind: str, error: type[hc.APIError]) -> None:
-    async with Emulator(customers=500, api_key=KEY, fail={3: kind}) as emu, client_for(emu) as c:
+    async with (
+        Emulator(customers=500, api_key=KEY, faults=Faults(fail={3: kind})) as emu,
+        client_for(emu) as c,
+    ):
         with pytest.raises(error):
             await scan_ids(c)
         assert sum(1 for e in emu.log if e.status == int(kind)) == 1
@@ -332,7 +336,7 @@ async def test_retries_and_pauses_are_logged_with_their_reason(
 ) -> None:
     caplog.set_level(logging.INFO, logger="helpcrunch_async")
     async with (
-        Emulator(customers=600, api_key=KEY, fail={2: "503", 4: "429"}) as emu,
+        Emulator(customers=600, api_key=KEY, faults=Faults(fail={2: "503", 4: "429"})) as emu,
         client_for(emu) as client,
     ):
         await scan_ids(client)
@@ -404,7 +408,7 @@ async def test_pages_are_the_answers_read_never_more_than_requests(customers: in
 
 async def test_pages_leave_out_the_retries_that_requests_count() -> None:
     async with (
-        Emulator(customers=800, api_key=KEY, fail={2: "503", 5: "drop"}) as emu,
+        Emulator(customers=800, api_key=KEY, faults=Faults(fail={2: "503", 5: "drop"})) as emu,
         client_for(emu) as client,
     ):
         _, stats = await scan_ids(client)

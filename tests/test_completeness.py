@@ -21,7 +21,7 @@ from page_servers import Listing, PageServer, page_fetcher
 from scan_reads import drain, until_error
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Emulator, Faults
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -57,7 +57,7 @@ async def test_short_pages_are_filled_and_the_served_size_is_learned() -> None:
     # The server serves at most 50 a page, whatever limit asks, while its
     # total says 3,000: the old scan yielded 1,500 and called it complete.
     async with (
-        Emulator(customers=3000, api_key=KEY, page_cap=50) as emu,
+        Emulator(customers=3000, api_key=KEY, faults=Faults(page_cap=50)) as emu,
         client_for(emu, concurrency=4) as client,
     ):
         scan = client.customers.iter_all()
@@ -72,7 +72,7 @@ async def test_short_pages_are_filled_and_the_served_size_is_learned() -> None:
 async def test_data_that_stops_short_of_the_total_is_an_error_not_an_end() -> None:
     # Nothing past offset 1,500 while the total says 3,000.
     async with (
-        Emulator(customers=3000, api_key=KEY, data_stops_at=1500) as emu,
+        Emulator(customers=3000, api_key=KEY, faults=Faults(data_stops_at=1500)) as emu,
         client_for(emu, concurrency=4) as client,
     ):
         scan = client.customers.iter_all()
@@ -89,7 +89,7 @@ async def test_data_that_stops_short_of_the_total_is_an_error_not_an_end() -> No
 
 async def test_a_made_up_total_costs_a_bounded_number_of_requests() -> None:
     async with (
-        Emulator(customers=50, api_key=KEY, fake_total=10**12) as emu,
+        Emulator(customers=50, api_key=KEY, faults=Faults(fake_total=10**12)) as emu,
         client_for(emu, concurrency=8) as client,
     ):
         scan = client.customers.iter_all()
@@ -194,7 +194,9 @@ async def test_a_list_without_total_that_ignores_the_offset_is_read_once() -> No
 def test_an_export_that_stops_short_exits_non_zero_and_resumes(
     tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
 ) -> None:
-    emulator = helpcrunch_emulator_factory(customers=600, api_key=SECRET_KEY, data_stops_at=250)
+    emulator = helpcrunch_emulator_factory(
+        customers=600, api_key=SECRET_KEY, faults=Faults(data_stops_at=250)
+    )
     out = tmp_path / "c.jsonl"
     done = run_cli(*export_args(out, emulator.base_url, "--sort", "customers.firstSeen"))
     assert done.returncode != 0, done.stderr

@@ -14,7 +14,7 @@ from helpcrunch_async._models.agents import decode_departments_page
 from helpcrunch_async._resources import endpoints
 from helpcrunch_async._resources.endpoints import Endpoint
 from helpcrunch_async._resources.listing import Roster
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Account, Emulator
 
 KEY = "test-key"
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ async def test_a_new_listing_is_two_lines_over_the_shared_resource() -> None:
         _endpoint = teams
 
     async with (
-        Emulator(customers=1, departments=130, seed=2, api_key=KEY) as emu,
+        Emulator(customers=1, seed=2, api_key=KEY, account=Account(departments=130)) as emu,
         client_for(emu) as client,
     ):
         resource = Teams(client.departments._caller, concurrency=2)

@@ -27,6 +27,7 @@ from helpcrunch_async._errors import InvalidParameterError
 from helpcrunch_async._export.cells import CSV_COLUMNS
 from helpcrunch_async._export.run import ExportResult, resume_hint
 from helpcrunch_async._export.run import _exit_code as exit_code
+from helpcrunch_async.testing import Faults
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -99,7 +100,7 @@ def test_an_api_error_exits_4_and_keeps_what_was_written(
     tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
 ) -> None:
     emulator = helpcrunch_emulator_factory(
-        customers=CUSTOMERS, seed=7, api_key=SECRET_KEY, fail={3: "400"}
+        customers=CUSTOMERS, seed=7, api_key=SECRET_KEY, faults=Faults(fail={3: "400"})
     )
     out = tmp_path / "c.jsonl"
     done = run_cli(*export_args(out, emulator.base_url, "--concurrency", "1"))

@@ -13,6 +13,7 @@ import pytest
 from export_fixtures import SECRET_KEY, checkpoint, export_args, jsonl_records, run_cli
 
 from helpcrunch_async._export.forms import CSV_FORMS
+from helpcrunch_async.testing import Account, Faults
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,7 +29,11 @@ CHATS = 60
 @pytest.fixture
 def account(helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]) -> ThreadedEmulator:
     return helpcrunch_emulator_factory(
-        customers=300, chats=CHATS, agents=140, departments=120, seed=5, api_key=SECRET_KEY
+        customers=300,
+        chats=CHATS,
+        seed=5,
+        api_key=SECRET_KEY,
+        account=Account(agents=140, departments=120),
     )
 
 
@@ -116,7 +121,12 @@ def test_a_chat_deleted_while_its_messages_are_read_is_absent_not_half_written(
     tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
 ) -> None:
     emulator = helpcrunch_emulator_factory(
-        customers=20, chats=8, seed=4, messages_per_chat=200, api_key=SECRET_KEY, latency=0.05
+        customers=20,
+        chats=8,
+        seed=4,
+        api_key=SECRET_KEY,
+        latency=0.05,
+        account=Account(messages_per_chat=200),
     )
     chats = emulator.expected_chat_ids("chats.createdAt", "asc")
     truth = {chat: [m["id"] for m in emulator.truth_messages(chat)] for chat in chats}
@@ -236,7 +246,7 @@ def test_a_resumed_messages_export_refuses_a_changed_chat_list(
     tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
 ) -> None:
     emulator = helpcrunch_emulator_factory(
-        customers=50, chats=CHATS, seed=5, api_key=SECRET_KEY, fail={12: "400"}
+        customers=50, chats=CHATS, seed=5, api_key=SECRET_KEY, faults=Faults(fail={12: "400"})
     )
     out = tmp_path / "messages.jsonl"
     args = export_args(out, emulator.base_url, "--concurrency", "1", kind="messages")

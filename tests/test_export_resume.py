@@ -24,6 +24,8 @@ from urllib.parse import parse_qs
 import pytest
 from export_fixtures import SECRET_KEY, checkpoint, export_args, run_cli, start_cli, wait_for_text
 
+from helpcrunch_async.testing import Account, Faults
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
@@ -34,12 +36,12 @@ pytestmark = pytest.mark.slow
 
 DATA_SEED = 11
 # Each kind's account: big enough for 40 or more requests.
-ACCOUNTS: dict[str, dict[str, int]] = {
+ACCOUNTS: dict[str, dict[str, int | Account]] = {
     "customers": {"customers": 4000},
     "chats": {"customers": 300, "chats": 4000},
-    "messages": {"customers": 300, "chats": 60, "messages_per_chat": 40},
-    "agents": {"customers": 10, "agents": 4000},
-    "departments": {"customers": 10, "agents": 40, "departments": 4000},
+    "messages": {"customers": 300, "chats": 60, "account": Account(messages_per_chat=40)},
+    "agents": {"customers": 10, "account": Account(agents=4000)},
+    "departments": {"customers": 10, "account": Account(agents=40, departments=4000)},
 }
 RATE = ("--rate-limit", "10", "--rate-period", "1", "--concurrency", "2")
 # Half a record, as a write cut short by a crash leaves it.
@@ -145,8 +147,7 @@ def test_interrupted_twice_then_resumed_equals_an_uninterrupted_export(
         policy="sliding",
         rate_limit=10,
         rate_period=1.0,
-        latency=0.08,
-        jitter=0.08,
+        faults=Faults(latency=0.08, jitter=0.08),
     )
     rng = random.Random(seed)
     out = tmp_path / f"{kind}{suffix}"

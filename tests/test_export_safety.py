@@ -26,6 +26,8 @@ from export_fixtures import (
     wait_for_text,
 )
 
+from helpcrunch_async.testing import Faults
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
@@ -49,7 +51,7 @@ def emulator(helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]) -> Th
 def failing(helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]) -> ThreadedEmulator:
     """An account whose third request fails for good: an export stops after 200 customers."""
     return helpcrunch_emulator_factory(
-        customers=CUSTOMERS, seed=7, api_key=SECRET_KEY, fail={3: "400"}
+        customers=CUSTOMERS, seed=7, api_key=SECRET_KEY, faults=Faults(fail={3: "400"})
     )
 
 
@@ -315,7 +317,7 @@ def test_ctrl_c_pressed_again_during_cleanup_still_ends_cleanly(
     gap: float,
 ) -> None:
     emulator = helpcrunch_emulator_factory(
-        customers=4000, seed=3, api_key=SECRET_KEY, latency=0.1, jitter=0.1
+        customers=4000, seed=3, api_key=SECRET_KEY, faults=Faults(latency=0.1, jitter=0.1)
     )
     out = tmp_path / "c.jsonl"
     log = tmp_path / "stderr.txt"
@@ -353,7 +355,7 @@ def test_data_stopping_short_of_the_total_fails_and_resumes_to_the_whole_export(
     tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
 ) -> None:
     emulator = helpcrunch_emulator_factory(
-        customers=CUSTOMERS, seed=7, api_key=SECRET_KEY, data_stops_at=150
+        customers=CUSTOMERS, seed=7, api_key=SECRET_KEY, faults=Faults(data_stops_at=150)
     )
     reference = tmp_path / "reference.jsonl"
     out = tmp_path / "c.jsonl"
@@ -375,7 +377,7 @@ def test_a_server_serving_short_pages_still_exports_everyone(
     tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator]
 ) -> None:
     emulator = helpcrunch_emulator_factory(
-        customers=CUSTOMERS, seed=7, api_key=SECRET_KEY, page_cap=40
+        customers=CUSTOMERS, seed=7, api_key=SECRET_KEY, faults=Faults(page_cap=40)
     )
     out = tmp_path / "c.jsonl"
     done = run_cli(*export_args(out, emulator.base_url))

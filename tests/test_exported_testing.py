@@ -12,6 +12,7 @@ EXPECTED = [
     "POLICY_NAMES",
     "SORT_FIELDS",
     "WRITE_FAULT_KINDS",
+    "Account",
     "ChatData",
     "Dataset",
     "DeliveryFaults",
@@ -20,6 +21,7 @@ EXPECTED = [
     "Emulator",
     "Faults",
     "LogEntry",
+    "RateLimit",
     "Readings",
     "ReceivedWebhook",
     "RetrySchedule",
@@ -28,6 +30,7 @@ EXPECTED = [
     "ThreadedEmulator",
     "WebhookCollector",
     "WebhookSettings",
+    "WireVariants",
     "WriteFaults",
     "max_in_any_window",
 ]

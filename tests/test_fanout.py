@@ -19,6 +19,7 @@ from page_servers import Listing, PageServer, listing_fetcher
 
 import helpcrunch_async as hc
 from helpcrunch_async._shell.fanout import FanOutScan
+from helpcrunch_async.testing import Account
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -284,7 +285,13 @@ async def test_a_chat_named_again_is_read_once_so_each_message_comes_once() -> N
     from helpcrunch_async.testing import Emulator  # noqa: PLC0415 -- this section's server
 
     async with (
-        Emulator(customers=10, chats=5, seed=2, messages_per_chat=30, api_key=EMULATOR_KEY) as emu,
+        Emulator(
+            customers=10,
+            chats=5,
+            seed=2,
+            api_key=EMULATOR_KEY,
+            account=Account(messages_per_chat=30),
+        ) as emu,
         emulator_client(emu) as client,
     ):
         first, second = emu.expected_chat_ids()[:2]
@@ -304,7 +311,13 @@ async def test_a_chat_deleted_after_its_first_page_is_counted_and_with_whole_abs
     from helpcrunch_async.testing import Emulator  # noqa: PLC0415 -- as above
 
     async with (
-        Emulator(customers=10, chats=6, seed=4, messages_per_chat=200, api_key=EMULATOR_KEY) as emu,
+        Emulator(
+            customers=10,
+            chats=6,
+            seed=4,
+            api_key=EMULATOR_KEY,
+            account=Account(messages_per_chat=200),
+        ) as emu,
         emulator_client(emu) as client,
     ):
         chats = emu.expected_chat_ids()

@@ -25,7 +25,7 @@ from aiohttp import web
 from wire_servers import serving
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Emulator, Faults
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -62,7 +62,7 @@ def assert_no_key(error: BaseException) -> None:
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(customers=30, seed=1, api_key=KEY, hang=5.0) as server:
+    async with Emulator(customers=30, seed=1, api_key=KEY, faults=Faults(hang=5.0)) as server:
         yield server
 
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 import helpcrunch_async as hc
 from helpcrunch_async._core.reconcile import CountRange, ReadRange
 from helpcrunch_async._core.recount import RecountPlan, unexplained_missing
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Emulator, Faults, WireVariants
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -109,7 +109,9 @@ async def test_tied_chats_cannot_be_recounted_so_the_scan_is_never_complete() ->
 
 async def test_a_recount_without_a_search_total_raises_instead_of_guessing() -> None:
     async with (
-        Emulator(customers=1500, api_key=KEY, customers_search_total="none") as emu,
+        Emulator(
+            customers=1500, api_key=KEY, variants=WireVariants(customers_search_total="none")
+        ) as emu,
         client_for(emu) as client,
     ):
         emu.faults.tie_block = 300
@@ -160,7 +162,9 @@ def test_an_export_of_tied_customers_is_whole_and_exits_zero(
 def test_a_resumed_export_of_tied_customers_knows_what_its_file_holds(
     tmp_path: Path, helpcrunch_emulator_factory: Callable[..., ThreadedEmulator], fmt: str
 ) -> None:
-    emulator = helpcrunch_emulator_factory(customers=2000, api_key=SECRET_KEY, data_stops_at=700)
+    emulator = helpcrunch_emulator_factory(
+        customers=2000, api_key=SECRET_KEY, faults=Faults(data_stops_at=700)
+    )
     out = tmp_path / f"c.{fmt}"
     first = run_cli(*export_args(out, emulator.base_url))
     assert first.returncode == 4, first.stderr  # the data stopped short: resumable

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Account, Emulator
 from helpcrunch_async.testing._policies import max_in_any_window
 
 KEY = "test-key"
@@ -35,8 +35,9 @@ async def warm_up(client: hc.HelpCrunch, chat_id: int | None) -> None:
 async def test_every_resource_at_once_never_exceeds_the_one_cap() -> None:
     async with (
         Emulator(
-            customers=900, chats=700, agents=150, departments=120, messages_per_chat=40,
-            seed=7, api_key=KEY, policy="sliding", rate_limit=R, rate_period=W, latency=0.01,
+            customers=900, chats=700, seed=7, api_key=KEY, policy="sliding", rate_limit=R,
+            rate_period=W, latency=0.01,
+            account=Account(agents=150, departments=120, messages_per_chat=40),
         ) as emu,
         hc.HelpCrunch(
             KEY, base_url=emu.base_url, rate_limit=R, rate_period=W, backoff=0.01, max_backoff=0.05

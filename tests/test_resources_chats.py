@@ -12,7 +12,7 @@ import pytest
 import helpcrunch_async as hc
 from helpcrunch_async._models.chats import decode_chat
 from helpcrunch_async._models.messages import Message
-from helpcrunch_async.testing import Drift, Emulator
+from helpcrunch_async.testing import Account, Drift, Emulator, WireVariants
 
 KEY = "test-key"
 CHAT_SORTS = [
@@ -58,7 +58,9 @@ async def test_iter_all_yields_every_chat_once_in_server_order(
 
 async def test_fields_equal_the_server_truth() -> None:
     async with (
-        Emulator(customers=40, chats=120, seed=9, api_key=KEY, agents=6, departments=3) as emu,
+        Emulator(
+            customers=40, chats=120, seed=9, api_key=KEY, account=Account(agents=6, departments=3)
+        ) as emu,
         client_for(emu) as client,
     ):
         chats = [c async for c in client.chats.iter_all()]
@@ -88,7 +90,7 @@ async def test_list_is_one_page_with_meta_total() -> None:
 async def test_get_of_a_missing_chat_is_not_found_in_both_error_styles() -> None:
     for style in ("old", "new"):
         async with (
-            Emulator(chats=3, api_key=KEY, error_style=style) as emu,
+            Emulator(chats=3, api_key=KEY, variants=WireVariants(error_style=style)) as emu,
             client_for(emu) as client,
         ):
             with pytest.raises(hc.NotFoundError):
@@ -100,7 +102,12 @@ async def test_get_of_a_missing_chat_is_not_found_in_both_error_styles() -> None
 async def test_messages_newest_first_with_total(key: str) -> None:
     async with (
         Emulator(
-            customers=10, chats=40, seed=2, messages_per_chat=60, api_key=KEY, messages_key=key
+            customers=10,
+            chats=40,
+            seed=2,
+            api_key=KEY,
+            account=Account(messages_per_chat=60),
+            variants=WireVariants(messages_key=key),
         ) as emu,
         client_for(emu) as client,
     ):
@@ -128,7 +135,9 @@ async def test_string_timestamps_decode_to_the_same_chats() -> None:
     ):
         ints = [c async for c in client.chats.iter_all()]
     async with (
-        Emulator(customers=10, chats=30, seed=4, api_key=KEY, timestamps_as_strings=True) as emu,
+        Emulator(
+            customers=10, chats=30, seed=4, api_key=KEY, account=Account(timestamps_as_strings=True)
+        ) as emu,
         client_for(emu) as client,
     ):
         assert isinstance(emu.truth_chats()[0]["createdAt"], str)
@@ -138,7 +147,9 @@ async def test_string_timestamps_decode_to_the_same_chats() -> None:
 
 async def test_updated_at_variant_is_read() -> None:
     async with (
-        Emulator(customers=10, chats=20, api_key=KEY, chats_updated_at=True) as emu,
+        Emulator(
+            customers=10, chats=20, api_key=KEY, variants=WireVariants(chats_updated_at=True)
+        ) as emu,
         client_for(emu) as client,
     ):
         chats = [c async for c in client.chats.iter_all()]
@@ -164,7 +175,9 @@ async def test_new_chats_during_a_scan_by_creation_desc_are_neither_lost_nor_rep
 
 async def test_messages_written_during_iter_messages_shift_nothing_past() -> None:
     async with (
-        Emulator(customers=10, chats=30, seed=6, messages_per_chat=80, api_key=KEY) as emu,
+        Emulator(
+            customers=10, chats=30, seed=6, api_key=KEY, account=Account(messages_per_chat=80)
+        ) as emu,
         client_for(emu, concurrency=3) as client,
     ):
         chat_id = max(emu.expected_chat_ids(), key=emu.message_count)
@@ -184,7 +197,9 @@ async def test_messages_written_during_iter_messages_shift_nothing_past() -> Non
 
 
 async def test_closing_the_client_stops_every_resources_scans() -> None:
-    async with Emulator(customers=10, chats=900, api_key=KEY, latency=0.05, agents=300) as emu:
+    async with Emulator(
+        customers=10, chats=900, api_key=KEY, latency=0.05, account=Account(agents=300)
+    ) as emu:
         client = client_for(emu, rate_limit=1000, rate_period=1.0)
         chats = client.chats.iter_all()
         messages = client.chats.iter_messages_of(emu.expected_chat_ids())

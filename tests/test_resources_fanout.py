@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Account, Emulator, Faults
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -39,7 +39,9 @@ def pages_needed(emu: Emulator, ids: list[int], page_size: int = 100) -> int:
 
 async def test_messages_chat_by_chat_each_newest_first_one_request_per_small_chat() -> None:
     async with (
-        Emulator(customers=50, chats=400, seed=3, messages_per_chat=25, api_key=KEY) as emu,
+        Emulator(
+            customers=50, chats=400, seed=3, api_key=KEY, account=Account(messages_per_chat=25)
+        ) as emu,
         client_for(emu) as client,
     ):
         ids = emu.expected_chat_ids("chats.lastMessageAt", "desc")
@@ -60,7 +62,9 @@ async def test_messages_chat_by_chat_each_newest_first_one_request_per_small_cha
 
 async def test_chats_as_objects_an_iterator_or_an_async_scan() -> None:
     async with (
-        Emulator(customers=20, chats=150, seed=5, messages_per_chat=15, api_key=KEY) as emu,
+        Emulator(
+            customers=20, chats=150, seed=5, api_key=KEY, account=Account(messages_per_chat=15)
+        ) as emu,
         client_for(emu) as client,
     ):
         chats = [c async for c in client.chats.iter_all(sort="chats.createdAt")]
@@ -80,7 +84,9 @@ async def test_chats_as_objects_an_iterator_or_an_async_scan() -> None:
 
 async def test_the_fan_out_reads_ahead_a_bounded_amount_of_an_endless_source() -> None:
     async with (
-        Emulator(customers=20, chats=60, seed=2, messages_per_chat=5, api_key=KEY) as emu,
+        Emulator(
+            customers=20, chats=60, seed=2, api_key=KEY, account=Account(messages_per_chat=5)
+        ) as emu,
         client_for(emu, concurrency=4) as client,
     ):
         ids = emu.expected_chat_ids()
@@ -114,7 +120,9 @@ async def first_items(scan: Any, count: int) -> AsyncIterator[hc.Message]:
 
 async def test_a_deleted_chat_is_skipped_and_reported() -> None:
     async with (
-        Emulator(customers=20, chats=30, seed=8, messages_per_chat=10, api_key=KEY) as emu,
+        Emulator(
+            customers=20, chats=30, seed=8, api_key=KEY, account=Account(messages_per_chat=10)
+        ) as emu,
         client_for(emu) as client,
     ):
         ids = emu.expected_chat_ids()
@@ -132,7 +140,7 @@ async def test_a_deleted_chat_is_skipped_and_reported() -> None:
 
 async def test_other_errors_end_the_scan() -> None:
     async with (
-        Emulator(customers=20, chats=10, api_key=KEY, fail={3: "401"}) as emu,
+        Emulator(customers=20, chats=10, api_key=KEY, faults=Faults(fail={3: "401"})) as emu,
         client_for(emu) as client,
     ):
         with pytest.raises(hc.AuthenticationError):
@@ -153,7 +161,9 @@ async def test_an_id_that_is_not_one_is_refused_before_its_request(bad: object) 
 
 async def test_messages_written_during_the_fan_out_are_neither_lost_nor_repeated() -> None:
     async with (
-        Emulator(customers=20, chats=40, seed=6, messages_per_chat=60, api_key=KEY) as emu,
+        Emulator(
+            customers=20, chats=40, seed=6, api_key=KEY, account=Account(messages_per_chat=60)
+        ) as emu,
         client_for(emu, concurrency=3) as client,
     ):
         ids = emu.expected_chat_ids()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Emulator, WireVariants
 
 KEY = "test-key"
 
@@ -81,7 +81,12 @@ async def test_iter_search_pages_an_or_search_in_order_whatever_the_total_placem
         hc.Filter("customers.tagsData", "=", ["Paid"]),
     ]
     async with (
-        Emulator(customers=900, seed=4, api_key=KEY, customers_search_total=placement) as emu,
+        Emulator(
+            customers=900,
+            seed=4,
+            api_key=KEY,
+            variants=WireVariants(customers_search_total=placement),
+        ) as emu,
         client_for(emu, concurrency=4) as client,
     ):
         async with client.customers.iter_search(where, comparison="OR", page_size=40) as scan:
@@ -108,7 +113,9 @@ async def test_iter_search_pages_an_or_search_in_order_whatever_the_total_placem
 
 async def test_a_single_page_search_without_any_count_is_a_decode_error() -> None:
     async with (
-        Emulator(customers=50, api_key=KEY, customers_search_total="none") as emu,
+        Emulator(
+            customers=50, api_key=KEY, variants=WireVariants(customers_search_total="none")
+        ) as emu,
         client_for(emu, max_retries=0) as client,
     ):
         with pytest.raises(hc.DecodeError, match="total"):
@@ -119,7 +126,11 @@ async def test_a_single_page_search_without_any_count_is_a_decode_error() -> Non
 async def test_chat_search_by_status_and_creation_time(placement: str) -> None:
     async with (
         Emulator(
-            customers=100, chats=700, seed=8, api_key=KEY, chats_search_total=placement
+            customers=100,
+            chats=700,
+            seed=8,
+            api_key=KEY,
+            variants=WireVariants(chats_search_total=placement),
         ) as emu,
         client_for(emu) as client,
     ):

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Account, Emulator, WireVariants
 
 KEY = "test-key"
 
@@ -22,7 +22,11 @@ def client_for(emu: Emulator, **kwargs: Any) -> hc.HelpCrunch:
 async def test_every_agent_and_department_in_order(placement: str) -> None:
     async with (
         Emulator(
-            customers=1, agents=230, departments=150, seed=3, api_key=KEY, list_total=placement
+            customers=1,
+            seed=3,
+            api_key=KEY,
+            account=Account(agents=230, departments=150),
+            variants=WireVariants(list_total=placement),
         ) as emu,
         client_for(emu, concurrency=3) as client,
     ):
@@ -58,7 +62,12 @@ async def test_every_agent_and_department_in_order(placement: str) -> None:
 
 async def test_without_total_a_full_last_page_costs_one_empty_page() -> None:
     async with (
-        Emulator(customers=1, agents=100, departments=0, api_key=KEY, list_total="none") as emu,
+        Emulator(
+            customers=1,
+            api_key=KEY,
+            account=Account(agents=100, departments=0),
+            variants=WireVariants(list_total="none"),
+        ) as emu,
         client_for(emu) as client,
     ):
         agents = [a async for a in client.agents.iter_all()]

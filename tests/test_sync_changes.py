@@ -28,7 +28,7 @@ from helpcrunch_async._resources.changes import (
     iter_new_messages,
     reconcile_ids,
 )
-from helpcrunch_async.testing import Drift, max_in_any_window
+from helpcrunch_async.testing import Account, Drift, Faults, WireVariants, max_in_any_window
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -111,7 +111,7 @@ async def test_find_deleted_fails_at_once_on_a_count_no_id_range_can_hold(
 ) -> None:
     # A made-up total (10**12 customers in a range of a few thousand ids) would
     # otherwise be split and counted for ever.
-    emulator = helpcrunch_emulator_factory(customers=200, fake_total=10**12)
+    emulator = helpcrunch_emulator_factory(customers=200, faults=Faults(fake_total=10**12))
     held = emulator.expected_ids()
     async with _client(emulator) as client:
         with pytest.raises(IncompleteScanError, match="holds at most"):
@@ -202,10 +202,12 @@ async def test_find_deleted_under_a_page_cap_finds_exactly_the_deleted(
 ) -> None:
     # A server that serves at most 80 (or 50) a page: nothing deleted must
     # report nothing, one deletion among 3,000 exactly one.
-    emulator = helpcrunch_emulator_factory(customers=80, page_cap=page_cap)
+    emulator = helpcrunch_emulator_factory(customers=80, faults=Faults(page_cap=page_cap))
     async with _client(emulator) as client:
         assert await client.customers.find_deleted(emulator.expected_ids()) == []
-    emulator = helpcrunch_emulator_factory(customers=3_000, seed=3, page_cap=page_cap)
+    emulator = helpcrunch_emulator_factory(
+        customers=3_000, seed=3, faults=Faults(page_cap=page_cap)
+    )
     held = emulator.expected_ids()
     gone = emulator.delete(1, "random")
     async with _client(emulator) as client:
@@ -217,7 +219,7 @@ async def test_iter_changed_under_a_page_cap_misses_no_visit(
 ) -> None:
     # The change scan by key used to stop at the first page shorter than 100:
     # 71 of 120 visits missed under a cap of 50.
-    emulator = helpcrunch_emulator_factory(customers=2_000, seed=12, page_cap=50)
+    emulator = helpcrunch_emulator_factory(customers=2_000, seed=12, faults=Faults(page_cap=50))
     async with _client(emulator) as client:
         since = await customers_high_water(client.customers)
     assert since is not None
@@ -231,7 +233,11 @@ async def test_new_chats_and_messages_under_a_page_cap_all_arrive(
     helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
 ) -> None:
     emulator = helpcrunch_emulator_factory(
-        customers=50, chats=200, seed=13, page_cap=30, messages_per_chat=60.0
+        customers=50,
+        chats=200,
+        seed=13,
+        account=Account(messages_per_chat=60.0),
+        faults=Faults(page_cap=30),
     )
     top = max(emulator.expected_chat_ids())
     async with _client(emulator) as client:
@@ -254,7 +260,11 @@ async def test_new_messages_listed_oldest_first_are_all_found(
     # The incremental read assumed newest first and stopped at the first old
     # message: 57 of 60 new messages missed on a server that lists oldest first.
     emulator = helpcrunch_emulator_factory(
-        customers=50, chats=30, seed=14, messages_order="oldest", messages_per_chat=150.0
+        customers=50,
+        chats=30,
+        seed=14,
+        account=Account(messages_per_chat=150.0),
+        variants=WireVariants(messages_order="oldest"),
     )
     async with _client(emulator) as client:
         page = await client.chats.list(limit=1, sort="chats.lastMessageAt", order="desc")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from helpcrunch_async._cli import main
 from helpcrunch_async.dlt import SyncReport, TableReport
 from helpcrunch_async.dlt.command import _progress_line
+from helpcrunch_async.testing import Account
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,7 +44,9 @@ def test_only_some_resources_are_read_and_summarised(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    emulator = helpcrunch_emulator_factory(customers=50, chats=3, agents=4, departments=2)
+    emulator = helpcrunch_emulator_factory(
+        customers=50, chats=3, account=Account(agents=4, departments=2)
+    )
     monkeypatch.setenv("HELPCRUNCH_API_KEY", emulator.api_key)
     assert main(_args(emulator, tmp_path, "--only", "agents,departments")) == 0
     assert {e.path for e in emulator.log} == {"/v1/agents", "/v1/departments"}

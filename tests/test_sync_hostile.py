@@ -12,6 +12,7 @@ import pytest
 from sync_fixtures import expected_customers, mirror, sync, table, truth, without_nulls
 
 from helpcrunch_async.dlt.command import summary_lines
+from helpcrunch_async.testing import Account, Faults, WireVariants
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -29,7 +30,11 @@ def test_a_server_that_serves_short_pages_is_mirrored_exactly(
     # A page cap the docs do not rule out: a second sync with nothing changed
     # hard-deleted live customers, and a first sync kept 4,343 of 5,330 messages.
     emulator = helpcrunch_emulator_factory(
-        customers=400, chats=30, seed=21, page_cap=page_cap, messages_per_chat=120.0
+        customers=400,
+        chats=30,
+        seed=21,
+        account=Account(messages_per_chat=120.0),
+        faults=Faults(page_cap=page_cap),
     )
     sync(emulator, tmp_path)
     assert mirror(tmp_path) == truth(emulator)
@@ -48,7 +53,11 @@ def test_messages_listed_oldest_first_reach_the_mirror(
     helpcrunch_emulator_factory: Callable[..., ThreadedEmulator], tmp_path: Path
 ) -> None:
     emulator = helpcrunch_emulator_factory(
-        customers=50, chats=20, seed=22, messages_order="oldest", messages_per_chat=150.0
+        customers=50,
+        chats=20,
+        seed=22,
+        account=Account(messages_per_chat=150.0),
+        variants=WireVariants(messages_order="oldest"),
     )
     sync(emulator, tmp_path)
     assert mirror(tmp_path) == truth(emulator)
@@ -83,7 +92,9 @@ def test_an_idle_account_reports_no_change(
 ) -> None:
     # "customers 1 changed, agents 5 changed, departments 2 changed" on an
     # account where nothing happened.
-    emulator = helpcrunch_emulator_factory(customers=300, chats=20, seed=24, agents=5)
+    emulator = helpcrunch_emulator_factory(
+        customers=300, chats=20, seed=24, account=Account(agents=5)
+    )
     sync(emulator, tmp_path)
     report = sync(emulator, tmp_path)
     assert {name: t.changed for name, t in report.tables.items()} == dict.fromkeys(report.tables, 0)

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Emulator, Faults
 from helpcrunch_async.testing._written import Readings
 
 KEY = "test-key"
@@ -84,7 +84,7 @@ async def test_organization_and_applications() -> None:
 
 async def test_with_options_shares_the_pool_and_the_cap_but_fails_fast() -> None:
     async with (
-        Emulator(customers=3, api_key=KEY, hang=5.0) as emu,
+        Emulator(customers=3, api_key=KEY, faults=Faults(hang=5.0)) as emu,
         client_for(emu, rate_limit=50, rate_period=1.0, timeout=10.0) as client,
     ):
         fast = client.with_options(max_retries=0, timeout=0.2, max_rate_limit_wait=0)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Emulator, Faults
 from helpcrunch_async.testing._policies import max_in_any_window
 from helpcrunch_async.testing._write_faults import WriteFaults
 
@@ -229,7 +229,9 @@ async def test_every_attempt_of_every_write_counts_against_the_one_cap() -> None
 async def test_an_ambiguous_write_never_carries_the_key_a_proxy_echoed() -> None:
     secret = "sk-live-SECRET-0123456789"  # noqa: S105 -- a made-up key to hunt for
     async with (
-        Emulator(customers=5, api_key=secret, echo_auth=True, write_faults=WriteFaults()) as emu,
+        Emulator(
+            customers=5, api_key=secret, write_faults=WriteFaults(), faults=Faults(echo_auth=True)
+        ) as emu,
         hc.HelpCrunch(secret, base_url=emu.base_url, backoff=0.01) as client,
     ):
         emu.write_faults.fail = {1: "500"}

@@ -28,7 +28,7 @@ from helpcrunch_async._core.writes import (
 )
 from helpcrunch_async._shell.budget import LocalBudget
 from helpcrunch_async._shell.transport import Transport
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Emulator, Faults
 
 POLICY = RetryPolicy(max_retries=3, base=0.0, cap=0.0)
 STATUSES = st.sampled_from([200, 201, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503, 504, 505])
@@ -234,7 +234,7 @@ async def test_the_transport_says_a_connect_that_timed_out_never_left() -> None:
 
 
 async def test_the_transport_says_a_request_sent_and_unanswered_may_have_arrived() -> None:
-    async with Emulator(customers=1, fail={1: "hang"}, hang=5.0) as emu:
+    async with Emulator(customers=1, faults=Faults(fail={1: "hang"}, hang=5.0)) as emu:
         transport = Transport(
             budget=LocalBudget(100, 1.0), timeout=0.3, secret=Secret("k"), user_agent="t"
         )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from helpcrunch_async._export.checkpoint import ExportSettings
 from helpcrunch_async._export.run import ExportOptions, export_command
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Emulator, Faults
 
 __all__ = ["run_demo"]
 
@@ -72,8 +72,7 @@ async def _demo(customers: int, out: Path) -> int:
         policy="sliding",
         rate_limit=_RATE_LIMIT,
         rate_period=_RATE_PERIOD,
-        latency=_LATENCY,
-        jitter=_JITTER,
+        faults=Faults(latency=_LATENCY, jitter=_JITTER),
     )
     async with emulator:
         say = sys.stderr.write

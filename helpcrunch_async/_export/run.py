@@ -22,7 +22,7 @@ import functools
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from helpcrunch_async._cli import exit_codes as codes
 from helpcrunch_async._client import HelpCrunch
@@ -66,12 +66,20 @@ __all__ = [
 State = Literal["complete", "already complete", "interrupted", "failed"]
 
 
+@runtime_checkable
+class ClosingBudget(Protocol):
+    """A rate budget holding a connection of its own (a shared Redis budget)."""
+
+    async def aclose(self) -> None:
+        """Release the budget's connection."""
+
+
 @dataclass(slots=True, kw_only=True)
 class ExportOptions:
     """Everything one export needs; the key is kept out of the repr.
 
-    A ``rate_budget`` with an ``aclose`` method (a shared Redis budget) is closed
-    by `run_export` when the export ends.
+    A ``rate_budget`` that is a `ClosingBudget` (a shared Redis budget) is closed by
+    `run_export` when the export ends.
     """
 
     out: Path
@@ -266,9 +274,8 @@ async def export_command(
                 codes.LOCAL, f"cannot write {exc.filename or options.out}: {exc.strerror}"
             )
         finally:
-            aclose = getattr(options.rate_budget, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            if isinstance(options.rate_budget, ClosingBudget):
+                await options.rate_budget.aclose()
         stream.write(
             summary_text(
                 state=result.state,

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from helpcrunch_async.testing._chats import APPLICATION_IDS, Customer, Message
+from helpcrunch_async.testing._chat_records import APPLICATION_IDS, Customer, Message
 from helpcrunch_async.testing._dataset import NULL_TS
 from helpcrunch_async.testing._wire import errors_body, status_body
 from helpcrunch_async.testing._writes import MISSING, OK, Reply, decode_json, refusal
@@ -43,7 +43,8 @@ from helpcrunch_async.testing._writes import MISSING, OK, Reply, decode_json, re
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from helpcrunch_async.testing._chats import Chat, ChatData
+    from helpcrunch_async.testing._chat_records import Chat
+    from helpcrunch_async.testing._chats import ChatData
     from helpcrunch_async.testing._webhook_hub import WebhookHub
     from helpcrunch_async.testing._written import Readings
 

@@ -25,11 +25,12 @@ import sys
 from helpcrunch_async._cli import exit_codes as codes
 from helpcrunch_async._cli.options import api_key_type, count_type, number_type
 from helpcrunch_async._core.params import is_loopback_host
-from helpcrunch_async.testing._faults import FAULT_KINDS, parse_drift, parse_fail
-from helpcrunch_async.testing._policies import POLICY_NAMES
+from helpcrunch_async.testing._account import Account
+from helpcrunch_async.testing._faults import FAULT_KINDS, Faults, parse_drift, parse_fail
+from helpcrunch_async.testing._policies import POLICY_NAMES, RateLimit
 from helpcrunch_async.testing._server import Emulator
 from helpcrunch_async.testing._webhook_cli import configure_webhooks, webhook_options
-from helpcrunch_async.testing._wire import ERROR_STYLES, PLACEMENTS
+from helpcrunch_async.testing._wire import ERROR_STYLES, PLACEMENTS, WireVariants
 
 _MAX_PORT = 65535
 # What a standalone emulator serves unless told otherwise: enough of every kind
@@ -165,47 +166,54 @@ def run(args: argparse.Namespace) -> int:
         emulator = Emulator(
             customers=args.customers,
             chats=args.chats,
-            agents=args.agents,
-            departments=args.departments,
-            messages_per_chat=args.messages_per_chat,
             seed=args.seed,
             api_key=args.api_key,
-            policy=args.policy,
-            rate_limit=args.rate_limit,
-            rate_period=args.rate_period,
-            retry_after=args.retry_after,
-            count_rejected=args.count_rejected,
-            latency=args.latency,
-            jitter=args.jitter,
-            arrival_delay=args.arrival_delay,
-            arrival_jitter=args.arrival_jitter,
-            error_rate=args.error_rate,
-            drop_rate=args.drop_rate,
-            truncate_rate=args.truncate_rate,
-            malformed_rate=args.malformed_rate,
-            fail=parse_fail(args.fail),
+            account=Account(
+                agents=args.agents,
+                departments=args.departments,
+                messages_per_chat=args.messages_per_chat,
+                custom_data_as_object=args.custom_data_as_object,
+                timestamps_as_strings=args.timestamps_as_strings,
+            ),
+            rate=RateLimit(
+                policy=args.policy,
+                limit=args.rate_limit,
+                period=args.rate_period,
+                retry_after=args.retry_after,
+                count_rejected=args.count_rejected,
+            ),
+            faults=Faults(
+                latency=args.latency,
+                jitter=args.jitter,
+                arrival_delay=args.arrival_delay,
+                arrival_jitter=args.arrival_jitter,
+                error_rate=args.error_rate,
+                drop_rate=args.drop_rate,
+                truncate_rate=args.truncate_rate,
+                malformed_rate=args.malformed_rate,
+                fail=parse_fail(args.fail),
+                page_cap=args.page_cap,
+                data_stops_at=args.data_stops_at,
+                fake_total=args.fake_total,
+                tie_block=args.tie_block,
+                echo_auth=args.echo_auth,
+            ),
+            variants=WireVariants(
+                error_style=args.error_style,
+                messages_key=args.messages_key,
+                list_total=args.list_total,
+                customers_search_total=args.customers_search_total,
+                chats_search_total=args.chats_search_total,
+                chats_updated_at=args.chats_updated_at,
+            ),
             fault_seed=args.fault_seed,
-            page_cap=args.page_cap,
-            data_stops_at=args.data_stops_at,
-            fake_total=args.fake_total,
-            echo_auth=args.echo_auth,
-            error_style=args.error_style,
-            messages_key=args.messages_key,
-            list_total=args.list_total,
-            customers_search_total=args.customers_search_total,
-            chats_search_total=args.chats_search_total,
-            chats_updated_at=args.chats_updated_at,
             drift=[parse_drift(spec) for spec in args.drift],
-            custom_data_as_object=args.custom_data_as_object,
-            timestamps_as_strings=args.timestamps_as_strings,
             host=args.host,
             port=args.port,
             **webhook_options(args),
         )
     except (TypeError, ValueError) as error:
         return codes.fail(codes.USAGE, str(error))
-    # A fault setting only, not one more constructor argument (it has many).
-    emulator.configure(tie_block=args.tie_block)
     return asyncio.run(_serve(emulator))
 
 

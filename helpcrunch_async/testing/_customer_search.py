@@ -21,7 +21,8 @@ from helpcrunch_async.testing._written import written_value
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from helpcrunch_async.testing._dataset import Dataset, Record
+    from helpcrunch_async.testing._customer_records import Record
+    from helpcrunch_async.testing._dataset import Dataset
     from helpcrunch_async.testing._search import Condition, SearchQuery
 
 # Which order each range field is an interval of (None: id order).

@@ -31,11 +31,11 @@ from __future__ import annotations
 import bisect
 import random
 from array import array
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import msgspec
 
+from helpcrunch_async.testing._customer_records import Inserted, Key, Picks, Record, View
 from helpcrunch_async.testing._pools import (
     IDENTITY_POOL,
     PLACE_POOL,
@@ -44,6 +44,7 @@ from helpcrunch_async.testing._pools import (
     build_pools,
     decode_pools,
 )
+from helpcrunch_async.testing._splitmix import GOLDEN, MASK, MIX_1, MIX_2, mix
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -60,53 +61,6 @@ FIRST_SEEN_HOURS = 43_800  # five years: hourly granularity makes ties common
 SPAN = FIRST_SEEN_HOURS * 3600
 LAST_SEEN_LAG = 400 * 86_400
 NULL_TS = -1  # a null timestamp: sorts below every real one
-
-_MASK = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
-
-Key = tuple[int, int]
-Picks = tuple[int, int, int]
-
-
-def _mix(z: int) -> int:
-    # The splitmix64 finaliser: a handful of integer ops, good enough avalanche.
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return z ^ (z >> 31)
-
-
-@dataclass(frozen=True, slots=True)
-class _Inserted:
-    id: int
-    first_seen: int
-    last_seen: int
-    body: bytes
-    picks: tuple[int, int, int]
-    # A customer written through the API: its whole JSON object (see ``store``).
-    doc: dict[str, Any] | None = None
-
-
-class Record(NamedTuple):
-    """What search compares of one customer: id, timestamps, fragment picks."""
-
-    id: int
-    first_seen: int
-    last_seen: int
-    identity: int
-    place: int
-    profile: int
-
-
-@dataclass(slots=True)
-class _View:
-    """One sort field's permutation and its merge with the current drift."""
-
-    perm: array[int] | None  # None: the identity (id order)
-    version: int = -1
-    deleted_positions: tuple[int, ...] = ()
-    inserted_positions: tuple[int, ...] = ()
-    inserted_refs: tuple[int, ...] = ()
-    inserted_keys: tuple[Key, ...] = ()
 
 
 class Dataset:
@@ -131,14 +85,14 @@ class Dataset:
         self._identities = pools.identities
         self._places = pools.places
         self._profiles = pools.profiles
-        self._salt = _mix((seed * _GOLDEN + 0x5EED) & _MASK)
+        self._salt = mix((seed * GOLDEN + 0x5EED) & MASK)
         self.base_body: Callable[[int], bytes] = self._base_encoder()
-        self._views: dict[str | None, _View] = {None: _View(perm=None)}
+        self._views: dict[str | None, View] = {None: View(perm=None)}
         self._first_seen: array[int] | None = None
         self._last_seen: array[int] | None = None
         self._deleted: bytearray | None = None
         self._deleted_list: list[int] = []
-        self._inserted: dict[int, _Inserted] = {}
+        self._inserted: dict[int, Inserted] = {}
         self._inserted_ids: dict[int, int] = {}
         self._next_ref = -1
         self._low_id = FIRST_ID - 1
@@ -157,7 +111,7 @@ class Dataset:
     # -- one customer --------------------------------------------------------------
 
     def _hash(self, index: int) -> int:
-        return _mix((self._salt + index * _GOLDEN) & _MASK)
+        return mix((self._salt + index * GOLDEN) & MASK)
 
     def base_id(self, index: int) -> int:
         """Return the id of base customer ``index``."""
@@ -186,9 +140,9 @@ class Dataset:
         template = b'{"id":%d,%b,"firstSeen":%b,"lastSeen":%b,%b,%b}'
 
         def encode(index: int) -> bytes:
-            z = (salt + index * _GOLDEN) & _MASK
-            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+            z = (salt + index * GOLDEN) & MASK
+            z = ((z ^ (z >> 30)) * MIX_1) & MASK
+            z = ((z ^ (z >> 27)) * MIX_2) & MASK
             h = z ^ (z >> 31)
             if (h >> 3) % 10:
                 first = EPOCH + ((h >> 8) % FIRST_SEEN_HOURS) * 3600
@@ -200,7 +154,7 @@ class Dataset:
                 first_json = null
                 last_json = ts % (EPOCH + (h >> 30) % SPAN)
             # One multiply decorrelates the fragment picks from the timestamps' bits.
-            k = ((h ^ (h >> 29)) * 0xD6E8FEB86659FD93) & _MASK
+            k = ((h ^ (h >> 29)) * 0xD6E8FEB86659FD93) & MASK
             return template % (
                 FIRST_ID + ID_STRIDE * index + h % ID_STRIDE,
                 identities[(k >> 8) % IDENTITY_POOL],
@@ -274,7 +228,7 @@ class Dataset:
     def picks(self, index: int) -> tuple[int, int, int]:
         """Return the identity, place and profile pool picks of base customer ``index``."""
         h = self._hash(index)
-        k = ((h ^ (h >> 29)) * 0xD6E8FEB86659FD93) & _MASK
+        k = ((h ^ (h >> 29)) * 0xD6E8FEB86659FD93) & MASK
         return (k >> 8) % IDENTITY_POOL, (k >> 24) % PLACE_POOL, (k >> 40) % PROFILE_POOL
 
     def record(self, ref: int) -> Record:
@@ -334,7 +288,7 @@ class Dataset:
         self._refresh(view, sort)
         return self._merge(view, offset, count)
 
-    def _merge(self, view: _View, offset: int, count: int) -> list[int]:
+    def _merge(self, view: View, offset: int, count: int) -> list[int]:
         deleted_positions = view.deleted_positions
         inserted_positions = view.inserted_positions
 
@@ -372,12 +326,12 @@ class Dataset:
                 break
         return out[skip:]
 
-    def _view(self, sort: str | None) -> _View:
+    def _view(self, sort: str | None) -> View:
         view = self._views.get(sort)
         if view is None:
             if sort not in SORT_FIELDS:
                 raise ValueError(f"unknown sort {sort!r}")
-            view = _View(perm=self._permutation(self._timestamp_array(sort)))
+            view = View(perm=self._permutation(self._timestamp_array(sort)))
             self._views[sort] = view
         return view
 
@@ -403,12 +357,12 @@ class Dataset:
         stamps = self._timestamp_array(sort)
         return lambda index: (stamps[index], self.base_id(index))
 
-    def _inserted_key(self, sort: str | None, record: _Inserted) -> Key:
+    def _inserted_key(self, sort: str | None, record: Inserted) -> Key:
         if sort is None:
             return (0, record.id)
         return (record.first_seen if sort == "customers.firstSeen" else record.last_seen, record.id)
 
-    def _refresh(self, view: _View, sort: str | None) -> None:
+    def _refresh(self, view: View, sort: str | None) -> None:
         if view.version == self.version:
             return
         key = self._key(sort)
@@ -465,12 +419,12 @@ class Dataset:
                 self._rng.randrange(PLACE_POOL),
                 self._rng.randrange(PROFILE_POOL),
             )
-            self._add(_Inserted(ident, first, last, self._encode(ident, first, last, picks), picks))
+            self._add(Inserted(ident, first, last, self._encode(ident, first, last, picks), picks))
             ids.append(ident)
         self.version += 1
         return ids
 
-    def _add(self, record: _Inserted) -> None:
+    def _add(self, record: Inserted) -> None:
         self._inserted[self._next_ref] = record
         self._inserted_ids[record.id] = self._next_ref
         self._next_ref -= 1
@@ -547,11 +501,11 @@ class Dataset:
         self.version += 1
         return entry.doc or {}
 
-    def _entry(self, ident: int, first: int, last: int, picks: Picks, doc: Any) -> _Inserted:
+    def _entry(self, ident: int, first: int, last: int, picks: Picks, doc: Any) -> Inserted:
         if doc is None:  # a pool customer: encoded from its picks
-            return _Inserted(ident, first, last, self._encode(ident, first, last, picks), picks)
+            return Inserted(ident, first, last, self._encode(ident, first, last, picks), picks)
         doc = {**doc, "firstSeen": self._ts_value(first), "lastSeen": self._ts_value(last)}
-        return _Inserted(ident, first, last, msgspec.json.encode(doc), picks, doc)
+        return Inserted(ident, first, last, msgspec.json.encode(doc), picks, doc)
 
     def _take_low_id(self) -> int:
         if self._low_id < 1:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 if TYPE_CHECKING:
@@ -168,6 +169,37 @@ class NoBurst:
         if self.count_rejected:
             self._last = now
         return False, self._last + self.interval - now
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """The emulator's rate limiting: a policy by name, its limit and period, its manners.
+
+    ``policy`` is one of ``POLICY_NAMES`` (``none`` by default); ``limit`` requests per
+    ``period`` seconds; ``count_rejected`` and ``window_origin`` as described above;
+    ``retry_after`` sends a ``Retry-After`` header with each 429.
+    """
+
+    policy: str = "none"
+    limit: int = 120
+    period: float = 60.0
+    count_rejected: bool = False
+    window_origin: float = 0.0
+    retry_after: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown policy, a limit below one or a non-positive period."""
+        self.build()
+
+    def build(self) -> RatePolicy:
+        """Return a fresh policy (empty state) for these settings."""
+        return make_policy(
+            self.policy,
+            self.limit,
+            self.period,
+            count_rejected=self.count_rejected,
+            origin=self.window_origin,
+        )
 
 
 def make_policy(

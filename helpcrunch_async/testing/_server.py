@@ -25,29 +25,22 @@ import email.utils
 import time
 from typing import TYPE_CHECKING, Any, Self
 
-import msgspec
 from aiohttp import web
 
+from helpcrunch_async.testing._account import Account
+from helpcrunch_async.testing._account_changes import AccountChanges
+from helpcrunch_async.testing._account_truth import AccountTruth
 from helpcrunch_async.testing._admin import admin_routes
-from helpcrunch_async.testing._chat_search import search_chats
 from helpcrunch_async.testing._chat_writes import ChatWrites
-from helpcrunch_async.testing._chats import CHAT_SORT_FIELDS, ChatData
-from helpcrunch_async.testing._customer_search import search_customers
+from helpcrunch_async.testing._chats import ChatData
 from helpcrunch_async.testing._dataset import Dataset
 from helpcrunch_async.testing._faults import Drift, FaultDice, Faults
 from helpcrunch_async.testing._log import LogEntry
 from helpcrunch_async.testing._pages import PageCache
-from helpcrunch_async.testing._policies import RatePolicy, make_policy, retry_after_seconds
-from helpcrunch_async.testing._search import (
-    CHAT_FIELDS,
-    CHAT_SORTS,
-    CUSTOMER_FIELDS,
-    CUSTOMER_SORTS,
-    SearchQuery,
-    parse_search,
-)
+from helpcrunch_async.testing._policies import RateLimit, RatePolicy, retry_after_seconds
+from helpcrunch_async.testing._read_answers import BAD_REQUEST, Answer, ReadAnswers
 from helpcrunch_async.testing._team import build_team
-from helpcrunch_async.testing._webhook_hub import WebhookHub, WebhookMethods
+from helpcrunch_async.testing._webhook_hub import WebhookHub
 from helpcrunch_async.testing._webhooks import (
     Subscription,
     WebhookSender,
@@ -55,18 +48,11 @@ from helpcrunch_async.testing._webhooks import (
     one_clock,
 )
 from helpcrunch_async.testing._wire import (
-    ERROR_STYLES,
     MALFORMED_BODIES,
-    PLACEMENTS,
-    ListQuery,
+    WireVariants,
     echo_header,
-    field_errors_body,
-    list_body,
-    page_body,
-    parse_list_query,
     status_body,
     truncated,
-    validation_body,
 )
 from helpcrunch_async.testing._write_faults import WriteDice, WriteFaults
 from helpcrunch_async.testing._writes import AccountWrites, Reply
@@ -76,42 +62,56 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Mapping
     from types import TracebackType
 
-    _Compute = Callable[[web.Request, bytes], "_Answer"]
+    _Compute = Callable[[web.Request, bytes], Answer]
 
 _JSON = "application/json"
 _TOO_MANY = 429
 _FAULT_FIELDS = frozenset(f.name for f in dataclasses.fields(Faults))
-_RATE_FIELDS = frozenset(
-    {"policy", "rate_limit", "rate_period", "count_rejected", "window_origin", "retry_after"}
-)
-# Wire variants where the reference documents several shapes (see ``Emulator``).
-_VARIANT_FIELDS = frozenset(
-    {
-        "error_style",
-        "messages_key",
-        "list_total",
-        "customers_search_total",
-        "chats_search_total",
-        "chats_updated_at",
-        "messages_order",
-    }
-)
-_BAD_REQUEST = 400
-_NOT_FOUND = 404
+# ``configure``'s rate names and the ``RateLimit`` fields they set.
+_RATE_FIELDS = {
+    "policy": "policy",
+    "rate_limit": "limit",
+    "rate_period": "period",
+    "count_rejected": "count_rejected",
+    "window_origin": "window_origin",
+    "retry_after": "retry_after",
+}
+_VARIANT_FIELDS = frozenset(f.name for f in dataclasses.fields(WireVariants))
 # The grace given to in-flight handlers at stop before they are cancelled.
 _SHUTDOWN_GRACE = 0.05
 
 
-@dataclasses.dataclass(slots=True)
-class _Answer:
-    status: int
-    body: bytes
-    retry_after: int | None = None
-    # A write that changed the account (the after-the-write faults strike only these).
-    applied: bool = False
+def _rate_limit(
+    rate: RateLimit | None, policy: str | None, limit: int | None, period: float | None
+) -> RateLimit:
+    """Return ``rate``, or one built from the conveniences; refuse both at once."""
+    if rate is None:
+        default = RateLimit()
+        return RateLimit(
+            policy=default.policy if policy is None else policy,
+            limit=default.limit if limit is None else limit,
+            period=default.period if period is None else period,
+        )
+    if (policy, limit, period) != (None, None, None):
+        raise TypeError(
+            "give the rate limit once: rate=RateLimit(...) or policy=/rate_limit=/rate_period="
+        )
+    return rate
 
 
-class Emulator(WebhookMethods):
+def _own_faults(faults: Faults | None, latency: float | None) -> Faults:
+    """Return a copy of ``faults`` (runtime changes do not reach the caller's), checked."""
+    if faults is None:
+        own = Faults() if latency is None else Faults(latency=latency)
+    elif latency is not None:
+        raise TypeError("give the latency once: faults=Faults(latency=...) or latency=")
+    else:
+        own = dataclasses.replace(faults, fail=dict(faults.fail))
+    own.validate()
+    return own
+
+
+class Emulator(AccountChanges, AccountTruth, ReadAnswers):
     """A HelpCrunch API emulator served by aiohttp.web on loopback.
 
     Use it as ``async with Emulator(customers=1000) as emu:`` and point a client at
@@ -120,19 +120,26 @@ class Emulator(WebhookMethods):
     ``visit``, ``add_chats``, ``add_messages``, ``close_chat``, ``reassign_chat``,
     ``delete_chats``).
 
-    The account: ``customers`` customers, ``agents`` agents, ``departments`` departments
-    and ``chats`` chats with about ``messages_per_chat`` messages each on average
-    (heavy-tailed), all deterministic from ``seed`` and the sizes and made on demand.
+    A few conveniences are keywords: ``customers``, ``chats``, ``seed``, ``api_key``,
+    ``policy``/``rate_limit``/``rate_period`` and ``latency``. Everything else comes as
+    a settings object, each described where it is defined:
 
-    Wire variants, where the reference documents several shapes: ``error_style``
-    (``old``/``new``, see ``_wire``); ``messages_key`` (``data``, or ``messages`` as in
-    one old snapshot); ``list_total`` for agents and departments (``meta`` new, ``none``
-    old); ``customers_search_total`` and ``chats_search_total`` (``total``, ``meta``,
-    ``both`` or ``none``; unknown in the reference, ``total`` by default as the public
-    clients read it); ``chats_updated_at`` adds ``updatedAt`` to chats (the chat model
-    has none; search filters on it either way); ``messages_order`` lists a chat's
-    messages ``newest`` first (as documented) or ``oldest`` first (a server the
-    docs do not rule out).
+    - ``account`` (an ``Account``): agents, departments, messages per chat and
+      formats. The account is deterministic from ``seed`` and the sizes, made on
+      demand.
+    - ``rate`` (a ``RateLimit``): the policy and its manners (``count_rejected``,
+      ``window_origin``, ``retry_after``); instead of the rate conveniences, not with
+      them (TypeError).
+    - ``faults`` (a ``Faults``, copied) with ``fault_seed`` and ``drift`` (``Drift``
+      events): what goes wrong and when; ``latency`` is one of its fields, given there
+      or as the convenience, not both (TypeError).
+    - ``variants`` (a ``WireVariants``): the wire's shape where the reference
+      documents several (error bodies, the messages' key and order, where totals go,
+      ``updatedAt`` on chats).
+
+    ``configure`` changes a setting of ``faults``, ``rate`` or ``variants`` (by its
+    field name; ``rate_limit``, ``rate_period`` for the rate's) while it runs.
+    ``host``, ``port`` and ``page_cache`` (customer pages kept encoded) shape the server.
 
     Writes (``_writes``, ``_chat_writes``) change the account for every later read;
     ``readings`` (a ``Readings``) picks among the readings the docs leave open,
@@ -152,104 +159,54 @@ class Emulator(WebhookMethods):
         self,
         *,
         customers: int = 1000,
-        seed: int = 0,
         chats: int = 0,
-        agents: int = 5,
-        departments: int = 2,
-        messages_per_chat: float = 20.0,
+        seed: int = 0,
         api_key: str = "test-key",
-        policy: str = "none",
-        rate_limit: int = 120,
-        rate_period: float = 60.0,
-        retry_after: bool = True,
-        count_rejected: bool = False,
-        window_origin: float = 0.0,
-        latency: float = 0.0,
-        jitter: float = 0.0,
-        arrival_delay: float = 0.0,
-        arrival_jitter: float = 0.0,
-        error_rate: float = 0.0,
-        drop_rate: float = 0.0,
-        truncate_rate: float = 0.0,
-        malformed_rate: float = 0.0,
-        fail: Mapping[int, str] | None = None,
-        hang: float = 3600.0,
-        page_cap: int | None = None,
-        data_stops_at: int | None = None,
-        fake_total: int | None = None,
-        echo_auth: bool = False,
-        fault_seed: int = 0,
+        policy: str | None = None,
+        rate_limit: int | None = None,
+        rate_period: float | None = None,
+        latency: float | None = None,
+        account: Account | None = None,
+        rate: RateLimit | None = None,
+        faults: Faults | None = None,
+        variants: WireVariants | None = None,
         drift: Iterable[Drift] = (),
-        custom_data_as_object: bool = False,
-        timestamps_as_strings: bool = False,
-        error_style: str = "old",
-        messages_key: str = "data",
-        list_total: str = "meta",
-        customers_search_total: str = "total",
-        chats_search_total: str = "total",
-        chats_updated_at: bool = False,
-        messages_order: str = "newest",
+        fault_seed: int = 0,
+        readings: Readings | None = None,
+        write_faults: WriteFaults | None = None,
+        webhooks: Iterable[Subscription | Mapping[str, Any]] = (),
+        webhook_settings: WebhookSettings | None = None,
+        clock: Callable[[], float] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         page_cache: int = 128,
-        readings: Readings | None = None,
-        write_faults: WriteFaults | None = None,
-        clock: Callable[[], float] | None = None,
-        webhooks: Iterable[Subscription | Mapping[str, Any]] = (),
-        webhook_settings: WebhookSettings | None = None,
     ) -> None:
-        """Build the dataset and settings; nothing listens until ``start``."""
+        """Build the account and settings; nothing listens until ``start``."""
+        self.account = account or Account()
+        self.variants = variants or WireVariants()
+        self.rate = _rate_limit(rate, policy, rate_limit, rate_period)
+        self.faults = _own_faults(faults, latency)
         self.dataset = Dataset(
             customers,
             seed,
-            custom_data_as_object=custom_data_as_object,
-            timestamps_as_strings=timestamps_as_strings,
+            custom_data_as_object=self.account.custom_data_as_object,
+            timestamps_as_strings=self.account.timestamps_as_strings,
         )
-        self.team = build_team(agents, departments, seed)
+        self.team = build_team(self.account.agents, self.account.departments, seed)
         self.chats = ChatData(
             chats,
             seed,
             self.dataset,
             self.team,
-            messages_per_chat=messages_per_chat,
-            timestamps_as_strings=timestamps_as_strings,
-            with_updated_at=chats_updated_at,
+            messages_per_chat=self.account.messages_per_chat,
+            timestamps_as_strings=self.account.timestamps_as_strings,
+            with_updated_at=self.variants.chats_updated_at,
         )
         self._pages = PageCache(self.dataset, page_cache)
         self.api_key = api_key
         self.host = host
         self.port = port
-        self.faults = Faults(
-            latency=latency,
-            jitter=jitter,
-            arrival_delay=arrival_delay,
-            arrival_jitter=arrival_jitter,
-            error_rate=error_rate,
-            drop_rate=drop_rate,
-            truncate_rate=truncate_rate,
-            malformed_rate=malformed_rate,
-            fail=dict(fail or {}),
-            hang=hang,
-            page_cap=page_cap,
-            data_stops_at=data_stops_at,
-            fake_total=fake_total,
-            echo_auth=echo_auth,
-        )
-        self.faults.validate()
-        self.error_style = error_style
-        self.messages_key = messages_key
-        self.list_total = list_total
-        self.customers_search_total = customers_search_total
-        self.chats_search_total = chats_search_total
-        self.messages_order = messages_order
-        self._check_variants()
-        self.policy_name = policy
-        self.rate_limit = rate_limit
-        self.rate_period = rate_period
-        self.count_rejected = count_rejected
-        self.window_origin = window_origin
-        self.retry_after = retry_after
-        self.policy: RatePolicy = self._make_policy()
+        self.policy: RatePolicy = self.rate.build()
         self.drift: tuple[Drift, ...] = tuple(drift)
         self.log: list[LogEntry] = []
         self.started_at: float | None = None
@@ -279,25 +236,17 @@ class Emulator(WebhookMethods):
         self.chat_writes = ChatWrites(self.chats, self.readings, style=style, clock=clock, hub=hub)
 
     def _style(self) -> str:
-        return self.error_style
+        return self.variants.error_style
 
     @property
-    def chats_updated_at(self) -> bool:
-        """Whether chats carry ``updatedAt`` on the wire."""
-        return self.chats.with_updated_at
+    def policy_name(self) -> str:
+        """The rate policy's name (``rate.policy``)."""
+        return self.rate.policy
 
-    def _check_variants(self) -> None:
-        if self.error_style not in ERROR_STYLES:
-            raise ValueError(f"error_style is one of {ERROR_STYLES}")
-        if self.messages_key not in ("data", "messages"):
-            raise ValueError("messages_key is 'data' or 'messages'")
-        if self.list_total not in ("meta", "none"):
-            raise ValueError("list_total is 'meta' or 'none'")
-        if self.messages_order not in ("newest", "oldest"):
-            raise ValueError("messages_order is 'newest' or 'oldest'")
-        for name in ("customers_search_total", "chats_search_total"):
-            if getattr(self, name) not in PLACEMENTS:
-                raise ValueError(f"{name} is one of {PLACEMENTS}")
+    @property
+    def retry_after(self) -> bool:
+        """Whether a 429 carries ``Retry-After`` (``rate.retry_after``)."""
+        return self.rate.retry_after
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -381,246 +330,26 @@ class Emulator(WebhookMethods):
         ``messages_order``).
         Invalid values change nothing.
         """
-        unknown = set(changes) - _FAULT_FIELDS - _RATE_FIELDS - _VARIANT_FIELDS - {"api_key"}
+        unknown = set(changes) - _FAULT_FIELDS - _RATE_FIELDS.keys() - _VARIANT_FIELDS - {"api_key"}
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
-        variants = {k: v for k, v in changes.items() if k in _VARIANT_FIELDS - {"chats_updated_at"}}
+        # Everything is checked before anything changes.
+        variants = dataclasses.replace(
+            self.variants, **{k: v for k, v in changes.items() if k in _VARIANT_FIELDS}
+        )
         fault_changes = {k: v for k, v in changes.items() if k in _FAULT_FIELDS}
         faults = dataclasses.replace(self.faults, **fault_changes)
         faults.validate()
-        rate = {
-            "policy_name": changes.get("policy", self.policy_name),
-            "rate_limit": changes.get("rate_limit", self.rate_limit),
-            "rate_period": changes.get("rate_period", self.rate_period),
-            "count_rejected": changes.get("count_rejected", self.count_rejected),
-            "window_origin": changes.get("window_origin", self.window_origin),
-        }
-        policy = make_policy(
-            rate["policy_name"],
-            rate["rate_limit"],
-            rate["rate_period"],
-            count_rejected=rate["count_rejected"],
-            origin=rate["window_origin"],
-        )
-        saved = {k: getattr(self, k) for k in variants}
-        for name, value in variants.items():
-            setattr(self, name, value)
-        try:
-            self._check_variants()
-        except ValueError:
-            for name, value in saved.items():
-                setattr(self, name, value)
-            raise
+        rate_changes = {_RATE_FIELDS[k]: v for k, v in changes.items() if k in _RATE_FIELDS}
+        rate = dataclasses.replace(self.rate, **rate_changes)
+        self.variants = variants
+        self.chats.with_updated_at = variants.chats_updated_at
         for name in fault_changes:
             setattr(self.faults, name, getattr(faults, name))
-        if changes.keys() & (_RATE_FIELDS - {"retry_after"}):
-            for name, value in rate.items():
-                setattr(self, name, value)
-            self.policy = policy
-        self.retry_after = changes.get("retry_after", self.retry_after)
+        if rate_changes.keys() - {"retry_after"}:
+            self.policy = rate.build()
+        self.rate = rate
         self.api_key = changes.get("api_key", self.api_key)
-        if "chats_updated_at" in changes:
-            self.chats.with_updated_at = bool(changes["chats_updated_at"])
-
-    def _make_policy(self) -> RatePolicy:
-        return make_policy(
-            self.policy_name,
-            self.rate_limit,
-            self.rate_period,
-            count_rejected=self.count_rejected,
-            origin=self.window_origin,
-        )
-
-    def insert(self, count: int, position: str = "start") -> list[int]:
-        """Insert ``count`` customers at ``position`` of the latest list request's order."""
-        _, descending = self._last_order
-        ids = self.dataset.insert(count, position, descending=descending)
-        for customer_id in ids:
-            self.emit("customer.new", customer=customer_id)
-        return ids
-
-    def delete(
-        self, count: int = 0, position: str = "start", *, ids: Iterable[int] = ()
-    ) -> list[int]:
-        """Delete the customers with ``ids``, then ``count`` more from ``position``.
-
-        ``position`` refers to the order of the latest list request (id order before
-        any). Returns the deleted ids.
-        """
-        removed = self.dataset.delete_ids(ids)
-        if count:
-            sort, descending = self._last_order
-            removed += self.dataset.delete(count, position, sort=sort, descending=descending)
-        return removed
-
-    def visit(self, ids: Iterable[int] = (), count: int = 0, *, at: int | None = None) -> list[int]:
-        """Let customers visit now: ``ids``, then ``count`` more drawn at random.
-
-        Each visit moves the customer's ``lastSeen`` to a fresh time, later than every
-        other in the account, so it moves to the end of the lastSeen order and a search
-        on ``customers.lastSeen`` sees it. ``at`` stamps the visits with that time
-        instead (a server clock that jumped: the year 2100, say). Returns the visited
-        ids in visit order.
-        """
-        chosen = list(ids)
-        if count:
-            chosen += self.dataset.random_ids(count)
-        return self.dataset.visit(chosen, at=at)
-
-    def add_chats(self, count: int) -> list[int]:
-        """Open ``count`` chats (fresh ids above all others, a customer message each)."""
-        ids = self.chats.add_chats(count)
-        self.webhooks.chats_added(ids)
-        return ids
-
-    def add_messages(self, chat_id: int, count: int = 1, sender: str | None = None) -> list[int]:
-        """Append ``count`` messages to a chat; return their ids (see ``ChatData``).
-
-        ``sender`` is ``customer``, ``agent`` or None (alternating, customer first).
-        """
-        return self._add_messages(self._chat_index(chat_id), count, sender)
-
-    def close_chat(self, chat_id: int, by: str = "agent") -> None:
-        """Close a chat now: status ``closed``, ``closedAt`` and ``updatedAt`` move."""
-        self._close(self._chat_index(chat_id), by)
-
-    def reassign_chat(self, chat_id: int, agent_id: int | None) -> None:
-        """Give a chat to the agent ``agent_id`` (None unassigns); ``updatedAt`` moves."""
-        self._reassign(self._chat_index(chat_id), agent_id)
-
-    # Drift and the methods above change chats through these, which emit the events.
-    def _add_messages(self, index: int, count: int, sender: str | None) -> list[int]:
-        chat_id = self.chats.chat_id(index)
-        before = self.webhooks.chat_before(chat_id)
-        ids = self.chats.add_messages(index, count, sender)
-        self.webhooks.messages_added(chat_id, ids, before)
-        return ids
-
-    def _close(self, index: int, by: str) -> None:
-        chat_id = self.chats.chat_id(index)
-        before = self.webhooks.chat_before(chat_id)
-        self.chats.close(index, by)
-        self.webhooks.chat_changed(chat_id, before)
-
-    def _reassign(self, index: int, agent_id: int | None) -> None:
-        chat_id = self.chats.chat_id(index)
-        before = self.webhooks.chat_before(chat_id)
-        self.chats.reassign(index, agent_id)
-        self.webhooks.chat_changed(chat_id, before)
-
-    def delete_chats(self, ids: Iterable[int]) -> list[int]:
-        """Delete the chats with these ids; return the ids that were present."""
-        found = [(chat_id, self.chats.find(chat_id)) for chat_id in ids]
-        present = [(chat_id, index) for chat_id, index in found if index is not None]
-        self.chats.delete(index for _, index in present)
-        return [chat_id for chat_id, _ in present]
-
-    def _chat_index(self, chat_id: int) -> int:
-        index = self.chats.find(chat_id)
-        if index is None:
-            raise KeyError(f"no chat with id {chat_id}")
-        return index
-
-    def apply(self, change: Drift) -> None:
-        """Apply a drift's changes now, whatever its trigger says."""
-        self._apply(change)
-
-    def _apply(self, change: Drift) -> None:
-        if change.delete:
-            self.delete(change.delete, change.position)
-        if change.insert:
-            self.insert(change.insert, change.position)
-        if change.visits:
-            self.visit(count=change.visits)
-        if change.add_chats:
-            self.add_chats(change.add_chats)
-        for index in self.chats.random_live(change.add_messages):
-            self._add_messages(index, 1, None)
-        for index in self.chats.random_open(change.close_chats):
-            self._close(index, "agent")
-        if self.team.agents:
-            for index in self.chats.random_live(change.reassign_chats):
-                self._reassign(index, self.chats.random_agent_id())
-
-    # -- truth for tests -----------------------------------------------------------
-
-    @property
-    def total(self) -> int:
-        """The current number of customers."""
-        return self.dataset.total
-
-    def expected_ids(self, sort: str | None = None, order: str = "asc") -> list[int]:
-        """Return every current id in the server's order for ``sort`` and ``order``."""
-        if order not in ("asc", "desc"):
-            raise ValueError("order is 'asc' or 'desc'")
-        return self.dataset.ids(sort, descending=order == "desc")
-
-    def customer_json(self, customer_id: int) -> bytes | None:
-        """Return the exact bytes the server sends for a customer, or None if absent."""
-        return self.dataset.customer_json(customer_id)
-
-    def customer(self, customer_id: int) -> dict[str, Any] | None:
-        """Return the customer decoded to a dict, or None if absent."""
-        body = self.customer_json(customer_id)
-        return None if body is None else msgspec.json.decode(body, type=dict[str, Any])
-
-    def truth_customers(self) -> list[dict[str, Any]]:
-        """Return every live customer, in id order, exactly as the API serialises it."""
-        data = self.dataset
-        refs = data.refs(0, data.total, None, descending=False)
-        return [msgspec.json.decode(body, type=dict[str, Any]) for body in data.bodies(refs)]
-
-    @property
-    def chats_total(self) -> int:
-        """The current number of chats."""
-        return self.chats.total
-
-    def expected_chat_ids(self, sort: str | None = None, order: str = "asc") -> list[int]:
-        """Return every current chat id in the server's order for ``sort`` and ``order``."""
-        if order not in ("asc", "desc"):
-            raise ValueError("order is 'asc' or 'desc'")
-        if sort is not None and sort not in CHAT_SORT_FIELDS:
-            raise ValueError(f"sort is one of {CHAT_SORT_FIELDS}")
-        return self.chats.ids(sort, descending=order == "desc")
-
-    def chat_json(self, chat_id: int) -> bytes | None:
-        """Return the exact bytes the server sends for a chat, or None if absent."""
-        index = self.chats.find(chat_id)
-        return None if index is None else self.chats.chat_json(index)
-
-    def chat(self, chat_id: int) -> dict[str, Any] | None:
-        """Return the chat decoded to a dict, or None if absent."""
-        body = self.chat_json(chat_id)
-        return None if body is None else msgspec.json.decode(body, type=dict[str, Any])
-
-    def chat_updated_at(self, chat_id: int) -> int:
-        """Return the chat's ``updatedAt`` (what ``chats.updatedAt`` filters compare)."""
-        chats = self.chats
-        return chats.derive(chats.chat(self._chat_index(chat_id))).updated_at
-
-    def truth_chats(self) -> list[dict[str, Any]]:
-        """Return every live chat, in id order, exactly as the API serialises it."""
-        chats = self.chats
-        return [msgspec.json.decode(chats.chat_json(i), type=dict[str, Any]) for i in chats.live()]
-
-    def message_count(self, chat_id: int) -> int:
-        """Return how many messages the chat has."""
-        chats = self.chats
-        return chats.message_count(chats.chat(self._chat_index(chat_id)))
-
-    def truth_messages(self, chat_id: int) -> list[dict[str, Any]]:
-        """Return every message of a chat, newest first, exactly as the API serialises them."""
-        index = self._chat_index(chat_id)
-        _, bodies = self.chats.messages_json(index, 0, 1 << 30)
-        return [msgspec.json.decode(body, type=dict[str, Any]) for body in bodies]
-
-    def truth_agents(self) -> list[dict[str, Any]]:
-        """Return every agent as ``GET /agents`` serialises it, in the server's order."""
-        return [msgspec.json.decode(b, type=dict[str, Any]) for b in self.team.agent_json]
-
-    def truth_departments(self) -> list[dict[str, Any]]:
-        """Return every department as ``GET /departments`` serialises it, in order."""
-        return [msgspec.json.decode(b, type=dict[str, Any]) for b in self.team.department_json]
 
     def reset_log(self) -> None:
         """Forget the logged requests (the request numbering for ``fail`` continues)."""
@@ -638,9 +367,9 @@ class Emulator(WebhookMethods):
             "statuses": statuses,
             "total": self.total,
             "chats": self.chats_total,
-            "policy": self.policy_name,
-            "rate_limit": self.rate_limit,
-            "rate_period": self.rate_period,
+            "policy": self.rate.policy,
+            "rate_limit": self.rate.limit,
+            "rate_period": self.rate.period,
         }
 
     # -- the application -----------------------------------------------------------
@@ -684,9 +413,9 @@ class Emulator(WebhookMethods):
                 request: web.Request,
                 raw: bytes,
                 handler: Callable[[dict[str, str], bytes], Reply] = handler,
-            ) -> _Answer:
+            ) -> Answer:
                 reply = handler(dict(request.match_info), raw)
-                return _Answer(reply.status, reply.body, applied=reply.applied)
+                return Answer(reply.status, reply.body, applied=reply.applied)
 
             app.router.add_route(method, path, self._route(compute))
 
@@ -695,146 +424,6 @@ class Emulator(WebhookMethods):
             return await self._serve(request, compute)
 
         return handle
-
-    def _unknown_answer(self, _: web.Request, __: bytes) -> _Answer:
-        return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.error_style))
-
-    def _bad_query(self, problems: list[str]) -> _Answer:
-        return _Answer(_BAD_REQUEST, validation_body(problems, self.error_style))
-
-    def _customers_answer(self, request: web.Request, _: bytes) -> _Answer:
-        parsed = parse_list_query(request.query)
-        if not isinstance(parsed, ListQuery):
-            return self._bad_query(parsed)
-        self._last_order = (parsed.sort, parsed.descending)
-        faults = self.faults
-        served = dataclasses.replace(parsed, limit=faults.window(parsed.offset, parsed.limit))
-        claimed = None if faults.fake_total is None else faults.fake_total
-        if faults.tie_block is None:
-            return _Answer(200, self._pages.get(served, claimed))
-        data = self.dataset
-        start, count = faults.tie_window(served.offset, served.limit)
-        rows = data.refs(start, count, served.sort, descending=served.descending)
-        refs = self._dice.tied(faults, rows, start, served.offset, served.limit)
-        return _Answer(200, page_body(faults.reported_total(data.total), data.bodies(refs)))
-
-    def _customer_answer(self, request: web.Request, _: bytes) -> _Answer:
-        text = request.match_info["id"]
-        body = None
-        if text.isascii() and text.isdigit():
-            body = self.dataset.customer_json(int(text))
-        if body is None:
-            return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.error_style))
-        return _Answer(200, body)
-
-    def _search_query(
-        self, raw: bytes, fields: dict[str, Any], sorts: tuple[str, ...]
-    ) -> SearchQuery | _Answer:
-        try:
-            body = msgspec.json.decode(raw) if raw else {}
-        except msgspec.DecodeError:
-            body = None
-        parsed = parse_search(body, fields, sorts)
-        if isinstance(parsed, SearchQuery):
-            return parsed
-        return _Answer(_BAD_REQUEST, field_errors_body(parsed, self.error_style))
-
-    def _customers_search_answer(self, _: web.Request, raw: bytes) -> _Answer:
-        query = self._search_query(raw, CUSTOMER_FIELDS, CUSTOMER_SORTS)
-        if isinstance(query, _Answer):
-            return query
-        faults = self.faults
-        limit = faults.window(query.offset, query.limit)
-        start, count = faults.tie_window(query.offset, limit)
-        window = dataclasses.replace(query, offset=start, limit=count)
-        total, rows = search_customers(self.dataset, window)
-        refs = self._dice.tied(faults, rows[:count], start, query.offset, limit)
-        body = list_body(
-            self.dataset.bodies(refs),
-            self.faults.reported_total(total),
-            self.customers_search_total,
-        )
-        return _Answer(200, body)
-
-    def _chats_answer(self, request: web.Request, _: bytes) -> _Answer:
-        parsed = parse_list_query(request.query, CHAT_SORT_FIELDS)
-        if not isinstance(parsed, ListQuery):
-            return self._bad_query(parsed)
-        chats = self.chats
-        faults = self.faults
-        limit = faults.window(parsed.offset, parsed.limit)
-        start, count = faults.tie_window(parsed.offset, limit)
-        rows = chats.page(parsed.sort, start, count, descending=parsed.descending)
-        indices = self._dice.tied(faults, rows, start, parsed.offset, limit)
-        body = list_body(
-            [chats.chat_json(i) for i in indices],
-            self.faults.reported_total(chats.total),
-            "meta",
-        )
-        return _Answer(200, body)
-
-    def _chats_search_answer(self, _: web.Request, raw: bytes) -> _Answer:
-        query = self._search_query(raw, CHAT_FIELDS, CHAT_SORTS)
-        if isinstance(query, _Answer):
-            return query
-        faults = self.faults
-        limit = faults.window(query.offset, query.limit)
-        start, count = faults.tie_window(query.offset, limit)
-        window = dataclasses.replace(query, offset=start, limit=count)
-        total, rows = search_chats(self.chats, window)
-        indices = self._dice.tied(faults, rows[:count], start, query.offset, limit)
-        body = list_body(
-            [self.chats.chat_json(i) for i in indices],
-            self.faults.reported_total(total),
-            self.chats_search_total,
-        )
-        return _Answer(200, body)
-
-    def _chat_index_of(self, request: web.Request) -> int | None:
-        text = request.match_info["id"]
-        if not (text.isascii() and text.isdigit()):
-            return None
-        return self.chats.find(int(text))
-
-    def _chat_missing(self) -> _Answer:
-        return _Answer(_NOT_FOUND, status_body(_NOT_FOUND, self.error_style, chat=True))
-
-    def _chat_answer(self, request: web.Request, _: bytes) -> _Answer:
-        index = self._chat_index_of(request)
-        if index is None:
-            return self._chat_missing()
-        return _Answer(200, self.chats.chat_json(index))
-
-    def _messages_answer(self, request: web.Request, _: bytes) -> _Answer:
-        parsed = parse_list_query(request.query, None)
-        if not isinstance(parsed, ListQuery):
-            return self._bad_query(parsed)
-        index = self._chat_index_of(request)
-        if index is None:
-            return self._chat_missing()
-        limit = self.faults.window(parsed.offset, parsed.limit)
-        oldest = self.messages_order == "oldest"
-        total, bodies = self.chats.messages_json(index, parsed.offset, limit, oldest_first=oldest)
-        if parsed.offset == 0 and int(request.match_info["id"]) in self.faults.vanishing_chats:
-            self.chats.delete([index])
-        body = list_body(bodies, self.faults.reported_total(total), "total", self.messages_key)
-        return _Answer(200, body)
-
-    def _team_answer(self, request: web.Request, items: tuple[bytes, ...]) -> _Answer:
-        parsed = parse_list_query(request.query, None)
-        if not isinstance(parsed, ListQuery):
-            return self._bad_query(parsed)
-        limit = self.faults.window(parsed.offset, parsed.limit)
-        page = list(items[parsed.offset : parsed.offset + limit])
-        return _Answer(
-            200, list_body(page, self.faults.reported_total(len(items)), self.list_total)
-        )
-
-    def _agents_answer(self, request: web.Request, _: bytes) -> _Answer:
-        return self._team_answer(request, self.team.agent_json)
-
-    def _departments_answer(self, request: web.Request, _: bytes) -> _Answer:
-        return self._team_answer(request, self.team.department_json)
 
     async def _serve(self, request: web.Request, compute: _Compute) -> web.StreamResponse:
         inbound = self._dice.arrival_delay(self.faults)
@@ -873,14 +462,14 @@ class Emulator(WebhookMethods):
             await self._sleep(delay)
         return await self._respond(request, answer, fault)
 
-    def _after_write(self, request: web.Request, answer: _Answer) -> tuple[_Answer, str | None]:
+    def _after_write(self, request: web.Request, answer: Answer) -> tuple[Answer, str | None]:
         """Return the answer and the write fault (``_write_faults``) of an applied write."""
         if not answer.applied:
             return answer, None
         self._writes_applied += 1
         after_write = self._write_dice.pick(self.write_faults, self._writes_applied)
         if after_write == "500":
-            answer = _Answer(500, status_body(500, self.error_style))
+            answer = Answer(500, status_body(500, self.variants.error_style))
             if self.faults.echo_auth:
                 answer.body = echo_header(answer.body, request.headers.get("Authorization"))
         return answer, after_write
@@ -894,9 +483,9 @@ class Emulator(WebhookMethods):
         *,
         accepted: bool,
         wait: float | None,
-    ) -> _Answer:
+    ) -> Answer:
         answer = self._compute(request, raw, compute, fault, accepted=accepted, wait=wait)
-        if self.faults.echo_auth and answer.status >= _BAD_REQUEST:
+        if self.faults.echo_auth and answer.status >= BAD_REQUEST:
             answer.body = echo_header(answer.body, request.headers.get("Authorization"))
         return answer
 
@@ -909,24 +498,24 @@ class Emulator(WebhookMethods):
         *,
         accepted: bool,
         wait: float | None,
-    ) -> _Answer:
-        style = self.error_style
+    ) -> Answer:
+        style = self.variants.error_style
         if fault is not None and fault.isdigit():
             status = int(fault)
-            return _Answer(status, status_body(status, style), self._retry_after(status, None))
+            return Answer(status, status_body(status, style), self._retry_after(status, None))
         if fault == "hang":
-            return _Answer(504, status_body(504))
+            return Answer(504, status_body(504))
         if not accepted:
-            return _Answer(429, status_body(429, style), self._retry_after(429, wait))
+            return Answer(429, status_body(429, style), self._retry_after(429, wait))
         if not self._authorized(request.headers.get("Authorization")):
-            return _Answer(401, status_body(401, style))
+            return Answer(401, status_body(401, style))
         answer = compute(request, raw)
         if fault == "malformed":
-            return _Answer(200, MALFORMED_BODIES[self._requests % len(MALFORMED_BODIES)])
+            return Answer(200, MALFORMED_BODIES[self._requests % len(MALFORMED_BODIES)])
         return answer
 
     def _retry_after(self, status: int, wait: float | None) -> int | None:
-        if status != _TOO_MANY or not self.retry_after:
+        if status != _TOO_MANY or not self.rate.retry_after:
             return None
         return retry_after_seconds(wait)
 
@@ -948,7 +537,7 @@ class Emulator(WebhookMethods):
             self._sleeping.discard(task)
 
     async def _respond(
-        self, request: web.Request, answer: _Answer, fault: str | None
+        self, request: web.Request, answer: Answer, fault: str | None
     ) -> web.StreamResponse:
         headers = {} if answer.retry_after is None else {"Retry-After": str(answer.retry_after)}
         # The server's present is the account's clock (later than every timestamp
@@ -974,7 +563,7 @@ class Emulator(WebhookMethods):
         )
 
     async def _drop(
-        self, request: web.Request, answer: _Answer, headers: dict[str, str]
+        self, request: web.Request, answer: Answer, headers: dict[str, str]
     ) -> web.StreamResponse:
         # Promise the whole body, send half of it, hang up: the client's read fails.
         response = web.StreamResponse(status=answer.status, headers=headers)

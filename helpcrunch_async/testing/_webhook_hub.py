@@ -39,7 +39,8 @@ from helpcrunch_async.testing._webhook_events import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from helpcrunch_async.testing._chats import Chat, ChatData
+    from helpcrunch_async.testing._chat_records import Chat
+    from helpcrunch_async.testing._chats import ChatData
     from helpcrunch_async.testing._dataset import Dataset
     from helpcrunch_async.testing._webhooks import DeliveryRecord, WebhookSender
 

@@ -32,6 +32,45 @@ ORDERS = ("asc", "desc")
 ERROR_STYLES = ("old", "new")
 PLACEMENTS = ("total", "meta", "both", "none")
 _INVALID_REQUEST = ("invalid_request", "Invalid request")
+
+
+@dataclass(frozen=True, slots=True)
+class WireVariants:
+    """The wire's shape where the reference documents several.
+
+    ``error_style`` (``old``/``new``, see above); ``messages_key`` (``data``, or
+    ``messages`` as in one old snapshot); ``list_total`` for agents and departments
+    (``meta`` new, ``none`` old); ``customers_search_total`` and ``chats_search_total``
+    (one of ``PLACEMENTS``; unknown in the reference, ``total`` by default as the
+    public clients read it); ``chats_updated_at`` adds ``updatedAt`` to chats (the
+    chat model has none; search filters on it either way); ``messages_order`` lists a
+    chat's messages ``newest`` first (as documented) or ``oldest`` first (a server the
+    docs do not rule out).
+    """
+
+    error_style: str = "old"
+    messages_key: str = "data"
+    list_total: str = "meta"
+    customers_search_total: str = "total"
+    chats_search_total: str = "total"
+    chats_updated_at: bool = False
+    messages_order: str = "newest"
+
+    def __post_init__(self) -> None:
+        """Refuse a value outside its variant's choices (ValueError naming the field)."""
+        if self.error_style not in ERROR_STYLES:
+            raise ValueError(f"error_style is one of {ERROR_STYLES}")
+        if self.messages_key not in ("data", "messages"):
+            raise ValueError("messages_key is 'data' or 'messages'")
+        if self.list_total not in ("meta", "none"):
+            raise ValueError("list_total is 'meta' or 'none'")
+        if self.messages_order not in ("newest", "oldest"):
+            raise ValueError("messages_order is 'newest' or 'oldest'")
+        for name in ("customers_search_total", "chats_search_total"):
+            if getattr(self, name) not in PLACEMENTS:
+                raise ValueError(f"{name} is one of {PLACEMENTS}")
+
+
 _NEW_STATUS_ERRORS: dict[int, tuple[str, str]] = {
     401: ("unauthorized", "Unauthorized"),
     404: ("not_found", "Not found"),

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
-from helpcrunch_async.testing._chats import APPLICATION_IDS
+from helpcrunch_async.testing._chat_records import APPLICATION_IDS
 from helpcrunch_async.testing._customer_search import search_customers
 from helpcrunch_async.testing._search import Condition, SearchQuery
 from helpcrunch_async.testing._wire import errors_body, field_errors_body, status_body

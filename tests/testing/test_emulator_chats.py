@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from emulator_api import Api, api
 
-from helpcrunch_async.testing import CHAT_SORT_FIELDS, Drift, Emulator
+from helpcrunch_async.testing import CHAT_SORT_FIELDS, Account, Drift, Emulator
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -92,7 +92,10 @@ async def test_chat_pages_cover_every_chat_once_in_the_documented_order(
 
 
 async def test_ties_are_broken_by_id() -> None:
-    async with Emulator(customers=20, chats=40, messages_per_chat=0) as emu, api(emu) as client:
+    async with (
+        Emulator(customers=20, chats=40, account=Account(messages_per_chat=0)) as emu,
+        api(emu) as client,
+    ):
         # Without messages every chat is empty: lastMessageAt is null for all, one big tie.
         chats = await every_page(client, "/chats", 9, sort="chats.lastMessageAt", order="desc")
         assert {chat["lastMessageAt"] for chat in chats} == {None}
@@ -130,7 +133,7 @@ async def test_one_chat_is_the_bare_object_and_an_unknown_one_404s_in_each_style
 
 async def test_chats_are_coherent_with_their_messages_agents_and_departments() -> None:
     async with (
-        Emulator(customers=40, chats=120, agents=6, departments=3, seed=7) as emu,
+        Emulator(customers=40, chats=120, seed=7, account=Account(agents=6, departments=3)) as emu,
         api(emu) as client,
     ):
         agents = {a["id"]: a for a in (await client.get("/agents"))["data"]}
@@ -217,7 +220,10 @@ def test_message_counts_are_heavy_tailed() -> None:
 
 @pytest.mark.parametrize("path", ["/agents", "/departments"])
 async def test_agents_and_departments_page_with_meta_total_or_none(path: str) -> None:
-    async with Emulator(customers=5, agents=23, departments=12) as emu, api(emu) as client:
+    async with (
+        Emulator(customers=5, account=Account(agents=23, departments=12)) as emu,
+        api(emu) as client,
+    ):
         truth = emu.truth_agents() if path == "/agents" else emu.truth_departments()
         assert len(truth) == (23 if path == "/agents" else 12)
         page = await client.get(path, offset=2, limit=5)
@@ -256,7 +262,10 @@ async def test_same_seed_and_sizes_same_bytes_other_seed_other_bytes() -> None:
 
 
 async def test_drift_adds_chats_and_messages_closes_and_reassigns() -> None:
-    async with Emulator(customers=30, chats=40, agents=4) as emu, api(emu) as client:
+    async with (
+        Emulator(customers=30, chats=40, account=Account(agents=4)) as emu,
+        api(emu) as client,
+    ):
         before = {c["id"]: c for c in emu.truth_chats()}
         newest_before = max(
             max(c["lastMessageAt"] or 0, c["closedAt"] or 0) for c in before.values()

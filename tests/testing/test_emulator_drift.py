@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import pytest
 from emulator_wire import Wire, wire
 
-from helpcrunch_async.testing import Drift, Emulator
+from helpcrunch_async.testing import Account, Drift, Emulator
 from helpcrunch_async.testing._faults import parse_drift
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ async def test_deleted_customers_vanish_everywhere(client: Wire) -> None:
 
 
 async def test_inserted_customers_are_served_and_paged(client: Wire) -> None:
-    async with Emulator(customers=50, timestamps_as_strings=True) as emu:
+    async with Emulator(customers=50, account=Account(timestamps_as_strings=True)) as emu:
         (new,) = emu.insert(1, "start")
         single = await client.get(emu, f"/customers/{new}")
         assert single.status == 200

@@ -38,7 +38,7 @@ async def client() -> AsyncIterator[Wire]:
 
 @pytest.mark.parametrize("status", sorted(ERROR_CODES))
 async def test_a_forced_status_answers_the_kth_request_only(client: Wire, status: int) -> None:
-    async with Emulator(customers=10, fail={2: str(status)}) as emu:
+    async with Emulator(customers=10, faults=Faults(fail={2: str(status)})) as emu:
         replies = [await client.get(emu) for _ in range(3)]
     assert [r.status for r in replies] == [200, status, 200]
     assert replies[1].json() == {
@@ -51,14 +51,14 @@ async def test_a_forced_status_answers_the_kth_request_only(client: Wire, status
 
 
 async def test_drop_breaks_the_connection_mid_body(client: Wire) -> None:
-    async with Emulator(customers=100, fail={1: "drop"}) as emu:
+    async with Emulator(customers=100, faults=Faults(fail={1: "drop"})) as emu:
         with pytest.raises((aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError)):
             await client.get(emu)
         assert (await client.get(emu)).status == 200, "the next request is served"
 
 
 async def test_truncate_sends_an_honest_length_of_broken_json(client: Wire) -> None:
-    async with Emulator(customers=100, fail={1: "truncate"}) as emu:
+    async with Emulator(customers=100, faults=Faults(fail={1: "truncate"})) as emu:
         reply = await client.get(emu)
     assert reply.status == 200
     assert int(reply.headers["Content-Length"]) == len(reply.body)
@@ -67,7 +67,7 @@ async def test_truncate_sends_an_honest_length_of_broken_json(client: Wire) -> N
 
 
 async def test_malformed_is_invalid_json_or_the_wrong_shape(client: Wire) -> None:
-    async with Emulator(customers=100, fail={1: "malformed", 2: "malformed"}) as emu:
+    async with Emulator(customers=100, faults=Faults(fail={1: "malformed", 2: "malformed"})) as emu:
         replies = [await client.get(emu) for _ in range(2)]
     assert [r.status for r in replies] == [200, 200]
     outcomes = set()
@@ -83,7 +83,7 @@ async def test_malformed_is_invalid_json_or_the_wrong_shape(client: Wire) -> Non
 
 
 async def test_hang_outlasts_the_client_and_stop_stays_prompt() -> None:
-    emu = Emulator(customers=10, fail={1: "hang"})
+    emu = Emulator(customers=10, faults=Faults(fail={1: "hang"}))
     await emu.start()
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.3)) as session:
@@ -98,7 +98,7 @@ async def test_hang_outlasts_the_client_and_stop_stays_prompt() -> None:
 
 
 async def test_a_short_hang_ends_in_504(client: Wire) -> None:
-    async with Emulator(customers=10, fail={1: "hang"}, hang=0.2) as emu:
+    async with Emulator(customers=10, faults=Faults(fail={1: "hang"}, hang=0.2)) as emu:
         started = time.monotonic()
         reply = await client.get(emu)
     assert reply.status == 504
@@ -106,7 +106,7 @@ async def test_a_short_hang_ends_in_504(client: Wire) -> None:
 
 
 async def test_latency_is_slept_after_the_arrival_is_logged(client: Wire) -> None:
-    async with Emulator(customers=10, latency=0.2, jitter=0.1) as emu:
+    async with Emulator(customers=10, faults=Faults(latency=0.2, jitter=0.1)) as emu:
         sent = time.monotonic()
         assert (await client.get(emu)).status == 200
         elapsed = time.monotonic() - sent
@@ -115,7 +115,7 @@ async def test_latency_is_slept_after_the_arrival_is_logged(client: Wire) -> Non
 
 
 async def test_the_way_in_is_slept_before_the_arrival_is_logged(client: Wire) -> None:
-    async with Emulator(customers=10, arrival_delay=0.2, arrival_jitter=0.1) as emu:
+    async with Emulator(customers=10, faults=Faults(arrival_delay=0.2, arrival_jitter=0.1)) as emu:
         sent = time.monotonic()
         assert (await client.get(emu)).status == 200
         answered = time.monotonic()
@@ -134,12 +134,12 @@ async def statuses(client: Wire, emu: Emulator, count: int) -> list[int | str]:
 
 
 async def test_random_errors_follow_the_rate_and_the_seed(client: Wire) -> None:
-    options: dict[str, Any] = {"customers": 10, "error_rate": 0.3, "fault_seed": 4}
-    async with Emulator(**options) as emu:
+    faults = Faults(error_rate=0.3)
+    async with Emulator(customers=10, faults=faults, fault_seed=4) as emu:
         first = await statuses(client, emu, 200)
-    async with Emulator(**options) as emu:
+    async with Emulator(customers=10, faults=faults, fault_seed=4) as emu:
         again = await statuses(client, emu, 200)
-    async with Emulator(**{**options, "fault_seed": 5}) as emu:
+    async with Emulator(customers=10, faults=faults, fault_seed=5) as emu:
         other = await statuses(client, emu, 200)
     assert first == again
     assert first != other
@@ -150,7 +150,8 @@ async def test_random_errors_follow_the_rate_and_the_seed(client: Wire) -> None:
 
 @pytest.mark.parametrize("kind", ["drop", "truncate", "malformed"])
 async def test_each_random_body_fault_at_rate_one(client: Wire, kind: str) -> None:
-    async with Emulator(customers=10, **{f"{kind}_rate": 1.0}) as emu:  # type: ignore[arg-type]  # the rate keyword varies
+    faults = Faults(**{f"{kind}_rate": 1.0})  # type: ignore[arg-type]  # the rate keyword varies
+    async with Emulator(customers=10, faults=faults) as emu:
         await statuses(client, emu, 3)
     assert [e.fault for e in emu.log] == [kind] * 3
 
@@ -166,7 +167,7 @@ async def test_faults_change_mid_scan(client: Wire) -> None:
 
 async def test_random_faults_spare_rejected_requests(client: Wire) -> None:
     async with Emulator(
-        customers=5, policy="fixed", rate_limit=1, rate_period=10.0, error_rate=1.0
+        customers=5, policy="fixed", rate_limit=1, rate_period=10.0, faults=Faults(error_rate=1.0)
     ) as emu:
         await client.get(emu)
         assert (await client.get(emu)).status == 429
@@ -175,7 +176,7 @@ async def test_random_faults_spare_rejected_requests(client: Wire) -> None:
 
 async def test_a_forced_fault_overrides_the_rate_policy(client: Wire) -> None:
     async with Emulator(
-        customers=5, policy="fixed", rate_limit=1, rate_period=10.0, fail={2: "500"}
+        customers=5, policy="fixed", rate_limit=1, rate_period=10.0, faults=Faults(fail={2: "500"})
     ) as emu:
         await client.get(emu)
         assert (await client.get(emu)).status == 500

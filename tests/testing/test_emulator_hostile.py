@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from emulator_api import Api, api
 
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Account, Emulator, Faults, WireVariants
 from helpcrunch_async.testing._cli import configure
 
 if TYPE_CHECKING:
@@ -20,7 +20,9 @@ pytestmark = pytest.mark.timeout(60)
 
 def account(**options: Any) -> Emulator:
     """An account with more than ten items behind every list endpoint."""
-    return Emulator(customers=40, chats=30, agents=12, departments=11, seed=8, **options)
+    return Emulator(
+        customers=40, chats=30, seed=8, **options, account=Account(agents=12, departments=11)
+    )
 
 
 def endpoints(emu: Emulator) -> dict[str, Callable[[Api, int, int], Awaitable[tuple[int, Any]]]]:
@@ -67,7 +69,7 @@ def true_totals(emu: Emulator) -> dict[str, int]:
 
 
 async def test_page_cap_serves_at_most_k_items_on_every_list_endpoint() -> None:
-    async with account(page_cap=4) as emu, api(emu) as client:
+    async with account(faults=Faults(page_cap=4)) as emu, api(emu) as client:
         totals = true_totals(emu)
         for name, call in endpoints(emu).items():
             assert totals[name] > 8, name
@@ -79,7 +81,7 @@ async def test_page_cap_serves_at_most_k_items_on_every_list_endpoint() -> None:
 
 
 async def test_data_stops_at_n_while_the_total_claims_more_on_every_list_endpoint() -> None:
-    async with account(data_stops_at=6) as emu, api(emu) as client:
+    async with account(faults=Faults(data_stops_at=6)) as emu, api(emu) as client:
         totals = true_totals(emu)
         for name, call in endpoints(emu).items():
             assert await call(client, 0, 4) == (4, totals[name]), name
@@ -99,7 +101,10 @@ async def test_fake_total_is_reported_by_every_list_endpoint() -> None:
 async def test_echo_auth_puts_the_authorization_header_into_every_error_message(
     style: str,
 ) -> None:
-    async with account(echo_auth=True, error_style=style) as emu, api(emu) as client:
+    async with (
+        account(faults=Faults(echo_auth=True), variants=WireVariants(error_style=style)) as emu,
+        api(emu) as client,
+    ):
         for errors in (
             await client.error("GET", "/chats", 401, key="s3cr3t"),
             await client.error("GET", "/chats/1", 404),

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from helpcrunch_async.testing import ThreadedEmulator
+from helpcrunch_async.testing import Faults, ThreadedEmulator
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,7 +67,7 @@ def test_the_factory_starts_several(
     helpcrunch_emulator_factory: Callable[..., ThreadedEmulator],
 ) -> None:
     small = helpcrunch_emulator_factory(customers=3)
-    other = helpcrunch_emulator_factory(customers=4, seed=2, error_rate=1.0)
+    other = helpcrunch_emulator_factory(customers=4, seed=2, faults=Faults(error_rate=1.0))
     assert small.port != other.port
     assert json.loads(sync_get(small, "/customers")[1])["total"] == 3
     assert sync_get(other, "/customers")[0] in {500, 502, 503}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 from emulator_wire import Wire, wire
 
-from helpcrunch_async.testing import Emulator, max_in_any_window
+from helpcrunch_async.testing import Emulator, RateLimit, max_in_any_window
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -76,8 +76,8 @@ async def test_retry_after_is_whole_seconds_rounded_up(client: Wire) -> None:
 
 
 async def test_retry_after_can_be_switched_off(client: Wire) -> None:
-    options = {"policy": "fixed", "rate_limit": 1, "rate_period": 10.0, "retry_after": False}
-    async with Emulator(customers=5, **options) as emu:  # type: ignore[arg-type]  # mixed kwargs
+    rate = RateLimit(policy="fixed", limit=1, period=10.0, retry_after=False)
+    async with Emulator(customers=5, rate=rate) as emu:
         await client.get(emu)
         reply = await client.get(emu)
     assert reply.status == 429
@@ -90,10 +90,7 @@ async def test_count_rejected_decides_whether_hammering_prolongs_the_lockout(
 ) -> None:
     async with Emulator(
         customers=5,
-        policy="sliding",
-        rate_limit=2,
-        rate_period=0.3,
-        count_rejected=count_rejected,
+        rate=RateLimit(policy="sliding", limit=2, period=0.3, count_rejected=count_rejected),
     ) as emu:
         await hammer(client, emu, 0.8, pause=0.02)
     accepted = sum(e.accepted for e in emu.log)

@@ -16,7 +16,14 @@ from emulator_api import api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpcrunch_async.testing import CHAT_FIELDS, CUSTOMER_FIELDS, Emulator, ThreadedEmulator
+from helpcrunch_async.testing import (
+    CHAT_FIELDS,
+    CUSTOMER_FIELDS,
+    Account,
+    Emulator,
+    ThreadedEmulator,
+    WireVariants,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -190,7 +197,9 @@ def chat_value_of(emu: ThreadedEmulator) -> Callable[[dict[str, Any], str], Any]
 
 
 def test_chat_search_equals_a_brute_force_filter_of_the_truth() -> None:
-    with ThreadedEmulator(customers=60, chats=150, agents=5, departments=3, seed=4) as emu:
+    with ThreadedEmulator(
+        customers=60, chats=150, seed=4, account=Account(agents=5, departments=3)
+    ) as emu:
         emu.add_chats(3)
         emu.close_chat(emu.expected_chat_ids()[0])
         truth = emu.truth_chats()
@@ -305,7 +314,10 @@ async def test_a_wrong_filter_is_a_400_that_names_it(
     ],
 )
 async def test_a_wrong_body_key_is_a_400_that_names_it(body: dict[str, Any], path: str) -> None:
-    async with Emulator(customers=10, error_style="new") as emu, api(emu) as client:
+    async with (
+        Emulator(customers=10, variants=WireVariants(error_style="new")) as emu,
+        api(emu) as client,
+    ):
         errors = await client.error("POST", "/customers/search", 400, json=body)
         assert [entry["code"] for entry in errors] == ["invalid_request", path]
 

@@ -24,7 +24,7 @@ from helpcrunch_async.testing import (
     WebhookSettings,
     WriteFaults,
 )
-from helpcrunch_async.testing._chats import APPLICATION_IDS
+from helpcrunch_async.testing._chat_records import APPLICATION_IDS
 from helpcrunch_async.testing._team import FIRST_AGENT_ID
 
 if TYPE_CHECKING:
