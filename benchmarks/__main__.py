@@ -31,6 +31,7 @@ PICTURE = HERE / "requests_over_time.png"
 # (module, title), in the order they run and appear.
 PARTS = (
     ("cap_efficiency", "Cap efficiency: wall time against the ideal schedule"),
+    ("no_burst", "No-burst servers: one 429, and the share of the ideal"),
     ("decode", "Decode: customers per second"),
     ("client_cost", "Client cost: CPU per customer, time to first customer"),
     ("memory", "Memory: peak RSS while streaming"),

@@ -67,6 +67,7 @@ def test_the_bare_budget_holds_across_threads(tiny_switch_interval: None) -> Non
 
         async def take(budget: hc.LocalBudget = budget, granted: list[float] = granted) -> None:
             granted.append(await budget.acquire())
+            await budget.on_success(granted[-1])  # answered, as the transport reports
 
         async def run(take: Callable[[], Awaitable[None]] = take) -> None:
             await hammer(take, 0.05)

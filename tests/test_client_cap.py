@@ -10,13 +10,16 @@ absorbs network jitter in production.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator, Faults, RateLimit
+from helpcrunch_async.testing import Account, Emulator, Faults, RateLimit
 from helpcrunch_async.testing._policies import max_in_any_window
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 KEY = "test-key"
 R, W = 10, 1.0
@@ -199,3 +202,57 @@ async def test_sends_settled_against_a_slow_opening_move_when_quicker_answers_co
         assert max_in_any_window(arrivals, W) <= limit
         assert statuses.count(429) == 0
         assert len(arrivals) == 3 * limit // 2
+
+
+async def test_a_listing_of_one_page_costs_one_request_and_a_bad_key_one_401() -> None:
+    async with (
+        Emulator(
+            customers=50, chats=3, api_key=KEY, account=Account(messages_per_chat=21.0)
+        ) as emu,
+        client_for(emu, rate_limit=120) as client,
+    ):
+        chat = (await client.chats.list(limit=1)).data[0]
+        listings: dict[str, Callable[[], Any]] = {
+            "departments": client.departments.iter_all,
+            "agents": client.agents.iter_all,
+            "customers": client.customers.iter_all,
+            "messages": lambda: client.chats.iter_messages(chat.id),
+        }
+        for name, listing in listings.items():
+            before = len(emu.log)
+            async with listing() as it:
+                items = [item async for item in it]
+            assert 0 < len(items) < 100, name
+            assert len(emu.log) - before == 1, name
+            assert it.stats.requests == 1, name
+    async with (
+        Emulator(customers=50, api_key=KEY) as emu,
+        hc.HelpCrunch("wrong-key", base_url=emu.base_url) as client,
+    ):
+        with pytest.raises(hc.AuthenticationError):
+            async with client.customers.iter_all() as it:
+                [c async for c in it]
+        assert [e.status for e in emu.log] == [401]
+
+
+async def test_a_no_burst_server_is_learned_once_per_budget_not_once_per_scan() -> None:
+    # Three scans of one client, then one of another client sharing its
+    # budget: the first asks whether the server takes bursts (one 429), the
+    # others know, and pace from their first request.
+    limit = 40
+    async with Emulator(
+        customers=1200, api_key=KEY, policy="no-burst", rate_limit=limit, rate_period=W
+    ) as emu:
+        budget = hc.LocalBudget(limit, W)
+        async with client_for(emu, rate_budget=budget) as client:
+            for _ in range(3):
+                ids, _ = await scan(client)
+                assert ids == emu.expected_ids(None, "asc")
+        async with client_for(emu, rate_budget=budget) as other:
+            ids, _ = await scan(other)
+        arrivals = [e.time for e in emu.log]
+        statuses = [e.status for e in emu.log]
+    # One, give or take one from the loop this test shares with the server.
+    assert 1 <= statuses.count(429) <= 2
+    assert len(statuses) == 4 * 12 + statuses.count(429)
+    assert max_in_any_window(arrivals, W) <= limit

@@ -42,7 +42,7 @@ def drain(plan: ScanPlan[int]) -> list[int]:
 
 def first_three_windows(rows: list[int]) -> tuple[ScanPlan[int], Fetch, Fetch]:
     """A plan of 100-row windows whose first is answered and next two are in flight."""
-    plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=4, open_with=1)
+    plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=4)
     first = plan.next_fetch()
     assert first is not None
     plan.page_done(first, rows[0:100], len(rows))
@@ -103,7 +103,6 @@ def run_scan(
     rng: random.Random,
     start: int = 0,
     drift: dict[int, int] | None = None,
-    open_with: int = 2,
     max_reads: int = 10_000,
 ) -> Run:
     """Drive a plan to completion the way a server and a network would.
@@ -116,9 +115,7 @@ def run_scan(
     cancelled: before the server reads them, when they are still unread.
     """
     server = rows if isinstance(rows, Server) else Server(rows)
-    plan: ScanPlan[int] = ScanPlan(
-        page_size=page_size, lookahead=lookahead, start=start, open_with=open_with
-    )
+    plan: ScanPlan[int] = ScanPlan(page_size=page_size, lookahead=lookahead, start=start)
     run = Run([], plan)
     unread: list[Fetch] = []
     answered: list[tuple[Fetch, list[int], int | None]] = []
@@ -167,11 +164,10 @@ def run_scan(
     total=st.integers(min_value=0, max_value=2000),
     page_size=st.integers(min_value=1, max_value=100),
     concurrency=st.integers(min_value=1, max_value=10),
-    open_with=st.sampled_from([1, 2]),
     seed=st.integers(),
 )
 def test_stable_data_comes_out_complete_in_order_with_no_extra_request(
-    total: int, page_size: int, concurrency: int, open_with: int, seed: int
+    total: int, page_size: int, concurrency: int, seed: int
 ) -> None:
     rows = list(range(1, total + 1))
     run = run_scan(
@@ -180,17 +176,11 @@ def test_stable_data_comes_out_complete_in_order_with_no_extra_request(
         lookahead=2 * concurrency,
         concurrency=concurrency,
         rng=random.Random(seed),
-        open_with=open_with,
     )
     assert run.released == rows
-    # One window per page. The opening pair costs one more when the data fits
-    # in one page, unless the second is cancelled before the server reads it.
+    # One window per page, and one request for no data at all.
     pages = -(-total // page_size)
-    opening = open_with if concurrency > 1 else 1
-    if pages >= opening:
-        assert run.reads == pages
-    else:
-        assert max(1, pages) <= run.reads <= opening
+    assert run.reads == max(1, pages)
     assert run.plan.shortfall is None
 
 
@@ -354,7 +344,7 @@ def test_inserts_between_reads_answered_out_of_order_are_repaired() -> None:
 
 
 def test_a_shift_of_more_than_half_a_page_is_repaired_in_two_requests() -> None:
-    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=4, open_with=1)
+    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=4)
     first = plan.next_fetch()
     assert first is not None
     plan.page_done(first, list(range(10)), 30)
@@ -369,7 +359,7 @@ def test_a_shift_of_more_than_half_a_page_is_repaired_in_two_requests() -> None:
 
 def test_inserts_between_in_order_answers_lose_nothing() -> None:
     rows = list(range(1, 301))
-    plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=4, open_with=1)
+    plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=4)
     out: list[int] = []
     offset = next_offset(plan)
     while offset is not None or not plan.done:
@@ -384,7 +374,7 @@ def test_inserts_between_in_order_answers_lose_nothing() -> None:
 
 
 def test_a_grown_total_extends_the_plan() -> None:
-    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8, open_with=1)
+    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8)
     assert next_offset(plan) == 0
     assert next_offset(plan) is None  # nothing else before the first page
     answer(plan, 0, list(range(10)), 25)
@@ -393,21 +383,23 @@ def test_a_grown_total_extends_the_plan() -> None:
     assert [next_offset(plan) for _ in range(3)] == [30, 40, None]
 
 
-def test_the_opening_sends_two_windows_then_waits_for_both() -> None:
+def test_the_first_window_goes_alone_so_one_page_costs_one_request() -> None:
     plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8)
-    first, second = plan.next_fetch(), plan.next_fetch()
+    first = plan.next_fetch()
     assert first == Fetch(0, 10)
-    assert second == Fetch(10, 10)
     assert plan.next_fetch() is None
-    plan.page_done(first, list(range(10)), 1000)
-    # The second may have met a 429 its budget has yet to hear of: no burst yet.
+    plan.page_done(first, list(range(7)), 7)
     assert plan.next_fetch() is None
-    plan.page_done(second, list(range(10, 20)), 1000)
-    assert [next_offset(plan) for _ in range(7)] == [20, 30, 40, 50, 60, 70, None]
+    assert drain(plan) == list(range(7))
+    assert plan.done
+    plan = ScanPlan(page_size=10, lookahead=8)
+    plan.page_done(plan.next_fetch() or Fetch(0, 10), list(range(10)), 1000)
+    # The lookahead holds the first answer, still unreleased, and seven windows.
+    assert [next_offset(plan) for _ in range(8)] == [10, 20, 30, 40, 50, 60, 70, None]
 
 
 def test_a_full_last_window_asks_for_one_more() -> None:
-    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8, open_with=1)
+    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8)
     next_offset(plan)
     answer(plan, 0, list(range(10)), 15)
     assert next_offset(plan) == 10
@@ -419,7 +411,7 @@ def test_a_full_last_window_asks_for_one_more() -> None:
 
 
 def test_exact_fit_with_unchanged_total_needs_no_extra_request() -> None:
-    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8, open_with=1)
+    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=8)
     next_offset(plan)
     answer(plan, 0, list(range(10)), 20)
     assert next_offset(plan) == 10
@@ -430,7 +422,7 @@ def test_exact_fit_with_unchanged_total_needs_no_extra_request() -> None:
 
 
 def test_lookahead_bounds_what_is_in_flight_and_buffered() -> None:
-    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=3, open_with=1)
+    plan: ScanPlan[int] = ScanPlan(page_size=10, lookahead=3)
     next_offset(plan)
     answer(plan, 0, list(range(10)), 1000)
     plan.release()
@@ -524,13 +516,14 @@ def test_idset_is_compact_for_auto_increment_ids() -> None:
 
 def test_one_short_page_is_filled_and_two_that_agree_set_the_page_size() -> None:
     plan: ScanPlan[int] = ScanPlan(page_size=100, lookahead=8)
-    first, second = plan.next_fetch(), plan.next_fetch()
+    first = plan.next_fetch()
     assert first is not None
-    assert second is not None
     # A fluke: one item where a hundred were asked for, while the total says more.
     plan.page_done(first, [0], 1000)
     assert plan.next_fetch() == Fetch(1, 99)
     assert plan.page_size == 100
+    second = plan.next_fetch()
+    assert second == Fetch(100, 100)
     # The second window agrees on no size yet: 40 is another count.
     plan.page_done(second, list(range(100, 140)), 1000)
     assert plan.next_fetch() == Fetch(140, 60)

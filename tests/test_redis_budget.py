@@ -110,6 +110,14 @@ def budget(server: RedisServer, key: str = "t", **kwargs: Any) -> RedisBudget:
     return RedisBudget(server.url, key, **kwargs)
 
 
+async def take(b: RedisBudget) -> float:
+    """Take a slot and report its answer as the transport does (rule 6 of the cap waits for it)."""
+    stamp = await b.acquire()
+    await b.on_answered(stamp, 0.0, False)  # noqa: FBT003 -- the protocol's call
+    await b.on_success(stamp)
+    return stamp
+
+
 # -- start ---------------------------------------------------------------------
 
 
@@ -159,7 +167,13 @@ from helpcrunch_async._redis.budget import RedisBudget
 async def main(url, key, tasks, each):
     async with RedisBudget(url, key, limit=10, period=0.5) as budget:
         async def run():
-            return [await budget.acquire() for _ in range(each)]
+            stamps = []
+            for _ in range(each):
+                stamps.append(await budget.acquire())
+                # Answered at once, reported as the transport does.
+                await budget.on_answered(stamps[-1], 0.0, False)
+                await budget.on_success(stamps[-1])
+            return stamps
         stamps = await asyncio.gather(*(run() for _ in range(tasks)))
     print(json.dumps([s for part in stamps for s in part]))
 
@@ -209,14 +223,16 @@ async def test_waiters_are_served_in_the_order_they_arrived(redis_server: RedisS
         budget(redis_server, "fifo", limit=3, period=0.3) as two,
     ):
         for _ in range(3):  # slots that free one by one, 50 ms apart
-            await one.acquire()
+            await take(one)
             await asyncio.sleep(0.05)
         order: list[int] = []
 
         async def wait(i: int) -> None:
             await asyncio.sleep(0.02 * i)  # arrive in order i, from both processes
-            await (one if i % 2 else two).acquire()
+            side = one if i % 2 else two
+            stamp = await side.acquire()
             order.append(i)
+            await side.on_success(stamp)  # answered, as the transport reports
 
         await asyncio.gather(*(wait(i) for i in range(7)))
     assert order == list(range(7))
@@ -236,7 +252,7 @@ async def test_one_task_is_not_starved_by_a_process_running_many(redis_server: R
         async def loop(b: RedisBudget, name: str) -> None:
             while time.monotonic() < stop:
                 t0 = time.monotonic()
-                await b.acquire()
+                await take(b)
                 counts[name] += 1
                 if name == "meek":
                     meek_waits.append(time.monotonic() - t0)
@@ -325,6 +341,9 @@ async def test_corrections_mirror_cap_and_keep_the_log_sorted(redis_server: Redi
             stamp = await b.acquire()
             cap.record(stamp)
             stamps.append(stamp)
+            # Answered, as the transport reports: the second shows the server takes bursts.
+            await b.on_success(stamp)
+            cap.on_success(stamp)
         s1, s2, s3, s4, _ = stamps
         # The first send left between the third and the fourth: it moves there.
         for stamp, delay in ((s1, (s3 + s4) / 2 - s1), (s2, 0.25), (s2 + 0.25, 0.5)):
@@ -521,8 +540,9 @@ async def test_redis_lost_mid_run_falls_back_then_rejoins_never_over_the_cap(
 
         async def loop(side: RedisBudget) -> None:
             while time.monotonic() < stop:
-                await side.acquire()
+                stamp = await side.acquire()
                 sends.append(time.monotonic())
+                await side.on_success(stamp)  # answered, as the transport reports
 
         async def chaos() -> None:
             await asyncio.sleep(0.6)
@@ -555,22 +575,22 @@ async def test_a_process_asleep_through_a_restart_hands_over(
     kwargs: dict[str, Any] = {"limit": 10, "period": 0.5, "fallback_workers": 2}
     async with budget(redis_server, "asleep", **kwargs) as a:
         for _ in range(4):
-            await a.acquire()
+            await take(a)
         # Redis restarts (its log is lost) while this process sends nothing.
         await asyncio.to_thread(redis_server.kill)
         await asyncio.to_thread(redis_server.start)
-        await a.acquire()
+        await take(a)
         assert a.mode == "hand-over"
         assert a.fallbacks == 0
         # Its own sends of the last window went back into the new log.
         assert await a._redis.llen("{asleep}:log") == 5
         # A process that arrives now keeps to its share until the hand-over ends.
         async with budget(redis_server, "asleep", **kwargs) as c:
-            await c.acquire()
+            await take(c)
             assert c.mode == "hand-over"
             t0 = time.monotonic()
             for _ in range(5):  # its share is 5 per window
-                await c.acquire()
+                await take(c)
             assert time.monotonic() - t0 >= 0.5
     messages = [r.getMessage() for r in caplog.records]
     assert sum("lost the shared state" in m for m in messages) == 1
@@ -665,3 +685,62 @@ async def test_redis_restart_mid_run_against_the_emulator(redis_server: RedisSer
     assert sum(1 for e in log if e.status == 429) == 0
     assert max_in_any_window([e.time for e in log], period) <= limit
     assert math.isclose(len(log), workers * 40)
+
+
+async def command_calls(b: RedisBudget) -> dict[str, int]:
+    """Return how many times Redis ran each command so far (scripts' own calls included)."""
+    stats = await b._redis.info("commandstats")
+    return {name: int(row["calls"]) for name, row in stats.items()}
+
+
+async def test_a_quicker_answer_is_one_step_however_long_the_shared_log(
+    redis_server: RedisServer,
+) -> None:
+    # A huge limit "turns the cap off": with hundreds of sends in the shared
+    # log, one answer quicker than any before must not move each of them in a
+    # script call of its own, and no step may read the whole log.
+    async def steps(key: str, sends: int) -> dict[str, int]:
+        async with budget(redis_server, key, limit=100_000, period=60.0) as b:
+            for _ in range(sends):
+                stamp = await b.acquire()
+                await b.on_answered(stamp, 0.2, False)  # noqa: FBT003 -- the protocol's call
+                await b.on_success(stamp)
+            before = await command_calls(b)
+            quick = await b.acquire()
+            await b.on_sent(quick, 0.01)
+            await b.on_answered(quick, 0.05, False)  # noqa: FBT003 -- the quickest yet
+            await b.on_success(quick)
+            slow = await b.acquire()
+            await b.on_answered(slow, 0.3, False)  # noqa: FBT003 -- a slow one moves itself
+            after = await command_calls(b)
+            log = await log_of(b, key)
+            assert log == sorted(log)
+            assert len(log) == sends + 2
+        return {name: n - before.get(name, 0) for name, n in after.items()}
+
+    few, many = await steps("few", 100), await steps("many", 800)
+    assert few == many
+    assert few["cmdstat_evalsha"] == 6
+
+
+async def test_whether_the_server_takes_bursts_is_learned_once_for_every_process(
+    redis_server: RedisServer,
+) -> None:
+    # Rule 6 of the cap, shared: one process's burst asks the server, and its
+    # answer holds for every process on the key.
+    async with (
+        budget(redis_server, "bursts", limit=20, period=1.0) as a,
+        budget(redis_server, "bursts", limit=20, period=1.0) as b,
+    ):
+        await a.acquire()
+        probe = await b.acquire()  # sooner than a paced interval: a burst, the probe
+        state = "{bursts}:state"
+        assert float(_text(await a._redis.hget(state, "probe") or "")) == probe
+        assert await a._redis.hget(state, "bursts") is None
+        await b.on_success(probe)
+        assert await a._redis.hget(state, "bursts") == b"1"
+        assert await a._redis.hget(state, "probe_until") is None
+        # Bursts go from now on, and ask nothing more.
+        for _ in range(5):
+            await a.acquire()
+        assert float(_text(await a._redis.hget(state, "probe") or "")) == probe

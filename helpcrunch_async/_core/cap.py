@@ -26,13 +26,17 @@ The rules that keep it, in order:
    kind (success or 429) so far, at most ``max_settle`` (a tenth of the
    period): a request that may have been counted late holds its slot that
    much longer. The quickest is learned as answers come, and a burst's
-   answers may all be slow: when a quicker one shows up, the sends settled
-   against the slower quickest move later too, to where it says they may
-   have been counted (three scans opening at once on one loop had their
+   answers may all be slow: when a quicker one shows up, every send in the
+   log moves later by how much quicker it is (at most ``max_settle``), which
+   is at least as far as any send settled against the slower quickest may
+   have been counted late (three scans opening at once on one loop had their
    first window's answers 100 ms slow, one counted 90 ms late, and the next
-   window's quick requests made 21 of 20 at the server). On a steady network
-   this moves nothing; on a jittery one it costs about half the jitter per
-   window. Pacing (rule 4) is timed from real sends, not from settled ones.
+   window's quick requests made 21 of 20 at the server). That move is one
+   offset added to the whole log, so its cost does not grow with the log;
+   the moves add up to no more than the first answer's round trip, spent
+   once. On a steady network this moves nothing; on a jittery one it costs
+   about half the jitter per window. Pacing (rule 4) is timed from real
+   sends, not from settled ones.
 3. Pause. A 429 pauses every request until ``Retry-After`` when given, else for
    a backoff that starts at one request's share of the period and doubles while
    429s repeat, capped at the period. A pause is never shorter than the pacing
@@ -56,18 +60,43 @@ The rules that keep it, in order:
    round trip took than the quickest) feeds a jitter estimate that jumps to
    any larger lateness and keeps `JITTER_DECAY` of itself per answer, and the
    pacing interval's room is at least the estimate (at most one more share);
-   a fresh 429 while paced doubles it, since the jitter was larger.
-   The first adaptation starts the estimate at `JITTER_PRIOR` of a share,
-   since its first answers cannot show the jitter before the next request
-   leaves: on a 2-core host at a load of 3-4, requests paced 25 ms apart
-   were held up to 19 ms on the way in to the emulator, and each further 429
-   would cost a whole ``Retry-After``. A server that takes bursts never paces, so never pays it.
+   a fresh 429 while paced doubles it, since the jitter was larger, and
+   the doubled value fades ten times slower (`KEPT_DECAY`): a host that
+   bunched arrivals once will again.
+   The first adaptation starts the estimate at `JITTER_PRIOR` of a share, at
+   most `JITTER_PRIOR_MAX` seconds, since its first answers cannot show the
+   jitter before the next request leaves (on a 2-core host at a load of 3-4,
+   requests paced 25 ms apart were held up to 19 ms on the way in to the
+   emulator); jitter is a matter of milliseconds whatever the share, so at
+   120 a minute the prior costs little. The estimate fades by half in about
+   70 answers: a wide room costs throughput on every request, a 429 costs a
+   ``Retry-After`` (see the no-burst rows of benchmarks/RESULTS.md). A
+   server that takes bursts never paces, so never pays it.
+6. Opening. Until the server has shown that it takes bursts, a send within
+   half a request's share of the period after the previous one is a
+   *probe*, and while a probe is out the others wait for its answer, or go
+   one at the interval its refusal would set (rules 4 and 5), which any
+   server takes;
+   a send that would leave later than that but sooner than the first pacing
+   interval (`cold_interval`) waits for that interval, since a no-burst
+   server may refuse it, yet its acceptance would prove nothing. A probe
+   answered without a 429 shows that the server takes bursts (no no-burst
+   server of this limit accepts it), and no send waits for this rule again;
+   a 429 for it switches on pacing (rule 4), which spaces every send from
+   then on. So a no-burst server refuses one request per budget (every scan
+   of a client, and through Redis every process, shares it), not one per
+   scan or per worker, and nothing costs an extra request: a listing of one
+   page is one request.
+   A probe is waited for `PROBE_TRIPS` of the quickest round trip seen (a
+   429 comes back as fast as a page), at least one pacing interval, at most
+   a period (before any answer came); then it is taken for slow, not
+   refused, and the next burst asks again.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
+from bisect import bisect_left, insort
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
@@ -82,9 +111,11 @@ __all__ = [
     "Cap",
     "CapSnapshot",
     "Settler",
+    "cold_interval",
     "default_margin",
     "next_jitter",
     "pacing_interval",
+    "probe_wait",
 ]
 
 # The rules' constants in one public table: `Cap` reads them here, and the
@@ -108,12 +139,19 @@ CONSTANTS: Final[Mapping[str, float]] = MappingProxyType(
         # ...up to this share of the interval...
         "JITTER_MAX": 1.0,
         # ...and the estimate keeps this much of itself per answer: a spike fades
-        # over several hundred answers (a decaying maximum that forgot sooner was
-        # beaten by the next spike: see test_cap's no-burst simulation).
-        "JITTER_DECAY": 0.999,
+        # by half in about 70 answers (0.999 kept 64-69% of the ideal; 0.98 drew
+        # 429s from spikes every ten requests: see test_cap's no-burst simulation).
+        "JITTER_DECAY": 0.99,
         # Before any answer has shown the jitter, pacing assumes this share of
-        # the interval (arrivals of a 25 ms interval were held up to 19 ms on a busy host).
-        "JITTER_PRIOR": 0.5,
+        # the interval (arrivals of a 25 ms interval were held up to 19 ms on a busy host)...
+        "JITTER_PRIOR": 0.25,
+        # ...at most this many seconds: jitter does not grow with the interval.
+        "JITTER_PRIOR_MAX": 0.02,
+        # Once a 429 has shown the estimate too small, the doubled estimate keeps
+        # this much of itself per answer: a host that bunched arrivals once will again.
+        "KEPT_DECAY": 0.999,
+        # A probe (rule 6) is waited for this many of the quickest round trips.
+        "PROBE_TRIPS": 4,
     }
 )
 _DECREASE = CONSTANTS["DECREASE"]
@@ -126,6 +164,9 @@ _JITTER_COVER = CONSTANTS["JITTER_COVER"]
 _JITTER_MAX = CONSTANTS["JITTER_MAX"]
 _JITTER_DECAY = CONSTANTS["JITTER_DECAY"]
 _JITTER_PRIOR = CONSTANTS["JITTER_PRIOR"]
+_JITTER_PRIOR_MAX = CONSTANTS["JITTER_PRIOR_MAX"]
+_KEPT_DECAY = CONSTANTS["KEPT_DECAY"]
+_PROBE_TRIPS = CONSTANTS["PROBE_TRIPS"]
 
 
 def default_margin(period: float) -> float:
@@ -146,18 +187,21 @@ class Settler:
 
     The quickest trip is only learned as answers come: the first window's
     answers may all be slow (a burst queued at the server), so a send settled
-    then was settled against too slow a quickest. `settle` remembers the last
-    ``keep`` sends it settled and, when a quicker trip shows up, moves them
-    later to where the quicker one says they may have been counted.
+    then was settled against too slow a quickest. When a quicker trip shows
+    up, `settle` says how much later every earlier send must move: a constant
+    amount of work, however many sends there were.
     """
 
-    __slots__ = ("_fastest", "_settled", "max_settle")
+    __slots__ = ("_fastest", "max_settle")
 
-    def __init__(self, period: float, keep: int = 0) -> None:
+    def __init__(self, period: float) -> None:
         self.max_settle = period * _MAX_SETTLE
         self._fastest = [math.inf, math.inf]
-        # [wire time, trip, kind, where its entry in the log is now], oldest first.
-        self._settled: deque[list[float]] = deque(maxlen=keep)
+
+    @property
+    def quickest(self) -> float:
+        """The quickest round trip of a non-429 answer so far (inf before any)."""
+        return self._fastest[0]
 
     def late(self, trip: float, *, rate_limited: bool = False) -> float:
         """Return how much to move a send whose answer came ``trip`` seconds after it."""
@@ -167,35 +211,21 @@ class Settler:
         fastest = self._fastest[kind] = min(self._fastest[kind], trip)
         return min(trip - fastest, self.max_settle)
 
-    def settle(
-        self, sent_at: float, trip: float, *, rate_limited: bool = False, floor: float = 0.0
-    ) -> tuple[float, list[tuple[float, float]]]:
-        """Return an answer's lateness and the moves ``(from, to)`` the log must make.
+    def settle(self, trip: float, *, rate_limited: bool = False) -> tuple[float, float]:
+        """Return an answer's lateness and how much later every earlier send must move.
 
-        ``sent_at`` is when the request reached the wire, ``trip`` how long its
-        answer took. The moves hold this send later by its lateness and, if its
-        trip is the quickest yet, every remembered send of its kind later by
-        how much quicker it is. A move of ``floor`` seconds or less is not made.
+        ``trip`` is how long the answer took from the wire. The lateness moves
+        this send; the second number, nonzero only when ``trip`` is the
+        quickest of its kind yet and an earlier one was slower, moves every
+        send before it: at least as far as any of them was settled short.
         """
         kind = int(rate_limited)
         before = self._fastest[kind]
         late = self.late(trip, rate_limited=rate_limited)
-        if not trip >= 0:
-            return late, []
-        moves: list[tuple[float, float]] = []
-        if trip < before:
-            for entry in self._settled:
-                wire, their_trip, their_kind, at = entry
-                to = wire + min(their_trip - trip, self.max_settle)
-                if their_kind == kind and to - at > floor:
-                    moves.append((at, to))
-                    entry[3] = to
-        at = sent_at
-        if late > floor:
-            at = sent_at + late
-            moves.append((sent_at, at))
-        self._settled.append([sent_at, trip, float(kind), at])
-        return late, moves
+        shift = 0.0
+        if trip >= 0 and math.isfinite(before) and trip < before:
+            shift = min(before - trip, self.max_settle)
+        return late, shift
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,18 +245,24 @@ class Cap:
 
     ``limit`` requests per ``period`` seconds; ``margin`` seconds are added to
     every window (default: `default_margin`). Times are floats on one monotonic
-    clock chosen by the caller.
+    clock chosen by the caller. ``bursts`` says that whether the server takes
+    bursts is known, or asked elsewhere (rule 6 then holds nothing back).
     """
 
     __slots__ = (
         "_adaptations",
         "_adapted_at",
         "_allowance",
+        "_bursts",
         "_clean",
         "_jitter",
+        "_kept",
         "_last_sent",
-        "_moved",
+        "_offset",
+        "_open",
         "_pause_until",
+        "_probe",
+        "_probe_until",
         "_rate_limited",
         "_sent",
         "_settler",
@@ -238,24 +274,35 @@ class Cap:
         "period",
     )
 
-    def __init__(self, limit: int, period: float, *, margin: float | None = None) -> None:
+    def __init__(
+        self, limit: int, period: float, *, margin: float | None = None, bursts: bool = False
+    ) -> None:
         limit, period, margin = check_rate(limit, period, margin)
         if margin is None:
             margin = default_margin(period)
         self.limit = limit
         self.period = float(period)
         self.margin = float(margin)
-        self._settler = Settler(self.period, limit)
-        # Sorted: when each send may have been counted, as far as we know.
-        self._sent: deque[float] = deque(maxlen=limit)
+        self._settler = Settler(self.period)
+        # Sorted: when each send may have been counted, as far as we know,
+        # less `_offset`, which moves them all at once (rule 2).
+        self._sent: list[float] = []
+        self._offset = 0.0
         # When the latest request really left: pacing is timed from it.
         self._last_sent = -math.inf
-        # Sends moved by `correct`, by the stamp handed out, until answered.
-        self._moved: dict[float, float] = {}
+        # Sends not yet answered, by the stamp handed out: when each reached
+        # the wire and its entry in `_sent`. Oldest first, at most `limit`.
+        self._open: dict[float, tuple[float, float]] = {}
         self._allowance = limit
+        # Rule 6: whether the server took a burst, and the probe out (its stamp, and until when).
+        self._bursts = bursts
+        self._probe = math.nan
+        self._probe_until = -math.inf
         self._spacing = 0.0
         self._slack = 0.0
         self._jitter = 0.0
+        # The jitter a 429 proved too large for the estimate: it fades slower (rule 5).
+        self._kept = 0.0
         self._pause_until = -math.inf
         self._adapted_at = -math.inf
         self._streak = 0
@@ -307,7 +354,7 @@ class Cap:
         at = max(now, self._pause_until)
         n = self._allowance
         if len(self._sent) >= n:
-            at = max(at, self._sent[-n] + self.period + self.margin)
+            at = max(at, self._sent[-n] + self._offset + self.period + self.margin)
         return at
 
     def next_paced_slot(self, now: float) -> float:
@@ -315,13 +362,50 @@ class Cap:
         at = self.next_slot(now)
         if self._spacing and self._sent:
             at = max(at, self._last_sent + self._spacing)
+        elif not self._bursts:
+            if at < self._probe_until:
+                # Rule 6: a probe is out; the others go at the pace a refusal would set.
+                at = max(at, min(self._probe_until, self._last_sent + self._opening_interval()))
+            elif self._last_sent + self._probe_gap() < at < self._last_sent + self._cold_interval():
+                # Too late for a probe, too soon for a no-burst server.
+                at = self._last_sent + self._cold_interval()
         return at
+
+    @property
+    def bursts(self) -> bool:
+        """Whether the server has taken a burst (rule 6): then no send waits for a probe."""
+        return self._bursts
+
+    @property
+    def probing(self) -> bool:
+        """Whether a probe (rule 6) awaits its answer: bursts wait for it."""
+        return self._probe_until > -math.inf
 
     def record(self, sent_at: float) -> None:
         """Record that a request left at ``sent_at`` (times never go backwards)."""
+        stamp = sent_at
         sent_at = max(sent_at, self._last_sent)
+        if (
+            not self._bursts
+            and not self._spacing
+            and sent_at <= self._last_sent + self._probe_gap()
+            and sent_at >= self._probe_until
+        ):
+            # Rule 6: a burst, and none is out: this one asks the server.
+            self._probe = stamp
+            self._probe_until = sent_at + probe_wait(
+                self._settler.quickest, self._cold_interval(), self.period
+            )
         self._last_sent = sent_at
-        self._insert(sent_at)
+        entry = sent_at - self._offset
+        insort(self._sent, entry)
+        if len(self._sent) > 2 * self.limit:
+            # Only the latest `limit` entries decide; drop the rest in one go.
+            del self._sent[: -self.limit]
+        if len(self._open) >= self.limit:
+            # Answers forget their stamps; the oldest was never answered.
+            del self._open[next(iter(self._open))]
+        self._open[stamp] = (sent_at, entry)
 
     def correct(self, stamp: float, actual: float) -> None:
         """Move a recorded send from ``stamp`` to ``actual``, when it really left.
@@ -331,57 +415,46 @@ class Cap:
         later request, timed from the early stamp, would arrive inside the
         window. Only moves a send later; unknown stamps are ignored.
         """
-        if actual <= stamp or not self._move(stamp, actual):
+        wire, entry = self._open.get(stamp, (stamp, stamp - self._offset))
+        if actual <= wire or not self._move(entry, actual - self._offset):
             return
+        self._open[stamp] = (actual, actual - self._offset)
         self._last_sent = max(self._last_sent, actual)
-        if len(self._moved) >= self.limit:
-            # Answers settle and forget their stamps; these were never answered.
-            self._moved.clear()
-        self._moved[stamp] = actual
 
     def settle(self, stamp: float, answered_at: float, *, rate_limited: bool = False) -> None:
         """Move the send stamped ``stamp`` later by how much its answer was slow (rule 2).
 
-        ``answered_at`` is when the answer came, on the same clock.
+        ``answered_at`` is when the answer came, on the same clock. An
+        unknown stamp still teaches the quickest trip and the jitter.
         """
-        sent_at = self._moved.pop(stamp, stamp)
-        late, moves = self._settler.settle(
-            sent_at, answered_at - sent_at, rate_limited=rate_limited
-        )
-        for at, to in moves:
-            self._move(at, to)
-        self._jitter = next_jitter(self._jitter, late)
+        # A stamp forgotten (or handed out twice) is looked up as it was recorded.
+        wire, entry = self._open.pop(stamp, (stamp, stamp - self._offset))
+        late, shift = self._settler.settle(answered_at - wire, rate_limited=rate_limited)
+        # Every send moves at once; this one then goes where its own trip says.
+        self._offset += shift
+        self._move(entry, wire + late - self._offset)
+        self._kept *= _KEPT_DECAY
+        self._jitter = max(next_jitter(self._jitter, late), self._kept)
         if self._spacing:
             self._spacing = self._pacing_interval()
 
-    def _move(self, at: float, to: float) -> bool:
+    def _move(self, entry: float, to: float) -> bool:
+        """Move one entry of the log (kept less the offset) to ``to``; False if none is there."""
         sent = self._sent
-        for i in range(len(sent) - 1, -1, -1):
-            if sent[i] == at:
-                del sent[i]
-                self._insert(to)
-                return True
-        return False
-
-    def _insert(self, at: float) -> None:
-        # Keep the log sorted: sent[-n] must be the n-th latest count.
-        sent = self._sent
-        j = len(sent)
-        while j > 0 and sent[j - 1] > at:
-            j -= 1
-        if j == len(sent):
-            sent.append(at)
-        elif len(sent) == sent.maxlen:
-            # Full: the earliest entry makes room, as append would drop it.
-            if j == 0:
-                return
-            sent.popleft()
-            sent.insert(j - 1, at)
-        else:
-            sent.insert(j, at)
+        i = bisect_left(sent, entry)
+        if i == len(sent) or sent[i] != entry:
+            return False
+        if entry != to:
+            del sent[i]
+            insort(sent, to)
+        return True
 
     def on_success(self, sent_at: float) -> None:
         """Record a non-429 answer to a request sent at ``sent_at``."""
+        if sent_at == self._probe:
+            # Rule 6: the server took a burst.
+            self._bursts = True
+            self._probe_until = -math.inf
         if sent_at < self._adapted_at:
             return
         self._streak = 0
@@ -403,6 +476,9 @@ class Cap:
         """
         self._rate_limited += 1
         self._clean = 0
+        if sent_at == self._probe:
+            # Rule 6: refused; pacing (rule 4) spaces every send from now on.
+            self._probe_until = -math.inf
         if sent_at >= self._adapted_at:
             # Fresh evidence: this request left after our last adjustment.
             self._streak += 1
@@ -410,11 +486,11 @@ class Cap:
             self._adapted_at = now
             if not self._spacing:
                 self._slack = _SLACK_START
-                share = self.period / self._allowance
-                self._jitter = max(self._jitter, share * _JITTER_PRIOR / _JITTER_COVER)
+                self._jitter = max(self._jitter, self._prior())
             else:
                 # Paced, and still refused: the jitter was larger than the estimate.
                 self._jitter *= 2
+                self._kept = max(self._kept, self._jitter)
                 if self._slack < _SLACK_MAX:
                     self._slack = min(_SLACK_MAX, 2 * self._slack)
                 else:
@@ -435,6 +511,23 @@ class Cap:
 
     def _pacing_interval(self) -> float:
         return pacing_interval(self.period, self.margin, self._allowance, self._slack, self._jitter)
+
+    def _cold_interval(self) -> float:
+        return cold_interval(self.period, self.margin, self._allowance)
+
+    def _prior(self) -> float:
+        # Rule 5: the jitter estimate pacing starts from.
+        share = self.period / self._allowance
+        return min(share * _JITTER_PRIOR, _JITTER_PRIOR_MAX) / _JITTER_COVER
+
+    def _opening_interval(self) -> float:
+        # Rule 6: the interval the probe's refusal would set (rules 4 and 5).
+        jitter = max(self._jitter, self._prior())
+        return pacing_interval(self.period, self.margin, self._allowance, _SLACK_START, jitter)
+
+    def _probe_gap(self) -> float:
+        # Rule 6: a send this soon after the last is a burst any no-burst server refuses.
+        return self.period / self._allowance / 2
 
 
 def next_jitter(jitter: float, late: float) -> float:
@@ -458,3 +551,17 @@ def pacing_interval(
     share = period / allowance
     room = max(share * slack, _SLACK_FLOOR, min(jitter * _JITTER_COVER, share * _JITTER_MAX))
     return max(share + room, (period + margin) / allowance)
+
+
+def cold_interval(period: float, margin: float, allowance: int) -> float:
+    """Return the gap after which a send is no burst (rule 6): the first pacing interval."""
+    return pacing_interval(period, margin, allowance, _SLACK_START, 0.0)
+
+
+def probe_wait(quickest: float, cold: float, period: float) -> float:
+    """Return how long every send waits for a probe's answer (rule 6).
+
+    `PROBE_TRIPS` times the ``quickest`` round trip, at least ``cold`` (one
+    pacing interval), at most ``period`` (also when no trip is known yet).
+    """
+    return min(period, max(cold, _PROBE_TRIPS * quickest))

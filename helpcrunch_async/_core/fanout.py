@@ -20,9 +20,9 @@ request. The rules across listings:
    ``lookahead`` listings are open at once: memory stays bounded however
    many keys and items there are. Keys are asked for only while there is room
    (`wants_key`), so a key source may be an endless iterator.
-4. Opening. The first two requests leave together and no others until both
-   are answered, as in `ScanPlan`'s rule 1: a no-burst server refuses the
-   second, and the budget learns to pace for one 429.
+4. Opening. None of its own: whether the server refuses bursts is the
+   budget's question, asked once for every scan that shares it (rule 6 of
+   `_core.cap`).
 5. Gone. A listing that is gone (404: the chat was deleted) is skipped: its
    requests in flight are `obsolete`, and it is released empty, marked.
 """
@@ -42,9 +42,6 @@ __all__ = ["FanOutPlan", "LaneFetch", "Released"]
 
 K = TypeVar("K", bound="Hashable")
 T = TypeVar("T")
-
-# Requests that leave before any answer (rule 4).
-_OPENING = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +84,10 @@ class FanOutPlan(Generic[K, T]):
     """The listings of many keys, fetched ahead under one bound and released key by key."""
 
     __slots__ = (
-        "_answers",
         "_closed",
         "_in_flight",
         "_lanes",
         "_next_index",
-        "_opening",
-        "_sent",
         "_stale",
         "lookahead",
         "page_size",
@@ -110,10 +104,6 @@ class FanOutPlan(Generic[K, T]):
         self._in_flight: dict[LaneFetch[K], _Lane[K, T]] = {}
         self._next_index = 0
         self._closed = False
-        self._sent = 0
-        self._answers = 0
-        # The opening requests (rule 4) not yet answered.
-        self._opening: set[LaneFetch[K]] = set()
         # Requests of skipped listings, for the shell to cancel.
         self._stale: list[LaneFetch[K]] = []
 
@@ -137,15 +127,6 @@ class FanOutPlan(Generic[K, T]):
         """Whether every key has been taken and every listing released."""
         return self._closed and not self._lanes
 
-    @property
-    def opening(self) -> bool:
-        """Whether an opening request (rule 4) is still unanswered after the first answer."""
-        return self._answers > 0 and bool(self._opening)
-
-    def open_now(self) -> None:
-        """Stop waiting for the opening's second answer: it is slow, not refused."""
-        self._opening.clear()
-
     def wants_key(self) -> bool:
         """Whether another key may be taken now (rule 3)."""
         return not self._closed and len(self._lanes) < self.lookahead
@@ -154,9 +135,7 @@ class FanOutPlan(Generic[K, T]):
         """Take the next key, whose listing goes after every listing taken before."""
         if self._closed:
             raise ValueError("no key may follow close_keys()")
-        plan: ScanPlan[T] = ScanPlan(
-            page_size=self.page_size, lookahead=self.lookahead, open_with=1
-        )
+        plan: ScanPlan[T] = ScanPlan(page_size=self.page_size, lookahead=self.lookahead)
         self._lanes.append(_Lane(self._next_index, key, plan))
         self._next_index += 1
 
@@ -166,8 +145,6 @@ class FanOutPlan(Generic[K, T]):
 
     def next_fetch(self) -> LaneFetch[K] | None:
         """Return the next request to send now, or None if none may start."""
-        if self._opening and (self._sent >= _OPENING or self._answers > 0):
-            return None
         lanes = [lane for lane in self._lanes if not lane.skipped]
         if not lanes:
             return None
@@ -189,8 +166,6 @@ class FanOutPlan(Generic[K, T]):
         lane = self._in_flight.pop(lane_fetch, None)
         if lane is None:
             raise ValueError(f"no request in flight for key {lane_fetch.key!r}")
-        self._answers += 1
-        self._opening.discard(lane_fetch)
         lane.plan.page_done(lane_fetch.fetch, items, total)
 
     def skip(self, lane_fetch: LaneFetch[K]) -> None:
@@ -198,13 +173,10 @@ class FanOutPlan(Generic[K, T]):
         lane = self._in_flight.pop(lane_fetch, None)
         if lane is None:
             return
-        self._answers += 1
-        self._opening.discard(lane_fetch)
         lane.skipped = True
         for other, owner in list(self._in_flight.items()):
             if owner is lane:
                 del self._in_flight[other]
-                self._opening.discard(other)
                 self._stale.append(other)
 
     def obsolete(self) -> list[LaneFetch[K]]:
@@ -218,7 +190,6 @@ class FanOutPlan(Generic[K, T]):
     def cancel(self, lane_fetch: LaneFetch[K]) -> None:
         """Forget a request the shell cancelled (one of `obsolete`)."""
         lane = self._in_flight.pop(lane_fetch, None)
-        self._opening.discard(lane_fetch)
         if lane is not None:
             lane.plan.cancel(lane_fetch.fetch)
 
@@ -244,7 +215,4 @@ class FanOutPlan(Generic[K, T]):
     def _send(self, lane: _Lane[K, T], fetch: Fetch) -> LaneFetch[K]:
         lane_fetch = LaneFetch(lane.index, lane.key, fetch)
         self._in_flight[lane_fetch] = lane
-        if self._sent < _OPENING and self._answers == 0:
-            self._opening.add(lane_fetch)
-        self._sent += 1
         return lane_fetch

@@ -7,14 +7,11 @@ takes items back in order with `release`.
 
 The rules:
 
-1. Opening. The first window (at ``start``) is fetched together with the next
-   one, and no other window starts until both are answered. A no-burst server
-   (nginx ``limit_req`` without ``burst``) refuses the second, so the budget
-   learns to pace for the price of one 429 instead of one per worker; a
-   listing of one page costs one request more. (If the second is merely
-   slow, the shell opens the rest a few round trips later: `open_now`.) A plan built with
-   ``open_with=1`` (one listing among many: the fan-out opens for them all)
-   fetches the first window alone.
+1. Opening. The first window (at ``start``) is fetched alone, and no other
+   starts until it is answered: its total says what else to fetch, so a
+   listing of one page costs one request. Whether the server refuses bursts
+   is the budget's question, asked once for every scan that shares it (rule 6
+   of `_core.cap`), not each listing's.
 2. Lookahead. A window is dispatched only while fewer than ``lookahead``
    answers wait for release or are in flight: a slow consumer slows fetching.
 3. Order. Items are released strictly in offset order: the server's order.
@@ -128,7 +125,6 @@ class ScanPlan(Generic[T]):
         "_in_flight",
         "_largest_total",
         "_next",
-        "_opening",
         "_parts",
         "_pending",
         "_previous",
@@ -143,26 +139,20 @@ class ScanPlan(Generic[T]):
         "_untold_to",
         "head",
         "lookahead",
-        "open_with",
         "page_size",
         "start",
     )
 
-    def __init__(
-        self, *, page_size: int, lookahead: int, start: int = 0, open_with: int = 2
-    ) -> None:
+    def __init__(self, *, page_size: int, lookahead: int, start: int = 0) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
         if lookahead < 1:
             raise ValueError(f"lookahead must be at least 1, got {lookahead}")
         if start < 0:
             raise ValueError(f"start offset must be >= 0, got {start}")
-        if open_with not in (1, 2):
-            raise ValueError(f"open_with must be 1 or 2, got {open_with}")
         self.page_size = page_size
         self.lookahead = lookahead
         self.start = start
-        self.open_with = open_with
         # Offset of the first item not yet released.
         self.head = start
         self._next = start
@@ -181,8 +171,6 @@ class ScanPlan(Generic[T]):
         self._in_flight: dict[Fetch, int] = {}
         # Gap fills, repairs and the probe: sent before any new window.
         self._pending: list[Fetch] = []
-        # The opening windows (rule 1) not yet answered.
-        self._opening: set[Fetch] = set()
         # The last released answer, which the next one is checked against.
         self._previous: _Part[T] | None = None
         # Repair windows by the window they precede: None until answered.
@@ -258,10 +246,10 @@ class ScanPlan(Generic[T]):
             self._in_flight[fetch] = self._answers
             return fetch
         if self._answers == 0:
-            return self._opening_fetch()
+            # Rule 1: the first window alone.
+            return self._dispatch() if self._next == self.start else None
         if (
-            self._opening
-            or self._next >= self._plan_end()
+            self._next >= self._plan_end()
             or len(self._in_flight) + len(self._parts) >= self.lookahead
         ):
             return None
@@ -274,7 +262,6 @@ class ScanPlan(Generic[T]):
             raise ValueError(f"no request in flight at offset {fetch.offset}")
         answer = self._answers
         self._answers += 1
-        self._opening.discard(fetch)
         offset, limit, count = fetch.offset, fetch.limit, len(items)
         if answer == 0:
             self._first_total = total
@@ -379,30 +366,6 @@ class ScanPlan(Generic[T]):
             self._total = None
             self._extend_to = max(self._extend_to, self._untold_to + 1)
 
-    def _opening_fetch(self) -> Fetch | None:
-        """Return the first window, then (rule 1) the second with it, before any answer."""
-        second = self.start + self.page_size
-        if self._next == self.start or (
-            self.open_with == 2  # noqa: PLR2004 -- the two opening windows of rule 1
-            and len(self._opening) == 1
-            and self._next == second
-        ):
-            return self._dispatch(opening=True)
-        return None
-
-    @property
-    def opening(self) -> bool:
-        """Whether an opening window (rule 1) is still unanswered after the first answer."""
-        return self._answers > 0 and bool(self._opening)
-
-    def open_now(self) -> None:
-        """Stop waiting for the opening's second answer: it is slow, not refused.
-
-        The shell calls it some round trips after the first answer: a 429
-        would have come back by then, and the budget would have heard of it.
-        """
-        self._opening.clear()
-
     def stop(self) -> None:
         """End the plan at the head: the shell saw the server serve the same items again."""
         self._finished = True
@@ -412,7 +375,6 @@ class ScanPlan(Generic[T]):
     def cancel(self, fetch: Fetch) -> None:
         """Forget a request the shell cancelled (one of `obsolete`)."""
         self._in_flight.pop(fetch, None)
-        self._opening.discard(fetch)
 
     def obsolete(self) -> list[Fetch]:
         """Return the windows in flight past the end of the data: the shell cancels them."""
@@ -424,11 +386,7 @@ class ScanPlan(Generic[T]):
         return [
             f
             for f in self._in_flight
-            if f.offset >= end
-            and f.repair_for is None
-            and not f.probe
-            and not f.confirm
-            and f not in self._opening
+            if f.offset >= end and f.repair_for is None and not f.probe and not f.confirm
         ]
 
     def release(self) -> Sequence[T] | None:
@@ -483,8 +441,7 @@ class ScanPlan(Generic[T]):
             return None
         if head in self._repairs:
             return self._end_repair(head)
-        if self._opening or self._repair_the_end(head):
-            # The opening's second answer may yet show that the data goes on.
+        if self._repair_the_end(head):
             return None
         self._finished = True
         rest = [item for o in sorted(self._parts) for item in self._parts[o].items]
@@ -587,10 +544,8 @@ class ScanPlan(Generic[T]):
             for offset in range(low, high, self.page_size)
         ]
 
-    def _dispatch(self, *, opening: bool = False) -> Fetch:
+    def _dispatch(self) -> Fetch:
         fetch = Fetch(self._next, self.page_size)
         self._next += self.page_size
         self._in_flight[fetch] = self._answers
-        if opening:
-            self._opening.add(fetch)
         return fetch

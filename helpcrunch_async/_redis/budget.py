@@ -17,8 +17,9 @@ arguments.
 The scripts use Redis ``TIME`` as the only clock: hosts' clocks differ, and the
 stamps a budget hands out are Redis times. The keys (all under one ``{key}``
 hash tag) are ``state`` (a hash: allowance, spacing, slack, the jitter
-estimate, pause-until, adapted-at, streak, counters and an epoch id),
-``log`` (a list of the last ``limit`` send times), ``waiters`` and ``leases``
+estimate, pause-until, adapted-at, streak, counters, an epoch id and the
+log's offset), ``log`` (a sorted list of the last ``limit`` send times, each
+less the offset, which moves them all at once), ``waiters`` and ``leases``
 (sorted sets of tickets) and ``ticket`` (a counter). Every script call pushes
 their expiry to ten windows past the last use (longer while a pause lasts),
 so abandoned state cleans itself.
@@ -242,8 +243,12 @@ class RedisBudget:
         )
         # Rule 2 of `_core.cap` (settling) on the shared log: this process's trips,
         # and its sends that left late, by the stamp handed out, until answered.
-        self._settler = Settler(self._period, self._limit)
+        self._settler = Settler(self._period)
         self._wire: dict[float, float] = {}
+        # Each admitted send as the shared log holds it, by stamp, until answered;
+        # and the move of every send (rule 2) not yet worth a Redis round trip.
+        self._entries: dict[float, str] = {}
+        self._shift = 0.0
         # Each answer's lateness, by stamp, from `on_answered` to the script that
         # records the answer (rule 5 of `_core.cap`).
         self._late: dict[float, float] = {}
@@ -409,8 +414,12 @@ class RedisBudget:
             # Answers forget their stamps; these were never answered.
             self._wire.clear()
         self._wire[sent_at] = sent_at + delay
+        # A stamp forgotten is looked up as the log held it before any offset (as `Cap` does).
+        entry = self._entries.get(sent_at, repr(sent_at))
         if self._state.mode != FALLBACK:
-            await self._move_shared(sent_at, sent_at + delay)
+            moved = await self._move_shared(entry, sent_at + delay)
+            if moved:
+                self._entries[sent_at] = moved
         self._state.local_sent(sent_at, delay)
 
     async def on_answered(self, sent_at: float, delay: float, rate_limited: bool) -> None:
@@ -420,17 +429,19 @@ class RedisBudget:
         have been counted that much later, so its entry in the shared log moves.
         """
         left = self._wire.pop(sent_at, sent_at)
-        late, moves = self._settler.settle(
-            left, sent_at + delay - left, rate_limited=rate_limited, floor=_SETTLE_FLOOR
-        )
+        entry: str | None = self._entries.pop(sent_at, repr(sent_at))
+        late, shift = self._settler.settle(sent_at + delay - left, rate_limited=rate_limited)
+        self._shift += shift
         if len(self._late) >= self._limit:
             # Recorded answers take their lateness; these never were.
             self._late.clear()
         self._late[sent_at] = late
-        if self._state.mode != FALLBACK:
-            # This one's lateness, and this process's earlier sends when it is the quickest yet.
-            for at, to in moves:
-                await self._move_shared(at, to)
+        if late <= _SETTLE_FLOOR:
+            entry = None
+        if self._state.mode != FALLBACK and (entry is not None or self._shift > _SETTLE_FLOOR):
+            # This one's lateness, and every send when this is the quickest trip yet.
+            shift, self._shift = self._shift, 0.0
+            await self._move_shared(entry, left + late, shift)
         self._state.local_answered(sent_at, delay, rate_limited)
 
     def _lateness(self, sent_at: float) -> str:
@@ -442,12 +453,17 @@ class RedisBudget:
         """Return the seconds the latest 429's pause known to this process still lasts."""
         return self._state.pause_left(time.monotonic())
 
-    async def _move_shared(self, at: float, to: float) -> None:
-        """Move the shared log's send at ``at`` to ``to`` (falls back if Redis is gone)."""
+    async def _move_shared(self, entry: str | None, to: float, shift: float = 0.0) -> str:
+        """Move every send ``shift`` s later, then the log's ``entry`` to the time ``to``.
+
+        Returns the send's new entry ('' if it is not in the log, or Redis is gone).
+        """
+        args = [*self._args(), entry or "", repr(to), repr(shift)]
         try:
-            await self._sent_script(keys=self._keys, args=[*self._args(), repr(at), repr(to)])
+            return _text(await self._sent_script(keys=self._keys, args=args))
         except self._faults as exc:
             self._fall_back(exc)
+        return ""
 
     async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:
         """Record a 429 for every process; return the pause in seconds all of them now observe."""
@@ -488,6 +504,8 @@ class RedisBudget:
     async def _acquire_shared(self, *, in_handover: bool) -> float | None:
         """Wait in the shared queue and return the stamp; None after a forced hand-over."""
         ticket = 0
+        fastest = self._settler.quickest
+        quickest = repr(fastest) if math.isfinite(fastest) else ""
         try:
             while True:
                 known = self._epoch or ""
@@ -500,6 +518,7 @@ class RedisBudget:
                         repr(_LEASE_GRACE),
                         known,
                         "1" if in_handover else "0",
+                        quickest,
                     ],
                 )
                 after = time.monotonic()
@@ -520,6 +539,10 @@ class RedisBudget:
                 if verdict == scripts.ADMITTED:
                     ticket = 0
                     self._state.admitted(after)
+                    if len(self._entries) >= self._limit:
+                        # Answers take their entries; the oldest was never answered.
+                        del self._entries[next(iter(self._entries))]
+                    self._entries[value] = _text(reply[7])
                     return value
                 await asyncio.sleep(value + random.uniform(0.0, jitter_bound(value)))
         except asyncio.CancelledError:

@@ -170,7 +170,8 @@ class ModeState:
         self.handover_until = until
         if self.local is None:
             # Never fell back: the share starts from this process's own recent sends.
-            self.local = Cap(self.share, self.period, margin=self.margin)
+            # The shared state asks whether the server takes bursts (rule 6), not the share.
+            self.local = Cap(self.share, self.period, margin=self.margin, bursts=True)
             for at, _ in self._own:
                 if at >= before - self.window:
                     self.local.record(at)

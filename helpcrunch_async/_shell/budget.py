@@ -9,13 +9,17 @@ elsewhere (for example in Redis, shared by many processes) implements.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
 import weakref
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from helpcrunch_async._core.cap import Cap, CapSnapshot
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 __all__ = ["LocalBudget", "RateBudget"]
 
@@ -109,6 +113,11 @@ class LocalBudget:
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        # Set when a probe's answer (rule 6 of the cap) frees the bursts waiting on it:
+        # the head waiter of each loop wakes before its slot's time.
+        self._wakeups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def __repr__(self) -> str:
         return f"LocalBudget(limit={self.limit}, period={self.period})"
@@ -130,8 +139,9 @@ class LocalBudget:
 
     async def acquire(self) -> float:
         """Wait for a slot, record the send, return its time (``time.monotonic``)."""
-        async with self._queue():
+        async with self._queue() as wakeup:
             while True:
+                wakeup.clear()
                 with self._guard:
                     now = time.monotonic()
                     # Re-read the cap after each sleep: a 429 may have paused everyone.
@@ -139,7 +149,9 @@ class LocalBudget:
                     if at <= now:
                         self._cap.record(now)
                         return now
-                await asyncio.sleep(at - now)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(at - now):
+                        await wakeup.wait()
 
     async def on_sent(self, sent_at: float, delay: float) -> None:
         """Record that the request stamped ``sent_at`` reached the wire ``delay`` s later."""
@@ -154,7 +166,10 @@ class LocalBudget:
     async def on_success(self, sent_at: float) -> None:
         """Record a non-429 answer."""
         with self._guard:
+            probing = self._cap.probing
             self._cap.on_success(sent_at)
+            if probing and not self._cap.probing:
+                self._wake()
 
     async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:
         """Record a 429; every request of this budget now pauses for the returned seconds."""
@@ -177,11 +192,22 @@ class LocalBudget:
         with self._guard:
             return max(0.0, self._cap.pause_until - time.monotonic())
 
-    def _queue(self) -> asyncio.Lock:
+    @contextlib.asynccontextmanager
+    async def _queue(self) -> AsyncIterator[asyncio.Event]:
+        """Wait for this loop's turn; yield the event that wakes the head waiter early."""
         loop = asyncio.get_running_loop()
         with self._guard:
             lock = self._queues.get(loop)
             if lock is None:
-                # An asyncio.Lock belongs to the loop that first waits on it.
+                # An asyncio.Lock and an Event belong to the loop that first waits on them.
                 lock = self._queues[loop] = asyncio.Lock()
-            return lock
+                self._wakeups[loop] = asyncio.Event()
+            wakeup = self._wakeups[loop]
+        async with lock:
+            yield wakeup
+
+    def _wake(self) -> None:
+        """Wake the head waiter of every loop (called under the guard)."""
+        for loop, wakeup in list(self._wakeups.items()):
+            with contextlib.suppress(RuntimeError):  # a loop closed meanwhile
+                loop.call_soon_threadsafe(wakeup.set)

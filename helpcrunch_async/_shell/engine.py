@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
 import time
 import weakref
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
@@ -28,18 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "Plan"]
 
-logger = logging.getLogger("helpcrunch_async")
-
 T = TypeVar("T")
 F = TypeVar("F", bound="Hashable")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
-
-# The opening's second request is taken for slow, not refused, this many times
-# the first one's round trip after the first answer (and at least _OPEN_FLOOR s):
-# a 429 comes back as fast as a page, and the budget hears of it at once.
-_OPEN_AFTER = 4.0
-_OPEN_FLOOR = 0.25
 
 
 class Plan(Protocol[F, R_co]):
@@ -70,15 +61,6 @@ class Plan(Protocol[F, R_co]):
         """Forget a request the shell cancelled."""
         ...
 
-    @property
-    def opening(self) -> bool:
-        """Whether the opening's second request is still unanswered after the first."""
-        ...
-
-    def open_now(self) -> None:
-        """Stop waiting for the opening's second answer."""
-        ...
-
 
 class Engine(Generic[F, R, T]):
     """The task loop of a scan: requests in flight, answers to the plan, items out in order.
@@ -101,8 +83,6 @@ class Engine(Generic[F, R, T]):
         self._index = 0
         self._started = False
         self._closed = False
-        self._first_sent: float | None = None
-        self._open_timer: asyncio.TimerHandle | None = None
         # Raised by every later step once `abort` ended the scan before its end.
         self._aborted: BaseException | None = None
         self.stats = stats
@@ -231,8 +211,6 @@ class Engine(Generic[F, R, T]):
             fetch = plan.next_fetch()
             if fetch is None:
                 return
-            if self._first_sent is None:
-                self._first_sent = time.monotonic()
             task = asyncio.create_task(self._request(fetch))
             self._tasks[fetch] = task
             task.add_done_callback(functools.partial(_on_done, weakref.ref(self), fetch))
@@ -251,26 +229,6 @@ class Engine(Generic[F, R, T]):
             self.stats.pages += 1
             self._on_answer(fetch, page)
             self._plan.page_done(fetch, page.items, page.total)
-            self._time_the_opening()
-        self._dispatch()
-        if self._wakeup is not None:
-            self._wakeup.set()
-
-    def _time_the_opening(self) -> None:
-        """After the first answer, open the rest later if the opening's second is slow."""
-        if self._open_timer is not None or not self._plan.opening:
-            return
-        assert self._first_sent is not None  # noqa: S101 -- a request was sent
-        trip = time.monotonic() - self._first_sent
-        self._open_timer = asyncio.get_running_loop().call_later(
-            max(_OPEN_FLOOR, _OPEN_AFTER * trip), _open, weakref.ref(self)
-        )
-
-    def _open(self) -> None:
-        if self._closed or self._error is not None or not self._plan.opening:
-            return
-        logger.info("the opening's second request is slow: fetching the rest without it")
-        self._plan.open_now()
         self._dispatch()
         if self._wakeup is not None:
             self._wakeup.set()
@@ -284,8 +242,6 @@ class Engine(Generic[F, R, T]):
             self.stats.finished_at = time.monotonic()
 
     def _cancel_all(self) -> None:
-        if self._open_timer is not None:
-            self._open_timer.cancel()
         for task in self._tasks.values():
             task.cancel()
 
@@ -332,10 +288,3 @@ def _on_done(
     scan = scan_ref()
     if scan is not None:
         scan._on_done(fetch, task)  # noqa: SLF001 -- the scan's own callback
-
-
-def _open(scan_ref: weakref.ref[Engine[Any, Any, Any]]) -> None:
-    # Weak, as in _on_done: a pending timer must not keep an abandoned scan alive.
-    scan = scan_ref()
-    if scan is not None:
-        scan._open()  # noqa: SLF001 -- the scan's own timer
