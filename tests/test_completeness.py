@@ -21,7 +21,7 @@ from page_servers import Listing, PageServer, page_fetcher
 from scan_reads import drain, until_error
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator, Faults
+from helpcrunch_async.testing import Account, Emulator, Faults, WireVariants
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -237,13 +237,12 @@ async def test_a_capped_listing_without_a_count_is_read_whole(
         Emulator(
             customers=25,
             chats=25,
-            agents=25,
-            departments=25,
             api_key=KEY,
-            page_cap=10,
-            list_total="none",
-            customers_search_total="none",
-            chats_search_total="none",
+            account=Account(agents=25, departments=25),
+            faults=Faults(page_cap=10),
+            variants=WireVariants(
+                list_total="none", customers_search_total="none", chats_search_total="none"
+            ),
         ) as emu,
         hc.HelpCrunch(KEY, base_url=emu.base_url) as client,
     ):
@@ -292,7 +291,11 @@ async def test_errors_name_what_the_scan_reads() -> None:
     # Every scan but the customers' said "items are missing".
     async with (
         Emulator(
-            customers=5, chats=30, agents=30, departments=12, api_key=KEY, data_stops_at=7
+            customers=5,
+            chats=30,
+            api_key=KEY,
+            account=Account(agents=30, departments=12),
+            faults=Faults(data_stops_at=7),
         ) as emu,
         hc.HelpCrunch(KEY, base_url=emu.base_url) as client,
     ):

@@ -14,7 +14,7 @@ import pytest
 from scan_reads import drain
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator
+from helpcrunch_async.testing import Account, Emulator
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -94,7 +94,9 @@ async def test_a_scan_cut_short_by_closing_the_client_is_not_an_end(
 ) -> None:
     # The client closed by another task (a web app's shutdown) ended the
     # consumer's `async for` normally: a partial read looked complete.
-    async with Emulator(customers=300, chats=200, agents=300, api_key=KEY, latency=0.01) as emu:
+    async with Emulator(
+        customers=300, chats=200, api_key=KEY, latency=0.01, account=Account(agents=300)
+    ) as emu:
         client = hc.HelpCrunch(KEY, base_url=emu.base_url, rate_limit=10_000, rate_period=1.0)
         scan = scan_of(client)
         read: list[Any] = []
