@@ -14,7 +14,7 @@ from helpcrunch_async.testing._policies import make_policy, max_in_any_window
 LIMITED = [p for p in POLICIES if p != "none"]
 
 
-def test_burst_scan_of_issue_3_is_six_point_seven_times_a_sequential_loop() -> None:
+def test_a_burst_scan_of_40_pages_is_six_point_seven_times_a_sequential_loop() -> None:
     # 40 pages at 0.3 s, a budget that holds them all: first page, then 5 rounds of 8.
     schedule = ideal_schedule("sliding", limit=40, period=1.0, pages=40, concurrency=8, latency=0.3)
     assert schedule.wall == pytest.approx(1.8)

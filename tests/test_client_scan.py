@@ -107,7 +107,11 @@ async def test_a_slow_consumer_slows_fetching_instead_of_filling_memory() -> Non
         client.customers.iter_all() as scan,
     ):
         await anext(scan)
-        await asyncio.sleep(0.3)
+        # The scan fetches in tasks of its own; once none is left, nothing asks
+        # for more until the consumer takes the next item.
+        async with asyncio.timeout(10):
+            while client_tasks():  # noqa: ASYNC110 -- no event says a scan's tasks are done
+                await asyncio.sleep(0)
         # The first page plus the lookahead of twice the concurrency, no more.
         assert len(emu.log) <= 1 + 2 * 3
         count = 1 + len([c async for c in scan])
@@ -126,10 +130,13 @@ async def test_a_slow_head_page_does_not_stall_the_other_workers(hanging: int) -
         client.customers.iter_all() as scan,
     ):
         await anext(scan)
-        # Well before the hanging request times out.
-        await asyncio.sleep(0.5)
-        # While the head window hangs, the others fill the lookahead.
-        assert len(emu.log) >= 1 + 2 * 4 - 1
+        # While the head window hangs, the others fill the lookahead: seven
+        # requests arrive before the hanging one is sent again.
+        async with asyncio.timeout(10):
+            while len(emu.log) < 1 + 2 * 4 - 1:  # noqa: ASYNC110 -- the log signals nothing
+                await asyncio.sleep(0)
+        queries = [entry.query for entry in emu.log[: 1 + 2 * 4 - 1]]
+        assert queries.count(emu.log[hanging - 1].query) == 1
         ids = [c.id async for c in scan]
         assert [emu.expected_ids(None, "asc")[0], *ids] == emu.expected_ids(None, "asc")
     assert scan.stats.retries >= 1

@@ -1,4 +1,4 @@
-"""A scan never passes a partial result off as complete (issue 9, points 1 and 2).
+"""A scan never passes a partial result off as complete.
 
 Against the emulator's hostile knobs (a page cap, data that stops short of the
 total, a made-up total) and tiny servers for the other page shapes: short pages
@@ -10,18 +10,21 @@ mid-scan costs no request per vanished page.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from export_fixtures import SECRET_KEY, checkpoint, export_args, jsonl_records, run_cli
 from page_servers import Listing, PageServer, page_fetcher
+from scan_reads import drain, until_error
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Emulator, Faults
+from helpcrunch_async.testing import Account, Emulator, Faults, WireVariants
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
     from pathlib import Path
 
     from helpcrunch_async.testing._thread import ThreadedEmulator
@@ -210,3 +213,98 @@ def test_an_export_that_stops_short_exits_non_zero_and_resumes(
     assert again.returncode == 0, again.stderr
     ids = [r["id"] for r in jsonl_records(out)]
     assert ids == emulator.expected_ids("customers.firstSeen", "asc")
+
+
+# --- listings without a count, a server that ignores the offset, the noun of the error ---
+
+NO_COUNT = {
+    "agents": lambda c: c.agents.iter_all(),
+    "departments": lambda c: c.departments.iter_all(),
+    "customers.iter_search": lambda c: c.customers.iter_search(
+        [hc.Filter("customers.id", ">=", 1)]
+    ),
+    "chats.iter_search": lambda c: c.chats.iter_search([hc.Filter("chats.createdAt", ">=", 1)]),
+}
+
+
+@pytest.mark.parametrize("scan_of", NO_COUNT.values(), ids=NO_COUNT.keys())
+async def test_a_capped_listing_without_a_count_is_read_whole(
+    scan_of: Callable[[hc.HelpCrunch], Any],
+) -> None:
+    # The old agents and departments pages carry no count; a server serving
+    # 10 a page took the first short page for the end: 10 of 25, "complete".
+    async with (
+        Emulator(
+            customers=25,
+            chats=25,
+            api_key=KEY,
+            account=Account(agents=25, departments=25),
+            faults=Faults(page_cap=10),
+            variants=WireVariants(
+                list_total="none", customers_search_total="none", chats_search_total="none"
+            ),
+        ) as emu,
+        hc.HelpCrunch(KEY, base_url=emu.base_url) as client,
+    ):
+        items = await drain(scan_of(client))
+    assert len(items) == 25
+    assert len({item.id for item in items}) == 25
+
+
+@contextlib.asynccontextmanager
+async def first_page_again(total: int) -> AsyncIterator[str]:
+    """A messages endpoint that ignores ``offset``: the newest page, whatever is asked."""
+
+    async def handle(request: web.Request) -> web.Response:
+        chat = int(request.match_info["id"])
+        limit = int(request.query.get("limit", "100"))
+        ids = range(chat * 1000 + total, chat * 1000, -1)
+        data = [{"id": i, "chat": chat} for i in ids[:limit]]
+        return web.json_response({"data": data, "total": total})
+
+    app = web.Application()
+    app.router.add_get("/v1/chats/{id}/messages", handle)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_server_that_ignores_the_offset_of_a_short_listing_is_an_error() -> None:
+    # Three pages of messages, the second and third the first again: 100 of
+    # 300, "complete", since the 200 duplicates "explained" the 200 missing.
+    async with first_page_again(300) as url, hc.HelpCrunch(KEY, base_url=url) as client:
+        got, error = await until_error(client.chats.iter_messages(1))
+        assert isinstance(error, hc.IncompleteScanError)
+        assert "messages already yielded" in str(error)
+        assert len(got) == 100
+        got, error = await until_error(client.chats.iter_messages_of([1, 2]))
+        assert isinstance(error, hc.IncompleteScanError)
+        assert str(error).startswith("1: the server served messages already yielded")
+        assert len(got) == 100
+
+
+async def test_errors_name_what_the_scan_reads() -> None:
+    # Every scan but the customers' said "items are missing".
+    async with (
+        Emulator(
+            customers=5,
+            chats=30,
+            api_key=KEY,
+            account=Account(agents=30, departments=12),
+            faults=Faults(data_stops_at=7),
+        ) as emu,
+        hc.HelpCrunch(KEY, base_url=emu.base_url) as client,
+    ):
+        for scan, noun in [
+            (client.chats.iter_all(), "chats"),
+            (client.chats.iter_search([hc.Filter("chats.createdAt", ">=", 1)]), "chats"),
+            (client.agents.iter_all(), "agents"),
+            (client.departments.iter_all(page_size=1), "departments"),
+        ]:
+            _, error = await until_error(scan)
+            assert isinstance(error, hc.IncompleteScanError)
+            assert f"{noun} are missing" in str(error)

@@ -271,21 +271,3 @@ class HalfBudget:
 def test_a_budget_missing_a_declared_hook_is_refused_before_any_request() -> None:
     with pytest.raises(hc.InvalidParameterError, match="rate_budget"):
         hc.HelpCrunch("k", base_url="http://127.0.0.1:1/v1", rate_budget=HalfBudget())  # type: ignore[arg-type]  # the point of the test
-
-
-def test_pure_core_modules_neither_read_a_clock_nor_move_bytes() -> None:
-    forbidden = {"time", "asyncio", "aiohttp", "redis", "socket", "threading"}
-    pure = [*(PACKAGE / "_core").glob("*.py"), PACKAGE / "_redis/state.py"]
-    pure += [PACKAGE / "_redis/scripts.py"]
-    for path in sorted(pure):
-        if path.name == "__init__.py":
-            continue
-        tree = ast.parse(path.read_text())
-        imported = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                imported |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                imported.add(node.module.split(".")[0])
-        assert not imported & forbidden, path.name
-        assert "This module is pure" in (ast.get_docstring(tree) or ""), path.name

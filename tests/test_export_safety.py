@@ -79,7 +79,7 @@ def refused(done: Any, *words: str) -> None:
     assert "Traceback" not in done.stderr
 
 
-# --- 9.5: symbolic links and replaced files ----------------------------------------------
+# --- symbolic links and replaced files ----------------------------------------------------
 
 
 def test_resume_refuses_an_output_replaced_by_a_link_to_another_file(
@@ -169,7 +169,7 @@ def test_overwrite_refuses_an_output_that_is_a_link(
     assert emulator.log == []
 
 
-# --- 9.10 and 9.12: the CSV options live in the checkpoint; no BOM unless --excel ---------
+# --- the CSV options live in the checkpoint; no BOM unless --excel ------------------------
 
 
 @pytest.mark.parametrize(
@@ -221,7 +221,7 @@ def test_excel_applies_to_csv_only(tmp_path: Path, emulator: ThreadedEmulator) -
     refused(done, "--excel applies to --format csv only")
 
 
-# --- 9.11: a hand-edited checkpoint is checked against the file --------------------------
+# --- a hand-edited checkpoint is checked against the file ---------------------------------
 
 
 @pytest.mark.parametrize(
@@ -274,7 +274,7 @@ def test_a_checkpoint_cut_back_to_an_earlier_record_boundary_resumes_byte_identi
     assert out.read_bytes() == reference.read_bytes()
 
 
-# --- 9.13: a directory, a wrong key then the right one, Ctrl-C twice ---------------------
+# --- a directory, a wrong key then the right one, Ctrl-C twice ----------------------------
 
 
 def test_out_naming_a_directory_says_so_at_once(tmp_path: Path, emulator: ThreadedEmulator) -> None:
@@ -348,7 +348,7 @@ def test_ctrl_c_pressed_again_during_cleanup_still_ends_cleanly(
     assert saved["complete"] is False
 
 
-# --- 9.1 at the export: a scan that comes up short is a failure, and resumable ------------
+# --- a scan that comes up short is a failed export, and resumable -------------------------
 
 
 def test_data_stopping_short_of_the_total_fails_and_resumes_to_the_whole_export(
@@ -385,7 +385,7 @@ def test_a_server_serving_short_pages_still_exports_everyone(
     assert [r["id"] for r in jsonl_records(out)] == emulator.expected_ids(SORT, "asc")
 
 
-# --- 9.6: a long Retry-After stops the export at once; it says when to resume -----------
+# --- a long Retry-After stops the export at once; it says when to resume ------------------
 
 
 def test_an_hour_long_retry_after_stops_at_once_and_says_when_to_resume(

@@ -1,4 +1,4 @@
-"""The fan-out over loopback: many chats' messages in one ordered stream (issue 11).
+"""The fan-out over loopback: many chats' messages in one ordered stream.
 
 A tiny server serves ``/v1/chats/{id}/messages`` for many chats, lazily; the
 fan-out reads them through a plain page fetcher, so its own order, cost,

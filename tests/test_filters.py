@@ -111,7 +111,7 @@ def test_unknown_fields_are_refused(field: str, operator: str) -> None:
         ("customers.lastSeen", ">", datetime(2020, 1, 1), "naive"),  # noqa: DTZ001 -- refused
     ],
 )
-def test_the_issue_examples_are_refused(
+def test_a_wrong_operator_or_value_type_is_refused_naming_it(
     field: str, operator: str, value: object, problem: str
 ) -> None:
     with pytest.raises(InvalidParameterError, match=f"filter on {field}.*{problem}"):

@@ -228,13 +228,23 @@ async def test_waiters_are_served_in_the_order_they_arrived(redis_server: RedisS
         order: list[int] = []
 
         async def wait(i: int) -> None:
-            await asyncio.sleep(0.02 * i)  # arrive in order i, from both processes
             side = one if i % 2 else two
             stamp = await side.acquire()
             order.append(i)
             await side.on_success(stamp)  # answered, as the transport reports
 
-        await asyncio.gather(*(wait(i) for i in range(7)))
+        async def arrived() -> int:
+            """Waiters holding their place: queued in Redis, or served already."""
+            return int(await one._redis.zcard("{fifo}:waiters")) + len(order)
+
+        waiters = []
+        async with asyncio.timeout(10):
+            for i in range(7):  # arrive in order i, from both processes
+                waiters.append(asyncio.create_task(wait(i)))
+                # The next one leaves only once this one holds its place.
+                while await arrived() <= i:  # noqa: ASYNC110 -- Redis's queue signals nothing
+                    await asyncio.sleep(0)
+            await asyncio.gather(*waiters)
     assert order == list(range(7))
 
 

@@ -17,26 +17,20 @@ The rules that keep it, in order:
    of the windows) and a token bucket of capacity ``n`` refilled at
    ``n / period`` (its deficit after a send never exceeds ``n - 1``). ``margin``
    absorbs jitter between sending and the server's clock of arrival. The log
-   allows a whole window's budget at once: an account that fits in one window
-   waits for nothing.
+   allows a whole window's budget at once.
 2. Settling. The server counts a request at some moment between its send and
    its answer, and jitter on the way in may count one request late and the
    next one early. When an answer comes, its send is moved later in the log
    by how much longer its round trip took than the quickest answer of its
    kind (success or 429) so far, at most ``max_settle`` (a tenth of the
    period): a request that may have been counted late holds its slot that
-   much longer. The quickest is learned as answers come, and a burst's
-   answers may all be slow: when a quicker one shows up, every send in the
-   log moves later by how much quicker it is (at most ``max_settle``), which
-   is at least as far as any send settled against the slower quickest may
-   have been counted late (three scans opening at once on one loop had their
-   first window's answers 100 ms slow, one counted 90 ms late, and the next
-   window's quick requests made 21 of 20 at the server). That move is one
-   offset added to the whole log, so its cost does not grow with the log;
-   the moves add up to no more than the first answer's round trip, spent
-   once. On a steady network this moves nothing; on a jittery one it costs
-   about half the jitter per window. Pacing (rule 4) is timed from real
-   sends, not from settled ones.
+   much longer. The quickest is learned as answers come: when a quicker one
+   shows up, every send in the log moves later by how much quicker it is (at
+   most ``max_settle``), at least as far as any send settled against the
+   slower quickest may have been counted late. That move is one offset added
+   to the whole log; the moves add up to no more than the first answer's
+   round trip. Pacing (rule 4) is timed from real sends, not from settled
+   ones.
 3. Pause. A 429 pauses every request until ``Retry-After`` when given, else for
    a backoff that starts at one request's share of the period and doubles while
    429s repeat, capped at the period. A pause is never shorter than the pacing
@@ -44,53 +38,37 @@ The rules that keep it, in order:
 4. Adaptation. A 429 for a request sent after the last adaptation is evidence
    that the server is stricter than the log. The first switches on pacing:
    one request per ``period / n`` seconds plus a slack of 5%, at least 4 ms
-   (the rule of a no-burst server such as nginx's ``limit_req``, with room
-   for the network to bunch two requests together on arrival; rule 5 widens
-   that room to the jitter seen). Each further one doubles the
-   slack, up to 25%, since jitter is the likeliest cause; past that, each lowers
-   ``n`` by a fifth. 429s for requests that were already on the wire before
-   the adaptation are the same evidence and change nothing. After ``2 * n``
-   clean answers a lowered allowance creeps back up by a tenth of the limit,
-   and once it is whole, a widened slack halves back towards 5%: a burst of
-   jitter should not cost the rest of a long export. Pacing itself stays,
-   because a server that once refused a burst will refuse the next.
-5. Jitter. A no-burst server measures the gaps between arrivals, and sends
-   spaced evenly arrive bunched when one is held on the way in: it then
-   refuses the next. Every answer's lateness (rule 2: how much longer its
-   round trip took than the quickest) feeds a jitter estimate that jumps to
-   any larger lateness and keeps `JITTER_DECAY` of itself per answer, and the
-   pacing interval's room is at least the estimate (at most one more share);
-   a fresh 429 while paced doubles it, since the jitter was larger, and
-   the doubled value fades ten times slower (`KEPT_DECAY`): a host that
-   bunched arrivals once will again.
-   The first adaptation starts the estimate at `JITTER_PRIOR` of a share, at
-   most `JITTER_PRIOR_MAX` seconds, since its first answers cannot show the
-   jitter before the next request leaves (on a 2-core host at a load of 3-4,
-   requests paced 25 ms apart were held up to 19 ms on the way in to the
-   emulator); jitter is a matter of milliseconds whatever the share, so at
-   120 a minute the prior costs little. The estimate fades by half in about
-   70 answers: a wide room costs throughput on every request, a 429 costs a
-   ``Retry-After`` (see the no-burst rows of benchmarks/RESULTS.md). A
-   server that takes bursts never paces, so never pays it.
-6. Opening. Until the server has shown that it takes bursts, a send within
-   half a request's share of the period after the previous one is a
-   *probe*, and while a probe is out the others wait for its answer, or go
-   one at the interval its refusal would set (rules 4 and 5), which any
-   server takes;
-   a send that would leave later than that but sooner than the first pacing
-   interval (`cold_interval`) waits for that interval, since a no-burst
-   server may refuse it, yet its acceptance would prove nothing. A probe
-   answered without a 429 shows that the server takes bursts (no no-burst
-   server of this limit accepts it), and no send waits for this rule again;
-   a 429 for it switches on pacing (rule 4), which spaces every send from
-   then on. So a no-burst server refuses one request per budget (every scan
-   of a client, and through Redis every process, shares it), not one per
-   scan or per worker, and nothing costs an extra request: a listing of one
-   page is one request.
-   A probe is waited for `PROBE_TRIPS` of the quickest round trip seen (a
-   429 comes back as fast as a page), at least one pacing interval, at most
-   a period (before any answer came); then it is taken for slow, not
-   refused, and the next burst asks again.
+   (rule 5 widens that room to the jitter seen). Each further one doubles
+   the slack, up to 25%; past that, each lowers ``n`` by a fifth. 429s for
+   requests that were already on the wire before the adaptation are the same
+   evidence and change nothing. After ``2 * n`` clean answers a lowered
+   allowance creeps back up by a tenth of the limit, and once it is whole, a
+   widened slack halves back towards 5%. Pacing itself stays.
+5. Jitter. Every answer's lateness (rule 2: how much longer its round trip
+   took than the quickest) feeds a jitter estimate that jumps to any larger
+   lateness and keeps `JITTER_DECAY` of itself per answer, and the pacing
+   interval's room is at least the estimate (at most one more share); a
+   fresh 429 while paced doubles it, and the doubled value fades ten times
+   slower (`KEPT_DECAY`). The first adaptation starts the estimate at
+   `JITTER_PRIOR` of a share, at most `JITTER_PRIOR_MAX` seconds, since its
+   first answers cannot show the jitter before the next request leaves.
+6. Opening. Until the server has shown that it takes bursts, a send within half
+   a request's share of the period after the previous one is a *probe*, and
+   while a probe is out the others wait for its answer, or go one at the
+   interval its refusal would set (rules 4 and 5), which any server takes; a
+   send that would leave later than that but sooner than the first pacing
+   interval (`cold_interval`) waits for that interval, since a no-burst server
+   may refuse it, yet its acceptance would prove nothing. A probe answered
+   without a 429 shows that the server takes bursts (no no-burst server of this
+   limit accepts it), and no send waits for this rule again; a 429 for it
+   switches on pacing (rule 4), which spaces every send from then on. A probe
+   is waited for `PROBE_TRIPS` of the quickest round trip seen (a 429 comes
+   back as fast as a page), at least one pacing interval, at most a period
+   (before any answer came); then it is taken for slow, not refused, and the
+   next burst asks again.
+
+Why each rule, what it costs and the incidents that shaped it:
+docs/design.md, "The cap".
 """
 
 from __future__ import annotations
@@ -139,11 +117,10 @@ CONSTANTS: Final[Mapping[str, float]] = MappingProxyType(
         # ...up to this share of the interval...
         "JITTER_MAX": 1.0,
         # ...and the estimate keeps this much of itself per answer: a spike fades
-        # by half in about 70 answers (0.999 kept 64-69% of the ideal; 0.98 drew
-        # 429s from spikes every ten requests: see test_cap's no-burst simulation).
+        # by half in about 70 answers (the trade: docs/design.md, "The cap").
         "JITTER_DECAY": 0.99,
         # Before any answer has shown the jitter, pacing assumes this share of
-        # the interval (arrivals of a 25 ms interval were held up to 19 ms on a busy host)...
+        # the interval...
         "JITTER_PRIOR": 0.25,
         # ...at most this many seconds: jitter does not grow with the interval.
         "JITTER_PRIOR_MAX": 0.02,
@@ -170,11 +147,7 @@ _PROBE_TRIPS = CONSTANTS["PROBE_TRIPS"]
 
 
 def default_margin(period: float) -> float:
-    """Return the safety margin added to every window: 2% of the period.
-
-    Two per cent of a 60 s window is 1.2 s, more than a new TLS connection costs
-    over one that is reused; at 2% the margin costs at most 2% of throughput.
-    """
+    """Return the safety margin added to every window: 2% of the period (why: docs/design.md)."""
     return period * 0.02
 
 

@@ -2,13 +2,11 @@
 
 This module is pure: it imports neither aiohttp nor asyncio.
 
-A Python ``set`` costs about 60 bytes an id (the int object and its slot), 60 MB
-for a million customers. Ids are split like a roaring bitmap: the high bits pick
-a chunk of 65,536 ids; a chunk holds a sorted ``array('H')`` of its low 16 bits
-while it has few members (two bytes an id) and becomes an 8 KB bitmap once it
-has more than 256 (one bit an id). HelpCrunch ids are auto-increment integers,
-so a million customers take one or two megabytes. Any int is accepted, negative
-or huge: the split is exact for all of them.
+Ids are split like a roaring bitmap: the high bits pick a chunk of 65,536
+ids; a chunk holds a sorted ``array('H')`` of its low 16 bits while it has at
+most 256 members, and a bitmap of one bit an id beyond that. Any int is
+accepted, negative or huge: the split is exact for all of them. Why not a
+``set``: docs/design.md, "Paging".
 """
 
 from __future__ import annotations

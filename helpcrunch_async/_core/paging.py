@@ -13,9 +13,7 @@ The rules:
    is the budget's question, asked once for every scan that shares it (rule 6
    of `_core.cap`), not each listing's.
 2. Lookahead. A window is dispatched only while fewer than ``lookahead``
-   answers wait for release or are in flight. A slow consumer, which releases
-   slowly, slows fetching instead of filling memory; a slow head page stalls
-   nothing until the lookahead is used up.
+   answers wait for release or are in flight: a slow consumer slows fetching.
 3. Order. Items are released strictly in offset order: the server's order.
 4. Totals. Every answer carries the current ``total`` (a page without one
    that comes back short says the data ends there). The plan's estimate is
@@ -24,9 +22,8 @@ The rules:
    it, smaller or larger; answers read in an unknown order only raise it.
    Windows are planned up to the estimate; when it shrinks, windows past the
    new end are not sent, and those in flight are `obsolete` (the shell
-   cancels them), so vanished pages cost no requests. When the last planned
-   window comes back full, one more is planned, except when it ends exactly at
-   a total that never changed.
+   cancels them). When the last planned window comes back full, one more is
+   planned, except when it ends exactly at a total that never changed.
 5. Short pages. An answer with fewer items than asked for, while the data goes
    on (its total, or the estimate, counts more), leaves a gap: the rest of the
    window is fetched at once, in pages of the size the server served; once
@@ -35,15 +32,13 @@ The rules:
    A short page without a total looks the same whether the data ends there
    or the server caps its pages, so the rest of its window is asked for
    once (``confirm``): empty, the data ends there; not empty, the server
-   caps its pages and the listing reads on. Without a total, a listing
-   that ends in a short page therefore costs one request more.
+   caps its pages and the listing reads on.
 6. Data that stops short. An empty answer where its own total counts more is
    a promise the data does not keep: nothing is planned past it. When the head
    reaches that offset, one small request (``limit=1``) asks again. If it
    brings an item, the data goes on; if its total now ends there, the data
    shrank and the listing is read; otherwise the plan ends with a `Shortfall`
-   saying what is missing, and the shell raises it. A made-up total (10^12)
-   therefore costs at most a lookahead of requests, not one per page.
+   saying what is missing, and the shell raises it.
 7. Repair. Two neighbouring answers, the earlier read under a total larger
    by ``d``, may have lost items between them: deleted in between (the later
    window's first ``d`` slid back before it) or inserted in between, the
@@ -52,13 +47,15 @@ The rules:
    window is released, the ``2 * d`` items around its start (``d`` at most a
    page) are fetched again and released first; the shell drops the
    duplicates. When the last window saw a larger total than the freshest,
-   its ``d`` last offsets are fetched again before the scan ends. A repair
-   is best effort: changes while it is in flight, or changes that cancel
-   out in the totals, go unseen (the shell's final count, `_core.recount`,
-   still sees what they cost).
+   its ``d`` last offsets are fetched again before the scan ends. Changes
+   while a repair is in flight, or that cancel out in the totals, go unseen
+   here; `_core.recount` counts what they cost.
 8. The plan is done when the head reaches the end of the data; answers
-   already buffered past it are released then too (they cost nothing more,
-   and the shell drops what it has seen).
+   already buffered past it are released then too (the shell drops what it
+   has seen).
+
+Why these rules, what they cost and the servers that shaped them:
+docs/design.md, "Paging".
 """
 
 from __future__ import annotations

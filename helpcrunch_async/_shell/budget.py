@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from helpcrunch_async._core.cap import Cap, CapSnapshot
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable, Coroutine
 
 __all__ = ["LocalBudget", "RateBudget"]
 
@@ -97,16 +97,25 @@ class LocalBudget:
     (check and record in one step) is made under one thread lock, held only for
     the arithmetic, never across a wait.
 
-    Why not ``aiolimiter.AsyncLimiter(limit, period)``: a leaky bucket of burst
-    B and rate r admits B + r*W in any window of W seconds, so it lets about
-    twice the limit through in the first period. No bucket setting is both safe
-    (B + r*W <= limit) and able to spend a whole period's budget at once.
+    ``clock`` (seconds, monotonic) and ``sleep`` are the only time the budget
+    knows: every stamp is read from ``clock`` and every wait for a slot is one
+    ``sleep`` (cut short when a probe's answer frees the waiters), so a test
+    injects both and decides when time passes. Why not a leaky bucket such as
+    ``aiolimiter``: docs/design.md, "The cap".
     """
 
     def __init__(
-        self, limit: int = 120, period: float = 60.0, *, margin: float | None = None
+        self,
+        limit: int = 120,
+        period: float = 60.0,
+        *,
+        margin: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Coroutine[object, object, None]] = asyncio.sleep,
     ) -> None:
         self._cap = Cap(limit, period, margin=margin)
+        self._clock = clock
+        self._sleep = sleep
         # The cap's state is shared by every thread; its decisions are atomic under this.
         self._guard = threading.Lock()
         # First come, first served among the tasks of each event loop.
@@ -138,20 +147,18 @@ class LocalBudget:
             return self._cap.snapshot()
 
     async def acquire(self) -> float:
-        """Wait for a slot, record the send, return its time (``time.monotonic``)."""
+        """Wait for a slot, record the send, return its time (on the budget's clock)."""
         async with self._queue() as wakeup:
             while True:
                 wakeup.clear()
                 with self._guard:
-                    now = time.monotonic()
+                    now = self._clock()
                     # Re-read the cap after each sleep: a 429 may have paused everyone.
                     at = self._cap.next_paced_slot(now)
                     if at <= now:
                         self._cap.record(now)
                         return now
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(at - now):
-                        await wakeup.wait()
+                await self._wait(at - now, wakeup)
 
     async def on_sent(self, sent_at: float, delay: float) -> None:
         """Record that the request stamped ``sent_at`` reached the wire ``delay`` s later."""
@@ -175,7 +182,7 @@ class LocalBudget:
         """Record a 429; every request of this budget now pauses for the returned seconds."""
         with self._guard:
             before = self._cap.spacing
-            pause = self._cap.on_rate_limited(time.monotonic(), sent_at, retry_after)
+            pause = self._cap.on_rate_limited(self._clock(), sent_at, retry_after)
             spacing, allowance = self._cap.spacing, self._cap.allowance
         if spacing != before:
             logger.warning(
@@ -190,7 +197,19 @@ class LocalBudget:
     def pause_left(self) -> float:
         """Return the seconds the latest 429's pause still holds every request (0 if none)."""
         with self._guard:
-            return max(0.0, self._cap.pause_until - time.monotonic())
+            return max(0.0, self._cap.pause_until - self._clock())
+
+    async def _wait(self, seconds: float, wakeup: asyncio.Event) -> None:
+        """Sleep ``seconds``, or until ``wakeup`` is set if that comes first."""
+        sleeping = asyncio.ensure_future(self._sleep(seconds))
+        woken = asyncio.ensure_future(wakeup.wait())
+        try:
+            await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            woken.cancel()
+            # Both are done before the wait returns or raises: nothing is left pending.
+            await asyncio.wait((sleeping, woken))
 
     @contextlib.asynccontextmanager
     async def _queue(self) -> AsyncIterator[asyncio.Event]:

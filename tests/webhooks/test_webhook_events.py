@@ -150,7 +150,7 @@ def test_message_events(name: str) -> None:
     assert event.agent is None
 
 
-def test_pattern_matching_as_the_issue_writes_it() -> None:
+def test_pattern_matching_as_the_readme_writes_it() -> None:
     seen: list[tuple[object, ...]] = []
     for body in (
         envelope("customer.tags_changed", CUSTOMER_DATA),
