@@ -15,11 +15,9 @@ from helpcrunch_async._core.reconcile import (
     DeletionPlan,
     Keyset,
     ReadRange,
-    chat_change_searches,
-    customer_change_searches,
     deletion_request_bound,
-    next_cursor,
 )
+from helpcrunch_async._sync.plan import chat_change_searches, customer_change_searches, next_cursor
 
 
 class Server:

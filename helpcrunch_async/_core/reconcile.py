@@ -38,8 +38,7 @@ The assumption that makes it exact, and what happens where it fails:
   an earlier one in a neighbouring range (the inferred count of a right half is
   then too high), and the next check finds it.
 
-Finding changes by searching, and the cursors: `helpcrunch_async._sync.plan`
-(re-exported here).
+Finding changes by searching, and the cursors, are the sync's: `helpcrunch_async._sync.plan`.
 """
 
 from __future__ import annotations
@@ -48,28 +47,15 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-# The change searches and the cursor rule live with the sync's other decisions;
-# their names stay importable from here.
-from helpcrunch_async._sync.plan import (
-    ChangeSearch,
-    chat_change_searches,
-    customer_change_searches,
-    next_cursor,
-)
-
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
 __all__ = [
-    "ChangeSearch",
     "CountRange",
     "DeletionPlan",
     "Keyset",
     "ReadRange",
-    "chat_change_searches",
-    "customer_change_searches",
     "deletion_request_bound",
-    "next_cursor",
 ]
 
 # One page of a search: a range that counts this many or fewer is read at once.
