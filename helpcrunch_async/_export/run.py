@@ -22,7 +22,7 @@ import functools
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal
 
 from helpcrunch_async._cli import exit_codes as codes
 from helpcrunch_async._client import HelpCrunch
@@ -44,6 +44,7 @@ from helpcrunch_async._export.sources import SOURCES
 from helpcrunch_async._export.stopping import Stopper
 from helpcrunch_async._export.stream import GroupDone, Run
 from helpcrunch_async._export.writer import ExportWriter
+from helpcrunch_async._shell.budget import ClosingBudget
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -64,14 +65,6 @@ __all__ = [
 ]
 
 State = Literal["complete", "already complete", "interrupted", "failed"]
-
-
-@runtime_checkable
-class ClosingBudget(Protocol):
-    """A rate budget holding a connection of its own (a shared Redis budget)."""
-
-    async def aclose(self) -> None:
-        """Release the budget's connection."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -67,6 +67,7 @@ from helpcrunch_async._import.files import (
     write_journal,
 )
 from helpcrunch_async._shell.budget import LocalBudget
+from helpcrunch_async._shell.counting import CountingBudget
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -79,7 +80,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "WINDOW",
-    "CountingBudget",
     "ImportOptions",
     "ImportResult",
     "Progress",
@@ -126,51 +126,6 @@ class ImportResult:
     error: BaseException | None = None
     signal_name: str | None = None
     rejects: Path | None = None
-
-
-class CountingBudget:
-    """A rate budget that counts every attempt on the wire, and hands every hook to ``inner``."""
-
-    def __init__(self, inner: RateBudget) -> None:
-        """Count the requests that ``inner`` admits."""
-        self.inner = inner
-        self.requests = 0
-
-    @property
-    def limit(self) -> int:
-        """Requests allowed per period."""
-        return self.inner.limit
-
-    @property
-    def period(self) -> float:
-        """The period in seconds."""
-        return self.inner.period
-
-    async def acquire(self) -> float:
-        """Wait for a slot; count the request."""
-        stamp = await self.inner.acquire()
-        self.requests += 1
-        return stamp
-
-    async def on_sent(self, sent_at: float, delay: float) -> None:
-        """Hand on."""
-        await self.inner.on_sent(sent_at, delay)
-
-    async def on_answered(self, sent_at: float, delay: float, rate_limited: bool) -> None:
-        """Hand on."""
-        await self.inner.on_answered(sent_at, delay, rate_limited)
-
-    async def on_success(self, sent_at: float) -> None:
-        """Hand on."""
-        await self.inner.on_success(sent_at)
-
-    async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:
-        """Hand on."""
-        return await self.inner.on_rate_limited(sent_at, retry_after)
-
-    def pause_left(self) -> float:
-        """Hand on."""
-        return self.inner.pause_left()
 
 
 @dataclass(slots=True)

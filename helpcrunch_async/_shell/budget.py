@@ -21,7 +21,7 @@ from helpcrunch_async._core.cap import Cap, CapSnapshot
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Coroutine
 
-__all__ = ["LocalBudget", "RateBudget"]
+__all__ = ["ClosingBudget", "LocalBudget", "RateBudget"]
 
 logger = logging.getLogger("helpcrunch_async")
 
@@ -84,6 +84,14 @@ class RateBudget(Protocol):
     def pause_left(self) -> float:
         """Return the seconds the latest known 429's pause still holds every request (0 if none)."""
         ...
+
+
+@runtime_checkable
+class ClosingBudget(Protocol):
+    """A rate budget holding a connection of its own (a shared Redis budget)."""
+
+    async def aclose(self) -> None:
+        """Release the budget's connection."""
 
 
 class LocalBudget:

@@ -15,59 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from helpcrunch_async._client import HelpCrunch
 from helpcrunch_async._core.params import DEFAULT_FALLBACK_WORKERS
-from helpcrunch_async._shell.budget import LocalBudget, RateBudget
+from helpcrunch_async._shell.budget import ClosingBudget, LocalBudget, RateBudget
+from helpcrunch_async._shell.counting import CountingBudget
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable
 
-__all__ = ["CountingBudget", "SharedClient", "local_budget", "redis_budget"]
-
-
-class CountingBudget:
-    """A rate budget that counts the slots it hands out (every attempt on the wire)."""
-
-    def __init__(self, inner: RateBudget) -> None:
-        self._inner = inner
-        self.requests = 0
-
-    def __repr__(self) -> str:
-        return f"CountingBudget({self._inner!r}, requests={self.requests})"
-
-    @property
-    def limit(self) -> int:
-        """Requests allowed per period."""
-        return self._inner.limit
-
-    @property
-    def period(self) -> float:
-        """The period in seconds."""
-        return self._inner.period
-
-    async def acquire(self) -> float:
-        """Wait for a slot of the inner budget and count it."""
-        stamp = await self._inner.acquire()
-        self.requests += 1
-        return stamp
-
-    async def on_success(self, sent_at: float) -> None:
-        """Pass the answer on."""
-        await self._inner.on_success(sent_at)
-
-    async def on_rate_limited(self, sent_at: float, retry_after: float | None) -> float:
-        """Pass the 429 on; return the inner budget's pause."""
-        return await self._inner.on_rate_limited(sent_at, retry_after)
-
-    async def on_sent(self, sent_at: float, delay: float) -> None:
-        """Pass a late send on."""
-        await self._inner.on_sent(sent_at, delay)
-
-    async def on_answered(self, sent_at: float, delay: float, rate_limited: bool) -> None:
-        """Pass a late answer on."""
-        await self._inner.on_answered(sent_at, delay, rate_limited)
-
-    def pause_left(self) -> float:
-        """Return the inner budget's pause still to run."""
-        return self._inner.pause_left()
+__all__ = ["SharedClient", "local_budget", "redis_budget"]
 
 
 class SharedClient:
@@ -108,21 +62,20 @@ class SharedClient:
         async with self._lock:
             if self._client is None:
                 self.budget = CountingBudget(self._make_budget())
-                self._keeper = _keep(HelpCrunch(rate_budget=self.budget, **self._options))
+                client = HelpCrunch(rate_budget=self.budget, **self._options)
+                self._keeper = _keep(client, self.budget)
                 self._client = await anext(self._keeper)
             return self._client
 
 
-async def _keep(client: HelpCrunch) -> AsyncGenerator[HelpCrunch, None]:
+async def _keep(client: HelpCrunch, budget: CountingBudget) -> AsyncGenerator[HelpCrunch, None]:
     # Suspended at the yield for the whole run; shutdown_asyncgens() closes it.
     try:
         yield client
     finally:
         await client.close()
-        closer = getattr(client.budget, "_inner", None)
-        aclose = getattr(closer, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        if isinstance(budget.inner, ClosingBudget):
+            await budget.inner.aclose()
 
 
 def local_budget(limit: int, period: float) -> Callable[[], RateBudget]:
