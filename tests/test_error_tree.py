@@ -52,7 +52,7 @@ ALLOWED: dict[tuple[str, str], str] = {
         "msgspec's own error for a webhook body of the wrong shape: webhooks.decode raises it "
         "as WebhookPayloadError"
     ),
-    ("_redis/budget.py", "ImportError"): (
+    ("_redis/client.py", "ImportError"): (
         "the stdlib's signal for a missing optional dependency (pip install ...[redis])"
     ),
     ("_core/paging.py", "ValueError"): (

@@ -9,10 +9,12 @@ take the last slot. Settling is judged by each process from its own round
 trips (`_core.cap.Settler`) and moves its entries in the shared log; each
 answer's lateness also feeds the shared jitter estimate (rule 5).
 
-This module is the I/O shell: it calls the scripts (`_redis.scripts`, the
-Lua), talks to Redis and sleeps; the shared/fallback/hand-over mode machine and
-the local share are the pure `_redis.state.ModeState`, which takes times as
-arguments.
+This module is the I/O shell of the shared mode: it calls the scripts
+(`_redis.scripts`, the Lua, run through `_redis.client`), talks to Redis and
+sleeps; the fallback to a local share and the hand-over back are
+`_redis.fallback.LocalFallback`, its base class; the shared/fallback/hand-over
+mode machine and the local share are the pure `_redis.state.ModeState`, which
+takes times as arguments.
 
 The scripts use Redis ``TIME`` as the only clock: hosts' clocks differ, and the
 stamps a budget hands out are Redis times. The keys (all under one ``{key}``
@@ -68,8 +70,7 @@ import math
 import random
 import secrets
 import time
-import urllib.parse
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from helpcrunch_async._core.cap import (
     CapSnapshot,
@@ -92,83 +93,27 @@ from helpcrunch_async._core.shared_cap import (
 )
 from helpcrunch_async._errors import RedisUnavailableError
 from helpcrunch_async._redis import scripts
+from helpcrunch_async._redis.client import _import_redis, _redact, _Script
+from helpcrunch_async._redis.client import _text as _text  # noqa: PLC0414 -- re-exported (mypy's form): tests import it from here
+from helpcrunch_async._redis.fallback import LocalFallback
 from helpcrunch_async._redis.state import FALLBACK, HANDOVER, ModeState
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from redis.asyncio import Redis
-    from redis.commands.core import AsyncScript
 
 __all__ = ["RedisBudget"]
 
 logger = logging.getLogger("helpcrunch_async")
 
-_INSTALL_HINT = "RedisBudget needs the redis package: pip install 'helpcrunch-async[redis]'"
 # Seconds a waiter keeps its rank beyond the wait it was told.
 _LEASE_GRACE = 1.0
 # Settling a send by less than this is not worth a Redis round trip.
 _SETTLE_FLOOR = 0.001
 
 
-def _import_redis() -> tuple[Any, Any]:
-    """Return ``redis.asyncio`` and a redis-py ``Retry`` that never retries."""
-    try:
-        import redis.asyncio as aioredis  # noqa: PLC0415 -- an optional extra, imported on use
-        from redis.asyncio.retry import Retry  # noqa: PLC0415 -- same
-        from redis.backoff import NoBackoff  # noqa: PLC0415 -- same
-    except ImportError as exc:
-        raise ImportError(_INSTALL_HINT) from exc
-    # One immediate retry on a broken connection (a pooled socket that died
-    # while idle), none on a timeout: a real fault must surface at once, so the
-    # fallback's clock starts when Redis stops answering.
-    return aioredis, Retry(NoBackoff(), 1, supported_errors=(aioredis.ConnectionError,))
-
-
-def _text(value: bytes | str) -> str:
-    """Return a Redis reply as text (the client answers bytes unless told to decode)."""
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _redact(url: str) -> str:
-    """Return ``url`` without its user name and password, for logs and errors."""
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-class _Script:
-    """One of the budget's Lua scripts; a command Redis refuses is an error of the tree.
-
-    Redis answers a script that meets a key of another type (``WRONGTYPE``: the
-    budget's key name is taken by something else), or that it cannot run, with
-    an error reply, not a fault of the connection: falling back would not cure
-    it, so it is raised as `RedisUnavailableError`, naming the keys.
-    """
-
-    def __init__(self, budget: RedisBudget, source: str, refused: type[BaseException]) -> None:
-        self._budget = budget
-        self._script: AsyncScript = budget._redis.register_script(source)  # noqa: SLF001 -- its owner's client
-        self._refused = refused
-        self.script = self._script.script
-
-    async def __call__(self, *, keys: list[str], args: list[str]) -> Any:
-        """Run the script; raise `RedisUnavailableError` if Redis refuses it."""
-        try:
-            return await self._script(keys=keys, args=args)
-        except self._refused as exc:
-            reply = str(exc)
-        # Raised here, outside the except block: no redis exception as its context.
-        budget = self._budget
-        raise RedisUnavailableError(
-            f"the shared rate budget {budget._key!r} cannot use Redis at {budget._url}: "  # noqa: SLF001 -- its owner
-            f"Redis refused its script ({reply[:200]}); if another program uses a key "
-            f"among {', '.join(keys)}, give the budget another key"
-        )
-
-
-class RedisBudget:
+class RedisBudget(LocalFallback):
     """A rate budget shared by every process that uses the same Redis ``url`` and ``key``.
 
     At most ``limit`` requests leave in any ``period`` seconds for all of those
@@ -224,12 +169,15 @@ class RedisBudget:
             OSError,
             TimeoutError,
         )
-        refused = aioredis.ResponseError
-        self._acquire_script = _Script(self, scripts.ACQUIRE, refused)
-        self._success_script = _Script(self, scripts.ON_SUCCESS, refused)
-        self._limited_script = _Script(self, scripts.ON_RATE_LIMITED, refused)
-        self._rejoin_script = _Script(self, scripts.REJOIN, refused)
-        self._sent_script = _Script(self, scripts.ON_SENT, refused)
+
+        def script(source: str) -> _Script:
+            return _Script(self._redis, source, aioredis.ResponseError, key=key, url=self._url)
+
+        self._acquire_script = script(scripts.ACQUIRE)
+        self._success_script = script(scripts.ON_SUCCESS)
+        self._limited_script = script(scripts.ON_RATE_LIMITED)
+        self._rejoin_script = script(scripts.REJOIN)
+        self._sent_script = script(scripts.ON_SENT)
         # The state's epoch as last seen: a new one means Redis lost the shared log.
         self._epoch: str | None = None
         # Shared, fallback or hand-over, and the local share: the pure part.
@@ -560,137 +508,3 @@ class RedisBudget:
             async with asyncio.timeout(self._timeout):
                 await self._redis.zrem(self._keys[2], ticket)
                 await self._redis.zrem(self._keys[3], ticket)
-
-    # -- fallback and hand-over ----------------------------------------------
-
-    def _fall_back(self, exc: BaseException) -> None:
-        """Switch to the local share after a Redis fault (idempotent within one outage)."""
-        now = time.monotonic()
-        if not self._state.fall_back(now):
-            return
-        logger.warning(
-            "shared rate budget %r: Redis at %s is unreachable (%s); this process falls back "
-            "to %d requests per %.1f s, starting in %.1f s, and returns when Redis is back",
-            self._key,
-            self._url,
-            exc,
-            self._share,
-            self._period,
-            self._state.not_before - now,
-        )
-
-    async def _acquire_fallback(self) -> float | None:
-        """Take a slot of the local share; return None once Redis is back."""
-        while self._state.mode == FALLBACK:
-            now = time.monotonic()
-            if self._state.due_to_probe(now):
-                # Rule 3 of _core.shared_cap: no fallback send without a recent failed probe.
-                if await self._probe():
-                    return None
-                continue
-            stamp, wait = self._state.fallback_slot(now)
-            if stamp is not None:
-                return stamp
-            await asyncio.sleep(wait)
-        return None
-
-    async def _probe(self) -> bool:
-        """Ask Redis whether it is back; on success rejoin and return True."""
-        async with self._locks()[0]:
-            if self._state.mode != FALLBACK:
-                return True
-            if not self._state.due_to_probe(time.monotonic()):
-                return False
-            # Drop the sockets of before the fault: each would fail once more.
-            await self._redis.connection_pool.disconnect()
-            try:
-                await self._rejoin(self._epoch or "", extend=True)
-            except self._faults as exc:
-                self._state.probe_failed(time.monotonic())
-                logger.debug("shared rate budget %r: Redis still unreachable: %s", self._key, exc)
-                return False
-            logger.warning(
-                "shared rate budget %r: Redis at %s is back; this process rejoins the shared "
-                "budget (keeping to its fallback share for another %.1f s)",
-                self._key,
-                self._url,
-                self._state.handover_until - time.monotonic(),
-            )
-            return True
-
-    async def _join_handover(self, known: str, *, lost: bool) -> None:
-        """Hand over as a process back from fallback does, when Redis says so.
-
-        ``lost``: Redis lost the state this process knew (it restarted), so its
-        own recent sends go back into the log and a hand-over starts; else
-        another process is back from a fallback and this one keeps to its share
-        until that hand-over ends.
-        """
-        async with self._locks()[0]:
-            if self._epoch != (known or None) or (not lost and self._state.mode == HANDOVER):
-                return  # another task of this process did it meanwhile
-            await self._rejoin(known, extend=lost)
-            logger.warning(
-                "shared rate budget %r: %s; this process keeps to its fallback share "
-                "(%d per %.1f s) for another %.1f s",
-                self._key,
-                "Redis lost the shared state (restarted?)"
-                if lost
-                else "another process is back from a fallback",
-                self._share,
-                self._period,
-                self._state.handover_until - time.monotonic(),
-            )
-
-    async def _rejoin(self, known: str, *, extend: bool) -> None:
-        """Write this process's recent sends into the shared log and start a hand-over."""
-        before = time.monotonic()
-        fallback, shared = self._state.rejoin_ages(before)
-        duration = self._state.handover_seconds()
-        reply = await self._rejoin_script(
-            keys=self._keys,
-            args=[
-                *self._args(),
-                known,
-                repr(duration if extend else 0.0),
-                str(len(fallback)),
-                *(repr(a) for a in fallback + shared),
-            ],
-        )
-        after = time.monotonic()
-        redis_now, shared_until = float(reply[0]), float(reply[3])
-        self._epoch = _text(reply[1])
-        self._last_contact = after
-        self._learn(redis_now, float(reply[2]), before, after)
-        self._state.rejoined(
-            before=before,
-            after=after,
-            redis_now=redis_now,
-            shared_until=shared_until,
-            extend=extend,
-        )
-
-    async def _acquire_handover(self) -> float | None:
-        """Take a shared slot that also fits this process's fallback share."""
-        async with self._locks()[1]:
-            if self._state.mode != HANDOVER:
-                # The hand-over ended (or failed) while this task waited for the lock.
-                return await self._acquire_shared(in_handover=False)
-            while True:
-                wait = self._state.handover_wait(time.monotonic())
-                if wait <= 0:
-                    break
-                await asyncio.sleep(wait)
-            stamp = await self._acquire_shared(in_handover=True)
-            if stamp is not None:
-                self._state.handover_sent(stamp, time.monotonic())
-            return stamp
-
-    def _locks(self) -> tuple[asyncio.Lock, asyncio.Lock]:
-        loop = asyncio.get_running_loop()
-        if self._lock_loop is not loop or self._probe_lock is None or self._handover_lock is None:
-            # An asyncio.Lock belongs to the loop that first waits on it.
-            self._lock_loop = loop
-            self._probe_lock = asyncio.Lock()
-            self._handover_lock = asyncio.Lock()
-        return self._probe_lock, self._handover_lock

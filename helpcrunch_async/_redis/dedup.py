@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Self
 
 from helpcrunch_async._core.params import check_seconds
 from helpcrunch_async._errors import RedisUnavailableError
-from helpcrunch_async._redis.budget import _import_redis, _redact
+from helpcrunch_async._redis.client import _import_redis, _redact
 from helpcrunch_async.webhooks._dedup import Claim
 
 if TYPE_CHECKING:
