@@ -58,10 +58,6 @@ CYCLES_TODAY: dict[frozenset[str], str] = {
         "call the reads through one narrow function, or the reads to take the resources "
         "as a protocol"
     ),
-    frozenset({"_resources.endpoints", "_resources.listing"}): (
-        "type-only both ways: an Endpoint names the Page its decoder returns, and the listing "
-        "names the Endpoint it takes; the two types are to live in one module"
-    ),
 }
 
 
