@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_MAX_RATE_LIMIT_WAIT",
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_RATE_PERIOD",
+    "KEYS_PER_SEARCH",
     "MAX_INT",
     "ORDERS",
     "SORTS",
@@ -69,6 +70,9 @@ DEFAULT_MAX_RATE_LIMIT_WAIT = 120.0
 # The most bytes one answer's body may hold once decompressed. A documented page
 # (100 customers with their custom data) is well under 1 MiB; a gzip bomb is not.
 DEFAULT_MAX_BODY_SIZE = 8 * 1024 * 1024
+# How many keys one search holds, joined with OR: a customer lookup's default, and
+# the chats of that many customers a search when the sync reads them.
+KEYS_PER_SEARCH = 20
 
 Sort = Literal["customers.firstSeen", "customers.lastSeen"]
 """The sort fields of ``GET /customers`` and customer search."""

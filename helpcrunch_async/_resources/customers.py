@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, Unpack
 
 from helpcrunch_async._core.filters import Filter
-from helpcrunch_async._core.params import check_positive_int
+from helpcrunch_async._core.params import KEYS_PER_SEARCH, check_positive_int
 from helpcrunch_async._core.write_params import (
     CustomerFields,
     UpdateFields,
@@ -66,8 +66,6 @@ BATCH_SIZE = 10
 _DUPLICATE_USER_ID = "invalid_userId_value"
 # The keys a created customer is read back by, in the order tried (rule 5).
 _KEYS = (("user_id", "customers.userId"), ("email", "customers.email"))
-KEYS_PER_SEARCH = 20
-"""How many keys one lookup search holds, joined with OR (``lookup``'s default)."""
 # lookup(by=...): the search field and the attribute compared.
 _LOOKUPS = {
     "id": ("customers.id", "id"),

@@ -4,15 +4,16 @@ An `Endpoint` says what a resource method needs to know and nothing else: the
 method, the path (a template: ``{id}``, ``{action}``), the decoder of the
 answer, and for a listing the noun of its items, the sorts it takes, the search
 its filters are checked against, and the decoder a scan reads its windows
-with where a page may come without its count. A resource method is a line over
-one of these: `listing.Resource` turns a listing or a search into a page or a
-scan, and `writing.Sender` sends a write by the rules of `_core.writes`.
+with where a page may come without its count. `Page` is what such a decoder
+returns, as a scan reads it. A resource method is a line over one of these:
+`listing.Resource` turns a listing or a search into a page or a scan, and
+`writing.Sender` sends a write by the rules of `_core.writes`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from helpcrunch_async._core.params import CHAT_SORTS, SORTS
 from helpcrunch_async._models.agents import decode_agents_page, decode_departments_page
@@ -34,15 +35,28 @@ from helpcrunch_async._models.writes import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from helpcrunch_async._core.filters import SearchResource
-    from helpcrunch_async._resources.listing import Page
 
-__all__ = ["Endpoint"]
+__all__ = ["Endpoint", "Page"]
 
 # Covariant: an endpoint decoding a ChatsPage is an endpoint decoding a Page[Chat].
 T_co = TypeVar("T_co", covariant=True)
+
+
+class Page(Protocol[T_co]):
+    """What a scan reads from any page type: its ``data`` and its ``total`` (None: unsent)."""
+
+    @property
+    def total(self) -> int | None:
+        """The count the server sent with the page, or None."""
+        ...
+
+    @property
+    def data(self) -> Sequence[T_co]:
+        """The page's items, in the server's order."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,17 +31,16 @@ from helpcrunch_async._shell.fanout import FanOutScan
 from helpcrunch_async._shell.scan import Scan
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+    from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 
     from helpcrunch_async._core.filters import Filter, SearchResource
-    from helpcrunch_async._resources.endpoints import Endpoint
+    from helpcrunch_async._resources.endpoints import Endpoint, Page
     from helpcrunch_async._shell.caller import Caller
     from helpcrunch_async._shell.scan import FetchRange
     from helpcrunch_async._shell.stats import ScanStats
 
 __all__ = [
     "Identified",
-    "Page",
     "Resource",
     "Roster",
     "item_id",
@@ -50,26 +49,11 @@ __all__ = [
 ]
 
 T = TypeVar("T", bound="Identified")
-T_co = TypeVar("T_co", covariant=True)
 P = TypeVar("P")
 PageT = TypeVar("PageT", bound="Page[Any]")
 
 # Search bodies hold only str, int, lists and dicts of them.
 _ENCODER = msgspec.json.Encoder()
-
-
-class Page(Protocol[T_co]):
-    """What a scan reads from any page type: its ``data`` and its ``total`` (None: unsent)."""
-
-    @property
-    def total(self) -> int | None:
-        """The count the server sent with the page, or None."""
-        ...
-
-    @property
-    def data(self) -> Sequence[T_co]:
-        """The page's items, in the server's order."""
-        ...
 
 
 class Resource:

@@ -2,8 +2,9 @@
 
 Shell glue over the pure plans of `_sync.plan`, `_core.reconcile` and `_core.new_messages`.
 Each function takes the resource object (``client.customers`` or
-``client.chats``); the resources delegate their ``count``, ``iter_changed`` and
-``find_deleted`` methods here. The deletion count and the new-messages read run
+``client.chats``), named by the protocols of `_sync.readable` so that this
+module imports no resource; the resources delegate their ``count``,
+``iter_changed`` and ``find_deleted`` methods here. The deletion count and the new-messages read run
 on the scan engine (`_shell.engine.Engine`) with the client's concurrency.
 """
 
@@ -20,7 +21,7 @@ from helpcrunch_async._core.filters import Filter
 from helpcrunch_async._core.idset import IdSet
 from helpcrunch_async._core.new_messages import MessageFetch, NewMessagesPlan, Released
 from helpcrunch_async._core.paging import PageResult
-from helpcrunch_async._core.params import check_positive_int
+from helpcrunch_async._core.params import KEYS_PER_SEARCH, check_positive_int
 from helpcrunch_async._core.reconcile import (
     READ_SIZE,
     CountRange,
@@ -53,8 +54,7 @@ if TYPE_CHECKING:
     from helpcrunch_async._core.params import ChatSort, Order, Sort
     from helpcrunch_async._models.chats import Chat
     from helpcrunch_async._models.customers import Customer
-    from helpcrunch_async._resources.chats import Chats
-    from helpcrunch_async._resources.customers import Customers
+    from helpcrunch_async._sync.readable import ReadableChats, ReadableCustomers
 
 __all__ = [
     "DEFAULT_OVERLAP",
@@ -90,7 +90,7 @@ def _filter(field: str, operator: str, value: int) -> Filter:
     return Filter(field, cast("Operator", operator), value)
 
 
-async def count_customers(customers: Customers, where: Sequence[Any] | None = None) -> int:
+async def count_customers(customers: ReadableCustomers, where: Sequence[Any] | None = None) -> int:
     """Return how many customers match ``where`` (all of them if None), in one request."""
     if where is None:
         page = await customers.list(offset=0, limit=1)
@@ -106,7 +106,9 @@ def _total(page: Any) -> int:
     return int(total)
 
 
-async def customers_high_water(customers: Customers, *, since: int | None = None) -> int | None:
+async def customers_high_water(
+    customers: ReadableCustomers, *, since: int | None = None
+) -> int | None:
     """Return the highest ``lastSeen`` on the server (at or above ``since``), in one request.
 
     This is the server's clock, not ours: the cursor of the next sync. With no
@@ -123,7 +125,7 @@ async def customers_high_water(customers: Customers, *, since: int | None = None
     return page.data[0].last_seen if page.data else None
 
 
-async def chats_high_water(chats: Chats) -> int | None:
+async def chats_high_water(chats: ReadableChats) -> int | None:
     """Return the latest chat timestamp the server has (created, last message, closed).
 
     Two requests. It is at most the server's "now", which is all a cursor
@@ -155,7 +157,7 @@ def _check_changes(since: int, after_id: int | None, overlap: int) -> None:
 
 
 def iter_changed_customers(
-    customers: Customers,
+    customers: ReadableCustomers,
     since: int,
     after_id: int | None = None,
     *,
@@ -179,7 +181,7 @@ def iter_changed_customers(
 
 
 async def _changed_customers(
-    customers: Customers, since: int, after_id: int | None, overlap: int
+    customers: ReadableCustomers, since: int, after_id: int | None, overlap: int
 ) -> AsyncIterator[Customer]:
     seen = IdSet()
     for search in customer_change_searches(since=since, after_id=after_id, overlap=overlap):
@@ -251,7 +253,7 @@ class Reconciled:
 
 
 async def reconcile_ids(
-    customers: Customers, known_ids: Iterable[int], *, concurrency: int | None = None
+    customers: ReadableCustomers, known_ids: Iterable[int], *, concurrency: int | None = None
 ) -> Reconciled:
     """Count id ranges until the held ids that are gone are known (see `DeletionPlan`).
 
@@ -279,7 +281,9 @@ async def reconcile_ids(
 class _Counting(Engine[CountRange | ReadRange, None, int]):
     """The deletion count's requests on the scan engine: counts and reads of id ranges."""
 
-    def __init__(self, customers: Customers, plan: DeletionPlan, *, concurrency: int) -> None:
+    def __init__(
+        self, customers: ReadableCustomers, plan: DeletionPlan, *, concurrency: int
+    ) -> None:
         super().__init__(plan, concurrency=concurrency, stats=ScanStats())
         self._customers = customers
 
@@ -319,13 +323,13 @@ class _Counting(Engine[CountRange | ReadRange, None, int]):
         return (fetch.lo,)
 
 
-async def find_deleted(customers: Customers, known_ids: Iterable[int]) -> IdList:
+async def find_deleted(customers: ReadableCustomers, known_ids: Iterable[int]) -> IdList:
     """Return which of ``known_ids`` the server no longer has, sorted, by counting id ranges."""
     return (await reconcile_ids(customers, known_ids)).deleted
 
 
 def iter_changed_chats(
-    chats: Chats,
+    chats: ReadableChats,
     since: int,
     after_id: int | None = None,
     *,
@@ -346,7 +350,7 @@ def iter_changed_chats(
 
 
 async def _changed_chats(
-    chats: Chats, since: int, after_id: int | None, overlap: int
+    chats: ReadableChats, since: int, after_id: int | None, overlap: int
 ) -> AsyncIterator[Chat]:
     seen = IdSet()
     for search in chat_change_searches(since=since, overlap=overlap):
@@ -370,7 +374,7 @@ async def _changed_chats(
                     yield chat
 
 
-async def _newest_chats(chats: Chats, after_id: int) -> AsyncGenerator[Chat, None]:
+async def _newest_chats(chats: ReadableChats, after_id: int) -> AsyncGenerator[Chat, None]:
     # Chat ids cannot be searched: the newest end of GET /chats, a page at a
     # time. The next page starts after what the server served (it may serve
     # fewer than asked for); only the total, an empty page or an old id ends it.
@@ -389,7 +393,11 @@ async def _newest_chats(chats: Chats, after_id: int) -> AsyncGenerator[Chat, Non
 
 
 def iter_new_messages(
-    chats: Chats, chat_ids: Sequence[int], *, since: int | None, concurrency: int | None = None
+    chats: ReadableChats,
+    chat_ids: Sequence[int],
+    *,
+    since: int | None,
+    concurrency: int | None = None,
 ) -> AsyncIterator[tuple[int, list[Message]]]:
     """Yield ``(chat_id, messages)`` per chat, in order: its messages created at ``since`` or later.
 
@@ -418,7 +426,9 @@ class _NewMessages(Engine[MessageFetch, Released[Message], Any]):
 
     _noun = "messages"
 
-    def __init__(self, chats: Chats, plan: NewMessagesPlan[Message], *, concurrency: int) -> None:
+    def __init__(
+        self, chats: ReadableChats, plan: NewMessagesPlan[Message], *, concurrency: int
+    ) -> None:
         super().__init__(plan, concurrency=concurrency, stats=ScanStats())
         self._chats = chats
         self._messages = plan
@@ -461,7 +471,7 @@ class _NewMessages(Engine[MessageFetch, Released[Message], Any]):
 
 
 async def read_customers_by_id(
-    customers: Customers, ids: Sequence[int]
+    customers: ReadableCustomers, ids: Sequence[int]
 ) -> tuple[list[Customer], list[int]]:
     """Return the customers with these ids, read whole, and the ids the server no longer has.
 
@@ -476,7 +486,7 @@ async def read_customers_by_id(
 
 
 async def read_chats_by_id(
-    chats: Chats, ids: Sequence[int], *, concurrency: int | None = None
+    chats: ReadableChats, ids: Sequence[int], *, concurrency: int | None = None
 ) -> AsyncIterator[Chat | int]:
     """Yield each chat with these ids read whole, in order; a chat gone (404) as its bare id.
 
@@ -491,7 +501,7 @@ async def read_chats_by_id(
             yield answer
 
 
-async def _chat_or_gone(chats: Chats, chat_id: int) -> Chat | int:
+async def _chat_or_gone(chats: ReadableChats, chat_id: int) -> Chat | int:
     try:
         return await chats.get(chat_id)
     except NotFoundError:
@@ -499,7 +509,7 @@ async def _chat_or_gone(chats: Chats, chat_id: int) -> Chat | int:
 
 
 async def read_customer_ranges(
-    customers: Customers, ranges: Sequence[tuple[int, int]]
+    customers: ReadableCustomers, ranges: Sequence[tuple[int, int]]
 ) -> AsyncIterator[Customer]:
     """Yield every customer whose id is in one of the inclusive ``ranges`` (the refresh slice)."""
     for lo, hi in ranges:
@@ -509,15 +519,14 @@ async def read_customer_ranges(
                 yield customer
 
 
-async def read_chats_of_customers(chats: Chats, customer_ids: Sequence[int]) -> AsyncIterator[Chat]:
+async def read_chats_of_customers(
+    chats: ReadableChats, customer_ids: Sequence[int]
+) -> AsyncIterator[Chat]:
     """Yield every chat of these customers: a chat carries its customer's name and email.
 
     As many ids a search as `Customers.lookup` joins, with OR on
     ``chats.customer``, each read to its total (pages of what the server serves).
     """
-    # The resources import this module: their constant is read at call time.
-    from helpcrunch_async._resources.customers import KEYS_PER_SEARCH  # noqa: PLC0415
-
     per_search = KEYS_PER_SEARCH
     for start in range(0, len(customer_ids), per_search):
         chunk = customer_ids[start : start + per_search]
