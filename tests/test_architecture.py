@@ -38,16 +38,7 @@ CORE_MAY_IMPORT = frozenset({"_core", "_errors", "_models"})
 ERRORS_MAY_IMPORT = frozenset({"_models"})
 
 # (importing module, imported module) -> why the arrow is there today.
-UPWARD_TODAY: dict[tuple[str, str], str] = {
-    ("_core.import_journal", "_export.checkpoint"): (
-        "the import's journal raises the export's ExportRefusedError, which lives beside the "
-        "checkpoint's file code; a refusal of the command line belongs to the error tree"
-    ),
-    ("_core.import_rows", "_export.cells"): (
-        "the import reads the CSV columns and cell forms the export writes; that pure table is "
-        "to move where both import it from below"
-    ),
-}
+UPWARD_TODAY: dict[tuple[str, str], str] = {}
 
 # The modules of a cycle -> why it is there today (none: a new cycle fails rule 4).
 CYCLES_TODAY: dict[frozenset[str], str] = {}

@@ -22,9 +22,9 @@ from export_fixtures import (
 )
 
 from helpcrunch_async._cli import main
+from helpcrunch_async._core.cells import CSV_COLUMNS
 from helpcrunch_async._core.filters import Filter, search_fields
 from helpcrunch_async._errors import InvalidParameterError
-from helpcrunch_async._export.cells import CSV_COLUMNS
 from helpcrunch_async._export.run import ExportResult, resume_hint
 from helpcrunch_async._export.run import _exit_code as exit_code
 from helpcrunch_async.testing import Faults

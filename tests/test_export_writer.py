@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import helpcrunch_async
-from helpcrunch_async._export.cells import (
+from helpcrunch_async._core.cells import (
     CSV_COLUMNS,
     csv_cells,
     join_tags,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpcrunch_async._export.cells import cell, is_formula, unguard_cell
+from helpcrunch_async._core.cells import cell, is_formula, unguard_cell
 
 # What a formula needs to reach anything beyond arithmetic on literals: a
 # letter (a function, a cell such as A1, R1C1, a name, a DDE program) or a

@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpcrunch_async._core import import_journal as journal
+from helpcrunch_async._core.cells import CSV_COLUMNS, csv_cells
 from helpcrunch_async._core.import_lookup import START_KEYS, batches, by_key, next_offset, smaller
 from helpcrunch_async._core.import_plan import decide, same_value
 from helpcrunch_async._core.import_rows import (
@@ -30,7 +31,6 @@ from helpcrunch_async._core.import_rows import (
     row_from_json,
 )
 from helpcrunch_async._errors import InvalidParameterError
-from helpcrunch_async._export.cells import CSV_COLUMNS, csv_cells
 from helpcrunch_async._export.checkpoint import ExportRefusedError
 from helpcrunch_async._models.customers import Customer, decode_customer
 

@@ -14,9 +14,9 @@ from helpcrunch_async._cli import exit_codes as codes
 from helpcrunch_async._cli import options
 from helpcrunch_async._cli.help_format import HelpFormatter
 from helpcrunch_async._cli.options import UsageError
+from helpcrunch_async._core.cells import FORMULA_RULES
 from helpcrunch_async._core.filters import COMPARISONS, search_fields
 from helpcrunch_async._core.params import ORDERS, check_positive_int
-from helpcrunch_async._export.cells import FORMULA_RULES
 from helpcrunch_async._export.chat_list import digest_of_ids, read_chat_ids
 from helpcrunch_async._export.checkpoint import FORMATS, ExportRefusedError, ExportSettings, Format
 from helpcrunch_async._export.progress import check_interval

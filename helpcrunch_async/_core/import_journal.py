@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
-from helpcrunch_async._export.checkpoint import ExportRefusedError
+from helpcrunch_async._core.refusals import ExportRefusedError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -1,7 +1,7 @@
 """The import's row checks: one line of the input file becomes a `Row` or a `Rejected`.
 
 This module is pure (no I/O, no clock). The input is the export's own format
-(`helpcrunch_async._export.cells` defines the CSV columns; JSONL lines are the
+(`helpcrunch_async._core.cells` defines the CSV columns; JSONL lines are the
 API's customer JSON). Every row is checked before the first request; the rules:
 
 1. A JSONL line must be one JSON object; a CSV row must have as many cells as
@@ -36,9 +36,9 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from helpcrunch_async._core.cells import CSV_COLUMNS, split_tags, unguard_cell
 from helpcrunch_async._core.write_params import customer_body
 from helpcrunch_async._errors import InvalidParameterError
-from helpcrunch_async._export.cells import CSV_COLUMNS, split_tags, unguard_cell
 
 __all__ = [
     "MATCHES",

@@ -26,6 +26,7 @@ from typing import Final, Literal
 
 import msgspec
 
+from helpcrunch_async._core.refusals import ExportRefusedError
 from helpcrunch_async._version import VERSION
 
 __all__ = [
@@ -51,10 +52,6 @@ FORMATS: tuple[str, ...] = ("jsonl", "csv")
 # 2: the CSV options and the output's device and inode joined the checkpoint.
 CHECKPOINT_VERSION: Final = 2
 TOOL_VERSION: Final = VERSION
-
-
-class ExportRefusedError(Exception):
-    """An export that must not start or resume; the message says why and what to do."""
 
 
 class ExportSettings(msgspec.Struct, frozen=True, kw_only=True):

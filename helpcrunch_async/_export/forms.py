@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from helpcrunch_async._export.cells import (
+from helpcrunch_async._core.cells import (
     CSV_COLUMNS,
     cell,
     customer_values,
