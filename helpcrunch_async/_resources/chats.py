@@ -41,7 +41,6 @@ from helpcrunch_async._resources.writing import Sender
 from helpcrunch_async._sync import reads as changes
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from datetime import datetime
 
     from helpcrunch_async._core.filters import Comparison
@@ -51,6 +50,8 @@ if TYPE_CHECKING:
     from helpcrunch_async._shell.caller import Caller
     from helpcrunch_async._shell.fanout import FanOutScan
     from helpcrunch_async._shell.scan import Scan
+    from helpcrunch_async._shell.stats import ScanStats
+    from helpcrunch_async._shell.stream import StreamScan
 
 __all__ = ["Chats"]
 
@@ -70,9 +71,15 @@ class Chats(Resource):
         limit: int = 100,
         sort: ChatSort | None = None,
         order: Order = "asc",
+        stats: ScanStats | None = None,
     ) -> ChatsPage:
-        """Return one page: ``total`` (from ``meta.total``) and up to ``limit`` (1..100) chats."""
-        return await self.list_page(CHATS, offset=offset, limit=limit, sort=sort, order=order)
+        """Return one page: ``total`` (from ``meta.total``) and up to ``limit`` (1..100) chats.
+
+        The request's costs are counted into ``stats`` when given.
+        """
+        return await self.list_page(
+            CHATS, offset=offset, limit=limit, sort=sort, order=order, stats=stats
+        )
 
     async def get(self, chat_id: int) -> Chat:
         """Return one chat by id; `NotFoundError` if there is none."""
@@ -87,11 +94,13 @@ class Chats(Resource):
         order: Order = "asc",
         offset: int = 0,
         limit: int = 100,
+        stats: ScanStats | None = None,
     ) -> ChatsPage:
         """Return one page of the chats matching ``where`` (``chats.*`` filters), and their total.
 
         ``comparison`` joins the filters (``AND``: all, ``OR``: any). Every
-        filter is checked against chat search before any request.
+        filter is checked against chat search before any request. The
+        request's costs are counted into ``stats`` when given.
         """
         return await self.search_page(
             CHAT_SEARCH,
@@ -101,6 +110,7 @@ class Chats(Resource):
             order=order,
             offset=offset,
             limit=limit,
+            stats=stats,
         )
 
     async def messages(self, chat_id: int, *, offset: int = 0, limit: int = 100) -> MessagesPage:
@@ -230,11 +240,13 @@ class Chats(Resource):
         after_id: int | None = None,
         *,
         overlap: int = changes.DEFAULT_OVERLAP,
-    ) -> AsyncIterator[Chat]:
-        """Yield every chat opened, answered, closed or reassigned since ``since - overlap``.
+    ) -> StreamScan[Chat]:
+        """Return a scan of each chat changed since ``since - overlap``.
 
-        Each chat once, and every chat with an id above ``after_id``; see
-        `changes.iter_changed_chats`.
+        Changed: opened, answered, closed or reassigned. Each chat once, and
+        every chat with an id above ``after_id``; see `changes.iter_changed_chats`.
+        The scan is an async iterator and an async context manager; its
+        ``stats`` count the requests, pages and chats.
         """
         return changes.iter_changed_chats(self, since, after_id, overlap=overlap)
 

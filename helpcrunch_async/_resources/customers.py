@@ -48,7 +48,7 @@ from helpcrunch_async._sync import reads as changes
 
 if TYPE_CHECKING:
     import builtins
-    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
     from helpcrunch_async._core.filters import Comparison
     from helpcrunch_async._core.paging import PageResult
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from helpcrunch_async._shell.caller import Caller
     from helpcrunch_async._shell.scan import FetchRange
     from helpcrunch_async._shell.stats import ScanStats
+    from helpcrunch_async._shell.stream import StreamScan
 
 # Checked update_many items: (id, the update's body).
 _Chunk = list[tuple[int, dict[str, Any]]]
@@ -175,6 +176,7 @@ class Customers(Resource):
         order: Order = "asc",
         offset: int = 0,
         limit: int = 100,
+        stats: ScanStats | None = None,
     ) -> CustomersPage:
         """Return one page of the customers matching ``where``, and how many match.
 
@@ -182,7 +184,7 @@ class Customers(Resource):
         by ``comparison`` (``AND``: all, ``OR``: any); each is checked against
         customer search before any request. The count is read from ``total``
         or ``meta.total`` (the response is undocumented); a page with neither is
-        a `DecodeError`.
+        a `DecodeError`. The request's costs are counted into ``stats`` when given.
         """
         return await self.search_page(
             CUSTOMER_SEARCH,
@@ -192,6 +194,7 @@ class Customers(Resource):
             order=order,
             offset=offset,
             limit=limit,
+            stats=stats,
         )
 
     def iter_search(
@@ -237,11 +240,13 @@ class Customers(Resource):
         after_id: int | None = None,
         *,
         overlap: int = changes.DEFAULT_OVERLAP,
-    ) -> AsyncIterator[Customer]:
-        """Yield every customer seen since ``since - overlap`` or with an id above ``after_id``.
+    ) -> StreamScan[Customer]:
+        """Return a scan of every customer seen since ``since - overlap`` or above ``after_id``.
 
         Each customer once; see `changes.iter_changed_customers` for why a visit
-        during the scan cannot make one slip past it.
+        during the scan cannot make one slip past it. The scan is an async
+        iterator and an async context manager; its ``stats`` count the
+        requests, pages and customers.
         """
         return changes.iter_changed_customers(self, since, after_id, overlap=overlap)
 

@@ -95,11 +95,16 @@ class Resource:
         limit: int,
         sort: str | None = None,
         order: str = "asc",
+        stats: ScanStats | None = None,
         **path: object,
     ) -> P:
-        """Return one page of a GET listing; the arguments are checked first (`list_params`)."""
+        """Return one page of a GET listing; the arguments are checked first (`list_params`).
+
+        The request's costs are counted into ``stats`` when given (a scan's).
+        """
         params = list_params(offset, limit, sort, order, endpoint.sorts)
-        return await self.page(endpoint.method, endpoint.url(**path), params, endpoint.decode)
+        url = endpoint.url(**path)
+        return await self.page(endpoint.method, url, params, endpoint.decode, stats)
 
     async def search_page(
         self,
@@ -111,8 +116,12 @@ class Resource:
         order: str,
         offset: int,
         limit: int,
+        stats: ScanStats | None = None,
     ) -> P:
-        """Return one page of a search; every filter is checked first (`search_params`)."""
+        """Return one page of a search; every filter is checked first (`search_params`).
+
+        The request's costs are counted into ``stats`` when given (a scan's).
+        """
         body = search_params(
             where,
             endpoint,
@@ -122,7 +131,7 @@ class Resource:
             offset=offset,
             limit=limit,
         )
-        return await self.page(endpoint.method, endpoint.path, body, endpoint.decode)
+        return await self.page(endpoint.method, endpoint.path, body, endpoint.decode, stats)
 
     def scan_list(
         self,

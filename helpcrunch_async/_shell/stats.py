@@ -86,6 +86,14 @@ class ScanStats:
             return 0
         return max(0, self.total_at_end - self.start_offset - self.items)
 
+    def add_costs_of(self, other: ScanStats) -> None:
+        """Count the requests, retries, 429s, pauses and pages of a scan run inside this one."""
+        self.requests += other.requests
+        self.retries += other.retries
+        self.rate_limited += other.rate_limited
+        self.pause_seconds += other.pause_seconds
+        self.pages += other.pages
+
     def add_cost(self, cost: AttemptCost) -> None:
         """Count what one attempt of a page cost (see `CostSink`)."""
         self.requests += cost.requests

@@ -47,6 +47,7 @@ class ReadableCustomers(Protocol):
         order: Order = "asc",
         offset: int = 0,
         limit: int = 100,
+        stats: ScanStats | None = None,
     ) -> CustomersPage:
         """Return one page of a customer search."""
         ...
@@ -83,6 +84,7 @@ class ReadableChats(Protocol):
         limit: int = 100,
         sort: ChatSort | None = None,
         order: Order = "asc",
+        stats: ScanStats | None = None,
     ) -> ChatsPage:
         """Return one page of ``GET /chats``."""
         ...
@@ -96,6 +98,7 @@ class ReadableChats(Protocol):
         order: Order = "asc",
         offset: int = 0,
         limit: int = 100,
+        stats: ScanStats | None = None,
     ) -> ChatsPage:
         """Return one page of a chat search."""
         ...

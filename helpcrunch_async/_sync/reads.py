@@ -38,6 +38,7 @@ from helpcrunch_async._errors import (
 from helpcrunch_async._models.messages import Message, decode_messages_page
 from helpcrunch_async._shell.engine import Engine
 from helpcrunch_async._shell.stats import ScanStats
+from helpcrunch_async._shell.stream import StreamScan
 from helpcrunch_async._sync.plan import chat_change_searches, customer_change_searches
 
 if TYPE_CHECKING:
@@ -162,8 +163,8 @@ def iter_changed_customers(
     after_id: int | None = None,
     *,
     overlap: int = DEFAULT_OVERLAP,
-) -> AsyncIterator[Customer]:
-    """Yield every customer seen since ``since - overlap`` or with an id above ``after_id``, once.
+) -> StreamScan[Customer]:
+    """Return a scan of each customer seen since ``since - overlap`` or above ``after_id``, once.
 
     The promise: every customer whose ``lastSeen`` was at or after ``since -
     overlap`` when the call began, or whose id is above ``after_id``, is
@@ -173,16 +174,18 @@ def iter_changed_customers(
     bound: a visit moves a customer to the end of that order, where the scan
     still finds it. The ``id`` search uses the scan engine. Both read servers
     that serve fewer a page than asked for. The requests go through the
-    client's one cap and its retries. Arguments are checked here, before any
-    request; close the iterator (``aclose``) to stop early.
+    client's one cap and its retries, and are counted into the scan's
+    ``stats`` (those of the ``id`` search once it ends). Arguments are checked
+    here, before any request; close the scan (``async with``, ``aclose``) to
+    stop early.
     """
     _check_changes(since, after_id, overlap)
-    return _changed_customers(customers, since, after_id, overlap)
+    return StreamScan(lambda stats: _changed_customers(customers, since, after_id, overlap, stats))
 
 
 async def _changed_customers(
-    customers: ReadableCustomers, since: int, after_id: int | None, overlap: int
-) -> AsyncIterator[Customer]:
+    customers: ReadableCustomers, since: int, after_id: int | None, overlap: int, stats: ScanStats
+) -> AsyncGenerator[Customer, None]:
     seen = IdSet()
     for search in customer_change_searches(since=since, after_id=after_id, overlap=overlap):
         where = [_filter(*f) for f in search.filters]
@@ -190,10 +193,15 @@ async def _changed_customers(
             # Visits move customers to the end of this order while it is read: by key.
             async def page(where: list[Filter], offset: int) -> Any:
                 return await customers.search(
-                    where, sort="customers.lastSeen", order="asc", offset=offset, limit=READ_SIZE
+                    where,
+                    sort="customers.lastSeen",
+                    order="asc",
+                    offset=offset,
+                    limit=READ_SIZE,
+                    stats=stats,
                 )
 
-            found = _by_key(page, where, "customers.lastSeen", _last_seen)
+            found = _by_key(page, where, "customers.lastSeen", _last_seen, stats)
             async with contextlib.aclosing(found) as items:
                 async for customer in items:
                     if seen.add(customer.id):
@@ -206,9 +214,12 @@ async def _changed_customers(
             sort=cast("Sort", search.sort),
             order=cast("Order", search.order),
         ) as scan:
-            async for customer in scan:
-                if seen.add(customer.id):
-                    yield customer
+            try:
+                async for customer in scan:
+                    if seen.add(customer.id):
+                        yield customer
+            finally:
+                stats.add_costs_of(scan.stats)
 
 
 def _last_seen(customer: Customer) -> int | None:
@@ -224,12 +235,14 @@ async def _by_key(
     where: list[Filter],
     field: str,
     key: Callable[[Any], int | None],
+    stats: ScanStats,
 ) -> AsyncGenerator[Any, None]:
     # One request per page, each starting at the last sort value read (`Keyset`).
     plan = Keyset(READ_SIZE)
     while not plan.done:
         cursor = [] if plan.value is None else [_filter(field, ">=", plan.value)]
         answer = await page([*where, *cursor], plan.skip)
+        stats.pages += 1
         for item in answer.data:
             yield item
         plan.page_read([key(item) for item in answer.data], _total(answer))
@@ -334,24 +347,25 @@ def iter_changed_chats(
     after_id: int | None = None,
     *,
     overlap: int = DEFAULT_OVERLAP,
-) -> AsyncIterator[Chat]:
-    """Yield every chat updated or created since ``since - overlap``, once.
+) -> StreamScan[Chat]:
+    """Return a scan of every chat updated or created since ``since - overlap``, once.
 
     Chat ids cannot be searched; ``after_id``, when given, also yields the
     chats above it from the newest end of ``GET /chats`` (sorted by
     ``createdAt`` descending, read a page at a time until an id at or below
     ``after_id``), which catches new chats whatever their timestamps say.
     The searches are read by key (`Keyset` on ``createdAt``): updates bring
-    chats into the ``updatedAt`` set while it is read. Arguments are checked
-    here, before any request.
+    chats into the ``updatedAt`` set while it is read. Every request is
+    counted into the scan's ``stats``. Arguments are checked here, before any
+    request; close the scan (``async with``, ``aclose``) to stop early.
     """
     _check_changes(since, after_id, overlap)
-    return _changed_chats(chats, since, after_id, overlap)
+    return StreamScan(lambda stats: _changed_chats(chats, since, after_id, overlap, stats))
 
 
 async def _changed_chats(
-    chats: ReadableChats, since: int, after_id: int | None, overlap: int
-) -> AsyncIterator[Chat]:
+    chats: ReadableChats, since: int, after_id: int | None, overlap: int, stats: ScanStats
+) -> AsyncGenerator[Chat, None]:
     seen = IdSet()
     for search in chat_change_searches(since=since, overlap=overlap):
         where = [_filter(*f) for f in search.filters]
@@ -359,30 +373,38 @@ async def _changed_chats(
         # Updates bring chats into the set while it is read: page by createdAt.
         async def search_page(where: list[Filter], offset: int) -> Any:
             return await chats.search(
-                where, sort="chats.createdAt", order="asc", offset=offset, limit=READ_SIZE
+                where,
+                sort="chats.createdAt",
+                order="asc",
+                offset=offset,
+                limit=READ_SIZE,
+                stats=stats,
             )
 
-        found = _by_key(search_page, where, "chats.createdAt", _created_at)
+        found = _by_key(search_page, where, "chats.createdAt", _created_at, stats)
         async with contextlib.aclosing(found) as items:
             async for chat in items:
                 if seen.add(chat.id):
                     yield chat
     if after_id is not None:
-        async with contextlib.aclosing(_newest_chats(chats, after_id)) as items:
+        async with contextlib.aclosing(_newest_chats(chats, after_id, stats)) as items:
             async for chat in items:
                 if seen.add(chat.id):
                     yield chat
 
 
-async def _newest_chats(chats: ReadableChats, after_id: int) -> AsyncGenerator[Chat, None]:
+async def _newest_chats(
+    chats: ReadableChats, after_id: int, stats: ScanStats
+) -> AsyncGenerator[Chat, None]:
     # Chat ids cannot be searched: the newest end of GET /chats, a page at a
     # time. The next page starts after what the server served (it may serve
     # fewer than asked for); only the total, an empty page or an old id ends it.
     offset = 0
     while True:
         page = await chats.list(
-            offset=offset, limit=READ_SIZE, sort="chats.createdAt", order="desc"
+            offset=offset, limit=READ_SIZE, sort="chats.createdAt", order="desc", stats=stats
         )
+        stats.pages += 1
         for chat in page.data:
             if chat.id <= after_id:
                 return
