@@ -205,9 +205,10 @@ async def test_stop_is_prompt_while_a_request_sleeps(client: Wire) -> None:
         if emu.log:
             break
         await asyncio.sleep(0.01)
-    started = time.monotonic()
-    await emu.stop()
-    assert time.monotonic() - started < 1.0
+    # The handler sleeps 30 s: a stop that waited for it would end in this
+    # bound's TimeoutError; the event asserted is the request cut, never answered.
+    async with asyncio.timeout(10):
+        await emu.stop()
     with pytest.raises(aiohttp.ClientError):
         await request
 
