@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 import msgspec
 from aiohttp import web
 
+from helpcrunch_async.testing._background import BackgroundServer
 from helpcrunch_async.testing._webhooks import Subscription
 from helpcrunch_async.webhooks import (
     DEFAULT_MAX_BODY,
@@ -194,69 +195,21 @@ class WebhookCollector:
         return web.Response(status=status)
 
 
-class ThreadedCollector:
+class ThreadedCollector(BackgroundServer):
     """A ``WebhookCollector`` on its own event loop in a daemon thread."""
+
+    _what = "webhook collector"
 
     def __init__(self, *, timeout: float = 10.0, **options: Any) -> None:
         """Build the collector (``WebhookCollector``'s options); ``start`` runs it."""
+        super().__init__(timeout=timeout)
         self.collector = WebhookCollector(**options)
-        self.timeout = timeout
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
 
-    def start(self) -> None:
-        """Start the thread and wait until the collector listens."""
-        ready = threading.Event()
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._serve(ready),), name="webhook-collector", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(self.timeout):
-            raise TimeoutError(f"the webhook collector did not start within {self.timeout} s")
-        if self._error is not None:
-            raise self._error
+    async def _open(self) -> None:
+        await self.collector.start()
 
-    async def _serve(self, ready: threading.Event) -> None:
-        try:
-            await self.collector.start()
-        except BaseException as error:  # noqa: BLE001 -- handed to the starting thread
-            self._error = error
-            ready.set()
-            return
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        ready.set()
-        try:
-            await self._stopping.wait()
-        finally:
-            await self.collector.stop()
-
-    def stop(self) -> None:
-        """Stop the collector and join its thread (idempotent)."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        thread.join(self.timeout)
-        if thread.is_alive():
-            raise TimeoutError(f"the webhook collector did not stop within {self.timeout} s")
-
-    def __enter__(self) -> Self:
-        """Start the collector."""
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the collector."""
-        self.stop()
+    async def _close(self) -> None:
+        await self.collector.stop()
 
     @property
     def url(self) -> str:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from helpcrunch_async.testing._background import BackgroundServer
 from helpcrunch_async.testing._server import Emulator
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import TracebackType
 
     from helpcrunch_async.testing._faults import Faults
     from helpcrunch_async.testing._log import LogEntry
@@ -25,76 +25,25 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class ThreadedEmulator:
+class ThreadedEmulator(BackgroundServer):
     """Start an ``Emulator(**options)`` in a daemon thread; stop it on ``stop`` or exit."""
+
+    _what = "emulator"
 
     def __init__(self, *, timeout: float = 10.0, **options: Any) -> None:
         """Keep the options; ``timeout`` bounds starting, stopping and each remote call."""
-        self.timeout = timeout
+        super().__init__(timeout=timeout)
         self._options = options
         self._emulator: Emulator | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
 
-    def start(self) -> None:
-        """Start the thread and wait until the server listens (or failed to)."""
-        if self._thread is not None:
-            raise RuntimeError("already started")
-        ready = threading.Event()
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._serve(ready),), name="helpcrunch-emulator", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(self.timeout):
-            raise TimeoutError(f"the emulator did not start within {self.timeout} s")
-        if self._error is not None:
-            self._thread.join(self.timeout)
-            raise self._error
-
-    async def _serve(self, ready: threading.Event) -> None:
-        try:
-            emulator = Emulator(**self._options)
-            await emulator.start()
-        except BaseException as error:  # noqa: BLE001 -- handed to the starting thread
-            self._error = error
-            ready.set()
-            return
+    async def _open(self) -> None:
+        emulator = Emulator(**self._options)
+        await emulator.start()
         self._emulator = emulator
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        ready.set()
-        try:
-            await self._stopping.wait()
-        finally:
-            await emulator.stop()
 
-    def stop(self) -> None:
-        """Stop the server and join the thread (idempotent)."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        if self._loop is not None and self._stopping is not None and thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        thread.join(self.timeout)
-        self._loop = None
-        if thread.is_alive():
-            raise TimeoutError(f"the emulator did not stop within {self.timeout} s")
-
-    def __enter__(self) -> Self:
-        """Start the emulator."""
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the emulator."""
-        self.stop()
+    async def _close(self) -> None:
+        assert self._emulator is not None  # noqa: S101 -- _open set it before any close
+        await self._emulator.stop()
 
     # -- the emulator, seen from other threads ------------------------------------------
 
