@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             sections[name] = f"Not run: `benchmarks/{name}.py` is not there yet."
             print("   not there yet", flush=True)
             continue
-        started = time.monotonic()
+        started, load_before = time.monotonic(), _report.load()
         try:
             result = module.run(quick)
             if name == "plot":
@@ -235,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
             sections[name] = f"Failed:\n\n```\n{traceback.format_exc()}```"
         seconds = time.monotonic() - started
-        sections[name] += f"\n\n_{name}: {seconds:.0f} s._"
+        sections[name] += (
+            f"\n\n_{name}: {seconds:.0f} s; load average {load_before} at the start, "
+            f"{_report.load()} at the end._"
+        )
         print(sections[name], flush=True)
         write(report, machine, results, sections)
     write(report, machine, results, sections)

@@ -81,8 +81,14 @@ def machine(command: str) -> str:
             f"- CPU: {_cpu_model()}, {os.cpu_count()} cores; {platform.platform()}",
             f"- Python: {platform.python_version()} ({platform.python_implementation()})",
             f"- Packages: {', '.join(versions)}",
+            f"- Load average at the start (1, 5, 15 min): {load()}",
         ]
     )
+
+
+def load() -> str:
+    """The machine's load averages over 1, 5 and 15 minutes, as ``uptime`` shows them."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def _pct(value: float) -> str:
