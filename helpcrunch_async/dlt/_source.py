@@ -39,20 +39,21 @@ from typing import TYPE_CHECKING, Any
 
 import dlt
 
-from helpcrunch_async._core.params import (
+from helpcrunch_async import (
     DEFAULT_BUDGET_KEY,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RATE_LIMIT_WAIT,
     DEFAULT_RATE_LIMIT,
     DEFAULT_RATE_PERIOD,
-    check_positive_int,
+    Agent,
+    Chat,
+    Customer,
+    Department,
+    Message,
 )
-from helpcrunch_async._errors import InvalidParameterError
-from helpcrunch_async._models.agents import Agent, Department
-from helpcrunch_async._models.chats import Chat
-from helpcrunch_async._models.customers import Customer
-from helpcrunch_async._models.messages import Message
+from helpcrunch_async._sync.checks import check_source
 from helpcrunch_async._sync.held import decode_ids, encode_ids
+from helpcrunch_async._sync.inbox_file import APPLIED_KEY, take
 from helpcrunch_async._sync.plan import next_cursor, refresh_slice, scan_from
 from helpcrunch_async._sync.reads import (
     DEFAULT_OVERLAP,
@@ -65,7 +66,8 @@ from helpcrunch_async._sync.reads import (
     read_customers_by_id,
     reconcile_ids,
 )
-from helpcrunch_async.dlt._inbox import APPLIED_KEY, inbox_chats, inbox_customers, take
+from helpcrunch_async._sync.session import SharedClient, local_budget, redis_budget
+from helpcrunch_async.dlt._inbox import inbox_chats, inbox_customers
 from helpcrunch_async.dlt._report import InboxReport, SyncReport, TableReport
 from helpcrunch_async.dlt._rows import (
     BATCH,
@@ -84,7 +86,6 @@ from helpcrunch_async.dlt._rows import (
     held_ids,
     record,
 )
-from helpcrunch_async.dlt._session import SharedClient, local_budget, redis_budget
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable
@@ -135,16 +136,17 @@ def helpcrunch_source(
     named read again whole by id, many a request; deleted ones deleted; chats
     named read again with their new messages), each record once however many
     events name it, and settles them once their load is committed (see
-    `helpcrunch_async.dlt._inbox`). ``inbox_only`` applies the inbox and
+    `helpcrunch_async._sync.inbox_file`). ``inbox_only`` applies the inbox and
     nothing else (the batches of ``sync --live``). ``refresh_days`` N > 0 re-reads
     ``1/N`` of the customers held each run, so each is read whole at least once
     every N runs.
     """
-    if isinstance(refresh_days, bool) or not isinstance(refresh_days, int) or refresh_days < 0:
-        raise InvalidParameterError(f"refresh_days must be an int >= 0, got {refresh_days!r}")
-    if inbox_only and inbox is None:
-        raise InvalidParameterError("inbox_only needs an inbox")
-    check_positive_int("inbox_limit", inbox_limit)
+    check_source(
+        refresh_days=refresh_days,
+        inbox_only=inbox_only,
+        has_inbox=inbox is not None,
+        inbox_limit=inbox_limit,
+    )
     key = api_key
     if key is None:
         key = os.environ.get("HELPCRUNCH_API_KEY") or dlt.secrets.get(
