@@ -17,7 +17,7 @@ demo: $(STAMP)
 
 # A first dlt sync into DuckDB, changes in the emulator, a second sync that costs what changed.
 demo-sync: $(STAMP)
-	$(BIN)/python -m helpcrunch_async.dlt.demo
+	$(BIN)/python -m helpcrunch_async._cli.sync_demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

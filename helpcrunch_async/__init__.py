@@ -14,7 +14,16 @@ Fetch every customer as fast as the API's cap allows, and never over it::
 from . import webhooks
 from ._client import DEFAULT_BASE_URL, HelpCrunch
 from ._core.filters import Comparison, Filter
-from ._core.params import ChatSort, Order, Sort
+from ._core.params import (
+    DEFAULT_BUDGET_KEY,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_PERIOD,
+    ChatSort,
+    Order,
+    Sort,
+)
 from ._errors import (
     AmbiguousWriteError,
     APIError,
@@ -63,6 +72,11 @@ __version__ = VERSION
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_BUDGET_KEY",
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_MAX_RATE_LIMIT_WAIT",
+    "DEFAULT_RATE_LIMIT",
+    "DEFAULT_RATE_PERIOD",
     "APIError",
     "Agent",
     "Agents",

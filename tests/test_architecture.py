@@ -12,6 +12,10 @@ The rules, one test each:
    (the wire's error body), since every layer raises its errors.
 4. No import cycle in the library outside `testing/` (the emulator is a test
    server with a surface of its own).
+5. `dlt/` is only dlt: it imports the package's public names (the top level,
+   the public subpackages), the sync's room `_sync/` and its own modules, never
+   another private module.
+6. Small files: no module of the package is over `MAX_LINES` lines.
 
 Every import is an arrow a reader follows, so every import counts: at the top,
 inside a function, and under ``if TYPE_CHECKING:``. Today's exceptions are
@@ -36,6 +40,12 @@ PURE_OUTSIDE_CORE = ("_redis/state.py", "_redis/scripts.py")
 # Rules 2 and 3: the parts of the package each may import (a part: the first name under it).
 CORE_MAY_IMPORT = frozenset({"_core", "_errors", "_models"})
 ERRORS_MAY_IMPORT = frozenset({"_models"})
+
+# Rule 5: the parts `dlt/` may import besides public names: the sync's room and itself.
+DLT_MAY_IMPORT = frozenset({"_sync", "dlt"})
+
+# Rule 6: a module longer than this holds two jobs; move one out whole.
+MAX_LINES = 600
 
 # (importing module, imported module) -> why the arrow is there today.
 UPWARD_TODAY: dict[tuple[str, str], str] = {}
@@ -165,6 +175,36 @@ def test_no_import_cycle_in_the_library_outside_testing() -> None:
     assert cycles(library_graph()) <= set(CYCLES_TODAY)
 
 
+def private_for_dlt(name: str) -> bool:
+    """Whether ``name`` (a dotted import) is a private module of the package `dlt/` may not use."""
+    if not name.startswith(f"{ROOT}."):
+        return False
+    inner = name.removeprefix(f"{ROOT}.")
+    if part(inner) in DLT_MAY_IMPORT:
+        return False
+    return any(piece.startswith("_") for piece in inner.split("."))
+
+
+def private_imports_of_dlt() -> set[tuple[str, str]]:
+    """Every private module of the package a module of `dlt/` imports (rule 5)."""
+    return {
+        (module, name.removeprefix(f"{ROOT}."))
+        for module in MODULES
+        if part(module) == "dlt"
+        for name in imported(module)
+        if private_for_dlt(name)
+    }
+
+
+def test_dlt_imports_only_public_names_and_the_sync_room() -> None:
+    assert private_imports_of_dlt() == set()
+
+
+def test_no_module_is_over_the_line_limit() -> None:
+    sizes = {module: len(path.read_text().splitlines()) for module, path in MODULES.items()}
+    assert {module: n for module, n in sizes.items() if n > MAX_LINES} == {}
+
+
 def test_the_exceptions_listed_today_still_occur() -> None:
     assert set(UPWARD_TODAY) <= upward()
     assert set(CYCLES_TODAY) <= cycles(library_graph())
@@ -181,6 +221,17 @@ def later() -> None:
     import helpcrunch_async._shell.engine
 """
 
+DLT_SOURCE = """
+from typing import TYPE_CHECKING
+from helpcrunch_async import Chat
+from helpcrunch_async._sync import plan
+from ._rows import record
+if TYPE_CHECKING:
+    from helpcrunch_async._client import HelpCrunch
+def later() -> None:
+    from helpcrunch_async.webhooks._inbox import read_waiting
+"""
+
 
 def test_the_rules_see_imports_of_every_kind() -> None:
     # A rule that read no imports would pass everything: one import of each kind.
@@ -192,4 +243,15 @@ def test_the_rules_see_imports_of_every_kind() -> None:
     assert f"{ROOT}._shell.engine" in names  # inside a function
     assert names_in("from . import cap", "_core", package=True) == {f"{ROOT}._core.cap"}
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == {frozenset("abc")}
+    # Rule 5: a private module is refused wherever its import stands; public names pass.
+    assert {n for n in names_in(DLT_SOURCE, "dlt._source") if private_for_dlt(n)} == {
+        f"{ROOT}._client",
+        f"{ROOT}.webhooks._inbox",
+    }
+    assert not private_for_dlt(ROOT)
+    assert not private_for_dlt(f"{ROOT}.webhooks")
+    assert not private_for_dlt(f"{ROOT}._sync.plan")
+    assert not private_for_dlt(f"{ROOT}.dlt._rows")
+    assert private_for_dlt(f"{ROOT}.webhooks._listen")
+    assert private_for_dlt(f"{ROOT}.testing._thread")
     assert cycles({"a": {"b"}, "b": set()}) == set()

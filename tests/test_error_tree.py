@@ -81,7 +81,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("dlt/command.py", "SyncStateError"): (
         "CLI-internal: the sync command turns it into the local exit code, naming the folder"
     ),
-    ("dlt/live.py", "ValueError"): (
+    ("_cli/live.py", "ValueError"): (
         "CLI-internal: sync --live turns a bad option into its usage exit code"
     ),
     ("webhooks/_listen.py", "ValueError"): (

@@ -6,6 +6,11 @@ import helpcrunch_async as hc
 
 EXPECTED = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_BUDGET_KEY",
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_MAX_RATE_LIMIT_WAIT",
+    "DEFAULT_RATE_LIMIT",
+    "DEFAULT_RATE_PERIOD",
     "APIError",
     "Agent",
     "Agents",

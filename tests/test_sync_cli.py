@@ -7,8 +7,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from helpcrunch_async._cli import main
+from helpcrunch_async._cli.sync_report import progress_line
 from helpcrunch_async.dlt import SyncReport, TableReport
-from helpcrunch_async.dlt.command import _progress_line
 from helpcrunch_async.testing import Account
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def test_the_dlt_subpackage_exports_are_pinned_and_load_dlt_lazily() -> None:
 def test_the_sync_demo_ends_with_the_accounts_numbers_in_duckdb(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from helpcrunch_async.dlt.demo import main as demo  # noqa: PLC0415 -- the demo is tested
+    from helpcrunch_async._cli.sync_demo import main as demo  # noqa: PLC0415 -- the demo is tested
 
     assert demo(tmp_path / "demo", customers=400, chats=20, rate=(500, 1.0)) == 0
     out = capsys.readouterr().out
@@ -184,13 +184,13 @@ def test_the_progress_line_counts_live_and_gives_no_eta_once_the_reads_are_over(
     report.full_reads.add("customers")
     report.totals["customers"] = 1_000
     report.tables["customers"] = TableReport(new=250)
-    line = _progress_line(report, 10.0)
+    line = progress_line(report, 10.0)
     assert " 40 requests" in line
     assert "customers 250/1000, ETA 30s" in line
     spent[0] = 90
     report.tables["customers"].new = 1_000
-    assert " 90 requests" in _progress_line(report, 12.0)
+    assert " 90 requests" in progress_line(report, 12.0)
     report.finished.add("customers")
-    line = _progress_line(report, 14.0)
+    line = progress_line(report, 14.0)
     assert "ETA" not in line
     assert line.endswith("reading done, writing to the destination")

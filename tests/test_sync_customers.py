@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from sync_fixtures import expected_customers, sync, table, without_nulls
 
+from helpcrunch_async._cli.sync_report import summary_lines
 from helpcrunch_async._sync.held import decode_ids, encode_ids
-from helpcrunch_async.dlt.command import summary_lines
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sync_fixtures import expected_customers, mirror, sync, table, truth, without_nulls
 
-from helpcrunch_async.dlt.command import summary_lines
+from helpcrunch_async._cli.sync_report import summary_lines
 from helpcrunch_async.testing import Account, Faults, WireVariants
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ import pytest
 from live_fixtures import HOOK_SECRET, Listener, applied, edit_customer, snooze_chat, waiting
 from sync_fixtures import FAST, mirror, sync, truth
 
+from helpcrunch_async._cli.sync_report import summary_lines
 from helpcrunch_async.dlt import helpcrunch_source
-from helpcrunch_async.dlt.command import summary_lines
 from helpcrunch_async.testing import DeliveryFaults, RetrySchedule, Subscription, WebhookSettings
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from live_fixtures import (
 )
 from sync_fixtures import FAST, mirror, sync, truth
 
-from helpcrunch_async.dlt.command import staleness_lines
+from helpcrunch_async._cli.sync_report import staleness_lines
 from helpcrunch_async.testing import DeliveryFaults, RetrySchedule, Subscription, WebhookSettings
 
 if TYPE_CHECKING:

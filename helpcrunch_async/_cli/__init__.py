@@ -5,8 +5,10 @@
 - `exit_codes`: the one table of exit codes, and an error's code;
 - `commands`: the parser, which each command module adds itself to;
 - `help_format`: how every ``--help`` shows an option's default;
-- `export`, `imports` (``import``), `sync`, `demo`, `emulator`: a command each
-  (``add`` and ``run``).
+- `export`, `imports` (``import``), `sync`, `listen`, `demo`, `emulator`: a
+  command each (``add`` and ``run``); `live` is ``sync --live``, `sync_report`
+  what a sync says (its progress line, its summary), `sync_demo` ``make
+  demo-sync``.
 
 The progress renderer is `_export.progress.ProgressDisplay`, which every
 command draws with. A new command is a module with ``add(commands)`` (its

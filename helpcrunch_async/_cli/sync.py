@@ -16,30 +16,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helpcrunch_async._cli import exit_codes as codes
+from helpcrunch_async._cli import live as live_cli
 from helpcrunch_async._cli import options
 from helpcrunch_async._cli.help_format import HelpFormatter
 from helpcrunch_async._cli.options import UsageError
+from helpcrunch_async._cli.sync_report import INTERVAL, SyncDisplay, summary_lines
 from helpcrunch_async._core.params import DEFAULT_BUDGET_KEY
 from helpcrunch_async._errors import HelpCrunchError
-from helpcrunch_async.dlt import live as live_cli
+from helpcrunch_async._sync.inbox_file import INBOX_NAME
 from helpcrunch_async.dlt.command import (
     RESOURCE_NAMES,
     SyncOptions,
     SyncStateError,
     inbox_path,
     run_sync,
-    summary_lines,
     telemetry_off,
 )
-from helpcrunch_async.webhooks._listen import INBOX_NAME
 
 if TYPE_CHECKING:
     import argparse
 
 __all__ = ["add", "run"]
 
-# The sync's log lines come less often than an export's: each is a longer report.
-_INTERVAL = 2.0
 # `--inbox` given without a path: the inbox beside the sync's state.
 _BESIDE = Path("\0beside")
 
@@ -107,7 +105,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="re-read 1/N of the customers each run: none more than N runs stale (0: off)",
     )
     options.add_api(parser, stops="the sync", processes=False)
-    options.add_display(parser, interval=_INTERVAL, quiet=True)
+    options.add_display(parser, interval=INTERVAL, quiet=True)
     live_cli.configure(parser)
     parser.set_defaults(command=run)
 
@@ -135,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             if display is None
             else display.capture_logs(verbose=args.verbose)
         ):
-            report = run_sync(sync, progress=display)
+            report = run_sync(sync, progress=None if display is None else SyncDisplay(display))
     except SyncStateError as exc:
         return codes.fail(codes.LOCAL, str(exc))
     except Exception as exc:  # noqa: BLE001 -- one line and an exit code, not a traceback

@@ -4,7 +4,7 @@ This module is pure: it imports neither aiohttp nor asyncio and does no I/O.
 The dlt source reads the waiting events from the inbox file
 (`helpcrunch_async.webhooks.Inbox`'s schema), turns each into an `Announced`,
 asks `coalesce` what to read, reads it, and removes the events only once the
-load that applied them is committed (see `helpcrunch_async.dlt`).
+load that applied them is committed (see `helpcrunch_async._sync.inbox_file`).
 
 The rules, in order:
 

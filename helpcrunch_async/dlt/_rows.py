@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
+from helpcrunch_async import NotFoundError
 from helpcrunch_async._sync.held import decode_ids
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
-    from helpcrunch_async._models.chats import Chat
-    from helpcrunch_async._models.customers import Customer
-    from helpcrunch_async._models.messages import Message
+    from helpcrunch_async import Chat, Customer, Message
 
 __all__ = [
     "BATCH",
@@ -143,8 +142,6 @@ async def chain(*scans: AsyncIterator[Any]) -> AsyncIterator[Any]:
 
 
 async def each(get: Callable[[int], Awaitable[Any]], ids: Iterable[int]) -> AsyncIterator[Any]:
-    from helpcrunch_async._errors import NotFoundError  # noqa: PLC0415 -- rare path
-
     for i in ids:
         try:
             yield await get(i)

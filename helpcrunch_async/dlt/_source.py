@@ -39,20 +39,21 @@ from typing import TYPE_CHECKING, Any
 
 import dlt
 
-from helpcrunch_async._core.params import (
+from helpcrunch_async import (
     DEFAULT_BUDGET_KEY,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RATE_LIMIT_WAIT,
     DEFAULT_RATE_LIMIT,
     DEFAULT_RATE_PERIOD,
-    check_positive_int,
+    Agent,
+    Chat,
+    Customer,
+    Department,
+    Message,
 )
-from helpcrunch_async._errors import InvalidParameterError
-from helpcrunch_async._models.agents import Agent, Department
-from helpcrunch_async._models.chats import Chat
-from helpcrunch_async._models.customers import Customer
-from helpcrunch_async._models.messages import Message
+from helpcrunch_async._sync.checks import check_source
 from helpcrunch_async._sync.held import decode_ids, encode_ids
+from helpcrunch_async._sync.inbox_file import APPLIED_KEY, take
 from helpcrunch_async._sync.plan import next_cursor, refresh_slice, scan_from
 from helpcrunch_async._sync.reads import (
     DEFAULT_OVERLAP,
@@ -62,10 +63,10 @@ from helpcrunch_async._sync.reads import (
     iter_changed_customers,
     iter_new_messages,
     read_customer_ranges,
-    read_customers_by_id,
-    reconcile_ids,
 )
-from helpcrunch_async.dlt._inbox import APPLIED_KEY, inbox_chats, inbox_customers, take
+from helpcrunch_async._sync.session import SharedClient, local_budget, redis_budget
+from helpcrunch_async.dlt._deletions import after_scan, counted_deletions
+from helpcrunch_async.dlt._inbox import inbox_chats, inbox_customers
 from helpcrunch_async.dlt._report import InboxReport, SyncReport, TableReport
 from helpcrunch_async.dlt._rows import (
     BATCH,
@@ -84,10 +85,9 @@ from helpcrunch_async.dlt._rows import (
     held_ids,
     record,
 )
-from helpcrunch_async.dlt._session import SharedClient, local_budget, redis_budget
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable
+    from collections.abc import AsyncIterator, Callable
 
     from dlt.extract.source import DltSource
 
@@ -135,16 +135,17 @@ def helpcrunch_source(
     named read again whole by id, many a request; deleted ones deleted; chats
     named read again with their new messages), each record once however many
     events name it, and settles them once their load is committed (see
-    `helpcrunch_async.dlt._inbox`). ``inbox_only`` applies the inbox and
+    `helpcrunch_async._sync.inbox_file`). ``inbox_only`` applies the inbox and
     nothing else (the batches of ``sync --live``). ``refresh_days`` N > 0 re-reads
     ``1/N`` of the customers held each run, so each is read whole at least once
     every N runs.
     """
-    if isinstance(refresh_days, bool) or not isinstance(refresh_days, int) or refresh_days < 0:
-        raise InvalidParameterError(f"refresh_days must be an int >= 0, got {refresh_days!r}")
-    if inbox_only and inbox is None:
-        raise InvalidParameterError("inbox_only needs an inbox")
-    check_positive_int("inbox_limit", inbox_limit)
+    check_source(
+        refresh_days=refresh_days,
+        inbox_only=inbox_only,
+        has_inbox=inbox is not None,
+        inbox_limit=inbox_limit,
+    )
     key = api_key
     if key is None:
         key = os.environ.get("HELPCRUNCH_API_KEY") or dlt.secrets.get(
@@ -314,7 +315,7 @@ class _Resources:
             scan = client.customers.iter_all(sort="customers.firstSeen", order="asc")
         else:
             unknown: list[int] = []
-            async for batch in self._count(client, table, held, last_id, gone, unknown):
+            async for batch in counted_deletions(client, table, held, last_id, gone, unknown):
                 yield batch
             scan = chain(
                 iter_changed_customers(
@@ -327,7 +328,7 @@ class _Resources:
         moved = after(since, customer_times, lambda: client.customers.server_time)
         async for batch in self._batches(table, scan, set(held), seen, moved, skip=gone | fresh):
             yield batch
-        async for batch in self._after_scan(client, table, held, since, last_id, seen, fresh, gone):
+        async for batch in after_scan(client, table, held, since, last_id, seen, fresh, gone):
             yield batch
         kept = [i for i in held if i not in gone] if since is not None else []
         now_held = encode_ids([*kept, *seen, *fresh])
@@ -344,82 +345,6 @@ class _Resources:
         previous = [last_id] if last_id is not None else []
         state["after_id"] = max([*seen, *kept[-1:], *fresh, *previous], default=None)
         self._spent("customers")
-
-    async def _after_scan(  # noqa: PLR0917 -- private: the state of one customers run
-        self,
-        client: Any,
-        table: TableReport,
-        held: Iterable[int],
-        since: object,
-        last_id: int | None,
-        seen: array[int],
-        fresh: set[int],
-        gone: set[int],
-    ) -> Batches:
-        """Yield the deletions a full pass shows, or check the ids the inbox added above."""
-        if since is None:
-            # A full pass: what we held and did not see is gone.
-            seen_set = set(seen)
-            missing = sorted(i for i in held if i not in seen_set)
-            gone.update(missing)
-            if missing:
-                table.deleted += len(missing)
-                yield deleted(missing)
-        elif last_id is not None:
-            above = [i for i in held if i > last_id and i not in gone]
-            async for batch in self._unseen_above(client, table, above, seen, fresh, gone):
-                yield batch
-
-    async def _count(  # noqa: PLR0917 -- private: the state of one customers run
-        self,
-        client: Any,
-        table: TableReport,
-        held: Iterable[int],
-        last_id: int | None,
-        gone: set[int],
-        unknown: list[int],
-    ) -> Batches:
-        """Yield the deletions the count finds among the held ids up to the last run's highest.
-
-        Ids above it (brought by the inbox) are checked after the scan
-        (`_unseen_above`); ids never held inside the range go to ``unknown``.
-        """
-        counted = [i for i in held if i not in gone and (last_id is None or i <= last_id)]
-        found = await reconcile_ids(client.customers, counted)
-        unknown.extend(found.unknown)
-        if found.deleted:
-            gone.update(found.deleted)
-            table.deleted += len(found.deleted)
-            yield deleted(found.deleted)
-
-    async def _unseen_above(  # noqa: PLR0917 -- private; each set is one the caller reads after
-        self,
-        client: Any,
-        table: TableReport,
-        above: list[int],
-        seen: Iterable[int],
-        fresh: set[int],
-        gone: set[int],
-    ) -> Batches:
-        """Check the held ids above the last run's highest that this run's scans did not see.
-
-        The inbox brought them (a ``customer.new``); the id scan reads every id
-        above the last run's highest, so one it did not see was deleted since, or slipped
-        past a scan that deletions shifted: a read by id tells which.
-        """
-        seen_set = set(seen)
-        unseen = [i for i in above if i not in seen_set and i not in fresh]
-        if not unseen:
-            return
-        present, missing = await read_customers_by_id(client.customers, unseen)
-        if missing:
-            gone.update(missing)
-            table.deleted += len(missing)
-            yield deleted(missing)
-        if present:
-            fresh.update(c.id for c in present)
-            table.reread += len(present)
-            yield [record(c) for c in present]
 
     async def _refresh(
         self,

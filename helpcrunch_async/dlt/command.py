@@ -2,9 +2,8 @@
 
 `run_sync` first loads a package that an interrupted run left pending (dlt
 then stops; the cursors in that package are the ones that count), then runs
-the source, drawing progress; `summary_lines` says per table the rows new,
-changed, re-read and deleted, the requests spent, and what a full pass would
-cost.
+the source, telling a `SyncProgress` (the command line's, `_cli.sync_report`)
+what it does.
 
 A run turns dlt's anonymous telemetry off (its own runs only: a pipeline of
 the user's keeps the user's setting), and keeps dlt's working folder (the
@@ -14,15 +13,14 @@ imports dlt until a sync runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol
 
-from helpcrunch_async._core.params import (
+from helpcrunch_async import (
     DEFAULT_BASE_URL,
     DEFAULT_BUDGET_KEY,
     DEFAULT_CONCURRENCY,
@@ -30,28 +28,27 @@ from helpcrunch_async._core.params import (
     DEFAULT_RATE_LIMIT,
     DEFAULT_RATE_PERIOD,
 )
-from helpcrunch_async._export.progress import ProgressDisplay
+from helpcrunch_async._sync.inbox_file import INBOX_NAME, applied_ids, settle
 from helpcrunch_async._sync.reads import DEFAULT_OVERLAP
-from helpcrunch_async.webhooks._listen import INBOX_NAME
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from helpcrunch_async.dlt._source import SyncReport
 
 __all__ = [
     "RESOURCE_NAMES",
     "SyncOptions",
+    "SyncProgress",
     "SyncStateError",
     "run_sync",
     "state_folder",
-    "summary_lines",
     "telemetry_off",
 ]
 
 # The source's resources, in the summary's order; named here too so that the
 # command line can check --only without importing dlt.
 RESOURCE_NAMES = ("customers", "chats", "messages", "agents", "departments")
-# Seconds between progress lines when run_sync is handed a bare stream.
-_INTERVAL = 2.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +91,16 @@ def inbox_path(options: SyncOptions) -> Path:
     return state_folder(options) / INBOX_NAME
 
 
+class SyncProgress(Protocol):
+    """What shows a sync's progress (the command line's display, in ``_cli``)."""
+
+    def say(self, text: str) -> None:
+        """Say ``text`` on a line of its own."""
+
+    def watching(self, report: SyncReport) -> AbstractContextManager[object]:
+        """Return a context that shows ``report`` as it fills, while the pipeline runs."""
+
+
 class SyncStateError(Exception):
     """The sync's own files cannot be used: a state it cannot read, a destination file locked."""
 
@@ -110,19 +117,14 @@ def state_folder(options: SyncOptions) -> Path:
     return database.with_name(database.stem + ".dlt")
 
 
-def run_sync(
-    options: SyncOptions, *, progress: ProgressDisplay | TextIO | None = None
-) -> SyncReport:
+def run_sync(options: SyncOptions, *, progress: SyncProgress | None = None) -> SyncReport:
     """Sync once (after loading what an interrupted run left pending); return the report.
 
-    ``progress`` draws a line every few seconds while the sync runs: a
-    `ProgressDisplay`, or a stream that gets a log line every 2 seconds.
+    ``progress``, when given, is told what the run does (`SyncProgress`).
     """
-    display = _display(progress)
     telemetry_off()
     import dlt  # noqa: PLC0415 -- optional dependency
 
-    from helpcrunch_async.dlt._inbox import applied_ids, settle  # noqa: PLC0415 -- needs dlt
     from helpcrunch_async.dlt._source import SyncReport, helpcrunch_source  # noqa: PLC0415 -- needs dlt
 
     destination = _destination(options)
@@ -140,8 +142,8 @@ def run_sync(
     if pending:
         # dlt loads pending packages and returns without extracting: the state
         # in that package (cursors included) becomes the state we go on from.
-        if display is not None:
-            display.say("loading the package an interrupted sync left behind")
+        if progress is not None:
+            progress.say("loading the package an interrupted sync left behind")
         pipeline.run()
     if options.inbox is not None:
         # `listen` may not have run yet: an empty inbox beside the state.
@@ -165,12 +167,7 @@ def run_sync(
     )
     if options.inbox_only or options.only:
         source = source.with_resources(*_selected(options))
-    stop = threading.Event()
-    ticker = None
-    if display is not None:
-        ticker = threading.Thread(target=_progress, args=(report, display, stop), daemon=True)
-        ticker.start()
-    try:
+    with contextlib.nullcontext() if progress is None else progress.watching(report):
         # DuckDB reads Parquet in bulk; dlt's default for it, SQL INSERT
         # statements, loads 20,000 customers in 20 s here instead of 2. (JSONL
         # would be as fast, but DuckDB's reader fails on a key its sample of
@@ -179,20 +176,10 @@ def run_sync(
             pipeline.run(source, loader_file_format="parquet")
         else:
             pipeline.run(source)
-    finally:
-        stop.set()
-        if ticker is not None:
-            ticker.join()
     if options.inbox is not None:
         # Committed: the events this load applied leave the inbox now (else the next run).
         settle(options.inbox, applied_ids(pipeline.state.get("sources", {}).get("helpcrunch", {})))
     return report
-
-
-def _display(progress: ProgressDisplay | TextIO | None) -> ProgressDisplay | None:
-    if progress is None or isinstance(progress, ProgressDisplay):
-        return progress
-    return ProgressDisplay(progress, live=False, interval=_INTERVAL)
 
 
 def _check_destination(options: SyncOptions) -> None:
@@ -228,86 +215,3 @@ def telemetry_off() -> None:
 
         if telemetry.is_telemetry_started():
             telemetry.stop_telemetry()
-
-
-def _progress(report: SyncReport, display: ProgressDisplay, stop: threading.Event) -> None:
-    # A thread, not a task: dlt runs the pipeline (and its own event loop) in this one.
-    started = time.monotonic()
-    while not stop.wait(display.period):
-        display.show(_progress_line(report, time.monotonic() - started))
-    display.clear()
-
-
-def _progress_line(report: SyncReport, elapsed: float) -> str:
-    rows = ", ".join(
-        f"{name} +{t.new} ~{t.changed} ={t.reread} -{t.deleted}"
-        for name, t in report.tables.items()
-    )
-    line = f"[{elapsed:6.1f}s] {report.spent()} requests; {rows or 'starting'}"
-    if report.expected and report.expected <= report.finished:
-        # The reads are over; dlt writes what they brought (no ETA to give).
-        return f"{line}; reading done, writing to the destination"
-    total = report.totals.get("customers")
-    table = report.tables.get("customers")
-    if total and table is not None and "customers" in report.full_reads:
-        done = table.new + table.changed + table.reread
-        line += f"; customers {done}/{total}"
-        if 0 < done < total:
-            left = elapsed * (total - done) / done
-            line += f", ETA {left:.0f}s" if left >= 1 else ", ETA <1s"
-    return line
-
-
-def summary_lines(report: SyncReport) -> list[str]:
-    """Return the summary: per table new/changed/re-read/deleted, requests, a full pass's cost.
-
-    "changed" rows are known to differ (see `TableReport`); "re-read" rows were
-    read again and loaded without a sign that they changed.
-    """
-    lines = [f"{'table':<12} {'new':>8} {'changed':>8} {'re-read':>8} {'deleted':>8}"]
-    for name in RESOURCE_NAMES:
-        table = report.tables.get(name)
-        if table is not None:
-            lines.append(
-                f"{name:<12} {table.new:>8} {table.changed:>8} {table.reread:>8} {table.deleted:>8}"
-            )
-    lines.append(f"requests spent: {report.requests}")
-    full = report.full_pass_requests.get("customers")
-    if full is not None:
-        lines.append(f"a full pass of the customers alone would cost {full} requests")
-    chats = report.full_pass_requests.get("chats")
-    if chats is not None:
-        lines.append(f"a full pass of the chats and their messages: at least {chats} requests")
-    # With an inbox or a refresh window: what can still be stale, and for how long.
-    if report.inbox is not None or report.refresh_days:
-        lines += staleness_lines(report)
-    return lines
-
-
-def staleness_lines(report: SyncReport) -> list[str]:
-    """Return what the run applied from the inbox, and what can still be stale and for how long."""
-    lines: list[str] = []
-    inbox = report.inbox
-    if inbox is not None:
-        lines.append(
-            f"inbox: {inbox.events} events applied as {inbox.customers} customers and "
-            f"{inbox.chats} chats read again, {inbox.deleted} customers deleted"
-            + (f" ({inbox.skipped} named nothing: left to the scans)" if inbox.skipped else "")
-        )
-    if report.inbox_only:
-        lines.append("stale: what no event announced, until the next full sync run")
-        return lines
-    if report.refresh_days:
-        lines.append(
-            f"refresh: {report.refreshed} customers re-read; each is read whole at least once "
-            f"every {report.refresh_days} runs (at one run a day: at most "
-            f"{report.refresh_days} days stale)"
-        )
-        lines.append("stale: deleted chats and edited old messages until `sync --full`")
-    else:
-        lines.append(
-            "stale: a customer's name, phone, notes or custom data edited without a visit"
-            + (" or an event" if inbox is not None else "")
-            + ", deleted chats and edited old messages, until `sync --full` (or --refresh-days N)"
-        )
-    return lines

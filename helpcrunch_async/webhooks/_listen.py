@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helpcrunch_async._cli import exit_codes as codes
+from helpcrunch_async._sync.inbox_file import INBOX_NAME
 from helpcrunch_async.webhooks._aiohttp import aiohttp_handler
 from helpcrunch_async.webhooks._inbox import Inbox
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_INBOX",
-    "INBOX_NAME",
     "PATH",
     "ListenOptions",
     "ListenThread",
@@ -44,8 +44,6 @@ __all__ = [
 
 # The route HelpCrunch posts to.
 PATH = "/helpcrunch/webhooks"
-# The inbox's file name in the sync's state folder.
-INBOX_NAME = "webhooks.sqlite3"
 # The default inbox: beside the default sync's state (`sync --inbox` finds it there).
 DEFAULT_INBOX = Path("helpcrunch_sync.dlt") / INBOX_NAME
 

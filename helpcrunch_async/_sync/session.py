@@ -1,4 +1,4 @@
-"""One client for every resource of a dlt run, and a count of the requests it spent.
+"""The sync's one client for every resource of a run, and a count of the requests it spent.
 
 dlt runs the async generators of a source on one event loop of its own, in a
 background thread, and closes them with ``loop.shutdown_asyncgens()`` before it

@@ -1,4 +1,4 @@
-"""``make demo-sync`` (``python -m helpcrunch_async.dlt.demo``): a mirror that costs what changed.
+"""``make demo-sync`` (``python -m helpcrunch_async._cli.sync_demo``): a mirror at little cost.
 
 It serves an emulated account in a background thread (5,000 customers, 300
 chats with their messages, a sliding cap of the real 120 a minute compressed to
@@ -29,13 +29,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from helpcrunch_async.dlt.command import (
-    SyncOptions,
-    inbox_path,
-    run_sync,
-    state_folder,
-    summary_lines,
-)
+from helpcrunch_async._cli.sync_report import SyncDisplay, summary_lines
+from helpcrunch_async.dlt.command import SyncOptions, inbox_path, run_sync, state_folder
 from helpcrunch_async.testing import Subscription, ThreadedEmulator
 from helpcrunch_async.webhooks._listen import ListenOptions, ListenThread
 
@@ -110,7 +105,7 @@ def _run(
             f"{state_folder(options)}; dlt's telemetry is off\n"
             "demo: first sync (everything)\n"
         )
-        for line in summary_lines(run_sync(options, progress=sys.stderr)):
+        for line in summary_lines(run_sync(options, progress=SyncDisplay.logging_to(sys.stderr))):
             say(f"  {line}\n")
         emulator.visit(count=50)
         emulator.insert(10, "random")
@@ -132,7 +127,9 @@ def _run(
             f"timestamp moves; its webhook went to {url}, into the inbox)\n"
             "demo: second sync (what changed), with --inbox\n"
         )
-        report = run_sync(replace(options, inbox=inbox_path(options)), progress=sys.stderr)
+        report = run_sync(
+            replace(options, inbox=inbox_path(options)), progress=SyncDisplay.logging_to(sys.stderr)
+        )
         for line in summary_lines(report):
             say(f"  {line}\n")
         truth = (

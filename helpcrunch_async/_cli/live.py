@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from helpcrunch_async._cli import exit_codes as codes
+from helpcrunch_async._cli.sync_report import staleness_lines
+from helpcrunch_async.dlt.command import run_sync
 from helpcrunch_async.webhooks._inbox import count_waiting
 from helpcrunch_async.webhooks._listen import (
     ListenOptions,
@@ -37,7 +39,7 @@ from helpcrunch_async.webhooks._listen import (
 if TYPE_CHECKING:
     import argparse
 
-    from helpcrunch_async.dlt._report import SyncReport
+    from helpcrunch_async.dlt import SyncReport
     from helpcrunch_async.dlt.command import SyncOptions
 
 __all__ = ["LiveSettings", "configure", "run_live", "settings"]
@@ -102,8 +104,6 @@ def settings(args: argparse.Namespace) -> LiveSettings | None:
 
 def run_live(options: SyncOptions, live: LiveSettings, *, quiet: bool) -> int:
     """Receive and apply until SIGINT, SIGTERM or ``--stop-after``; return the exit code."""
-    from helpcrunch_async.dlt.command import run_sync, staleness_lines  # noqa: PLC0415 -- a cycle
-
     inbox = options.inbox
     assert inbox is not None  # noqa: S101 -- the command sets it with --live
     inbox.parent.mkdir(parents=True, exist_ok=True)
