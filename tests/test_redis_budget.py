@@ -255,12 +255,14 @@ async def test_one_task_is_not_starved_by_a_process_running_many(redis_server: R
     # task of another process that joins behind them is served after those
     # twelve and before any of them again, however eagerly they ask again.
     async with (
-        budget(redis_server, "starve", limit=1, period=0.1) as greedy,
-        budget(redis_server, "starve", limit=1, period=0.1) as meek,
+        budget(redis_server, "starve", limit=1, period=0.25) as greedy,
+        budget(redis_server, "starve", limit=1, period=0.25) as meek,
     ):
-        # A shared pause: nobody is served while the queue fills (one slot at a
-        # time after it, so the order of service is the order of the stamps).
-        await greedy.on_rate_limited(await greedy.acquire(), 2.0)
+        # The window's one slot is taken: nobody is served while the queue fills
+        # (a quarter of a second), then one at a time, in the order of the stamps.
+        # (A pause would not do: when it ends, every waiter whose slot estimate
+        # it covered may go at once, in the order they wake.)
+        await take(greedy)
         grants: list[tuple[float, str]] = []  # (stamp on the Redis clock, who)
 
         async def eager() -> None:
@@ -276,12 +278,13 @@ async def test_one_task_is_not_starved_by_a_process_running_many(redis_server: R
                 # The next one comes once this one holds a ticket of its own.
                 while await meek._redis.zcard("{starve}:waiters") <= i:  # noqa: ASYNC110 -- Redis's queue signals nothing
                     await asyncio.sleep(0)
-                assert grants == [], "all queued within the pause"
+                assert grants == [], "all queued within the window"
     assert [who for _, who in sorted(grants)] == ["greedy"] * 12 + ["meek"] + ["greedy"] * 12
 
 
 async def test_a_cancelled_waiter_gives_up_its_place(redis_server: RedisServer) -> None:
-    async with budget(redis_server, "cancel", limit=2, period=0.3) as b:
+    # A long window: the third waiter holds a ticket until it is cancelled.
+    async with budget(redis_server, "cancel", limit=2, period=30.0) as b:
         await b.acquire()
         await b.acquire()
         task = asyncio.create_task(b.acquire())
