@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -20,6 +22,8 @@ from export_fixtures import (
     jsonl_records,
     run_cli,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 from helpcrunch_async._cli import main
 from helpcrunch_async._core.cells import CSV_COLUMNS
@@ -263,6 +267,28 @@ def test_a_rate_limit_says_when_to_resume() -> None:
     assert "wait 1h00m" in hint
     assert "--resume after 2023-11-14 23:13:20 UTC" in hint
     assert "--resume later" in resume_hint(None, now)
+    # A pause ending within a second is promised at the next whole second, never before.
+    assert "--resume after 2023-11-14 23:13:21 UTC" in resume_hint(3600, now + 0.25)
+    assert "--resume after 2023-11-14 23:13:21 UTC" in resume_hint(3600.5, now)
+
+
+def resume_moment(hint: str) -> float:
+    """The unix time of the moment a hint prints."""
+    found = re.search(r"--resume after (\S+ \S+) UTC", hint)
+    assert found is not None, hint
+    return dt.datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC).timestamp()
+
+
+@given(
+    now=st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    retry_after=st.floats(min_value=0, max_value=86_400 * 30, allow_nan=False),
+)
+def test_the_printed_moment_is_the_first_whole_second_after_the_pause(
+    now: float, retry_after: float
+) -> None:
+    # The promise: a run started at the printed second (or later) is past the pause.
+    at = resume_moment(resume_hint(retry_after, now))
+    assert at - 1 < now + retry_after <= at
 
 
 # --- what the command says before it sends anything ------------------------------------

@@ -30,7 +30,7 @@ from helpcrunch_async._redis.budget import RedisBudget, _text
 from helpcrunch_async.testing import Emulator, max_in_any_window
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 pytestmark = pytest.mark.redis
 
@@ -212,9 +212,10 @@ async def test_many_acquirers_in_several_processes_never_exceed_the_cap(
     stamps = sorted(s for out in outs for s in json.loads(out))
     assert len(stamps) == 80
     assert len(set(stamps)) == 80
+    # Never more than 10 in any window of the Redis clock. How close the
+    # processes come to the ideal schedule is measured, against that ideal, by
+    # benchmarks/shared_budget.py, not bounded here on the clock.
     assert max_in_any_window(stamps, 0.5) <= 10
-    # Never more than 10 in a window, and no time wasted: 8 windows of 0.51 s.
-    assert stamps[-1] - stamps[0] < 7 * 0.51 + 0.3
 
 
 async def test_waiters_are_served_in_the_order_they_arrived(redis_server: RedisServer) -> None:
@@ -250,37 +251,47 @@ async def test_waiters_are_served_in_the_order_they_arrived(redis_server: RedisS
 
 @pytest.mark.slow
 async def test_one_task_is_not_starved_by_a_process_running_many(redis_server: RedisServer) -> None:
-    limit, period = 10, 0.25
+    # Twelve tasks of one process hold twelve tickets at once, one each: a lone
+    # task of another process that joins behind them is served after those
+    # twelve and before any of them again, however eagerly they ask again.
     async with (
-        budget(redis_server, limit=limit, period=period) as greedy,
-        budget(redis_server, limit=limit, period=period) as meek,
+        budget(redis_server, "starve", limit=1, period=0.25) as greedy,
+        budget(redis_server, "starve", limit=1, period=0.25) as meek,
     ):
-        stop = time.monotonic() + 2.0
-        counts = {"greedy": 0, "meek": 0}
-        meek_waits: list[float] = []
+        # The window's one slot is taken: nobody is served while the queue fills
+        # (a quarter of a second), then one at a time, in the order of the stamps.
+        # (A pause would not do: when it ends, every waiter whose slot estimate
+        # it covered may go at once, in the order they wake.)
+        await take(greedy)
+        grants: list[tuple[float, str]] = []  # (stamp on the Redis clock, who)
 
-        async def loop(b: RedisBudget, name: str) -> None:
-            while time.monotonic() < stop:
-                t0 = time.monotonic()
-                await take(b)
-                counts[name] += 1
-                if name == "meek":
-                    meek_waits.append(time.monotonic() - t0)
+        async def eager() -> None:
+            grants.append((await take(greedy), "greedy"))
+            grants.append((await take(greedy), "greedy"))  # asks again at once
 
-        await asyncio.gather(*(loop(greedy, "greedy") for _ in range(12)), loop(meek, "meek"))
-    total = counts["greedy"] + counts["meek"]
-    # Thirteen waiters in ticket order: the lone one gets about one slot in 13,
-    # and never waits longer than the twelve ahead of it take (two windows).
-    assert counts["meek"] >= total / 13 * 0.7
-    assert max(meek_waits) <= 2 * period * 1.02 + 0.15
+        async def lone() -> None:
+            grants.append((await take(meek), "meek"))
+
+        async with asyncio.timeout(20), asyncio.TaskGroup() as tasks:
+            for i in range(13):  # twelve eager tasks, then the lone one
+                tasks.create_task(eager() if i < 12 else lone())
+                # The next one comes once this one holds a ticket of its own.
+                while await meek._redis.zcard("{starve}:waiters") <= i:  # noqa: ASYNC110 -- Redis's queue signals nothing
+                    await asyncio.sleep(0)
+                assert grants == [], "all queued within the window"
+    assert [who for _, who in sorted(grants)] == ["greedy"] * 12 + ["meek"] + ["greedy"] * 12
 
 
 async def test_a_cancelled_waiter_gives_up_its_place(redis_server: RedisServer) -> None:
-    async with budget(redis_server, "cancel", limit=2, period=0.3) as b:
+    # A long window: the third waiter holds a ticket until it is cancelled.
+    async with budget(redis_server, "cancel", limit=2, period=30.0) as b:
         await b.acquire()
         await b.acquire()
         task = asyncio.create_task(b.acquire())
-        await asyncio.sleep(0.05)
+        async with asyncio.timeout(10):
+            # Cancelled once it holds a place in the queue, not after a guess at when.
+            while await b._redis.zcard("{cancel}:waiters") == 0:  # noqa: ASYNC110 -- Redis's queue signals nothing
+                await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -541,38 +552,55 @@ async def test_redis_lost_mid_run_falls_back_then_rejoins_never_over_the_cap(
 ) -> None:
     limit, period = 10, 0.25
     caplog.set_level(logging.INFO, logger="helpcrunch_async")
-    sends: list[float] = []
+    # Each send's stamp (the Redis clock, mapped onto it in fallback) and the
+    # budget's mode when it was granted. The phases follow these events.
+    sends: list[tuple[float, str]] = []
+    progress = asyncio.Event()
+    done = asyncio.Event()
+
+    async def until(ready: Callable[[], bool]) -> None:
+        while not ready():
+            progress.clear()
+            await progress.wait()
+
     async with (
         budget(redis_server, "fault", limit=limit, period=period, fallback_workers=2) as a,
         budget(redis_server, "fault", limit=limit, period=period, fallback_workers=2) as b,
     ):
-        stop = time.monotonic() + 3.0
 
         async def loop(side: RedisBudget) -> None:
-            while time.monotonic() < stop:
+            while not done.is_set():
                 stamp = await side.acquire()
-                sends.append(time.monotonic())
+                sends.append((stamp, side.mode))
+                progress.set()
                 await side.on_success(stamp)  # answered, as the transport reports
 
-        async def chaos() -> None:
-            await asyncio.sleep(0.6)
-            redis_server.kill()
-            killed.append(time.monotonic())
-            await asyncio.sleep(0.8)
-            await asyncio.to_thread(redis_server.start)
+        def fallback_sends() -> int:
+            return sum(mode == "fallback" for _, mode in sends)
 
-        killed: list[float] = []
-        await asyncio.gather(*(loop(a) for _ in range(3)), *(loop(b) for _ in range(3)), chaos())
+        async def chaos() -> None:
+            await until(lambda: len(sends) >= 2 * limit)  # the shared budget at work
+            redis_server.kill()
+            # Both processes notice, wait out a window, and send on their shares.
+            await until(lambda: a.fallbacks == b.fallbacks == 1 and fallback_sends() >= limit)
+            await asyncio.to_thread(redis_server.start)
+            restarted = len(sends)
+            await until(
+                lambda: "fallback" not in {a.mode, b.mode} and len(sends) >= restarted + 2 * limit
+            )
+            done.set()
+
+        async with asyncio.timeout(60):
+            await asyncio.gather(
+                *(loop(a) for _ in range(3)), *(loop(b) for _ in range(3)), chaos()
+            )
         assert a.fallbacks == b.fallbacks == 1
-        assert a.mode != "fallback"
-        assert b.mode != "fallback"
-    sends.sort()
-    assert max_in_any_window(sends, period) <= limit
-    # No fallback send within one window of the fault.
-    after = [t for t in sends if t > killed[0]]
-    assert after[0] >= killed[0] + period
-    # Sends resumed in fallback and after the rejoin.
-    assert len(after) >= 3 * limit
+    stamps = sorted(stamp for stamp, _ in sends)
+    assert max_in_any_window(stamps, period) <= limit
+    # No fallback send within one window of the last shared send before the fault.
+    fallback = min(stamp for stamp, mode in sends if mode == "fallback")
+    shared = max(stamp for stamp, mode in sends if mode == "shared" and stamp < fallback)
+    assert fallback >= shared + period
     warnings = [r for r in caplog.records if "falls back" in r.getMessage()]
     assert len(warnings) == 2  # once per budget
     assert sum("rejoins" in r.getMessage() for r in caplog.records) == 2

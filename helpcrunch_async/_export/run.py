@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -311,10 +312,15 @@ def _exit_code(result: ExportResult) -> int:
 
 
 def resume_hint(retry_after: float | None, now: float) -> str:
-    """Say when to run ``--resume`` after a rate limit, from its ``Retry-After`` and ``now``."""
+    """Say when to run ``--resume`` after a rate limit, from its ``Retry-After`` and ``now``.
+
+    ``now`` is unix seconds. The moment printed is the first whole second at or
+    after the pause's end, so a run started at that second is never early.
+    """
     if retry_after is None:
         return "the API gave no time; run the same command with --resume later"
-    at = dt.datetime.fromtimestamp(now + retry_after, tz=dt.UTC)
+    # Rounded up: the printed time drops its fraction, and a resume must not be early.
+    at = dt.datetime.fromtimestamp(math.ceil(now + retry_after), tz=dt.UTC)
     return (
         f"the API asked to wait {format_duration(retry_after)}: run the same command "
         f"with --resume after {at:%Y-%m-%d %H:%M:%S} UTC"

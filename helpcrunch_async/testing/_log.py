@@ -8,8 +8,9 @@ import msgspec
 class LogEntry(msgspec.Struct, frozen=True):
     """One ``/v1`` request as the server saw it.
 
-    ``time`` is ``time.monotonic()`` on arrival, after the way in and before any
-    latency, when the rate policy counts the request (the clock is
+    ``time`` is the server's ``monotonic`` clock on arrival (``time.monotonic()``
+    unless the emulator was given another), after the way in and before any
+    latency, when the rate policy counts the request (that clock is
     system-wide on Linux, so other processes may compare it with theirs). ``query`` is
     the raw query string. ``status`` is the status sent or being sent (a ``hang``
     answers 504 once its time is up, if the client is still there). ``accepted`` is the

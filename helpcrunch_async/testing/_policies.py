@@ -3,7 +3,7 @@
 This module is PURE on purpose: it imports neither aiohttp nor asyncio and never reads
 a clock. Every decision takes the arrival time as a float (seconds, any monotonic
 origin), so the rules are unit-tested without sockets or sleeping, and the server only
-feeds them ``time.monotonic()``.
+feeds them its ``monotonic`` clock (``time.monotonic()`` unless a test injects one).
 
 Each policy answers ``admit(now) -> (accepted, wait)``: ``wait`` is None when the request
 is accepted, otherwise the seconds until a request arriving with nothing else in between

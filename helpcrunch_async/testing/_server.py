@@ -3,7 +3,7 @@
 Every ``/v1`` request goes through the same steps, in this order:
 
 1. after the way in (``arrival_delay`` plus jitter, zero by default), its arrival
-   time is taken (``time.monotonic()``) and it gets its number k;
+   time is taken (the server's ``monotonic`` clock) and it gets its number k;
 2. the rate policy decides on it: every ``/v1`` request counts, whatever its
    credentials or parameters, as a gateway in front of the API would count it;
 3. the fault dice decide on it (see ``_faults``);
@@ -11,8 +11,9 @@ Every ``/v1`` request goes through the same steps, in this order:
    for a missing or wrong ``Authorization: Bearer <key>``, else 400 with one entry per
    bad parameter, else the data;
 5. it is logged, and drifts due after request k are applied;
-6. latency is slept, then the answer is written (or dropped, cut, broken, withheld),
-   with a ``Date`` header in the account's clock (``Dataset.now``), not the machine's.
+6. latency is slept (the server's ``sleep``), then the answer is written (or dropped,
+   cut, broken, withheld), with a ``Date`` header in the account's clock
+   (``Dataset.now``), not the machine's.
 
 ``/_emulator/*`` admin routes need no key, are not rate limited and are not logged.
 """
@@ -148,6 +149,12 @@ class Emulator(AccountChanges, AccountTruth, ReadAnswers):
     the webhooks they fire. The first two may be changed while it runs
     (``emu.readings``, ``emu.write_faults``).
 
+    The server's own time is ``monotonic`` (seconds; ``time.monotonic`` by default):
+    arrival stamps in the log, the rate policy's windows, ``started_at``. Every wait
+    it makes (the way in, latency, a hang, a write's stall, a drift ``at``) is one
+    call of ``sleep`` (``asyncio.sleep`` by default). A test injects both to see
+    what the server waited for, and to decide when that time has passed.
+
     Webhooks: each of ``webhooks`` (a ``Subscription``, or a mapping of its arguments)
     gets a signed delivery, at least once, of every event the account's changes fire
     (see ``emit``), the API's writes included, or ``trigger`` sends;
@@ -177,6 +184,8 @@ class Emulator(AccountChanges, AccountTruth, ReadAnswers):
         webhooks: Iterable[Subscription | Mapping[str, Any]] = (),
         webhook_settings: WebhookSettings | None = None,
         clock: Callable[[], float] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         host: str = "127.0.0.1",
         port: int = 0,
         page_cache: int = 128,
@@ -210,11 +219,13 @@ class Emulator(AccountChanges, AccountTruth, ReadAnswers):
         self.drift: tuple[Drift, ...] = tuple(drift)
         self.log: list[LogEntry] = []
         self.started_at: float | None = None
+        self._monotonic = monotonic
+        self._wait = sleep
         self._dice = FaultDice(fault_seed)
         self._requests = 0
         self._last_order: tuple[str | None, bool] = (None, False)
         self._runner: web.AppRunner | None = None
-        self._timers: list[asyncio.TimerHandle] = []
+        self._timers: list[asyncio.Task[None]] = []
         self._sleeping: set[asyncio.Task[Any]] = set()
         # Writes (``_writes``, ``_chat_writes``): ``readings`` picks among the docs'
         # open readings, ``write_faults`` strike after a write was applied.
@@ -281,10 +292,9 @@ class Emulator(AccountChanges, AccountTruth, ReadAnswers):
         self._runner = runner
         await self.webhooks.sender.start()
         self.port = runner.addresses[0][1]
-        self.started_at = time.monotonic()
-        loop = asyncio.get_running_loop()
+        self.started_at = self._monotonic()
         self._timers = [
-            loop.call_later(change.at, self._apply, change)
+            asyncio.create_task(self._apply_at(change.at, change))
             for change in self.drift
             if change.at is not None
         ]
@@ -294,9 +304,10 @@ class Emulator(AccountChanges, AccountTruth, ReadAnswers):
         runner, self._runner = self._runner, None
         if runner is None:
             return
-        for timer in self._timers:
+        timers, self._timers = self._timers, []
+        for timer in timers:
             timer.cancel()
-        self._timers = []
+        await asyncio.gather(*timers, return_exceptions=True)
         # Sleeping handlers (latency, hang) would hold the shutdown for their whole delay.
         for task in list(self._sleeping):
             task.cancel()
@@ -429,7 +440,7 @@ class Emulator(AccountChanges, AccountTruth, ReadAnswers):
         inbound = self._dice.arrival_delay(self.faults)
         if inbound > 0:
             await self._sleep(inbound)
-        arrival = time.monotonic()
+        arrival = self._monotonic()
         self._requests += 1
         number = self._requests
         accepted, wait = self.policy.admit(arrival)
@@ -528,13 +539,17 @@ class Emulator(AccountChanges, AccountTruth, ReadAnswers):
     async def _sleep(self, delay: float) -> None:
         task = asyncio.current_task()
         if task is None:
-            await asyncio.sleep(delay)
+            await self._wait(delay)
             return
         self._sleeping.add(task)
         try:
-            await asyncio.sleep(delay)
+            await self._wait(delay)
         finally:
             self._sleeping.discard(task)
+
+    async def _apply_at(self, at: float, change: Drift) -> None:
+        await self._wait(at)
+        self._apply(change)
 
     async def _respond(
         self, request: web.Request, answer: Answer, fault: str | None

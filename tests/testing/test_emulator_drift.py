@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from emulator_wire import Wire, wire
+from manual_clock import ManualClock
 
 from helpcrunch_async.testing import Account, Drift, Emulator
 from helpcrunch_async.testing._faults import parse_drift
@@ -59,9 +60,21 @@ async def test_deletes_after_a_request_shift_offsets_left(client: Wire) -> None:
 
 
 async def test_a_timed_drift_applies_without_requests() -> None:
-    async with Emulator(customers=200, drift=[Drift(at=0.1, delete=40, insert=5)]) as emu:
+    clock = ManualClock()
+    drift = [Drift(at=0.1, delete=40, insert=5)]
+    async with Emulator(customers=200, drift=drift, monotonic=clock, sleep=clock.sleep) as emu:
         before = emu.expected_ids()
-        await asyncio.sleep(0.3)
+        async with asyncio.timeout(5):  # the clock never moves by itself: bound the wait
+            # The drift waits for its time on the server's clock, counted from the start.
+            await clock.until_sleeping(1)
+        assert clock.sleeping == [1000.1]
+        clock.advance(0.09)
+        await asyncio.sleep(0)
+        assert emu.expected_ids() == before, "not before its time"
+        clock.advance(0.01)
+        async with asyncio.timeout(5):
+            while emu.expected_ids() == before:  # noqa: ASYNC110 -- the drift signals nothing
+                await asyncio.sleep(0)
         after = emu.expected_ids()
     assert len(after) == 165
     assert after[5:] == before[40:]

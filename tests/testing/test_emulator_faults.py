@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +8,7 @@ import aiohttp
 import msgspec
 import pytest
 from emulator_wire import Wire, wire
+from manual_clock import ManualClock
 
 from helpcrunch_async.testing import FAULT_KINDS, Emulator, Faults
 from helpcrunch_async.testing._faults import FaultDice, parse_fail
@@ -83,7 +83,9 @@ async def test_malformed_is_invalid_json_or_the_wrong_shape(client: Wire) -> Non
 
 
 async def test_hang_outlasts_the_client_and_stop_stays_prompt() -> None:
-    emu = Emulator(customers=10, faults=Faults(fail={1: "hang"}))
+    clock = ManualClock()
+    faults = Faults(fail={1: "hang"})
+    emu = Emulator(customers=10, faults=faults, monotonic=clock, sleep=clock.sleep)
     await emu.start()
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.3)) as session:
@@ -91,39 +93,78 @@ async def test_hang_outlasts_the_client_and_stop_stays_prompt() -> None:
             with pytest.raises(TimeoutError):
                 async with session.get(emu.base_url + "/customers", headers=headers) as response:
                     await response.read()
+        # The server asked for the hour's sleep (the default hang) and is in it.
+        assert clock.sleeping == [1000.0 + 3600.0]
     finally:
         # The handler still sleeps through its hour: a stop that waited for it
         # would end in this bound's TimeoutError, not in a duration compared.
         async with asyncio.timeout(10):
             await emu.stop()
     # The one request arrived and was the hang (logged with the 504 it would end in).
-    assert [entry.status for entry in emu.log] == [504]
+    assert [(entry.time, entry.status) for entry in emu.log] == [(1000.0, 504)]
+    assert clock.slept == [3600.0]
 
 
 async def test_a_short_hang_ends_in_504(client: Wire) -> None:
-    async with Emulator(customers=10, faults=Faults(fail={1: "hang"}, hang=0.2)) as emu:
-        started = time.monotonic()
-        reply = await client.get(emu)
-    assert reply.status == 504
-    assert time.monotonic() - started >= 0.2
+    clock = ManualClock()
+    faults = Faults(fail={1: "hang"}, hang=0.2)
+    # The clock never moves by itself: bound every wait.
+    async with (
+        Emulator(customers=10, faults=faults, monotonic=clock, sleep=clock.sleep) as emu,
+        asyncio.timeout(5),
+        asyncio.TaskGroup() as tasks,
+    ):
+        reply = tasks.create_task(client.get(emu))
+        await clock.until_sleeping(1)
+        assert clock.sleeping == [pytest.approx(1000.2)]
+        clock.advance(0.19)
+        await asyncio.sleep(0)
+        assert not reply.done(), "no answer before the hang's time is up"
+        clock.advance(0.01)
+        assert (await reply).status == 504
+    assert clock.slept == [0.2]
 
 
 async def test_latency_is_slept_after_the_arrival_is_logged(client: Wire) -> None:
-    async with Emulator(customers=10, faults=Faults(latency=0.2, jitter=0.1)) as emu:
-        sent = time.monotonic()
-        assert (await client.get(emu)).status == 200
-        elapsed = time.monotonic() - sent
-    assert 0.2 <= elapsed < 1.0
-    assert emu.log[0].time - sent < 0.15, "the arrival is stamped before the sleep"
+    clock = ManualClock()
+    faults = Faults(latency=0.2, jitter=0.1)
+    latency = FaultDice().delay(faults)  # the seeded draw the server makes (seed 0)
+    async with (
+        Emulator(customers=10, faults=faults, monotonic=clock, sleep=clock.sleep) as emu,
+        asyncio.timeout(5),
+        asyncio.TaskGroup() as tasks,
+    ):
+        reply = tasks.create_task(client.get(emu))
+        await clock.until_sleeping(1)
+        # The arrival is stamped and logged before the latency is slept.
+        assert [(entry.time, entry.status) for entry in emu.log] == [(1000.0, 200)]
+        assert clock.sleeping == [1000.0 + latency]
+        assert not reply.done()
+        clock.advance(latency)
+        assert (await reply).status == 200
+    assert 0.2 <= latency <= 0.3
+    assert clock.slept == [latency]
 
 
 async def test_the_way_in_is_slept_before_the_arrival_is_logged(client: Wire) -> None:
-    async with Emulator(customers=10, faults=Faults(arrival_delay=0.2, arrival_jitter=0.1)) as emu:
-        sent = time.monotonic()
-        assert (await client.get(emu)).status == 200
-        answered = time.monotonic()
-    assert 0.2 <= emu.log[0].time - sent < 0.45, "the arrival is stamped after the way in"
-    assert answered - emu.log[0].time < 0.15
+    clock = ManualClock()
+    faults = Faults(arrival_delay=0.2, arrival_jitter=0.1)
+    way_in = FaultDice().arrival_delay(faults)
+    async with (
+        Emulator(customers=10, faults=faults, monotonic=clock, sleep=clock.sleep) as emu,
+        asyncio.timeout(5),
+        asyncio.TaskGroup() as tasks,
+    ):
+        reply = tasks.create_task(client.get(emu))
+        await clock.until_sleeping(1)
+        assert emu.log == [], "not counted while on the way in"
+        assert clock.sleeping == [1000.0 + way_in]
+        clock.advance(way_in)
+        # No latency: the answer follows the arrival without another sleep.
+        assert (await reply).status == 200
+    assert [entry.time for entry in emu.log] == [1000.0 + way_in]
+    assert 0.2 <= way_in <= 0.3
+    assert clock.slept == [way_in]
 
 
 async def statuses(client: Wire, emu: Emulator, count: int) -> list[int | str]:

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import asyncio
 import math
-import time
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import pytest
 from emulator_wire import Wire, wire
+from manual_clock import ManualClock
 
 from helpcrunch_async.testing import Emulator, RateLimit, max_in_any_window
 
@@ -26,10 +25,9 @@ async def client() -> AsyncIterator[Wire]:
         yield opened
 
 
-async def hammer(client: Wire, emu: Emulator, seconds: float, pause: float = 0.01) -> None:
-    """Send requests one after another for ``seconds``; check each 429's shape."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+async def hammer(client: Wire, emu: Emulator, clock: ManualClock, seconds: float) -> None:
+    """Send a request every 10 ms of the server's clock for ``seconds``; check each 429."""
+    for _ in range(round(seconds / 0.01)):
         reply = await client.get(emu, limit=1)
         assert reply.status in {200, 429}
         if reply.status == 429:
@@ -37,13 +35,21 @@ async def hammer(client: Wire, emu: Emulator, seconds: float, pause: float = 0.0
                 {"code": "too_many_requests", "message": "You have exceeded your requests limit"}
             ]
             assert ("Retry-After" in reply.headers) == emu.retry_after
-        await asyncio.sleep(pause)
+        clock.advance(0.01)
 
 
 @pytest.mark.parametrize("policy", ["sliding", "fixed", "token-bucket", "no-burst", "none"])
 async def test_each_policy_holds_over_the_wire(client: Wire, policy: str) -> None:
-    async with Emulator(customers=20, policy=policy, rate_limit=LIMIT, rate_period=PERIOD) as emu:
-        await hammer(client, emu, 0.2 if policy == "none" else 0.8)
+    clock = ManualClock()
+    async with Emulator(
+        customers=20,
+        policy=policy,
+        rate_limit=LIMIT,
+        rate_period=PERIOD,
+        monotonic=clock,
+        sleep=clock.sleep,
+    ) as emu:
+        await hammer(client, emu, clock, 0.2 if policy == "none" else 0.8)
     log = emu.log
     assert all((e.status == 200) == e.accepted for e in log)
     accepted = [e.time for e in log if e.accepted]
@@ -84,20 +90,41 @@ async def test_retry_after_can_be_switched_off(client: Wire) -> None:
     assert "Retry-After" not in reply.headers
 
 
-@pytest.mark.parametrize("count_rejected", [True, False])
+@pytest.mark.parametrize(
+    ("count_rejected", "expected"),
+    [
+        (True, [200, 200, 429, 429, 429, 429, 429, 429]),  # each refusal refills the window
+        (False, [200, 200, 429, 200, 200, 429, 200, 200]),  # the window empties on time
+    ],
+)
 async def test_count_rejected_decides_whether_hammering_prolongs_the_lockout(
-    client: Wire, count_rejected: bool
+    client: Wire, count_rejected: bool, expected: list[int]
 ) -> None:
-    async with Emulator(
-        customers=5,
-        rate=RateLimit(policy="sliding", limit=2, period=0.3, count_rejected=count_rejected),
-    ) as emu:
-        await hammer(client, emu, 0.8, pause=0.02)
-    accepted = sum(e.accepted for e in emu.log)
-    if count_rejected:
-        assert accepted == 2, "every rejected request refills the window"
-    else:
-        assert accepted >= 4, "the window empties every 0.3 s"
+    # The rate windows run on the server's injected clock: one request a second
+    # against 2 per 3 s, each arrival stamped exactly when the test says.
+    clock = ManualClock()
+    rate = RateLimit(policy="sliding", limit=2, period=3.0, count_rejected=count_rejected)
+    statuses = []
+    async with Emulator(customers=5, rate=rate, monotonic=clock, sleep=clock.sleep) as emu:
+        for _ in range(8):
+            statuses.append((await client.get(emu, limit=1)).status)
+            clock.advance(1.0)
+        assert emu.started_at == 1000.0
+    assert statuses == expected
+    assert [entry.time for entry in emu.log] == [1000.0 + second for second in range(8)]
+
+
+async def test_retry_after_is_read_on_the_servers_clock(client: Wire) -> None:
+    clock = ManualClock()
+    rate = RateLimit(policy="sliding", limit=1, period=30.0)
+    async with Emulator(customers=5, rate=rate, monotonic=clock, sleep=clock.sleep) as emu:
+        assert (await client.get(emu)).status == 200
+        clock.advance(12.5)
+        refused = await client.get(emu)
+        assert (refused.status, refused.headers["Retry-After"]) == (429, "18")
+        clock.advance(17.5)
+        assert (await client.get(emu)).status == 200
+    assert clock.slept == [], "the rate policy decides; it never sleeps"
 
 
 async def test_every_v1_request_counts_even_unauthorized_and_invalid(client: Wire) -> None:
