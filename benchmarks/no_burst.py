@@ -8,7 +8,8 @@ ideal on 200 pages and 70% on 20 pages, never over the cap.
 
 Each scan runs in a fresh client process (a fresh budget, which must learn
 that the server refuses bursts) against an emulator process of its own, with
-and without ``Retry-After`` (the emulator's is whole seconds: at least 1 s),
+and without ``Retry-After`` (compressed with the minute: sixtieths of the period,
+as `benchmarks.cap_efficiency` sends it),
 side by side with the sequential loop. The ideal and the rows come from
 `benchmarks.cap_efficiency` (the emulator's own log, the ideal schedule with
 the measured service time). ``--full`` adds 0.4 s latency and a second run of
