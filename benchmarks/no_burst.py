@@ -199,7 +199,10 @@ def table(result: dict[str, Any]) -> str:
             f"{RATE_LIMIT} requests per {RATE_PERIOD:g} s, policy `{POLICY}`; each scan a fresh "
             "client process. *% of ideal* is ideal wall time / measured wall time; *max/W* the "
             "most requests that arrived in any window, every attempt counted, from the "
-            f"emulator's log. Emulator round trip at zero latency: "
+            "emulator's log. *Retry-After yes*: the emulator's 429s carry the wait rounded up "
+            "to a sixtieth of the period, as a decimal (the minute's whole seconds, compressed "
+            "with it); *no*: none, the client's own backoff. "
+            f"Emulator round trip at zero latency: "
             f"{result['service_seconds'] * 1000:.2f} ms."
         ),
         "",
