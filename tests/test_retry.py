@@ -35,6 +35,9 @@ NOW = 1445412480.0
         ("0", 0.0),
         ("  7 ", 7.0),
         ("1.5", 1.5),
+        # The emulator's Retry-After in a finer resolution (a decimal of delta-seconds).
+        ("0.05", 0.05),
+        ("0.017", 0.017),
         (".5", 0.5),
         ("+3", 3.0),
         ("-3", 0.0),

@@ -100,6 +100,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--rate-period", type=number_type(0, above=True), default=60.0, help="seconds"
     )
     rate.add_argument("--retry-after", action=argparse.BooleanOptionalAction, default=True)
+    rate.add_argument(
+        "--retry-after-resolution",
+        type=number_type(0, above=True),
+        default=1.0,
+        help="Retry-After is rounded up to a multiple of this many seconds",
+    )
     rate.add_argument("--count-rejected", action=argparse.BooleanOptionalAction, default=False)
     faults = parser.add_argument_group("faults")
     faults.add_argument("--latency", type=number_type(0), default=0.0, help="seconds per answer")
@@ -180,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
                 limit=args.rate_limit,
                 period=args.rate_period,
                 retry_after=args.retry_after,
+                retry_after_resolution=args.retry_after_resolution,
                 count_rejected=args.count_rejected,
             ),
             faults=Faults(

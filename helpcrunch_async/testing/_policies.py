@@ -177,7 +177,10 @@ class RateLimit:
 
     ``policy`` is one of ``POLICY_NAMES`` (``none`` by default); ``limit`` requests per
     ``period`` seconds; ``count_rejected`` and ``window_origin`` as described above;
-    ``retry_after`` sends a ``Retry-After`` header with each 429.
+    ``retry_after`` sends a ``Retry-After`` header with each 429, the wait rounded up
+    to a multiple of ``retry_after_resolution`` seconds (HTTP's whole delta-seconds by
+    default; a fraction sends a decimal value, so that a benchmark that compresses a
+    minute into ``period`` seconds can compress the header with it: ``period / 60``).
     """
 
     policy: str = "none"
@@ -186,10 +189,12 @@ class RateLimit:
     count_rejected: bool = False
     window_origin: float = 0.0
     retry_after: bool = True
+    retry_after_resolution: float = 1.0
 
     def __post_init__(self) -> None:
-        """Refuse an unknown policy, a limit below one or a non-positive period."""
+        """Refuse an unknown policy, a limit below one, a non-positive period or resolution."""
         self.build()
+        _check_resolution(self.retry_after_resolution)
 
     def build(self) -> RatePolicy:
         """Return a fresh policy (empty state) for these settings."""
@@ -224,11 +229,34 @@ def make_policy(
     raise ValueError(f"unknown rate policy {name!r}; choose one of {', '.join(POLICY_NAMES)}")
 
 
-def retry_after_seconds(wait: float | None) -> int:
-    """Turn a policy's wait into a ``Retry-After`` value: whole seconds, rounded up, at least 1."""
+def retry_after_seconds(wait: float | None, resolution: float = 1.0) -> float:
+    """Turn a policy's wait into a ``Retry-After`` value, in seconds.
+
+    The wait rounded up to a multiple of ``resolution`` (whole seconds by default), at
+    least one ``resolution``; no wait (a 429 that is not the policy's) gives one.
+    """
+    _check_resolution(resolution)
     if wait is None:
-        return 1
-    return max(1, math.ceil(wait - _EPSILON))
+        return resolution
+    return max(1, math.ceil(wait / resolution - _EPSILON)) * resolution
+
+
+def retry_after_header(seconds: float) -> str:
+    """Write a ``Retry-After`` value: whole seconds as an integer, else a decimal.
+
+    A fraction is rounded up to the millisecond, so the header never asks for less
+    than the wait it stands for.
+    """
+    if seconds == math.floor(seconds):
+        return str(int(seconds))
+    millis = math.ceil(seconds * 1000 - _EPSILON * 1000)
+    return f"{millis // 1000}.{millis % 1000:03d}".rstrip("0").rstrip(".")
+
+
+def _check_resolution(resolution: float) -> None:
+    """Refuse a ``Retry-After`` resolution that is not a positive, finite number of seconds."""
+    if not (math.isfinite(resolution) and resolution > 0):
+        raise ValueError(f"retry_after_resolution must be positive seconds, got {resolution!r}")
 
 
 def max_in_any_window(times: Sequence[float], window: float) -> int:

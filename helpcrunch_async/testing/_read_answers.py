@@ -52,7 +52,8 @@ NOT_FOUND = 404
 class Answer:
     status: int
     body: bytes
-    retry_after: int | None = None
+    # The Retry-After header's text.
+    retry_after: str | None = None
     # A write that changed the account (the after-the-write faults strike only these).
     applied: bool = False
 

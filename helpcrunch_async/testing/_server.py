@@ -38,7 +38,12 @@ from helpcrunch_async.testing._dataset import Dataset
 from helpcrunch_async.testing._faults import Drift, FaultDice, Faults
 from helpcrunch_async.testing._log import LogEntry
 from helpcrunch_async.testing._pages import PageCache
-from helpcrunch_async.testing._policies import RateLimit, RatePolicy, retry_after_seconds
+from helpcrunch_async.testing._policies import (
+    RateLimit,
+    RatePolicy,
+    retry_after_header,
+    retry_after_seconds,
+)
 from helpcrunch_async.testing._read_answers import BAD_REQUEST, Answer, ReadAnswers
 from helpcrunch_async.testing._team import build_team
 from helpcrunch_async.testing._webhook_hub import WebhookHub
@@ -76,7 +81,10 @@ _RATE_FIELDS = {
     "count_rejected": "count_rejected",
     "window_origin": "window_origin",
     "retry_after": "retry_after",
+    "retry_after_resolution": "retry_after_resolution",
 }
+# Rate fields that change the 429's manners, not the policy's state.
+_MANNERS = frozenset({"retry_after", "retry_after_resolution"})
 _VARIANT_FIELDS = frozenset(f.name for f in dataclasses.fields(WireVariants))
 # The grace given to in-flight handlers at stop before they are cancelled.
 _SHUTDOWN_GRACE = 0.05
@@ -129,8 +137,8 @@ class Emulator(AccountChanges, AccountTruth, ReadAnswers):
       formats. The account is deterministic from ``seed`` and the sizes, made on
       demand.
     - ``rate`` (a ``RateLimit``): the policy and its manners (``count_rejected``,
-      ``window_origin``, ``retry_after``); instead of the rate conveniences, not with
-      them (TypeError).
+      ``window_origin``, ``retry_after``, ``retry_after_resolution``); instead of the
+      rate conveniences, not with them (TypeError).
     - ``faults`` (a ``Faults``, copied) with ``fault_seed`` and ``drift`` (``Drift``
       events): what goes wrong and when; ``latency`` is one of its fields, given there
       or as the convenience, not both (TypeError).
@@ -335,9 +343,9 @@ class Emulator(AccountChanges, AccountTruth, ReadAnswers):
 
         Fault fields are those of ``Faults``; rate fields are ``policy``, ``rate_limit``,
         ``rate_period``, ``count_rejected``, ``window_origin`` (these rebuild the
-        policy with fresh state) and ``retry_after``; variant fields are the wire
-        variants of the constructor (``error_style``, ``messages_key``, ``list_total``,
-        ``customers_search_total``, ``chats_search_total``, ``chats_updated_at``,
+        policy with fresh state), ``retry_after`` and ``retry_after_resolution``; variant
+        fields are the wire variants of the constructor (``error_style``, ``messages_key``,
+        ``list_total``, ``customers_search_total``, ``chats_search_total``, ``chats_updated_at``,
         ``messages_order``).
         Invalid values change nothing.
         """
@@ -357,7 +365,7 @@ class Emulator(AccountChanges, AccountTruth, ReadAnswers):
         self.chats.with_updated_at = variants.chats_updated_at
         for name in fault_changes:
             setattr(self.faults, name, getattr(faults, name))
-        if rate_changes.keys() - {"retry_after"}:
+        if rate_changes.keys() - _MANNERS:
             self.policy = rate.build()
         self.rate = rate
         self.api_key = changes.get("api_key", self.api_key)
@@ -525,10 +533,10 @@ class Emulator(AccountChanges, AccountTruth, ReadAnswers):
             return Answer(200, MALFORMED_BODIES[self._requests % len(MALFORMED_BODIES)])
         return answer
 
-    def _retry_after(self, status: int, wait: float | None) -> int | None:
+    def _retry_after(self, status: int, wait: float | None) -> str | None:
         if status != _TOO_MANY or not self.rate.retry_after:
             return None
-        return retry_after_seconds(wait)
+        return retry_after_header(retry_after_seconds(wait, self.rate.retry_after_resolution))
 
     def _authorized(self, header: str | None) -> bool:
         if header is None:
@@ -554,7 +562,7 @@ class Emulator(AccountChanges, AccountTruth, ReadAnswers):
     async def _respond(
         self, request: web.Request, answer: Answer, fault: str | None
     ) -> web.StreamResponse:
-        headers = {} if answer.retry_after is None else {"Retry-After": str(answer.retry_after)}
+        headers = {} if answer.retry_after is None else {"Retry-After": answer.retry_after}
         # The server's present is the account's clock (later than every timestamp
         # in it, as a real server's is), not the machine's: the Date a client sees.
         headers["Date"] = email.utils.formatdate(self.dataset.now, usegmt=True)

@@ -96,6 +96,10 @@ async def test_bad_options_exit_two_without_serving() -> None:
         (["--rate-period", "inf"], "argument --rate-period: must be a finite number > 0"),
         (["--rate-period", "0"], "argument --rate-period: must be a finite number > 0"),
         (["--rate-limit", "0"], "argument --rate-limit: must be an integer >= 1"),
+        (
+            ["--retry-after-resolution", "0"],
+            "argument --retry-after-resolution: must be a finite number > 0",
+        ),
         (["--error-rate", "nan"], "argument --error-rate: must be a finite number >= 0 and <= 1"),
         (["--seed", "-1"], "argument --seed: must be an integer >= 0"),
         (["--api-key="], "argument --api-key: the key is empty"),
@@ -154,5 +158,6 @@ def test_configure_adds_options_with_documented_defaults() -> None:
     assert (args.host, args.port, args.customers, args.policy) == ("127.0.0.1", 8080, 1000, "none")
     assert (args.chats, args.agents, args.departments) == (DEFAULT_CHATS, 5, 2)
     assert (args.rate_limit, args.rate_period, args.retry_after) == (120, 60.0, True)
+    assert args.retry_after_resolution == 1.0
     args = parser.parse_args(["--no-retry-after", "--count-rejected", "--fail", "2=hang"])
     assert (args.retry_after, args.count_rejected, args.fail) == (False, True, ["2=hang"])

@@ -5,16 +5,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpcrunch_async._core.retry import parse_retry_after
 from helpcrunch_async.testing._policies import (
     POLICY_NAMES,
     FixedWindow,
     NoBurst,
+    RateLimit,
     RatePolicy,
     SlidingWindow,
     TokenBucket,
     Unlimited,
     make_policy,
     max_in_any_window,
+    retry_after_header,
     retry_after_seconds,
 )
 
@@ -185,6 +188,44 @@ def test_retry_after_is_a_whole_second_ceiling_of_at_least_one() -> None:
     assert retry_after_seconds(1.0) == 1
     assert retry_after_seconds(1.2) == 2
     assert retry_after_seconds(59.9) == 60
+    assert retry_after_header(retry_after_seconds(59.9)) == "60"
+
+
+@given(
+    wait=st.none() | st.floats(0.0, 120.0),
+    resolution=st.sampled_from([1.0, 0.5, 1 / 60, 0.05, 0.001]) | st.floats(0.001, 5.0),
+)
+def test_retry_after_is_the_wait_rounded_up_to_the_resolution_and_read_back_whole(
+    wait: float | None, resolution: float
+) -> None:
+    seconds = retry_after_seconds(wait, resolution)
+    steps = seconds / resolution
+    assert math.isclose(steps, round(steps), abs_tol=1e-6), "a multiple of the resolution"
+    assert seconds >= resolution
+    if wait is not None:
+        assert seconds >= wait - 1e-9
+        assert seconds < max(wait, 0.0) + resolution + 1e-9
+    # What the client reads is never less than the wait and at most a millisecond more.
+    read = parse_retry_after(retry_after_header(seconds), now=0.0)
+    assert read is not None
+    assert seconds - 1e-9 <= read <= seconds + 0.001
+
+
+def test_retry_after_header_is_whole_seconds_or_a_decimal() -> None:
+    assert retry_after_header(1.0) == "1"
+    assert retry_after_header(0.05) == "0.05"
+    assert retry_after_header(1 / 60) == "0.017"
+    assert retry_after_header(1.25) == "1.25"
+
+
+@pytest.mark.parametrize("resolution", [0.0, -1.0, math.nan, math.inf])
+def test_a_retry_after_resolution_that_is_not_positive_seconds_is_refused(
+    resolution: float,
+) -> None:
+    with pytest.raises(ValueError, match="retry_after_resolution"):
+        RateLimit(retry_after_resolution=resolution)
+    with pytest.raises(ValueError, match="retry_after_resolution"):
+        retry_after_seconds(1.0, resolution)
 
 
 @given(times=st.lists(st.floats(0, 10), max_size=40), window=st.floats(0.01, 3))

@@ -8,6 +8,7 @@ import pytest
 from emulator_wire import Wire, wire
 from manual_clock import ManualClock
 
+from helpcrunch_async._core.retry import parse_retry_after
 from helpcrunch_async.testing import Emulator, RateLimit, max_in_any_window
 
 if TYPE_CHECKING:
@@ -79,6 +80,23 @@ async def test_retry_after_is_whole_seconds_rounded_up(client: Wire) -> None:
         reply = await client.get(emu)
     assert reply.status == 429
     assert reply.headers["Retry-After"] == "3"
+
+
+async def test_retry_after_in_a_finer_resolution_is_a_decimal_the_client_reads(
+    client: Wire,
+) -> None:
+    # One request per 6.25 s: the second waits 6.25 s less the gap (well under 0.25 s).
+    rate = RateLimit(policy="no-burst", limit=1, period=6.25, retry_after_resolution=0.5)
+    async with Emulator(customers=5, rate=rate) as emu:
+        assert (await client.get(emu)).status == 200
+        reply = await client.get(emu)
+        assert reply.status == 429
+        assert reply.headers["Retry-After"] == "6.5"
+        assert parse_retry_after(reply.headers["Retry-After"], now=0.0) == 6.5
+        emu.configure(retry_after_resolution=1.0)
+        reply = await client.get(emu)
+    assert reply.status == 429, "changing the manners keeps the policy's state"
+    assert reply.headers["Retry-After"] == "7"
 
 
 async def test_retry_after_can_be_switched_off(client: Wire) -> None:
