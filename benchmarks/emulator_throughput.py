@@ -132,7 +132,7 @@ async def _search_phase(
         conditions = [{"field": "customers.id", "operator": "=", "value": i} for i in wanted]
         return {"filter": [*conditions, *more], "comparison": "OR"}
 
-    nobody = {"field": "customers.name", "operator": "=", "value": NOBODY}
+    nobody: dict[str, object] = {"field": "customers.name", "operator": "=", "value": NOBODY}
     pool = [await some_id() for _ in range(100)]
     sets = [rng.sample(pool, ids) for _ in range(INDEXED_SEARCHES)]
     indexed, total = await _searches(session, base_url, pid, [body(w) for w in sets])

@@ -139,3 +139,28 @@ def search_bodies(
         },
         optional={"sort": st.sampled_from(sorts)},
     ).map(lambda body: {k: v for k, v in body.items() if v is not None})
+
+
+def chat_value_of(emu: ThreadedEmulator) -> Callable[[dict[str, Any], str], Any]:
+    tags = {c["id"]: [t["name"] for t in c["tags"]] for c in emu.truth_customers()}
+    updated = {c["id"]: emu.emulator.chat_updated_at(c["id"]) for c in emu.truth_chats()}
+
+    def ref(chat: dict[str, Any], key: str) -> Any:
+        return None if chat[key] is None else chat[key]["id"]
+
+    special: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "assignee": lambda chat: ref(chat, "assignee"),
+        "department": lambda chat: ref(chat, "department"),
+        "agents": lambda chat: [a["id"] for a in chat["agents"]],
+        "customer": lambda chat: chat["customer"]["id"],
+        "customer.email": lambda chat: chat["customer"]["email"],
+        "customer.userId": lambda chat: chat["customer"]["userId"],
+        "customer.tagsData": lambda chat: tags[chat["customer"]["id"]],
+        "updatedAt": lambda chat: updated[chat["id"]],
+    }
+
+    def value(chat: dict[str, Any], field: str) -> Any:
+        name = field.removeprefix("chats.")
+        return special[name](chat) if name in special else chat[name]
+
+    return value

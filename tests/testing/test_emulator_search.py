@@ -6,12 +6,12 @@ independently of the emulator's code, and compared with what the server answers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from emulator_api import api
 from hypothesis import HealthCheck, given, settings
-from search_truth import brute_force, customer_value, post, search_bodies
+from search_truth import brute_force, chat_value_of, customer_value, post, search_bodies
 
 from helpcrunch_async.testing import (
     CHAT_FIELDS,
@@ -21,9 +21,6 @@ from helpcrunch_async.testing import (
     ThreadedEmulator,
     WireVariants,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -46,31 +43,6 @@ def test_customer_search_equals_a_brute_force_filter_of_the_truth() -> None:
             assert answer["data"] == [by_id[i] for i in ids]
 
         check()
-
-
-def chat_value_of(emu: ThreadedEmulator) -> Callable[[dict[str, Any], str], Any]:
-    tags = {c["id"]: [t["name"] for t in c["tags"]] for c in emu.truth_customers()}
-    updated = {c["id"]: emu.emulator.chat_updated_at(c["id"]) for c in emu.truth_chats()}
-
-    def ref(chat: dict[str, Any], key: str) -> Any:
-        return None if chat[key] is None else chat[key]["id"]
-
-    special: dict[str, Callable[[dict[str, Any]], Any]] = {
-        "assignee": lambda chat: ref(chat, "assignee"),
-        "department": lambda chat: ref(chat, "department"),
-        "agents": lambda chat: [a["id"] for a in chat["agents"]],
-        "customer": lambda chat: chat["customer"]["id"],
-        "customer.email": lambda chat: chat["customer"]["email"],
-        "customer.userId": lambda chat: chat["customer"]["userId"],
-        "customer.tagsData": lambda chat: tags[chat["customer"]["id"]],
-        "updatedAt": lambda chat: updated[chat["id"]],
-    }
-
-    def value(chat: dict[str, Any], field: str) -> Any:
-        name = field.removeprefix("chats.")
-        return special[name](chat) if name in special else chat[name]
-
-    return value
 
 
 def test_chat_search_equals_a_brute_force_filter_of_the_truth() -> None:

@@ -18,9 +18,9 @@ import pytest
 from emulator_api import api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from search_truth import brute_force, customer_value, post, values_strategy
+from search_truth import brute_force, chat_value_of, customer_value, post, values_strategy
 
-from helpcrunch_async.testing import CUSTOMER_FIELDS, ThreadedEmulator
+from helpcrunch_async.testing import CHAT_FIELDS, CUSTOMER_FIELDS, ThreadedEmulator
 from helpcrunch_async.testing._customer_search import search_customers
 from helpcrunch_async.testing._dataset import POSITIONS, SORT_FIELDS, Dataset
 from helpcrunch_async.testing._search import CUSTOMER_SORTS, SearchQuery, parse_search
@@ -222,3 +222,43 @@ def test_api_writes_move_customers_between_keys_at_once() -> None:
         emu.visit([ids[3]])
         assert check(either("customers.id", chosen))[0] == 2
         check({**either("customers.id", chosen), "sort": "customers.lastSeen", "order": "desc"})
+
+
+def test_chats_by_customer_equal_a_scan_as_chats_come_and_go() -> None:
+    with ThreadedEmulator(customers=50, chats=120, seed=6) as emu:
+        # The first search builds the index; chats made and deleted after it must show.
+        searched_chats(emu, either("chats.customer", [1]))
+        emu.add_chats(6)
+        # The owners of the deleted chats too: their other chats must still be found, not these.
+        owners = [*sorted({chat["customer"]["id"] for chat in emu.truth_chats()}), 7]
+        emu.delete_chats(emu.expected_chat_ids()[5:8])
+        truth = emu.truth_chats()
+        value = chat_value_of(emu)
+        other = values_strategy(truth, CHAT_FIELDS, value)
+        owner = st.builds(
+            lambda i: {"field": "chats.customer", "operator": "=", "value": i},
+            st.sampled_from(owners),
+        )
+        body = st.fixed_dictionaries(
+            {
+                "filter": st.lists(st.one_of(owner, owner, other), min_size=1, max_size=6),
+                "comparison": st.sampled_from(["OR", "AND"]),
+                "order": st.sampled_from(["asc", "desc"]),
+                "offset": st.integers(0, 5),
+                "limit": st.integers(1, 100),
+            },
+            optional={"sort": st.sampled_from([None, "chats.createdAt", "chats.lastMessageAt"])},
+        ).map(lambda b: {k: v for k, v in b.items() if v is not None})
+
+        @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(body=body)
+        def check(body: dict[str, Any]) -> None:
+            assert searched_chats(emu, body) == brute_force(truth, body, value), body
+
+        check()
+
+
+def searched_chats(emu: ThreadedEmulator, body: dict[str, Any]) -> tuple[int, list[int]]:
+    status, found = post(emu, "/chats/search", body)
+    assert status == 200, found
+    return found["total"], [c["id"] for c in found["data"]]
