@@ -38,10 +38,10 @@ documentation's 754,698), or as a part of ``python -m benchmarks``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import random
-import resource
 import shutil
 import signal
 import socket
@@ -203,23 +203,43 @@ def _requests(emulator: ThreadedEmulator) -> dict[str, int]:
     }
 
 
-def _peak_mb(who: int) -> float:
-    # ru_maxrss is in KiB on Linux.
-    return round(resource.getrusage(who).ru_maxrss / 1024, 1)
+def _peak_mb(pid: int | str = "self") -> float:
+    """Return a process's peak RSS (``VmHWM``) in MB, 0.0 if it is gone.
+
+    Not ``ru_maxrss`` of the children: a child started by vfork inherits its parent's
+    peak at exec, so a small child would show the benchmark's own.
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return 0.0
+    kib = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    return round(int(kib) / 1024, 1)
+
+
+def _reset_peak() -> None:
+    # Writing 5 to clear_refs resets this process's VmHWM (Linux): a peak per phase.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5", encoding="ascii")
 
 
 class _Phases:
-    """Wall time of each phase, for the feasibility of the 754,698-customer run."""
+    """Wall time and this process's peak RSS of each phase (the 754,698 run's feasibility)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
         self._last = time.monotonic()
+        _reset_peak()
 
     def done(self, name: str) -> None:
         now = time.monotonic()
         self.seconds[name] = round(now - self._last, 1)
+        self.peak_mb[name] = _peak_mb()
         self._last = now
-        print(f"   live_sync: {name} {self.seconds[name]:.0f} s", file=sys.stderr, flush=True)
+        _reset_peak()
+        said = f"{name} {self.seconds[name]:.0f} s, peak RSS {self.peak_mb[name]:.0f} MB"
+        print(f"   live_sync: {said}", file=sys.stderr, flush=True)
 
 
 def _refresh(emulator: ThreadedEmulator, folder: Path) -> dict[str, Any]:
@@ -243,8 +263,8 @@ def _refresh(emulator: ThreadedEmulator, folder: Path) -> dict[str, Any]:
 
 def _live_day(
     emulator: ThreadedEmulator, live: Path, port: int, sizes: dict[str, int], phases: _Phases
-) -> tuple[list[str], dict[str, Any]]:
-    """Run ``sync --live`` through the day until every delivered event is applied."""
+) -> tuple[list[str], dict[str, Any], float]:
+    """Run ``sync --live`` through the day until every event is applied; its peak RSS (MB)."""
     process = _live(emulator.base_url, live, port)
     lines: list[str] = []
     try:
@@ -262,10 +282,11 @@ def _live_day(
         _wait_applied(live / INBOX, len(events), 600.0)
         phases.done("the last events applied")
     finally:
+        peak = _peak_mb(process.pid)
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=120)
         lines += (rest or "").splitlines()
-    return lines, day
+    return lines, day, peak
 
 
 def run(quick: bool, customers: int | None = None) -> dict[str, Any]:
@@ -294,7 +315,7 @@ def run(quick: bool, customers: int | None = None) -> dict[str, Any]:
         shutil.copytree(live, nightly)
         shutil.copytree(live, full)
         phases.done("first sync and copies")
-        lines, day = _live_day(emulator, live, port, sizes, phases)
+        lines, day, live_peak = _live_day(emulator, live, port, sizes, phases)
         live_requests = _requests(emulator)
         live_check = _check(live, emulator, day)
         emulator.reset_log()
@@ -327,8 +348,9 @@ def run(quick: bool, customers: int | None = None) -> dict[str, Any]:
         "refresh": refresh,
         "phases_s": phases.seconds,
         "peak_rss_mb": {
-            "benchmark_and_emulator": _peak_mb(resource.RUSAGE_SELF),
-            "sync_live": _peak_mb(resource.RUSAGE_CHILDREN),
+            "benchmark_and_emulator": max(phases.peak_mb.values()),
+            "sync_live": live_peak,
+            "by_phase": phases.peak_mb,
         },
         "load_average": {"before": load_before[0], "after": os.getloadavg()[0]},
     }
@@ -409,12 +431,7 @@ def table(result: dict[str, Any]) -> str:
             f"customer: {verdict(met['per_changed_customer'])}."
         ),
         "",
-        "Phases (wall s): "
-        + ", ".join(f"{name} {seconds:.0f}" for name, seconds in result["phases_s"].items())
-        + f". Peak RSS: {result['peak_rss_mb']['benchmark_and_emulator']:,.0f} MB for the "
-        f"benchmark's process with the emulator in it, {result['peak_rss_mb']['sync_live']:,.0f}"
-        f" MB for `sync --live`. Load average (1 min): {result['load_average']['before']:.2f} "
-        f"before, {result['load_average']['after']:.2f} after.",
+        _phases_line(result),
     ]
     return "\n".join(lines)
 
@@ -429,6 +446,21 @@ def _refresh_line(refresh: dict[str, Any]) -> str:
         f"the slice costs **{refresh['slice_requests']:,} requests a run** for every customer "
         f"read whole at least once every {refresh['days']} runs (at one run a day: at most "
         f"{refresh['days']} days stale){weekly}."
+    )
+
+
+def _phases_line(result: dict[str, Any]) -> str:
+    peaks = result["peak_rss_mb"]
+    by_phase = peaks.get("by_phase", {})
+    phases = ", ".join(
+        f"{name} {seconds:.0f} s" + (f" / {by_phase[name]:,.0f} MB" if name in by_phase else "")
+        for name, seconds in result["phases_s"].items()
+    )
+    load = result["load_average"]
+    return (
+        f"Phases (wall time / peak RSS of the benchmark's process, the emulator in it, and the "
+        f"in-process syncs): {phases}. Peak RSS of `sync --live`: {peaks['sync_live']:,.0f} MB. "
+        f"Load average (1 min): {load['before']:.2f} before, {load['after']:.2f} after."
     )
 
 

@@ -34,7 +34,11 @@ def result(**changes: Any) -> dict[str, Any]:
             "full_pass_customer_requests": 200,
         },
         "phases_s": {"first sync and copies": 6.0, "the day": 20.0},
-        "peak_rss_mb": {"benchmark_and_emulator": 358.0, "sync_live": 341.0},
+        "peak_rss_mb": {
+            "benchmark_and_emulator": 358.0,
+            "sync_live": 341.0,
+            "by_phase": {"first sync and copies": 358.0, "the day": 120.0},
+        },
         "load_average": {"before": 2.1, "after": 2.0},
     }
     made.update(changes)
@@ -65,7 +69,8 @@ def test_the_table_shows_the_runs_the_lag_the_refresh_and_the_verdicts() -> None
     assert "at most 7 days stale" in text
     assert "lag under 60 s at the median: **missed**" in text
     assert "exact for every announced change: **met**" in text
-    assert "358 MB for the benchmark's process" in text
+    assert "first sync and copies 6 s / 358 MB, the day 20 s / 120 MB" in text
+    assert "Peak RSS of `sync --live`: 341 MB" in text
 
 
 def test_the_headlines_carry_the_live_sync_targets(tmp_path: Path) -> None:
