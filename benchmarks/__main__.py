@@ -44,6 +44,7 @@ PARTS = (
     ("gzip_bomb", "A gzip bomb: peak RSS with the body bound"),
     ("webhooks", "Webhooks: verified events per second, dedup memory"),
     ("import_customers", "Import: rows against the per-row loop"),
+    ("live_sync", "Live sync: webhooks into the mirror"),
 )
 NAMES = tuple(name for name, _ in PARTS)
 
@@ -71,7 +72,7 @@ def _render(name: str, module: ModuleType, result: dict[str, Any]) -> str:
 
 
 def _headlines(results: dict[str, dict[str, Any]]) -> list[str]:
-    """The numbers a reader wants first, with the targets of issue 3 (d)."""
+    """The numbers a reader wants first, with their targets (issue 3 d unless named)."""
     out = ["| what | measured | target (issue 3 d) | verdict |", "|---|---|---|---|"]
     cap = results.get("cap_efficiency")
     if cap:
@@ -158,6 +159,44 @@ def _headlines(results: dict[str, dict[str, Any]]) -> list[str]:
             f"| {ours['requests']:,} requests against {loop['requests']:,} "
             f"({imported['ratio']:.1%}) | <= 20% (issue 17) "
             f"| {_report.verdict(imported['met'])} |"
+        )
+    out += _live_sync_headlines(results.get("live_sync"))
+    return out
+
+
+def _live_sync_headlines(live: dict[str, Any] | None) -> list[str]:
+    """The live sync's targets (issue 19): exactness, lag, requests; the refresh's price."""
+    if not live:
+        return []
+    met = live["targets"]
+    run = live["live"]
+    size = f"{live['customers']:,} customers"
+    out = [
+        (
+            f"| `sync --live`, a day of {live['changed_records']:,} changes, {size} "
+            f"| missing {run['missing']}, extra {run['extra']}, stale announced edits "
+            f"{run['stale_edits']} (nightly `sync`: {live['nightly']['stale_edits']}) "
+            f"| exact for every announced change (issue 19) | {_report.verdict(met['exact'])} |"
+        ),
+        (
+            f"| `sync --live` lag (compressed day of {live['day_s']:.0f} s) "
+            f"| median {live['lag_median_s']} s, p99 {live['lag_p99_s']} s "
+            f"| median < 1 min (issue 19) | {_report.verdict(met['lag_median'])} |"
+        ),
+        (
+            f"| `sync --live` requests per changed customer "
+            f"| {run['customer_requests'] / live['changed_customers']:.2f} "
+            f"({run['requests']:,} requests in all; `sync --full`: {live['full']['requests']:,}) "
+            f"| <= 2 (issue 19) | {_report.verdict(met['per_changed_customer'])} |"
+        ),
+    ]
+    refresh = live.get("refresh")
+    if refresh:
+        out.append(
+            f"| rolling refresh, `--refresh-days {refresh['days']}`, {size} "
+            f"| {refresh['slice_requests']:,} requests a run ({refresh['refreshed_customers']:,}"
+            f" customers re-read) for at most {refresh['days']} days stale "
+            f"| its cost against its staleness (issue 19) | - |"
         )
     return out
 

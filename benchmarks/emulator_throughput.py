@@ -8,7 +8,11 @@ does. Phases, over one dataset of 1,000,000 customers:
    generated on the spot), with a few requests in flight;
 2. random pages, some of them repeated (the encoded-customer cache's best case);
 3. the first request sorted by ``lastSeen``, which builds that sort's permutation (timed
-   apart), then sorted pages in descending order.
+   apart), then sorted pages in descending order;
+4. searches by many ids joined with OR (the sync's and the import's lookups), answered
+   by the emulator's indexes, against the same ids OR'ed with one condition no index
+   answers (a name that nobody has), which makes the emulator test every customer: the
+   same answer, before and after the index, as a ratio of the server's CPU per search.
 
 The server's peak memory is its ``VmHWM`` from ``/proc/PID/status`` after all phases.
 
@@ -54,6 +58,11 @@ DRIFT_CUSTOMERS = 100_000
 DRIFT_CHANGES = 300  # inserted, then as many deleted
 TARGET_DRIFT_S = 1.0
 KEY = "bench-key"
+# Ids a search in phase 4, and how many searches: the linear ones cost seconds each.
+SEARCH_IDS = {True: 5, False: 20}
+INDEXED_SEARCHES = 20
+# A name no customer has: a condition no index answers.
+NOBODY = "\u2400 nobody"
 
 
 async def _start_server(customers: int) -> tuple[asyncio.subprocess.Process, str]:
@@ -101,6 +110,56 @@ async def _fetch_all(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
     return pages, size, time.perf_counter() - started
+
+
+async def _searches(
+    session: aiohttp.ClientSession, base_url: str, pid: int, bodies: list[dict[str, object]]
+) -> tuple[float, int]:
+    """POST each body in turn; return the server's CPU seconds per search and the last total."""
+    total = -1
+    cpu = _cpu_seconds(pid)
+    for body in bodies:
+        async with session.post(base_url + "/customers/search", json=body) as response:
+            answer = await response.json()
+            if response.status != 200:
+                raise RuntimeError(f"{response.status} for a search: {answer}")
+        total = answer["total"]
+    return (_cpu_seconds(pid) - cpu) / len(bodies), total
+
+
+async def _search_phase(
+    session: aiohttp.ClientSession, base_url: str, pid: int, ids: int, rng: random.Random
+) -> dict[str, object]:
+    """Phase 4: indexed searches of ``ids`` ids against the linear one answering the same."""
+
+    async def some_id() -> int:
+        query = {"offset": str(rng.randrange(CUSTOMERS)), "limit": "1"}
+        async with session.get(base_url + "/customers", params=query) as response:
+            page = await response.json()
+        found: int = page["data"][0]["id"]
+        return found
+
+    def body(wanted: list[int], *more: dict[str, object]) -> dict[str, object]:
+        conditions = [{"field": "customers.id", "operator": "=", "value": i} for i in wanted]
+        return {"filter": [*conditions, *more], "comparison": "OR"}
+
+    nobody: dict[str, object] = {"field": "customers.name", "operator": "=", "value": NOBODY}
+    pool = [await some_id() for _ in range(100)]
+    sets = [rng.sample(pool, ids) for _ in range(INDEXED_SEARCHES)]
+    indexed, total = await _searches(session, base_url, pid, [body(w) for w in sets])
+    linear, linear_total = await _searches(session, base_url, pid, [body(sets[-1], nobody)])
+    if linear_total != total:
+        raise RuntimeError(f"the linear search found {linear_total}, the indexed {total}")
+    hundred, _ = await _searches(
+        session, base_url, pid, [body(rng.sample(pool, 100)) for _ in range(INDEXED_SEARCHES)]
+    )
+    return {
+        "search_ids": ids,
+        "search_indexed_server_ms": round(indexed * 1000, 2),
+        "search_linear_server_ms": round(linear * 1000, 1),
+        "search_linear_over_indexed": round(linear / max(indexed, 1e-6)),
+        "search_100_ids_indexed_server_ms": round(hundred * 1000, 2),
+    }
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -152,6 +211,7 @@ async def _measure(quick: bool) -> dict[str, object]:
                     for o in range(sorted_pages)
                 ),
             )
+            searched = await _search_phase(session, base_url, process.pid, SEARCH_IDS[quick], rng)
         memory = _memory_mb(process.pid)
     finally:
         process.terminate()
@@ -173,6 +233,7 @@ async def _measure(quick: bool) -> dict[str, object]:
         "repeated_pages_per_s": round(repeated[0] / repeated[2]),
         "sort_build_s": round(build[2], 2),
         "sorted_pages_per_s": round(by_last_seen[0] / by_last_seen[2]),
+        **searched,
         "server_peak_rss_mb": memory.get("VmHWM"),
         "server_rss_mb": memory.get("VmRSS"),
         "server_exit_code": exit_code,

@@ -14,9 +14,9 @@ Reported for each: requests (every attempt the emulator logged, 429s included),
 429s, wall time, and whether the account ended with one customer per key.
 Target (issue 17): ours at most 20% of the loop's requests.
 
-The emulator searches linearly (a search of k keys over n customers costs k·n
-comparisons), so at 10,000 rows both wall times are bound by the emulator's
-CPU, not the cap: compare the request counts.
+The emulator answers a search of k userIds from its key index (it costs the
+customers that match, not all n); its writes still run in Python, so wall times
+depend on its CPU as well as on the cap: compare the request counts.
 
 Run: ``python -m benchmarks.import_customers [--full]`` (quick: 1,000 rows).
 """

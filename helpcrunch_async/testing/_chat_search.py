@@ -3,7 +3,10 @@
 As for customers (see ``_customer_search``): under AND the narrowest range on
 ``chats.id``, ``chats.createdAt``, ``chats.updatedAt``, ``chats.lastMessageAt`` or
 ``chats.closedAt`` is an interval of a sorted view; when that is the order asked for and
-nothing else remains, the page is a slice. Everything else is checked chat by chat.
+nothing else remains, the page is a slice. An ``=`` on ``chats.customer`` (under AND,
+or every condition under OR: the sync reading the chats of the customers it re-read)
+takes that customer's chats from ``ChatData.of_customer``, an index that only grows.
+Everything else is checked chat by chat; the matches are sorted as the order asks.
 
 ``chats.status`` compares with the status as sent (``"closed"``, ``"on hold"``); a value
 of one digit is read with the one numeric mapping seen in public code (1 new, 2 opened,
@@ -46,8 +49,12 @@ def search_chats(data: ChatData, query: SearchQuery) -> tuple[int, list[int]]:
     sort = query.sort
     rest = conditions
     presorted = True
-    narrowest = None if query.any_of else _narrowest(data, conditions)
-    if narrowest is not None:
+    by_customer = _by_customer(data, conditions, any_of=query.any_of)
+    narrowest = None if query.any_of or by_customer is not None else _narrowest(data, conditions)
+    if by_customer is not None:
+        candidates, rest = by_customer
+        presorted = False
+    elif narrowest is not None:
         field, candidates = narrowest
         order = _RANGE_ORDERS[field]
         rest = tuple(c for c in conditions if c.field != field or c.operator in _NOT_RANGE)
@@ -61,6 +68,30 @@ def search_chats(data: ChatData, query: SearchQuery) -> tuple[int, list[int]]:
     if query.descending:
         matched.reverse()
     return len(matched), matched[query.offset : query.offset + query.limit]
+
+
+def _by_customer(
+    data: ChatData, conditions: tuple[Condition, ...], *, any_of: bool
+) -> tuple[list[int], tuple[Condition, ...]] | None:
+    # The chats of the customers named by "chats.customer =": under OR when every
+    # condition is one (the candidates are the matches), under AND the first one.
+    named = [
+        position
+        for position, c in enumerate(conditions)
+        if c.field == "chats.customer" and c.operator == "="
+    ]
+    if not named or (any_of and len(named) < len(conditions)):
+        return None
+    if not any_of:
+        used = named[0]
+        wanted = conditions[used].value
+        found = data.of_customer(int(wanted)) if wanted == int(wanted) else []
+        return found, conditions[:used] + conditions[used + 1 :]
+    chats: dict[int, None] = {}
+    for c in conditions:
+        if c.value == int(c.value):
+            chats.update(dict.fromkeys(data.of_customer(int(c.value))))
+    return list(chats), ()
 
 
 def _narrowest(data: ChatData, conditions: tuple[Condition, ...]) -> tuple[str, list[int]] | None:

@@ -27,6 +27,21 @@ if TYPE_CHECKING:
 class ChatData(GeneratedChats):
     """The chats and messages of one account, on top of its customers and team."""
 
+    # Customer id -> its chats' indices (deleted ones too), for indices below the count:
+    # a chat's customer never changes and new chats only append, so it only grows.
+    _by_customer: dict[int, list[int]] | None = None
+    _by_customer_count = 0
+
+    def of_customer(self, customer_id: int) -> list[int]:
+        """Return the indices of the live chats of the customer with ``customer_id``."""
+        chats = self._by_customer
+        if chats is None:
+            chats = self._by_customer = {}
+        for index in range(self._by_customer_count, self.count):
+            chats.setdefault(self.customer(self.chat(index)).id, []).append(index)
+        self._by_customer_count = self.count
+        return [index for index in chats.get(customer_id, ()) if index not in self._deleted]
+
     def index_of(self, chat_id: int) -> int:
         """Return the index of the chat with ``chat_id``; KeyError if there is none."""
         index = self.find(chat_id)

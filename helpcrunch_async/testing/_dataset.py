@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import msgspec
 
+from helpcrunch_async.testing._customer_keys import CustomerKeys
 from helpcrunch_async.testing._customer_records import Inserted, Key, Picks, Record, View
 from helpcrunch_async.testing._pools import (
     IDENTITY_POOL,
@@ -94,6 +95,7 @@ class Dataset:
         self._deleted_list: list[int] = []
         self._inserted: dict[int, Inserted] = {}
         self._inserted_ids: dict[int, int] = {}
+        self._keys = CustomerKeys(size, lambda index: self.picks(index)[0], self._identity_values)
         self._next_ref = -1
         self._low_id = FIRST_ID - 1
         self._high_id = FIRST_ID + ID_STRIDE * size
@@ -107,6 +109,9 @@ class Dataset:
     def decoded(self) -> DecodedPools:
         """The pools' searchable values (decoded once per seed, on first use)."""
         return decode_pools(self.seed, custom_data_as_object=self.custom_data_as_object)
+
+    def _identity_values(self) -> tuple[dict[str, str | None], ...]:
+        return self.decoded.identities
 
     # -- one customer --------------------------------------------------------------
 
@@ -219,6 +224,18 @@ class Dataset:
             return index
         # Inserted customers, and visited base ones (stored again under their own id).
         return self._inserted_ids.get(customer_id)
+
+    def with_key(self, field: str, value: Any) -> list[int]:
+        """Return the refs of the live customers whose email or userId (``field``) is ``value``.
+
+        In no particular order; it costs the customers that match (see ``_customer_keys``).
+        """
+        deleted = self._deleted
+        return [
+            ref
+            for ref in self._keys.lookup(field, value)
+            if ref < 0 or deleted is None or not deleted[ref]
+        ]
 
     def customer_json(self, customer_id: int) -> bytes | None:
         """Return the JSON bytes the server sends for ``customer_id``, or None if absent."""
@@ -426,6 +443,7 @@ class Dataset:
 
     def _add(self, record: Inserted) -> None:
         self._inserted[self._next_ref] = record
+        self._keys.add(self._next_ref, record)
         self._inserted_ids[record.id] = self._next_ref
         self._next_ref -= 1
 
@@ -465,7 +483,7 @@ class Dataset:
             last = self.tick() if at is None else at
             doc = self.doc(ref)
             if ref < 0:
-                self._inserted.pop(ref)
+                self._keys.discard(ref, self._inserted.pop(ref))
                 del self._inserted_ids[rec.id]
             else:
                 if self._deleted is None:
@@ -554,6 +572,7 @@ class Dataset:
                 tell(self.body(ref))
             if ref < 0:
                 record = self._inserted.pop(ref)
+                self._keys.discard(ref, record)
                 del self._inserted_ids[record.id]
                 removed.append(record.id)
                 continue
