@@ -220,12 +220,16 @@ async def test_many_acquirers_in_several_processes_never_exceed_the_cap(
 
 async def test_waiters_are_served_in_the_order_they_arrived(redis_server: RedisServer) -> None:
     async with (
-        budget(redis_server, "fifo", limit=3, period=0.3) as one,
-        budget(redis_server, "fifo", limit=3, period=0.3) as two,
+        budget(redis_server, "fifo", limit=3, period=1.2) as one,
+        budget(redis_server, "fifo", limit=3, period=1.2) as two,
     ):
-        for _ in range(3):  # slots that free one by one, 50 ms apart
+        # Slots that free one by one, 200 ms apart. The order holds up to the
+        # slots free at the same moment: a stall of this process longer than the
+        # spacing (a loaded host) makes two slots due at once, and then the waiter
+        # that wakes first is served, so the spacing is wide.
+        for _ in range(3):
             await take(one)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)
         order: list[int] = []
 
         async def wait(i: int) -> None:
