@@ -238,7 +238,8 @@ def memory(result: dict[str, Any]) -> str:
     """Render peak RSS per size."""
     out = [
         (
-            "Peak RSS (`ru_maxrss`) of a fresh client process streaming every customer "
+            "Peak RSS (`VmHWM`, the process's own) of a fresh client process streaming every "
+            "customer "
             "(counting, keeping none), emulator in another process, `--policy none`. "
             "*RSS after imports* is the current RSS once the client is imported."
         ),

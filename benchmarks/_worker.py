@@ -30,6 +30,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from benchmarks._rss import peak_kb
+
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
@@ -112,7 +114,7 @@ async def scan(command: dict[str, Any]) -> dict[str, Any]:
         "wall": t1 - t0,
         "first": first,
         "cpu": cpu,
-        "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "rss_kb": peak_kb(),
     }
     found = _STATE.get("scan")
     if found is not None:
@@ -190,7 +192,7 @@ async def messages(command: dict[str, Any]) -> dict[str, Any]:
         "ended": t1,
         "wall": t1 - t0,
         "cpu": time.process_time() - cpu0,
-        "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "rss_kb": peak_kb(),
     }
     found = _STATE.get("scan")
     if found is not None:
@@ -230,7 +232,7 @@ def main() -> int:
                 opener = _open_messages if command.get("messages") else _open
                 opener({**command, "base_url": "http://127.0.0.1:9/v1"})
                 result = {
-                    "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                    "rss_kb": peak_kb(),
                     "current_kb": _current_rss_kb(),
                 }
             else:

@@ -237,7 +237,8 @@ def table(result: dict[str, Any]) -> str:
     m = result["memory"]
     out += [
         (
-            "Peak RSS (`ru_maxrss`) of a fresh client process streaming the messages of every "
+            "Peak RSS (`VmHWM`, the process's own) of a fresh client process streaming the "
+            "messages of every "
             "chat through `chats.iter_messages_of(chats.iter_all())`, no cap, no latency."
         ),
         "",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import subprocess
 import sys
 import zlib
@@ -24,6 +23,7 @@ import aiohttp
 from aiohttp import web
 
 import helpcrunch_async as hc
+from benchmarks._rss import peak_kb
 
 MIB = 1024 * 1024
 READERS = ("ours", "aiohttp read()")
@@ -48,7 +48,7 @@ async def _read_once(reader: str, mebibytes: int) -> dict[str, Any]:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     base_url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_kb()
     try:
         if reader == "ours":
             async with hc.HelpCrunch("key", base_url=base_url) as client:
@@ -65,7 +65,7 @@ async def _read_once(reader: str, mebibytes: int) -> dict[str, Any]:
                 outcome = f"read {len(await response.read()) // MIB} MiB"
     finally:
         await runner.cleanup()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_kb()
     return {
         "reader": reader,
         "compressed_mb": len(body) / 1e6,

@@ -38,7 +38,6 @@ documentation's 754,698), or as a part of ``python -m benchmarks``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import os
 import random
@@ -58,6 +57,7 @@ import duckdb
 
 from benchmarks._procs import ROOT, _env
 from benchmarks._report import verdict
+from benchmarks._rss import peak_mb, reset_peak
 from helpcrunch_async.dlt.command import SyncOptions, run_sync
 from helpcrunch_async.testing import RetrySchedule, Subscription, WebhookSettings
 from helpcrunch_async.testing._thread import ThreadedEmulator
@@ -203,26 +203,6 @@ def _requests(emulator: ThreadedEmulator) -> dict[str, int]:
     }
 
 
-def _peak_mb(pid: int | str = "self") -> float:
-    """Return a process's peak RSS (``VmHWM``) in MB, 0.0 if it is gone.
-
-    Not ``ru_maxrss`` of the children: a child started by vfork inherits its parent's
-    peak at exec, so a small child would show the benchmark's own.
-    """
-    try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-    except OSError:
-        return 0.0
-    kib = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), 0)
-    return round(int(kib) / 1024, 1)
-
-
-def _reset_peak() -> None:
-    # Writing 5 to clear_refs resets this process's VmHWM (Linux): a peak per phase.
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5", encoding="ascii")
-
-
 class _Phases:
     """Wall time and this process's peak RSS of each phase (the 754,698 run's feasibility)."""
 
@@ -230,14 +210,14 @@ class _Phases:
         self.seconds: dict[str, float] = {}
         self.peak_mb: dict[str, float] = {}
         self._last = time.monotonic()
-        _reset_peak()
+        reset_peak()
 
     def done(self, name: str) -> None:
         now = time.monotonic()
         self.seconds[name] = round(now - self._last, 1)
-        self.peak_mb[name] = _peak_mb()
+        self.peak_mb[name] = peak_mb()
         self._last = now
-        _reset_peak()
+        reset_peak()
         said = f"{name} {self.seconds[name]:.0f} s, peak RSS {self.peak_mb[name]:.0f} MB"
         print(f"   live_sync: {said}", file=sys.stderr, flush=True)
 
@@ -282,7 +262,7 @@ def _live_day(
         _wait_applied(live / INBOX, len(events), 600.0)
         phases.done("the last events applied")
     finally:
-        peak = _peak_mb(process.pid)
+        peak = peak_mb(process.pid)
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=120)
         lines += (rest or "").splitlines()
