@@ -49,6 +49,10 @@ PARTS = (
 NAMES = tuple(name for name, _ in PARTS)
 
 
+def _tenths(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f} s"
+
+
 def _load(name: str) -> ModuleType | None:
     try:
         return importlib.import_module(f"benchmarks.{name}")
@@ -180,7 +184,7 @@ def _live_sync_headlines(live: dict[str, Any] | None) -> list[str]:
         ),
         (
             f"| `sync --live` lag (compressed day of {live['day_s']:.0f} s) "
-            f"| median {live['lag_median_s']} s, p99 {live['lag_p99_s']} s "
+            f"| median {_tenths(live['lag_median_s'])}, p99 {_tenths(live['lag_p99_s'])} "
             f"| median < 1 min (issue 19) | {_report.verdict(met['lag_median'])} |"
         ),
         (
