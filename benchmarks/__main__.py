@@ -179,7 +179,7 @@ def _live_sync_headlines(live: dict[str, Any] | None) -> list[str]:
         (
             f"| `sync --live`, a day of {live['changed_records']:,} changes, {size} "
             f"| missing {run['missing']}, extra {run['extra']}, stale announced edits "
-            f"{run['stale_edits']} (nightly `sync`: {live['nightly']['stale_edits']}) "
+            f"{run['stale_edits']:,} (nightly `sync`: {live['nightly']['stale_edits']:,}) "
             f"| exact for every announced change (issue 19) | {_report.verdict(met['exact'])} |"
         ),
         (

@@ -387,7 +387,7 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {row['requests']:,} | {row['requests'] / changed:.2f} "
             f"| {row['customer_requests']:,} | {row['customer_requests'] / customers:.2f} "
-            f"| {row['missing']} | {row['extra']} | {row['stale_edits']} |"
+            f"| {row['missing']:,} | {row['extra']:,} | {row['stale_edits']:,} |"
         )
     median, p99 = result["lag_median_s"], result["lag_p99_s"]
     lines += [
