@@ -1,6 +1,6 @@
 """Run every benchmark and write RESULTS.md and the plot: ``python -m benchmarks --quick``.
 
-``--quick`` takes a couple of minutes, ``--full`` about a quarter of an hour;
+``--quick`` runs the small sizes, ``--full`` every size (a little over an hour on 2 cores);
 ``--only NAME`` (repeatable) runs some parts. Parts are modules of this package with
 ``run(quick) -> dict``; those written by other work (decode, emulator throughput,
 shared budget) are imported the same way and reported with their own ``table`` (or
