@@ -223,10 +223,7 @@ async def test_waiters_are_served_in_the_order_they_arrived(redis_server: RedisS
         budget(redis_server, "fifo", limit=3, period=1.2) as one,
         budget(redis_server, "fifo", limit=3, period=1.2) as two,
     ):
-        # Slots that free one by one, 200 ms apart. The order holds up to the
-        # slots free at the same moment: a stall of this process longer than the
-        # spacing (a loaded host) makes two slots due at once, and then the waiter
-        # that wakes first is served, so the spacing is wide.
+        # Slots that free one by one, 200 ms apart.
         for _ in range(3):
             await take(one)
             await asyncio.sleep(0.2)
@@ -250,7 +247,14 @@ async def test_waiters_are_served_in_the_order_they_arrived(redis_server: RedisS
                 while await arrived() <= i:  # noqa: ASYNC110 -- Redis's queue signals nothing
                     await asyncio.sleep(0)
             await asyncio.gather(*waiters)
-    assert order == list(range(7))
+    # The promise (`_redis/budget.py`, "Fairness"): ticket order up to the slots
+    # free at the same moment. A waiter sleeps until its slot's estimated time;
+    # one that sleeps past a second free slot may be overtaken by the next, never
+    # by more than the slots a window holds. LIFO, or a waiter served out of
+    # any order, moves one further than that.
+    assert sorted(order) == list(range(7))
+    assert sorted(order[:3]) == [0, 1, 2]
+    assert all(abs(place - ticket) < 3 for place, ticket in enumerate(order)), order
 
 
 @pytest.mark.slow
